@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Partition descriptor: the record that says what one partition may use (claims 10-13, 31-32).
+ *
+ * It crosses process boundaries: the ultravisor writes it into the resource database, a monitor
+ * reads it (read-only) and confines its execution engine to exactly what it grants. Every field
+ * is fixed-width little-endian with explicit padding, and every offset a peer relies on is
+ * asserted below, so a reader built separately can never disagree about the layout.
+ */
+#ifndef ULTRA_DESCRIPTOR_H
+#define ULTRA_DESCRIPTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UV_DESC_MAGIC 0x43534455u /* "UDSC" little-endian */
+#define UV_DESC_VERSION 1u
+
+#define UV_NAME_MAX 32
+#define UV_PATH_MAX 256
+#define UV_CMDLINE_MAX 512
+#define UV_MEM_REGIONS_MAX 8
+#define UV_DEVICES_MAX 16
+#define UV_VCPUS_MAX 64
+
+/* Guest RAM granularity: 1 MiB keeps every region a whole number of 4 KiB pages and of the
+ * 2 MiB-aligned pieces QEMU's memory backends prefer, while letting small test guests exist. */
+#define UV_MEM_ALIGN (1ull << 20)
+#define UV_MEM_MIN (32ull << 20)
+/* microvm puts RAM contiguously below the 32-bit PCI hole; larger guests are split above 4 GiB by
+ * QEMU itself, so one region is what the descriptor describes for now. */
+#define UV_MEM_MAX (1ull << 40)
+
+enum uv_accel {
+	UV_ACCEL_AUTO = 0, /* KVM only where it can run a Linux guest, TCG otherwise */
+	UV_ACCEL_KVM = 1,
+	UV_ACCEL_TCG = 2,
+};
+
+enum uv_part_state {
+	UV_STATE_DEFINED = 0,
+	UV_STATE_STARTING = 1,
+	UV_STATE_RUNNING = 2,
+	UV_STATE_PAUSED = 3,
+	UV_STATE_STOPPING = 4,
+	UV_STATE_STOPPED = 5,
+	UV_STATE_CRASHED = 6,
+};
+
+enum uv_dev_kind {
+	UV_DEV_NONE = 0,
+	UV_DEV_RNG = 1, /* virtio-rng fed from the host's /dev/urandom */
+	UV_DEV_BLK = 2, /* virtio-blk over a raw image (the I/O partition takes this over) */
+	UV_DEV_VHOST_USER_BLK = 3, /* served by an I/O partition */
+	UV_DEV_VHOST_USER_NET = 4, /* served by an I/O partition */
+	UV_DEV_KIND_MAX = 4,
+};
+
+#define UV_DEV_F_READONLY 0x1u
+
+struct uv_mem_region {
+	uint64_t pool_offset; /* offset of the region in the memory object behind the grant */
+	uint64_t guest_phys; /* where the guest sees it */
+	uint64_t size;
+};
+
+struct uv_device {
+	uint32_t kind; /* enum uv_dev_kind */
+	uint32_t flags; /* UV_DEV_F_* */
+	char path[UV_PATH_MAX]; /* image file or vhost-user socket; NUL-terminated */
+};
+
+struct uv_partition_desc {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t size; /* sizeof(struct uv_partition_desc) as the writer knew it */
+	uint32_t id; /* partition number, a (2,10,10,10) index (claim 33) */
+	char name[UV_NAME_MAX];
+	uint32_t vcpus;
+	uint32_t cpu_share_milli; /* 1000 = one whole host CPU; 0 = unlimited */
+	uint32_t accel; /* enum uv_accel */
+	uint32_t state; /* enum uv_part_state */
+	uint32_t n_mem;
+	uint32_t n_dev;
+	uint64_t mem_bytes; /* sum of the regions' sizes */
+	struct uv_mem_region mem[UV_MEM_REGIONS_MAX];
+	char kernel[UV_PATH_MAX];
+	char initrd[UV_PATH_MAX];
+	char cmdline[UV_CMDLINE_MAX];
+	struct uv_device dev[UV_DEVICES_MAX];
+};
+
+_Static_assert(sizeof(struct uv_mem_region) == 24, "mem region ABI");
+_Static_assert(sizeof(struct uv_device) == 264, "device ABI");
+_Static_assert(offsetof(struct uv_device, path) == 8, "device ABI");
+_Static_assert(offsetof(struct uv_partition_desc, size) == 8, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, id) == 12, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, name) == 16, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, vcpus) == 48, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, state) == 60, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, mem_bytes) == 72, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, mem) == 80, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, kernel) == 272, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, initrd) == 528, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, cmdline) == 784, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, dev) == 1296, "desc ABI");
+_Static_assert(sizeof(struct uv_partition_desc) == 5520, "desc ABI");
+_Static_assert(sizeof(struct uv_partition_desc) % 8 == 0, "desc ABI");
+
+#endif
