@@ -51,7 +51,8 @@ tests: $(TEST_BIN)
 
 $(B)/%.o: %.c $(wildcard include/ultra/*.h lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

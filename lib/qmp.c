@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#include "qmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMP_LINE_MAX (1 << 20)
+
+struct qmp {
+	int fd;
+	int timeout_ms;
+	unsigned long next_id;
+	qmp_event_fn on_event;
+	void *opaque;
+	size_t len;
+	char buf[64 * 1024];
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fill(struct qmp *q, int timeout_ms)
+{
+	struct pollfd p = {.fd = q->fd, .events = POLLIN};
+	ssize_t n;
+	int r;
+
+	if (q->len == sizeof(q->buf))
+		return -EMSGSIZE; /* a line longer than we accept: QEMU never sends one */
+	r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = recv(q->fd, q->buf + q->len, sizeof(q->buf) - q->len, MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		return -EPIPE;
+	q->len += (size_t)n;
+	return 0;
+}
+
+/* Takes one complete line out of the buffer and parses it; NULL when no full line is there. */
+static int next_message(struct qmp *q, json_object **msg)
+{
+	char *nl = memchr(q->buf, '\n', q->len);
+	size_t used;
+
+	*msg = NULL;
+	if (!nl)
+		return 0;
+	*nl = 0;
+	used = (size_t)(nl - q->buf) + 1;
+	*msg = json_tokener_parse(q->buf);
+	memmove(q->buf, q->buf + used, q->len - used);
+	q->len -= used;
+	return *msg ? 1 : -EBADMSG;
+}
+
+/* Delivers events; returns 1 with *answer set for anything that is not an event. */
+static int route(struct qmp *q, json_object *msg, json_object **answer)
+{
+	json_object *ev, *data = NULL;
+
+	if (json_object_object_get_ex(msg, "event", &ev)) {
+		json_object_object_get_ex(msg, "data", &data);
+		if (q->on_event)
+			q->on_event(q->opaque, json_object_get_string(ev), data);
+		json_object_put(msg);
+		return 0;
+	}
+	*answer = msg;
+	return 1;
+}
+
+int qmp_dispatch(struct qmp *q)
+{
+	json_object *msg, *answer = NULL;
+	int r;
+
+	r = fill(q, 0);
+	if (r < 0 && r != -ETIMEDOUT)
+		return r;
+	while ((r = next_message(q, &msg)) > 0) {
+		if (route(q, msg, &answer)) {
+			/* An answer nobody waits for (a late reply after a timeout): drop it. */
+			json_object_put(answer);
+		}
+	}
+	return r;
+}
+
+static int wait_answer(struct qmp *q, json_object **answer)
+{
+	long deadline = now_ms() + q->timeout_ms;
+	json_object *msg;
+	int r;
+
+	for (;;) {
+		while ((r = next_message(q, &msg)) > 0)
+			if (route(q, msg, answer))
+				return 0;
+		if (r < 0)
+			return r;
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if ((r = fill(q, (int)left)) < 0)
+			return r;
+	}
+}
+
+static int send_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int qmp_execute(struct qmp *q, const char *cmd, json_object *args, json_object **ret, char *err,
+		size_t errlen)
+{
+	json_object *req = json_object_new_object(), *answer = NULL, *v, *id;
+	unsigned long my_id = ++q->next_id;
+	const char *s;
+	int r;
+
+	if (ret)
+		*ret = NULL;
+	json_object_object_add(req, "execute", json_object_new_string(cmd));
+	if (args)
+		json_object_object_add(req, "arguments", json_object_get(args));
+	json_object_object_add(req, "id", json_object_new_int64((int64_t)my_id));
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	r = send_all(q->fd, s, strlen(s));
+	if (!r)
+		r = send_all(q->fd, "\n", 1);
+	json_object_put(req);
+	if (r)
+		goto out;
+	for (;;) {
+		if ((r = wait_answer(q, &answer)))
+			goto out;
+		if (json_object_object_get_ex(answer, "id", &id) &&
+		    (unsigned long)json_object_get_int64(id) == my_id)
+			break;
+		json_object_put(answer); /* stale answer to an earlier, timed-out command */
+		answer = NULL;
+	}
+	if (json_object_object_get_ex(answer, "error", &v)) {
+		json_object *desc;
+		json_object_object_get_ex(v, "desc", &desc);
+		snprintf(err, errlen, "%s: %s", cmd, desc ? json_object_get_string(desc) : "error");
+		r = -EIO;
+		goto out;
+	}
+	if (ret && json_object_object_get_ex(answer, "return", &v))
+		*ret = json_object_get(v);
+	r = 0;
+out:
+	json_object_put(answer);
+	if (r && r != -EIO)
+		snprintf(err, errlen, "%s: %s", cmd, strerror(-r));
+	return r;
+}
+
+int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
+	     struct qmp **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct qmp *q;
+	json_object *greeting = NULL;
+	char err[128];
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->timeout_ms = timeout_ms;
+	q->on_event = on_event;
+	q->opaque = opaque;
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	strcpy(sa.sun_path, path);
+	if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* The greeting is the first message; it carries "QMP" and no id. */
+	if ((r = wait_answer(q, &greeting)))
+		goto fail;
+	if (!json_object_object_get_ex(greeting, "QMP", NULL)) {
+		r = -EPROTO;
+		goto fail;
+	}
+	if ((r = qmp_execute(q, "qmp_capabilities", NULL, NULL, err, sizeof(err))))
+		goto fail;
+	json_object_put(greeting);
+	*out = q;
+	return 0;
+fail:
+	json_object_put(greeting);
+	qmp_close(q);
+	return r;
+}
+
+void qmp_close(struct qmp *q)
+{
+	if (!q)
+		return;
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q);
+}
+
+int qmp_fd(const struct qmp *q)
+{
+	return q->fd;
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor's control socket: one JSON object per line each way, in the spirit of QMP.
+ *   {"execute":"status"}                     -> {"return":{...state...}}
+ *   {"execute":"watch"}                      -> {"return":{}} then {"event":"state",...} lines
+ *   {"execute":"pause"} / {"execute":"resume"}
+ *   {"execute":"stop","arguments":{"timeout":S}}  graceful (ACPI power button), forced after S s
+ *   {"execute":"destroy"}                    forced stop
+ *   {"execute":"dump-memory","arguments":{"path":P}}  guest RAM as QEMU sees it, into file P
+ * Errors: {"error":"sentence"}.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+int mon_ctl_listen(struct monitor *m)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(m->paths.ctl) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, m->paths.ctl);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(m->paths.ctl);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	m->ctl_fd = fd;
+	return 0;
+}
+
+static void client_close(struct monitor *m, struct mon_client *c)
+{
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->watching = false;
+	c->len = 0;
+}
+
+static void send_json(struct monitor *m, struct mon_client *c, json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(s);
+
+	/* A client that cannot take a short line right now is too slow to keep: drop it rather
+	 * than let it stall the monitor. */
+	if (send(c->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len ||
+	    send(c->fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		client_close(m, c);
+}
+
+void mon_ctl_broadcast(struct monitor *m, json_object *event)
+{
+	for (int i = 0; i < MON_CLIENTS_MAX; i++)
+		if (m->clients[i].fd >= 0 && m->clients[i].watching)
+			send_json(m, &m->clients[i], event);
+}
+
+void mon_ctl_accept(struct monitor *m)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int fd, i;
+
+	fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (i = 0; i < MON_CLIENTS_MAX && m->clients[i].fd >= 0; i++)
+		;
+	if (i == MON_CLIENTS_MAX) {
+		static const char busy[] = "{\"error\":\"too many control connections\"}\n";
+		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* it is being turned away either way */
+		}
+		close(fd);
+		return;
+	}
+	m->clients[i].fd = fd;
+	m->clients[i].len = 0;
+	m->clients[i].watching = false;
+	ev.data.ptr = &m->clients[i];
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		client_close(m, &m->clients[i]);
+}
+
+__attribute__((format(printf, 1, 2))) static json_object *error_reply(const char *fmt, ...)
+{
+	char buf[512];
+	json_object *o = json_object_new_object();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "error", json_object_new_string(buf));
+	return o;
+}
+
+static json_object *ok_reply(json_object *ret)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "return", ret ? ret : json_object_new_object());
+	return o;
+}
+
+static bool engine_up(const struct monitor *m)
+{
+	return m->qmp && (m->state == UV_STATE_RUNNING || m->state == UV_STATE_PAUSED ||
+			  m->state == UV_STATE_STOPPING);
+}
+
+static json_object *do_qmp(struct monitor *m, const char *cmd, json_object *args)
+{
+	char err[256];
+
+	if (!engine_up(m))
+		return error_reply("partition is not running (%s)", "no engine");
+	if (qmp_execute(m->qmp, cmd, args, NULL, err, sizeof(err)))
+		return error_reply("%s", err);
+	return ok_reply(NULL);
+}
+
+static json_object *do_dump(struct monitor *m, json_object *args)
+{
+	json_object *path, *a, *reply;
+
+	if (!args || !json_object_object_get_ex(args, "path", &path) ||
+	    !json_object_is_type(path, json_type_string))
+		return error_reply("dump-memory: %s", "arguments.path (string) is required");
+	a = json_object_new_object();
+	json_object_object_add(a, "val", json_object_new_int64(0));
+	json_object_object_add(a, "size", json_object_new_int64((int64_t)m->desc->mem_bytes));
+	json_object_object_add(a, "filename", json_object_get(path));
+	reply = do_qmp(m, "pmemsave", a);
+	json_object_put(a);
+	return reply;
+}
+
+static json_object *handle(struct monitor *m, struct mon_client *c, json_object *req)
+{
+	json_object *exe, *args = NULL;
+	const char *cmd;
+	char err[256];
+
+	if (!json_object_is_type(req, json_type_object) ||
+	    !json_object_object_get_ex(req, "execute", &exe) ||
+	    !json_object_is_type(exe, json_type_string))
+		return error_reply("%s", "expected {\"execute\": NAME, \"arguments\": {...}}");
+	json_object_object_get_ex(req, "arguments", &args);
+	cmd = json_object_get_string(exe);
+	if (!strcmp(cmd, "status"))
+		return ok_reply(mon_status_json(m));
+	if (!strcmp(cmd, "watch")) {
+		c->watching = true;
+		return ok_reply(NULL);
+	}
+	if (!strcmp(cmd, "pause"))
+		return do_qmp(m, "stop", NULL);
+	if (!strcmp(cmd, "resume"))
+		return do_qmp(m, "cont", NULL);
+	if (!strcmp(cmd, "dump-memory"))
+		return do_dump(m, args);
+	if (!strcmp(cmd, "stop")) {
+		json_object *t;
+		int timeout = 30;
+		if (args && json_object_object_get_ex(args, "timeout", &t))
+			timeout = json_object_get_int(t);
+		if (mon_engine_stop(m, timeout, err, sizeof(err)))
+			return error_reply("%s", err);
+		return ok_reply(NULL);
+	}
+	if (!strcmp(cmd, "destroy")) {
+		if (mon_engine_destroy(m))
+			return error_reply("%s", "partition is not running");
+		return ok_reply(NULL);
+	}
+	return error_reply("unknown command \"%s\"", cmd);
+}
+
+void mon_ctl_client_io(struct monitor *m, struct mon_client *c)
+{
+	ssize_t n;
+	char *nl;
+
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len - 1, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		client_close(m, c);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->len += (size_t)n;
+	while (c->fd >= 0 && (nl = memchr(c->buf, '\n', c->len))) {
+		size_t used = (size_t)(nl - c->buf) + 1;
+		json_object *req, *reply;
+
+		*nl = 0;
+		req = json_tokener_parse(c->buf);
+		reply = req ? handle(m, c, req) : error_reply("%s", "request is not valid JSON");
+		json_object_put(req);
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+		send_json(m, c, reply);
+		json_object_put(reply);
+	}
+	if (c->fd >= 0 && c->len == sizeof(c->buf) - 1) {
+		json_object *reply = error_reply("%s", "request line too long");
+		send_json(m, c, reply);
+		json_object_put(reply);
+		if (c->fd >= 0)
+			client_close(m, c);
+	}
+}

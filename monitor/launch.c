@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* Creating the guest's memory object, starting QEMU detached from the monitor, finding it again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor.h"
+#include "pidfd.h"
+
+/* The fd number QEMU finds its RAM at; fixed so the command line never depends on fd layout. */
+#define QEMU_MEM_FD 3
+
+int mon_mem_create(const struct uv_partition_desc *d, int *fd_out)
+{
+	char name[64];
+	int fd, r;
+
+	snprintf(name, sizeof(name), "uv-ram-%s", d->name);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)d->mem_bytes) < 0)
+		goto fail;
+	/* The guest's RAM can neither grow nor shrink behind the descriptor's back. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		goto fail;
+	*fd_out = fd;
+	return 0;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char tmp[PATH_MAX + 8], buf[32];
+	int fd, n, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	if (write(fd, buf, (size_t)n) != n)
+		r = -EIO;
+	close(fd);
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	return r;
+}
+
+/* Runs in the forked child: becomes QEMU. Only async-signal-safe calls until exec. */
+static void child_exec(char **argv, int mem_fd, int log_fd, int err_pipe)
+{
+	sigset_t none;
+	int null_fd, e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Its own session: the guest must outlive the monitor (kill -9 of a monitor). */
+	setsid();
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+	    dup2(mem_fd, QEMU_MEM_FD) < 0)
+		goto fail;
+	/* Nothing else of the monitor's leaks into QEMU: only stdio, RAM and the error pipe (cloexec). */
+	for (int fd = QEMU_MEM_FD + 1; fd < 1024; fd++)
+		if (fd != err_pipe)
+			close(fd);
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (write(err_pipe, &e, sizeof(e)) < 0) {
+		/* nothing left to report through */
+	}
+	_exit(127);
+}
+
+int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
+{
+	char **argv = NULL;
+	int pipefd[2] = {-1, -1}, log_fd = -1, child_errno = 0, r;
+	pid_t pid;
+	ssize_t n;
+
+	if ((r = mon_qemu_argv(m, QEMU_MEM_FD, &argv))) {
+		snprintf(err, errlen, "building the QEMU command line: %s", strerror(-r));
+		return r;
+	}
+	log_fd = open(m->paths.qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", m->paths.qemu_log, strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(argv, mem_fd, log_fd, pipefd[1]);
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	n = read(pipefd[0], &child_errno, sizeof(child_errno));
+	if (n == sizeof(child_errno)) {
+		waitpid(pid, NULL, 0);
+		r = -child_errno;
+		snprintf(err, errlen, "cannot run %s: %s", m->qemu_bin, strerror(child_errno));
+		goto out;
+	}
+	m->qemu_pid = pid;
+	m->qemu_is_child = true;
+	m->pidfd = uv_pidfd_open(pid);
+	if (m->pidfd < 0) {
+		r = m->pidfd;
+		snprintf(err, errlen, "pidfd_open: %s", strerror(-r));
+		goto out;
+	}
+	m->started = (long long)time(NULL);
+	r = write_pidfile(m->paths.pid, pid);
+	if (r)
+		snprintf(err, errlen, "%s: %s", m->paths.pid, strerror(-r));
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (log_fd >= 0)
+		close(log_fd);
+	mon_argv_free(argv);
+	return r;
+}
+
+/* Is pid a QEMU serving this partition? Guards against a recycled pid after a host reboot or a
+ * long absence: the command line must name this partition's QMP socket. */
+static bool is_our_qemu(pid_t pid, const char *qmp_path)
+{
+	char path[64], buf[16384];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = 0;
+	return strstr(buf, "qemu") && strstr(buf, qmp_path);
+}
+
+int mon_qemu_find(struct monitor *m)
+{
+	char buf[32] = "";
+	struct stat st;
+	pid_t pid;
+	int fd;
+	ssize_t n;
+
+	fd = open(m->paths.pid, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (fstat(fd, &st) == 0)
+		m->started = (long long)st.st_mtime;
+	close(fd);
+	if (n <= 0)
+		return 0;
+	pid = (pid_t)strtol(buf, NULL, 10);
+	if (pid <= 0 || !is_our_qemu(pid, m->paths.qmp))
+		return 0;
+	m->pidfd = uv_pidfd_open(pid);
+	if (m->pidfd < 0)
+		return m->pidfd == -ESRCH ? 0 : m->pidfd;
+	m->qemu_pid = pid;
+	m->qemu_is_child = false;
+	return 1;
+}

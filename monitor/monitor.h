@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The monitor: one process per guest partition, sole owner and configurer of its QEMU. */
+#ifndef ULTRA_MONITOR_H
+#define ULTRA_MONITOR_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <ultra/descriptor.h>
+
+#include "qmp.h"
+
+#define MON_CLIENTS_MAX 16
+/* Every path must fit a Unix socket address (108 bytes). */
+#define MON_REASON_MAX 256
+
+struct mon_paths {
+	char dir[96];
+	char qmp[128];
+	char console[128];
+	char console_log[128];
+	char qemu_log[128];
+	char ctl[128];
+	char state[128];
+	char pid[128];
+	char desc[128];
+};
+
+struct mon_client {
+	int fd;
+	bool watching;
+	size_t len;
+	char buf[4096];
+};
+
+struct monitor {
+	const struct uv_partition_desc *desc; /* read-only mapping (claim 10) */
+	struct mon_paths paths;
+	const char *qemu_bin;
+	enum uv_accel accel; /* resolved: KVM or TCG */
+	pid_t qemu_pid;
+	bool qemu_is_child;
+	int pidfd;
+	struct qmp *qmp;
+	enum uv_part_state state;
+	char reason[MON_REASON_MAX];
+	char shutdown_reason[64]; /* from QEMU's SHUTDOWN event, empty if none came */
+	long long started; /* wall-clock seconds when QEMU started */
+	int epfd;
+	int sigfd;
+	int stop_timer; /* graceful stop deadline */
+	int ctl_fd;
+	struct mon_client clients[MON_CLIENTS_MAX];
+	bool exiting;
+};
+
+/* accel.c */
+enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
+
+/* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
+int mon_qemu_argv(const struct monitor *m, int mem_fd_num, char ***argv_out);
+void mon_argv_free(char **argv);
+
+/* launch.c */
+int mon_mem_create(const struct uv_partition_desc *d, int *fd_out);
+int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen);
+int mon_qemu_find(struct monitor *m); /* re-attach: 1 found alive, 0 none, <0 error */
+
+/* status.c */
+void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);
+json_object *mon_status_json(const struct monitor *m);
+
+/* control.c */
+int mon_ctl_listen(struct monitor *m);
+void mon_ctl_accept(struct monitor *m);
+void mon_ctl_client_io(struct monitor *m, struct mon_client *c);
+void mon_ctl_broadcast(struct monitor *m, json_object *event);
+
+/* engine.c: QMP-driven actions */
+int mon_qmp_connect(struct monitor *m, int timeout_ms);
+void mon_qmp_event(void *opaque, const char *event, json_object *data);
+int mon_engine_stop(struct monitor *m, int timeout_s, char *err, size_t errlen);
+int mon_engine_destroy(struct monitor *m);
+void mon_engine_exited(struct monitor *m);
+
+#endif

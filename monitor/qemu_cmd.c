@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The QEMU command line is derived from the descriptor and nothing else: no defaults, no user
+ * config, no networking or device the descriptor does not grant, guest RAM only from the memory
+ * object the monitor was handed, and QEMU's own seccomp sandbox on.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor.h"
+
+struct argv_buf {
+	char **v;
+	size_t n, cap;
+	int err;
+};
+
+__attribute__((format(printf, 2, 3))) static void add(struct argv_buf *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	if (a->err)
+		return;
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		char **v = realloc(a->v, cap * sizeof(*v));
+		if (!v) {
+			a->err = -ENOMEM;
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		a->err = -ENOMEM;
+	va_end(ap);
+	if (a->err)
+		return;
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+/* Under TCG the guest's early TSC calibration against the PIT fails when the host is busy
+ * (measured: 1 of 2 guests hung); telling the kernel the frequency skips the calibration. */
+static unsigned long host_tsc_khz(void)
+{
+	char line[256];
+	double mhz = 0;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "cpu MHz : %lf", &mhz) == 1)
+			break;
+	fclose(f);
+	return (unsigned long)(mhz * 1000.0 + 0.5);
+}
+
+static void add_cmdline(struct argv_buf *a, const struct monitor *m)
+{
+	const char *c = m->desc->cmdline;
+	char extra[128] = "";
+	size_t len = 0;
+	unsigned long khz;
+
+	if (!strstr(c, "console="))
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " console=ttyS0");
+	if (m->accel == UV_ACCEL_TCG && !strstr(c, "tsc_early_khz=") && (khz = host_tsc_khz()))
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc_early_khz=%lu", khz);
+	add(a, "-append");
+	add(a, "%s%s", c, extra);
+}
+
+static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < d->n_dev; i++) {
+		const struct uv_device *v = &d->dev[i];
+		bool ro = v->flags & UV_DEV_F_READONLY;
+
+		switch ((enum uv_dev_kind)v->kind) {
+		case UV_DEV_RNG:
+			add(a, "-object");
+			add(a, "rng-random,id=rng%u,filename=/dev/urandom", i);
+			add(a, "-device");
+			add(a, "virtio-rng-device,rng=rng%u", i);
+			break;
+		case UV_DEV_BLK:
+			add(a, "-blockdev");
+			add(a,
+			    "driver=file,node-name=disk%u,filename=%s,read-only=%s,"
+			    "cache.direct=off,aio=threads",
+			    i, v->path, ro ? "on" : "off");
+			add(a, "-device");
+			add(a, "virtio-blk-device,drive=disk%u", i);
+			break;
+		case UV_DEV_VHOST_USER_BLK:
+			add(a, "-chardev");
+			add(a, "socket,id=vub%u,path=%s,reconnect=1", i, v->path);
+			add(a, "-device");
+			add(a, "vhost-user-blk-device,chardev=vub%u", i);
+			break;
+		case UV_DEV_VHOST_USER_NET:
+			add(a, "-chardev");
+			add(a, "socket,id=vun%u,path=%s,reconnect=1", i, v->path);
+			add(a, "-netdev");
+			add(a, "vhost-user,id=net%u,chardev=vun%u", i, i);
+			add(a, "-device");
+			add(a, "virtio-net-device,netdev=net%u", i);
+			break;
+		case UV_DEV_NONE:
+			break;
+		}
+	}
+}
+
+int mon_qemu_argv(const struct monitor *m, int mem_fd_num, char ***argv_out)
+{
+	const struct uv_partition_desc *d = m->desc;
+	struct argv_buf a = {0};
+	unsigned long long mib = d->mem_bytes >> 20;
+
+	add(&a, "%s", m->qemu_bin);
+	add(&a, "-name");
+	add(&a, "%s,debug-threads=on", d->name);
+	add(&a, "-nodefaults");
+	add(&a, "-no-user-config");
+	add(&a, "-display");
+	add(&a, "none");
+	add(&a, "-no-reboot");
+	add(&a, "-S"); /* the monitor connects to QMP before the guest runs a single instruction */
+	add(&a, "-M");
+	add(&a, "microvm,memory-backend=ram0,isa-serial=on,rtc=on,acpi=on");
+	add(&a, "-accel");
+	add(&a, m->accel == UV_ACCEL_KVM ? "kvm" : "tcg,thread=multi");
+	add(&a, "-cpu");
+	add(&a, m->accel == UV_ACCEL_KVM ? "host" : "max");
+	add(&a, "-smp");
+	add(&a, "%u", d->vcpus);
+	add(&a, "-m");
+	add(&a, "%lluM", mib);
+	add(&a, "-object");
+	add(&a, "memory-backend-file,id=ram0,size=%lluM,mem-path=/proc/self/fd/%d,share=on", mib,
+	    mem_fd_num);
+	add(&a, "-sandbox");
+	add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	add(&a, "-chardev");
+	add(&a, "socket,id=con0,path=%s,server=on,wait=off,logfile=%s,logappend=on",
+	    m->paths.console, m->paths.console_log);
+	add(&a, "-serial");
+	add(&a, "chardev:con0");
+	add(&a, "-chardev");
+	add(&a, "socket,id=qmp0,path=%s,server=on,wait=off", m->paths.qmp);
+	add(&a, "-mon");
+	add(&a, "chardev=qmp0,mode=control");
+	add(&a, "-global");
+	add(&a, "virtio-mmio.force-legacy=false");
+	add(&a, "-kernel");
+	add(&a, "%s", d->kernel);
+	if (d->initrd[0]) {
+		add(&a, "-initrd");
+		add(&a, "%s", d->initrd);
+	}
+	add_cmdline(&a, m);
+	add_devices(&a, d);
+	if (a.err) {
+		mon_argv_free(a.v);
+		return a.err;
+	}
+	*argv_out = a.v;
+	return 0;
+}
+
+void mon_argv_free(char **argv)
+{
+	size_t i;
+
+	for (i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
