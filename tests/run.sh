@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The whole test suite: builds (release, ASan+UBSan, fuzzers), unit tests under both builds,
+# static analysis, every fuzzer for a short run, then the guest-booting integration tests
+# against the ASan build. Last line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+passed=0
+failed=0
+failures=()
+
+pass() { passed=$((passed + $1)); }
+fail() { failed=$((failed + $1)); failures+=("$2"); }
+
+step() { # name, command...
+	local name=$1; shift
+	if "$@" >"build/logs/$name.log" 2>&1; then
+		pass 1; echo "PASS $name"
+	else
+		fail 1 "$name"; echo "FAIL $name (see build/logs/$name.log)"; tail -n 30 "build/logs/$name.log"
+	fi
+}
+
+mkdir -p build/logs
+step build-release make -j2
+step build-asan make -j2 VARIANT=asan
+step build-fuzz make -j2 fuzz
+step cppcheck make lint
+
+# cmocka binaries: count their test cases.
+for variant in release asan; do
+	for t in build/$variant/tests/test_*; do
+		[ -x "$t" ] || continue
+		name="$variant/$(basename "$t")"
+		log="build/logs/${variant}-$(basename "$t").log"
+		if "$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
+		ok=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+		bad=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+		ok=${ok:-0}; bad=${bad:-0}
+		if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi # crashed or sanitizer report
+		pass "$ok"
+		if [ "$bad" -gt 0 ]; then
+			fail "$bad" "$name"; echo "FAIL $name ($bad failed, exit $rc)"; tail -n 40 "$log"
+		else
+			echo "PASS $name ($ok cases)"
+		fi
+	done
+done
+
+# Fuzzers: a short run each from their seed corpus; any crash fails.
+for f in build/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	n=$(basename "$f")
+	corpus=$(mktemp -d)
+	seeds=tests/fuzz/corpus/$n
+	[ -d "$seeds" ] || seeds=
+	step "$n" "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$corpus" $seeds
+	rm -rf "$corpus"
+done
+
+# Guest partitions: real Debian kernels booted through the monitor (ASan build).
+log=build/logs/guest.log
+ULTRA_BUILD=$PWD/build/asan python3 tests/guest/run.py 2>&1 | tee "$log"
+gp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log" | tail -1)
+gf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log" | tail -1)
+if [ -z "$gp" ]; then
+	fail 1 "guest tests did not run"
+else
+	pass "$gp"
+	[ "$gf" -gt 0 ] && fail "$gf" "guest tests"
+fi
+
+if [ "$failed" -gt 0 ]; then
+	echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
