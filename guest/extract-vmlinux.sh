@@ -19,7 +19,7 @@ is_elf() { [ "$(head -c 4 "$1" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; }
 # --single-stream stops at the end of the payload and ignores what the bzImage has after it.
 # Offsets are in bytes from 0; tail -c +N counts from 1.
 found=0
-for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$in" | cut -d: -f1); do
+while read -r off; do
     # Fed through a process substitution: tail dies of SIGPIPE when xz stops early, which is
     # expected and must not fail the pipeline under pipefail.
     if xz -dc --single-stream < <(tail -c "+$((off + 1))" "$in") > "$out" 2>/dev/null &&
@@ -27,7 +27,7 @@ for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$in" | cut -d: -f1); do
         found=1
         break
     fi
-done
+done < <(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$in" | cut -d: -f1)
 if [ "$found" = 0 ]; then
     rm -f "$out"
     die "no XZ-compressed ELF payload in $in"

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-[ -n "$moddir" ] && [ -n "$busybox" ] && [ -n "$init" ] && [ -n "$out" ] || usage
+if [ -z "$moddir" ] || [ -z "$busybox" ] || [ -z "$init" ] || [ -z "$out" ]; then usage; fi
 [ -f "$moddir/modules.dep" ] || die "no modules.dep in $moddir"
 [ -x "$busybox" ] || die "$busybox is not executable"
 [ -f "$init" ] || die "no init script at $init"
@@ -64,12 +64,12 @@ visit() {
         active) die "dependency cycle through $n" ;;
     esac
     if [ -z "${path[$n]:-}" ]; then
-        [ -n "${builtin[$n]:-}" ] && { state[$n]=done; return; }
+        if [ -n "${builtin[$n]:-}" ]; then state[$n]="done"; return; fi
         die "module $n is not in $moddir/modules.dep"
     fi
     state[$n]=active
     for d in ${deps[$n]}; do visit "$(modname "$d")"; done
-    state[$n]=done
+    state[$n]="done"
     order+=("$n")
 }
 for m in "$@"; do visit "$(modname "$m")"; done

@@ -85,7 +85,7 @@ fetch_kernel() {
         die "apt-get download $pkg=$ver failed: the guest kernel cannot be fetched (network or apt lists?)"
     fi
     local deb
-    deb=$(ls "$TMP"/*.deb 2>/dev/null | head -n 1)
+    deb=$(find "$TMP" -maxdepth 1 -name '*.deb' -print -quit)
     [ -n "$deb" ] || die "apt-get download produced no .deb for $pkg"
     mkdir -p "$TMP/unpacked/root"
     dpkg -x "$deb" "$TMP/unpacked/root" || die "dpkg -x $deb failed"
@@ -127,8 +127,9 @@ main() {
     [ "$(id -u)" = 0 ] || die "run as root (installs packages, writes $CACHE)"
     install_packages
 
-    local pkg ver dir kver kroot
-    read -r pkg ver < <(resolve_kernel_package)
+    local resolved pkg ver dir kver kroot
+    resolved=$(resolve_kernel_package)
+    read -r pkg ver <<<"$resolved"
     dir="$CACHE/kernel/${pkg}_${ver}"
     fetch_kernel "$pkg" "$ver" "$dir"
     kroot="$dir/root"
