@@ -73,11 +73,15 @@ resolve_kernel_package() {
 # Downloads and unpacks the kernel package into $CACHE/kernel/<pkg>_<version>/root unless present.
 fetch_kernel() {
     local pkg=$1 ver=$2 dir=$3
+    mkdir -p "$CACHE/kernel"
+    # Worktrees share the cache: one setup fetches while the others wait, then reuse it.
+    exec 9>"$CACHE/kernel/.lock"
+    flock 9
     if [ -f "$dir/.unpacked" ]; then
         log "kernel $pkg $ver cached in $dir"
+        exec 9>&-
         return
     fi
-    mkdir -p "$CACHE/kernel"
     TMP=$(mktemp -d "$CACHE/kernel/.fetch.XXXXXX")
     log "downloading $pkg=$ver"
     # Downloads run as root here: the _apt sandbox user cannot write into a 0700 temp folder.
@@ -96,6 +100,7 @@ fetch_kernel() {
     mv "$TMP/unpacked" "$dir"
     rm -rf "$TMP"
     TMP=""
+    exec 9>&-
 }
 
 # The initramfs inputs' content hash: rebuild only when one of them changed.
