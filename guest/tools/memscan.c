@@ -46,6 +46,7 @@ struct excluded {
 struct scan {
 	const unsigned char *needle;
 	size_t nlen;
+	size_t anchor;
 	uint64_t hits;
 	uint64_t scanned;
 	const struct excluded *skip;
@@ -164,21 +165,36 @@ static void report_hit(struct scan *s, uint64_t phys)
 		printf("FOUND 0x%" PRIx64 "\n", phys);
 }
 
-/* Byte-by-byte after memchr on the first byte: see the header comment on vector registers. */
+/* memchr finds an anchor byte, the rest is compared byte by byte (see the header comment on
+ * vector registers). The anchor is the first byte that is neither 0x00 nor 0xff: RAM is mostly
+ * zero or erased pages, where anchoring on 0x00 would stop at every byte. */
+static size_t pick_anchor(const unsigned char *needle, size_t nlen)
+{
+	for (size_t i = 0; i < nlen; i++)
+		if (needle[i] != 0x00 && needle[i] != 0xff)
+			return i;
+	return 0;
+}
+
 static void search(struct scan *s, const unsigned char *hay, size_t n, uint64_t phys)
 {
-	const unsigned char *p = hay, *end = hay + n;
+	const unsigned char *start = hay, *last;
 
-	while ((size_t)(end - p) >= s->nlen) {
-		size_t i = 1;
-		p = memchr(p, s->needle[0], (size_t)(end - p) - s->nlen + 1);
-		if (!p)
+	if (n < s->nlen)
+		return;
+	last = hay + n - s->nlen; /* the last place a match may start */
+	while (start <= last) {
+		const unsigned char *a = memchr(start + s->anchor, s->needle[s->anchor],
+						(size_t)(last - start) + 1);
+		size_t i = 0;
+		if (!a)
 			return;
-		while (i < s->nlen && p[i] == s->needle[i])
+		start = a - s->anchor;
+		while (i < s->nlen && start[i] == s->needle[i])
 			i++;
 		if (i == s->nlen)
-			report_hit(s, phys + (uint64_t)(p - hay));
-		p++;
+			report_hit(s, phys + (uint64_t)(start - hay));
+		start++;
 	}
 }
 
@@ -298,6 +314,7 @@ static int cmd_find(const char *arg)
 	}
 	s.needle = needle;
 	s.nlen = nlen;
+	s.anchor = pick_anchor(needle, nlen);
 	r = exclude_range(skip, needle, PAGE);
 	if (r == 0)
 		r = exclude_range(skip, buf, CHUNK + MAX_NEEDLE);
