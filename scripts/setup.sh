@@ -17,7 +17,7 @@ PACKAGES=(qemu-system-x86 busybox-static libjson-c-dev libseccomp-dev liburing-d
           pkg-config libc6-dev binutils gzip kmod)
 # Guest kernel modules the initramfs loads; their dependencies are added from modules.dep.
 GUEST_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net virtio_rng virtio_console
-               uio uio_pci_generic)
+               uio uio_pci_generic button evdev)
 
 TMP=""
 cleanup() { if [ -n "$TMP" ]; then rm -rf "$TMP"; fi; }

@@ -59,6 +59,18 @@ for f in build/fuzz/fuzz_*; do
 	rm -rf "$corpus"
 done
 
+# The guest image itself under plain QEMU: vmlinux and bzImage boot, memscan works.
+log=build/logs/guest-image.log
+tests/guest/test_guest_image.sh >"$log" 2>&1
+ip=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log" | tail -1)
+if_=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log" | tail -1)
+if [ -z "$ip" ]; then
+	fail 1 "guest image tests did not run"; tail -n 20 "$log"
+else
+	pass "$ip"; echo "guest image: $ip passed, $if_ failed"
+	[ "$if_" -gt 0 ] && { fail "$if_" "guest image tests"; tail -n 30 "$log"; }
+fi
+
 # Guest partitions: real Debian kernels booted through the monitor (ASan build).
 log=build/logs/guest.log
 ULTRA_BUILD=$PWD/build/asan python3 tests/guest/run.py 2>&1 | tee "$log"
