@@ -69,6 +69,8 @@ static void copy_in(struct uv_chan_q *q, size_t pos, const void *src, size_t len
 {
 	size_t first = q->ring_bytes - pos;
 
+	if (!len)
+		return; /* src may be NULL for an empty message */
 	if (len <= first) {
 		memcpy(q->slots + pos, src, len);
 		return;
@@ -81,6 +83,8 @@ static void copy_out(const struct uv_chan_q *q, size_t pos, void *dst, size_t le
 {
 	size_t first = q->ring_bytes - pos;
 
+	if (!len)
+		return;
 	if (len <= first) {
 		memcpy(dst, q->slots + pos, len);
 		return;
