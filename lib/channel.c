@@ -4,22 +4,8 @@
 #include "channel_priv.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 static uint64_t align_up(uint64_t v)
 {
@@ -86,7 +72,7 @@ int uv_chan_format(void *base, size_t size, const struct uv_chan_config *cfg)
 /* Our private view of queue i: pointers and geometry from the validated copy, indices from
  * shared memory checked against each other. */
 static int queue_init(struct uv_chan *ch, uint8_t *base, const struct uv_chan_qdesc *d, unsigned i,
-		      char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
 	struct uv_chan_q *q = &ch->q[i];
 
@@ -100,13 +86,14 @@ static int queue_init(struct uv_chan *ch, uint8_t *base, const struct uv_chan_qd
 	q->head = atomic_load_explicit(&q->ctl->head, memory_order_acquire);
 	q->tail = atomic_load_explicit(&q->ctl->tail, memory_order_acquire);
 	if (q->tail - q->head > q->slot_count)
-		return fail(-EPROTO, err, errlen, "queue %u: tail %u - head %u exceeds %u slots", i,
-			    q->tail, q->head, q->slot_count);
+		return uv_chan_fail(-EPROTO, err, errlen,
+		                    "queue %u: tail %u - head %u exceeds %u slots", i, q->tail,
+		                    q->head, q->slot_count);
 	return 0;
 }
 
-int uv_chan_attach(struct uv_chan **out, void *base, size_t size,
-		   const struct uv_chan_endpoint *ep, char *err, size_t errlen)
+int uv_chan_attach(struct uv_chan **out, void *base, size_t size, const struct uv_chan_endpoint *ep,
+                   char *err, size_t errlen)
 {
 	struct uv_chan_hdr h;
 	struct uv_chan *ch = NULL;
@@ -114,22 +101,23 @@ int uv_chan_attach(struct uv_chan **out, void *base, size_t size,
 	int r;
 
 	if (!out || !base || !ep || ep->side > UV_CHAN_SIDE_B || (uintptr_t)base % UV_CHAN_ALIGN)
-		return fail(-EINVAL, err, errlen, "bad arguments (region must be %u-byte aligned)",
-			    UV_CHAN_ALIGN);
+		return uv_chan_fail(-EINVAL, err, errlen,
+		                    "bad arguments (region must be %u-byte aligned)",
+		                    UV_CHAN_ALIGN);
 	if (size < UV_CHAN_HDR_SIZE)
-		return fail(-EPROTO, err, errlen, "region of %zu bytes is smaller than the header",
-			    size);
+		return uv_chan_fail(-EPROTO, err, errlen,
+		                    "region of %zu bytes is smaller than the header", size);
 	/* One copy, read once: the peer may rewrite the shared header at any time after this. */
 	memcpy(&h, base, sizeof(h));
 	r = uv_chan_hdr_check(&h, size, err, errlen);
 	if (r)
 		return r;
 	if (ep->part_id != UV_CHAN_ANY_PART && ep->part_id != h.part_id[ep->side])
-		return fail(-EACCES, err, errlen, "side %c belongs to partition %u, not %u",
-			    'A' + (int)ep->side, h.part_id[ep->side], ep->part_id);
+		return uv_chan_fail(-EACCES, err, errlen, "side %c belongs to partition %u, not %u",
+		                    'A' + (int)ep->side, h.part_id[ep->side], ep->part_id);
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return uv_chan_fail(-ENOMEM, err, errlen, "out of memory");
 	ch->st = (struct uv_chan_state *)((uint8_t *)base + sizeof(struct uv_chan_hdr));
 	ch->side = ep->side;
 	ch->wait_fd = ep->wait_fd;
@@ -138,8 +126,8 @@ int uv_chan_attach(struct uv_chan **out, void *base, size_t size,
 	atomic_store_explicit(&ch->st->side[ch->side], UV_CHAN_ST_ATTACHING, memory_order_release);
 	r = uv_chan_peer_state(ch);
 	if (r < 0) {
-		fail(r, err, errlen, "peer state word %u is not a state",
-		     atomic_load_explicit(&ch->st->side[!ch->side], memory_order_relaxed));
+		uv_chan_fail(r, err, errlen, "peer state word %u is not a state",
+		             atomic_load_explicit(&ch->st->side[!ch->side], memory_order_relaxed));
 		goto out;
 	}
 	for (i = 0; i < h.n_queues; i++) {
@@ -154,7 +142,7 @@ int uv_chan_attach(struct uv_chan **out, void *base, size_t size,
 out:
 	if (ch) {
 		atomic_store_explicit(&ch->st->side[ch->side], UV_CHAN_ST_ERROR,
-				      memory_order_release);
+		                      memory_order_release);
 		free(ch);
 	}
 	return r;
@@ -166,16 +154,13 @@ void uv_chan_detach(struct uv_chan *ch)
 		return;
 	if (!ch->broken)
 		atomic_store_explicit(&ch->st->side[ch->side], UV_CHAN_ST_CLOSED,
-				      memory_order_release);
+		                      memory_order_release);
 	/* Unconditional: a peer asleep on any queue must learn that we are gone. */
 	uv_chan_ring(ch);
 	free(ch);
 }
 
-unsigned uv_chan_queue_count(const struct uv_chan *ch)
-{
-	return ch->n_queues;
-}
+unsigned uv_chan_queue_count(const struct uv_chan *ch) { return ch->n_queues; }
 
 int uv_chan_is_sender(const struct uv_chan *ch, unsigned q)
 {
@@ -189,12 +174,6 @@ size_t uv_chan_max_msg(const struct uv_chan *ch, unsigned q)
 	return q < ch->n_queues ? ch->q[q].max_len : 0;
 }
 
-int uv_chan_error(const struct uv_chan *ch)
-{
-	return ch->broken;
-}
+int uv_chan_error(const struct uv_chan *ch) { return ch->broken; }
 
-void uv_chan_get_stats(const struct uv_chan *ch, struct uv_chan_stats *st)
-{
-	*st = ch->stats;
-}
+void uv_chan_get_stats(const struct uv_chan *ch, struct uv_chan_stats *st) { *st = ch->stats; }

@@ -22,24 +22,24 @@
 struct uv_chan;
 
 struct uv_chan_qconfig {
-	uint32_t slot_size; /* power of two, UV_CHAN_SLOT_MIN..UV_CHAN_SLOT_MAX */
+	uint32_t slot_size;  /* power of two, UV_CHAN_SLOT_MIN..UV_CHAN_SLOT_MAX */
 	uint32_t slot_count; /* power of two, UV_CHAN_SLOTS_MIN..UV_CHAN_SLOTS_MAX */
-	uint32_t producer; /* enum uv_chan_side that sends on this queue */
+	uint32_t producer;   /* enum uv_chan_side that sends on this queue */
 };
 
 struct uv_chan_config {
 	uint32_t part_id[2]; /* endpoint partitions, by side; must differ */
-	uint32_t n_queues; /* 1..UV_CHAN_QUEUES_MAX */
+	uint32_t n_queues;   /* 1..UV_CHAN_QUEUES_MAX */
 	struct uv_chan_qconfig q[UV_CHAN_QUEUES_MAX];
 };
 
 #define UV_CHAN_ANY_PART 0xffffffffu /* uv_chan_endpoint.part_id: do not check */
 
 struct uv_chan_endpoint {
-	uint32_t side; /* enum uv_chan_side */
+	uint32_t side;    /* enum uv_chan_side */
 	uint32_t part_id; /* must equal the header's part_id[side], or UV_CHAN_ANY_PART */
-	int wait_fd; /* our doorbell (eventfd) that the peer signals; may be -1: no blocking */
-	int signal_fd; /* the peer's doorbell; may be -1: the peer polls */
+	int wait_fd;      /* our doorbell (eventfd) that the peer signals; may be -1: no blocking */
+	int signal_fd;    /* the peer's doorbell; may be -1: the peer polls */
 };
 
 /* A receive buffer: data/cap given by the caller, len set to the message's length. */
@@ -51,8 +51,8 @@ struct uv_chan_buf {
 
 struct uv_chan_stats {
 	uint64_t sent, received; /* messages */
-	uint64_t signals; /* doorbell writes made for the peer */
-	uint64_t sleeps; /* times a blocking call slept on the doorbell */
+	uint64_t signals;        /* doorbell writes made for the peer */
+	uint64_t sleeps;         /* times a blocking call slept on the doorbell */
 };
 
 /* Region bytes needed for cfg (header, control blocks, rings, each aligned). 0 if cfg is bad. */
@@ -66,8 +66,8 @@ int uv_chan_format(void *base, size_t size, const struct uv_chan_config *cfg);
  * -EPROTO (garbage), -EPROTONOSUPPORT (version), -EOPNOTSUPP (features), -EACCES (not our
  * partition's channel), -EINVAL (bad arguments) or -ENOMEM with a sentence in err, and *out is
  * untouched. The channel does not own the memory or the fds. */
-int uv_chan_attach(struct uv_chan **out, void *base, size_t size,
-		   const struct uv_chan_endpoint *ep, char *err, size_t errlen);
+int uv_chan_attach(struct uv_chan **out, void *base, size_t size, const struct uv_chan_endpoint *ep,
+                   char *err, size_t errlen);
 
 /* Marks our side CLOSED (unless it is ERROR), rings the peer, frees ch. */
 void uv_chan_detach(struct uv_chan *ch);
@@ -113,8 +113,8 @@ int uv_chan_arm_send(struct uv_chan *ch, unsigned q, size_t len);
  */
 void uv_chan_set_spin(struct uv_chan *ch, unsigned spin_us);
 int uv_chan_send_wait(struct uv_chan *ch, unsigned q, const struct iovec *msgs, unsigned n,
-		      int timeout_ms);
+                      int timeout_ms);
 int uv_chan_recv_wait(struct uv_chan *ch, unsigned q, struct uv_chan_buf *bufs, unsigned n,
-		      int timeout_ms);
+                      int timeout_ms);
 
 #endif

@@ -15,4 +15,8 @@ uint64_t uv_chan_queue_bytes(const struct uv_chan_qdesc *d);
  * errno (see uv_chan_attach) with a sentence in err naming the field. */
 int uv_chan_hdr_check(const struct uv_chan_hdr *h, size_t region, char *err, size_t errlen);
 
+/* Writes a sentence into err (if any) and returns code: how every attach failure is reported. */
+__attribute__((format(printf, 4, 5))) int uv_chan_fail(int code, char *err, size_t errlen,
+                                                       const char *fmt, ...);
+
 #endif

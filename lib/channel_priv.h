@@ -13,10 +13,10 @@ struct uv_chan_q {
 	uint64_t ring_bytes;
 	uint32_t slot_count;
 	uint32_t slot_shift; /* log2(slot_size) */
-	uint32_t max_len; /* largest payload */
-	int tx; /* we are the producer */
-	uint32_t head; /* consumer: ours; producer: last value seen from the peer */
-	uint32_t tail; /* producer: ours; consumer: last value seen from the peer */
+	uint32_t max_len;    /* largest payload */
+	int tx;              /* we are the producer */
+	uint32_t head;       /* consumer: ours; producer: last value seen from the peer */
+	uint32_t tail;       /* producer: ours; consumer: last value seen from the peer */
 };
 
 struct uv_chan {

@@ -36,7 +36,7 @@ int uv_chan_break(struct uv_chan *ch)
 	if (!ch->broken) {
 		ch->broken = -EPROTO;
 		atomic_store_explicit(&ch->st->side[ch->side], UV_CHAN_ST_ERROR,
-				      memory_order_release);
+		                      memory_order_release);
 		uv_chan_ring(ch);
 	}
 	return ch->broken;
@@ -128,7 +128,7 @@ static int peer_gone(struct uv_chan *ch)
 int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsigned n)
 {
 	struct uv_chan_q *q = uv_chan_queue(ch, qi, 1);
-	struct uv_chan_msg_hdr mh = { 0 };
+	struct uv_chan_msg_hdr mh = {0};
 	uint32_t free_slots, need;
 	unsigned i;
 	int r;
@@ -167,7 +167,7 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 
 /* Reads and checks the header of the message at head; *slots gets how many slots it covers. */
 static int msg_peek(struct uv_chan *ch, struct uv_chan_q *q, uint32_t used, uint32_t *len,
-		    uint32_t *slots)
+                    uint32_t *slots)
 {
 	struct uv_chan_msg_hdr mh;
 

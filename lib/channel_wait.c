@@ -27,27 +27,22 @@ static int64_t deadline_of(int timeout_ms)
 	return timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
 }
 
-int uv_chan_fd(const struct uv_chan *ch)
-{
-	return ch->wait_fd;
-}
+int uv_chan_fd(const struct uv_chan *ch) { return ch->wait_fd; }
 
 void uv_chan_ack(struct uv_chan *ch)
 {
 	uint64_t v;
-	struct pollfd p = { .fd = ch->wait_fd, .events = POLLIN };
+	struct pollfd p = {.fd = ch->wait_fd, .events = POLLIN};
 
 	/* Poll first so a doorbell opened without EFD_NONBLOCK cannot block us here. */
 	if (ch->wait_fd >= 0 && poll(&p, 1, 0) == 1)
 		(void)!read(ch->wait_fd, &v, sizeof(v));
 }
 
-void uv_chan_set_spin(struct uv_chan *ch, unsigned spin_us)
-{
-	ch->spin_us = spin_us;
-}
+void uv_chan_set_spin(struct uv_chan *ch, unsigned spin_us) { ch->spin_us = spin_us; }
 
-/* 1 if the peer can no longer make progress for us (closed, failed), so a sleeper must not sleep. */
+/* 1 if the peer can no longer make progress for us (closed, failed), so a sleeper must not sleep.
+ */
 static int peer_done(struct uv_chan *ch)
 {
 	int s = uv_chan_peer_state(ch);
@@ -116,7 +111,7 @@ static int spin(struct uv_chan *ch, _Atomic uint32_t *idx, uint32_t seen)
 /* Sleeps on our doorbell until it rings or the deadline passes. */
 static int sleep_doorbell(struct uv_chan *ch, int64_t deadline)
 {
-	struct pollfd p = { .fd = ch->wait_fd, .events = POLLIN };
+	struct pollfd p = {.fd = ch->wait_fd, .events = POLLIN};
 	int64_t left;
 	int ms, r;
 
@@ -137,7 +132,7 @@ static int sleep_doorbell(struct uv_chan *ch, int64_t deadline)
 }
 
 int uv_chan_recv_wait(struct uv_chan *ch, unsigned qi, struct uv_chan_buf *bufs, unsigned n,
-		      int timeout_ms)
+                      int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	int r;
@@ -160,7 +155,7 @@ int uv_chan_recv_wait(struct uv_chan *ch, unsigned qi, struct uv_chan_buf *bufs,
 }
 
 int uv_chan_send_wait(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsigned n,
-		      int timeout_ms)
+                      int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	unsigned done = 0;

@@ -47,11 +47,11 @@ enum uv_chan_side {
 };
 
 enum uv_chan_state_word {
-	UV_CHAN_ST_FREE = 0, /* formatted, nobody attached yet */
+	UV_CHAN_ST_FREE = 0,      /* formatted, nobody attached yet */
 	UV_CHAN_ST_ATTACHING = 1, /* validating the header */
 	UV_CHAN_ST_READY = 2,
 	UV_CHAN_ST_CLOSED = 3, /* detached cleanly; what it sent can still be drained */
-	UV_CHAN_ST_ERROR = 4, /* it saw garbage from the peer and stopped using the channel */
+	UV_CHAN_ST_ERROR = 4,  /* it saw garbage from the peer and stopped using the channel */
 	UV_CHAN_ST_MAX = 4,
 };
 
@@ -60,7 +60,7 @@ struct uv_chan_qdesc {
 	uint32_t slot_size;
 	uint32_t slot_count;
 	uint32_t producer; /* enum uv_chan_side that sends on this queue */
-	uint32_t flags; /* reserved, 0 */
+	uint32_t flags;    /* reserved, 0 */
 	uint64_t reserved; /* 0 */
 };
 
@@ -99,7 +99,7 @@ struct uv_chan_qctl {
 };
 
 struct uv_chan_msg_hdr {
-	uint32_t len; /* payload bytes that follow this header */
+	uint32_t len;      /* payload bytes that follow this header */
 	uint32_t reserved; /* 0 */
 };
 
@@ -132,6 +132,6 @@ _Static_assert(offsetof(struct uv_chan_qctl, prod_waiting) == 68, "qctl ABI");
 _Static_assert(sizeof(struct uv_chan_msg_hdr) == 8, "message header ABI");
 _Static_assert(UV_CHAN_HDR_SIZE == 384 && UV_CHAN_HDR_SIZE % UV_CHAN_ALIGN == 0, "hdr ABI");
 _Static_assert(UV_CHAN_SLOT_MIN >= 2 * UV_CHAN_MSG_HDR_SIZE, "a slot holds a message header");
-_Static_assert((uint64_t)UV_CHAN_SLOT_MAX * UV_CHAN_SLOTS_MAX >= UV_CHAN_RING_MAX, "bounds");
+_Static_assert((uint64_t)UV_CHAN_SLOT_MAX *UV_CHAN_SLOTS_MAX >= UV_CHAN_RING_MAX, "bounds");
 
 #endif

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Memory channel rings: what the two endpoints rely on, and what a hostile peer cannot do. */
+#include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
-#include <errno.h>
-#include <poll.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,17 +31,17 @@ static void fix_config(struct fix *f, uint32_t slot_size, uint32_t slot_count)
 	f->cfg.part_id[0] = 7;
 	f->cfg.part_id[1] = 9;
 	f->cfg.n_queues = 2;
-	f->cfg.q[0] = (struct uv_chan_qconfig){ slot_size, slot_count, UV_CHAN_SIDE_A };
-	f->cfg.q[1] = (struct uv_chan_qconfig){ slot_size, slot_count, UV_CHAN_SIDE_B };
+	f->cfg.q[0] = (struct uv_chan_qconfig){slot_size, slot_count, UV_CHAN_SIDE_A};
+	f->cfg.q[1] = (struct uv_chan_qconfig){slot_size, slot_count, UV_CHAN_SIDE_B};
 }
 
 static int fix_attach(struct fix *f, uint32_t side, char *err, size_t errlen)
 {
 	struct uv_chan_endpoint ep = {
-		.side = side,
-		.part_id = f->cfg.part_id[side],
-		.wait_fd = f->efd[side],
-		.signal_fd = f->efd[!side],
+	    .side = side,
+	    .part_id = f->cfg.part_id[side],
+	    .wait_fd = f->efd[side],
+	    .signal_fd = f->efd[!side],
 	};
 
 	return uv_chan_attach(&f->ch[side], f->mem, f->size, &ep, err, errlen);
@@ -97,14 +99,14 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 
 static int send1(struct uv_chan *ch, const void *p, size_t n)
 {
-	struct iovec v = { (void *)p, n };
+	struct iovec v = {(void *)p, n};
 
 	return uv_chan_send(ch, 0, &v, 1);
 }
 
 static int recv1(struct uv_chan *ch, void *p, size_t cap, size_t *len)
 {
-	struct uv_chan_buf b = { p, cap, 0 };
+	struct uv_chan_buf b = {p, cap, 0};
 	int r = uv_chan_recv(ch, 0, &b, 1);
 
 	*len = b.len;
@@ -229,8 +231,8 @@ static void test_batch(void **state)
 	fix_open(&f, 64, 16);
 	for (i = 0; i < 20; i++) {
 		memset(data[i], 'a' + (int)i, sizeof(data[i]));
-		v[i] = (struct iovec){ data[i], 10 + i };
-		b[i] = (struct uv_chan_buf){ out[i], sizeof(out[i]), 0 };
+		v[i] = (struct iovec){data[i], 10 + i};
+		b[i] = (struct uv_chan_buf){out[i], sizeof(out[i]), 0};
 	}
 	/* Only 16 fit: the call takes what fits, in order, and publishes once. */
 	assert_int_equal(uv_chan_send(f.ch[0], 0, v, 20), 16);
@@ -298,40 +300,41 @@ struct corruption {
 };
 
 #define HOFF(f) offsetof(struct uv_chan_hdr, f)
-#define QOFF(i, f) (HOFF(q) + (i) * sizeof(struct uv_chan_qdesc) + offsetof(struct uv_chan_qdesc, f))
+#define QOFF(i, f)                                                                                 \
+	(HOFF(q) + (i) * sizeof(struct uv_chan_qdesc) + offsetof(struct uv_chan_qdesc, f))
 
 static const struct corruption corruptions[] = {
-	{ "magic", HOFF(magic), 0x12345678, 4, -EPROTO, "magic" },
-	{ "version", HOFF(version), 2, 4, -EPROTONOSUPPORT, "version" },
-	{ "hdr_size", HOFF(hdr_size), 320, 4, -EPROTO, "hdr_size" },
-	{ "features", HOFF(features), 1, 4, -EOPNOTSUPP, "feature" },
-	{ "total_size big", HOFF(total_size), 1ull << 40, 8, -EPROTO, "total_size" },
-	{ "total_size small", HOFF(total_size), 100, 8, -EPROTO, "total_size" },
-	{ "total_size cuts q1", HOFF(total_size), 4096, 8, -EPROTO, "outside" },
-	{ "same partitions", HOFF(part_id) + 4, 7, 4, -EPROTO, "part_id" },
-	{ "n_queues 0", HOFF(n_queues), 0, 4, -EPROTO, "n_queues" },
-	{ "n_queues 9", HOFF(n_queues), 9, 4, -EPROTO, "n_queues" },
-	{ "n_queues 3", HOFF(n_queues), 3, 4, -EPROTO, "queue 2" },
-	{ "reserved", HOFF(reserved) + 8, 1, 4, -EPROTO, "reserved" },
-	{ "offset unaligned", QOFF(1, offset), 4096 + 8, 8, -EPROTO, "aligned" },
-	{ "offset in header", QOFF(0, offset), 64, 8, -EPROTO, "header" },
-	{ "offset outside", QOFF(1, offset), 1ull << 50, 8, -EPROTO, "outside" },
-	{ "offset wraps", QOFF(1, offset), ~0ull - 63, 8, -EPROTO, "outside" },
-	{ "overlap", QOFF(1, offset), 384 + 64, 8, -EPROTO, "overlap" },
-	{ "slot_size 0", QOFF(0, slot_size), 0, 4, -EPROTO, "slot_size" },
-	{ "slot_size 8", QOFF(0, slot_size), 8, 4, -EPROTO, "slot_size" },
-	{ "slot_size 48", QOFF(0, slot_size), 48, 4, -EPROTO, "slot_size" },
-	{ "slot_size huge", QOFF(0, slot_size), 1u << 31, 4, -EPROTO, "slot_size" },
-	{ "slot_count 0", QOFF(0, slot_count), 0, 4, -EPROTO, "slot_count" },
-	{ "slot_count 1", QOFF(0, slot_count), 1, 4, -EPROTO, "slot_count" },
-	{ "slot_count 15", QOFF(0, slot_count), 15, 4, -EPROTO, "slot_count" },
-	{ "slot_count 2^31", QOFF(0, slot_count), 1u << 31, 4, -EPROTO, "slot_count" },
-	{ "ring too big", QOFF(0, slot_size), (1ull << 56) | (1u << 20), 8, -EPROTO, "ring larger" },
-	{ "ring past end", QOFF(1, slot_count), 1u << 10, 4, -EPROTO, "outside" },
-	{ "producer", QOFF(0, producer), 2, 4, -EPROTO, "producer" },
-	{ "qdesc flags", QOFF(0, flags), 1, 4, -EPROTO, "reserved" },
-	{ "qdesc reserved", QOFF(1, reserved), 1, 8, -EPROTO, "reserved" },
-	{ "unused qdesc", QOFF(5, slot_size), 64, 4, -EPROTO, "unused" },
+    {"magic", HOFF(magic), 0x12345678, 4, -EPROTO, "magic"},
+    {"version", HOFF(version), 2, 4, -EPROTONOSUPPORT, "version"},
+    {"hdr_size", HOFF(hdr_size), 320, 4, -EPROTO, "hdr_size"},
+    {"features", HOFF(features), 1, 4, -EOPNOTSUPP, "feature"},
+    {"total_size big", HOFF(total_size), 1ull << 40, 8, -EPROTO, "total_size"},
+    {"total_size small", HOFF(total_size), 100, 8, -EPROTO, "total_size"},
+    {"total_size cuts q1", HOFF(total_size), 4096, 8, -EPROTO, "outside"},
+    {"same partitions", HOFF(part_id) + 4, 7, 4, -EPROTO, "part_id"},
+    {"n_queues 0", HOFF(n_queues), 0, 4, -EPROTO, "n_queues"},
+    {"n_queues 9", HOFF(n_queues), 9, 4, -EPROTO, "n_queues"},
+    {"n_queues 3", HOFF(n_queues), 3, 4, -EPROTO, "queue 2"},
+    {"reserved", HOFF(reserved) + 8, 1, 4, -EPROTO, "reserved"},
+    {"offset unaligned", QOFF(1, offset), 4096 + 8, 8, -EPROTO, "aligned"},
+    {"offset in header", QOFF(0, offset), 64, 8, -EPROTO, "header"},
+    {"offset outside", QOFF(1, offset), 1ull << 50, 8, -EPROTO, "outside"},
+    {"offset wraps", QOFF(1, offset), ~0ull - 63, 8, -EPROTO, "outside"},
+    {"overlap", QOFF(1, offset), 384 + 64, 8, -EPROTO, "overlap"},
+    {"slot_size 0", QOFF(0, slot_size), 0, 4, -EPROTO, "slot_size"},
+    {"slot_size 8", QOFF(0, slot_size), 8, 4, -EPROTO, "slot_size"},
+    {"slot_size 48", QOFF(0, slot_size), 48, 4, -EPROTO, "slot_size"},
+    {"slot_size huge", QOFF(0, slot_size), 1u << 31, 4, -EPROTO, "slot_size"},
+    {"slot_count 0", QOFF(0, slot_count), 0, 4, -EPROTO, "slot_count"},
+    {"slot_count 1", QOFF(0, slot_count), 1, 4, -EPROTO, "slot_count"},
+    {"slot_count 15", QOFF(0, slot_count), 15, 4, -EPROTO, "slot_count"},
+    {"slot_count 2^31", QOFF(0, slot_count), 1u << 31, 4, -EPROTO, "slot_count"},
+    {"ring too big", QOFF(0, slot_size), (1ull << 56) | (1u << 20), 8, -EPROTO, "ring larger"},
+    {"ring past end", QOFF(1, slot_count), 1u << 10, 4, -EPROTO, "outside"},
+    {"producer", QOFF(0, producer), 2, 4, -EPROTO, "producer"},
+    {"qdesc flags", QOFF(0, flags), 1, 4, -EPROTO, "reserved"},
+    {"qdesc reserved", QOFF(1, reserved), 1, 8, -EPROTO, "reserved"},
+    {"unused qdesc", QOFF(5, slot_size), 64, 4, -EPROTO, "unused"},
 };
 
 static void test_attach_validation(void **state)
@@ -354,7 +357,8 @@ static void test_attach_validation(void **state)
 		if (fix_attach(&f, UV_CHAN_SIDE_B, err, sizeof(err)) != c->err)
 			fail_msg("%s: expected %d, got \"%s\"", c->what, c->err, err);
 		if (!strstr(err, c->needle))
-			fail_msg("%s: error \"%s\" does not mention \"%s\"", c->what, err, c->needle);
+			fail_msg("%s: error \"%s\" does not mention \"%s\"", c->what, err,
+			         c->needle);
 		assert_ptr_equal(f.ch[1], keep); /* output untouched on failure */
 	}
 	/* Not this partition's channel. */
@@ -493,7 +497,7 @@ static void test_garbage_head(void **state)
 
 static int readable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 1;
 }
@@ -545,7 +549,7 @@ static void test_close_and_timeout(void **state)
 	size_t len;
 
 	fix_open(&f, 64, 16);
-	b = (struct uv_chan_buf){ out, sizeof(out), 0 };
+	b = (struct uv_chan_buf){out, sizeof(out), 0};
 	assert_int_equal(uv_chan_recv_wait(f.ch[1], 0, &b, 1, 20), -ETIMEDOUT);
 	assert_int_equal(send1(f.ch[0], "last", 4), 1);
 	uv_chan_detach(f.ch[0]);
@@ -556,7 +560,7 @@ static void test_close_and_timeout(void **state)
 	assert_int_equal(uv_chan_recv_wait(f.ch[1], 0, &b, 1, 1000), -EPIPE);
 	assert_int_equal(recv1(f.ch[1], out, sizeof(out), &len), -EPIPE);
 	{
-		struct iovec v = { "x", 1 };
+		struct iovec v = {"x", 1};
 		assert_int_equal(uv_chan_send(f.ch[1], 1, &v, 1), -EPIPE);
 	}
 	fix_close(&f);
@@ -571,7 +575,7 @@ static void test_format_refuses(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.part_id[1] = 1;
 	cfg.n_queues = 1;
-	cfg.q[0] = (struct uv_chan_qconfig){ 64, 48, 0 };
+	cfg.q[0] = (struct uv_chan_qconfig){64, 48, 0};
 	assert_int_equal(uv_chan_region_size(&cfg), 0);
 	cfg.q[0].slot_count = 16;
 	assert_int_equal(uv_chan_region_size(&cfg), 384 + 128 + 1024);
@@ -585,21 +589,14 @@ static void test_format_refuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_and_one),
-		cmocka_unit_test(test_zero_length),
-		cmocka_unit_test(test_wrap_around),
-		cmocka_unit_test(test_index_overflow),
-		cmocka_unit_test(test_full_backpressure),
-		cmocka_unit_test(test_batch),
-		cmocka_unit_test(test_multi_slot),
-		cmocka_unit_test(test_attach_validation),
-		cmocka_unit_test(test_geometry_fixed),
-		cmocka_unit_test(test_garbage_tail),
-		cmocka_unit_test(test_garbage_message),
-		cmocka_unit_test(test_garbage_head),
-		cmocka_unit_test(test_doorbell),
-		cmocka_unit_test(test_close_and_timeout),
-		cmocka_unit_test(test_format_refuses),
+	    cmocka_unit_test(test_empty_and_one),     cmocka_unit_test(test_zero_length),
+	    cmocka_unit_test(test_wrap_around),       cmocka_unit_test(test_index_overflow),
+	    cmocka_unit_test(test_full_backpressure), cmocka_unit_test(test_batch),
+	    cmocka_unit_test(test_multi_slot),        cmocka_unit_test(test_attach_validation),
+	    cmocka_unit_test(test_geometry_fixed),    cmocka_unit_test(test_garbage_tail),
+	    cmocka_unit_test(test_garbage_message),   cmocka_unit_test(test_garbage_head),
+	    cmocka_unit_test(test_doorbell),          cmocka_unit_test(test_close_and_timeout),
+	    cmocka_unit_test(test_format_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,12 +4,14 @@
  * checksums that depend on the sequence, sent in batches and received with the blocking eventfd
  * waits. Every message must arrive once, in order, intact.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
-#include <errno.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -59,7 +61,7 @@ static size_t make_msg(struct msg *m, uint64_t seq)
 /* The child: side A, producer. Exit status 0 when all were sent. */
 static int produce(void *mem, size_t size, int efd_a, int efd_b)
 {
-	struct uv_chan_endpoint ep = { UV_CHAN_SIDE_A, 1, efd_a, efd_b };
+	struct uv_chan_endpoint ep = {UV_CHAN_SIDE_A, 1, efd_a, efd_b};
 	struct uv_chan *ch = NULL;
 	struct msg m[BATCH];
 	struct iovec v[BATCH];
@@ -71,7 +73,7 @@ static int produce(void *mem, size_t size, int efd_a, int efd_b)
 		return 2;
 	while (seq < N_MSGS) {
 		for (i = 0; i < BATCH && seq + i < N_MSGS; i++)
-			v[i] = (struct iovec){ &m[i], make_msg(&m[i], seq + i) };
+			v[i] = (struct iovec){&m[i], make_msg(&m[i], seq + i)};
 		r = uv_chan_send_wait(ch, 0, v, i, WAIT_MS);
 		if (r != (int)i)
 			return 3;
@@ -91,7 +93,7 @@ static uint64_t consume(struct uv_chan *ch, char *why, size_t whylen)
 	int r, i;
 
 	for (i = 0; i < BATCH; i++)
-		b[i] = (struct uv_chan_buf){ &m[i], sizeof(m[i]), 0 };
+		b[i] = (struct uv_chan_buf){&m[i], sizeof(m[i]), 0};
 	while (seq < N_MSGS) {
 		r = uv_chan_recv_wait(ch, 0, b, BATCH, WAIT_MS);
 		if (r < 0) {
@@ -103,8 +105,8 @@ static uint64_t consume(struct uv_chan *ch, char *why, size_t whylen)
 			if (m[i].seq != seq || b[i].len != offsetof(struct msg, payload) + n ||
 			    m[i].sum != checksum(&m[i], n)) {
 				snprintf(why, whylen, "message %llu is wrong (seq %llu, len %zu)",
-					 (unsigned long long)seq, (unsigned long long)m[i].seq,
-					 b[i].len);
+				         (unsigned long long)seq, (unsigned long long)m[i].seq,
+				         b[i].len);
 				return seq;
 			}
 		}
@@ -114,7 +116,7 @@ static uint64_t consume(struct uv_chan *ch, char *why, size_t whylen)
 
 static void test_two_process_stress(void **state)
 {
-	struct uv_chan_config cfg = { .part_id = { 1, 2 }, .n_queues = 1 };
+	struct uv_chan_config cfg = {.part_id = {1, 2}, .n_queues = 1};
 	struct uv_chan_endpoint ep;
 	struct uv_chan *ch = NULL;
 	struct uv_chan_buf tail;
@@ -126,7 +128,7 @@ static void test_two_process_stress(void **state)
 	int fd, efd_a, efd_b, status;
 	pid_t pid;
 
-	cfg.q[0] = (struct uv_chan_qconfig){ 64, 4096, UV_CHAN_SIDE_A };
+	cfg.q[0] = (struct uv_chan_qconfig){64, 4096, UV_CHAN_SIDE_A};
 	size = uv_chan_region_size(&cfg);
 	fd = memfd_create("chan-stress", MFD_CLOEXEC);
 	assert_true(fd >= 0);
@@ -143,17 +145,17 @@ static void test_two_process_stress(void **state)
 	if (pid == 0)
 		_exit(produce(mem, size, efd_a, efd_b));
 
-	ep = (struct uv_chan_endpoint){ UV_CHAN_SIDE_B, 2, efd_b, efd_a };
+	ep = (struct uv_chan_endpoint){UV_CHAN_SIDE_B, 2, efd_b, efd_a};
 	assert_int_equal(uv_chan_attach(&ch, mem, size, &ep, NULL, 0), 0);
 	got = consume(ch, why, sizeof(why));
 	if (got != N_MSGS)
 		fail_msg("%llu of %llu messages good: %s", (unsigned long long)got, N_MSGS, why);
 	/* Nothing more, and the producer's close shows. */
-	tail = (struct uv_chan_buf){ why, sizeof(why), 0 };
+	tail = (struct uv_chan_buf){why, sizeof(why), 0};
 	assert_int_equal(uv_chan_recv_wait(ch, 0, &tail, 1, WAIT_MS), -EPIPE);
 	uv_chan_get_stats(ch, &st);
 	print_message("consumer slept %llu times, rang the producer %llu times\n",
-		      (unsigned long long)st.sleeps, (unsigned long long)st.signals);
+	              (unsigned long long)st.sleeps, (unsigned long long)st.signals);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -167,7 +169,7 @@ static void test_two_process_stress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_two_process_stress),
+	    cmocka_unit_test(test_two_process_stress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
