@@ -4,6 +4,7 @@
 #include "channel_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ static int queue_init(struct uv_chan *ch, uint8_t *base, const struct uv_chan_qd
 	q->slot_shift = (uint32_t)__builtin_ctz(d->slot_size);
 	q->ring_bytes = (uint64_t)d->slot_size * d->slot_count;
 	q->max_len = (uint32_t)(q->ring_bytes - UV_CHAN_MSG_HDR_SIZE);
+	q->publish_slots = d->slot_count / 4 ? d->slot_count / 4 : 1;
 	q->tx = d->producer == ch->side;
 	q->head = atomic_load_explicit(&q->ctl->head, memory_order_acquire);
 	q->tail = atomic_load_explicit(&q->ctl->tail, memory_order_acquire);
@@ -98,7 +100,7 @@ int uv_chan_attach(struct uv_chan **out, void *base, size_t size, const struct u
 	struct uv_chan_hdr h;
 	struct uv_chan *ch = NULL;
 	unsigned i;
-	int r;
+	int r, fl;
 
 	if (!out || !base || !ep || ep->side > UV_CHAN_SIDE_B || (uintptr_t)base % UV_CHAN_ALIGN)
 		return uv_chan_fail(-EINVAL, err, errlen,
@@ -121,6 +123,8 @@ int uv_chan_attach(struct uv_chan **out, void *base, size_t size, const struct u
 	ch->st = (struct uv_chan_state *)((uint8_t *)base + sizeof(struct uv_chan_hdr));
 	ch->side = ep->side;
 	ch->wait_fd = ep->wait_fd;
+	fl = ep->wait_fd >= 0 ? fcntl(ep->wait_fd, F_GETFL) : O_NONBLOCK;
+	ch->wait_blocking = fl >= 0 && !(fl & O_NONBLOCK);
 	ch->signal_fd = ep->signal_fd;
 	ch->n_queues = h.n_queues;
 	atomic_store_explicit(&ch->st->side[ch->side], UV_CHAN_ST_ATTACHING, memory_order_release);

@@ -14,15 +14,19 @@ struct uv_chan_q {
 	uint32_t slot_count;
 	uint32_t slot_shift; /* log2(slot_size) */
 	uint32_t max_len;    /* largest payload */
-	int tx;              /* we are the producer */
-	uint32_t head;       /* consumer: ours; producer: last value seen from the peer */
-	uint32_t tail;       /* producer: ours; consumer: last value seen from the peer */
+	/* A batch publishes its index at least every quarter ring, so the peer can start on the
+	 * first large messages while we copy the rest. */
+	uint32_t publish_slots;
+	int tx;        /* we are the producer */
+	uint32_t head; /* consumer: ours; producer: last value seen from the peer */
+	uint32_t tail; /* producer: ours; consumer: last value seen from the peer */
 };
 
 struct uv_chan {
 	struct uv_chan_state *st;
 	uint32_t side;
 	int wait_fd;
+	int wait_blocking; /* wait_fd lacks O_NONBLOCK: an endless wait can sleep in read() */
 	int signal_fd;
 	int broken; /* 0 or -EPROTO, sticky */
 	unsigned spin_us;

@@ -52,6 +52,14 @@ void uv_chan_wake_peer(struct uv_chan *ch, _Atomic uint32_t *flag)
 		uv_chan_ring(ch);
 }
 
+/* Makes our index visible, then rings the peer if it sleeps waiting for it. */
+static void publish(struct uv_chan *ch, _Atomic uint32_t *idx, uint32_t val,
+                    _Atomic uint32_t *peer_waiting)
+{
+	atomic_store_explicit(idx, val, memory_order_release);
+	uv_chan_wake_peer(ch, peer_waiting);
+}
+
 struct uv_chan_q *uv_chan_queue(struct uv_chan *ch, unsigned q, int tx)
 {
 	if (q >= ch->n_queues || ch->q[q].tx != tx)
@@ -129,7 +137,7 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 {
 	struct uv_chan_q *q = uv_chan_queue(ch, qi, 1);
 	struct uv_chan_msg_hdr mh = {0};
-	uint32_t free_slots, need;
+	uint32_t free_slots, need, published;
 	unsigned i;
 	int r;
 
@@ -144,6 +152,7 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 	if (r)
 		return r;
 	free_slots = q->slot_count - (q->tail - q->head);
+	published = q->tail;
 	for (i = 0; i < n; i++) {
 		if (msgs[i].iov_len > q->max_len)
 			break;
@@ -156,11 +165,15 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 		copy_in(q, ring_pos(q, q->tail) + sizeof(mh), msgs[i].iov_base, msgs[i].iov_len);
 		q->tail += need;
 		free_slots -= need;
+		if (q->tail - published >= q->publish_slots) {
+			publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
+			published = q->tail;
+		}
 	}
 	if (!i)
 		return n && msgs[0].iov_len > q->max_len ? -EMSGSIZE : -EAGAIN;
-	atomic_store_explicit(&q->ctl->tail, q->tail, memory_order_release);
-	uv_chan_wake_peer(ch, &q->ctl->cons_waiting);
+	if (q->tail != published)
+		publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
 	ch->stats.sent += i;
 	return (int)i;
 }
@@ -201,7 +214,7 @@ static int recv_empty(struct uv_chan *ch, struct uv_chan_q *q)
 int uv_chan_recv(struct uv_chan *ch, unsigned qi, struct uv_chan_buf *bufs, unsigned n)
 {
 	struct uv_chan_q *q = uv_chan_queue(ch, qi, 0);
-	uint32_t used, len = 0, slots = 0;
+	uint32_t used, len = 0, slots = 0, published;
 	unsigned i;
 	int r;
 
@@ -218,6 +231,7 @@ int uv_chan_recv(struct uv_chan *ch, unsigned qi, struct uv_chan_buf *bufs, unsi
 			return r;
 	}
 	used = q->tail - q->head;
+	published = q->head;
 	for (i = 0; i < n && used; i++) {
 		r = msg_peek(ch, q, used, &len, &slots);
 		if (r)
@@ -232,9 +246,13 @@ int uv_chan_recv(struct uv_chan *ch, unsigned qi, struct uv_chan_buf *bufs, unsi
 		bufs[i].len = len;
 		q->head += slots;
 		used -= slots;
+		if (q->head - published >= q->publish_slots) {
+			publish(ch, &q->ctl->head, q->head, &q->ctl->prod_waiting);
+			published = q->head;
+		}
 	}
-	atomic_store_explicit(&q->ctl->head, q->head, memory_order_release);
-	uv_chan_wake_peer(ch, &q->ctl->prod_waiting);
+	if (q->head != published)
+		publish(ch, &q->ctl->head, q->head, &q->ctl->prod_waiting);
 	ch->stats.received += i;
 	return (int)i;
 }

@@ -34,8 +34,10 @@ void uv_chan_ack(struct uv_chan *ch)
 	uint64_t v;
 	struct pollfd p = {.fd = ch->wait_fd, .events = POLLIN};
 
-	/* Poll first so a doorbell opened without EFD_NONBLOCK cannot block us here. */
-	if (ch->wait_fd >= 0 && poll(&p, 1, 0) == 1)
+	if (ch->wait_fd < 0)
+		return;
+	/* A blocking doorbell must not block us here: look first. */
+	if (!ch->wait_blocking || poll(&p, 1, 0) == 1)
 		(void)!read(ch->wait_fd, &v, sizeof(v));
 }
 
@@ -113,10 +115,17 @@ static int sleep_doorbell(struct uv_chan *ch, int64_t deadline)
 {
 	struct pollfd p = {.fd = ch->wait_fd, .events = POLLIN};
 	int64_t left;
+	uint64_t v;
 	int ms, r;
 
 	if (ch->wait_fd < 0)
 		return -EINVAL;
+	if (deadline < 0 && ch->wait_blocking) {
+		/* One system call sleeps and acknowledges: a wakeup as cheap as a socket's. */
+		ch->stats.sleeps++;
+		r = (int)read(ch->wait_fd, &v, sizeof(v));
+		return r < 0 && errno != EINTR ? -errno : 0;
+	}
 	left = deadline < 0 ? -1 : deadline - now_ns();
 	if (deadline >= 0 && left <= 0)
 		return -ETIMEDOUT;

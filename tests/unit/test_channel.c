@@ -234,7 +234,7 @@ static void test_batch(void **state)
 		v[i] = (struct iovec){data[i], 10 + i};
 		b[i] = (struct uv_chan_buf){out[i], sizeof(out[i]), 0};
 	}
-	/* Only 16 fit: the call takes what fits, in order, and publishes once. */
+	/* Only 16 fit: the call takes what fits, in order, and publishes them all. */
 	assert_int_equal(uv_chan_send(f.ch[0], 0, v, 20), 16);
 	assert_int_equal(atomic_load(&qctl(&f, 0)->tail), 16);
 	assert_int_equal(uv_chan_recv(f.ch[1], 0, b, 5), 5);
