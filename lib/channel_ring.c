@@ -141,7 +141,7 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 	unsigned i;
 	int r;
 
-	if (!q || (!msgs && n))
+	if (!q || !msgs || !n)
 		return -EINVAL;
 	if (ch->broken)
 		return ch->broken;
@@ -171,7 +171,7 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 		}
 	}
 	if (!i)
-		return n && msgs[0].iov_len > q->max_len ? -EMSGSIZE : -EAGAIN;
+		return msgs[0].iov_len > q->max_len ? -EMSGSIZE : -EAGAIN;
 	if (q->tail != published)
 		publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
 	ch->stats.sent += i;

@@ -128,6 +128,7 @@ static void test_empty_and_one(void **state)
 	assert_int_equal(recv1(f.ch[1], out, sizeof(out), &len), -EAGAIN);
 	/* Each side sends only on the queue it produces. */
 	assert_int_equal(send1(f.ch[1], "x", 1), -EINVAL);
+	assert_int_equal(uv_chan_send(f.ch[0], 0, NULL, 0), -EINVAL);
 	assert_int_equal(uv_chan_is_sender(f.ch[1], 1), 1);
 	assert_int_equal(uv_chan_is_sender(f.ch[1], 0), 0);
 	fix_close(&f);
