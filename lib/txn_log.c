@@ -30,6 +30,7 @@ struct uv_log {
 	int dirfd, fd;
 	uint64_t segment;
 	uint64_t write_off; /* file offset of the next batch */
+	uint64_t file_end; /* end of the zero-filled space; only a flushing thread moves it */
 	uint64_t next_seq;
 	struct log_buf fill, spare;
 	uint64_t appended, durable; /* LSNs */
@@ -68,10 +69,32 @@ static void append(struct uv_log *log, enum uv_log_kind kind, const struct log_o
 	log->st.bytes += n;
 }
 
-static int write_batch(int fd, const struct log_buf *b, uint64_t off)
+/* Zero-fills the segment beyond the batch in LOG_PREALLOC steps; the batch's own fdatasync then
+ * makes the new size durable too. */
+static int prealloc(int fd, uint64_t from, uint64_t *file_end, uint64_t need)
+{
+	static const unsigned char zeros[64 * 1024];
+	uint64_t target, off = from > *file_end ? from : *file_end;
+	int ret;
+
+	if (need <= *file_end)
+		return 0;
+	target = (need + LOG_PREALLOC - 1) / LOG_PREALLOC * LOG_PREALLOC;
+	for (; off < target; off += sizeof(zeros)) {
+		size_t n = target - off < sizeof(zeros) ? (size_t)(target - off) : sizeof(zeros);
+		if ((ret = log_pwrite_all(fd, zeros, n, off)))
+			return ret;
+	}
+	*file_end = target;
+	return 0;
+}
+
+static int write_batch(int fd, const struct log_buf *b, uint64_t off, uint64_t *file_end)
 {
 	int ret = log_pwrite_all(fd, b->p, b->len, off);
 
+	if (!ret)
+		ret = prealloc(fd, off + b->len, file_end, off + b->len);
 	if (!ret && fdatasync(fd))
 		ret = -errno;
 	return ret;
@@ -93,7 +116,7 @@ static void batch_done(struct uv_log *log, int ret, uint64_t end)
 static void lead_flush(struct uv_log *log)
 {
 	struct log_buf batch = log->fill;
-	uint64_t off = log->write_off, end = log->appended;
+	uint64_t off = log->write_off, end = log->appended, file_end = log->file_end;
 	int fd = log->fd, ret;
 
 	log->fill = log->spare;
@@ -101,8 +124,9 @@ static void lead_flush(struct uv_log *log)
 	log->write_off += batch.len;
 	log->leader = 1;
 	pthread_mutex_unlock(&log->mu);
-	ret = write_batch(fd, &batch, off);
+	ret = write_batch(fd, &batch, off, &file_end);
 	pthread_mutex_lock(&log->mu);
+	log->file_end = file_end;
 	batch.len = 0;
 	log->spare = batch;
 	log->leader = 0;
@@ -242,7 +266,7 @@ static int flush_all_locked(struct uv_log *log)
 		pthread_cond_wait(&log->cv, &log->mu);
 	if (log->err || !log->fill.len)
 		return log->err;
-	ret = write_batch(log->fd, &log->fill, log->write_off);
+	ret = write_batch(log->fd, &log->fill, log->write_off, &log->file_end);
 	if (!ret)
 		log->write_off += log->fill.len;
 	log->fill.len = 0;
@@ -312,6 +336,7 @@ static int checkpoint_locked(struct uv_log *log, const void *state, size_t len)
 	log->fd = fd;
 	log->segment = seg;
 	log->write_off = sizeof(struct uv_log_seg_hdr);
+	log->file_end = log->write_off;
 	remove_old_files(log->dirfd);
 	return 0;
 }
@@ -413,6 +438,7 @@ int uv_log_open(const char *dir, const struct uv_log_replay *replay, struct uv_l
 	}
 	log->segment = rec.segment;
 	log->write_off = rec.append_off;
+	log->file_end = rec.file_end;
 	log->next_seq = rec.next_seq;
 	if ((ret = abort_pending(log, &rec)))
 		goto fail;

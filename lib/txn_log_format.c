@@ -94,6 +94,14 @@ static enum uv_log_damage rec_check(const unsigned char *buf, size_t len, size_t
 	return UV_LOG_INTACT;
 }
 
+static int all_zero(const unsigned char *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return 0;
+	return 1;
+}
+
 int log_scan(const unsigned char *buf, size_t len, log_rec_fn fn, void *ctx,
 	     struct log_scan *res)
 {
@@ -111,7 +119,8 @@ int log_scan(const unsigned char *buf, size_t len, log_rec_fn fn, void *ctx,
 		res->damage = UV_LOG_BAD_HEADER;
 		return 0;
 	}
-	while (off < len) {
+	/* Zeros from a record boundary to the end are space the writer preallocated. */
+	while (off < len && !all_zero(buf + off, len - off)) {
 		res->damage = rec_check(buf, len, off, &r, &size);
 		if (res->damage)
 			break;

@@ -33,7 +33,7 @@ struct recovery {
 	int damaged;
 	int have_last, last_bad_header;
 	uint64_t last_seg;
-	size_t last_end;
+	size_t last_end, last_size;
 };
 
 static void note_damage(struct recovery *rc, enum uv_log_damage d, uint64_t seg, uint64_t off)
@@ -136,6 +136,7 @@ static int replay_segment(struct recovery *rc, uint64_t seg)
 		return ret;
 	rc->rep->segments_replayed++;
 	rc->last_end = scan.valid_end;
+	rc->last_size = len;
 	if (scan.damage) {
 		rc->rep->truncated_bytes += len - scan.valid_end;
 		note_damage(rc, scan.damage, seg, scan.valid_end);
@@ -227,6 +228,7 @@ static int repair(struct recovery *rc, struct log_recovered *out)
 	if (!rc->have_last || rc->last_bad_header) {
 		rc->last_seg = rc->have_last ? rc->last_seg : rc->start_seg;
 		rc->last_end = sizeof(struct uv_log_seg_hdr);
+		rc->last_size = rc->last_end;
 		ret = log_seg_create(rc->dirfd, rc->last_seg, rc->replay.next_seq);
 	} else if (rc->damaged && rc->last_seg == rc->rep->damage_segment) {
 		ret = truncate_segment(rc->dirfd, rc->last_seg, rc->last_end);
@@ -243,6 +245,7 @@ static int repair(struct recovery *rc, struct log_recovered *out)
 		ret = -errno;
 	out->segment = rc->last_seg;
 	out->append_off = rc->last_end;
+	out->file_end = rc->damaged ? rc->last_end : rc->last_size;
 	out->next_seq = rc->replay.next_seq;
 	return ret;
 }

@@ -165,7 +165,7 @@ int uv_log_read_segment(int fd, const struct uv_log_replay *replay, struct uv_lo
 	rep.damage = scan.damage;
 	rep.damage_segment = scan.hdr.segment;
 	rep.damage_offset = scan.valid_end;
-	rep.truncated_bytes = len - scan.valid_end;
+	rep.truncated_bytes = scan.damage ? len - scan.valid_end : 0;
 	if (report)
 		*report = rep;
 out:
