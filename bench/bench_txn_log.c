@@ -180,12 +180,12 @@ static int sqlite_open(const char *path, sqlite3 **db)
 	if (sqlite3_open(path, db) != SQLITE_OK)
 		return -1;
 	return sqlite3_exec(*db,
-			    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			    "CREATE TABLE IF NOT EXISTS txn(seq INTEGER PRIMARY KEY,"
-			    " sender INTEGER, payload BLOB);",
-			    NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : -1;
+	                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	                    "CREATE TABLE IF NOT EXISTS txn(seq INTEGER PRIMARY KEY,"
+	                    " sender INTEGER, payload BLOB);",
+	                    NULL, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
 }
 
 static void bench_log(const char *dir, int threads, double seconds)
@@ -215,7 +215,7 @@ static void bench_sqlite(const char *dir, int threads, double seconds)
 	pthread_mutex_init(&r.db_mu, NULL);
 	if (sqlite_open(path, &r.db) ||
 	    sqlite3_prepare_v2(r.db, "INSERT INTO txn(sender, payload) VALUES(?, ?)", -1, &r.ins,
-			       NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK) {
 		fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(r.db));
 		exit(1);
 	}
@@ -298,7 +298,7 @@ static void restart_sqlite(const char *dir, uint64_t n)
 	sqlite3_prepare_v2(db, "SELECT seq, sender, payload FROM txn ORDER BY seq", -1, &s, NULL);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		if (uv_txn_decode(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
-				  &t))
+		                  &t))
 			exit(1);
 		got++;
 	}
@@ -326,8 +326,10 @@ int main(int argc, char **argv)
 	}
 	printf("files in %s, %.1f s per run, payload %zu bytes\n\n", dir, seconds,
 	       payload(0, (unsigned char[256]){0}, 256));
-	printf("| store                        | senders | durable tx/s | p50 ms    | p99 ms    |\n");
-	printf("|------------------------------|---------|--------------|-----------|-----------|\n");
+	printf(
+	    "| store                        | senders | durable tx/s | p50 ms    | p99 ms    |\n");
+	printf(
+	    "|------------------------------|---------|--------------|-----------|-----------|\n");
 	for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
 		bench_log(dir, threads[i], seconds);
 		bench_sqlite(dir, threads[i], seconds);

@@ -39,9 +39,9 @@ uint32_t uv_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 		memcpy(&lo, p, 4);
 		memcpy(&hi, p + 4, 4);
 		lo ^= c;
-		c = slice[7][lo & 0xff] ^ slice[6][(lo >> 8) & 0xff] ^
-		    slice[5][(lo >> 16) & 0xff] ^ slice[4][lo >> 24] ^ slice[3][hi & 0xff] ^
-		    slice[2][(hi >> 8) & 0xff] ^ slice[1][(hi >> 16) & 0xff] ^ slice[0][hi >> 24];
+		c = slice[7][lo & 0xff] ^ slice[6][(lo >> 8) & 0xff] ^ slice[5][(lo >> 16) & 0xff] ^
+		    slice[4][lo >> 24] ^ slice[3][hi & 0xff] ^ slice[2][(hi >> 8) & 0xff] ^
+		    slice[1][(hi >> 16) & 0xff] ^ slice[0][hi >> 24];
 	}
 	while (len--)
 		c = slice[0][(c ^ *p++) & 0xff] ^ (c >> 8);
@@ -50,7 +50,7 @@ uint32_t uv_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const void *buf,
-							       size_t len)
+                                                               size_t len)
 {
 	const unsigned char *p = buf;
 	uint64_t c = ~crc, w;
@@ -64,20 +64,14 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 	return ~(uint32_t)c;
 }
 
-static int have_sse42(void)
-{
-	return __builtin_cpu_supports("sse4.2");
-}
+static int have_sse42(void) { return __builtin_cpu_supports("sse4.2"); }
 #else
 static uint32_t crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 {
 	return uv_crc32c_sw(crc, buf, len);
 }
 
-static int have_sse42(void)
-{
-	return 0;
-}
+static int have_sse42(void) { return 0; }
 #endif
 
 uint32_t uv_crc32c_hw(uint32_t crc, const void *buf, size_t len)

@@ -24,10 +24,7 @@ static int all_zero(const void *p, size_t n)
 	return 1;
 }
 
-static int str_terminated(const char *s, size_t cap)
-{
-	return memchr(s, 0, cap) != NULL;
-}
+static int str_terminated(const char *s, size_t cap) { return memchr(s, 0, cap) != NULL; }
 
 static enum uv_txn_reason check_create(const struct uv_txn *t)
 {
@@ -137,17 +134,17 @@ static enum uv_txn_reason check_response(const struct uv_txn *t)
 }
 
 static const struct txn_layout layouts[UV_TXN_TYPE_COUNT] = {
-	[UV_TXN_CREATE_PARTITION] = {sizeof(struct uv_partition_desc), 0, check_create},
-	[UV_TXN_DESTROY_PARTITION] = {sizeof(struct uv_txn_partition), 0, check_partition},
-	[UV_TXN_GRANT_MEMORY] = {sizeof(struct uv_txn_memory), 1, check_memory},
-	[UV_TXN_REVOKE_MEMORY] = {sizeof(struct uv_txn_memory), 1, check_memory},
-	[UV_TXN_CREATE_CHANNEL] = {sizeof(struct uv_txn_channel), 0, check_channel},
-	[UV_TXN_DESTROY_CHANNEL] = {sizeof(struct uv_txn_channel), 0, check_channel},
-	[UV_TXN_ASSIGN_DEVICE] = {sizeof(struct uv_txn_device), 0, check_device},
-	[UV_TXN_RELEASE_DEVICE] = {sizeof(struct uv_txn_device), 0, check_device},
-	[UV_TXN_SET_CPU_SHARE] = {sizeof(struct uv_txn_cpu_share), 0, check_cpu_share},
-	[UV_TXN_SET_STATE] = {sizeof(struct uv_txn_state), 0, check_state},
-	[UV_TXN_RESPONSE] = {sizeof(struct uv_txn_response), 0, check_response},
+    [UV_TXN_CREATE_PARTITION] = {sizeof(struct uv_partition_desc), 0, check_create},
+    [UV_TXN_DESTROY_PARTITION] = {sizeof(struct uv_txn_partition), 0, check_partition},
+    [UV_TXN_GRANT_MEMORY] = {sizeof(struct uv_txn_memory), 1, check_memory},
+    [UV_TXN_REVOKE_MEMORY] = {sizeof(struct uv_txn_memory), 1, check_memory},
+    [UV_TXN_CREATE_CHANNEL] = {sizeof(struct uv_txn_channel), 0, check_channel},
+    [UV_TXN_DESTROY_CHANNEL] = {sizeof(struct uv_txn_channel), 0, check_channel},
+    [UV_TXN_ASSIGN_DEVICE] = {sizeof(struct uv_txn_device), 0, check_device},
+    [UV_TXN_RELEASE_DEVICE] = {sizeof(struct uv_txn_device), 0, check_device},
+    [UV_TXN_SET_CPU_SHARE] = {sizeof(struct uv_txn_cpu_share), 0, check_cpu_share},
+    [UV_TXN_SET_STATE] = {sizeof(struct uv_txn_state), 0, check_state},
+    [UV_TXN_RESPONSE] = {sizeof(struct uv_txn_response), 0, check_response},
 };
 
 static const struct txn_layout *layout_of(uint16_t type)
@@ -181,7 +178,7 @@ static enum uv_txn_reason check_header(const struct uv_txn_hdr *h, size_t len)
 /* The body is copied before the extent count is trusted, so the count is checked against both
  * its bound and the record length without arithmetic that could wrap. */
 static enum uv_txn_reason check_length(const struct txn_layout *l, const struct uv_txn *t,
-				       size_t len)
+                                       size_t len)
 {
 	size_t fixed = sizeof(struct uv_txn_hdr) + l->body_size;
 
@@ -281,7 +278,7 @@ ssize_t uv_txn_encode(const struct uv_txn *t, void *buf, size_t cap, enum uv_txn
 }
 
 void uv_txn_response_init(struct uv_txn *resp, const struct uv_txn_hdr *req,
-			  enum uv_txn_reason reason, uint64_t log_seq)
+                          enum uv_txn_reason reason, uint64_t log_seq)
 {
 	memset(resp, 0, sizeof(*resp));
 	resp->hdr.type = UV_TXN_RESPONSE;

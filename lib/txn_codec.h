@@ -47,7 +47,7 @@ ssize_t uv_txn_encode(const struct uv_txn *t, void *buf, size_t cap, enum uv_txn
 
 /* Fills *resp as the ultravisor's answer to the request whose header is req. */
 void uv_txn_response_init(struct uv_txn *resp, const struct uv_txn_hdr *req,
-			  enum uv_txn_reason reason, uint64_t log_seq);
+                          enum uv_txn_reason reason, uint64_t log_seq);
 
 /* A sentence per reason, for the sender's logs; "unknown reason" for values not in the enum. */
 const char *uv_txn_reason_str(enum uv_txn_reason r);
@@ -63,8 +63,8 @@ int uv_txn_summary(const struct uv_txn *t, char *buf, size_t len);
 /* Which partitions a role may target with a type (claims 6, 8). The ultravisor knows which
  * partitions are system partitions and which is the sender, so it applies the scope. */
 enum uv_txn_scope {
-	UV_SCOPE_NONE = 0, /* refused: UV_TXN_NOT_PERMITTED */
-	UV_SCOPE_SELF = 1, /* only the sender's own partition */
+	UV_SCOPE_NONE = 0,   /* refused: UV_TXN_NOT_PERMITTED */
+	UV_SCOPE_SELF = 1,   /* only the sender's own partition */
 	UV_SCOPE_SYSTEM = 2, /* only system partitions (never guests) */
 	UV_SCOPE_ANY = 3,
 };

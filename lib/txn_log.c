@@ -30,13 +30,13 @@ struct uv_log {
 	int dirfd, fd;
 	uint64_t segment;
 	uint64_t write_off; /* file offset of the next batch */
-	uint64_t file_end; /* end of the zero-filled space; only a flushing thread moves it */
+	uint64_t file_end;  /* end of the zero-filled space; only a flushing thread moves it */
 	uint64_t next_seq;
 	struct log_buf fill, spare;
 	uint64_t appended, durable; /* LSNs */
-	int leader; /* a flush is in flight */
-	int err; /* sticky: the first write or flush failure */
-	struct log_open_txn *open; /* begun, not yet ended; small, unordered */
+	int leader;                 /* a flush is in flight */
+	int err;                    /* sticky: the first write or flush failure */
+	struct log_open_txn *open;  /* begun, not yet ended; small, unordered */
 	size_t n_open, cap_open;
 	struct uv_log_stats st;
 };
@@ -59,10 +59,10 @@ static int buf_reserve(struct log_buf *b, size_t more)
 }
 
 static void append(struct uv_log *log, enum uv_log_kind kind, const struct log_open_txn *t,
-		   const void *payload, uint32_t len)
+                   const void *payload, uint32_t len)
 {
 	size_t n = log_rec_encode(log->fill.p + log->fill.len, kind, t->role, t->sender, t->seq,
-				  payload, len);
+	                          payload, len);
 
 	log->fill.len += n;
 	log->appended += n;
@@ -182,7 +182,7 @@ static int open_find(const struct uv_log *log, uint64_t seq, size_t *idx)
 }
 
 int uv_log_begin(struct uv_log *log, uint32_t sender, uint8_t sender_role, const void *payload,
-		 uint32_t length, uint64_t *seq)
+                 uint32_t length, uint64_t *seq)
 {
 	struct log_open_txn t = {.sender = sender, .role = sender_role};
 	int ret;
@@ -411,7 +411,7 @@ static int abort_pending(struct uv_log *log, const struct log_recovered *rec)
 }
 
 int uv_log_open(const char *dir, const struct uv_log_replay *replay, struct uv_log **out,
-		struct uv_log_report *report)
+                struct uv_log_report *report)
 {
 	struct log_recovered rec = {0};
 	struct uv_log_report rep;

@@ -54,16 +54,16 @@ struct uv_log_replay {
 
 enum uv_log_damage {
 	UV_LOG_INTACT = 0,
-	UV_LOG_TORN = 1, /* a record runs past the end of the file: an interrupted write */
-	UV_LOG_BAD_CRC = 2, /* a complete record whose checksum does not match */
-	UV_LOG_GARBAGE = 3, /* bad magic, impossible field, or a sequence number out of place */
+	UV_LOG_TORN = 1,       /* a record runs past the end of the file: an interrupted write */
+	UV_LOG_BAD_CRC = 2,    /* a complete record whose checksum does not match */
+	UV_LOG_GARBAGE = 3,    /* bad magic, impossible field, or a sequence number out of place */
 	UV_LOG_BAD_HEADER = 4, /* the segment header itself is unreadable */
-	UV_LOG_MISSING = 5, /* a segment in the middle of the history is missing */
+	UV_LOG_MISSING = 5,    /* a segment in the middle of the history is missing */
 };
 
 struct uv_log_report {
 	int snapshot_loaded;
-	uint64_t snapshot_segment; /* the segment the loaded snapshot precedes */
+	uint64_t snapshot_segment;  /* the segment the loaded snapshot precedes */
 	uint32_t snapshots_corrupt; /* newer snapshots skipped (renamed *.corrupt) */
 	uint32_t segments_replayed;
 	uint64_t committed, aborted, pending;
@@ -72,14 +72,14 @@ struct uv_log_report {
 	enum uv_log_damage damage;
 	uint64_t damage_segment;
 	uint64_t damage_offset;
-	uint64_t truncated_bytes; /* bytes cut, counting dropped later segments */
+	uint64_t truncated_bytes;  /* bytes cut, counting dropped later segments */
 	uint32_t segments_dropped; /* later segments set aside (renamed *.dropped) */
 };
 
 struct uv_log_stats {
 	uint64_t begins, commits, aborts;
 	uint64_t batches; /* pwrite calls */
-	uint64_t syncs; /* fdatasync calls */
+	uint64_t syncs;   /* fdatasync calls */
 	uint64_t bytes;
 	uint64_t segment;
 	uint64_t next_seq;
@@ -88,12 +88,12 @@ struct uv_log_stats {
 /* Opens (creating if needed) the log in dir, recovering as described above. replay and report
  * may be NULL. */
 int uv_log_open(const char *dir, const struct uv_log_replay *replay, struct uv_log **out,
-		struct uv_log_report *report);
+                struct uv_log_report *report);
 /* Flushes what is buffered and frees the log; returns the first error it ever hit. */
 int uv_log_close(struct uv_log *log);
 
 int uv_log_begin(struct uv_log *log, uint32_t sender, uint8_t sender_role, const void *payload,
-		 uint32_t length, uint64_t *seq);
+                 uint32_t length, uint64_t *seq);
 /* Appends COMMIT or ABORT for seq (-ENOENT if seq is not pending) without waiting; *lsn is the
  * position to pass to uv_log_sync(). Lets a caller order commits under its own lock and wait for
  * the disk outside it. */

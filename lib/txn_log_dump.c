@@ -32,12 +32,12 @@ const char *uv_log_kind_name(enum uv_log_kind k)
 const char *uv_log_damage_str(enum uv_log_damage d)
 {
 	static const char *const s[] = {
-		[UV_LOG_INTACT] = "intact",
-		[UV_LOG_TORN] = "torn record (interrupted write)",
-		[UV_LOG_BAD_CRC] = "checksum mismatch",
-		[UV_LOG_GARBAGE] = "garbage or out-of-place record",
-		[UV_LOG_BAD_HEADER] = "unreadable segment header",
-		[UV_LOG_MISSING] = "missing segment",
+	    [UV_LOG_INTACT] = "intact",
+	    [UV_LOG_TORN] = "torn record (interrupted write)",
+	    [UV_LOG_BAD_CRC] = "checksum mismatch",
+	    [UV_LOG_GARBAGE] = "garbage or out-of-place record",
+	    [UV_LOG_BAD_HEADER] = "unreadable segment header",
+	    [UV_LOG_MISSING] = "missing segment",
 	};
 	if ((unsigned)d >= sizeof(s) / sizeof(s[0]))
 		return "unknown damage";
@@ -63,8 +63,8 @@ static int dump_record(void *ctx, const struct uv_log_rec *r, const unsigned cha
 	struct dump *d = ctx;
 
 	fprintf(d->out, "%10" PRIu64 "  seq=%-8" PRIu64 " %-6s sender=%u/%s", d->off,
-		(uint64_t)r->seq, uv_log_kind_name(r->kind), r->sender,
-		uv_role_name(r->sender_role));
+	        (uint64_t)r->seq, uv_log_kind_name(r->kind), r->sender,
+	        uv_role_name(r->sender_role));
 	if (r->kind == UV_LOG_BEGIN)
 		print_payload(d->out, payload, r->length);
 	fputc('\n', d->out);
@@ -79,15 +79,16 @@ static void dump_segment(const unsigned char *buf, size_t len, FILE *out)
 	struct log_scan scan;
 
 	if (len < sizeof(h) || (memcpy(&h, buf, sizeof(h)), !log_seg_hdr_ok(&h))) {
-		fprintf(out, "segment: %s (%zu bytes)\n", uv_log_damage_str(UV_LOG_BAD_HEADER), len);
+		fprintf(out, "segment: %s (%zu bytes)\n", uv_log_damage_str(UV_LOG_BAD_HEADER),
+		        len);
 		return;
 	}
 	fprintf(out, "-- segment %" PRIu64 ", first seq %" PRIu64 ", %zu bytes\n",
-		(uint64_t)h.segment, (uint64_t)h.first_seq, len);
+	        (uint64_t)h.segment, (uint64_t)h.first_seq, len);
 	log_scan(buf, len, dump_record, &d, &scan);
 	if (scan.damage)
 		fprintf(out, "!! %s at offset %zu: %zu bytes after it would be cut on recovery\n",
-			uv_log_damage_str(scan.damage), scan.valid_end, len - scan.valid_end);
+		        uv_log_damage_str(scan.damage), scan.valid_end, len - scan.valid_end);
 }
 
 static void dump_snapshot(const unsigned char *buf, size_t len, FILE *out)
@@ -99,10 +100,11 @@ static void dump_snapshot(const unsigned char *buf, size_t len, FILE *out)
 		return;
 	}
 	memcpy(&h, buf, sizeof(h));
-	fprintf(out, "-- snapshot before segment %" PRIu64 ", next seq %" PRIu64 ", %" PRIu64
-		     " bytes of state: %s\n",
-		(uint64_t)h.segment, (uint64_t)h.next_seq, (uint64_t)h.length,
-		log_snap_ok(&h, buf + sizeof(h), len - sizeof(h)) ? "valid" : "DAMAGED");
+	fprintf(out,
+	        "-- snapshot before segment %" PRIu64 ", next seq %" PRIu64 ", %" PRIu64
+	        " bytes of state: %s\n",
+	        (uint64_t)h.segment, (uint64_t)h.next_seq, (uint64_t)h.length,
+	        log_snap_ok(&h, buf + sizeof(h), len - sizeof(h)) ? "valid" : "DAMAGED");
 }
 
 static int dump_file(int dirfd, const char *path, FILE *out)

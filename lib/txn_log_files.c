@@ -15,15 +15,9 @@
 #define SEG_FMT "seg-%016" PRIx64 ".log"
 #define SNAP_FMT "snap-%016" PRIx64 ".snap"
 
-void log_seg_name(char *buf, uint64_t segment)
-{
-	snprintf(buf, LOG_NAME_MAX, SEG_FMT, segment);
-}
+void log_seg_name(char *buf, uint64_t segment) { snprintf(buf, LOG_NAME_MAX, SEG_FMT, segment); }
 
-void log_snap_name(char *buf, uint64_t segment)
-{
-	snprintf(buf, LOG_NAME_MAX, SNAP_FMT, segment);
-}
+void log_snap_name(char *buf, uint64_t segment) { snprintf(buf, LOG_NAME_MAX, SNAP_FMT, segment); }
 
 static int hex_digit(char c)
 {

@@ -8,15 +8,15 @@
 #define REC_CRC_FROM offsetof(struct uv_log_rec, length)
 
 size_t log_rec_encode(unsigned char *dst, enum uv_log_kind kind, uint8_t role, uint32_t sender,
-		      uint64_t seq, const void *payload, uint32_t len)
+                      uint64_t seq, const void *payload, uint32_t len)
 {
 	struct uv_log_rec r = {
-		.magic = UV_LOG_REC_MAGIC,
-		.length = len,
-		.kind = (uint8_t)kind,
-		.sender_role = role,
-		.sender = sender,
-		.seq = seq,
+	    .magic = UV_LOG_REC_MAGIC,
+	    .length = len,
+	    .kind = (uint8_t)kind,
+	    .sender_role = role,
+	    .sender = sender,
+	    .seq = seq,
 	};
 	size_t size = log_rec_size(len);
 
@@ -53,7 +53,7 @@ static uint32_t snap_crc(const struct uv_log_snap_hdr *h, const void *state, siz
 }
 
 void log_snap_hdr_init(struct uv_log_snap_hdr *h, uint64_t segment, uint64_t next_seq,
-		       const void *state, size_t len)
+                       const void *state, size_t len)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = UV_LOG_SNAP_MAGIC;
@@ -74,7 +74,7 @@ int log_snap_ok(const struct uv_log_snap_hdr *h, const void *state, size_t len)
 
 /* Classifies the record at buf[off]; its size goes to *size when intact. */
 static enum uv_log_damage rec_check(const unsigned char *buf, size_t len, size_t off,
-				    struct uv_log_rec *r, size_t *size)
+                                    struct uv_log_rec *r, size_t *size)
 {
 	size_t avail = len - off;
 
@@ -102,8 +102,7 @@ static int all_zero(const unsigned char *p, size_t n)
 	return 1;
 }
 
-int log_scan(const unsigned char *buf, size_t len, log_rec_fn fn, void *ctx,
-	     struct log_scan *res)
+int log_scan(const unsigned char *buf, size_t len, log_rec_fn fn, void *ctx, struct log_scan *res)
 {
 	size_t off = sizeof(res->hdr), size = 0;
 	struct uv_log_rec r;

@@ -22,18 +22,15 @@ static inline size_t log_pad(size_t n)
 /* --- record and header format (txn_log_format.c) --- */
 
 /* Bytes a record with a payload of len bytes takes in the file. */
-static inline size_t log_rec_size(size_t len)
-{
-	return sizeof(struct uv_log_rec) + log_pad(len);
-}
+static inline size_t log_rec_size(size_t len) { return sizeof(struct uv_log_rec) + log_pad(len); }
 
 /* Writes a complete record (header, payload, zero padding) at dst; returns its size. */
 size_t log_rec_encode(unsigned char *dst, enum uv_log_kind kind, uint8_t role, uint32_t sender,
-		      uint64_t seq, const void *payload, uint32_t len);
+                      uint64_t seq, const void *payload, uint32_t len);
 void log_seg_hdr_init(struct uv_log_seg_hdr *h, uint64_t segment, uint64_t first_seq);
 int log_seg_hdr_ok(const struct uv_log_seg_hdr *h);
 void log_snap_hdr_init(struct uv_log_snap_hdr *h, uint64_t segment, uint64_t next_seq,
-		       const void *state, size_t len);
+                       const void *state, size_t len);
 int log_snap_ok(const struct uv_log_snap_hdr *h, const void *state, size_t len);
 
 /* Called for each intact record. Returns 0 to go on, 1 when the record is well-formed but out of
@@ -47,8 +44,7 @@ struct log_scan {
 };
 
 /* Walks a segment image. Returns 0 (damage, if any, in *res) or fn's negative errno. */
-int log_scan(const unsigned char *buf, size_t len, log_rec_fn fn, void *ctx,
-	     struct log_scan *res);
+int log_scan(const unsigned char *buf, size_t len, log_rec_fn fn, void *ctx, struct log_scan *res);
 
 /* --- matching BEGIN with COMMIT/ABORT (txn_log_replay.c) --- */
 
@@ -70,7 +66,7 @@ struct log_replay {
 };
 
 void log_replay_init(struct log_replay *r, const struct uv_log_replay *ops,
-		     struct uv_log_report *rep, uint64_t next_seq);
+                     struct uv_log_report *rep, uint64_t next_seq);
 int log_replay_record(void *ctx, const struct uv_log_rec *rec, const unsigned char *payload);
 /* Hands every still-pending transaction to ops->pending, oldest first. */
 int log_replay_pending(struct log_replay *r);
@@ -97,7 +93,7 @@ struct log_recovered {
 /* Reads the directory back through ops, then repairs it (cuts the damaged tail, sets aside
  * damaged files, creates the first segment of a new log). Changes nothing if a callback fails. */
 int log_recover(int dirfd, const struct uv_log_replay *ops, struct uv_log_report *rep,
-		struct log_recovered *out);
+                struct log_recovered *out);
 
 /* --- files in the log directory (txn_log_files.c) --- */
 
@@ -113,8 +109,7 @@ void log_listing_free(struct log_listing *l);
 /* Writes name atomically: temporary file, fsync, rename, fsync of the directory. */
 int log_write_atomic(int dirfd, const char *name, const struct iovec *iov, int iovcnt);
 int log_seg_create(int dirfd, uint64_t segment, uint64_t first_seq);
-int log_snap_write(int dirfd, uint64_t segment, uint64_t next_seq, const void *state,
-		   size_t len);
+int log_snap_write(int dirfd, uint64_t segment, uint64_t next_seq, const void *state, size_t len);
 /* Reads and checks a snapshot; -EBADMSG when it is damaged. *state is malloc'ed. */
 int log_snap_load(int dirfd, uint64_t segment, struct uv_log_snap_hdr *h, void **state);
 int log_read_file(int fd, unsigned char **buf, size_t *len);

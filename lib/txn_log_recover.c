@@ -29,7 +29,7 @@ struct recovery {
 	size_t n_bufs;
 	uint64_t start_seg;
 	size_t n_corrupt_snaps; /* the newest n snapshots are damaged */
-	size_t first_dropped; /* index in l.segs; l.n_segs when none */
+	size_t first_dropped;   /* index in l.segs; l.n_segs when none */
 	int damaged;
 	int have_last, last_bad_header;
 	uint64_t last_seg;
@@ -104,7 +104,7 @@ static int read_segment(struct recovery *rc, uint64_t seg, unsigned char **buf, 
 }
 
 static int header_fits(const struct recovery *rc, uint64_t seg, const unsigned char *buf,
-		       size_t len)
+                       size_t len)
 {
 	struct uv_log_seg_hdr h;
 
@@ -251,7 +251,7 @@ static int repair(struct recovery *rc, struct log_recovered *out)
 }
 
 int log_recover(int dirfd, const struct uv_log_replay *ops, struct uv_log_report *rep,
-		struct log_recovered *out)
+                struct log_recovered *out)
 {
 	struct recovery rc = {.dirfd = dirfd, .ops = ops, .rep = rep};
 	size_t i;

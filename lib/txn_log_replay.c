@@ -14,7 +14,7 @@
 #include "txn_log_int.h"
 
 void log_replay_init(struct log_replay *r, const struct uv_log_replay *ops,
-		     struct uv_log_report *rep, uint64_t next_seq)
+                     struct uv_log_report *rep, uint64_t next_seq)
 {
 	memset(r, 0, sizeof(*r));
 	r->ops = ops;
@@ -64,13 +64,10 @@ static void entry_of(const struct log_replay *r, size_t i, struct uv_log_entry *
 	e->length = s->length;
 }
 
-static int callback_result(int ret)
-{
-	return ret > 0 ? -ECANCELED : ret;
-}
+static int callback_result(int ret) { return ret > 0 ? -ECANCELED : ret; }
 
 static int on_begin(struct log_replay *r, const struct uv_log_rec *rec,
-		    const unsigned char *payload)
+                    const unsigned char *payload)
 {
 	struct log_slot *s;
 

@@ -74,11 +74,11 @@ enum uv_txn_reason {
 	UV_TXN_BAD_FLAGS = 6,
 	UV_TXN_BAD_ROLE = 7,
 	UV_TXN_BAD_RESERVED = 8, /* a padding or reserved field is not zero */
-	UV_TXN_BAD_COUNT = 9, /* a count beyond its bound or overflowing the record */
-	UV_TXN_BAD_STRING = 10, /* a string field is not NUL-terminated or is empty */
-	UV_TXN_BAD_VALUE = 11, /* an enum or number outside its range */
-	UV_TXN_BAD_EXTENT = 12, /* misaligned, empty, overlapping or not adding up to the total */
-	UV_TXN_BAD_DESC = 13, /* the partition descriptor fails its own validation */
+	UV_TXN_BAD_COUNT = 9,    /* a count beyond its bound or overflowing the record */
+	UV_TXN_BAD_STRING = 10,  /* a string field is not NUL-terminated or is empty */
+	UV_TXN_BAD_VALUE = 11,   /* an enum or number outside its range */
+	UV_TXN_BAD_EXTENT = 12,  /* misaligned, empty, overlapping or not adding up to the total */
+	UV_TXN_BAD_DESC = 13,    /* the partition descriptor fails its own validation */
 	UV_TXN_NO_SPACE = 32,
 	UV_TXN_DOUBLE_ALLOC = 33,
 	UV_TXN_NO_SUCH_PARTITION = 34,
@@ -86,7 +86,7 @@ enum uv_txn_reason {
 	UV_TXN_NO_SUCH_DEVICE = 36,
 	UV_TXN_NOT_PERMITTED = 37,
 	UV_TXN_EXISTS = 38,
-	UV_TXN_BUSY = 39, /* the target is in a state that forbids the change right now */
+	UV_TXN_BUSY = 39,     /* the target is in a state that forbids the change right now */
 	UV_TXN_IO_ERROR = 40, /* the audit log could not make the record durable */
 };
 
@@ -98,11 +98,11 @@ struct uv_txn_hdr {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t header_size; /* sizeof(struct uv_txn_hdr) */
-	uint16_t type; /* enum uv_txn_type */
-	uint16_t flags; /* UV_TXN_F_* */
-	uint32_t length; /* whole record: header, body, extents */
-	uint32_t sender_id; /* partition number of the sender */
-	uint8_t sender_role; /* enum uv_role */
+	uint16_t type;        /* enum uv_txn_type */
+	uint16_t flags;       /* UV_TXN_F_* */
+	uint32_t length;      /* whole record: header, body, extents */
+	uint32_t sender_id;   /* partition number of the sender */
+	uint8_t sender_role;  /* enum uv_role */
 	uint8_t pad[3];
 	uint64_t request_id; /* chosen by the sender; echoed in the response */
 };
@@ -124,7 +124,7 @@ struct uv_txn_extent {
 struct uv_txn_memory {
 	uint32_t partition_id;
 	uint32_t n_extents; /* followed by n_extents struct uv_txn_extent, ascending, disjoint */
-	uint64_t bytes; /* sum of the extents' sizes */
+	uint64_t bytes;     /* sum of the extents' sizes */
 };
 
 /* CREATE_CHANNEL and DESTROY_CHANNEL (claims 4, 16) */
@@ -156,11 +156,11 @@ struct uv_txn_state {
 
 /* RESPONSE: header.request_id is the request being answered. */
 struct uv_txn_response {
-	uint32_t reason; /* enum uv_txn_reason */
+	uint32_t reason;       /* enum uv_txn_reason */
 	uint16_t request_type; /* enum uv_txn_type of the request */
 	uint16_t reserved;
 	uint64_t result[2]; /* type-specific: e.g. the new partition or channel id */
-	uint64_t log_seq; /* audit log sequence number of the transaction; 0 when refused */
+	uint64_t log_seq;   /* audit log sequence number of the transaction; 0 when refused */
 };
 
 _Static_assert(sizeof(struct uv_txn_hdr) == 32, "txn header ABI");

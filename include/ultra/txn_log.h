@@ -24,8 +24,8 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "log files are little-endian");
 
-#define UV_LOG_SEG_MAGIC 0x474c5655u /* "UVLG" */
-#define UV_LOG_REC_MAGIC 0x43524c55u /* "ULRC" */
+#define UV_LOG_SEG_MAGIC 0x474c5655u  /* "UVLG" */
+#define UV_LOG_REC_MAGIC 0x43524c55u  /* "ULRC" */
 #define UV_LOG_SNAP_MAGIC 0x4e535655u /* "UVSN" */
 #define UV_LOG_VERSION 1u
 #define UV_LOG_ALIGN 8u
@@ -33,16 +33,16 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "log files are little-
 #define UV_LOG_PAYLOAD_MAX (64u * 1024)
 
 enum uv_log_kind {
-	UV_LOG_BEGIN = 1, /* a transaction was received and is being applied; payload = record */
+	UV_LOG_BEGIN = 1,  /* a transaction was received and is being applied; payload = record */
 	UV_LOG_COMMIT = 2, /* seq's changes are in the database for good */
-	UV_LOG_ABORT = 3, /* seq's changes were undone (refused, or rolled back after a crash) */
+	UV_LOG_ABORT = 3,  /* seq's changes were undone (refused, or rolled back after a crash) */
 };
 
 struct uv_log_seg_hdr {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t header_size;
-	uint64_t segment; /* equals the number in the file name */
+	uint64_t segment;   /* equals the number in the file name */
 	uint64_t first_seq; /* the sequence number the first BEGIN in this segment must carry */
 	uint32_t reserved;
 	uint32_t crc; /* CRC32C of the bytes before this field */
@@ -50,9 +50,9 @@ struct uv_log_seg_hdr {
 
 struct uv_log_rec {
 	uint32_t magic;
-	uint32_t crc; /* CRC32C from `length` to the end of the padded payload */
-	uint32_t length; /* payload bytes, without padding */
-	uint8_t kind; /* enum uv_log_kind */
+	uint32_t crc;        /* CRC32C from `length` to the end of the padded payload */
+	uint32_t length;     /* payload bytes, without padding */
+	uint8_t kind;        /* enum uv_log_kind */
 	uint8_t sender_role; /* enum uv_role of the partition that sent the transaction */
 	uint16_t reserved;
 	uint32_t sender; /* partition number of that partition */
@@ -64,9 +64,9 @@ struct uv_log_snap_hdr {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t header_size;
-	uint64_t segment; /* the first segment to replay on top of this state */
+	uint64_t segment;  /* the first segment to replay on top of this state */
 	uint64_t next_seq; /* every sequence number below this one is decided */
-	uint64_t length; /* bytes of caller state that follow */
+	uint64_t length;   /* bytes of caller state that follow */
 	uint32_t reserved;
 	uint32_t crc; /* CRC32C of the bytes before this field, then of the state */
 };

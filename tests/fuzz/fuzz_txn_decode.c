@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned char out[sizeof(struct uv_txn_hdr) + sizeof(struct uv_partition_desc) +
-				 UV_TXN_EXTENTS_MAX * sizeof(struct uv_txn_extent)];
+	                         UV_TXN_EXTENTS_MAX * sizeof(struct uv_txn_extent)];
 	char line[160];
 	struct uv_txn t;
 	ssize_t n;

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +17,9 @@
 #define HDR sizeof(struct uv_txn_hdr)
 
 static const struct uv_txn_extent sample_ext[3] = {
-	{0x100000, 0x400000},
-	{0x800000, 0x1000},
-	{0x40000000, 0x200000},
+    {0x100000, 0x400000},
+    {0x800000, 0x1000},
+    {0x40000000, 0x200000},
 };
 
 static void sample_desc(struct uv_partition_desc *d)
@@ -115,20 +117,14 @@ static void expect(const unsigned char *buf, size_t len, enum uv_txn_reason want
 	got = uv_txn_decode(buf, len, &out);
 	if (got != want)
 		fail_msg("decoded as %s, expected %s", uv_txn_reason_name(got),
-			 uv_txn_reason_name(want));
+		         uv_txn_reason_name(want));
 	if (want != UV_TXN_OK)
 		assert_int_equal(((unsigned char *)&out)[0], 0x5A); /* output untouched */
 }
 
-static void poke32(unsigned char *buf, size_t off, uint32_t v)
-{
-	memcpy(buf + off, &v, sizeof(v));
-}
+static void poke32(unsigned char *buf, size_t off, uint32_t v) { memcpy(buf + off, &v, sizeof(v)); }
 
-static void poke64(unsigned char *buf, size_t off, uint64_t v)
-{
-	memcpy(buf + off, &v, sizeof(v));
-}
+static void poke64(unsigned char *buf, size_t off, uint64_t v) { memcpy(buf + off, &v, sizeof(v)); }
 
 static void test_round_trip_every_type(void **state)
 {
@@ -188,18 +184,18 @@ static void test_bad_header(void **state)
 		uint64_t value;
 		enum uv_txn_reason want;
 	} cases[] = {
-		{offsetof(struct uv_txn_hdr, magic), 4, 0x58585858, UV_TXN_BAD_MAGIC},
-		{offsetof(struct uv_txn_hdr, version), 2, 2, UV_TXN_BAD_VERSION},
-		{offsetof(struct uv_txn_hdr, version), 2, 0, UV_TXN_BAD_VERSION},
-		{offsetof(struct uv_txn_hdr, header_size), 2, 40, UV_TXN_BAD_HEADER_SIZE},
-		{offsetof(struct uv_txn_hdr, type), 2, 0, UV_TXN_UNKNOWN_TYPE},
-		{offsetof(struct uv_txn_hdr, type), 2, UV_TXN_TYPE_COUNT, UV_TXN_UNKNOWN_TYPE},
-		{offsetof(struct uv_txn_hdr, type), 2, 0xffff, UV_TXN_UNKNOWN_TYPE},
-		{offsetof(struct uv_txn_hdr, flags), 2, 0x8000, UV_TXN_BAD_FLAGS},
-		{offsetof(struct uv_txn_hdr, sender_role), 1, UV_ROLE_COUNT, UV_TXN_BAD_ROLE},
-		{offsetof(struct uv_txn_hdr, pad) + 2, 1, 1, UV_TXN_BAD_RESERVED},
-		{offsetof(struct uv_txn_hdr, length), 4, 0xffffffff, UV_TXN_BAD_SIZE},
-		{offsetof(struct uv_txn_hdr, length), 4, 8, UV_TXN_BAD_SIZE},
+	    {offsetof(struct uv_txn_hdr, magic), 4, 0x58585858, UV_TXN_BAD_MAGIC},
+	    {offsetof(struct uv_txn_hdr, version), 2, 2, UV_TXN_BAD_VERSION},
+	    {offsetof(struct uv_txn_hdr, version), 2, 0, UV_TXN_BAD_VERSION},
+	    {offsetof(struct uv_txn_hdr, header_size), 2, 40, UV_TXN_BAD_HEADER_SIZE},
+	    {offsetof(struct uv_txn_hdr, type), 2, 0, UV_TXN_UNKNOWN_TYPE},
+	    {offsetof(struct uv_txn_hdr, type), 2, UV_TXN_TYPE_COUNT, UV_TXN_UNKNOWN_TYPE},
+	    {offsetof(struct uv_txn_hdr, type), 2, 0xffff, UV_TXN_UNKNOWN_TYPE},
+	    {offsetof(struct uv_txn_hdr, flags), 2, 0x8000, UV_TXN_BAD_FLAGS},
+	    {offsetof(struct uv_txn_hdr, sender_role), 1, UV_ROLE_COUNT, UV_TXN_BAD_ROLE},
+	    {offsetof(struct uv_txn_hdr, pad) + 2, 1, 1, UV_TXN_BAD_RESERVED},
+	    {offsetof(struct uv_txn_hdr, length), 4, 0xffffffff, UV_TXN_BAD_SIZE},
+	    {offsetof(struct uv_txn_hdr, length), 4, 8, UV_TXN_BAD_SIZE},
 	};
 	size_t i;
 
@@ -251,13 +247,13 @@ static void test_bad_extents(void **state)
 		size_t off;
 		uint64_t value;
 	} cases[] = {
-		{e0 + 8, 0}, /* empty */
-		{e0 + 8, 0x400800}, /* size not a page multiple */
-		{e0, 0x100800}, /* offset not page aligned */
-		{e1, 0x200000}, /* overlaps the first */
-		{e1, 0}, /* out of order */
-		{e1, 0xfffffffffffff000ull}, /* offset + size wraps */
-		{bytes, 0x601000 - 0x1000}, /* total disagrees with the extents */
+	    {e0 + 8, 0},                 /* empty */
+	    {e0 + 8, 0x400800},          /* size not a page multiple */
+	    {e0, 0x100800},              /* offset not page aligned */
+	    {e1, 0x200000},              /* overlaps the first */
+	    {e1, 0},                     /* out of order */
+	    {e1, 0xfffffffffffff000ull}, /* offset + size wraps */
+	    {bytes, 0x601000 - 0x1000},  /* total disagrees with the extents */
 	};
 	size_t i;
 
@@ -271,7 +267,8 @@ static void test_bad_extents(void **state)
 static void test_bad_strings_and_values(void **state)
 {
 	static unsigned char buf[8192], b[8192];
-	size_t n, path = HDR + offsetof(struct uv_txn_device, device) + offsetof(struct uv_device, path);
+	size_t n,
+	    path = HDR + offsetof(struct uv_txn_device, device) + offsetof(struct uv_device, path);
 	size_t kind = HDR + offsetof(struct uv_txn_device, device);
 
 	n = encode(UV_TXN_ASSIGN_DEVICE, buf, sizeof(buf));
@@ -431,17 +428,17 @@ static void test_summary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_every_type),
-		cmocka_unit_test(test_decoder_is_alignment_safe),
-		cmocka_unit_test(test_bad_header),
-		cmocka_unit_test(test_bad_extent_counts),
-		cmocka_unit_test(test_bad_extents),
-		cmocka_unit_test(test_bad_strings_and_values),
-		cmocka_unit_test(test_encoder_refuses),
-		cmocka_unit_test(test_reason_texts),
-		cmocka_unit_test(test_response_init),
-		cmocka_unit_test(test_role_table),
-		cmocka_unit_test(test_summary),
+	    cmocka_unit_test(test_round_trip_every_type),
+	    cmocka_unit_test(test_decoder_is_alignment_safe),
+	    cmocka_unit_test(test_bad_header),
+	    cmocka_unit_test(test_bad_extent_counts),
+	    cmocka_unit_test(test_bad_extents),
+	    cmocka_unit_test(test_bad_strings_and_values),
+	    cmocka_unit_test(test_encoder_refuses),
+	    cmocka_unit_test(test_reason_texts),
+	    cmocka_unit_test(test_response_init),
+	    cmocka_unit_test(test_role_table),
+	    cmocka_unit_test(test_summary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -191,10 +193,10 @@ static void test_crc32c(void **state)
 	for (len = 0; len < 300; len++)
 		for (i = 0; i < 9; i++)
 			assert_int_equal(uv_crc32c_sw(0, data + i, len),
-					 uv_crc32c_hw(0, data + i, len));
+			                 uv_crc32c_hw(0, data + i, len));
 	/* Chaining pieces gives the checksum of the whole. */
 	assert_int_equal(uv_crc32c(uv_crc32c(0, data, 1000), data + 1000, 3099),
-			 uv_crc32c(0, data, 4099));
+	                 uv_crc32c(0, data, 4099));
 }
 
 static void test_write_and_recover(void **state)
@@ -327,8 +329,8 @@ static void test_torn_last_record(void **state)
 			assert_int_equal(rep.damage, UV_LOG_INTACT);
 		} else {
 			assert_int_equal(rep.damage, UV_LOG_TORN);
-			assert_int_equal(rep.damage_offset, cut < before + begin_size ? before
-										: before + begin_size);
+			assert_int_equal(rep.damage_offset,
+			                 cut < before + begin_size ? before : before + begin_size);
 			assert_int_equal(rep.truncated_bytes, cut - rep.damage_offset);
 		}
 		/* The cut is permanent: the next restart is clean and sees the same history. */
@@ -400,7 +402,7 @@ static void *writer_main(void *arg)
 
 	for (i = 0; i < w->n; i++) {
 		size_t n = make_txn((uint64_t)w->id << 32 | (uint64_t)i, UV_TXN_GRANT_MEMORY, buf,
-				    sizeof(buf));
+		                    sizeof(buf));
 		if (uv_log_begin(w->log, w->id, UV_ROLE_COMMAND, buf, (uint32_t)n, &seq) ||
 		    uv_log_commit(w->log, seq))
 			return (void *)1;
@@ -434,8 +436,8 @@ static void test_group_commit(void **state)
 	assert_int_equal(uv_log_close(log), 0);
 	assert_int_equal(st.commits, THREADS * EACH);
 	print_message("group commit: %llu commits, %llu fdatasyncs, %.1f commits per flush\n",
-		      (unsigned long long)st.commits, (unsigned long long)st.syncs,
-		      (double)st.commits / (double)st.syncs);
+	              (unsigned long long)st.commits, (unsigned long long)st.syncs,
+	              (double)st.commits / (double)st.syncs);
 	assert_true(st.syncs < st.commits); /* more than one commit per flush on average */
 
 	recover_seen(dir, &s, &rep);
@@ -466,7 +468,7 @@ static void run_workload(const char *dir, int checkpoints, struct model *live)
 
 		rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
 		type = (rnd >> 33) % 3 == 0 && live->applied ? UV_TXN_REVOKE_MEMORY
-							     : UV_TXN_GRANT_MEMORY;
+		                                             : UV_TXN_GRANT_MEMORY;
 		n = make_txn(rnd >> 40, type, buf, sizeof(buf));
 		assert_int_equal(uv_log_begin(log, 2, UV_ROLE_COMMAND, buf, (uint32_t)n, &seq), 0);
 		if ((rnd >> 20) % 11 == 0) {
@@ -576,9 +578,10 @@ static void test_read_segment_and_dump(void **state)
 	out = open_memstream(&text, &text_len);
 	assert_int_equal(uv_log_dump(dir, out), 0);
 	fclose(out);
-	assert_non_null(strstr(text, "snapshot before segment 1, next seq 3, 5 bytes of state: valid"));
+	assert_non_null(
+	    strstr(text, "snapshot before segment 1, next seq 3, 5 bytes of state: valid"));
 	assert_non_null(strstr(text, "seq=1        begin  sender=2/command  req=1 grant-memory "
-				     "partition=1 bytes=8192 extents=1"));
+	                             "partition=1 bytes=8192 extents=1"));
 	assert_non_null(strstr(text, "seq=3        commit"));
 	assert_null(strstr(text, "!!"));
 	free(text);
@@ -689,23 +692,23 @@ static void test_kill9_keeps_acknowledged(void **state)
 		max_acked = c.last;
 	}
 	print_message("kill -9: %llu transactions survived 50 kills\n",
-		      (unsigned long long)max_acked);
+	              (unsigned long long)max_acked);
 	rm_dir(dir);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c),
-		cmocka_unit_test(test_write_and_recover),
-		cmocka_unit_test(test_pending_rolled_back),
-		cmocka_unit_test(test_torn_last_record),
-		cmocka_unit_test(test_corrupt_middle),
-		cmocka_unit_test(test_group_commit),
-		cmocka_unit_test(test_snapshot_replay_equals_full_replay),
-		cmocka_unit_test(test_garbage_files),
-		cmocka_unit_test(test_read_segment_and_dump),
-		cmocka_unit_test(test_kill9_keeps_acknowledged),
+	    cmocka_unit_test(test_crc32c),
+	    cmocka_unit_test(test_write_and_recover),
+	    cmocka_unit_test(test_pending_rolled_back),
+	    cmocka_unit_test(test_torn_last_record),
+	    cmocka_unit_test(test_corrupt_middle),
+	    cmocka_unit_test(test_group_commit),
+	    cmocka_unit_test(test_snapshot_replay_equals_full_replay),
+	    cmocka_unit_test(test_garbage_files),
+	    cmocka_unit_test(test_read_segment_and_dump),
+	    cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
