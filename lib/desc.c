@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+__attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

@@ -16,6 +16,7 @@
 
 #define DEF_MAX_BYTES (1 << 20)
 
+__attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
