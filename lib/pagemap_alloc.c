@@ -79,18 +79,43 @@ static int take_from_page(struct uv_pagemap *pm, struct take *tk, uint32_t k, un
 {
 	uint32_t *ents = pm_entries(pm, k);
 	uint64_t base = page_base(pm, k);
+	int64_t taken = 0;
 	unsigned i;
-	int r;
+	int r = 0;
 
 	for (i = slot; i < PM_FAN && tk->remaining >= pm_pages(t); i++) {
 		if (ents[i] != UV_PM_E_FREE)
 			continue;
 		r = record(tk, base + ((uint64_t)i << UV_PM_TIER_SHIFT(t)), t);
 		if (r < 0)
-			return r;
+			break;
 		ents[i] = pm_owned(tk->owner);
-		pm_count(pm, k, t, -1);
+		taken++;
 		tk->remaining -= pm_pages(t);
+	}
+	/* One count update per page, not per entry: it walks every ancestor. */
+	if (taken)
+		pm_count(pm, k, t, -taken);
+	return r;
+}
+
+/* Takes free tier-t entries in address order in one pass over the subtrees whose counts say
+ * they have some, instead of descending from the root again for every index page. */
+static int take_walk(struct uv_pagemap *pm, struct take *tk, uint32_t k, unsigned t)
+{
+	uint32_t *ents = pm_entries(pm, k), e;
+	unsigned i;
+	int r;
+
+	if (pm_meta(pm, k)->level - 1u == t)
+		return take_from_page(pm, tk, k, 0, t);
+	for (i = 0; i < PM_FAN && tk->remaining >= pm_pages(t); i++) {
+		e = ents[i];
+		if (!pm_is_sub(e) || !pm_meta(pm, e & UV_PM_E_VALUE)->nfree[t])
+			continue;
+		r = take_walk(pm, tk, e & UV_PM_E_VALUE, t);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -126,7 +151,6 @@ static int split_down_to(struct uv_pagemap *pm, unsigned t, uint32_t *page)
 static int take_tier(struct uv_pagemap *pm, struct take *tk, unsigned t)
 {
 	uint32_t k;
-	unsigned slot = 0;
 	int r;
 
 	if (t == PM_TOP) {
@@ -140,10 +164,9 @@ static int take_tier(struct uv_pagemap *pm, struct take *tk, unsigned t)
 		tk->remaining -= pm_pages(t);
 		return 0;
 	}
-	if (pm->h->free_blocks[t]) {
-		r = find_free(pm, t, &k, &slot);
-		return r < 0 ? r : take_from_page(pm, tk, k, slot, t);
-	}
+	if (pm->h->free_blocks[t])
+		return pm_is_sub(pm->h->root) ? take_walk(pm, tk, pm->h->root & UV_PM_E_VALUE, t) :
+						-EUCLEAN;
 	r = split_down_to(pm, t, &k);
 	if (r < 0)
 		return r;

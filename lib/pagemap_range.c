@@ -55,6 +55,7 @@ static int range_check(const struct uv_pagemap *pm, uint32_t e, unsigned tier, u
 {
 	unsigned i, first, last;
 	uint32_t *ents;
+	uint64_t cbase;
 	int r;
 
 	if (!pm_is_sub(e)) {
@@ -69,8 +70,10 @@ static int range_check(const struct uv_pagemap *pm, uint32_t e, unsigned tier, u
 	ents = pm_entries(pm, e & UV_PM_E_VALUE);
 	child_span(op, base, tier, &first, &last);
 	for (i = first; i <= last; i++) {
-		r = range_check(pm, ents[i], tier - 1, base + ((uint64_t)i << UV_PM_TIER_SHIFT(tier - 1)),
-				op);
+		cbase = base + ((uint64_t)i << UV_PM_TIER_SHIFT(tier - 1));
+		if (ents[i] == op->expect && covers(op, cbase, tier - 1))
+			continue; /* the common case, without a call */
+		r = range_check(pm, ents[i], tier - 1, cbase, op);
 		if (r < 0)
 			return r;
 	}
@@ -80,9 +83,10 @@ static int range_check(const struct uv_pagemap *pm, uint32_t e, unsigned tier, u
 static void range_apply(struct uv_pagemap *pm, uint32_t k, unsigned slot, unsigned tier,
 			uint64_t base, const struct range_op *op)
 {
-	uint32_t *ep = pm_entry(pm, k, slot);
+	uint32_t *ep = pm_entry(pm, k, slot), *cp, n;
 	unsigned i, first, last;
-	uint32_t n;
+	int64_t delta = 0;
+	uint64_t cbase;
 
 	if (*ep == op->expect && covers(op, base, tier)) {
 		*ep = op->set;
@@ -99,8 +103,19 @@ static void range_apply(struct uv_pagemap *pm, uint32_t k, unsigned slot, unsign
 	if (n == UV_PM_NONE)
 		return;
 	child_span(op, base, tier, &first, &last);
-	for (i = first; i <= last; i++)
-		range_apply(pm, n, i, tier - 1, base + ((uint64_t)i << UV_PM_TIER_SHIFT(tier - 1)), op);
+	for (i = first; i <= last; i++) {
+		cbase = base + ((uint64_t)i << UV_PM_TIER_SHIFT(tier - 1));
+		cp = &pm_entries(pm, n)[i];
+		/* Whole children are counted once per page below: counting walks the ancestors. */
+		if (*cp == op->expect && covers(op, cbase, tier - 1)) {
+			*cp = op->set;
+			delta += (op->set == UV_PM_E_FREE) - (op->expect == UV_PM_E_FREE);
+			continue;
+		}
+		range_apply(pm, n, i, tier - 1, cbase, op);
+	}
+	if (delta)
+		pm_count(pm, n, tier - 1, delta);
 	if (op->set == UV_PM_E_FREE)
 		pm_merge_child(pm, k, slot);
 }
@@ -184,8 +199,9 @@ int uv_pagemap_free(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_ex
 static uint64_t free_owner_at(struct uv_pagemap *pm, uint32_t k, unsigned slot, unsigned tier,
 			      uint32_t want)
 {
-	uint32_t *ep = pm_entry(pm, k, slot), n;
+	uint32_t *ep = pm_entry(pm, k, slot), *ents, n;
 	uint64_t freed = 0;
+	int64_t leaves = 0;
 	unsigned i;
 
 	if (*ep == want) {
@@ -196,8 +212,18 @@ static uint64_t free_owner_at(struct uv_pagemap *pm, uint32_t k, unsigned slot, 
 	if (!pm_is_sub(*ep) || tier == 0)
 		return 0;
 	n = *ep & UV_PM_E_VALUE;
-	for (i = 0; i < PM_FAN; i++)
-		freed += free_owner_at(pm, n, i, tier - 1, want);
+	ents = pm_entries(pm, n);
+	for (i = 0; i < PM_FAN; i++) {
+		if (ents[i] == want) { /* counted once per page below */
+			ents[i] = UV_PM_E_FREE;
+			leaves++;
+		} else {
+			freed += free_owner_at(pm, n, i, tier - 1, want);
+		}
+	}
+	if (leaves)
+		pm_count(pm, n, tier - 1, leaves);
+	freed += (uint64_t)leaves * pm_pages(tier - 1);
 	if (freed)
 		pm_merge_child(pm, k, slot);
 	return freed;
