@@ -8,16 +8,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "monitor.h"
 #include "pidfd.h"
-
-/* The fd number QEMU finds its RAM at; fixed so the command line never depends on fd layout. */
-#define QEMU_MEM_FD 3
 
 int mon_mem_create(const struct uv_partition_desc *d, int *fd_out)
 {
@@ -59,22 +58,50 @@ static int write_pidfile(const char *path, pid_t pid)
 	return r;
 }
 
-/* Runs in the forked child: becomes QEMU. Only async-signal-safe calls until exec. */
-static void child_exec(char **argv, int mem_fd, int log_fd, int err_pipe)
+static int listen_unix(const char *path)
 {
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Runs in the forked child: becomes QEMU. Only async-signal-safe calls until exec.
+ * fds[i] goes to fd number 3 + i (QEMU_MEM_FD, QEMU_QMP_FD, QEMU_CON_FD). */
+static void child_exec(char **argv, const int fds[3], int log_fd, int err_pipe)
+{
+	int high[3], null_fd, e, i;
 	sigset_t none;
-	int null_fd, e;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Its own session: the guest must outlive the monitor (kill -9 of a monitor). */
 	setsid();
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-	    dup2(mem_fd, QEMU_MEM_FD) < 0)
+	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		goto fail;
-	/* Nothing else of the monitor's leaks into QEMU: only stdio, RAM and the error pipe (cloexec). */
-	for (int fd = QEMU_MEM_FD + 1; fd < 1024; fd++)
+	/* Move the inherited fds out of the way first, so no dup2 below clobbers a source. */
+	for (i = 0; i < 3; i++)
+		if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
+			goto fail;
+	for (i = 0; i < 3; i++)
+		if (dup2(high[i], QEMU_MEM_FD + i) < 0)
+			goto fail;
+	/* Nothing else of the monitor's leaks into QEMU: only stdio, RAM, its two sockets and the
+	 * error pipe (cloexec). */
+	for (int fd = QEMU_CON_FD + 1; fd < 1024; fd++)
 		if (fd != err_pipe)
 			close(fd);
 	execvp(argv[0], argv);
@@ -90,12 +117,21 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 {
 	char **argv = NULL;
 	int pipefd[2] = {-1, -1}, log_fd = -1, child_errno = 0, r;
+	int fds[3] = {mem_fd, -1, -1};
 	pid_t pid;
 	ssize_t n;
 
-	if ((r = mon_qemu_argv(m, QEMU_MEM_FD, &argv))) {
+	if ((r = mon_qemu_argv(m, &argv))) {
 		snprintf(err, errlen, "building the QEMU command line: %s", strerror(-r));
 		return r;
+	}
+	fds[1] = listen_unix(m->paths.qmp);
+	fds[2] = listen_unix(m->paths.console);
+	if (fds[1] < 0 || fds[2] < 0) {
+		r = fds[1] < 0 ? fds[1] : fds[2];
+		snprintf(err, errlen, "binding %s: %s", fds[1] < 0 ? m->paths.qmp : m->paths.console,
+			 strerror(-r));
+		goto out;
 	}
 	log_fd = open(m->paths.qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (log_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -110,7 +146,7 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, mem_fd, log_fd, pipefd[1]);
+		child_exec(argv, fds, log_fd, pipefd[1]);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	n = read(pipefd[0], &child_errno, sizeof(child_errno));
@@ -133,6 +169,10 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 	if (r)
 		snprintf(err, errlen, "%s: %s", m->paths.pid, strerror(-r));
 out:
+	/* QEMU alone holds the listening sockets: if it dies, connecting fails at once. */
+	for (int i = 1; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
@@ -144,8 +184,9 @@ out:
 }
 
 /* Is pid a QEMU serving this partition? Guards against a recycled pid after a host reboot or a
- * long absence: the command line must name this partition's QMP socket. */
-static bool is_our_qemu(pid_t pid, const char *qmp_path)
+ * long absence: the command line must name this partition's console log, which lives in the
+ * partition's own run directory. */
+static bool is_our_qemu(pid_t pid, const char *console_log)
 {
 	char path[64], buf[16384];
 	ssize_t n;
@@ -163,7 +204,7 @@ static bool is_our_qemu(pid_t pid, const char *qmp_path)
 		if (!buf[i])
 			buf[i] = ' ';
 	buf[n] = 0;
-	return strstr(buf, "qemu") && strstr(buf, qmp_path);
+	return strstr(buf, "qemu") && strstr(buf, console_log);
 }
 
 int mon_qemu_find(struct monitor *m)
@@ -184,7 +225,7 @@ int mon_qemu_find(struct monitor *m)
 	if (n <= 0)
 		return 0;
 	pid = (pid_t)strtol(buf, NULL, 10);
-	if (pid <= 0 || !is_our_qemu(pid, m->paths.qmp))
+	if (pid <= 0 || !is_our_qemu(pid, m->paths.console_log))
 		return 0;
 	m->pidfd = uv_pidfd_open(pid);
 	if (m->pidfd < 0)

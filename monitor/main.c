@@ -233,8 +233,6 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	int mem_fd = -1, r;
 	char why[128];
 
-	unlink(m->paths.qmp);
-	unlink(m->paths.console);
 	m->accel = mon_accel_resolve(m->desc->accel, why, sizeof(why));
 	fprintf(stderr, "monitor[%s]: engine %s (%s)\n", m->desc->name, uv_accel_name(m->accel),
 		why);
@@ -358,9 +356,16 @@ int main(int argc, char **argv)
 	if (r == 1) {
 		m.accel = mon_accel_resolve(m.desc->accel, err, sizeof(err));
 		r = attach_existing(&m, err, sizeof(err));
+		if (r)
+			goto fail; /* the engine may be fine; its state is not ours to judge */
 	} else if (attach) {
 		r = -ESRCH;
 		snprintf(err, sizeof(err), "no running engine for %s to attach to", attach);
+		if (access(m.paths.pid, F_OK) == 0) { /* it was running when its monitor left */
+			unlink(m.paths.pid);
+			mon_set_state(&m, UV_STATE_CRASHED, "engine gone while no monitor was attached");
+		}
+		goto fail;
 	} else {
 		r = start_new(&m, err, sizeof(err));
 	}

@@ -57,8 +57,13 @@ struct monitor {
 /* accel.c */
 enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
 
+/* The fd numbers QEMU inherits: fixed so the command line never depends on the monitor's fds. */
+#define QEMU_MEM_FD 3 /* guest RAM (sealed memfd) */
+#define QEMU_QMP_FD 4 /* listening QMP socket, bound by the monitor */
+#define QEMU_CON_FD 5 /* listening console socket, bound by the monitor */
+
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
-int mon_qemu_argv(const struct monitor *m, int mem_fd_num, char ***argv_out);
+int mon_qemu_argv(const struct monitor *m, char ***argv_out);
 void mon_argv_free(char **argv);
 
 /* launch.c */

@@ -121,7 +121,7 @@ static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 	}
 }
 
-int mon_qemu_argv(const struct monitor *m, int mem_fd_num, char ***argv_out)
+int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 {
 	const struct uv_partition_desc *d = m->desc;
 	struct argv_buf a = {0};
@@ -148,16 +148,18 @@ int mon_qemu_argv(const struct monitor *m, int mem_fd_num, char ***argv_out)
 	add(&a, "%lluM", mib);
 	add(&a, "-object");
 	add(&a, "memory-backend-file,id=ram0,size=%lluM,mem-path=/proc/self/fd/%d,share=on", mib,
-	    mem_fd_num);
+	    QEMU_MEM_FD);
 	add(&a, "-sandbox");
 	add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	add(&a, "-chardev");
-	add(&a, "socket,id=con0,path=%s,server=on,wait=off,logfile=%s,logappend=on",
-	    m->paths.console, m->paths.console_log);
+	/* Both sockets are bound by the monitor and inherited: they exist before QEMU runs, so the
+	 * monitor connects at once instead of polling for QEMU to create them. */
+	add(&a, "socket,id=con0,fd=%d,server=on,wait=off,logfile=%s,logappend=on", QEMU_CON_FD,
+	    m->paths.console_log);
 	add(&a, "-serial");
 	add(&a, "chardev:con0");
 	add(&a, "-chardev");
-	add(&a, "socket,id=qmp0,path=%s,server=on,wait=off", m->paths.qmp);
+	add(&a, "socket,id=qmp0,fd=%d,server=on,wait=off", QEMU_QMP_FD);
 	add(&a, "-mon");
 	add(&a, "chardev=qmp0,mode=control");
 	add(&a, "-global");
