@@ -38,8 +38,8 @@
 
 struct msg_hdr {
 	uint32_t seq;
-	uint32_t len; /* payload bytes after this header */
-	uint32_t sum; /* FNV-1a of the payload */
+	uint32_t len;  /* payload bytes after this header */
+	uint32_t sum;  /* FNV-1a of the payload */
 	uint32_t side; /* sender */
 };
 
@@ -58,10 +58,7 @@ static uint32_t fnv1a(const uint8_t *p, size_t n)
 	return h;
 }
 
-static uint32_t payload_len(uint32_t seq)
-{
-	return 1 + (seq * 53u) % 241u;
-}
+static uint32_t payload_len(uint32_t seq) { return 1 + (seq * 53u) % 241u; }
 
 static void fill(uint8_t *p, size_t n, uint32_t side, uint32_t seq)
 {
@@ -274,9 +271,9 @@ static int cmd_scan(const char *hex)
 static int cmd_format(const char *path, uint32_t a, uint32_t b)
 {
 	struct uv_chan_config cfg = {
-		.part_id = {a, b},
-		.n_queues = 2,
-		.q = {{64, 256, UV_CHAN_SIDE_A}, {64, 256, UV_CHAN_SIDE_B}},
+	    .part_id = {a, b},
+	    .n_queues = 2,
+	    .q = {{64, 256, UV_CHAN_SIDE_A}, {64, 256, UV_CHAN_SIDE_B}},
 	};
 	struct region reg;
 	int r;
@@ -345,8 +342,8 @@ static int pump(struct xfer *x)
 
 static int run_xfer(struct region *reg, struct xfer *x, uint32_t me, unsigned timeout_s)
 {
-	struct uv_chan_endpoint ep = {.side = x->side, .part_id = me, .wait_fd = -1,
-				      .signal_fd = -1};
+	struct uv_chan_endpoint ep = {
+	    .side = x->side, .part_id = me, .wait_fd = -1, .signal_fd = -1};
 	char err[256] = "";
 	uint64_t t0 = now_us(), deadline = t0 + (uint64_t)timeout_s * 1000000u;
 	unsigned q, idle_us = IDLE_MIN_US;
@@ -393,8 +390,8 @@ out:
 static int usage(void)
 {
 	fprintf(stderr, "usage: chanmsg format FILE PART_A PART_B\n"
-			"       chanmsg [--file FILE] a|b ME PEER send|recv|xchg N [TIMEOUT_S]\n"
-			"       chanmsg scan HEX\n");
+	                "       chanmsg [--file FILE] a|b ME PEER send|recv|xchg N [TIMEOUT_S]\n"
+	                "       chanmsg scan HEX\n");
 	return 2;
 }
 
@@ -409,7 +406,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 5 && !strcmp(argv[1], "format"))
 		return cmd_format(argv[2], (uint32_t)strtoul(argv[3], NULL, 0),
-				  (uint32_t)strtoul(argv[4], NULL, 0));
+		                  (uint32_t)strtoul(argv[4], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "scan"))
 		return cmd_scan(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--file")) {
