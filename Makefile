@@ -73,10 +73,11 @@ $(B)/bench/%: $(B)/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# Tools that run inside guests: static, no sanitizers (the guest has no libc).
-$(B)/guest/%: guest/tools/%.c
+# Tools that run inside guests: static, no sanitizers (the guest has no libc). One .c file each;
+# a tool that needs library code #includes the lib/*.c files it uses.
+$(B)/guest/%: guest/tools/%.c $(wildcard include/ultra/*.h lib/*.h lib/channel*.c)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -static -o $@ $<
 
 # libFuzzer targets: clang, ASan+UBSan, linked against the library sources directly.
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 __attribute__((format(printf, 3, 4)))
@@ -33,6 +34,28 @@ static int path_check(const char *field, const char *p, int must_exist, char *er
 		return fail(err, errlen, "%s: path is empty", field);
 	if (must_exist && access(p, R_OK) != 0)
 		return fail(err, errlen, "%s: %s: %s", field, p, strerror(errno));
+	return 0;
+}
+
+/* ivshmem exposes the memory object as a PCI BAR, and BAR sizes are powers of two. */
+static int channel_check(const char *field, const char *p, char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t sz;
+
+	if (stat(p, &st) != 0)
+		return fail(err, errlen, "%s: %s: %s", field, p, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(err, errlen, "%s: %s: channel memory must be a regular file", field, p);
+	sz = (uint64_t)st.st_size;
+	if (sz < UV_CHAN_MEM_MIN || (sz & (sz - 1)))
+		return fail(err, errlen,
+			    "%s: %s: channel memory is %llu bytes; it must be a power of two of at "
+			    "least %u bytes (an ivshmem BAR)",
+			    field, p, (unsigned long long)sz, UV_CHAN_MEM_MIN);
+	if (sz > UV_CHAN_MEM_MAX)
+		return fail(err, errlen, "%s: %s: channel memory is %llu bytes, at most %llu", field,
+			    p, (unsigned long long)sz, (unsigned long long)UV_CHAN_MEM_MAX);
 	return 0;
 }
 
@@ -141,6 +164,9 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 		if ((r = path_check(field, v->path, check_files && v->kind == UV_DEV_BLK, err,
 				    errlen)))
 			return r;
+		if (v->kind == UV_DEV_CHANNEL && check_files &&
+		    (r = channel_check(field, v->path, err, errlen)))
+			return r;
 	}
 	return 0;
 }
@@ -166,6 +192,7 @@ const char *uv_dev_kind_name(enum uv_dev_kind k)
 		[UV_DEV_BLK] = "blk",
 		[UV_DEV_VHOST_USER_BLK] = "vhost-user-blk",
 		[UV_DEV_VHOST_USER_NET] = "vhost-user-net",
+		[UV_DEV_CHANNEL] = "channel",
 	};
 	if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
 		return "unknown";

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "monitor.h"
 
@@ -77,6 +78,43 @@ static void add_cmdline(struct argv_buf *a, const struct monitor *m)
 	add(a, "%s%s", c, extra);
 }
 
+static bool has_channel(const struct uv_partition_desc *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < d->n_dev; i++)
+		if (d->dev[i].kind == UV_DEV_CHANNEL)
+			return true;
+	return false;
+}
+
+/* The channel's memory object becomes BAR 2 of an ivshmem-plain PCI device, mapped shared so
+ * the guest and the other endpoint see the same bytes. Its size comes from the object itself
+ * (validated at start as a power of two); a file that vanished since fails the argv build. */
+static void add_channel(struct argv_buf *a, uint32_t i, const char *path)
+{
+	char esc[2 * UV_PATH_MAX];
+	struct stat st;
+	size_t n = 0;
+
+	if (stat(path, &st) != 0) {
+		a->err = -errno;
+		return;
+	}
+	/* QEMU reads ",," as a literal comma: a path cannot smuggle in options of its own. */
+	for (; *path; path++) {
+		if (*path == ',')
+			esc[n++] = ',';
+		esc[n++] = *path;
+	}
+	esc[n] = 0;
+	add(a, "-object");
+	add(a, "memory-backend-file,id=chan%u,mem-path=%s,size=%llu,share=on", i, esc,
+	    (unsigned long long)st.st_size);
+	add(a, "-device");
+	add(a, "ivshmem-plain,memdev=chan%u", i);
+}
+
 static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 {
 	uint32_t i;
@@ -115,6 +153,9 @@ static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 			add(a, "-device");
 			add(a, "virtio-net-device,netdev=net%u", i);
 			break;
+		case UV_DEV_CHANNEL:
+			add_channel(a, i, v->path);
+			break;
 		case UV_DEV_NONE:
 			break;
 		}
@@ -137,7 +178,10 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	add(&a, "-no-reboot");
 	add(&a, "-S"); /* the monitor connects to QMP before the guest runs a single instruction */
 	add(&a, "-M");
-	add(&a, "microvm,memory-backend=ram0,isa-serial=on,rtc=on,acpi=on");
+	/* PCIe only for partitions that are granted channels: the others keep a machine without
+	 * any PCI bus, so they have no bus to find anything on. */
+	add(&a, "microvm,memory-backend=ram0,isa-serial=on,rtc=on,acpi=on%s",
+	    has_channel(d) ? ",pcie=on" : "");
 	add(&a, "-accel");
 	add(&a, m->accel == UV_ACCEL_KVM ? "kvm" : "tcg,thread=multi");
 	add(&a, "-cpu");

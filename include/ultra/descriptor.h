@@ -31,6 +31,11 @@
  * QEMU itself, so one region is what the descriptor describes for now. */
 #define UV_MEM_MAX (1ull << 40)
 
+/* Channel memory shown through ivshmem: a PCI BAR, so a power of two; one page at least, and at
+ * most 1 GiB so it fits the PCIe window of microvm with room to spare. */
+#define UV_CHAN_MEM_MIN 4096u
+#define UV_CHAN_MEM_MAX (1ull << 30)
+
 enum uv_accel {
 	UV_ACCEL_AUTO = 0, /* KVM only where it can run a Linux guest, TCG otherwise */
 	UV_ACCEL_KVM = 1,
@@ -53,7 +58,10 @@ enum uv_dev_kind {
 	UV_DEV_BLK = 2, /* virtio-blk over a raw image (the I/O partition takes this over) */
 	UV_DEV_VHOST_USER_BLK = 3, /* served by an I/O partition */
 	UV_DEV_VHOST_USER_NET = 4, /* served by an I/O partition */
-	UV_DEV_KIND_MAX = 4,
+	/* A memory channel (claims 15, 16) shown to the guest as an ivshmem-plain PCI device whose
+	 * BAR 2 is the channel's memory object at path (a power-of-two size, as ivshmem needs). */
+	UV_DEV_CHANNEL = 5,
+	UV_DEV_KIND_MAX = 5,
 };
 
 #define UV_DEV_F_READONLY 0x1u
@@ -67,7 +75,7 @@ struct uv_mem_region {
 struct uv_device {
 	uint32_t kind; /* enum uv_dev_kind */
 	uint32_t flags; /* UV_DEV_F_* */
-	char path[UV_PATH_MAX]; /* image file or vhost-user socket; NUL-terminated */
+	char path[UV_PATH_MAX]; /* image file, vhost-user socket or channel memory; NUL-terminated */
 };
 
 struct uv_partition_desc {

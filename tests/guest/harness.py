@@ -245,6 +245,13 @@ class Workspace:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="uvt-", dir="/tmp")
+        self.shm = None
+
+    def shm_path(self, leaf):
+        """A path in a per-test folder on /dev/shm (memory objects such as channels)."""
+        if self.shm is None:
+            self.shm = tempfile.mkdtemp(prefix="uvt-", dir="/dev/shm")
+        return os.path.join(self.shm, leaf)
 
     def definition(self, name, **kw):
         d = {"name": name, "memory_mib": 256, "vcpus": 1, "kernel": KERNEL, "initrd": INITRD,
@@ -273,4 +280,7 @@ def cleanup():
         except Exception as e:  # keep tearing down the rest
             print(f"  cleanup: {p.name}: {e}")
     while _workspaces:
-        shutil.rmtree(_workspaces.pop().dir, ignore_errors=True)
+        w = _workspaces.pop()
+        shutil.rmtree(w.dir, ignore_errors=True)
+        if w.shm:
+            shutil.rmtree(w.shm, ignore_errors=True)

@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "desc.h"
 
@@ -92,6 +96,56 @@ static void test_validate_checks_files(void **state)
 	assert_non_null(strstr(err, "kernel: /nonexistent/vmlinux"));
 }
 
+/* A channel's memory must be a regular file of a power-of-two size >= 4 KiB (an ivshmem BAR). */
+static void channel_case(const char *path, const char *needle)
+{
+	struct uv_partition_desc d;
+	char json[512], err[256] = "";
+	int r;
+
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/dev/null\","
+		 "\"devices\":[{\"kind\":\"channel\",\"path\":\"%s\"}]}",
+		 path);
+	assert_int_equal(uv_desc_from_json(json, NULL, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.dev[0].kind, UV_DEV_CHANNEL);
+	r = uv_desc_validate(&d, 1, err, sizeof(err));
+	if (!needle) {
+		if (r)
+			fail_msg("a good channel was refused: %s", err);
+		return;
+	}
+	assert_int_not_equal(r, 0);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void test_channel_memory_checked(void **state)
+{
+	char dir[] = "/tmp/uvdesc-XXXXXX", path[64];
+	static const struct {
+		off_t size;
+		const char *needle;
+	} cases[] = {{4096, NULL}, {1 << 20, NULL}, {0, "power of two"}, {2048, "power of two"},
+		     {12288, "power of two"}};
+	unsigned i;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/chan", dir);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, cases[i].size), 0);
+		close(fd);
+		channel_case(path, cases[i].needle);
+	}
+	unlink(path);
+	channel_case(path, "No such file");
+	channel_case(dir, "regular file");
+	rmdir(dir);
+}
+
 static void test_validate_binary_fields(void **state)
 {
 	struct uv_partition_desc d, bad;
@@ -126,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_validate_checks_files),
 		cmocka_unit_test(test_validate_binary_fields),
+		cmocka_unit_test(test_channel_memory_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
