@@ -146,4 +146,53 @@ _Static_assert(offsetof(struct uv_resdb_chan, ext) == 32, "resdb channel ABI");
 _Static_assert(sizeof(struct uv_resdb_dev) == 272, "resdb device ABI");
 _Static_assert(offsetof(struct uv_resdb_dev, device) == 8, "resdb device ABI");
 
+/* Snapshot (what the daemon hands uv_log_checkpoint): this header, then n_roles roles, n_parts
+ * x (record, descriptor), n_chans channel records, n_devs device records and n_runs owned runs of
+ * the page map, all packed in that order. */
+#define UV_RESDB_SNAP_MAGIC 0x4e535255u /* "URSN" little-endian */
+#define UV_RESDB_SNAP_VERSION 1u
+
+struct uv_resdb_snap_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint32_t pad;
+	uint64_t pool_bytes;
+	uint32_t max_partitions;
+	uint32_t max_channels;
+	uint32_t max_devices;
+	uint32_t n_roles;
+	uint32_t n_parts;
+	uint32_t n_chans;
+	uint32_t n_devs;
+	uint32_t n_runs;
+	uint64_t length; /* whole snapshot */
+};
+
+struct uv_resdb_snap_role {
+	uint32_t partition;
+	uint8_t role;
+	uint8_t pad[3];
+};
+
+struct uv_resdb_snap_run {
+	uint64_t offset;
+	uint64_t size;
+	uint32_t owner;
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct uv_resdb_snap_hdr) == 64, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_hdr, pool_bytes) == 16, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_hdr, max_partitions) == 24, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_hdr, n_roles) == 36, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_hdr, n_parts) == 40, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_hdr, n_runs) == 52, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_hdr, length) == 56, "resdb snapshot ABI");
+_Static_assert(sizeof(struct uv_resdb_snap_role) == 8, "resdb snapshot ABI");
+_Static_assert(sizeof(struct uv_resdb_snap_run) == 24, "resdb snapshot ABI");
+_Static_assert(offsetof(struct uv_resdb_snap_run, owner) == 16, "resdb snapshot ABI");
+_Static_assert((sizeof(struct uv_resdb_part) + sizeof(struct uv_partition_desc)) % 8 == 0,
+	       "snapshot entries stay 8-aligned");
+
 #endif
