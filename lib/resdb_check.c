@@ -149,41 +149,57 @@ out:
 
 /* --- Comparison. --- */
 
-struct cmp {
-	struct uv_pagemap_view other;
-	uint64_t blocks;
+/* Walks report runs of same-tier blocks; two maps with the same owners report the same runs
+ * because the map is canonical (freed blocks always coalesce). */
+struct runlist {
+	struct uv_pm_block *b;
+	size_t n, cap;
+	int err;
 };
 
-static int cmp_cb(const struct uv_pm_block *b, void *ctx)
+static int collect_cb(const struct uv_pm_block *b, void *ctx)
 {
-	struct cmp *c = ctx;
-	struct uv_pm_block o;
+	struct runlist *l = ctx;
 
-	c->blocks++;
-	if (uv_pagemap_lookup(&c->other, b->offset, &o) || o.offset != b->offset ||
-	    o.size != b->size || o.state != b->state ||
-	    (b->state == UV_PM_OWNED && o.owner != b->owner))
-		return 1;
+	if (b->state == UV_PM_UNAVAIL)
+		return 0; /* past the pool end; the geometry was compared already */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct uv_pm_block *nb = realloc(l->b, cap * sizeof(*nb));
+
+		if (!nb)
+			return -ENOMEM;
+		l->b = nb;
+		l->cap = cap;
+	}
+	l->b[l->n++] = *b;
 	return 0;
 }
 
-static int count_cb(const struct uv_pm_block *b, void *ctx)
+static int collect(const struct uv_resdb *db, struct runlist *l)
 {
-	(*(uint64_t *)ctx)++;
-	return 0;
+	struct uv_pagemap_view v;
+
+	return map_view(db, &v) ? -EUCLEAN : uv_pagemap_walk(&v, UV_PM_NONE, collect_cb, l);
+}
+
+static int same_block(const struct uv_pm_block *x, const struct uv_pm_block *y)
+{
+	return x->offset == y->offset && x->size == y->size && x->tier == y->tier &&
+	       x->state == y->state && (x->state != UV_PM_OWNED || x->owner == y->owner);
 }
 
 static int maps_equal(const struct uv_resdb *a, const struct uv_resdb *b)
 {
-	struct uv_pagemap_view va;
-	struct cmp c = { .blocks = 0 };
-	uint64_t nb = 0;
+	struct runlist x = { 0 }, y = { 0 };
+	int eq = !collect(a, &x) && !collect(b, &y) && x.n == y.n;
+	size_t i;
 
-	if (map_view(a, &va) || map_view(b, &c.other))
-		return 0;
-	if (uv_pagemap_walk(&va, UV_PM_NONE, cmp_cb, &c))
-		return 0;
-	return !uv_pagemap_walk(&c.other, UV_PM_NONE, count_cb, &nb) && nb == c.blocks;
+	for (i = 0; eq && i < x.n; i++)
+		eq = same_block(&x.b[i], &y.b[i]);
+	free(x.b);
+	free(y.b);
+	return eq;
 }
 
 static int parts_equal(const struct uv_resdb *a, const struct uv_resdb *b)

@@ -95,9 +95,10 @@ static enum uv_txn_reason create_undo_check(const struct uv_resdb *db, const str
 					    const struct uv_resdb_result *res)
 {
 	const struct uv_resdb_part *p = rdb_part(db, t->u.create.id);
+	enum uv_txn_reason r = rdb_live(db, t->u.create.id);
 
-	if (p->status != UV_RESDB_LIVE)
-		return UV_TXN_NO_SUCH_PARTITION;
+	if (r)
+		return r;
 	return p->mem_bytes || p->n_channels ? UV_TXN_BUSY : UV_TXN_OK;
 }
 
