@@ -149,8 +149,8 @@ out:
 
 /* --- Comparison. --- */
 
-/* Walks report runs of same-tier blocks; two maps with the same owners report the same runs
- * because the map is canonical (freed blocks always coalesce). */
+/* Walks report runs of same-tier blocks. An owner may hold a 4 MiB block as one entry or as
+ * 1024 pages depending on history, so compare maximal runs of one owner, ignoring tiers. */
 struct runlist {
 	struct uv_pm_block *b;
 	size_t n, cap;
@@ -163,6 +163,11 @@ static int collect_cb(const struct uv_pm_block *b, void *ctx)
 
 	if (b->state == UV_PM_UNAVAIL)
 		return 0; /* past the pool end; the geometry was compared already */
+	if (l->n && l->b[l->n - 1].state == b->state && l->b[l->n - 1].owner == b->owner &&
+	    l->b[l->n - 1].offset + l->b[l->n - 1].size == b->offset) {
+		l->b[l->n - 1].size += b->size;
+		return 0;
+	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
 		struct uv_pm_block *nb = realloc(l->b, cap * sizeof(*nb));
@@ -172,7 +177,10 @@ static int collect_cb(const struct uv_pm_block *b, void *ctx)
 		l->b = nb;
 		l->cap = cap;
 	}
-	l->b[l->n++] = *b;
+	l->b[l->n] = *b;
+	if (b->state != UV_PM_OWNED)
+		l->b[l->n].owner = 0;
+	l->n++;
 	return 0;
 }
 
@@ -185,8 +193,8 @@ static int collect(const struct uv_resdb *db, struct runlist *l)
 
 static int same_block(const struct uv_pm_block *x, const struct uv_pm_block *y)
 {
-	return x->offset == y->offset && x->size == y->size && x->tier == y->tier &&
-	       x->state == y->state && (x->state != UV_PM_OWNED || x->owner == y->owner);
+	return x->offset == y->offset && x->size == y->size && x->state == y->state &&
+	       x->owner == y->owner;
 }
 
 static int maps_equal(const struct uv_resdb *a, const struct uv_resdb *b)
