@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "resdb_testlib.h"
@@ -92,7 +94,7 @@ static void test_layout(void **state)
 {
 	const struct uv_resdb_hdr *h = T.area;
 	struct uv_resdb_config bad = T.cfg;
-	struct uv_resdb_sysrole guest_role = { 7, UV_ROLE_GUEST };
+	struct uv_resdb_sysrole guest_role = {7, UV_ROLE_GUEST};
 	uint64_t off;
 	uint32_t p;
 
@@ -152,7 +154,7 @@ static void test_refusals_partition(void **state)
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 16, 0, 0);
 	refused(&t, UV_TXN_NO_SPACE);
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 0, 0, 0);
-	refused(&t, UV_TXN_NOT_PERMITTED); /* partition 0 is the ultravisor */
+	refused(&t, UV_TXN_NOT_PERMITTED);                /* partition 0 is the ultravisor */
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 7, 1, 100); /* /dev/test100 is the guest's */
 	refused(&t, UV_TXN_DOUBLE_ALLOC);
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 7, 4, 200); /* 1 of 4 device records is in use */
@@ -194,7 +196,7 @@ static void test_refusals_sender(void **state)
 	refused(&t, UV_TXN_NOT_PERMITTED);
 	tx_state(&t, 0, UV_ROLE_ULTRAVISOR, P_CMD, UV_STATE_STOPPED);
 	ok(&t);
-	ok(&t); /* the same state again is fine */
+	ok(&t);                                          /* the same state again is fine */
 	tx_create(&t, P_BOOT, UV_ROLE_BOOT, P_IO, 0, 0); /* command down: boot starts systems */
 	ok(&t);
 	tx_create(&t, P_BOOT, UV_ROLE_BOOT, 9, 0, 0);
@@ -228,7 +230,7 @@ static void test_memory(void **state)
 	ext[0] = got[0];
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, ext[0].size, ext, 1);
 	refused(&t, UV_TXN_DOUBLE_ALLOC);
-	ext[0] = (struct uv_txn_extent){ POOL - 4096, 8192 };
+	ext[0] = (struct uv_txn_extent){POOL - 4096, 8192};
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, 8192, ext, 1);
 	refused(&t, UV_TXN_NO_SPACE);
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, 2 * POOL, NULL, 0);
@@ -241,7 +243,7 @@ static void test_memory(void **state)
 	refused(&t, UV_TXN_BAD_EXTENT); /* not P_CMD's */
 
 	/* An exact claim of free pages, then revoke everything. */
-	ext[0] = (struct uv_txn_extent){ 512 * MiB, 8 * MiB };
+	ext[0] = (struct uv_txn_extent){512 * MiB, 8 * MiB};
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_GUEST, 8 * MiB, ext, 1);
 	ok(&t);
 	assert_int_equal(owner_at(516 * MiB), P_GUEST);
@@ -285,7 +287,8 @@ static void test_channels(void **state)
 	tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, 8, P_CMD, P_GUEST, 4096);
 	refused(&t, UV_TXN_NO_SUCH_CHANNEL); /* ends in the wrong order */
 	for (i = 8; i < 11; i++) {
-		tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, i, P_GUEST, P_CMD, 4096);
+		tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, i, P_GUEST, P_CMD,
+		        4096);
 		ok(&t);
 	}
 	tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, 7, 0, P_CMD, 64 * 1024);
@@ -470,7 +473,7 @@ static void test_view_retry(void **state)
 	struct uv_resdb_view v;
 	struct uv_partition_desc d;
 	struct uv_resdb_hdr *h = T.area;
-	uint8_t junk[512] = { 0 };
+	uint8_t junk[512] = {0};
 
 	assert_int_equal(uv_resdb_view_attach(&v, junk, sizeof(junk)), -EINVAL);
 	assert_int_equal(uv_resdb_view_attach(&v, T.area, T.size - 4096), -EINVAL);
@@ -493,7 +496,8 @@ static void test_read_only_mapping(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)T.size), 0);
 	assert_int_equal(pwrite(fd, T.area, T.size, 0), (ssize_t)T.size);
-	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE),
+	                 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -520,18 +524,18 @@ static void test_read_only_mapping(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_destroy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals_partition, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals_sender, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devices_cpu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fail_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replay_and_snapshot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_view_retry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only_mapping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_destroy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_partition, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_sender, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_devices_cpu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fail_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_and_snapshot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_view_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_mapping, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
