@@ -8,6 +8,7 @@
 
 #include "resdb_ops.h"
 #include "resdb_perm.h"
+#include "resdb_values.h"
 
 const struct rdb_ops *const rdb_ops_table[UV_TXN_TYPE_COUNT] = {
     [UV_TXN_CREATE_PARTITION] = &rdb_ops_partition_create,
@@ -43,7 +44,9 @@ enum uv_txn_reason uv_resdb_apply(struct uv_resdb *db, const struct uv_txn *t,
 	enum uv_txn_reason r;
 
 	result_reset(res);
-	r = ops ? rdb_check_sender(db, t) : UV_TXN_UNKNOWN_TYPE;
+	r = ops ? rdb_check_values(t) : UV_TXN_UNKNOWN_TYPE;
+	if (!r)
+		r = rdb_check_sender(db, t);
 	if (!r)
 		r = ops->check(db, t);
 	if (!r) {

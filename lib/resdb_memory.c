@@ -136,8 +136,6 @@ static enum uv_txn_reason revoke_check(const struct uv_resdb *db, const struct u
 
 	if (r)
 		return r;
-	if (!m->n_extents)
-		return UV_TXN_BAD_COUNT;
 	return rdb_extents_are(db, t->extents, m->n_extents, m->partition_id) ? UV_TXN_OK
 	                                                                      : UV_TXN_BAD_EXTENT;
 }

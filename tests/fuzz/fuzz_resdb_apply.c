@@ -55,6 +55,11 @@ static void up(struct fdb *f, int boot)
 	t.u.create.size = sizeof(t.u.create);
 	t.u.create.id = 2;
 	t.u.create.vcpus = 1;
+	t.u.create.n_mem = 1;
+	t.u.create.mem[0].size = UV_MEM_MIN;
+	t.u.create.mem_bytes = UV_MEM_MIN;
+	strcpy(t.u.create.name, "command");
+	strcpy(t.u.create.kernel, "/boot/vmlinux");
 	if (uv_resdb_apply(&f->db, &t, &res))
 		abort();
 	uv_resdb_state_txn(&t, 2, UV_STATE_RUNNING);
