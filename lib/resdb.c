@@ -31,8 +31,8 @@ static int plan(const struct uv_resdb_config *cfg, struct layout *l)
 	l->chan_off = l->part_off + (uint64_t)cfg->max_partitions * sizeof(struct uv_resdb_part);
 	l->dev_off = l->chan_off + (uint64_t)cfg->max_channels * sizeof(struct uv_resdb_chan);
 	l->pagemap_off =
-		ALIGN_UP(l->dev_off + (uint64_t)cfg->max_devices * sizeof(struct uv_resdb_dev),
-			 UV_PM_IPAGE_BYTES);
+	    ALIGN_UP(l->dev_off + (uint64_t)cfg->max_devices * sizeof(struct uv_resdb_dev),
+	             UV_PM_IPAGE_BYTES);
 	l->pagemap_size = uv_pagemap_size_for(cfg->pool_bytes);
 	l->total = l->pagemap_off + l->pagemap_size;
 	return 0;
@@ -61,7 +61,7 @@ static int roles_ok(const struct uv_resdb_config *cfg)
 }
 
 static void write_hdr(struct uv_resdb_hdr *h, const struct uv_resdb_config *cfg,
-		      const struct layout *l)
+                      const struct layout *l)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = UV_RESDB_MAGIC;
@@ -100,7 +100,7 @@ static void init_parts(struct uv_resdb *db, const struct uv_resdb_config *cfg)
 
 int uv_resdb_init(struct uv_resdb *db, void *area, size_t size, const struct uv_resdb_config *cfg)
 {
-	struct uv_resdb d = { 0 };
+	struct uv_resdb d = {0};
 	struct layout l;
 	int r;
 
@@ -208,10 +208,10 @@ int uv_resdb_command_up(const struct uv_resdb *db)
 static int geo_ok(const struct uv_resdb_hdr *g, size_t size)
 {
 	struct uv_resdb_config cfg = {
-		.pool_bytes = g->pool_bytes,
-		.max_partitions = g->max_partitions,
-		.max_channels = g->max_channels,
-		.max_devices = g->max_devices,
+	    .pool_bytes = g->pool_bytes,
+	    .max_partitions = g->max_partitions,
+	    .max_channels = g->max_channels,
+	    .max_devices = g->max_devices,
 	};
 	struct layout l;
 
@@ -226,7 +226,7 @@ static int geo_ok(const struct uv_resdb_hdr *g, size_t size)
 
 int uv_resdb_view_attach(struct uv_resdb_view *v, const void *area, size_t size)
 {
-	struct uv_resdb_view n = { .base = area, .size = size };
+	struct uv_resdb_view n = {.base = area, .size = size};
 	int r;
 
 	if (!area || size < sizeof(n.geo))
@@ -247,7 +247,7 @@ static uint64_t read_gen(const struct uv_resdb_view *v)
 }
 
 int uv_resdb_read_desc(const struct uv_resdb_view *v, uint32_t partition,
-		       struct uv_partition_desc *out, struct uv_resdb_part *rec)
+                       struct uv_partition_desc *out, struct uv_resdb_part *rec)
 {
 	const uint8_t *slot = v->base + (uint64_t)partition * UV_RESDB_SLOT_SIZE;
 	const uint8_t *recp = v->base + v->geo.part_off + partition * sizeof(struct uv_resdb_part);

@@ -31,7 +31,7 @@ struct uv_resdb_sysrole {
 };
 
 struct uv_resdb_config {
-	uint64_t pool_bytes; /* partitionable memory, multiple of 4 KiB, at most 4 TiB */
+	uint64_t pool_bytes;     /* partitionable memory, multiple of 4 KiB, at most 4 TiB */
 	uint32_t max_partitions; /* partition numbers are 1 .. max_partitions-1 */
 	uint32_t max_channels;
 	uint32_t max_devices;
@@ -51,8 +51,8 @@ struct uv_resdb {
  * needs, and values[] go into the response (uv_txn_response.result). */
 struct uv_resdb_result {
 	enum uv_txn_reason reason;
-	uint64_t value[2]; /* created partition or channel id; granted bytes */
-	uint32_t prev[2];  /* state, status, CPU share or device position before the change */
+	uint64_t value[2];       /* created partition or channel id; granted bytes */
+	uint32_t prev[2];        /* state, status, CPU share or device position before the change */
 	struct uv_device device; /* a released device as it was recorded */
 	uint32_t n_extents;
 	struct uv_txn_extent extents[UV_TXN_EXTENTS_MAX]; /* granted or freed blocks, ascending */
@@ -66,16 +66,16 @@ int uv_resdb_init(struct uv_resdb *db, void *area, size_t size, const struct uv_
 /* Validates t against the database and applies it atomically, or refuses it with a reason and
  * leaves every byte of the region as it was. res is always filled. */
 enum uv_txn_reason uv_resdb_apply(struct uv_resdb *db, const struct uv_txn *t,
-				  struct uv_resdb_result *res);
+                                  struct uv_resdb_result *res);
 /* *out = t as the log must record it: a grant that apply allocated carries its extents (which
  * point into res, so keep res alive as long as out). */
 void uv_resdb_complete(const struct uv_txn *t, const struct uv_resdb_result *res,
-		       struct uv_txn *out);
+                       struct uv_txn *out);
 /* Reverses a transaction apply accepted (t completed, res from that apply). Undoing pending
  * transactions newest first always succeeds; undoing one that later changes depend on is
  * refused (UV_TXN_BUSY, EXISTS, DOUBLE_ALLOC ...) and changes nothing. */
 enum uv_txn_reason uv_resdb_undo(struct uv_resdb *db, const struct uv_txn *t,
-				 const struct uv_resdb_result *res);
+                                 const struct uv_resdb_result *res);
 
 /* Partition P failed (claims 5, 52): state CRASHED, status PRESERVED, every resource kept for it.
  * The same as an ultravisor SET_STATE CRASHED, which is what the daemon logs. -ENOENT if P is
@@ -126,6 +126,6 @@ int uv_resdb_view_attach(struct uv_resdb_view *v, const void *area, size_t size)
 /* A consistent copy of P's descriptor (and record, if rec is not NULL): -ENOENT if no partition
  * P, -EAGAIN if the writer kept changing the region. */
 int uv_resdb_read_desc(const struct uv_resdb_view *v, uint32_t partition,
-		       struct uv_partition_desc *out, struct uv_resdb_part *rec);
+                       struct uv_partition_desc *out, struct uv_resdb_part *rec);
 
 #endif

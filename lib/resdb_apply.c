@@ -8,18 +8,19 @@
 
 #include "resdb_ops.h"
 #include "resdb_perm.h"
+#include "resdb_values.h"
 
 const struct rdb_ops *const rdb_ops_table[UV_TXN_TYPE_COUNT] = {
-	[UV_TXN_CREATE_PARTITION] = &rdb_ops_partition_create,
-	[UV_TXN_DESTROY_PARTITION] = &rdb_ops_partition_destroy,
-	[UV_TXN_GRANT_MEMORY] = &rdb_ops_memory_grant,
-	[UV_TXN_REVOKE_MEMORY] = &rdb_ops_memory_revoke,
-	[UV_TXN_CREATE_CHANNEL] = &rdb_ops_channel_create,
-	[UV_TXN_DESTROY_CHANNEL] = &rdb_ops_channel_destroy,
-	[UV_TXN_ASSIGN_DEVICE] = &rdb_ops_device_assign,
-	[UV_TXN_RELEASE_DEVICE] = &rdb_ops_device_release,
-	[UV_TXN_SET_CPU_SHARE] = &rdb_ops_cpu_share,
-	[UV_TXN_SET_STATE] = &rdb_ops_state,
+    [UV_TXN_CREATE_PARTITION] = &rdb_ops_partition_create,
+    [UV_TXN_DESTROY_PARTITION] = &rdb_ops_partition_destroy,
+    [UV_TXN_GRANT_MEMORY] = &rdb_ops_memory_grant,
+    [UV_TXN_REVOKE_MEMORY] = &rdb_ops_memory_revoke,
+    [UV_TXN_CREATE_CHANNEL] = &rdb_ops_channel_create,
+    [UV_TXN_DESTROY_CHANNEL] = &rdb_ops_channel_destroy,
+    [UV_TXN_ASSIGN_DEVICE] = &rdb_ops_device_assign,
+    [UV_TXN_RELEASE_DEVICE] = &rdb_ops_device_release,
+    [UV_TXN_SET_CPU_SHARE] = &rdb_ops_cpu_share,
+    [UV_TXN_SET_STATE] = &rdb_ops_state,
 };
 
 static const struct rdb_ops *ops_of(const struct uv_txn *t)
@@ -37,13 +38,15 @@ static void result_reset(struct uv_resdb_result *res)
 }
 
 enum uv_txn_reason uv_resdb_apply(struct uv_resdb *db, const struct uv_txn *t,
-				  struct uv_resdb_result *res)
+                                  struct uv_resdb_result *res)
 {
 	const struct rdb_ops *ops = ops_of(t);
 	enum uv_txn_reason r;
 
 	result_reset(res);
-	r = ops ? rdb_check_sender(db, t) : UV_TXN_UNKNOWN_TYPE;
+	r = ops ? rdb_check_values(t) : UV_TXN_UNKNOWN_TYPE;
+	if (!r)
+		r = rdb_check_sender(db, t);
 	if (!r)
 		r = ops->check(db, t);
 	if (!r) {
@@ -56,7 +59,7 @@ enum uv_txn_reason uv_resdb_apply(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 void uv_resdb_complete(const struct uv_txn *t, const struct uv_resdb_result *res,
-		       struct uv_txn *out)
+                       struct uv_txn *out)
 {
 	*out = *t;
 	if (t->hdr.type == UV_TXN_GRANT_MEMORY && !t->u.memory.n_extents &&
@@ -67,7 +70,7 @@ void uv_resdb_complete(const struct uv_txn *t, const struct uv_resdb_result *res
 }
 
 enum uv_txn_reason uv_resdb_undo(struct uv_resdb *db, const struct uv_txn *t,
-				 const struct uv_resdb_result *res)
+                                 const struct uv_resdb_result *res)
 {
 	const struct rdb_ops *ops = ops_of(t);
 	enum uv_txn_reason r;
@@ -99,7 +102,7 @@ void uv_resdb_state_txn(struct uv_txn *t, uint32_t partition, enum uv_part_state
 }
 
 static int move_state(struct uv_resdb *db, uint32_t partition, enum uv_part_state state,
-		      uint32_t from)
+                      uint32_t from)
 {
 	struct uv_resdb_result res;
 	struct uv_txn t;

@@ -44,7 +44,7 @@ static enum uv_txn_reason create_check(const struct uv_resdb *db, const struct u
 }
 
 static void fill(struct uv_resdb_chan *ch, const struct uv_txn_channel *c,
-		 const struct uv_resdb_result *res)
+                 const struct uv_resdb_result *res)
 {
 	uint32_t i;
 
@@ -62,7 +62,7 @@ static void fill(struct uv_resdb_chan *ch, const struct uv_txn_channel *c,
 }
 
 static enum uv_txn_reason create_apply(struct uv_resdb *db, const struct uv_txn *t,
-				       struct uv_resdb_result *res)
+                                       struct uv_resdb_result *res)
 {
 	const struct uv_txn_channel *c = &t->u.channel;
 
@@ -81,7 +81,7 @@ static enum uv_txn_reason create_apply(struct uv_resdb *db, const struct uv_txn 
 }
 
 static enum uv_txn_reason create_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					    const struct uv_resdb_result *res)
+                                            const struct uv_resdb_result *res)
 {
 	return rdb_chan_index(db, t->u.channel.channel_id) < 0 ? UV_TXN_NO_SUCH_CHANNEL : UV_TXN_OK;
 }
@@ -93,7 +93,7 @@ static void drop(struct uv_resdb *db, uint32_t id, struct uv_resdb_result *res)
 	uint32_t i;
 
 	for (i = 0; i < ch->n_ext; i++)
-		e[i] = (struct uv_txn_extent){ ch->ext[i].offset, ch->ext[i].size };
+		e[i] = (struct uv_txn_extent){ch->ext[i].offset, ch->ext[i].size};
 	if (res) {
 		memcpy(res->extents, e, ch->n_ext * sizeof(e[0]));
 		res->n_extents = ch->n_ext;
@@ -104,16 +104,16 @@ static void drop(struct uv_resdb *db, uint32_t id, struct uv_resdb_result *res)
 }
 
 static void create_undo(struct uv_resdb *db, const struct uv_txn *t,
-			const struct uv_resdb_result *res)
+                        const struct uv_resdb_result *res)
 {
 	drop(db, t->u.channel.channel_id, NULL);
 }
 
 const struct rdb_ops rdb_ops_channel_create = {
-	create_check,
-	create_apply,
-	create_undo_check,
-	create_undo,
+    create_check,
+    create_apply,
+    create_undo_check,
+    create_undo,
 };
 
 /* The record must name the channel exactly: its id, its two ends in order, its size. */
@@ -133,7 +133,7 @@ static enum uv_txn_reason destroy_check(const struct uv_resdb *db, const struct 
 }
 
 static enum uv_txn_reason destroy_apply(struct uv_resdb *db, const struct uv_txn *t,
-					struct uv_resdb_result *res)
+                                        struct uv_resdb_result *res)
 {
 	drop(db, t->u.channel.channel_id, res);
 	res->value[0] = t->u.channel.channel_id;
@@ -141,7 +141,7 @@ static enum uv_txn_reason destroy_apply(struct uv_resdb *db, const struct uv_txn
 }
 
 static enum uv_txn_reason destroy_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					     const struct uv_resdb_result *res)
+                                             const struct uv_resdb_result *res)
 {
 	const struct uv_txn_channel *c = &t->u.channel;
 	unsigned i;
@@ -154,11 +154,11 @@ static enum uv_txn_reason destroy_undo_check(const struct uv_resdb *db, const st
 		if (rdb_part(db, c->endpoint[i])->status == UV_RESDB_FREE)
 			return UV_TXN_NO_SUCH_PARTITION;
 	return rdb_extents_are(db, res->extents, res->n_extents, UV_PM_NONE) ? UV_TXN_OK
-									     : UV_TXN_DOUBLE_ALLOC;
+	                                                                     : UV_TXN_DOUBLE_ALLOC;
 }
 
 static void destroy_undo(struct uv_resdb *db, const struct uv_txn *t,
-			 const struct uv_resdb_result *res)
+                         const struct uv_resdb_result *res)
 {
 	rdb_claim(db, UV_RESDB_CHANNEL_OWNER, res->extents, res->n_extents);
 	fill(rdb_chan(db, (uint32_t)rdb_free_chan(db)), &t->u.channel, res);
@@ -166,8 +166,8 @@ static void destroy_undo(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 const struct rdb_ops rdb_ops_channel_destroy = {
-	destroy_check,
-	destroy_apply,
-	destroy_undo_check,
-	destroy_undo,
+    destroy_check,
+    destroy_apply,
+    destroy_undo_check,
+    destroy_undo,
 };

@@ -39,8 +39,8 @@ static int chans_ok(const struct uv_resdb *db, uint32_t *per_part, uint64_t *cha
 
 		if (!c->in_use)
 			continue;
-		if (c->in_use != 1 || c->n_ext > UV_RESDB_CHAN_EXT_MAX || rdb_chan_index(db, c->id) != i ||
-		    c->endpoint[0] == c->endpoint[1])
+		if (c->in_use != 1 || c->n_ext > UV_RESDB_CHAN_EXT_MAX ||
+		    rdb_chan_index(db, c->id) != i || c->endpoint[0] == c->endpoint[1])
 			return 0;
 		for (j = 0; j < 2; j++) {
 			if (c->endpoint[j] >= db->h->max_partitions ||
@@ -49,7 +49,7 @@ static int chans_ok(const struct uv_resdb *db, uint32_t *per_part, uint64_t *cha
 			per_part[c->endpoint[j]]++;
 		}
 		for (j = 0; j < c->n_ext; j++) {
-			struct uv_txn_extent e = { c->ext[j].offset, c->ext[j].size };
+			struct uv_txn_extent e = {c->ext[j].offset, c->ext[j].size};
 
 			if (!rdb_extents_are(db, &e, 1, UV_RESDB_CHANNEL_OWNER) ||
 			    (j && c->ext[j].offset <= c->ext[j - 1].offset))
@@ -113,8 +113,8 @@ static int parts_ok(const struct uv_resdb *db, const uint32_t *n_chan, const uin
 {
 	uint32_t p, live = 1;
 
-	if (rdb_part(db, 0)->status != UV_RESDB_LIVE || rdb_part(db, 0)->role != UV_ROLE_ULTRAVISOR ||
-	    rdb_part(db, 0)->n_channels != n_chan[0])
+	if (rdb_part(db, 0)->status != UV_RESDB_LIVE ||
+	    rdb_part(db, 0)->role != UV_ROLE_ULTRAVISOR || rdb_part(db, 0)->n_channels != n_chan[0])
 		return 0;
 	for (p = 1; p < db->h->max_partitions; p++) {
 		if (!part_ok(db, p, n_chan[p], bytes[p]))
@@ -127,7 +127,7 @@ static int parts_ok(const struct uv_resdb *db, const uint32_t *n_chan, const uin
 int uv_resdb_check(const struct uv_resdb *db)
 {
 	uint32_t max = db->h->max_partitions;
-	struct owned o = { .max = max };
+	struct owned o = {.max = max};
 	uint32_t *n_chan = calloc(max, sizeof(*n_chan));
 	uint64_t chan_bytes = 0;
 	struct uv_pagemap_view v;
@@ -199,7 +199,7 @@ static int same_block(const struct uv_pm_block *x, const struct uv_pm_block *y)
 
 static int maps_equal(const struct uv_resdb *a, const struct uv_resdb *b)
 {
-	struct runlist x = { 0 }, y = { 0 };
+	struct runlist x = {0}, y = {0};
 	int eq = !collect(a, &x) && !collect(b, &y) && x.n == y.n;
 	size_t i;
 

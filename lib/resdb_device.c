@@ -37,12 +37,12 @@ static enum uv_txn_reason assign_check(const struct uv_resdb *db, const struct u
 	i = rdb_dev_index(db, d->device.path);
 	if (i >= 0)
 		return rdb_dev(db, (uint32_t)i)->partition == d->partition_id ? UV_TXN_EXISTS
-									       : UV_TXN_DOUBLE_ALLOC;
+		                                                              : UV_TXN_DOUBLE_ALLOC;
 	return room_for(db, d->partition_id);
 }
 
 static enum uv_txn_reason assign_apply(struct uv_resdb *db, const struct uv_txn *t,
-				       struct uv_resdb_result *res)
+                                       struct uv_resdb_result *res)
 {
 	const struct uv_txn_device *d = &t->u.device;
 	uint32_t pos = rdb_desc(db, d->partition_id)->n_dev;
@@ -63,25 +63,25 @@ static enum uv_txn_reason owned_check(const struct uv_resdb *db, const struct uv
 }
 
 static enum uv_txn_reason assign_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					    const struct uv_resdb_result *res)
+                                            const struct uv_resdb_result *res)
 {
 	return owned_check(db, t);
 }
 
 static void assign_undo(struct uv_resdb *db, const struct uv_txn *t,
-			const struct uv_resdb_result *res)
+                        const struct uv_resdb_result *res)
 {
 	const struct uv_txn_device *d = &t->u.device;
 
 	rdb_dev_detach(db, d->partition_id,
-		       (uint32_t)desc_pos(db, d->partition_id, d->device.path));
+	               (uint32_t)desc_pos(db, d->partition_id, d->device.path));
 }
 
 const struct rdb_ops rdb_ops_device_assign = {
-	assign_check,
-	assign_apply,
-	assign_undo_check,
-	assign_undo,
+    assign_check,
+    assign_apply,
+    assign_undo_check,
+    assign_undo,
 };
 
 static enum uv_txn_reason release_check(const struct uv_resdb *db, const struct uv_txn *t)
@@ -92,7 +92,7 @@ static enum uv_txn_reason release_check(const struct uv_resdb *db, const struct 
 }
 
 static enum uv_txn_reason release_apply(struct uv_resdb *db, const struct uv_txn *t,
-					struct uv_resdb_result *res)
+                                        struct uv_resdb_result *res)
 {
 	const struct uv_txn_device *d = &t->u.device;
 	uint32_t pos = (uint32_t)desc_pos(db, d->partition_id, d->device.path);
@@ -105,7 +105,7 @@ static enum uv_txn_reason release_apply(struct uv_resdb *db, const struct uv_txn
 }
 
 static enum uv_txn_reason release_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					     const struct uv_resdb_result *res)
+                                             const struct uv_resdb_result *res)
 {
 	const struct uv_txn_device *d = &t->u.device;
 
@@ -119,14 +119,14 @@ static enum uv_txn_reason release_undo_check(const struct uv_resdb *db, const st
 }
 
 static void release_undo(struct uv_resdb *db, const struct uv_txn *t,
-			 const struct uv_resdb_result *res)
+                         const struct uv_resdb_result *res)
 {
 	rdb_dev_attach(db, t->u.device.partition_id, &res->device, res->prev[0]);
 }
 
 const struct rdb_ops rdb_ops_device_release = {
-	release_check,
-	release_apply,
-	release_undo_check,
-	release_undo,
+    release_check,
+    release_apply,
+    release_undo_check,
+    release_undo,
 };

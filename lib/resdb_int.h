@@ -13,7 +13,7 @@ static inline struct uv_resdb_part *rdb_part(const struct uv_resdb *db, uint32_t
 static inline struct uv_partition_desc *rdb_desc(const struct uv_resdb *db, uint32_t p)
 {
 	return (struct uv_partition_desc *)(db->base + db->h->desc_off +
-					    (uint64_t)p * UV_RESDB_SLOT_SIZE);
+	                                    (uint64_t)p * UV_RESDB_SLOT_SIZE);
 }
 
 static inline struct uv_resdb_chan *rdb_chan(const struct uv_resdb *db, uint32_t i)
@@ -56,6 +56,6 @@ int rdb_free(struct uv_resdb *db, uint32_t owner, const struct uv_txn_extent *e,
 /* Every page of the n extents at e (which may be unaligned) is owned by owner, or free when
  * owner is UV_PM_NONE. */
 int rdb_extents_are(const struct uv_resdb *db, const struct uv_txn_extent *e, uint32_t n,
-		    uint32_t owner);
+                    uint32_t owner);
 
 #endif

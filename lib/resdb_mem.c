@@ -52,7 +52,7 @@ static void to_pm(struct uv_resdb *db, const struct uv_txn_extent *e, uint32_t n
 		struct uv_txn_extent x;
 
 		memcpy(&x, &e[i], sizeof(x)); /* e may point into an unaligned record */
-		db->scratch[i] = (struct uv_pm_extent){ .offset = x.pool_offset, .size = x.size };
+		db->scratch[i] = (struct uv_pm_extent){.offset = x.pool_offset, .size = x.size};
 	}
 }
 
@@ -76,7 +76,7 @@ void rdb_dev_attach(struct uv_resdb *db, uint32_t p, const struct uv_device *d, 
 {
 	struct uv_partition_desc *desc = rdb_desc(db, p);
 	struct uv_resdb_dev *rec = rdb_dev(db, (uint32_t)rdb_free_dev(db));
-	struct uv_device c = { .kind = d->kind, .flags = d->flags };
+	struct uv_device c = {.kind = d->kind, .flags = d->flags};
 
 	/* Bytes after the path's NUL are the sender's noise: never store them. */
 	memcpy(c.path, d->path, strnlen(d->path, UV_PATH_MAX - 1));

@@ -33,7 +33,7 @@ static int range_is(const struct uv_resdb *db, uint64_t off, uint64_t size, uint
 		if (uv_pagemap_lookup(&v, off, &b))
 			return 0;
 		if (owner == OWNER_FREE ? b.state != UV_PM_FREE
-					: b.state != UV_PM_OWNED || b.owner != owner)
+		                        : b.state != UV_PM_OWNED || b.owner != owner)
 			return 0;
 		off = b.offset + b.size;
 	}
@@ -41,7 +41,7 @@ static int range_is(const struct uv_resdb *db, uint64_t off, uint64_t size, uint
 }
 
 int rdb_extents_are(const struct uv_resdb *db, const struct uv_txn_extent *e, uint32_t n,
-		    uint32_t owner)
+                    uint32_t owner)
 {
 	uint32_t i;
 
@@ -80,11 +80,11 @@ static enum uv_txn_reason grant_check(const struct uv_resdb *db, const struct uv
 			return UV_TXN_NO_SPACE;
 	}
 	return rdb_extents_are(db, t->extents, m->n_extents, OWNER_FREE) ? UV_TXN_OK
-									 : UV_TXN_DOUBLE_ALLOC;
+	                                                                 : UV_TXN_DOUBLE_ALLOC;
 }
 
 static enum uv_txn_reason grant_apply(struct uv_resdb *db, const struct uv_txn *t,
-				      struct uv_resdb_result *res)
+                                      struct uv_resdb_result *res)
 {
 	const struct uv_txn_memory *m = &t->u.memory;
 
@@ -102,18 +102,18 @@ static enum uv_txn_reason grant_apply(struct uv_resdb *db, const struct uv_txn *
 }
 
 static enum uv_txn_reason grant_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					   const struct uv_resdb_result *res)
+                                           const struct uv_resdb_result *res)
 {
 	const struct uv_txn_memory *m = &t->u.memory;
 
 	if (rdb_part(db, m->partition_id)->status == UV_RESDB_FREE)
 		return UV_TXN_NO_SUCH_PARTITION;
 	return rdb_extents_are(db, res->extents, res->n_extents, m->partition_id) ? UV_TXN_OK
-										  : UV_TXN_BUSY;
+	                                                                          : UV_TXN_BUSY;
 }
 
 static void grant_undo(struct uv_resdb *db, const struct uv_txn *t,
-		       const struct uv_resdb_result *res)
+                       const struct uv_resdb_result *res)
 {
 	const struct uv_txn_memory *m = &t->u.memory;
 
@@ -122,10 +122,10 @@ static void grant_undo(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 const struct rdb_ops rdb_ops_memory_grant = {
-	grant_check,
-	grant_apply,
-	grant_undo_check,
-	grant_undo,
+    grant_check,
+    grant_apply,
+    grant_undo_check,
+    grant_undo,
 };
 
 /* Revoking blocks the partition does not hold names a bad extent. */
@@ -136,14 +136,12 @@ static enum uv_txn_reason revoke_check(const struct uv_resdb *db, const struct u
 
 	if (r)
 		return r;
-	if (!m->n_extents)
-		return UV_TXN_BAD_COUNT;
 	return rdb_extents_are(db, t->extents, m->n_extents, m->partition_id) ? UV_TXN_OK
-									      : UV_TXN_BAD_EXTENT;
+	                                                                      : UV_TXN_BAD_EXTENT;
 }
 
 static enum uv_txn_reason revoke_apply(struct uv_resdb *db, const struct uv_txn *t,
-				       struct uv_resdb_result *res)
+                                       struct uv_resdb_result *res)
 {
 	const struct uv_txn_memory *m = &t->u.memory;
 
@@ -156,18 +154,18 @@ static enum uv_txn_reason revoke_apply(struct uv_resdb *db, const struct uv_txn 
 }
 
 static enum uv_txn_reason revoke_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					    const struct uv_resdb_result *res)
+                                            const struct uv_resdb_result *res)
 {
 	const struct uv_txn_memory *m = &t->u.memory;
 
 	if (rdb_part(db, m->partition_id)->status == UV_RESDB_FREE)
 		return UV_TXN_NO_SUCH_PARTITION;
 	return rdb_extents_are(db, res->extents, res->n_extents, OWNER_FREE) ? UV_TXN_OK
-									     : UV_TXN_DOUBLE_ALLOC;
+	                                                                     : UV_TXN_DOUBLE_ALLOC;
 }
 
 static void revoke_undo(struct uv_resdb *db, const struct uv_txn *t,
-			const struct uv_resdb_result *res)
+                        const struct uv_resdb_result *res)
 {
 	const struct uv_txn_memory *m = &t->u.memory;
 
@@ -176,8 +174,8 @@ static void revoke_undo(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 const struct rdb_ops rdb_ops_memory_revoke = {
-	revoke_check,
-	revoke_apply,
-	revoke_undo_check,
-	revoke_undo,
+    revoke_check,
+    revoke_apply,
+    revoke_undo_check,
+    revoke_undo,
 };

@@ -13,10 +13,11 @@
 struct rdb_ops {
 	enum uv_txn_reason (*check)(const struct uv_resdb *db, const struct uv_txn *t);
 	enum uv_txn_reason (*apply)(struct uv_resdb *db, const struct uv_txn *t,
-				    struct uv_resdb_result *res);
+	                            struct uv_resdb_result *res);
 	enum uv_txn_reason (*undo_check)(const struct uv_resdb *db, const struct uv_txn *t,
-					 const struct uv_resdb_result *res);
-	void (*undo)(struct uv_resdb *db, const struct uv_txn *t, const struct uv_resdb_result *res);
+	                                 const struct uv_resdb_result *res);
+	void (*undo)(struct uv_resdb *db, const struct uv_txn *t,
+	             const struct uv_resdb_result *res);
 };
 
 /* Indexed by enum uv_txn_type; NULL entries are not requests. */

@@ -71,7 +71,7 @@ static enum uv_txn_reason create_check(const struct uv_resdb *db, const struct u
 }
 
 static enum uv_txn_reason create_apply(struct uv_resdb *db, const struct uv_txn *t,
-				       struct uv_resdb_result *res)
+                                       struct uv_resdb_result *res)
 {
 	const struct uv_partition_desc *d = &t->u.create;
 	struct uv_resdb_part *p = rdb_part(db, d->id);
@@ -92,7 +92,7 @@ static enum uv_txn_reason create_apply(struct uv_resdb *db, const struct uv_txn 
 }
 
 static enum uv_txn_reason create_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					    const struct uv_resdb_result *res)
+                                            const struct uv_resdb_result *res)
 {
 	const struct uv_resdb_part *p = rdb_part(db, t->u.create.id);
 	enum uv_txn_reason r = rdb_live(db, t->u.create.id);
@@ -103,7 +103,7 @@ static enum uv_txn_reason create_undo_check(const struct uv_resdb *db, const str
 }
 
 static void create_undo(struct uv_resdb *db, const struct uv_txn *t,
-			const struct uv_resdb_result *res)
+                        const struct uv_resdb_result *res)
 {
 	records_drop(db, t->u.create.id);
 	rdb_part(db, t->u.create.id)->status = UV_RESDB_FREE;
@@ -111,10 +111,10 @@ static void create_undo(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 const struct rdb_ops rdb_ops_partition_create = {
-	create_check,
-	create_apply,
-	create_undo_check,
-	create_undo,
+    create_check,
+    create_apply,
+    create_undo_check,
+    create_undo,
 };
 
 static int active(uint32_t state)
@@ -139,7 +139,7 @@ static enum uv_txn_reason destroy_check(const struct uv_resdb *db, const struct 
 }
 
 static enum uv_txn_reason destroy_apply(struct uv_resdb *db, const struct uv_txn *t,
-					struct uv_resdb_result *res)
+                                        struct uv_resdb_result *res)
 {
 	uint32_t id = t->u.partition.partition_id;
 
@@ -150,7 +150,7 @@ static enum uv_txn_reason destroy_apply(struct uv_resdb *db, const struct uv_txn
 }
 
 static enum uv_txn_reason destroy_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					     const struct uv_resdb_result *res)
+                                             const struct uv_resdb_result *res)
 {
 	uint32_t id = t->u.partition.partition_id;
 
@@ -160,7 +160,7 @@ static enum uv_txn_reason destroy_undo_check(const struct uv_resdb *db, const st
 }
 
 static void destroy_undo(struct uv_resdb *db, const struct uv_txn *t,
-			 const struct uv_resdb_result *res)
+                         const struct uv_resdb_result *res)
 {
 	uint32_t id = t->u.partition.partition_id;
 
@@ -170,8 +170,8 @@ static void destroy_undo(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 const struct rdb_ops rdb_ops_partition_destroy = {
-	destroy_check,
-	destroy_apply,
-	destroy_undo_check,
-	destroy_undo,
+    destroy_check,
+    destroy_apply,
+    destroy_undo_check,
+    destroy_undo,
 };

@@ -56,7 +56,7 @@ static int sender_ok(const struct uv_resdb *db, const struct uv_txn_hdr *h)
 }
 
 static int in_scope(const struct uv_resdb *db, enum uv_txn_scope scope, uint32_t sender,
-		    uint32_t id, int channel)
+                    uint32_t id, int channel)
 {
 	if (id >= db->h->max_partitions)
 		return 1; /* capacity or existence: the type's own check names it */
@@ -78,7 +78,7 @@ static int in_scope(const struct uv_resdb *db, enum uv_txn_scope scope, uint32_t
 enum uv_txn_reason rdb_check_sender(const struct uv_resdb *db, const struct uv_txn *t)
 {
 	enum uv_txn_scope scope =
-		uv_txn_scope(t->hdr.sender_role, t->hdr.type, uv_resdb_command_up(db));
+	    uv_txn_scope(t->hdr.sender_role, t->hdr.type, uv_resdb_command_up(db));
 	int channel = t->hdr.type == UV_TXN_CREATE_CHANNEL || t->hdr.type == UV_TXN_DESTROY_CHANNEL;
 	uint32_t id[2];
 	unsigned i, n;

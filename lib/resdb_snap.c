@@ -12,7 +12,7 @@
 #include "resdb_int.h"
 
 struct cursor {
-	uint8_t *out;       /* NULL when only counting */
+	uint8_t *out; /* NULL when only counting */
 	const uint8_t *in;
 	size_t len, cap;
 };
@@ -76,7 +76,7 @@ static int run_cb(const struct uv_pm_block *b, void *ctx)
 
 static int put_runs(const struct uv_resdb *db, struct cursor *c, uint32_t *n)
 {
-	struct runs r = { .c = c };
+	struct runs r = {.c = c};
 	struct uv_pagemap_view v;
 	int e = uv_pagemap_view_attach(&v, db->base + db->h->pagemap_off, db->h->pagemap_size);
 
@@ -94,7 +94,7 @@ static int put_records(const struct uv_resdb *db, struct cursor *c, struct uv_re
 	int e = 0;
 
 	for (i = 1; i < db->h->max_partitions && !e; i++) {
-		struct uv_resdb_snap_role r = { .partition = i, .role = rdb_part(db, i)->role };
+		struct uv_resdb_snap_role r = {.partition = i, .role = rdb_part(db, i)->role};
 
 		if (r.role != UV_ROLE_GUEST) {
 			e = put(c, &r, sizeof(r));
@@ -127,13 +127,13 @@ static int put_records(const struct uv_resdb *db, struct cursor *c, struct uv_re
 static ssize_t save(const struct uv_resdb *db, struct cursor *c)
 {
 	struct uv_resdb_snap_hdr s = {
-		.magic = UV_RESDB_SNAP_MAGIC,
-		.version = UV_RESDB_SNAP_VERSION,
-		.hdr_size = sizeof(s),
-		.pool_bytes = db->h->pool_bytes,
-		.max_partitions = db->h->max_partitions,
-		.max_channels = db->h->max_channels,
-		.max_devices = db->h->max_devices,
+	    .magic = UV_RESDB_SNAP_MAGIC,
+	    .version = UV_RESDB_SNAP_VERSION,
+	    .hdr_size = sizeof(s),
+	    .pool_bytes = db->h->pool_bytes,
+	    .max_partitions = db->h->max_partitions,
+	    .max_channels = db->h->max_channels,
+	    .max_devices = db->h->max_devices,
 	};
 	int e;
 
@@ -149,7 +149,7 @@ static ssize_t save(const struct uv_resdb *db, struct cursor *c)
 
 size_t uv_resdb_save_size(const struct uv_resdb *db)
 {
-	struct cursor c = { 0 };
+	struct cursor c = {0};
 	ssize_t n = save(db, &c);
 
 	return n < 0 ? 0 : (size_t)n;
@@ -157,7 +157,7 @@ size_t uv_resdb_save_size(const struct uv_resdb *db)
 
 ssize_t uv_resdb_save(const struct uv_resdb *db, void *buf, size_t cap)
 {
-	struct cursor c = { .out = buf, .cap = cap };
+	struct cursor c = {.out = buf, .cap = cap};
 
 	if (cap < sizeof(struct uv_resdb_snap_hdr))
 		return -ENOSPC;
@@ -258,7 +258,7 @@ static int load_runs(struct uv_resdb *db, struct cursor *c, uint32_t n)
 
 		if (get(c, &r, sizeof(r)) || r.owner >= db->h->max_partitions)
 			return -EINVAL;
-		e = (struct uv_pm_extent){ .offset = r.offset, .size = r.size };
+		e = (struct uv_pm_extent){.offset = r.offset, .size = r.size};
 		err = uv_pagemap_claim(&db->pm, r.owner, &e, 1);
 		if (err)
 			return err == -EBUSY ? -EBUSY : -EINVAL;
@@ -268,7 +268,7 @@ static int load_runs(struct uv_resdb *db, struct cursor *c, uint32_t n)
 
 static int load(struct uv_resdb *db, const void *buf, size_t len)
 {
-	struct cursor c = { .in = buf, .cap = len };
+	struct cursor c = {.in = buf, .cap = len};
 	struct uv_resdb_snap_hdr s;
 	int e;
 
@@ -303,10 +303,10 @@ static int is_fresh(const struct uv_resdb *db)
 int uv_resdb_load(struct uv_resdb *db, const void *buf, size_t len)
 {
 	struct uv_resdb_config cfg = {
-		.pool_bytes = db->h->pool_bytes,
-		.max_partitions = db->h->max_partitions,
-		.max_channels = db->h->max_channels,
-		.max_devices = db->h->max_devices,
+	    .pool_bytes = db->h->pool_bytes,
+	    .max_partitions = db->h->max_partitions,
+	    .max_channels = db->h->max_channels,
+	    .max_devices = db->h->max_devices,
 	};
 	uint8_t *roles;
 	uint32_t i;

@@ -18,7 +18,7 @@ static enum uv_txn_reason cpu_check(const struct uv_resdb *db, const struct uv_t
 		return r;
 	/* The same bound uv_desc_validate() puts on a descriptor. */
 	return t->u.cpu.cpu_share_milli > rdb_desc(db, id)->vcpus * 1000u ? UV_TXN_BAD_VALUE
-									   : UV_TXN_OK;
+	                                                                  : UV_TXN_OK;
 }
 
 static void set_cpu(struct uv_resdb *db, uint32_t id, uint32_t share)
@@ -28,7 +28,7 @@ static void set_cpu(struct uv_resdb *db, uint32_t id, uint32_t share)
 }
 
 static enum uv_txn_reason cpu_apply(struct uv_resdb *db, const struct uv_txn *t,
-				    struct uv_resdb_result *res)
+                                    struct uv_resdb_result *res)
 {
 	res->prev[0] = rdb_part(db, t->u.cpu.partition_id)->cpu_share_milli;
 	set_cpu(db, t->u.cpu.partition_id, t->u.cpu.cpu_share_milli);
@@ -36,7 +36,7 @@ static enum uv_txn_reason cpu_apply(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 static enum uv_txn_reason cpu_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					 const struct uv_resdb_result *res)
+                                         const struct uv_resdb_result *res)
 {
 	return rdb_live(db, t->u.cpu.partition_id);
 }
@@ -47,10 +47,10 @@ static void cpu_undo(struct uv_resdb *db, const struct uv_txn *t, const struct u
 }
 
 const struct rdb_ops rdb_ops_cpu_share = {
-	cpu_check,
-	cpu_apply,
-	cpu_undo_check,
-	cpu_undo,
+    cpu_check,
+    cpu_apply,
+    cpu_undo_check,
+    cpu_undo,
 };
 
 static enum uv_txn_reason state_check(const struct uv_resdb *db, const struct uv_txn *t)
@@ -71,7 +71,7 @@ static void set_state(struct uv_resdb *db, uint32_t id, uint32_t status, uint32_
 }
 
 static enum uv_txn_reason state_apply(struct uv_resdb *db, const struct uv_txn *t,
-				      struct uv_resdb_result *res)
+                                      struct uv_resdb_result *res)
 {
 	uint32_t id = t->u.state.partition_id, state = t->u.state.state;
 	struct uv_resdb_part *p = rdb_part(db, id);
@@ -89,7 +89,7 @@ static enum uv_txn_reason state_apply(struct uv_resdb *db, const struct uv_txn *
 }
 
 static enum uv_txn_reason state_undo_check(const struct uv_resdb *db, const struct uv_txn *t,
-					   const struct uv_resdb_result *res)
+                                           const struct uv_resdb_result *res)
 {
 	uint32_t id = t->u.state.partition_id;
 
@@ -97,7 +97,7 @@ static enum uv_txn_reason state_undo_check(const struct uv_resdb *db, const stru
 }
 
 static void state_undo(struct uv_resdb *db, const struct uv_txn *t,
-		       const struct uv_resdb_result *res)
+                       const struct uv_resdb_result *res)
 {
 	uint32_t id = t->u.state.partition_id;
 
@@ -106,8 +106,8 @@ static void state_undo(struct uv_resdb *db, const struct uv_txn *t,
 }
 
 const struct rdb_ops rdb_ops_state = {
-	state_check,
-	state_apply,
-	state_undo_check,
-	state_undo,
+    state_check,
+    state_apply,
+    state_undo_check,
+    state_undo,
 };

@@ -193,6 +193,6 @@ _Static_assert(sizeof(struct uv_resdb_snap_role) == 8, "resdb snapshot ABI");
 _Static_assert(sizeof(struct uv_resdb_snap_run) == 24, "resdb snapshot ABI");
 _Static_assert(offsetof(struct uv_resdb_snap_run, owner) == 16, "resdb snapshot ABI");
 _Static_assert((sizeof(struct uv_resdb_part) + sizeof(struct uv_partition_desc)) % 8 == 0,
-	       "snapshot entries stay 8-aligned");
+               "snapshot entries stay 8-aligned");
 
 #endif

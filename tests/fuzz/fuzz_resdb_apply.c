@@ -22,7 +22,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct uv_resdb_sysrole roles[] = {
-	{ 1, UV_ROLE_BOOT }, { 2, UV_ROLE_COMMAND }, { 3, UV_ROLE_IO }, { 4, UV_ROLE_OPERATIONS },
+    {1, UV_ROLE_BOOT},
+    {2, UV_ROLE_COMMAND},
+    {3, UV_ROLE_IO},
+    {4, UV_ROLE_OPERATIONS},
 };
 
 struct fdb {
@@ -35,7 +38,7 @@ static struct uv_resdb_result res;
 
 static void up(struct fdb *f, int boot)
 {
-	struct uv_resdb_config cfg = { POOL, 8, 4, 4, roles, 4 };
+	struct uv_resdb_config cfg = {POOL, 8, 4, 4, roles, 4};
 	struct uv_txn t;
 
 	f->size = uv_resdb_size_for(&cfg);
@@ -52,6 +55,11 @@ static void up(struct fdb *f, int boot)
 	t.u.create.size = sizeof(t.u.create);
 	t.u.create.id = 2;
 	t.u.create.vcpus = 1;
+	t.u.create.n_mem = 1;
+	t.u.create.mem[0].size = UV_MEM_MIN;
+	t.u.create.mem_bytes = UV_MEM_MIN;
+	strcpy(t.u.create.name, "command");
+	strcpy(t.u.create.kernel, "/boot/vmlinux");
 	if (uv_resdb_apply(&f->db, &t, &res))
 		abort();
 	uv_resdb_state_txn(&t, 2, UV_STATE_RUNNING);

@@ -16,10 +16,10 @@
 enum { P_BOOT = 1, P_CMD = 2, P_IO = 3, P_OPS = 4, P_GUEST = 5 };
 
 static const struct uv_resdb_sysrole test_roles[] = {
-	{ P_BOOT, UV_ROLE_BOOT },
-	{ P_CMD, UV_ROLE_COMMAND },
-	{ P_IO, UV_ROLE_IO },
-	{ P_OPS, UV_ROLE_OPERATIONS },
+    {P_BOOT, UV_ROLE_BOOT},
+    {P_CMD, UV_ROLE_COMMAND},
+    {P_IO, UV_ROLE_IO},
+    {P_OPS, UV_ROLE_OPERATIONS},
 };
 
 struct tdb {
@@ -30,9 +30,9 @@ struct tdb {
 };
 
 static inline int tdb_open(struct tdb *t, uint64_t pool, uint32_t maxp, uint32_t maxc,
-			   uint32_t maxd)
+                           uint32_t maxd)
 {
-	t->cfg = (struct uv_resdb_config){ pool, maxp, maxc, maxd, test_roles, 4 };
+	t->cfg = (struct uv_resdb_config){pool, maxp, maxc, maxd, test_roles, 4};
 	t->size = uv_resdb_size_for(&t->cfg);
 	t->area = calloc(1, t->size);
 	t->db = calloc(1, sizeof(*t->db));
@@ -48,7 +48,7 @@ static inline void tdb_close(struct tdb *t)
 }
 
 static inline void tx_hdr(struct uv_txn *t, enum uv_txn_type type, uint32_t sender,
-			  enum uv_role role)
+                          enum uv_role role)
 {
 	memset(t, 0, sizeof(*t));
 	t->hdr.magic = UV_TXN_MAGIC;
@@ -61,7 +61,7 @@ static inline void tx_hdr(struct uv_txn *t, enum uv_txn_type type, uint32_t send
 
 /* A valid descriptor for partition id with n devices named /dev/test<dev0 + i>. */
 static inline void tx_create(struct uv_txn *t, uint32_t sender, enum uv_role role, uint32_t id,
-			     uint32_t n_dev, uint32_t dev0)
+                             uint32_t n_dev, uint32_t dev0)
 {
 	struct uv_partition_desc *d = &t->u.create;
 	uint32_t i;
@@ -92,8 +92,8 @@ static inline void tx_part(struct uv_txn *t, uint32_t sender, enum uv_role role,
 
 /* n == 0: let the database allocate bytes. */
 static inline void tx_mem(struct uv_txn *t, enum uv_txn_type type, uint32_t sender,
-			  enum uv_role role, uint32_t id, uint64_t bytes,
-			  const struct uv_txn_extent *ext, uint32_t n)
+                          enum uv_role role, uint32_t id, uint64_t bytes,
+                          const struct uv_txn_extent *ext, uint32_t n)
 {
 	tx_hdr(t, type, sender, role);
 	t->u.memory.partition_id = id;
@@ -103,7 +103,7 @@ static inline void tx_mem(struct uv_txn *t, enum uv_txn_type type, uint32_t send
 }
 
 static inline void tx_chan(struct uv_txn *t, enum uv_txn_type type, uint32_t sender,
-			   enum uv_role role, uint32_t cid, uint32_t a, uint32_t b, uint64_t size)
+                           enum uv_role role, uint32_t cid, uint32_t a, uint32_t b, uint64_t size)
 {
 	tx_hdr(t, type, sender, role);
 	t->u.channel.channel_id = cid;
@@ -113,7 +113,7 @@ static inline void tx_chan(struct uv_txn *t, enum uv_txn_type type, uint32_t sen
 }
 
 static inline void tx_dev(struct uv_txn *t, enum uv_txn_type type, uint32_t sender,
-			  enum uv_role role, uint32_t id, uint32_t dev)
+                          enum uv_role role, uint32_t id, uint32_t dev)
 {
 	tx_hdr(t, type, sender, role);
 	t->u.device.partition_id = id;
@@ -122,7 +122,7 @@ static inline void tx_dev(struct uv_txn *t, enum uv_txn_type type, uint32_t send
 }
 
 static inline void tx_cpu(struct uv_txn *t, uint32_t sender, enum uv_role role, uint32_t id,
-			  uint32_t share)
+                          uint32_t share)
 {
 	tx_hdr(t, UV_TXN_SET_CPU_SHARE, sender, role);
 	t->u.cpu.partition_id = id;
@@ -130,7 +130,7 @@ static inline void tx_cpu(struct uv_txn *t, uint32_t sender, enum uv_role role, 
 }
 
 static inline void tx_state(struct uv_txn *t, uint32_t sender, enum uv_role role, uint32_t id,
-			    uint32_t state)
+                            uint32_t state)
 {
 	tx_hdr(t, UV_TXN_SET_STATE, sender, role);
 	t->u.state.partition_id = id;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "resdb_testlib.h"
@@ -92,7 +95,7 @@ static void test_layout(void **state)
 {
 	const struct uv_resdb_hdr *h = T.area;
 	struct uv_resdb_config bad = T.cfg;
-	struct uv_resdb_sysrole guest_role = { 7, UV_ROLE_GUEST };
+	struct uv_resdb_sysrole guest_role = {7, UV_ROLE_GUEST};
 	uint64_t off;
 	uint32_t p;
 
@@ -152,7 +155,7 @@ static void test_refusals_partition(void **state)
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 16, 0, 0);
 	refused(&t, UV_TXN_NO_SPACE);
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 0, 0, 0);
-	refused(&t, UV_TXN_NOT_PERMITTED); /* partition 0 is the ultravisor */
+	refused(&t, UV_TXN_NOT_PERMITTED);                /* partition 0 is the ultravisor */
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 7, 1, 100); /* /dev/test100 is the guest's */
 	refused(&t, UV_TXN_DOUBLE_ALLOC);
 	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 7, 4, 200); /* 1 of 4 device records is in use */
@@ -168,6 +171,17 @@ static void test_refusals_partition(void **state)
 	refused(&t, UV_TXN_BUSY); /* still running */
 	tx_hdr(&t, UV_TXN_NONE, P_CMD, UV_ROLE_COMMAND);
 	refused(&t, UV_TXN_UNKNOWN_TYPE);
+	/* Records built in-process skip the decoder; apply still refuses bad values. */
+	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 7, 0, 0);
+	t.u.create.n_dev = 99;
+	refused(&t, UV_TXN_BAD_DESC);
+	tx_state(&t, P_CMD, UV_ROLE_COMMAND, P_GUEST, 77);
+	refused(&t, UV_TXN_BAD_VALUE);
+	tx_dev(&t, UV_TXN_ASSIGN_DEVICE, P_CMD, UV_ROLE_COMMAND, P_GUEST, 1);
+	memset(t.u.device.device.path, 'x', UV_PATH_MAX);
+	refused(&t, UV_TXN_BAD_STRING);
+	tx_chan(&t, UV_TXN_CREATE_CHANNEL, P_CMD, UV_ROLE_COMMAND, 1, P_GUEST, P_GUEST, 4096);
+	refused(&t, UV_TXN_BAD_VALUE);
 }
 
 static void test_refusals_sender(void **state)
@@ -194,7 +208,7 @@ static void test_refusals_sender(void **state)
 	refused(&t, UV_TXN_NOT_PERMITTED);
 	tx_state(&t, 0, UV_ROLE_ULTRAVISOR, P_CMD, UV_STATE_STOPPED);
 	ok(&t);
-	ok(&t); /* the same state again is fine */
+	ok(&t);                                          /* the same state again is fine */
 	tx_create(&t, P_BOOT, UV_ROLE_BOOT, P_IO, 0, 0); /* command down: boot starts systems */
 	ok(&t);
 	tx_create(&t, P_BOOT, UV_ROLE_BOOT, 9, 0, 0);
@@ -228,7 +242,7 @@ static void test_memory(void **state)
 	ext[0] = got[0];
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, ext[0].size, ext, 1);
 	refused(&t, UV_TXN_DOUBLE_ALLOC);
-	ext[0] = (struct uv_txn_extent){ POOL - 4096, 8192 };
+	ext[0] = (struct uv_txn_extent){POOL - 4096, 8192};
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, 8192, ext, 1);
 	refused(&t, UV_TXN_NO_SPACE);
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, 2 * POOL, NULL, 0);
@@ -239,9 +253,17 @@ static void test_memory(void **state)
 	refused(&t, UV_TXN_NO_SUCH_PARTITION);
 	tx_mem(&t, UV_TXN_REVOKE_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, got[0].size, got, 1);
 	refused(&t, UV_TXN_BAD_EXTENT); /* not P_CMD's */
+	tx_mem(&t, UV_TXN_REVOKE_MEMORY, P_CMD, UV_ROLE_COMMAND, P_GUEST, 0, NULL, 0);
+	refused(&t, UV_TXN_BAD_COUNT);
+	ext[0] = (struct uv_txn_extent){100, 4096};
+	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, 4096, ext, 1);
+	refused(&t, UV_TXN_BAD_EXTENT);
+	ext[0] = (struct uv_txn_extent){0, 4096};
+	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_CMD, 8192, ext, 1);
+	refused(&t, UV_TXN_BAD_EXTENT); /* extents do not add up to bytes */
 
 	/* An exact claim of free pages, then revoke everything. */
-	ext[0] = (struct uv_txn_extent){ 512 * MiB, 8 * MiB };
+	ext[0] = (struct uv_txn_extent){512 * MiB, 8 * MiB};
 	tx_mem(&t, UV_TXN_GRANT_MEMORY, P_CMD, UV_ROLE_COMMAND, P_GUEST, 8 * MiB, ext, 1);
 	ok(&t);
 	assert_int_equal(owner_at(516 * MiB), P_GUEST);
@@ -285,7 +307,8 @@ static void test_channels(void **state)
 	tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, 8, P_CMD, P_GUEST, 4096);
 	refused(&t, UV_TXN_NO_SUCH_CHANNEL); /* ends in the wrong order */
 	for (i = 8; i < 11; i++) {
-		tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, i, P_GUEST, P_CMD, 4096);
+		tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, i, P_GUEST, P_CMD,
+		        4096);
 		ok(&t);
 	}
 	tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, 7, 0, P_CMD, 64 * 1024);
@@ -470,7 +493,7 @@ static void test_view_retry(void **state)
 	struct uv_resdb_view v;
 	struct uv_partition_desc d;
 	struct uv_resdb_hdr *h = T.area;
-	uint8_t junk[512] = { 0 };
+	uint8_t junk[512] = {0};
 
 	assert_int_equal(uv_resdb_view_attach(&v, junk, sizeof(junk)), -EINVAL);
 	assert_int_equal(uv_resdb_view_attach(&v, T.area, T.size - 4096), -EINVAL);
@@ -480,6 +503,57 @@ static void test_view_retry(void **state)
 	h->gen++;
 	assert_int_equal(uv_resdb_read_desc(&v, P_GUEST, &d, NULL), 0);
 	assert_int_equal(uv_resdb_read_desc(&v, 999, &d, NULL), -ENOENT);
+}
+
+struct reader {
+	int stop;
+	long reads, torn;
+};
+
+/* A monitor's thread: every copy it gets must be one the writer published as a whole. */
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	struct uv_resdb_view v;
+	struct uv_partition_desc d;
+	struct uv_resdb_part rec;
+
+	if (uv_resdb_view_attach(&v, T.area, T.size))
+		return NULL;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		if (uv_resdb_read_desc(&v, P_GUEST, &d, &rec))
+			continue;
+		__atomic_fetch_add(&r->reads, 1, __ATOMIC_RELAXED);
+		/* One apply writes the record and the descriptor: a copy holding one but not the
+		 * other is torn. */
+		if (d.cpu_share_milli != rec.cpu_share_milli || d.state != rec.state)
+			r->torn++;
+	}
+	return NULL;
+}
+
+static void test_concurrent_reader(void **state)
+{
+	struct reader r = {0};
+	struct uv_txn a, b;
+	pthread_t th;
+	int i;
+
+	assert_int_equal(pthread_create(&th, NULL, reader_main, &r), 0);
+	/* Keep writing until the reader has raced the writer for a while (bounded). */
+	for (i = 0;
+	     i < 20000 || (__atomic_load_n(&r.reads, __ATOMIC_RELAXED) < 20000 && i < 5000000);
+	     i++) {
+		tx_cpu(&a, P_CMD, UV_ROLE_COMMAND, P_GUEST, i & 1 ? 1000 : 500);
+		tx_state(&b, P_CMD, UV_ROLE_COMMAND, P_GUEST,
+		         i & 1 ? UV_STATE_RUNNING : UV_STATE_PAUSED);
+		assert_int_equal(uv_resdb_apply(T.db, &a, &res), UV_TXN_OK);
+		assert_int_equal(uv_resdb_apply(T.db, &b, &res), UV_TXN_OK);
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(r.reads > 0);
+	assert_int_equal(r.torn, 0);
 }
 
 /* Claim 10: a monitor maps the region read-only (from a sealed memfd); reading works, writing
@@ -493,7 +567,8 @@ static void test_read_only_mapping(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)T.size), 0);
 	assert_int_equal(pwrite(fd, T.area, T.size, 0), (ssize_t)T.size);
-	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE),
+	                 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -520,18 +595,19 @@ static void test_read_only_mapping(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_destroy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals_partition, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals_sender, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devices_cpu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fail_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replay_and_snapshot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_view_retry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only_mapping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_destroy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_partition, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_sender, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_devices_cpu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fail_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_and_snapshot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_view_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_mapping, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "resdb_testlib.h"
@@ -61,8 +63,8 @@ static uint32_t rnd(uint32_t n)
 
 static int role_of(uint32_t p)
 {
-	static const int r[] = { UV_ROLE_ULTRAVISOR, UV_ROLE_BOOT, UV_ROLE_COMMAND, UV_ROLE_IO,
-				 UV_ROLE_OPERATIONS };
+	static const int r[] = {UV_ROLE_ULTRAVISOR, UV_ROLE_BOOT, UV_ROLE_COMMAND, UV_ROLE_IO,
+	                        UV_ROLE_OPERATIONS};
 	return p < 5 ? r[p] : UV_ROLE_GUEST;
 }
 
@@ -102,7 +104,7 @@ static int m_sender(const struct uv_txn *t)
 	const struct uv_txn_hdr *h = &t->hdr;
 	int chan = h->type == UV_TXN_CREATE_CHANNEL || h->type == UV_TXN_DESTROY_CHANNEL;
 	int scope = uv_txn_scope(h->sender_role, h->type, command_up());
-	uint32_t ids[2] = { 0, 0 };
+	uint32_t ids[2] = {0, 0};
 	int i, n = chan ? 2 : 1;
 
 	if (scope == UV_SCOPE_NONE)
@@ -116,18 +118,30 @@ static int m_sender(const struct uv_txn *t)
 		if (M.p[h->sender_id].status == UV_RESDB_FREE)
 			return 0;
 	} else if (M.p[h->sender_id].status != UV_RESDB_LIVE ||
-		   role_of(h->sender_id) != h->sender_role) {
+	           role_of(h->sender_id) != h->sender_role) {
 		return 0;
 	}
 	switch (h->type) {
-	case UV_TXN_CREATE_PARTITION: ids[0] = t->u.create.id; break;
-	case UV_TXN_DESTROY_PARTITION: ids[0] = t->u.partition.partition_id; break;
+	case UV_TXN_CREATE_PARTITION:
+		ids[0] = t->u.create.id;
+		break;
+	case UV_TXN_DESTROY_PARTITION:
+		ids[0] = t->u.partition.partition_id;
+		break;
 	case UV_TXN_GRANT_MEMORY:
-	case UV_TXN_REVOKE_MEMORY: ids[0] = t->u.memory.partition_id; break;
+	case UV_TXN_REVOKE_MEMORY:
+		ids[0] = t->u.memory.partition_id;
+		break;
 	case UV_TXN_ASSIGN_DEVICE:
-	case UV_TXN_RELEASE_DEVICE: ids[0] = t->u.device.partition_id; break;
-	case UV_TXN_SET_CPU_SHARE: ids[0] = t->u.cpu.partition_id; break;
-	case UV_TXN_SET_STATE: ids[0] = t->u.state.partition_id; break;
+	case UV_TXN_RELEASE_DEVICE:
+		ids[0] = t->u.device.partition_id;
+		break;
+	case UV_TXN_SET_CPU_SHARE:
+		ids[0] = t->u.cpu.partition_id;
+		break;
+	case UV_TXN_SET_STATE:
+		ids[0] = t->u.state.partition_id;
+		break;
 	default:
 		ids[0] = t->u.channel.endpoint[0];
 		ids[1] = t->u.channel.endpoint[1];
@@ -145,10 +159,7 @@ static int m_sender(const struct uv_txn *t)
 	return 1;
 }
 
-static uint32_t devnum(const char *path)
-{
-	return (uint32_t)atoi(path + strlen("/dev/test"));
-}
+static uint32_t devnum(const char *path) { return (uint32_t)atoi(path + strlen("/dev/test")); }
 
 static int free_dev_records(void)
 {
@@ -274,7 +285,8 @@ static int m_decide(const struct uv_txn *t)
 	case UV_TXN_CREATE_CHANNEL:
 		if (m_chan(t->u.channel.channel_id))
 			return UV_TXN_EXISTS;
-		if ((r = m_live(t->u.channel.endpoint[0])) || (r = m_live(t->u.channel.endpoint[1])))
+		if ((r = m_live(t->u.channel.endpoint[0])) ||
+		    (r = m_live(t->u.channel.endpoint[1])))
 			return r;
 		return !m_chan_free() || t->u.channel.size > free_bytes() ? UV_TXN_NO_SPACE : 0;
 	case UV_TXN_DESTROY_CHANNEL: {
@@ -301,8 +313,9 @@ static int m_decide(const struct uv_txn *t)
 		id = t->u.device.partition_id;
 		if ((r = m_live(id)))
 			return r;
-		return M.dev_owner[devnum(t->u.device.device.path)] != (int)id ? UV_TXN_NO_SUCH_DEVICE
-									       : 0;
+		return M.dev_owner[devnum(t->u.device.device.path)] != (int)id
+		           ? UV_TXN_NO_SUCH_DEVICE
+		           : 0;
 	case UV_TXN_SET_CPU_SHARE:
 		if ((r = m_live(t->u.cpu.partition_id)))
 			return r;
@@ -390,9 +403,12 @@ static void m_apply(const struct uv_txn *t, const struct uv_resdb_result *res)
 		assert_true(res->n_extents <= UV_RESDB_CHAN_EXT_MAX);
 		assert_int_equal(sum(res->extents, res->n_extents), t->u.channel.size);
 		own(res->extents, res->n_extents, FREE_PAGE, UV_RESDB_CHANNEL_OWNER);
-		*c = (struct mchan){ 1, t->u.channel.channel_id,
-				     { t->u.channel.endpoint[0], t->u.channel.endpoint[1] },
-				     res->n_extents, t->u.channel.size, { { 0, 0 } } };
+		*c = (struct mchan){1,
+		                    t->u.channel.channel_id,
+		                    {t->u.channel.endpoint[0], t->u.channel.endpoint[1]},
+		                    res->n_extents,
+		                    t->u.channel.size,
+		                    {{0, 0}}};
 		memcpy(c->ext, res->extents, res->n_extents * sizeof(c->ext[0]));
 		M.p[c->ep[0]].n_ch++;
 		M.p[c->ep[1]].n_ch++;
@@ -523,17 +539,18 @@ static uint32_t gen_extents(struct uv_txn_extent *e, uint32_t owner, uint64_t *b
 			if (M.page[(start + i) % NPAGES] == (int32_t)owner)
 				break;
 		start = (start + i) % NPAGES;
-		for (i = 0; i < len && start + i < NPAGES && M.page[start + i] == (int32_t)owner; i++)
+		for (i = 0; i < len && start + i < NPAGES && M.page[start + i] == (int32_t)owner;
+		     i++)
 			;
 		len = i ? i : 1;
 	}
 	if (start + len > NPAGES)
 		len = NPAGES - start;
-	e[0] = (struct uv_txn_extent){ (uint64_t)start * 4096, (uint64_t)len * 4096 };
+	e[0] = (struct uv_txn_extent){(uint64_t)start * 4096, (uint64_t)len * 4096};
 	if (len > 2 && rnd(2)) { /* split in two with a gap */
 		e[0].size = (uint64_t)(len / 2) * 4096;
-		e[1] = (struct uv_txn_extent){ e[0].pool_offset + e[0].size + 4096,
-					       (uint64_t)(len - len / 2 - 1) * 4096 };
+		e[1] = (struct uv_txn_extent){e[0].pool_offset + e[0].size + 4096,
+		                              (uint64_t)(len - len / 2 - 1) * 4096};
 		n = 2;
 	}
 	*bytes = sum(e, n);
@@ -614,7 +631,7 @@ static void journal_add(struct journal *j, const struct uv_txn *c)
 	}
 	w = uv_txn_encode(c, j->buf + j->len + 4, need, NULL);
 	assert_int_equal(w, (ssize_t)need);
-	memcpy(j->buf + j->len, &(uint32_t){ (uint32_t)need }, 4);
+	memcpy(j->buf + j->len, &(uint32_t){(uint32_t)need}, 4);
 	j->len += need + 4;
 	j->n++;
 }
@@ -652,7 +669,7 @@ static struct recent R[UNDO_K];
 static unsigned accepted_by_type[UV_TXN_TYPE_COUNT], refused_by_reason[64];
 
 static void remember(size_t i, const struct uv_txn *c, const struct uv_resdb_result *res,
-		     void *snap, size_t snap_len)
+                     void *snap, size_t snap_len)
 {
 	struct recent *r = &R[i % UNDO_K];
 	ssize_t w = uv_txn_encode(c, r->rec, sizeof(r->rec), NULL);
@@ -688,7 +705,7 @@ static void undo_last(size_t accepted, size_t k)
 static void run(unsigned s)
 {
 	static struct uv_resdb_result res;
-	struct journal j = { 0 };
+	struct journal j = {0};
 	struct uv_txn_extent e[2];
 	struct uv_txn t, c;
 	size_t step, accepted = 0;
@@ -708,8 +725,8 @@ static void run(unsigned s)
 		want = m_decide(&t);
 		if ((int)uv_resdb_apply(D.db, &t, &res) != want)
 			fail_msg("seed %u step %zu type %s: database says %s, model %s", s, step,
-				 uv_txn_type_name(t.hdr.type), uv_txn_reason_name(res.reason),
-				 uv_txn_reason_name(want));
+			         uv_txn_type_name(t.hdr.type), uv_txn_reason_name(res.reason),
+			         uv_txn_reason_name(want));
 		if (want < 64)
 			refused_by_reason[want]++;
 		if (!want) {
@@ -732,10 +749,11 @@ static void run(unsigned s)
 
 static void test_fixed_seeds(void **state)
 {
-	static const int reasons[] = { UV_TXN_NOT_PERMITTED, UV_TXN_NO_SPACE, UV_TXN_DOUBLE_ALLOC,
-				       UV_TXN_NO_SUCH_PARTITION, UV_TXN_NO_SUCH_CHANNEL,
-				       UV_TXN_NO_SUCH_DEVICE, UV_TXN_EXISTS, UV_TXN_BUSY,
-				       UV_TXN_BAD_VALUE, UV_TXN_BAD_EXTENT };
+	static const int reasons[] = {UV_TXN_NOT_PERMITTED,   UV_TXN_NO_SPACE,
+	                              UV_TXN_DOUBLE_ALLOC,    UV_TXN_NO_SUCH_PARTITION,
+	                              UV_TXN_NO_SUCH_CHANNEL, UV_TXN_NO_SUCH_DEVICE,
+	                              UV_TXN_EXISTS,          UV_TXN_BUSY,
+	                              UV_TXN_BAD_VALUE,       UV_TXN_BAD_EXTENT};
 	unsigned i;
 
 	run(1);
@@ -760,8 +778,8 @@ static void test_time_seed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed_seeds),
-		cmocka_unit_test(test_time_seed),
+	    cmocka_unit_test(test_fixed_seeds),
+	    cmocka_unit_test(test_time_seed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
