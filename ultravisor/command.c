@@ -131,95 +131,120 @@ static void queue_reply(struct uvd *u, struct uvd_chan *c, const struct uv_txn_h
 	struct uvd_reply *r = &u->replies[u->n_replies++];
 
 	r->chan = c;
-	uv_txn_response_init(&r->resp, req, reason, seq);
-	if (result) {
-		r->resp.u.response.result[0] = result[0];
-		r->resp.u.response.result[1] = result[1];
-	}
+	r->req = *req;
+	r->reason = reason;
+	r->seq = seq;
+	r->result[0] = result ? result[0] : 0;
+	r->result[1] = result ? result[1] : 0;
 }
 
-static void flush_replies(struct uvd *u, uint64_t lsn)
+/* The group commit: one flush for everything every sender queued this turn, then the answers. */
+void uvd_flush(struct uvd *u)
 {
 	unsigned char buf[256];
+	struct uv_txn resp;
 	int sync_err = 0;
 
-	if (lsn)
-		sync_err = uv_log_sync(u->log, lsn);
+	if (u->pending_lsn)
+		sync_err = uv_log_sync(u->log, u->pending_lsn);
+	u->pending_lsn = 0;
 	for (unsigned i = 0; i < u->n_replies; i++) {
 		struct uvd_reply *r = &u->replies[i];
 		enum uv_txn_reason reason;
 		struct iovec iov;
 		ssize_t len;
 
-		if (!r->chan->ch)
+		if (!r->chan || !r->chan->ch)
 			continue;
-		if (sync_err && r->resp.u.response.reason == UV_TXN_OK) {
+		if (sync_err && r->reason == UV_TXN_OK) {
 			/* Not durable: the log refuses further work and the daemon must restart,
 			 * which rebuilds the database from what really is on disk. */
-			r->resp.u.response.reason = UV_TXN_IO_ERROR;
+			r->reason = UV_TXN_IO_ERROR;
 			u->exiting = true;
 		}
-		len = uv_txn_encode(&r->resp, buf, sizeof(buf), &reason);
+		uv_txn_response_init(&resp, &r->req, r->reason, r->reason == UV_TXN_OK ? r->seq : 0);
+		resp.u.response.result[0] = r->result[0];
+		resp.u.response.result[1] = r->result[1];
+		len = uv_txn_encode(&resp, buf, sizeof(buf), &reason);
 		if (len < 0)
 			continue;
 		iov.iov_base = buf;
 		iov.iov_len = (size_t)len;
-		/* The sender waits for its answers; a sender that lets its queue fill loses them. */
+		/* A sender that lets its answer queue fill loses answers; it is its own loss. */
 		uv_chan_send(r->chan->ch, 1, &iov, 1);
 	}
 	u->n_replies = 0;
 }
 
+static void handle_record(struct uvd *u, struct uvd_chan *c, const struct uv_chan_buf *b)
+{
+	struct uv_txn t;
+	enum uv_txn_reason reason;
+	uint64_t seq = 0, lsn = 0, result[2] = {0, 0};
+
+	reason = uv_txn_decode(b->data, b->len, &t);
+	if (reason != UV_TXN_OK) {
+		struct uv_txn_hdr raw = {0}, h = {0};
+		/* Echo only the request id: nothing else of garbage is trusted. */
+		memcpy(&raw, b->data, b->len < sizeof(raw) ? b->len : sizeof(raw));
+		h.request_id = raw.request_id;
+		u->refused++;
+		queue_reply(u, c, &h, reason, 0, NULL);
+		return;
+	}
+	if (t.hdr.sender_id != c->partition || t.hdr.sender_role != c->role ||
+	    t.hdr.type == UV_TXN_RESPONSE) {
+		u->refused++;
+		queue_reply(u, c, &t.hdr, UV_TXN_NOT_PERMITTED, 0, NULL);
+		return;
+	}
+	reason = uvd_execute(u, &t, &seq, &lsn, result);
+	if (lsn > u->pending_lsn)
+		u->pending_lsn = lsn;
+	queue_reply(u, c, &t.hdr, reason, seq, result);
+}
+
+/* One turn for one channel: at most a batch, so a busy sender cannot starve the others. */
 void uvd_chan_io(struct uvd *u, struct uvd_chan *c)
 {
 	struct uv_chan_buf bufs[UVD_BATCH];
-	uint64_t lsn_max = 0;
 	int n;
 
 	uv_chan_ack(c->ch);
-	for (;;) {
-		for (int i = 0; i < UVD_BATCH; i++)
-			bufs[i] = (struct uv_chan_buf){.data = u->rx[i], .cap = sizeof(u->rx[i])};
-		n = uv_chan_recv(c->ch, 0, bufs, UVD_BATCH);
-		if (n == -EAGAIN) {
-			if (uv_chan_arm_recv(c->ch, 0) == 1)
-				continue;
-			break;
-		}
-		if (n < 0) {
-			/* The peer closed, or wrote garbage into the shared ring: drop the channel. */
-			flush_replies(u, lsn_max);
-			chan_release(u, c);
-			return;
-		}
-		for (int i = 0; i < n; i++) {
-			struct uv_txn t;
-			enum uv_txn_reason reason;
-			uint64_t seq = 0, lsn = 0, result[2] = {0, 0};
-
-			reason = uv_txn_decode(bufs[i].data, bufs[i].len, &t);
-			if (reason != UV_TXN_OK) {
-				struct uv_txn_hdr raw = {0}, h = {0};
-				/* Echo only the request id: nothing else of garbage is trusted. */
-				memcpy(&raw, bufs[i].data,
-				       bufs[i].len < sizeof(raw) ? bufs[i].len : sizeof(raw));
-				h.request_id = raw.request_id;
-				u->refused++;
-				queue_reply(u, c, &h, reason, 0, NULL);
-				continue;
-			}
-			if (t.hdr.sender_id != c->partition || t.hdr.sender_role != c->role ||
-			    t.hdr.type == UV_TXN_RESPONSE) {
-				u->refused++;
-				queue_reply(u, c, &t.hdr, UV_TXN_NOT_PERMITTED, 0, NULL);
-				continue;
-			}
-			reason = uvd_execute(u, &t, &seq, &lsn, result);
-			if (lsn > lsn_max)
-				lsn_max = lsn;
-			queue_reply(u, c, &t.hdr, reason, reason == UV_TXN_OK ? seq : 0, result);
-		}
-		flush_replies(u, lsn_max);
-		lsn_max = 0;
+	c->ready = false;
+	if (u->n_replies + UVD_BATCH > UVD_REPLIES_MAX)
+		uvd_flush(u);
+	for (int i = 0; i < UVD_BATCH; i++)
+		bufs[i] = (struct uv_chan_buf){.data = u->rx[i], .cap = sizeof(u->rx[i])};
+	n = uv_chan_recv(c->ch, 0, bufs, UVD_BATCH);
+	if (n == -EAGAIN) {
+		c->ready = uv_chan_arm_recv(c->ch, 0) == 1;
+		return;
 	}
+	if (n < 0) {
+		/* The peer closed, or wrote garbage into the shared ring: drop the channel. */
+		for (unsigned i = 0; i < u->n_replies; i++)
+			if (u->replies[i].chan == c)
+				u->replies[i].chan = NULL;
+		chan_release(u, c);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		handle_record(u, c, &bufs[i]);
+	c->ready = true; /* look again next turn; an empty ring then arms the doorbell */
+}
+
+bool uvd_chan_any_ready(struct uvd *u)
+{
+	for (int i = 0; i < UVD_CHANS_MAX; i++)
+		if (u->chans[i].ch && u->chans[i].ready)
+			return true;
+	return false;
+}
+
+void uvd_chan_serve_ready(struct uvd *u)
+{
+	for (int i = 0; i < UVD_CHANS_MAX; i++)
+		if (u->chans[i].ch && u->chans[i].ready)
+			uvd_chan_io(u, &u->chans[i]);
 }

@@ -72,7 +72,8 @@ static int loop(struct uvd *u)
 	struct epoll_event evs[32];
 
 	while (!u->exiting) {
-		int n = epoll_wait(u->epfd, evs, 32, -1);
+		/* Channels with records left over from their last turn are served without sleeping. */
+		int n = epoll_wait(u->epfd, evs, 32, uvd_chan_any_ready(u) ? 0 : -1);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -90,10 +91,12 @@ static int loop(struct uvd *u)
 					uvd_conn_io(u, c);
 			} else {
 				struct uvd_chan *c = tag;
-				if (c->ch)
+				if (c->ch && !c->ready)
 					uvd_chan_io(u, c);
 			}
 		}
+		uvd_chan_serve_ready(u);
+		uvd_flush(u);
 		/* Keep restart time bounded: fold the log into a snapshot now and then. */
 		if (u->since_checkpoint >= 100000 && uvd_checkpoint(u) == 0)
 			fprintf(stderr, "ultravisor: checkpoint after %llu commits\n",

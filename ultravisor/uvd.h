@@ -13,8 +13,9 @@
 #include "txn_log.h"
 
 #define UVD_CONNS_MAX 64
-#define UVD_CHANS_MAX 32
-#define UVD_BATCH 64
+#define UVD_CHANS_MAX 128
+#define UVD_BATCH 64 /* records taken from one channel per turn: senders are served fairly */
+#define UVD_REPLIES_MAX (UVD_BATCH * UVD_CHANS_MAX)
 
 /* One memory object per committed grant: a sealed memfd standing for the grant's blocks. */
 struct uvd_memobj {
@@ -39,12 +40,16 @@ struct uvd_chan {
 	int fds[3]; /* memory, our doorbell, the peer's doorbell */
 	uint32_t partition;
 	uint8_t role;
+	bool ready; /* more records are queued than one turn took */
 };
 
 /* A response waiting for the group commit that makes its transaction durable. */
 struct uvd_reply {
 	struct uvd_chan *chan;
-	struct uv_txn resp;
+	struct uv_txn_hdr req;
+	uint32_t reason;
+	uint64_t seq;
+	uint64_t result[2];
 };
 
 struct uvd {
@@ -62,8 +67,9 @@ struct uvd {
 	struct uvd_chan chans[UVD_CHANS_MAX];
 	struct uvd_memobj *mem;
 	size_t n_mem, cap_mem;
-	struct uvd_reply replies[UVD_BATCH];
+	struct uvd_reply replies[UVD_REPLIES_MAX];
 	unsigned n_replies;
+	uint64_t pending_lsn; /* the log position the replies wait for */
 	struct uv_resdb_result res; /* scratch for apply: large, so not on the stack */
 	unsigned char logbuf[64 * 1024];
 	unsigned char rx[UVD_BATCH][20 * 1024]; /* a batch of received records */
@@ -100,6 +106,9 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c);
 int uvd_chan_open(struct uvd *u, uint32_t partition, uint8_t role, int fds_out[3],
 		  uint64_t *size, char *err, size_t errlen);
 void uvd_chan_io(struct uvd *u, struct uvd_chan *c);
+bool uvd_chan_any_ready(struct uvd *u);
+void uvd_chan_serve_ready(struct uvd *u);
+void uvd_flush(struct uvd *u);
 void uvd_chan_close_partition(struct uvd *u, uint32_t partition);
 
 #endif
