@@ -153,6 +153,11 @@ fail:
 	return r;
 }
 
+void uv_cmd_set_spin(struct uv_cmd *c, unsigned spin_us)
+{
+	uv_chan_set_spin(c->ch, spin_us);
+}
+
 int uv_cmd_send(struct uv_cmd *c, struct uv_txn *t, uint64_t *request_id, int timeout_ms)
 {
 	enum uv_txn_reason reason;

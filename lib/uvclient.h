@@ -22,6 +22,9 @@ struct uv_cmd;
 int uv_cmd_open(int sock, uint32_t partition, uint8_t role, struct uv_cmd **out, char *err,
 		size_t errlen);
 void uv_cmd_close(struct uv_cmd *c);
+/* Busy-polls up to spin_us for an answer before sleeping on the doorbell: a durable commit takes
+ * about a disk flush, so a sender that waits for it anyway can trade CPU for latency. */
+void uv_cmd_set_spin(struct uv_cmd *c, unsigned spin_us);
 /* Queues t (its sender fields are set from the channel; request_id assigned and returned). */
 int uv_cmd_send(struct uv_cmd *c, struct uv_txn *t, uint64_t *request_id, int timeout_ms);
 /* Sends len raw bytes as one record, unchecked: for tests of the ultravisor's defences. */
