@@ -410,6 +410,66 @@ static void test_kill9_recovery_equals_acknowledged(void **state)
 	assert_true(total_acked > (unsigned)kills); /* the kills did land mid-stream */
 }
 
+static void read_part(struct fixture *f, uint32_t id, struct uv_resdb_part *rec)
+{
+	struct uv_resdb_view v;
+	struct uv_partition_desc d;
+	const void *base;
+	size_t size;
+
+	map_db(f, &v, &base, &size);
+	assert_int_equal(uv_resdb_read_desc(&v, id, &d, rec), 0);
+	munmap((void *)base, size);
+}
+
+static int report(struct fixture *f, enum uv_ctl_op op, uint32_t id)
+{
+	char err[256];
+
+	return uv_client_simple(f->sock, op, id, 0, NULL, 0, NULL, NULL, err, sizeof(err));
+}
+
+/* Claims 5, 8, 55: a failed system partition's resources are preserved for it, nothing else may
+ * touch them, its restarted instance gets them back, and all of it survives a daemon restart. */
+static void test_failed_partition_keeps_resources_for_its_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_resdb_part rec;
+	struct uv_txn t;
+
+	assert_int_equal(create(f, 4), UV_TXN_OK); /* partition 4 is configured as an io partition */
+	assert_int_equal(grant(f, 4, 8 * MiB), UV_TXN_OK);
+	tx_hdr(&t, UV_TXN_SET_STATE, P_CMD, UV_ROLE_COMMAND);
+	t.u.state.partition_id = 4;
+	t.u.state.state = UV_STATE_RUNNING;
+	assert_int_equal(submit(f, &t, NULL), UV_TXN_OK);
+
+	assert_int_equal(report(f, UV_CTL_PARTITION_FAILED, 4), 0);
+	read_part(f, 4, &rec);
+	assert_int_equal(rec.state, UV_STATE_CRASHED);
+	assert_int_equal(rec.status, UV_RESDB_PRESERVED);
+	assert_int_equal(rec.mem_bytes, 8 * MiB);
+	assert_int_equal(grant(f, 4, 4 * MiB), UV_TXN_BUSY); /* preserved: frozen for its owner */
+
+	/* The preservation is durable: a daemon crash does not hand the resources out. */
+	disconnect(f);
+	uvd_kill(&f->d);
+	assert_int_equal(uvd_start(&f->d, "1024"), 0);
+	connect_cmd(f);
+	read_part(f, 4, &rec);
+	assert_int_equal(rec.status, UV_RESDB_PRESERVED);
+	assert_int_equal(rec.mem_bytes, 8 * MiB);
+
+	assert_int_equal(report(f, UV_CTL_PARTITION_RESTARTED, 4), 0);
+	read_part(f, 4, &rec);
+	assert_int_equal(rec.state, UV_STATE_STARTING);
+	assert_int_equal(rec.status, UV_RESDB_LIVE);
+	assert_int_equal(rec.mem_bytes, 8 * MiB);
+	assert_int_equal(grant(f, 4, 4 * MiB), UV_TXN_OK);
+	assert_int_not_equal(report(f, UV_CTL_PARTITION_RESTARTED, 4), 0); /* nothing preserved */
+	assert_int_not_equal(report(f, UV_CTL_PARTITION_FAILED, 99), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +484,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_object_follows_grant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_recovery_equals_acknowledged, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_partition_keeps_resources_for_its_restart,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
