@@ -41,6 +41,7 @@ cleanup() {
 	if [ -n "${mon_pid:-}" ]; then wait "$mon_pid" 2>/dev/null || true; fi
 	if [ -n "${uv_pid:-}" ]; then kill "$uv_pid" 2>/dev/null || true; wait "$uv_pid" 2>/dev/null || true; fi
 	rm -rf "$state" "$pdir"
+	rmdir "$run_dir/partitions" "$run_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
 rm -rf "$state"
