@@ -7,11 +7,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "fdpass.h"
+#include "unixsock.h"
 
 #define TXN_BUF_MAX (64 * 1024)
 
@@ -28,20 +28,10 @@ struct uv_cmd {
 
 int uv_client_connect(const char *path, int *sock_out)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	int fd = uv_unix_connect(path, SOCK_SEQPACKET);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	*sock_out = fd;
 	return 0;
 }

@@ -10,29 +10,18 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "unixsock.h"
 #include "uvd.h"
 
 int uvd_listen(struct uvd *u)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	int fd = uv_unix_listen(u->sock_path, SOCK_SEQPACKET | SOCK_NONBLOCK, 16);
 
-	if (strlen(u->sock_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, u->sock_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
-	unlink(u->sock_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	u->listen_fd = fd;
 	return 0;
 }
