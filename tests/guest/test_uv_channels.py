@@ -4,25 +4,13 @@ channel between two partitions; the ultravisor makes and formats its memory obje
 only to the two endpoints' monitors, which show it to their guests as ivshmem; the guests exchange
 messages through it and a third partition has no device to find it on."""
 import os
-import re
 
 from harness import check, wait_for, workspace
+from test_channels import check_ok, qemu_args
 from test_ultravisor import Ultravisor
 
 ID_A, ID_B, ID_C, CHAN = 20, 21, 22, 5
 CHAN_BYTES = 48 << 10  # the ultravisor rounds it up to a power of two (a PCI BAR)
-OK = re.compile(r"CHANMSG OK sent=(\d+) received=(\d+)")
-
-
-def check_ok(who, out, n):
-    m = OK.search(out)
-    check(m and int(m.group(1)) == n and int(m.group(2)) == n,
-          f"{who}: expected {n} messages each way, got {out!r}")
-
-
-def qemu_args(p):
-    with open(f"/proc/{p.qemu_pid()}/cmdline", "rb") as f:
-        return f.read().replace(b"\0", b" ").decode()
 
 
 def fd_targets(p):

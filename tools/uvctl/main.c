@@ -128,18 +128,22 @@ static int cmd_create(int sock, uint32_t id, const char *def)
 
 static int parse_size(const char *s, uint64_t *out)
 {
+	unsigned long long v;
+	unsigned shift = 0;
 	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
 
+	v = strtoull(s, &end, 0);
 	if (end == s)
 		return -EINVAL;
 	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
+		shift = 10;
 	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (*end || v == 0)
+		shift = 20;
+	if (shift)
+		end++;
+	if (*end || v == 0 || v > (~0ull >> shift))
 		return -EINVAL;
-	*out = v;
+	*out = v << shift;
 	return 0;
 }
 
