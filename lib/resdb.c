@@ -182,6 +182,16 @@ const struct uv_resdb_chan *uv_resdb_chan_find(const struct uv_resdb *db, uint32
 	return i < 0 ? NULL : rdb_chan(db, (uint32_t)i);
 }
 
+const struct uv_resdb_chan *uv_resdb_chan_at(const struct uv_resdb *db, uint32_t i)
+{
+	const struct uv_resdb_chan *ch;
+
+	if (i >= db->h->max_channels)
+		return NULL;
+	ch = rdb_chan(db, i);
+	return ch->in_use ? ch : NULL;
+}
+
 const struct uv_resdb_dev *uv_resdb_dev_find(const struct uv_resdb *db, const char *path)
 {
 	long i = rdb_dev_index(db, path);

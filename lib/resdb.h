@@ -94,6 +94,9 @@ int uv_resdb_command_up(const struct uv_resdb *db);
 const struct uv_resdb_part *uv_resdb_part(const struct uv_resdb *db, uint32_t partition);
 const struct uv_partition_desc *uv_resdb_desc(const struct uv_resdb *db, uint32_t partition);
 const struct uv_resdb_chan *uv_resdb_chan_find(const struct uv_resdb *db, uint32_t channel_id);
+/* The channel record in slot i (0..max_channels), or NULL if the slot is free or out of range:
+ * for walking every channel. */
+const struct uv_resdb_chan *uv_resdb_chan_at(const struct uv_resdb *db, uint32_t i);
 const struct uv_resdb_dev *uv_resdb_dev_find(const struct uv_resdb *db, const char *path);
 
 /* --- Snapshots (uv_log_checkpoint) and comparison. --- */

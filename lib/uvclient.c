@@ -86,6 +86,56 @@ int uv_client_simple(int sock, enum uv_ctl_op op, uint32_t partition, uint8_t ro
 	return 0;
 }
 
+static void close_all(int *fds, unsigned *n)
+{
+	for (unsigned i = 0; i < *n; i++)
+		close(fds[i]);
+	*n = 0;
+}
+
+int uv_client_get_channels(int sock, uint32_t partition, int fds[UV_CTL_FDS_MAX],
+			   struct uv_ctl_channel info[UV_CTL_FDS_MAX], unsigned *n, char *err,
+			   size_t errlen)
+{
+	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION,
+				 .op = UV_CTL_GET_CHANNELS, .partition = partition};
+	struct {
+		struct uv_ctl_resp resp;
+		struct uv_ctl_channel chan[UV_CTL_FDS_MAX];
+	} msg;
+	unsigned got = 0;
+	ssize_t len;
+	int r;
+
+	_Static_assert(offsetof(__typeof__(msg), chan) == sizeof(struct uv_ctl_resp), "ctl ABI");
+	if ((r = uv_send_fds(sock, &req, sizeof(req), NULL, 0)))
+		goto transport;
+	len = uv_recv_fds(sock, &msg, sizeof(msg), fds, UV_CTL_FDS_MAX, &got);
+	if (len <= 0) {
+		r = len == 0 ? -EPIPE : (int)len;
+		goto transport;
+	}
+	if ((size_t)len != sizeof(msg.resp) + got * sizeof(msg.chan[0]) ||
+	    msg.resp.magic != UV_CTL_MAGIC || msg.resp.version != UV_CTL_VERSION ||
+	    msg.resp.op != UV_CTL_GET_CHANNELS || msg.resp.n_fds != got) {
+		close_all(fds, &got);
+		r = -EPROTO;
+		goto transport;
+	}
+	msg.resp.message[sizeof(msg.resp.message) - 1] = 0;
+	if (msg.resp.error) {
+		close_all(fds, &got);
+		snprintf(err, errlen, "ultravisor: %s", msg.resp.message);
+		return msg.resp.error;
+	}
+	memcpy(info, msg.chan, got * sizeof(msg.chan[0]));
+	*n = got;
+	return 0;
+transport:
+	snprintf(err, errlen, "ultravisor: %s", strerror(-r));
+	return r;
+}
+
 void uv_cmd_close(struct uv_cmd *c)
 {
 	if (!c)

@@ -18,6 +18,13 @@ int uv_client_call(int sock, const struct uv_ctl_req *req, struct uv_ctl_resp *r
 int uv_client_simple(int sock, enum uv_ctl_op op, uint32_t partition, uint8_t role, int *fds,
 		     unsigned max_fds, unsigned *n_fds, uint64_t *size, char *err, size_t errlen);
 
+/* UV_CTL_GET_CHANNELS: the memory objects of every channel with partition as an endpoint
+ * (closed by the caller), info[i] describing fds[i]. 0, a transport error, or the daemon's
+ * error with its message in err. */
+int uv_client_get_channels(int sock, uint32_t partition, int fds[UV_CTL_FDS_MAX],
+			   struct uv_ctl_channel info[UV_CTL_FDS_MAX], unsigned *n, char *err,
+			   size_t errlen);
+
 struct uv_cmd;
 int uv_cmd_open(int sock, uint32_t partition, uint8_t role, struct uv_cmd **out, char *err,
 		size_t errlen);

@@ -59,10 +59,10 @@ static int write_pidfile(const char *path, pid_t pid)
 }
 
 /* Runs in the forked child: becomes QEMU. Only async-signal-safe calls until exec.
- * fds[i] goes to fd number 3 + i (QEMU_MEM_FD, QEMU_QMP_FD, QEMU_CON_FD). */
-static void child_exec(char **argv, const int fds[3], int log_fd, int err_pipe)
+ * fds[i] goes to fd number 3 + i (QEMU_MEM_FD, QEMU_QMP_FD, QEMU_CON_FD, then the channels). */
+static void child_exec(char **argv, const int *fds, int n, int log_fd, int err_pipe)
 {
-	int high[3], null_fd, e, i;
+	int high[QEMU_FDS_MAX], null_fd, pipe_high, e, i;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -72,16 +72,20 @@ static void child_exec(char **argv, const int fds[3], int log_fd, int err_pipe)
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		goto fail;
-	/* Move the inherited fds out of the way first, so no dup2 below clobbers a source. */
-	for (i = 0; i < 3; i++)
+	/* Move the inherited fds (and the error pipe) out of the way first, so no dup2 below
+	 * clobbers a source. */
+	if ((pipe_high = fcntl(err_pipe, F_DUPFD_CLOEXEC, 100)) < 0)
+		goto fail;
+	err_pipe = pipe_high;
+	for (i = 0; i < n; i++)
 		if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
 			goto fail;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < n; i++)
 		if (dup2(high[i], QEMU_MEM_FD + i) < 0)
 			goto fail;
-	/* Nothing else of the monitor's leaks into QEMU: only stdio, RAM, its two sockets and the
-	 * error pipe (cloexec). */
-	for (int fd = QEMU_CON_FD + 1; fd < 1024; fd++)
+	/* Nothing else of the monitor's leaks into QEMU: only stdio, RAM, its two sockets, its
+	 * channels and the error pipe (cloexec). */
+	for (int fd = QEMU_MEM_FD + n; fd < 1024; fd++)
 		if (fd != err_pipe)
 			close(fd);
 	execvp(argv[0], argv);
@@ -97,7 +101,7 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 {
 	char **argv = NULL;
 	int pipefd[2] = {-1, -1}, log_fd = -1, child_errno = 0, r;
-	int fds[3] = {mem_fd, -1, -1};
+	int fds[QEMU_FDS_MAX] = {mem_fd, -1, -1}, n_fds = QEMU_CHAN_FD0 - QEMU_MEM_FD;
 	pid_t pid;
 	ssize_t n;
 
@@ -119,6 +123,8 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", m->paths.qemu_log, strerror(errno));
 		goto out;
 	}
+	for (unsigned i = 0; i < m->n_uv_chan; i++)
+		fds[n_fds++] = m->uv_chan[i].fd; /* the monitor keeps its own: QEMU gets copies */
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -126,7 +132,7 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, fds, log_fd, pipefd[1]);
+		child_exec(argv, fds, n_fds, log_fd, pipefd[1]);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	n = read(pipefd[0], &child_errno, sizeof(child_errno));

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <ultra/descriptor.h>
+#include <ultra/uvctl.h>
 
 #include "qmp.h"
 
@@ -31,6 +32,13 @@ struct mon_client {
 	bool watching;
 	size_t len;
 	char buf[4096];
+};
+
+/* A channel the ultravisor granted the partition (UV_CTL_GET_CHANNELS). */
+struct mon_uv_chan {
+	int fd; /* its memory object, formatted for both endpoints */
+	uint32_t id;
+	uint64_t size;
 };
 
 struct monitor {
@@ -59,6 +67,8 @@ struct monitor {
 	const void *uv_db;
 	size_t uv_db_size;
 	int uv_mem_fd;
+	struct mon_uv_chan uv_chan[UV_CTL_FDS_MAX];
+	unsigned n_uv_chan;
 	uint32_t partition;
 };
 
@@ -74,6 +84,8 @@ enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
 #define QEMU_MEM_FD 3 /* guest RAM (sealed memfd) */
 #define QEMU_QMP_FD 4 /* listening QMP socket, bound by the monitor */
 #define QEMU_CON_FD 5 /* listening console socket, bound by the monitor */
+#define QEMU_CHAN_FD0 6 /* ultravisor channel i's memory object is fd QEMU_CHAN_FD0 + i */
+#define QEMU_FDS_MAX (QEMU_CHAN_FD0 - QEMU_MEM_FD + UV_CTL_FDS_MAX)
 
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
 int mon_qemu_argv(const struct monitor *m, char ***argv_out);

@@ -115,6 +115,19 @@ static void add_channel(struct argv_buf *a, uint32_t i, const char *path)
 	add(a, "ivshmem-plain,memdev=chan%u", i);
 }
 
+/* A channel the ultravisor granted: the same device, backed by the memory object QEMU inherits
+ * at a fixed fd number (launch.c), so no path names it and nobody else can open it. */
+static void add_uv_channels(struct argv_buf *a, const struct monitor *m)
+{
+	for (unsigned i = 0; i < m->n_uv_chan; i++) {
+		add(a, "-object");
+		add(a, "memory-backend-file,id=uvchan%u,mem-path=/proc/self/fd/%u,size=%llu,share=on",
+		    m->uv_chan[i].id, QEMU_CHAN_FD0 + i, (unsigned long long)m->uv_chan[i].size);
+		add(a, "-device");
+		add(a, "ivshmem-plain,memdev=uvchan%u", m->uv_chan[i].id);
+	}
+}
+
 static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 {
 	uint32_t i;
@@ -181,7 +194,7 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	/* PCIe only for partitions that are granted channels: the others keep a machine without
 	 * any PCI bus, so they have no bus to find anything on. */
 	add(&a, "microvm,memory-backend=ram0,isa-serial=on,rtc=on,acpi=on%s",
-	    has_channel(d) ? ",pcie=on" : "");
+	    has_channel(d) || m->n_uv_chan ? ",pcie=on" : "");
 	add(&a, "-accel");
 	add(&a, m->accel == UV_ACCEL_KVM ? "kvm" : "tcg,thread=multi");
 	add(&a, "-cpu");
@@ -216,6 +229,7 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	}
 	add_cmdline(&a, m);
 	add_devices(&a, d);
+	add_uv_channels(&a, m);
 	if (a.err) {
 		mon_argv_free(a.v);
 		return a.err;

@@ -19,6 +19,35 @@
 #include "resdb.h"
 #include "uvclient.h"
 
+/* The channels the ultravisor granted: each becomes an ivshmem device (qemu_cmd.c). */
+static int load_channels(struct monitor *m, uint32_t partition, char *err, size_t errlen)
+{
+	struct uv_ctl_channel info[UV_CTL_FDS_MAX];
+	int fds[UV_CTL_FDS_MAX], r;
+	unsigned n = 0;
+
+	if ((r = uv_client_get_channels(m->uv_sock, partition, fds, info, &n, err, errlen)))
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		struct stat st;
+
+		/* Trust the object, not the message: QEMU maps exactly what the fd holds. */
+		if (fstat(fds[i], &st) || (uint64_t)st.st_size != info[i].size ||
+		    info[i].size < UV_GCHAN_SIZE_MIN || (info[i].size & (info[i].size - 1))) {
+			snprintf(err, errlen, "channel %u: its memory object is not a %llu-byte BAR",
+				 info[i].channel_id, (unsigned long long)info[i].size);
+			for (unsigned j = 0; j < n; j++)
+				close(fds[j]);
+			return -EPROTO;
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		m->uv_chan[i] = (struct mon_uv_chan){.fd = fds[i], .id = info[i].channel_id,
+						     .size = info[i].size};
+	m->n_uv_chan = n;
+	return 0;
+}
+
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
 		size_t errlen)
 {
@@ -67,6 +96,10 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 			 "guest needs exactly one grant of its memory size",
 			 partition, n, (unsigned long long)(bytes >> 20),
 			 (unsigned long long)(d->mem_bytes >> 20));
+		goto fail;
+	}
+	if ((r = load_channels(m, partition, err, errlen))) {
+		close(fds[0]);
 		goto fail;
 	}
 	m->uv_mem_fd = fds[0];

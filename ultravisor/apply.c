@@ -41,6 +41,9 @@ enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *
 	if (uvd_mem_track(u, &done, *seq) < 0) {
 		/* The grant is committed; its object will be made again by the next recovery. */
 	}
+	if (uvd_chanobj_track(u, &done) < 0) {
+		/* Likewise: GET_CHANNELS omits the channel until the next recovery remakes it. */
+	}
 	result[0] = u->res.value[0];
 	result[1] = u->res.value[1];
 	u->committed++;

@@ -124,6 +124,9 @@ static int setup(struct uvd *u, const char *run_dir, char *err, size_t errlen)
 	}
 	if ((r = uvd_recover(u, err, errlen)))
 		return r;
+	/* From the records, not the replayed transactions: a snapshot holds channels too. */
+	if ((r = uvd_chanobj_rebuild(u)))
+		fprintf(stderr, "ultravisor: WARNING: channel memory objects: %s\n", strerror(-r));
 	if ((r = uvd_bootstrap(u))) {
 		snprintf(err, errlen, "recording the boot partition: %s", strerror(-r));
 		return r;
@@ -215,6 +218,7 @@ int main(int argc, char **argv)
 	unlink(u->sock_path);
 	uv_log_close(u->log);
 	uvd_mem_free_all(u);
+	uvd_chanobj_free_all(u);
 	free(u);
 	return r ? 1 : 0;
 }

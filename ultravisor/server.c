@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -71,9 +72,17 @@ __attribute__((format(printf, 3, 4))) static int refuse(struct uv_ctl_resp *resp
 	return err;
 }
 
-static void handle(struct uvd *u, const struct uv_ctl_req *req, struct uv_ctl_resp *resp,
+/* A response and what may follow it in the same message. */
+struct ctl_reply {
+	struct uv_ctl_resp resp;
+	struct uv_ctl_channel chan[UV_CTL_FDS_MAX]; /* UV_CTL_GET_CHANNELS: one per fd */
+};
+_Static_assert(offsetof(struct ctl_reply, chan) == sizeof(struct uv_ctl_resp), "ctl ABI");
+
+static void handle(struct uvd *u, const struct uv_ctl_req *req, struct ctl_reply *reply,
 		   int *fds, unsigned *n_fds, int *owned)
 {
+	struct uv_ctl_resp *resp = &reply->resp;
 	const struct uv_resdb_part *p;
 	int r;
 
@@ -97,6 +106,18 @@ static void handle(struct uvd *u, const struct uv_ctl_req *req, struct uv_ctl_re
 		r = uvd_mem_fds(u, req->partition, fds, UV_CTL_FDS_MAX, n_fds, &resp->size);
 		if (r)
 			refuse(resp, r, "partition %u has too many grants to hand over", req->partition);
+		return;
+	case UV_CTL_GET_CHANNELS:
+		if (!uv_resdb_desc(&u->db, req->partition)) {
+			refuse(resp, -ENOENT, "no partition %u", req->partition);
+			return;
+		}
+		/* Only channels with this partition as an endpoint: nobody else's. */
+		r = uvd_chanobj_fds(u, req->partition, fds, reply->chan, UV_CTL_FDS_MAX, n_fds,
+				    &resp->size);
+		if (r)
+			refuse(resp, r, "partition %u has too many channels to hand over",
+			       req->partition);
 		return;
 	case UV_CTL_OPEN_COMMAND:
 		r = uvd_chan_open(u, req->partition, req->role, fds, &resp->size, resp->message,
@@ -130,7 +151,9 @@ static void handle(struct uvd *u, const struct uv_ctl_req *req, struct uv_ctl_re
 void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 {
 	struct uv_ctl_req req;
-	struct uv_ctl_resp resp;
+	struct ctl_reply reply;
+	struct uv_ctl_resp *resp = &reply.resp;
+	size_t len = sizeof(*resp);
 	int fds[UV_CTL_FDS_MAX], junk[4], owned = 0;
 	unsigned n_fds = 0, n_junk;
 	ssize_t n;
@@ -144,24 +167,26 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 	}
 	if (n < 0)
 		return;
-	memset(&resp, 0, sizeof(resp));
-	resp.magic = UV_CTL_MAGIC;
-	resp.version = UV_CTL_VERSION;
-	resp.op = req.op;
+	memset(&reply, 0, sizeof(reply));
+	resp->magic = UV_CTL_MAGIC;
+	resp->version = UV_CTL_VERSION;
+	resp->op = req.op;
 	if (n != sizeof(req) || req.magic != UV_CTL_MAGIC || req.version != UV_CTL_VERSION ||
 	    req.reserved || req.pad[0] || req.pad[1] || req.pad[2])
-		refuse(&resp, -EPROTO, "malformed request (%zd bytes)", n);
+		refuse(resp, -EPROTO, "malformed request (%zd bytes)", n);
 	else
-		handle(u, &req, &resp, fds, &n_fds, &owned);
-	if (resp.error)
+		handle(u, &req, &reply, fds, &n_fds, &owned);
+	if (resp->error)
 		n_fds = 0;
-	resp.n_fds = n_fds;
-	if (uv_send_fds(c->fd, &resp, sizeof(resp), fds, n_fds))
+	resp->n_fds = n_fds;
+	if (req.op == UV_CTL_GET_CHANNELS)
+		len += n_fds * sizeof(reply.chan[0]);
+	if (uv_send_fds(c->fd, &reply, len, fds, n_fds))
 		conn_close(u, c);
 	if (owned)
 		for (unsigned i = 0; i < n_fds; i++)
 			close(fds[i]);
-	if (req.op == UV_CTL_OPEN_COMMAND && !resp.error) {
+	if (req.op == UV_CTL_OPEN_COMMAND && !resp->error) {
 		/* the peer's copies were sent; ours of its doorbell stay for signalling */
 		close(fds[0]);
 	}

@@ -27,6 +27,14 @@ struct uvd_memobj {
 	int fd;
 };
 
+/* One channel memory object per channel record, formatted for its two endpoints. */
+struct uvd_chanobj {
+	uint32_t id;
+	uint32_t endpoint[2];
+	uint64_t size; /* the record's size rounded up to a power of two >= 4 KiB */
+	int fd;
+};
+
 struct uvd_conn {
 	int fd;
 	pid_t pid;
@@ -67,6 +75,8 @@ struct uvd {
 	struct uvd_chan chans[UVD_CHANS_MAX];
 	struct uvd_memobj *mem;
 	size_t n_mem, cap_mem;
+	struct uvd_chanobj *chanobj;
+	size_t n_chanobj, cap_chanobj;
 	struct uvd_reply replies[UVD_REPLIES_MAX];
 	unsigned n_replies;
 	uint64_t pending_lsn; /* the log position the replies wait for */
@@ -90,6 +100,13 @@ int uvd_mem_track(struct uvd *u, const struct uv_txn *committed, uint64_t seq);
 int uvd_mem_fds(struct uvd *u, uint32_t partition, int *fds, unsigned max, unsigned *n,
 		uint64_t *bytes);
 void uvd_mem_free_all(struct uvd *u);
+
+/* chanobj.c */
+int uvd_chanobj_track(struct uvd *u, const struct uv_txn *committed);
+int uvd_chanobj_rebuild(struct uvd *u); /* from the database's channel records */
+int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds,
+		    struct uv_ctl_channel *info, unsigned max, unsigned *n, uint64_t *bytes);
+void uvd_chanobj_free_all(struct uvd *u);
 
 /* apply.c: one transaction through validation, the database and the log */
 enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *seq,

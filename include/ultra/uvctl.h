@@ -29,6 +29,11 @@ enum uv_ctl_op {
 	UV_CTL_PARTITION_FAILED = 4,
 	/* partition's restarted instance takes its preserved resources back (claims 5, 8) */
 	UV_CTL_PARTITION_RESTARTED = 5,
+	/* partition -> one channel memory object per channel that has the partition as an
+	 * endpoint, in channel id order (claims 4, 15, 16); the response is followed, in the same
+	 * message, by one struct uv_ctl_channel per fd; size = bytes of all of them. Channels of
+	 * other partitions are never included. */
+	UV_CTL_GET_CHANNELS = 6,
 };
 
 struct uv_ctl_req {
@@ -60,6 +65,28 @@ _Static_assert(offsetof(struct uv_ctl_resp, error) == 8, "ctl ABI");
 _Static_assert(offsetof(struct uv_ctl_resp, n_fds) == 12, "ctl ABI");
 _Static_assert(offsetof(struct uv_ctl_resp, size) == 16, "ctl ABI");
 _Static_assert(offsetof(struct uv_ctl_resp, message) == 24, "ctl ABI");
+
+/* One granted channel, after struct uv_ctl_resp in a UV_CTL_GET_CHANNELS response; entry i
+ * describes fd i. The memory object is already formatted (uv_chan_format) for the two
+ * endpoints; side is where the asking partition attaches. */
+struct uv_ctl_channel {
+	uint32_t channel_id;
+	uint32_t side; /* enum uv_chan_side of the asking partition */
+	uint32_t peer; /* the other endpoint's partition */
+	uint32_t reserved; /* 0 */
+	uint64_t size; /* bytes of the memory object: a power of two >= 4 KiB (a PCI BAR) */
+};
+
+_Static_assert(sizeof(struct uv_ctl_channel) == 24, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_channel, side) == 4, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_channel, peer) == 8, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_channel, size) == 16, "ctl ABI");
+
+/* Guest channel geometry (the ultravisor formats every CREATE_CHANNEL object so): two queues,
+ * queue 0 sent by side A (the record's endpoint[0]), queue 1 by side B, 64-byte slots, each
+ * queue as many slots (a power of two) as fit in half the object. */
+#define UV_GCHAN_SLOT_SIZE 64u
+#define UV_GCHAN_SIZE_MIN 4096u
 
 /* Command channel geometry: queue 0 carries requests (side B -> A), queue 1 responses. */
 #define UV_CMD_SLOT_SIZE 256u

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <sys/mman.h>
 
+#include "channel.h"
 #include "resdb_testlib.h"
 #include "uvd_testlib.h"
 
@@ -263,6 +264,129 @@ static void test_memory_object_follows_grant(void **state)
 	close(sock);
 }
 
+/* The channel objects partition id is handed: n of them, checked for size and seals. */
+static unsigned get_channels(struct fixture *f, uint32_t id, int *fds, struct uv_ctl_channel *info)
+{
+	unsigned n = 99;
+	char err[256];
+	int sock;
+
+	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+	if (uv_client_get_channels(sock, id, fds, info, &n, err, sizeof(err)))
+		fail_msg("GET_CHANNELS %u: %s", id, err);
+	close(sock);
+	for (unsigned i = 0; i < n; i++) {
+		struct stat st;
+		assert_int_equal(fstat(fds[i], &st), 0);
+		assert_int_equal((uint64_t)st.st_size, info[i].size);
+		assert_true(fcntl(fds[i], F_GET_SEALS) & F_SEAL_SHRINK);
+	}
+	return n;
+}
+
+/* Attaches to fd as (side, part); returns uv_chan_attach's result, the channel in *out. */
+static int attach(int fd, uint64_t size, uint32_t side, uint32_t part, void **mem,
+		  struct uv_chan **out)
+{
+	struct uv_chan_endpoint ep = {.side = side, .part_id = part, .wait_fd = -1,
+				      .signal_fd = -1};
+	char err[256];
+
+	*mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(*mem != MAP_FAILED);
+	return uv_chan_attach(out, *mem, size, &ep, err, sizeof(err));
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+static void test_channel_goes_to_its_endpoints_only(void **state)
+{
+	struct fixture *f = *state;
+	int fds[UV_CTL_FDS_MAX], fds_b[UV_CTL_FDS_MAX];
+	int fds_c[UV_CTL_FDS_MAX];
+	struct uv_ctl_channel info[UV_CTL_FDS_MAX], info_b[UV_CTL_FDS_MAX], info_c[UV_CTL_FDS_MAX];
+	struct uv_chan *a, *b, *wrong;
+	struct uv_chan_buf buf;
+	struct iovec iov = {.iov_base = "hello", .iov_len = 5};
+	char got[64];
+	void *ma, *mb, *mw;
+	struct uv_txn t;
+
+	for (uint32_t id = 40; id <= 42; id++)
+		assert_int_equal(create(f, id), UV_TXN_OK);
+	tx_chan(&t, UV_TXN_CREATE_CHANNEL, P_CMD, UV_ROLE_COMMAND, 7, 40, 41, 12 << 10);
+	assert_int_equal(submit(f, &t, NULL), UV_TXN_OK);
+	tx_chan(&t, UV_TXN_CREATE_CHANNEL, P_CMD, UV_ROLE_COMMAND, 6, 41, 40, 64 << 10);
+	assert_int_equal(submit(f, &t, NULL), UV_TXN_OK);
+
+	/* 40 gets both, in channel id order, told its side and peer; sizes are BAR-shaped. */
+	assert_int_equal(get_channels(f, 40, fds, info), 2);
+	assert_int_equal(info[0].channel_id, 6);
+	assert_int_equal(info[0].side, UV_CHAN_SIDE_B);
+	assert_int_equal(info[0].peer, 41);
+	assert_int_equal(info[0].size, 64 << 10);
+	assert_int_equal(info[1].channel_id, 7);
+	assert_int_equal(info[1].side, UV_CHAN_SIDE_A);
+	assert_int_equal(info[1].size, 16 << 10); /* 12 KiB rounded up to a power of two */
+	assert_int_equal(get_channels(f, 41, fds_b, info_b), 2);
+	assert_int_equal(info_b[1].channel_id, 7);
+	assert_int_equal(info_b[1].side, UV_CHAN_SIDE_B);
+	assert_int_equal(info_b[1].peer, 40);
+	/* 42 is no endpoint: nothing; a missing partition: refused. */
+	assert_int_equal(get_channels(f, 42, fds_c, info_c), 0);
+	{
+		unsigned n = 0;
+		char err[256];
+		int sock;
+		assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+		assert_int_equal(uv_client_get_channels(sock, 99, fds_c, info_c, &n, err,
+							sizeof(err)),
+				 -ENOENT);
+		close(sock);
+	}
+
+	/* The header names the endpoints: each side attaches as itself, a stranger cannot. */
+	assert_int_equal(attach(fds[1], info[1].size, UV_CHAN_SIDE_A, 40, &ma, &a), 0);
+	assert_int_equal(attach(fds_b[1], info_b[1].size, UV_CHAN_SIDE_B, 41, &mb, &b), 0);
+	assert_int_equal(attach(fds_b[1], info_b[1].size, UV_CHAN_SIDE_B, 42, &mw, &wrong),
+			 -EACCES);
+	munmap(mw, info_b[1].size);
+	/* Both fds are the same memory: A's message arrives at B (queue 0 is A's). */
+	assert_int_equal(uv_chan_send(a, 0, &iov, 1), 1);
+	buf = (struct uv_chan_buf){.data = got, .cap = sizeof(got)};
+	assert_int_equal(uv_chan_recv(b, 0, &buf, 1), 1);
+	assert_int_equal(buf.len, 5);
+	assert_memory_equal(got, "hello", 5);
+	uv_chan_detach(a);
+	uv_chan_detach(b);
+	munmap(ma, info[1].size);
+	munmap(mb, info_b[1].size);
+	close_fds(fds, 2);
+	close_fds(fds_b, 2);
+
+	/* After a restart the objects are made again, formatted, from the database. */
+	uvd_kill(&f->d);
+	disconnect(f);
+	assert_int_equal(uvd_start(&f->d, "1024"), 0);
+	connect_cmd(f);
+	assert_int_equal(get_channels(f, 41, fds, info), 2);
+	assert_int_equal(attach(fds[0], info[0].size, UV_CHAN_SIDE_A, 41, &ma, &a), 0);
+	uv_chan_detach(a);
+	munmap(ma, info[0].size);
+	close_fds(fds, 2);
+
+	/* DESTROY_CHANNEL retires the object. */
+	tx_chan(&t, UV_TXN_DESTROY_CHANNEL, P_CMD, UV_ROLE_COMMAND, 6, 41, 40, 64 << 10);
+	assert_int_equal(submit(f, &t, NULL), UV_TXN_OK);
+	assert_int_equal(get_channels(f, 40, fds, info), 1);
+	assert_int_equal(info[0].channel_id, 7);
+	close(fds[0]);
+}
+
 /* What the test believes is committed: per partition, exists and granted bytes. */
 struct model {
 	uint8_t exists[64];
@@ -482,6 +606,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_database_mapping_is_read_only, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_memory_object_follows_grant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_channel_goes_to_its_endpoints_only, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_recovery_equals_acknowledged, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_partition_keeps_resources_for_its_restart,

@@ -8,6 +8,9 @@
  *                                           partition ID (default 2) and mark it running
  *   uvctl [-s SOCK] create ID DEF.json      as the command partition: create partition ID
  *                                           from a definition and grant its memory
+ *   uvctl [-s SOCK] channel ID A B SIZE     as the command partition: create channel ID
+ *                                           between partitions A (side A) and B of SIZE
+ *                                           bytes (suffix K or M allowed)
  *   uvctl [-s SOCK] state ID STATE          as the command partition: set a partition's state
  *   uvctl [-s SOCK] show ID                 the partition's record, read from the read-only
  *                                           database, as JSON
@@ -123,6 +126,55 @@ static int cmd_create(int sock, uint32_t id, const char *def)
 	return r;
 }
 
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	v = strtoull(s, &end, 0);
+	if (end == s)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	if (shift)
+		end++;
+	if (*end || v == 0 || v > (~0ull >> shift))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+static int cmd_channel(int sock, uint32_t id, char **args)
+{
+	struct uv_cmd *c;
+	struct uv_txn t;
+	uint64_t size, seq = 0;
+	int r;
+
+	if (parse_size(args[2], &size)) {
+		fprintf(stderr, "uvctl: bad channel size %s\n", args[2]);
+		return 2;
+	}
+	if (open_as(sock, 2, UV_ROLE_COMMAND, &c))
+		return 1;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_CREATE_CHANNEL;
+	t.u.channel.channel_id = id;
+	t.u.channel.endpoint[0] = (uint32_t)strtoul(args[0], NULL, 10);
+	t.u.channel.endpoint[1] = (uint32_t)strtoul(args[1], NULL, 10);
+	t.u.channel.size = size;
+	r = submit(c, &t, "create channel", &seq);
+	if (!r)
+		printf("channel %u between partitions %u and %u: %llu KiB (log seq %llu)\n", id,
+		       t.u.channel.endpoint[0], t.u.channel.endpoint[1],
+		       (unsigned long long)(size >> 10), (unsigned long long)seq);
+	uv_cmd_close(c);
+	return r;
+}
+
 static int cmd_state(int sock, uint32_t id, const char *name)
 {
 	struct uv_cmd *c;
@@ -214,6 +266,8 @@ int main(int argc, char **argv)
 		r = cmd_boot_command(sock, id);
 	else if (!strcmp(argv[optind], "create") && optind + 3 == argc)
 		r = cmd_create(sock, id, argv[optind + 2]);
+	else if (!strcmp(argv[optind], "channel") && optind + 5 == argc)
+		r = cmd_channel(sock, id, argv + optind + 2);
 	else if (!strcmp(argv[optind], "state") && optind + 3 == argc)
 		r = cmd_state(sock, id, argv[optind + 2]);
 	else if (!strcmp(argv[optind], "show") && optind + 2 == argc)
@@ -228,6 +282,6 @@ int main(int argc, char **argv)
 	return r;
 usage:
 	fprintf(stderr, "usage: uvctl [-s SOCK] boot-command [ID] | create ID DEF.json | "
-			"state ID STATE | show ID | failed ID | restarted ID\n");
+			"channel ID A B SIZE | state ID STATE | show ID | failed ID | restarted ID\n");
 	return 2;
 }
