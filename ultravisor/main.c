@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ultravisor [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
-		"                  [--max-partitions N] [--system PART:ROLE ...]\n"
+		"                  [--max-partitions N] [--system PART:ROLE ...] [--checkpoint-every N]\n"
 		"       ultravisor --dump-log DIR\n"
 		"State (audit log, snapshots) lives in DIR (default /var/lib/ultravisor); the control\n"
 		"socket is RUN/ultravisor.sock (default /run/ultravisor). ROLE is boot, command,\n"
@@ -98,7 +98,7 @@ static int loop(struct uvd *u)
 		uvd_chan_serve_ready(u);
 		uvd_flush(u);
 		/* Keep restart time bounded: fold the log into a snapshot now and then. */
-		if (u->since_checkpoint >= 100000 && uvd_checkpoint(u) == 0)
+		if (u->since_checkpoint >= u->checkpoint_every && uvd_checkpoint(u) == 0)
 			fprintf(stderr, "ultravisor: checkpoint after %llu commits\n",
 				(unsigned long long)u->committed);
 	}
@@ -127,6 +127,8 @@ static int setup(struct uvd *u, const char *run_dir, char *err, size_t errlen)
 	/* From the records, not the replayed transactions: a snapshot holds channels too. */
 	if ((r = uvd_chanobj_rebuild(u)))
 		fprintf(stderr, "ultravisor: WARNING: channel memory objects: %s\n", strerror(-r));
+	if ((r = uvd_mem_rebuild(u)))
+		fprintf(stderr, "ultravisor: WARNING: memory objects: %s\n", strerror(-r));
 	if ((r = uvd_bootstrap(u))) {
 		snprintf(err, errlen, "recording the boot partition: %s", strerror(-r));
 		return r;
@@ -161,6 +163,7 @@ int main(int argc, char **argv)
 		{"max-partitions", required_argument, NULL, 'm'},
 		{"system", required_argument, NULL, 'y'},
 		{"dump-log", required_argument, NULL, 'd'},
+		{"checkpoint-every", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -176,13 +179,15 @@ int main(int argc, char **argv)
 	u->cfg.max_partitions = 256;
 	u->cfg.max_channels = 256;
 	u->cfg.max_devices = 64;
+	u->checkpoint_every = 100000;
 	u->listen_fd = u->epfd = u->sigfd = u->region_fd = -1;
 	for (int i = 0; i < UVD_CONNS_MAX; i++)
 		u->conns[i].fd = -1;
 	for (int i = 0; i < UVD_CHANS_MAX; i++)
 		u->chans[i].fds[0] = u->chans[i].fds[1] = u->chans[i].fds[2] = -1;
-	while ((c = getopt_long(argc, argv, "s:r:p:m:y:d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:p:m:y:d:c:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c': u->checkpoint_every = strtoull(optarg, NULL, 10); break;
 		case 's': u->state_dir = optarg; break;
 		case 'r': run_dir = optarg; break;
 		case 'p': u->cfg.pool_bytes = strtoull(optarg, NULL, 10) << 20; break;
@@ -215,6 +220,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "ultravisor: serving %s (pool %llu MiB, database %zu KiB)\n", u->sock_path,
 		(unsigned long long)(u->cfg.pool_bytes >> 20), u->region_size >> 10);
 	r = loop(u);
+	/* A clean stop folds the log into a snapshot: the next start replays nothing. */
+	if (u->since_checkpoint && uvd_checkpoint(u))
+		fprintf(stderr, "ultravisor: checkpoint at exit failed\n");
 	unlink(u->sock_path);
 	uv_log_close(u->log);
 	uvd_mem_free_all(u);

@@ -14,11 +14,11 @@
 
 #include "uvd.h"
 
-static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq, const struct uv_txn *t)
+static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
+		      const struct uv_txn_extent *ext, uint32_t n)
 {
 	struct uvd_memobj *m;
 	uint64_t size = 0;
-	uint32_t n = t->u.memory.n_extents;
 	char name[48];
 	int fd;
 
@@ -36,7 +36,7 @@ static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq, const str
 	if (!m->extents)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
-		m->extents[i] = uv_txn_extent_at(t, i);
+		m->extents[i] = ext[i];
 		size += m->extents[i].size;
 	}
 	snprintf(name, sizeof(name), "uv-mem-p%u-s%llu", partition, (unsigned long long)seq);
@@ -87,8 +87,19 @@ int uvd_mem_track(struct uvd *u, const struct uv_txn *t, uint64_t seq)
 	size_t i;
 
 	switch (t->hdr.type) {
-	case UV_TXN_GRANT_MEMORY:
-		return memobj_new(u, t->u.memory.partition_id, seq, t);
+	case UV_TXN_GRANT_MEMORY: {
+		uint32_t n = t->u.memory.n_extents;
+		struct uv_txn_extent *ext = calloc(n ? n : 1, sizeof(*ext));
+		int r;
+
+		if (!ext)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < n; k++)
+			ext[k] = uv_txn_extent_at(t, k);
+		r = memobj_new(u, t->u.memory.partition_id, seq, ext, n);
+		free(ext);
+		return r;
+	}
 	case UV_TXN_REVOKE_MEMORY:
 		for (i = u->n_mem; i-- > 0;)
 			if (u->mem[i].partition == t->u.memory.partition_id && covers(&u->mem[i], t))
@@ -102,6 +113,94 @@ int uvd_mem_track(struct uvd *u, const struct uv_txn *t, uint64_t seq)
 	default:
 		return 0;
 	}
+}
+
+struct owned {
+	const struct uvd *u;
+	uint32_t owner;
+	struct uv_txn_extent *ext;
+	uint32_t n, cap;
+};
+
+static int add_run(struct owned *o, uint64_t off, uint64_t size)
+{
+	if (!size)
+		return 0;
+	if (o->n && o->ext[o->n - 1].pool_offset + o->ext[o->n - 1].size == off) {
+		o->ext[o->n - 1].size += size;
+		return 0;
+	}
+	if (o->n == o->cap) {
+		uint32_t cap = o->cap ? o->cap * 2 : 16;
+		struct uv_txn_extent *p = realloc(o->ext, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		o->ext = p;
+		o->cap = cap;
+	}
+	o->ext[o->n++] = (struct uv_txn_extent){.pool_offset = off, .size = size};
+	return 0;
+}
+
+/* The part of [off, end) not covered by any of the owner's objects, piece by piece. A walk
+ * merges adjacent blocks, so one run may span several grants. */
+static int subtract(struct owned *o, uint64_t off, uint64_t end)
+{
+	while (off < end) {
+		uint64_t next_cover = end, cover_end = 0;
+
+		for (size_t i = 0; i < o->u->n_mem; i++) {
+			const struct uvd_memobj *m = &o->u->mem[i];
+
+			if (m->partition != o->owner)
+				continue;
+			for (uint32_t j = 0; j < m->n_extents; j++) {
+				uint64_t s = m->extents[j].pool_offset, e = s + m->extents[j].size;
+
+				if (s <= off && off < e) {
+					next_cover = off;
+					cover_end = e;
+				} else if (s > off && s < next_cover) {
+					next_cover = s;
+					cover_end = e;
+				}
+			}
+		}
+		if (add_run(o, off, next_cover - off))
+			return -ENOMEM;
+		off = cover_end > next_cover ? cover_end : end;
+	}
+	return 0;
+}
+
+static int collect(const struct uv_pm_block *b, void *ctx)
+{
+	return subtract(ctx, b->offset, b->offset + b->size);
+}
+
+/* Grants that live only in a snapshot have no replayed record: after recovery, every block a
+ * partition owns without an object gets one object (ordered first, as the oldest grant). */
+int uvd_mem_rebuild(struct uvd *u)
+{
+	struct uv_pagemap_view v;
+	int r;
+
+	r = uv_pagemap_view_attach(&v, u->db.base + u->db.h->pagemap_off, u->db.h->pagemap_size);
+	if (r)
+		return r;
+	for (uint32_t id = 1; id < u->db.h->max_partitions; id++) {
+		struct owned o = {.u = u, .owner = id};
+
+		if (!uv_resdb_desc(&u->db, id))
+			continue;
+		r = uv_pagemap_walk(&v, id, collect, &o);
+		if (!r && o.n)
+			r = memobj_new(u, id, 0, o.ext, o.n);
+		free(o.ext);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 int uvd_mem_fds(struct uvd *u, uint32_t partition, int *fds, unsigned max, unsigned *n,

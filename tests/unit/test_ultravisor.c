@@ -594,6 +594,47 @@ static void test_failed_partition_keeps_resources_for_its_restart(void **state)
 	assert_int_not_equal(report(f, UV_CTL_PARTITION_FAILED, 99), 0);
 }
 
+/* Grants folded into a snapshot still get their memory objects after a restart, whether the
+ * daemon stopped cleanly (it checkpoints at exit) or was killed after a periodic checkpoint. */
+static void test_memory_objects_survive_snapshots(void **state)
+{
+	struct fixture *f = *state;
+	int fds[UV_CTL_FDS_MAX], sock;
+	unsigned n;
+	uint64_t bytes;
+	char err[256];
+
+	disconnect(f);
+	uvd_kill(&f->d);
+	assert_int_equal(uvd_start_opt(&f->d, "1024", "--checkpoint-every", "3"), 0);
+	connect_cmd(f);
+	assert_int_equal(create(f, 50), UV_TXN_OK);
+	assert_int_equal(grant(f, 50, 8 * MiB), UV_TXN_OK);
+	for (int i = 0; i < 4; i++) /* past the checkpoint */
+		assert_int_equal(create(f, 51 + (uint32_t)i), UV_TXN_OK);
+	assert_int_equal(grant(f, 50, 4 * MiB), UV_TXN_OK); /* replayed after the snapshot */
+	for (int round = 0; round < 2; round++) {
+		disconnect(f);
+		if (round == 0) {
+			uvd_kill(&f->d);
+		} else {
+			kill(f->d.pid, SIGTERM);
+			waitpid(f->d.pid, NULL, 0);
+			f->d.pid = 0;
+		}
+		assert_int_equal(uvd_start(&f->d, "1024"), 0);
+		connect_cmd(f);
+		assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+		assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 50, 0, fds,
+						  UV_CTL_FDS_MAX, &n, &bytes, err, sizeof(err)),
+				 0);
+		assert_int_equal(bytes, 12 * MiB);
+		for (unsigned i = 0; i < n; i++)
+			close(fds[i]);
+		close(sock);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +653,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_partition_keeps_resources_for_its_restart,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_objects_survive_snapshots, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,8 +45,10 @@ static inline void uvd_dirs(struct uvd_proc *p)
 	snprintf(p->sock, sizeof(p->sock), "%s/ultravisor.sock", p->run);
 }
 
-/* Starts the daemon and waits until its socket answers. Returns 0 or -1. */
-static inline int uvd_start(struct uvd_proc *p, const char *pool_mib)
+/* Starts the daemon (with one extra option pair, if any) and waits until its socket answers.
+ * Returns 0 or -1. */
+static inline int uvd_start_opt(struct uvd_proc *p, const char *pool_mib, const char *opt,
+				const char *val)
 {
 	char bin[PATH_MAX + 32];
 	int sock = -1;
@@ -58,7 +60,7 @@ static inline int uvd_start(struct uvd_proc *p, const char *pool_mib)
 		if (!getenv("UVD_TEST_VERBOSE"))
 			dup2(null, 2);
 		execl(bin, bin, "--state-dir", p->state, "--run-dir", p->run, "--pool-mib",
-		      pool_mib, (char *)NULL);
+		      pool_mib, opt, val, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 2000; i++) {
@@ -73,6 +75,11 @@ static inline int uvd_start(struct uvd_proc *p, const char *pool_mib)
 		nanosleep(&ts, NULL);
 	}
 	return -1;
+}
+
+static inline int uvd_start(struct uvd_proc *p, const char *pool_mib)
+{
+	return uvd_start_opt(p, pool_mib, NULL, NULL);
 }
 
 static inline void uvd_kill(struct uvd_proc *p)
