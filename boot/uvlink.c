@@ -7,10 +7,12 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "boot.h"
 #include "desc.h"
+#include "resdb.h"
 
 #define TXN_TIMEOUT_MS 10000
 
@@ -65,6 +67,29 @@ static int submit(struct boot *b, struct uv_txn *t, const char *what)
 	return resp.reason;
 }
 
+/* Whether the resource database already has partition p, read through its read-only mapping. */
+static bool recorded(struct boot *b, uint32_t p)
+{
+	struct uv_partition_desc d;
+	struct uv_resdb_view v;
+	uint64_t size = 0;
+	unsigned n = 0;
+	char err[128];
+	bool found = false;
+	void *map;
+	int fd = -1;
+
+	if (uv_client_simple(b->ctl, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &size, err, sizeof(err)))
+		return false;
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return false;
+	found = uv_resdb_view_attach(&v, map, size) == 0 && uv_resdb_read_desc(&v, p, &d, NULL) == 0;
+	munmap(map, size);
+	return found;
+}
+
 /* Records a system partition, as the boot partition may while the command partition is not up
  * (claim 8). Returns 0 if it is recorded now or was before. */
 int boot_uv_record(struct boot *b, const struct boot_child *c)
@@ -82,7 +107,9 @@ int boot_uv_record(struct boot *b, const struct boot_child *c)
 	snprintf(d->name, sizeof(d->name), "%s", c->name);
 	snprintf(d->kernel, sizeof(d->kernel), "system:%s", c->name);
 	r = submit(b, &t, "record a system partition");
-	if (r == UV_TXN_OK || r == UV_TXN_EXISTS)
+	/* Once the command partition runs, the boot partition may not create; an earlier boot
+	 * recorded it then. */
+	if (r == UV_TXN_OK || r == UV_TXN_EXISTS || (r > 0 && recorded(b, c->partition)))
 		return 0;
 	if (r > 0)
 		fprintf(stderr, "ultra-boot: recording partition %u (%s) refused: %s\n",

@@ -262,6 +262,29 @@ static void test_system_partition_failed_then_restarted(void **state)
 	assert_non_null(strstr(starting, "set-state partition=4 state=running"));
 }
 
+/* Claim 38: the definitions of the system partitions are kept for the next bootstrap. */
+static void test_definitions_kept_in_state_dir(void **state)
+{
+	struct fx *f = *state;
+	json_object *root, *sys, *io, *v;
+	char path[160];
+
+	start_boot(f, "5");
+	snprintf(path, sizeof(path), "%s/boot-definitions.json", f->d.state);
+	root = json_object_from_file(path);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "system", &sys));
+	assert_int_equal(json_object_array_length(sys), 2);
+	io = json_object_array_get_idx(sys, 1);
+	assert_true(json_object_object_get_ex(io, "partition", &v));
+	assert_int_equal(json_object_get_int(v), P_SYS_IO);
+	assert_true(json_object_object_get_ex(io, "role", &v));
+	assert_string_equal(json_object_get_string(v), "io");
+	assert_true(json_object_object_get_ex(io, "cmdline", &v));
+	assert_string_equal(json_object_get_string(v), "sleep 1000");
+	json_object_put(root);
+}
+
 static void test_partition_that_keeps_dying_is_left_failed(void **state)
 {
 	struct fx *f = *state;
@@ -291,6 +314,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_system_partition_failed_then_restarted, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_definitions_kept_in_state_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_that_keeps_dying_is_left_failed, setup,
 						teardown),
 	};
