@@ -198,7 +198,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'd': return uv_log_dump(optarg, stdout) ? 1 : 0;
+		case 'd':
+			r = uv_log_dump(optarg, stdout);
+			free(u);
+			return r ? 1 : 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
