@@ -234,6 +234,13 @@ void uvd_chan_io(struct uvd *u, struct uvd_chan *c)
 	c->ready = true; /* look again next turn; an empty ring then arms the doorbell */
 }
 
+void uvd_chan_close_all(struct uvd *u)
+{
+	for (int i = 0; i < UVD_CHANS_MAX; i++)
+		if (u->chans[i].ch)
+			chan_release(u, &u->chans[i]);
+}
+
 bool uvd_chan_any_ready(struct uvd *u)
 {
 	for (int i = 0; i < UVD_CHANS_MAX; i++)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -228,8 +229,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ultravisor: checkpoint at exit failed\n");
 	unlink(u->sock_path);
 	uv_log_close(u->log);
+	uvd_chan_close_all(u);
+	for (int i = 0; i < UVD_CONNS_MAX; i++)
+		if (u->conns[i].fd >= 0)
+			close(u->conns[i].fd);
 	uvd_mem_free_all(u);
 	uvd_chanobj_free_all(u);
+	munmap(u->region, u->region_size);
+	close(u->region_fd);
 	free(u);
 	return r ? 1 : 0;
 }

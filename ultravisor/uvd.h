@@ -125,6 +125,7 @@ int uvd_chan_open(struct uvd *u, uint32_t partition, uint8_t role, int fds_out[3
 		  uint64_t *size, char *err, size_t errlen);
 void uvd_chan_io(struct uvd *u, struct uvd_chan *c);
 bool uvd_chan_any_ready(struct uvd *u);
+void uvd_chan_close_all(struct uvd *u);
 void uvd_chan_serve_ready(struct uvd *u);
 void uvd_flush(struct uvd *u);
 void uvd_chan_close_partition(struct uvd *u, uint32_t partition);
