@@ -21,8 +21,12 @@ def main():
         if fn.startswith("test_") and fn.endswith(".py"):
             mod = importlib.import_module(fn[:-3])
             for name in dir(mod):
-                if name.startswith("test_") and flt in f"{fn[:-3]}.{name}":
-                    tests.append((f"{fn[:-3]}.{name}", getattr(mod, name)))
+                obj = getattr(mod, name)
+                # Only the module's own test functions, not names it imported.
+                if (name.startswith("test_") and callable(obj) and
+                        getattr(obj, "__module__", None) == mod.__name__ and
+                        flt in f"{fn[:-3]}.{name}"):
+                    tests.append((f"{fn[:-3]}.{name}", obj))
     passed = failed = 0
     for name, fn in tests:
         t0 = time.monotonic()
