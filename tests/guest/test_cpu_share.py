@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from harness import check, pid_alive, wait_for, workspace
+from harness import check, on_cleanup, pid_alive, wait_for, workspace
 
 
 def cgroup_of(pid, controller):
@@ -47,11 +47,33 @@ def pin_all_threads(pid, cpus):
             pass
 
 
+def forget_groups(*names):
+    """A test that fails half-way leaves no group behind (the harness kills monitors first)."""
+    def rm():
+        for ctl in ("cpu", "cpuset"):
+            root = cgroup_of(os.getpid(), ctl)[0]
+            for n in names:
+                d = f"{root}/ultravisor/{n}"
+                if os.path.isdir(d):
+                    wait_for(lambda: not open(d + "/cgroup.procs").read(), 10, f"{d} to empty")
+                    os.rmdir(d)
+    on_cleanup(rm)
+
+
+def destroy_and_expect_no_group(p, pid):
+    root, path = cgroup_of(pid, "cpu")
+    check("return" in p.ctl().call("destroy"), f"{p.name}: destroy refused")
+    wait_for(lambda: p.monitor.poll() is not None, 30, f"{p.name}'s monitor to exit")
+    check(not pid_alive(pid), f"{p.name}: QEMU outlived its monitor")
+    check(not os.path.exists(root + path), f"cgroup {root + path} left behind")
+
+
 def test_fractional_shares_split_one_core():
     w = workspace()
     tag = os.getpid() % 100000
     a = w.partition(f"cs{tag}big", memory_mib=128, cpu_share=0.75).start()
     b = w.partition(f"cs{tag}small", memory_mib=128, cpu_share=0.25).start()
+    forget_groups(a.name, b.name)
     a.wait_boot()
     b.wait_boot()
     pa, pb = a.qemu_pid(), b.qemu_pid()
@@ -81,11 +103,33 @@ def test_fractional_shares_split_one_core():
           f"want 75/25 within 5 points")
     # The quota is a cap, not only a weight: the small one never exceeds its 0.25 CPU.
     check(db <= 0.25 * dt * 1.1 + 0.1, f"{b.name} used {db:.2f}s in {dt:.1f}s over a 0.25 share")
+    destroy_and_expect_no_group(a, pa)
+    destroy_and_expect_no_group(b, pb)
+
+
+def test_unlimited_partition_gets_no_group():
+    w = workspace()
+    p = w.partition(f"cs{os.getpid() % 100000}free", memory_mib=128).start()
+    forget_groups(p.name)
+    wait_for(lambda: p.state().get("state") == "running", 60, "running")
+    pid = p.qemu_pid()
+    for ctl in ("cpu", "cpuset"):
+        check("ultravisor" not in cgroup_of(pid, ctl)[1], f"share 0 put QEMU in a {ctl} group")
+    check(p.state()["cpu_share"] == 0, f"status: {p.state()}")
 
 
 def test_share_survives_reattach_changes_live_and_is_removed():
     w = workspace()
-    p = w.partition(f"cs{os.getpid() % 100000}live", memory_mib=128, cpu_share=0.5).start()
+    p = w.partition(f"cs{os.getpid() % 100000}live", memory_mib=128, cpu_share=0.5)
+    forget_groups(p.name)
+    # A stale group of the same name, as an engine that ended unwatched leaves it, is replaced.
+    stale = f"{cgroup_of(os.getpid(), 'cpu')[0]}/ultravisor/{p.name}"
+    os.makedirs(stale, exist_ok=True)
+    if os.path.exists(stale + "/cpu.cfs_quota_us"):
+        open(stale + "/cpu.cfs_quota_us", "w").write("10000")
+    else:
+        open(stale + "/cpu.max", "w").write("10000 100000")
+    p.start()
     wait_for(lambda: p.state().get("state") == "running", 60, "running")
     pid = p.qemu_pid()
     root, path = cgroup_of(pid, "cpu")
@@ -113,9 +157,7 @@ def test_share_survives_reattach_changes_live_and_is_removed():
     check(allowed == r["return"]["cpus_pinned"] and "," not in allowed and "-" not in allowed,
           f"QEMU may run on {allowed}, pinned to {r['return']['cpus_pinned']}")
     check(quota_share(pid) == 1.0, f"quota for one whole CPU: {quota_share(pid)}")
-    check("return" in c.call("destroy"), "destroy refused")
-    wait_for(lambda: not pid_alive(pid), 30, "QEMU to end")
-    wait_for(lambda: p.monitor.poll() is not None, 30, "the monitor to exit")
-    check(not os.path.exists(root + path), f"cgroup {root + path} left behind")
+    c.close()
+    destroy_and_expect_no_group(p, pid)
     croot, cpath = cgroup_of(os.getpid(), "cpuset")
     check(not os.path.exists(f"{croot}/ultravisor/{p.name}"), "cpuset group left behind")
