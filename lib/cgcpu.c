@@ -160,7 +160,8 @@ int uv_cg_path(const char *root, const char *name, char *out, size_t outlen)
 
 int uv_cg_write_limits(const char *dir, enum uv_cg_kind kind, uint32_t share_milli)
 {
-	struct uv_cpu_limits l = {.period_us = UV_CG_PERIOD_US, .shares_v1 = 1024, .weight_v2 = 100};
+	struct uv_cpu_limits l = {
+	    .period_us = UV_CG_PERIOD_US, .shares_v1 = 1024, .weight_v2 = 100};
 	char buf[64];
 	int r;
 

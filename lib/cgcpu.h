@@ -19,9 +19,9 @@
 #include <sys/types.h>
 
 #define UV_CG_PARENT "ultravisor"
-#define UV_CG_PERIOD_US 100000u /* the kernel's default CFS period */
+#define UV_CG_PERIOD_US 100000u      /* the kernel's default CFS period */
 #define UV_CG_PERIOD_MAX_US 1000000u /* the kernel's limits on a period... */
-#define UV_CG_QUOTA_MIN_US 1000u /* ...and on a quota */
+#define UV_CG_QUOTA_MIN_US 1000u     /* ...and on a quota */
 
 enum uv_cg_kind {
 	UV_CG_NONE = 0,

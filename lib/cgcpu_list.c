@@ -66,7 +66,7 @@ int uv_cpulist_format(const cpu_set_t *set, char *out, size_t outlen)
 		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
 			e++;
 		n = e == c ? snprintf(out + len, outlen - len, "%s%d", len ? "," : "", c)
-			   : snprintf(out + len, outlen - len, "%s%d-%d", len ? "," : "", c, e);
+		           : snprintf(out + len, outlen - len, "%s%d-%d", len ? "," : "", c, e);
 		if (n < 0 || (size_t)n >= outlen - len)
 			return -ENOSPC;
 		len += (size_t)n;

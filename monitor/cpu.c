@@ -58,14 +58,15 @@ static void cpu_use(const struct monitor *m, unsigned *use)
 	DIR *d;
 
 	if (snprintf(parent, sizeof(parent), "%s/%s", m->cg.cpuset_root, UV_CG_PARENT) >=
-		    (int)sizeof(parent) ||
+	        (int)sizeof(parent) ||
 	    !(d = opendir(parent)))
 		return;
 	while ((e = readdir(d))) {
 		if (e->d_type != DT_DIR || e->d_name[0] == '.' || !strcmp(e->d_name, m->desc->name))
 			continue;
 		if (snprintf(dir, sizeof(dir), "%s/%s", parent, e->d_name) >= (int)sizeof(dir) ||
-		    uv_cg_read_file(dir, "cpuset.cpus", buf, sizeof(buf)) || uv_cpulist_parse(buf, &set))
+		    uv_cg_read_file(dir, "cpuset.cpus", buf, sizeof(buf)) ||
+		    uv_cpulist_parse(buf, &set))
 			continue;
 		for (int c = 0; c < CPU_SETSIZE; c++)
 			use[c] += CPU_ISSET(c, &set) ? 1 : 0;
@@ -82,8 +83,8 @@ static int allowed_cpus(const struct monitor *m, cpu_set_t *set)
 		return sched_getaffinity(0, sizeof(*set), set) < 0 ? -errno : 0;
 	/* Every CPU of the hierarchy's root: the partitions' parent group may not exist yet. */
 	r = uv_cg_read_file(m->cg.cpuset_root,
-			    m->cg.cpuset_kind == UV_CG_V2 ? "cpuset.cpus.effective" : "cpuset.cpus",
-			    buf, sizeof(buf));
+	                    m->cg.cpuset_kind == UV_CG_V2 ? "cpuset.cpus.effective" : "cpuset.cpus",
+	                    buf, sizeof(buf));
 	return r ? r : uv_cpulist_parse(buf, set);
 }
 
@@ -154,11 +155,12 @@ int mon_cpu_set(struct monitor *m, uint32_t share, char *err, size_t errlen)
 	int r;
 
 	if (share && !m->cg.cpu_kind) {
-		snprintf(err, errlen,
-			 "cpu_share %u.%03u needs the cpu controller, and no cgroup v2 mount lists it "
-			 "in cgroup.controllers nor is a cgroup v1 hierarchy mounted with it "
-			 "(/proc/mounts)",
-			 share / 1000, share % 1000);
+		snprintf(
+		    err, errlen,
+		    "cpu_share %u.%03u needs the cpu controller, and no cgroup v2 mount lists it "
+		    "in cgroup.controllers nor is a cgroup v1 hierarchy mounted with it "
+		    "(/proc/mounts)",
+		    share / 1000, share % 1000);
 		return -ENOTSUP;
 	}
 	if (share || exists(m->cg_cpu)) {
@@ -213,7 +215,7 @@ int mon_cpu_reattach(struct monitor *m, char *err, size_t errlen)
 	if (m->cpu_share_milli % 1000 == 0 && m->cpu_share_milli && exists(m->cg_cpuset) &&
 	    !uv_cg_read_file(m->cg_cpuset, "cpuset.cpus", buf, sizeof(buf)))
 		snprintf(m->cpus_pinned, sizeof(m->cpus_pinned), "%.*s", (int)strcspn(buf, "\n"),
-			 buf);
+		         buf);
 	return 0;
 }
 
@@ -223,9 +225,9 @@ void mon_cpu_release(struct monitor *m)
 
 	if (m->cg_cpu[0] && (r = uv_cg_remove(m->cg.cpu_root, m->cg_cpu)))
 		fprintf(stderr, "monitor[%s]: cannot remove %s: %s\n", m->desc->name, m->cg_cpu,
-			strerror(-r));
+		        strerror(-r));
 	if (m->cg_cpuset[0] && strcmp(m->cg_cpuset, m->cg_cpu) &&
 	    (r = uv_cg_remove(m->cg.cpuset_root, m->cg_cpuset)))
-		fprintf(stderr, "monitor[%s]: cannot remove %s: %s\n", m->desc->name,
-			m->cg_cpuset, strerror(-r));
+		fprintf(stderr, "monitor[%s]: cannot remove %s: %s\n", m->desc->name, m->cg_cpuset,
+		        strerror(-r));
 }
