@@ -7,6 +7,7 @@
  *   {"execute":"stop","arguments":{"timeout":S}}  graceful (ACPI power button), forced after S s
  *   {"execute":"destroy"}                    forced stop
  *   {"execute":"dump-memory","arguments":{"path":P}}  guest RAM as QEMU sees it, into file P
+ *   {"execute":"set-cpu-share","arguments":{"cpu_share":X}}  X host CPUs from now on (0: no limit)
  * Errors: {"error":"sentence"}.
  */
 #include <errno.h>
@@ -139,6 +140,27 @@ static json_object *do_dump(struct monitor *m, json_object *args)
 	return reply;
 }
 
+static json_object *do_cpu_share(struct monitor *m, json_object *args)
+{
+	json_object *v;
+	char err[512];
+	double x;
+
+	if (!args || !json_object_object_get_ex(args, "cpu_share", &v) ||
+	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		return error_reply("set-cpu-share: %s", "arguments.cpu_share (number) is required");
+	x = json_object_get_double(v);
+	/* The same bounds as a definition's: no more CPU than the partition's vCPUs can use. */
+	if (!(x >= 0 && x <= m->desc->vcpus) || (x > 0 && x < 0.001))
+		return error_reply("set-cpu-share: cpu_share %g is out of range 0 or 0.001..%u", x,
+				   m->desc->vcpus);
+	if (m->qemu_pid <= 0)
+		return error_reply("partition is not running (%s)", "no engine");
+	if (mon_cpu_set(m, (uint32_t)(x * 1000.0 + 0.5), err, sizeof(err)))
+		return error_reply("set-cpu-share: %s", err);
+	return ok_reply(mon_status_json(m));
+}
+
 static json_object *handle(struct monitor *m, struct mon_client *c, json_object *req)
 {
 	json_object *exe, *args = NULL;
@@ -163,6 +185,8 @@ static json_object *handle(struct monitor *m, struct mon_client *c, json_object 
 		return do_qmp(m, "cont", NULL);
 	if (!strcmp(cmd, "dump-memory"))
 		return do_dump(m, args);
+	if (!strcmp(cmd, "set-cpu-share"))
+		return do_cpu_share(m, args);
 	if (!strcmp(cmd, "stop")) {
 		json_object *t;
 		int timeout = 30;

@@ -131,6 +131,7 @@ void mon_engine_exited(struct monitor *m)
 		mon_set_state(m, UV_STATE_CRASHED, reason);
 	}
 	unlink(m->paths.pid);
+	mon_cpu_release(m);
 	m->qemu_pid = 0;
 	m->exiting = true;
 }

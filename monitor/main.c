@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "desc.h"
@@ -217,6 +218,8 @@ static int attach_existing(struct monitor *m, char *err, size_t errlen)
 			 m->qemu_pid, strerror(-r));
 		return r;
 	}
+	if ((r = mon_cpu_reattach(m, err, errlen)))
+		return r;
 	r = qmp_execute(m->qmp, "query-status", NULL, &st, err, errlen);
 	if (r)
 		return r;
@@ -248,6 +251,9 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	r = mon_qemu_spawn(m, mem_fd, err, errlen);
 	close(mem_fd); /* QEMU holds the guest's RAM now; the monitor never maps it */
 	if (r)
+		return r;
+	/* QEMU waits on -S: the share is in force before the guest's first instruction. */
+	if ((r = mon_cpu_start(m, err, errlen)))
 		return r;
 	r = mon_qmp_connect(m, 30000);
 	if (r) {
@@ -393,8 +399,11 @@ int main(int argc, char **argv)
 	return m.state == UV_STATE_CRASHED ? 1 : 0;
 
 fail_engine:
-	if (m.qemu_pid > 0 && m.qemu_is_child)
+	if (m.qemu_pid > 0 && m.qemu_is_child) {
 		uv_pidfd_signal(m.pidfd, SIGKILL); /* half-started: nothing should survive */
+		waitpid(m.qemu_pid, NULL, 0);
+		mon_cpu_release(&m);
+	}
 	if (m.desc)
 		mon_set_state(&m, UV_STATE_CRASHED, err);
 fail:

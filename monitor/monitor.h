@@ -9,6 +9,7 @@
 #include <ultra/descriptor.h>
 #include <ultra/uvctl.h>
 
+#include "cgcpu.h"
 #include "qmp.h"
 
 #define MON_CLIENTS_MAX 16
@@ -70,6 +71,13 @@ struct monitor {
 	struct mon_uv_chan uv_chan[UV_CTL_FDS_MAX];
 	unsigned n_uv_chan;
 	uint32_t partition;
+	/* CPU share (cpu.c): the one in force (set-cpu-share may change it live), its cgroups
+	 * (empty without a controller) and the CPUs it is pinned to (empty unless whole). */
+	uint32_t cpu_share_milli;
+	struct uv_cg_layout cg;
+	char cg_cpu[PATH_MAX];
+	char cg_cpuset[PATH_MAX];
+	char cpus_pinned[256];
 };
 
 /* uvsource.c */
@@ -95,6 +103,12 @@ void mon_argv_free(char **argv);
 int mon_mem_create(const struct uv_partition_desc *d, int *fd_out);
 int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen);
 int mon_qemu_find(struct monitor *m); /* re-attach: 1 found alive, 0 none, <0 error */
+
+/* cpu.c: the CPU share on the host scheduler (claims 26-28). */
+int mon_cpu_start(struct monitor *m, char *err, size_t errlen); /* QEMU spawned, not yet run */
+int mon_cpu_reattach(struct monitor *m, char *err, size_t errlen);
+int mon_cpu_set(struct monitor *m, uint32_t share_milli, char *err, size_t errlen);
+void mon_cpu_release(struct monitor *m);
 
 /* status.c */
 void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);

@@ -26,6 +26,9 @@ json_object *mon_status_json(const struct monitor *m)
 	json_object_object_add(o, "qemu_pid", json_object_new_int(m->qemu_pid));
 	json_object_object_add(o, "monitor_pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "started", json_object_new_int64(m->started));
+	json_object_object_add(o, "cpu_share",
+			       json_object_new_double(m->cpu_share_milli / 1000.0));
+	json_object_object_add(o, "cpus_pinned", json_object_new_string(m->cpus_pinned));
 	json_object_object_add(o, "console", json_object_new_string(m->paths.console));
 	json_object_object_add(o, "console_log", json_object_new_string(m->paths.console_log));
 	return o;
