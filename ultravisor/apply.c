@@ -32,15 +32,23 @@ enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *
 			 seq);
 	if (r)
 		goto undo;
+	/* A grant's memory object exists before the grant commits: a host that cannot back it
+	 * (huge pages exhausted, memory limits) refuses the grant instead of failing the guest
+	 * later. */
+	if (done.hdr.type == UV_TXN_GRANT_MEMORY && uvd_mem_track(u, &done, *seq) < 0) {
+		uv_log_abort(u->log, *seq);
+		uv_resdb_undo(&u->db, &done, &u->res);
+		u->refused++;
+		return UV_TXN_NO_SPACE;
+	}
 	r = uv_log_end(u->log, *seq, UV_LOG_COMMIT, lsn);
 	if (r) {
 		uv_log_abort(u->log, *seq);
+		uvd_mem_forget(u, *seq);
 		goto undo;
 	}
-	/* The object for a grant exists before anyone can learn the grant happened. */
-	if (uvd_mem_track(u, &done, *seq) < 0) {
-		/* The grant is committed; its object will be made again by the next recovery. */
-	}
+	if (done.hdr.type != UV_TXN_GRANT_MEMORY)
+		uvd_mem_track(u, &done, *seq); /* revoke/destroy retire objects; cannot fail */
 	if (uvd_chanobj_track(u, &done) < 0) {
 		/* Likewise: GET_CHANNELS omits the channel until the next recovery remakes it. */
 	}

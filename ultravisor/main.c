@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ultravisor [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
 		"                  [--max-partitions N] [--system PART:ROLE ...] [--checkpoint-every N]\n"
+		"                  [--hugetlb]\n"
 		"       ultravisor --dump-log DIR\n"
 		"State (audit log, snapshots) lives in DIR (default /var/lib/ultravisor); the control\n"
 		"socket is RUN/ultravisor.sock (default /run/ultravisor). ROLE is boot, command,\n"
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 		{"system", required_argument, NULL, 'y'},
 		{"dump-log", required_argument, NULL, 'd'},
 		{"checkpoint-every", required_argument, NULL, 'c'},
+		{"hugetlb", no_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -186,8 +188,9 @@ int main(int argc, char **argv)
 		u->conns[i].fd = -1;
 	for (int i = 0; i < UVD_CHANS_MAX; i++)
 		u->chans[i].fds[0] = u->chans[i].fds[1] = u->chans[i].fds[2] = -1;
-	while ((c = getopt_long(argc, argv, "s:r:p:m:y:d:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:p:m:y:d:c:Hh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'H': u->hugetlb = true; break;
 		case 'c': u->checkpoint_every = strtoull(optarg, NULL, 10); break;
 		case 's': u->state_dir = optarg; break;
 		case 'r': run_dir = optarg; break;

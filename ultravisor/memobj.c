@@ -14,12 +14,15 @@
 
 #include "uvd.h"
 
+#define HUGE_2M (2ull << 20)
+
 static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
 		      const struct uv_txn_extent *ext, uint32_t n)
 {
 	struct uvd_memobj *m;
 	uint64_t size = 0;
 	char name[48];
+	bool huge;
 	int fd;
 
 	if (u->n_mem == u->cap_mem) {
@@ -40,8 +43,12 @@ static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
 		size += m->extents[i].size;
 	}
 	snprintf(name, sizeof(name), "uv-mem-p%u-s%llu", partition, (unsigned long long)seq);
-	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	huge = u->hugetlb && size % HUGE_2M == 0;
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+	/* Huge pages are taken now (fallocate), so a grant the pool cannot back is refused here
+	 * rather than QEMU failing to map it later. */
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    (huge && fallocate(fd, 0, 0, (off_t)size) < 0) ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
 		int r = -errno;
 		if (fd >= 0)
@@ -63,6 +70,13 @@ static void memobj_drop(struct uvd *u, size_t i)
 	close(u->mem[i].fd);
 	free(u->mem[i].extents);
 	u->mem[i] = u->mem[--u->n_mem];
+}
+
+void uvd_mem_forget(struct uvd *u, uint64_t seq)
+{
+	for (size_t i = u->n_mem; i-- > 0;)
+		if (u->mem[i].log_seq == seq)
+			memobj_drop(u, i);
 }
 
 static int covers(const struct uvd_memobj *m, const struct uv_txn *t)

@@ -46,7 +46,10 @@ static int on_committed(void *opaque, const struct uv_log_entry *e)
 		return -EUCLEAN;
 	}
 	c->applied++;
-	return uvd_mem_track(c->u, &t, e->seq);
+	if (uvd_mem_track(c->u, &t, e->seq) < 0)
+		fprintf(stderr, "ultravisor: WARNING: no memory object for seq %llu (host memory?)\n",
+			(unsigned long long)e->seq);
+	return 0;
 }
 
 static int on_pending(void *opaque, const struct uv_log_entry *e)

@@ -84,6 +84,7 @@ struct uvd {
 	unsigned char logbuf[64 * 1024];
 	unsigned char rx[UVD_BATCH][20 * 1024]; /* a batch of received records */
 	uint64_t committed, refused, since_checkpoint, checkpoint_every;
+	bool hugetlb; /* back 2 MiB-multiple grants with huge pages */
 	bool exiting;
 };
 
@@ -98,6 +99,7 @@ int uvd_checkpoint(struct uvd *u);
 /* memobj.c */
 int uvd_mem_track(struct uvd *u, const struct uv_txn *committed, uint64_t seq);
 int uvd_mem_rebuild(struct uvd *u); /* objects for snapshot-only grants */
+void uvd_mem_forget(struct uvd *u, uint64_t seq); /* a grant that did not commit */
 int uvd_mem_fds(struct uvd *u, uint32_t partition, int *fds, unsigned max, unsigned *n,
 		uint64_t *bytes);
 void uvd_mem_free_all(struct uvd *u);

@@ -16,8 +16,9 @@ UVCTL = os.path.join(harness.BUILD, "bin", "uvctl")
 
 
 class Ultravisor:
-    def __init__(self, w):
+    def __init__(self, w, *extra):
         self.w = w
+        self.extra = list(extra)
         self.state = os.path.join(w.dir, "uv-state")
         self.run = w.dir
         self.sock = os.path.join(w.dir, "ultravisor.sock")
@@ -30,7 +31,8 @@ class Ultravisor:
             os.unlink(self.sock)  # left by a killed daemon: wait for the new one's
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([UVD, "--state-dir", self.state, "--run-dir", self.run,
-                                          "--pool-mib", "2048"], stdout=log, stderr=log,
+                                          "--pool-mib", "2048", *self.extra], stdout=log,
+                                         stderr=log,
                                          start_new_session=True)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 30,
                  "the ultravisor's socket")
@@ -102,3 +104,42 @@ def test_monitor_refuses_partition_not_in_database():
     rc = p.monitor.wait(30)
     check(rc != 0, "a monitor started a partition the database does not have")
     check("not in the resource database" in p.monitor_output(), p.monitor_output())
+
+
+def hugepages():
+    with open("/proc/meminfo") as f:
+        m = dict(l.split(":", 1) for l in f)
+    return int(m["HugePages_Total"]), int(m["HugePages_Free"])
+
+
+def set_hugepages(n):
+    with open("/proc/sys/vm/nr_hugepages", "w") as f:
+        f.write(str(n))
+
+
+def test_hugetlb_grant_backs_guest_ram_or_is_refused():
+    """--hugetlb: a grant is backed by 2 MiB pages taken when it commits; one the pool of huge
+    pages cannot back is refused with NO_SPACE and leaves nothing behind."""
+    w = workspace()
+    old_total, _ = hugepages()
+    harness.on_cleanup(lambda: set_hugepages(old_total))
+    set_hugepages(old_total + 80)  # 160 MiB of huge pages
+    total, free0 = hugepages()
+    check(total >= old_total + 80, f"the host gave only {total} huge pages")
+    uv = Ultravisor(w, "--hugetlb").start()
+    uv.ctl("boot-command")
+    big = w.partition("hbig", memory_mib=256)
+    r = uv.ctl("create", "14", big.def_file(), ok=False)
+    check(r.returncode != 0 and "NO_SPACE" in r.stderr, f"256 MiB grant: {r.stderr}")
+    check(hugepages()[1] == free0, "a refused grant kept huge pages")
+    p = w.partition("huge", memory_mib=128)
+    uv.ctl("create", "15", p.def_file())
+    check(free0 - hugepages()[1] == 64, f"huge pages taken: {free0 - hugepages()[1]}, want 64")
+    p.start_monitor("--ultravisor", uv.sock, "--partition", "15")
+    p.wait_boot()
+    check(p.out("echo ok").strip() == "ok", "hugetlb guest does not answer")
+    with open(f"/proc/{p.qemu_pid()}/smaps") as f:
+        smaps = f.read()
+    check("KernelPageSize:     2048 kB" in smaps, "QEMU maps no 2 MiB pages")
+    p.kill_all()
+    uv.kill()
