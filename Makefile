@@ -22,7 +22,7 @@ CFLAGS  := $(CFLAGS_BASE) $(CFLAGS_V) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDFLAGS_V) $(EXTRA_LDFLAGS)
 
 # program folder -> executable name
-PROGRAMS := monitor:ultra-monitor
+PROGRAMS := monitor:ultra-monitor io:ultra-io
 PROGRAMS += $(EXTRA_PROGRAMS)
 
 LIB_SRC := $(wildcard lib/*.c)
