@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Guest address validation and translation (claims 20, 21): what a hostile client or guest
  * names is translated only when it lies wholly inside one region of its own table. */
-#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* clang-format off: cmocka needs the four above first */
+#include <cmocka.h>
+/* clang-format on */
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The split-virtqueue walker under a hostile driver: every refused chain is refused without a
  * single access outside the client's memory (guard pages make one fault the test). */
-#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* clang-format off: cmocka needs the four above first */
+#include <cmocka.h>
+/* clang-format on */
 #include <stdlib.h>
 
 #include "../../io/guest_mem.c"
