@@ -44,9 +44,18 @@ def healthy(io, sock):
     check("AddressSanitizer" not in io.output(), io.output())
 
 
+def seccomp_mode(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Seccomp:"):
+                return int(line.split()[1])
+    return -1
+
+
 def test_bad_memory_tables_are_refused():
     w, image, sock, io = setup()
     try:
+        check(seccomp_mode(io.proc.pid) == 2, "ultra-io serves without its seccomp filter")
         c = vc.Client(sock)
         c.negotiate()
         r = vc.Client.region
