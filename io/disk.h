@@ -10,10 +10,21 @@
 
 struct disk;
 
+/* One read or write of a batch (disk_ops.run). */
+struct disk_io {
+	bool write;
+	const struct iovec *iov;
+	int niov;
+	uint64_t off;
+	int result; /* out: 0 or a negative errno */
+};
+
 struct disk_ops {
 	/* Full transfer or a negative errno (short transfers are retried inside). */
 	int (*readv)(struct disk *d, const struct iovec *iov, int n, uint64_t off);
 	int (*writev)(struct disk *d, const struct iovec *iov, int n, uint64_t off);
+	/* Runs n reads and writes concurrently and returns when all are done. */
+	void (*run)(struct disk *d, struct disk_io *ios, unsigned n);
 	/* Returns only once written data is on stable storage. */
 	int (*flush)(struct disk *d);
 	/* The range reads back as zeroes and its space may be released. */

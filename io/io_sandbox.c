@@ -28,6 +28,7 @@ static const int allowed[] = {
     SCMP_SYS(pwritev),
     SCMP_SYS(fdatasync),
     SCMP_SYS(fallocate),
+    SCMP_SYS(io_uring_enter),
     /* allocator, exit, unlinking our sockets on the way out */
     SCMP_SYS(brk),
     SCMP_SYS(madvise),

@@ -23,6 +23,21 @@ struct blk_req {
 	uint8_t *status;
 };
 
+#define BATCH_MAX 32
+#define BATCH_IOV (VHOST_BLK_SEG_MAX + 2)
+#define DEFERRED (-2)
+
+/* Reads and writes popped in one wake-up, run together by the disk (io_uring) and completed
+ * before serve returns: nothing is in flight while the control path changes memory. */
+struct blk_batch {
+	unsigned n;
+	struct disk_io io[BATCH_MAX];
+	uint16_t head[BATCH_MAX];
+	uint8_t *status[BATCH_MAX];
+	uint32_t written[BATCH_MAX];
+	struct iovec iov[BATCH_MAX][BATCH_IOV];
+};
+
 static struct vhost_blk *blk_of(const struct vhu_device *d) { return (struct vhost_blk *)d; }
 
 static unsigned blk_num_queues(const struct vhu_device *d) { return blk_of(d)->nqueues; }
@@ -189,7 +204,54 @@ static uint8_t execute(struct vhost_blk *b, struct blk_req *r, uint32_t *written
 	return e < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-/* Handles one chain; returns the used length, or -1 when the head cannot be returned. */
+static void batch_run(struct vhost_blk *b, struct vhu_queue *q)
+{
+	struct blk_batch *bt = b->batch;
+
+	if (bt->n == 0)
+		return;
+	b->disk->ops->run(b->disk, bt->io, bt->n);
+	if (bt->n > 1)
+		b->batched += bt->n;
+	for (unsigned i = 0; i < bt->n; i++) {
+		bool ok = bt->io[i].result == 0;
+		*bt->status[i] = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		vq_push(&q->vq, bt->head[i], (ok ? bt->written[i] : 0) + 1);
+	}
+	bt->n = 0;
+}
+
+/* Queues a valid read or write; false when r must be executed on its own (any other type, an
+ * error to report, too many segments). */
+static bool batch_add(struct vhost_blk *b, struct vhu_queue *q, struct blk_req *r, uint16_t head)
+{
+	struct blk_batch *bt = b->batch;
+	bool write = r->hdr.type == VIRTIO_BLK_T_OUT;
+	const struct iovec *iov = write ? r->out : r->in;
+	int niov = write ? r->nout : r->nin;
+	uint64_t len = write ? r->out_len : r->in_len;
+
+	if (r->hdr.type != VIRTIO_BLK_T_IN && !write)
+		return false;
+	if (niov > BATCH_IOV || len % VIRTIO_BLK_SECTOR || !in_disk(b->disk, r->hdr.sector, len) ||
+	    (write && b->disk->read_only))
+		return false;
+	if (bt->n == BATCH_MAX)
+		batch_run(b, q);
+	unsigned i = bt->n++;
+	memcpy(bt->iov[i], iov, sizeof(*iov) * (size_t)niov);
+	bt->io[i] = (struct disk_io){.write = write,
+	                             .iov = bt->iov[i],
+	                             .niov = niov,
+	                             .off = r->hdr.sector * VIRTIO_BLK_SECTOR};
+	bt->head[i] = head;
+	bt->status[i] = r->status;
+	bt->written[i] = write ? 0 : (uint32_t)len;
+	return true;
+}
+
+/* Handles one chain; returns the used length, DEFERRED when it joined the batch, or -1 when
+ * the head cannot be returned. */
 static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const struct vq_chain *c)
 {
 	struct blk_req *r = b->req;
@@ -214,6 +276,9 @@ static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const stru
 		*r->status = VIRTIO_BLK_S_IOERR;
 		return 1;
 	}
+	if (batch_add(b, q, r, c->head))
+		return DEFERRED;
+	batch_run(b, q); /* what was popped before completes before this executes */
 	*r->status = execute(b, r, &written);
 	return (int64_t)written + 1;
 }
@@ -234,6 +299,8 @@ static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 			vq_push(&q->vq, c.head, (uint32_t)len);
 		served++;
 	}
+	batch_run(b, q);
+	b->requests += served;
 	if (served)
 		vhu_queue_notify(q);
 	if (served == q->vq.num && q->kick_fd >= 0)
@@ -257,7 +324,10 @@ int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out)
 	if (!b)
 		return -ENOMEM;
 	b->req = malloc(sizeof(*b->req));
-	if (!b->req) {
+	b->batch = calloc(1, sizeof(*b->batch));
+	if (!b->req || !b->batch) {
+		free(b->req);
+		free(b->batch);
 		free(b);
 		return -ENOMEM;
 	}
@@ -273,7 +343,11 @@ void vhost_blk_free(struct vhost_blk *b)
 {
 	if (!b)
 		return;
+	fprintf(stderr, "ultra-io: %s: %llu requests, %llu run concurrently, %llu refused\n",
+	        b->dev.name, (unsigned long long)b->requests, (unsigned long long)b->batched,
+	        (unsigned long long)b->refused);
 	b->disk->ops->close(b->disk);
 	free(b->req);
+	free(b->batch);
 	free(b);
 }

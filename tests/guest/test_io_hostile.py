@@ -160,7 +160,29 @@ def test_hostile_descriptors_are_refused_and_touch_nothing():
         c.mem[status] = CANARY
         expect_refused(c, 0, status, "a write past the disk's end")
         check(digest(image) == before, "a refused request changed the disk image")
-        check("refused" in io.output(), "refusals were not logged")
+        # One kick, three chains: two writes run together (io_uring), a read past the end
+        # in between is refused on its own. Its data and status share one descriptor.
+        for i, (head, sector) in enumerate(((0, 2), (6, DISK // 512), (3, 3))):
+            hdr, data = vc.BUFS + 0x100 * i, vc.BUFS + 0x1000 * (i + 1)
+            struct.pack_into("<IIQ", c.mem, hdr, vc.T_IN if head == 6 else vc.T_OUT, 0, sector)
+            c.mem[data:data + 512] = bytes([0x40 + i]) * 512
+            c.desc(head, hdr, 16, vc.NEXT, head + 1)
+            if head == 6:
+                c.desc(7, data, 513, vc.WRITE)
+                continue
+            c.desc(head + 1, data, 512, vc.NEXT, head + 2)
+            c.desc(head + 2, vc.BUFS + 0x900 + i, 1, vc.WRITE)
+        c.submit(0, 6, 3)
+        done = dict(c.used() for _ in range(3))
+        check(done == {0: 1, 3: 1, 6: 1}, f"batch completions {done}")
+        check(c.mem[vc.BUFS + 0x900] == vc.S_OK and c.mem[vc.BUFS + 0x902] == vc.S_OK,
+              "a batched write failed")
+        check(c.mem[vc.BUFS + 0x2000 + 512] == vc.S_IOERR, "a read past the end succeeded")
+        with open(image, "rb") as f:
+            img = f.read()
+        check(img[1024:1536] == bytes([0x40]) * 512 and img[1536:2048] == bytes([0x42]) * 512,
+              "the batched writes are not in the image")
+        check("refused (" in io.output(), "refusals were not logged")
         # The hostile client itself is still served when it behaves.
         _, n = c.request(vc.T_IN, 0, vc.BUFS + 0x1000, 512, status, True)
         check(n == 513 and c.mem[status] == vc.S_OK, "the client's good read failed")
