@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "qmp.h"
+#include "unixsock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -188,28 +188,20 @@ out:
 int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
 	     struct qmp **out)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct qmp *q;
 	json_object *greeting = NULL;
 	char err[128];
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->timeout_ms = timeout_ms;
 	q->on_event = on_event;
 	q->opaque = opaque;
-	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	q->fd = uv_unix_connect(path, SOCK_STREAM);
 	if (q->fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	strcpy(sa.sun_path, path);
-	if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
+		r = q->fd;
 		goto fail;
 	}
 	/* The greeting is the first message; it carries "QMP" and no id. */

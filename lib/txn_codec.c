@@ -65,8 +65,15 @@ static enum uv_txn_reason check_memory(const struct uv_txn *t)
 	uint64_t sum = 0, end = 0;
 	uint32_t i;
 
-	if (t->u.memory.n_extents == 0)
-		return UV_TXN_BAD_COUNT;
+	/* A grant without extents asks the ultravisor to choose the blocks (the logged, completed
+	 * record then carries them); every other memory record names its blocks. */
+	if (t->u.memory.n_extents == 0) {
+		if (t->hdr.type != UV_TXN_GRANT_MEMORY)
+			return UV_TXN_BAD_COUNT;
+		return t->u.memory.bytes && t->u.memory.bytes % UV_TXN_PAGE_SIZE == 0
+			       ? UV_TXN_OK
+			       : UV_TXN_BAD_VALUE;
+	}
 	for (i = 0; i < t->u.memory.n_extents; i++) {
 		struct uv_txn_extent e = uv_txn_extent_at(t, i);
 		enum uv_txn_reason r = check_extent(&e, end);
@@ -127,8 +134,9 @@ static enum uv_txn_reason check_response(const struct uv_txn *t)
 		return UV_TXN_BAD_ROLE;
 	if (r->reserved)
 		return UV_TXN_BAD_RESERVED;
-	if (!uv_txn_reason_name(r->reason) || r->request_type == UV_TXN_NONE ||
-	    r->request_type >= UV_TXN_RESPONSE)
+	/* A request too broken to have a type still gets its refusal, with request type NONE. */
+	if (!uv_txn_reason_name(r->reason) || r->request_type >= UV_TXN_RESPONSE ||
+	    (r->request_type == UV_TXN_NONE && r->reason == UV_TXN_OK))
 		return UV_TXN_BAD_VALUE;
 	return UV_TXN_OK;
 }

@@ -16,28 +16,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "monitor.h"
+#include "unixsock.h"
 
 int mon_ctl_listen(struct monitor *m)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	int fd = uv_unix_listen(m->paths.ctl, SOCK_STREAM | SOCK_NONBLOCK, 8);
 
-	if (strlen(m->paths.ctl) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, m->paths.ctl);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
-	unlink(m->paths.ctl);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	m->ctl_fd = fd;
 	return 0;
 }

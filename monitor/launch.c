@@ -10,13 +10,13 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "monitor.h"
 #include "pidfd.h"
+#include "unixsock.h"
 
 int mon_mem_create(const struct uv_partition_desc *d, int *fd_out)
 {
@@ -56,26 +56,6 @@ static int write_pidfile(const char *path, pid_t pid)
 	if (!r && rename(tmp, path) < 0)
 		r = -errno;
 	return r;
-}
-
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
 }
 
 /* Runs in the forked child: becomes QEMU. Only async-signal-safe calls until exec.
@@ -125,8 +105,8 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "building the QEMU command line: %s", strerror(-r));
 		return r;
 	}
-	fds[1] = listen_unix(m->paths.qmp);
-	fds[2] = listen_unix(m->paths.console);
+	fds[1] = uv_unix_listen(m->paths.qmp, SOCK_STREAM, 4);
+	fds[2] = uv_unix_listen(m->paths.console, SOCK_STREAM, 4);
 	if (fds[1] < 0 || fds[2] < 0) {
 		r = fds[1] < 0 ? fds[1] : fds[2];
 		snprintf(err, errlen, "binding %s: %s", fds[1] < 0 ? m->paths.qmp : m->paths.console,

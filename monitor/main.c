@@ -27,8 +27,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ultra-monitor [--run-dir DIR] [--qemu PATH] --definition FILE.json\n"
 		   "       ultra-monitor [--run-dir DIR] [--qemu PATH] --attach NAME\n"
-		   "Starts the guest partition FILE.json defines, or re-attaches to its running\n"
-		   "engine. State, console and control sockets live in DIR/partitions/NAME\n"
+		   "       ultra-monitor [--run-dir DIR] [--qemu PATH] --ultravisor SOCK --partition N\n"
+		   "Starts the guest partition FILE.json defines, or partition N of the ultravisor's\n"
+		   "resource database, or re-attaches to its running engine. State, console and control sockets live in DIR/partitions/NAME\n"
 		   "(DIR defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n");
 }
 
@@ -237,7 +238,8 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	fprintf(stderr, "monitor[%s]: engine %s (%s)\n", m->desc->name, uv_accel_name(m->accel),
 		why);
 	mon_set_state(m, UV_STATE_STARTING, "");
-	r = mon_mem_create(m->desc, &mem_fd);
+	r = m->uv_mem_fd >= 0 ? (mem_fd = dup(m->uv_mem_fd)) < 0 ? -errno : 0
+			      : mon_mem_create(m->desc, &mem_fd);
 	if (r) {
 		snprintf(err, errlen, "guest memory (%llu MiB): %s",
 			 (unsigned long long)(m->desc->mem_bytes >> 20), strerror(-r));
@@ -292,17 +294,23 @@ int main(int argc, char **argv)
 		{"attach", required_argument, NULL, 'a'},
 		{"run-dir", required_argument, NULL, 'r'},
 		{"qemu", required_argument, NULL, 'q'},
+		{"ultravisor", required_argument, NULL, 'u'},
+		{"partition", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct monitor m = {.pidfd = -1, .ctl_fd = -1, .epfd = -1, .sigfd = -1, .stop_timer = -1};
-	const char *def = NULL, *attach = NULL, *run_dir = getenv("ULTRA_RUN_DIR");
+	struct monitor m = {.pidfd = -1, .ctl_fd = -1, .epfd = -1, .sigfd = -1, .stop_timer = -1,
+			    .uv_sock = -1, .uv_mem_fd = -1};
+	const char *def = NULL, *attach = NULL, *run_dir = getenv("ULTRA_RUN_DIR"), *uv = NULL;
+	long partition = -1;
 	char err[512] = "";
 	int c, r, lock_fd;
 
 	m.qemu_bin = getenv("ULTRA_QEMU") ? getenv("ULTRA_QEMU") : "qemu-system-x86_64";
-	while ((c = getopt_long(argc, argv, "d:a:r:q:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:a:r:q:u:p:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'u': uv = optarg; break;
+		case 'p': partition = strtol(optarg, NULL, 10); break;
 		case 'd': def = optarg; break;
 		case 'a': attach = optarg; break;
 		case 'r': run_dir = optarg; break;
@@ -311,7 +319,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!def == !attach || optind != argc) {
+	if ((!!def + !!attach + !!uv) != 1 || (uv && (partition <= 0 || partition > UINT32_MAX)) ||
+	    optind != argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -322,6 +331,12 @@ int main(int argc, char **argv)
 
 	if (def) {
 		r = load_definition(def, run_dir, &m, err, sizeof(err));
+	} else if (uv) {
+		r = mon_uv_load(&m, uv, (uint32_t)partition, err, sizeof(err));
+		if (!r && (r = set_paths(&m.paths, run_dir, m.desc->name)))
+			snprintf(err, sizeof(err), "run directory path too long for sockets");
+		if (!r && (r = mkdirs(m.paths.dir)))
+			snprintf(err, sizeof(err), "%s: %s", m.paths.dir, strerror(-r));
 	} else {
 		r = set_paths(&m.paths, run_dir, attach);
 		if (r)
@@ -329,7 +344,7 @@ int main(int argc, char **argv)
 	}
 	if (r)
 		goto fail;
-	if ((r = map_descriptor(m.paths.desc, &m.desc))) {
+	if (!uv && (r = map_descriptor(m.paths.desc, &m.desc))) {
 		snprintf(err, sizeof(err), "%s: cannot map descriptor: %s", m.paths.desc,
 			 strerror(-r));
 		goto fail;

@@ -52,7 +52,20 @@ struct monitor {
 	int ctl_fd;
 	struct mon_client clients[MON_CLIENTS_MAX];
 	bool exiting;
+	/* With an ultravisor: its socket, the read-only database, the grant's memory object. */
+	char uv_path[108];
+	int uv_sock;
+	struct uv_cmd *uv_cmd;
+	const void *uv_db;
+	size_t uv_db_size;
+	int uv_mem_fd;
+	uint32_t partition;
 };
+
+/* uvsource.c */
+int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
+		size_t errlen);
+void mon_uv_report(struct monitor *m, enum uv_part_state s);
 
 /* accel.c */
 enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);

@@ -69,4 +69,5 @@ void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason)
 	json_object_object_add(ev, "data", st);
 	mon_ctl_broadcast(m, ev);
 	json_object_put(ev);
+	mon_uv_report(m, s);
 }

@@ -264,6 +264,12 @@ class Workspace:
 
 
 _workspaces = []
+_cleanups = []
+
+
+def on_cleanup(fn):
+    """Registers fn to run at cleanup, after the partitions are torn down."""
+    _cleanups.append(fn)
 
 
 def workspace():
@@ -279,6 +285,12 @@ def cleanup():
             p.kill_all()
         except Exception as e:  # keep tearing down the rest
             print(f"  cleanup: {p.name}: {e}")
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:
+            print(f"  cleanup: {e}")
     while _workspaces:
         w = _workspaces.pop()
         shutil.rmtree(w.dir, ignore_errors=True)

@@ -232,6 +232,15 @@ static void test_bad_extent_counts(void **state)
 	expect(b, n, UV_TXN_BAD_SIZE);
 	poke32(b, count, 2);
 	expect(b, n, UV_TXN_BAD_SIZE);
+	/* No extents: an allocation request for `bytes`, valid for a grant only. */
+	poke32(b, count, 0);
+	poke32(b, offsetof(struct uv_txn_hdr, length), (uint32_t)(HDR + 16));
+	expect(b, HDR + 16, UV_TXN_OK);
+	poke32(b, HDR + offsetof(struct uv_txn_memory, bytes), 4095);
+	poke32(b, HDR + offsetof(struct uv_txn_memory, bytes) + 4, 0);
+	expect(b, HDR + 16, UV_TXN_BAD_VALUE);
+	memcpy(b, buf, n);
+	poke32(b, offsetof(struct uv_txn_hdr, type), UV_TXN_REVOKE_MEMORY);
 	poke32(b, count, 0);
 	poke32(b, offsetof(struct uv_txn_hdr, length), (uint32_t)(HDR + 16));
 	expect(b, HDR + 16, UV_TXN_BAD_COUNT);

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every benchmark, each printing ours beside its peer measured in the same run.
+# Usage: bench/run.sh [boot|ultravisor|txn_log|pagemap|channel ...]  (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -j2 >/dev/null
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=(boot ultravisor txn_log pagemap channel)
+for b in "${want[@]}"; do
+	echo "=== $b"
+	case $b in
+	boot) python3 bench/boot.py ;;
+	*) "build/release/bench/bench_$b" ;;
+	esac
+	echo
+done

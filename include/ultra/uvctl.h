@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ultravisor's control socket (SOCK_SEQPACKET, one request and one response per message,
+ * file descriptors as SCM_RIGHTS). It only hands out capabilities: the resource database
+ * (read-only), memory objects, and command channels. Resources themselves change only through
+ * transactions on a command channel (claims 3, 4, 6).
+ */
+#ifndef ULTRA_UVCTL_H
+#define ULTRA_UVCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UV_CTL_MAGIC 0x4c544355u /* "UCTL" */
+#define UV_CTL_VERSION 1u
+#define UV_CTL_FDS_MAX 8
+
+enum uv_ctl_op {
+	/* -> fd[0]: the resource database, read-only (claim 10); size = region bytes */
+	UV_CTL_GET_DB = 1,
+	/* partition -> one memory object per grant of that partition, in grant order;
+	 * size = bytes of all of them (claims 29-32) */
+	UV_CTL_GET_MEMORY = 2,
+	/* partition, role -> fd[0] channel memory, fd[1] the caller's doorbell (the ultravisor
+	 * signals it), fd[2] the ultravisor's doorbell; size = channel bytes; the caller is side B
+	 * and sends transactions on queue 0, receives responses on queue 1 (claims 4, 6) */
+	UV_CTL_OPEN_COMMAND = 3,
+	/* partition failed: its pending work is rolled back, its resources preserved (claim 5) */
+	UV_CTL_PARTITION_FAILED = 4,
+	/* partition's restarted instance takes its preserved resources back (claims 5, 8) */
+	UV_CTL_PARTITION_RESTARTED = 5,
+};
+
+struct uv_ctl_req {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t op; /* enum uv_ctl_op */
+	uint32_t partition;
+	uint8_t role; /* enum uv_role, for UV_CTL_OPEN_COMMAND */
+	uint8_t pad[3];
+	uint64_t reserved; /* 0 */
+};
+
+struct uv_ctl_resp {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t op;
+	int32_t error; /* 0 or a negative errno */
+	uint32_t n_fds;
+	uint64_t size;
+	char message[96]; /* a sentence when error != 0 */
+};
+
+_Static_assert(sizeof(struct uv_ctl_req) == 24, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_req, partition) == 8, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_req, role) == 12, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_req, reserved) == 16, "ctl ABI");
+_Static_assert(sizeof(struct uv_ctl_resp) == 120, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_resp, error) == 8, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_resp, n_fds) == 12, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_resp, size) == 16, "ctl ABI");
+_Static_assert(offsetof(struct uv_ctl_resp, message) == 24, "ctl ABI");
+
+/* Command channel geometry: queue 0 carries requests (side B -> A), queue 1 responses. */
+#define UV_CMD_SLOT_SIZE 256u
+#define UV_CMD_SLOTS 256u
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor's resources when an ultravisor runs (claims 10, 11, 32): the descriptor is read from
+ * the resource database through a read-only mapping, guest RAM is the memory object the
+ * ultravisor made for the partition's grant, and state changes go back as the monitor's own
+ * SET_STATE transactions (the only kind its role may send).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "desc.h"
+#include "monitor.h"
+#include "resdb.h"
+#include "uvclient.h"
+
+int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
+		size_t errlen)
+{
+	struct uv_resdb_view view;
+	struct uv_partition_desc *d = NULL;
+	int db_fd = -1, fds[UV_CTL_FDS_MAX], r;
+	unsigned n = 0;
+	uint64_t size = 0, bytes = 0;
+	void *map = MAP_FAILED;
+
+	if ((r = uv_client_connect(sock_path, &m->uv_sock))) {
+		snprintf(err, errlen, "ultravisor %s: %s", sock_path, strerror(-r));
+		return r;
+	}
+	r = uv_client_simple(m->uv_sock, UV_CTL_GET_DB, 0, 0, &db_fd, 1, &n, &size, err, errlen);
+	if (r)
+		return r;
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, db_fd, 0);
+	close(db_fd);
+	if (map == MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "mapping the resource database: %s", strerror(errno));
+		return r;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_resdb_view_attach(&view, map, size)) ||
+	    (r = uv_resdb_read_desc(&view, partition, d, NULL))) {
+		snprintf(err, errlen, "partition %u: %s", partition,
+			 r == -ENOENT ? "not in the resource database" : strerror(-r));
+		goto fail;
+	}
+	r = uv_client_simple(m->uv_sock, UV_CTL_GET_MEMORY, partition, 0, fds, UV_CTL_FDS_MAX, &n,
+			     &bytes, err, errlen);
+	if (r)
+		goto fail;
+	if (n != 1 || bytes != d->mem_bytes) {
+		for (unsigned i = 0; i < n; i++)
+			close(fds[i]);
+		r = -EINVAL;
+		snprintf(err, errlen,
+			 "partition %u: %u memory grants of %llu MiB for a %llu MiB descriptor; a "
+			 "guest needs exactly one grant of its memory size",
+			 partition, n, (unsigned long long)(bytes >> 20),
+			 (unsigned long long)(d->mem_bytes >> 20));
+		goto fail;
+	}
+	m->uv_mem_fd = fds[0];
+	snprintf(m->uv_path, sizeof(m->uv_path), "%s", sock_path);
+	m->uv_db = map;
+	m->uv_db_size = size;
+	m->desc = d;
+	m->partition = partition;
+	/* State reports are best effort: a monitor keeps its guest running without them. */
+	if (uv_cmd_open(m->uv_sock, partition, UV_ROLE_MONITOR, &m->uv_cmd, err, errlen))
+		m->uv_cmd = NULL;
+	err[0] = 0;
+	return 0;
+fail:
+	free(d);
+	munmap(map, size);
+	return r;
+}
+
+/* A dead ultravisor is seen on its control socket at once; its channel would only time out. */
+static bool socket_hung_up(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLIN)));
+}
+
+/* The ultravisor restarted (its partition was rebooted, claim 5): open a new channel. */
+static int reconnect(struct monitor *m)
+{
+	char err[160];
+	int r;
+
+	uv_cmd_close(m->uv_cmd);
+	m->uv_cmd = NULL;
+	if (m->uv_sock >= 0)
+		close(m->uv_sock);
+	m->uv_sock = -1;
+	if ((r = uv_client_connect(m->uv_path, &m->uv_sock)))
+		return r;
+	return uv_cmd_open(m->uv_sock, m->partition, UV_ROLE_MONITOR, &m->uv_cmd, err, sizeof(err));
+}
+
+void mon_uv_report(struct monitor *m, enum uv_part_state s)
+{
+	struct uv_txn t;
+	struct uv_txn_response resp;
+	int r = -ENOTCONN;
+
+	if (!m->uv_path[0])
+		return;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_SET_STATE;
+	t.u.state.partition_id = m->partition;
+	t.u.state.state = s;
+	if (m->uv_cmd && !socket_hung_up(m->uv_sock))
+		r = uv_cmd_submit(m->uv_cmd, &t, &resp, 500);
+	if (r && reconnect(m) == 0)
+		r = uv_cmd_submit(m->uv_cmd, &t, &resp, 500);
+	if (r)
+		fprintf(stderr, "monitor[%s]: ultravisor did not take the state: %s\n", m->desc->name,
+			strerror(-r));
+	else if (resp.reason != UV_TXN_OK)
+		fprintf(stderr, "monitor[%s]: ultravisor refused state %s: %s\n", m->desc->name,
+			uv_state_name(s), uv_txn_reason_str(resp.reason));
+}

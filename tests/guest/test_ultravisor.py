@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: MIT
+"""A guest partition whose descriptor and memory come from the ultravisor's resource database
+(claims 1-7, 10, 29-32): the monitor confines QEMU to the grant's memory object, reports state as
+transactions, and neither the guest nor the monitor notices an ultravisor kill -9 and restart."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import harness
+from harness import check, pid_alive, wait_for, workspace
+
+UVD = os.path.join(harness.BUILD, "bin", "ultravisor")
+UVCTL = os.path.join(harness.BUILD, "bin", "uvctl")
+
+
+class Ultravisor:
+    def __init__(self, w):
+        self.w = w
+        self.state = os.path.join(w.dir, "uv-state")
+        self.run = w.dir
+        self.sock = os.path.join(w.dir, "ultravisor.sock")
+        self.log = os.path.join(w.dir, "ultravisor.log")
+        self.proc = None
+        harness.on_cleanup(self.kill)
+
+    def start(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)  # left by a killed daemon: wait for the new one's
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([UVD, "--state-dir", self.state, "--run-dir", self.run,
+                                          "--pool-mib", "2048"], stdout=log, stderr=log,
+                                         start_new_session=True)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 30,
+                 "the ultravisor's socket")
+        check(self.proc.poll() is None, "ultravisor exited: " + open(self.log).read())
+        return self
+
+    def ctl(self, *args, ok=True):
+        r = subprocess.run([UVCTL, "-s", self.sock, *args], capture_output=True, text=True,
+                           timeout=30)
+        if ok:
+            check(r.returncode == 0, f"uvctl {' '.join(args)}: {r.stderr}")
+        return r
+
+    def show(self, pid):
+        return json.loads(self.ctl("show", str(pid)).stdout)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+
+
+def test_partition_from_resource_database_survives_ultravisor_restart():
+    w = workspace()
+    uv = Ultravisor(w).start()
+    uv.ctl("boot-command")
+    p = w.partition("uvg", memory_mib=160)
+    uv.ctl("create", "12", p.def_file())
+    rec = uv.show(12)
+    check(rec["granted_mib"] == 160 and rec["state"] == "defined", f"after create: {rec}")
+
+    p.start_monitor("--ultravisor", uv.sock, "--partition", "12")
+    p.wait_boot()
+    qemu = p.qemu_pid()
+    # Guest RAM is the ultravisor's memory object for the grant, nothing the monitor made.
+    ram = os.readlink(f"/proc/{qemu}/fd/3")
+    check(ram.startswith("/memfd:uv-mem-p12-"), f"QEMU's RAM is {ram}")
+    top = int(p.out("for d in /sys/firmware/memmap/*; do [ \"$(cat $d/type)\" = 'System RAM' ] "
+                    "&& cat $d/end; done | sort | tail -1").strip(), 16) + 1
+    check(top == 160 << 20, f"guest RAM ends at {top:#x}")
+    wait_for(lambda: uv.show(12)["state"] == "running", 10, "the monitor's running report")
+
+    # The ultravisor dies and comes back: the guest never notices, the database is as committed.
+    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done) &")
+    uv.proc.send_signal(signal.SIGKILL)
+    uv.proc.wait()
+    c1 = int(p.out("cat /tmp/count"))
+    time.sleep(0.5)
+    check(int(p.out("cat /tmp/count")) > c1, "the guest stopped while the ultravisor was dead")
+    uv.start()
+    rec = uv.show(12)
+    check(rec["state"] == "running" and rec["granted_mib"] == 160, f"after restart: {rec}")
+    check(pid_alive(qemu) and p.monitor.poll() is None, "guest or monitor died with the ultravisor")
+
+    # State reports reach the restarted ultravisor.
+    c = p.ctl()
+    check("return" in c.call("stop", timeout=60), "stop refused")
+    p.monitor.wait(60)
+    wait_for(lambda: uv.show(12)["state"] == "stopped", 10, "the stopped state in the database")
+
+
+def test_monitor_refuses_partition_not_in_database():
+    w = workspace()
+    uv = Ultravisor(w).start()
+    p = w.partition("nope")
+    p.start_monitor("--ultravisor", uv.sock, "--partition", "33")
+    rc = p.monitor.wait(30)
+    check(rc != 0, "a monitor started a partition the database does not have")
+    check("not in the resource database" in p.monitor_output(), p.monitor_output())
