@@ -2,12 +2,15 @@
 # Build the guest initramfs: busybox, our /init, the requested kernel modules plus everything
 # they depend on (closure and load order from modules.dep), and the static guest tools.
 #
-#   guest/mkinitramfs.sh --modules-dir DIR --busybox FILE --init FILE [--tools DIR] --out FILE \
-#                        MODULE...
+#   guest/mkinitramfs.sh --modules-dir DIR --busybox FILE --init FILE [--tools DIR] \
+#                        [--binary FILE ...] --out FILE MODULE...
 #
 # Layout inside the archive:
 #   /init                    guest/init
 #   /bin/busybox, /bin/*     busybox (applets are linked by /init at boot) and the guest tools
+#   /usr/sbin/NAME, /lib*/.. each --binary (a host dynamic executable, e.g. mke2fs) with the
+#                            shared libraries ldd names, at the same paths as on the host;
+#                            not in /bin, where busybox's applet of the same name would win
 #   /lib/modules/NAME.ko     modules, uncompressed, flat
 #   /etc/modules.load        module names, one a line, in load order (dependencies first)
 #   /dev/console             so the kernel can give /init its stdio before devtmpfs is mounted
@@ -15,15 +18,17 @@
 set -euo pipefail
 
 die() { printf 'mkinitramfs: %s\n' "$*" >&2; exit 1; }
-usage() { die "usage: $0 --modules-dir DIR --busybox FILE --init FILE [--tools DIR] --out FILE MODULE..."; }
+usage() { die "usage: $0 --modules-dir DIR --busybox FILE --init FILE [--tools DIR] [--binary FILE ...] --out FILE MODULE..."; }
 
 moddir="" busybox="" init="" tools="" out=""
+binaries=()
 while [ $# -gt 0 ]; do
     case $1 in
         --modules-dir) moddir=$2; shift 2 ;;
         --busybox) busybox=$2; shift 2 ;;
         --init) init=$2; shift 2 ;;
         --tools) tools=$2; shift 2 ;;
+        --binary) binaries+=("$2"); shift 2 ;;
         --out) out=$2; shift 2 ;;
         --) shift; break ;;
         -*) usage ;;
@@ -100,6 +105,18 @@ if [ -n "$tools" ] && [ -d "$tools" ]; then
         [ -f "$t" ] && [ -x "$t" ] && install -m 0755 "$t" "$stage/bin/"
     done
 fi
+
+# Host executables with their shared libraries and loader (ldd prints "name => path (addr)"
+# for libraries and "path (addr)" for the loader).
+for b in ${binaries[@]+"${binaries[@]}"}; do
+    [ -x "$b" ] || die "$b is not executable"
+    install -D -m 0755 "$b" "$stage/usr/sbin/$(basename "$b")"
+    libs=$(ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') \
+        || die "ldd $b failed"
+    for lib in $libs; do
+        [ -e "$stage$lib" ] || install -D -m 0755 "$lib" "$stage$lib"
+    done
+done
 
 # Fixed timestamps and sorted names keep the archive identical for identical inputs.
 find "$stage" -exec touch -h -d @0 {} +

@@ -156,7 +156,7 @@ static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 			add(a, "-chardev");
 			add(a, "socket,id=vub%u,path=%s,reconnect=1", i, v->path);
 			add(a, "-device");
-			add(a, "vhost-user-blk-device,chardev=vub%u", i);
+			add(a, "vhost-user-blk,chardev=vub%u", i);
 			break;
 		case UV_DEV_VHOST_USER_NET:
 			add(a, "-chardev");

@@ -14,10 +14,12 @@ CACHE=${ULTRA_CACHE:-/var/cache/ultravisor}
 OUT=$ROOT/build/guest
 PACKAGES=(qemu-system-x86 busybox-static libjson-c-dev libseccomp-dev liburing-dev libcmocka-dev
           libsqlite3-dev clang libclang-rt-14-dev cpio xz-utils zstd socat python3 make gcc
-          pkg-config libc6-dev binutils gzip kmod)
+          pkg-config libc6-dev binutils gzip kmod e2fsprogs)
 # Guest kernel modules the initramfs loads; their dependencies are added from modules.dep.
 GUEST_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net virtio_rng virtio_console
-               uio uio_pci_generic button evdev)
+               uio uio_pci_generic button evdev ext4 crc32c_generic)
+# Host executables copied into the initramfs with their shared libraries (busybox has no mkfs.ext4).
+GUEST_BINARIES=(/usr/sbin/mke2fs)
 
 TMP=""
 cleanup() { if [ -n "$TMP" ]; then rm -rf "$TMP"; fi; }
@@ -108,7 +110,7 @@ initramfs_inputs_hash() {
     local kroot=$1 kver=$2
     {
         sha256sum "$ROOT/guest/mkinitramfs.sh" "$ROOT/guest/init" "$(command -v busybox)" \
-                  "$kroot/lib/modules/$kver/modules.dep"
+                  "$kroot/lib/modules/$kver/modules.dep" "${GUEST_BINARIES[@]}"
         echo "${GUEST_MODULES[*]}"
         if [ -d "$ROOT/build/release/guest" ]; then
             find "$ROOT/build/release/guest" -maxdepth 1 -type f -print0 | sort -z |
@@ -161,9 +163,12 @@ main() {
     [ -f "$OUT/initramfs.stamp" ] && have=$(cat "$OUT/initramfs.stamp")
     if [ "$want" != "$have" ] || [ ! -s "$OUT/initramfs.cpio.gz" ]; then
         log "building initramfs"
+        local b bin_args=()
+        for b in "${GUEST_BINARIES[@]}"; do bin_args+=(--binary "$b"); done
         "$ROOT/guest/mkinitramfs.sh" --modules-dir "$kroot/lib/modules/$kver" \
             --busybox "$(command -v busybox)" --init "$ROOT/guest/init" \
             --tools "$ROOT/build/release/guest" --out "$OUT/initramfs.cpio.gz" \
+            "${bin_args[@]}" \
             "${GUEST_MODULES[@]}" || die "building the initramfs failed"
         echo "$want" > "$OUT/initramfs.stamp"
     else

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-blk over vhost-user (claims 17-21, 63-67): requests from a client's queues onto one
+ * disk backend shared by every client of the export. */
+#ifndef IO_VHOST_BLK_H
+#define IO_VHOST_BLK_H
+
+#include "disk.h"
+#include "vhost_user.h"
+
+#define VHOST_BLK_QUEUES 4
+#define VHOST_BLK_SEG_MAX 126 /* QEMU's default queue size, less header and status */
+
+struct blk_req;
+struct blk_batch;
+
+struct vhost_blk {
+	struct vhu_device dev; /* first: the server hands us &dev */
+	struct disk *disk;
+	struct blk_req *req;     /* scratch for the request being served (32 KiB of iovecs) */
+	struct blk_batch *batch; /* reads and writes gathered to run concurrently */
+	unsigned nqueues;
+	uint64_t refused;  /* chains refused (bad layout, range or address) */
+	uint64_t requests; /* chains completed */
+	uint64_t batched;  /* of those, reads and writes run concurrently through a batch */
+};
+
+/* Takes ownership of disk. */
+int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out);
+void vhost_blk_free(struct vhost_blk *b);
+
+#endif

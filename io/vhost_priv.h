@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* Server internals shared by vhost_user.c (sockets, event loop) and vhost_req.c (requests). */
+#ifndef IO_VHOST_PRIV_H
+#define IO_VHOST_PRIV_H
+
+#include <stddef.h>
+
+#include "vhost_msg.h"
+#include "vhost_user.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+struct vhu_export {
+	struct vhu_watch watch;
+	int fd;
+	char *path;
+	struct vhu_device *dev;
+	struct vhu_server *server;
+	unsigned next_id;
+};
+
+struct vhu_client {
+	struct vhu_watch watch;
+	int fd;
+	unsigned id;
+	struct vhu_export *exp;
+	struct vhu_client *next;
+	uint64_t features;
+	uint64_t proto;
+	bool features_set;
+	struct guest_mem mem;
+	struct vhu_queue q[VHU_MAX_QUEUES];
+	unsigned nqueues;
+	/* receive state: one message at a time, never reading past its end */
+	uint8_t rx[sizeof(struct vhu_hdr) + VHU_PAYLOAD_MAX];
+	size_t have;
+	int rx_fds[VHU_MAX_FDS];
+	unsigned rx_nfds;
+	bool dead;
+};
+
+struct vhu_server {
+	int epfd;
+	struct vhu_export *exports[16];
+	unsigned nexports;
+	struct vhu_client *clients;
+};
+
+/* vhost_req.c */
+/* Handles one parsed message; fds the handler keeps are set to -1 in m. Returns the
+ * handler's result; *keep says whether the client may go on (a refusal the front end was
+ * told of through REPLY_ACK) or must be dropped. */
+int vhu_handle(struct vhu_client *c, struct vhu_msg *m, bool *keep);
+void vhu_queue_stop(struct vhu_queue *q);
+void vhu_queue_reset(struct vhu_queue *q);
+
+/* vhost_user.c */
+int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size);
+int vhu_watch_fd(struct vhu_client *c, int fd, struct vhu_watch *w, bool on);
+void vhu_serve_queue(struct vhu_queue *q);
+
+#endif

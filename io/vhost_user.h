@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* The vhost-user back-end server (claims 17-19, 63-65): one process, many listening sockets
+ * (one per exported device), many clients each with its own memory table and queues. Devices
+ * plug in through struct vhu_device_ops; the server owns the protocol, memory and rings. */
+#ifndef IO_VHOST_USER_H
+#define IO_VHOST_USER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "virtqueue.h"
+
+#define VHU_MAX_QUEUES 8
+
+struct vhu_client;
+struct vhu_device;
+
+/* What an epoll event belongs to; embedded in exports, clients and queues. */
+enum vhu_watch_kind { VHU_W_STOP, VHU_W_LISTEN, VHU_W_CLIENT, VHU_W_KICK };
+struct vhu_watch {
+	enum vhu_watch_kind kind;
+};
+
+struct vhu_queue {
+	unsigned index;
+	uint32_t num;               /* from SET_VRING_NUM, 0 until then */
+	struct vhu_vring_addr addr; /* as the front end sent it */
+	bool addr_set;
+	bool enabled;
+	bool started; /* kick fd received, not yet stopped by GET_VRING_BASE */
+	int kick_fd, call_fd, err_fd;
+	struct vq vq;
+	struct vhu_client *client;
+	struct vhu_watch watch;
+};
+
+struct vhu_device_ops {
+	const char *kind;
+	uint64_t features; /* device-specific virtio feature bits offered */
+	unsigned (*num_queues)(const struct vhu_device *dev);
+	/* Fills the device's config space (at most len bytes, zero beyond). */
+	void (*config)(const struct vhu_device *dev, uint8_t *out, uint32_t len);
+	/* Serves every available chain of q; returns how many were completed. */
+	unsigned (*serve)(struct vhu_device *dev, struct vhu_queue *q);
+};
+
+/* A device exported on one socket; devices embed it as their first member. */
+struct vhu_device {
+	const struct vhu_device_ops *ops;
+	const char *name;
+};
+
+struct vhu_server;
+
+int vhu_server_new(struct vhu_server **out);
+void vhu_server_free(struct vhu_server *s);
+/* Listens on a fresh Unix socket at path (mode 0600) and serves dev there. */
+int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev);
+/* Runs the event loop until stop_fd (a signalfd or eventfd) is readable; returns 0 or a
+ * negative errno from epoll. */
+int vhu_server_run(struct vhu_server *s, int stop_fd);
+
+/* Notifies the driver after completions on q (honours VRING_AVAIL_F_NO_INTERRUPT). */
+void vhu_queue_notify(struct vhu_queue *q);
+
+#endif

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+#include "virtqueue.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+int vq_set_rings(struct vq *q, const struct guest_mem *mem, uint32_t num, uint64_t desc_uva,
+                 uint64_t avail_uva, uint64_t used_uva)
+{
+	void *d, *a, *u;
+
+	if (num == 0 || num > VRING_MAX_SIZE || (num & (num - 1)))
+		return -EINVAL;
+	d = gm_uva(mem, desc_uva, vring_desc_bytes(num));
+	a = gm_uva(mem, avail_uva, vring_avail_bytes(num));
+	u = gm_uva(mem, used_uva, vring_used_bytes(num));
+	if (!d || !a || !u)
+		return -EFAULT;
+	if (((uintptr_t)d & 15) || ((uintptr_t)a & 1) || ((uintptr_t)u & 3))
+		return -EINVAL;
+	q->num = num;
+	q->desc = d;
+	q->avail = a;
+	q->used = u;
+	q->mem = mem;
+	return 0;
+}
+
+/* One descriptor, each field read exactly once so the guest cannot change it between the
+ * check and the use. */
+static struct vring_desc read_desc(const struct vq *q, uint16_t i)
+{
+	struct vring_desc d;
+
+	d.addr = LOAD(&q->desc[i].addr);
+	d.len = LOAD(&q->desc[i].len);
+	d.flags = LOAD(&q->desc[i].flags);
+	d.next = LOAD(&q->desc[i].next);
+	return d;
+}
+
+static enum vq_fault take_desc(struct vq *q, struct vq_chain *c, const struct vring_desc *d)
+{
+	bool write = d->flags & VRING_DESC_F_WRITE;
+	uint8_t *p;
+
+	if (d->flags & ~(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE))
+		return VQ_BAD_FLAGS; /* INDIRECT is not offered, anything else is unknown */
+	if (!write && c->n > c->nread)
+		return VQ_BAD_FLAGS; /* virtio 2.7.4.2: writable buffers come last */
+	p = gm_gpa(q->mem, d->addr, d->len);
+	if (!p)
+		return VQ_BAD_ADDR;
+	c->buf[c->n] = (struct vq_buf){.p = p, .len = d->len, .write = write};
+	c->n++;
+	if (!write)
+		c->nread++;
+	return VQ_OK;
+}
+
+/* After a fault, follow the chain (bounded) to its end, touching nothing but descriptors, so
+ * the device can report an error in the status byte if that byte is safely addressable. */
+static void find_tail(struct vq *q, struct vq_chain *c, struct vring_desc d, uint32_t seen)
+{
+	while (d.flags & VRING_DESC_F_NEXT) {
+		if (d.next >= q->num || ++seen >= q->num)
+			return;
+		d = read_desc(q, d.next);
+	}
+	if (!(d.flags & VRING_DESC_F_WRITE) || (d.flags & VRING_DESC_F_INDIRECT))
+		return;
+	c->tail = gm_gpa(q->mem, d.addr, d.len);
+	c->tail_len = c->tail ? d.len : 0;
+}
+
+static void walk(struct vq *q, struct vq_chain *c)
+{
+	struct vring_desc d;
+	uint16_t i = c->head;
+	uint32_t seen = 0;
+
+	for (;;) {
+		if (i >= q->num) {
+			c->fault = VQ_BAD_INDEX;
+			return;
+		}
+		if (seen++ >= q->num) {
+			c->fault = VQ_TOO_LONG; /* any loop ends up here */
+			return;
+		}
+		d = read_desc(q, i);
+		c->fault = take_desc(q, c, &d);
+		if (c->fault != VQ_OK) {
+			find_tail(q, c, d, seen);
+			return;
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return;
+		i = d.next;
+	}
+}
+
+int vq_pop(struct vq *q, struct vq_chain *c)
+{
+	uint16_t avail_idx, head;
+
+	if (q->broken || !q->avail)
+		return -EIO;
+	avail_idx = LOAD_ACQ(&q->avail->idx); /* ring entries are read after the index */
+	if (avail_idx == q->last_avail)
+		return 0;
+	if ((uint16_t)(avail_idx - q->last_avail) > q->num) {
+		q->broken = true;
+		return -EIO;
+	}
+	head = LOAD(&q->avail->ring[q->last_avail & (q->num - 1)]);
+	q->last_avail++;
+	memset(c, 0, sizeof(*c));
+	c->head = head;
+	c->buf = q->scratch;
+	walk(q, c);
+	if (c->fault != VQ_OK)
+		q->faults[c->fault]++;
+	return 1;
+}
+
+void vq_push(struct vq *q, uint16_t head, uint32_t len)
+{
+	struct vring_used_elem *e = &q->used->ring[q->used_idx & (q->num - 1)];
+
+	STORE(&e->id, head);
+	STORE(&e->len, len);
+	q->used_idx++;
+	STORE_REL(&q->used->idx, q->used_idx); /* the element is visible before the index */
+}
+
+bool vq_should_notify(const struct vq *q)
+{
+	/* Our used->idx store must be visible before we read the driver's flags, or we could miss
+	 * a driver that just re-enabled interrupts. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return !(LOAD(&q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Split-virtqueue walker (virtio 1.2, 2.7) over a client's memory table. The guest's vCPUs
+ * are assumed hostile: every index, flag, length and address is read once, checked, and only
+ * then used (claims 20, 21). Indirect descriptors are not offered and a chain using one is
+ * refused. */
+#ifndef IO_VIRTQUEUE_H
+#define IO_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "ultra/vhost_user.h"
+
+struct vq_buf {
+	uint8_t *p;
+	uint32_t len;
+	bool write; /* device-writable */
+};
+
+/* Why a chain was refused (counted per queue). */
+enum vq_fault {
+	VQ_OK,
+	VQ_BAD_INDEX, /* head or next >= queue size */
+	VQ_TOO_LONG,  /* more descriptors than the queue holds: a loop or garbage */
+	VQ_BAD_FLAGS, /* unknown flags, INDIRECT, or readable after writable */
+	VQ_BAD_ADDR,  /* empty, wrapping, outside the table or spanning regions */
+	VQ_NFAULTS
+};
+
+struct vq_chain {
+	uint16_t head;
+	uint32_t n;         /* buffers in buf[] */
+	uint32_t nread;     /* the first nread are device-readable */
+	struct vq_buf *buf; /* the queue's scratch array (num entries) */
+	enum vq_fault fault;
+	/* For a refused chain: its last descriptor if the chain ended, is device-writable and
+	 * lies inside the table (where a status byte may safely go), else NULL. */
+	uint8_t *tail;
+	uint32_t tail_len;
+};
+
+struct vq {
+	uint32_t num; /* power of two, <= VRING_MAX_SIZE */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail;
+	uint16_t used_idx;
+	const struct guest_mem *mem;
+	struct vq_buf *scratch; /* num entries */
+	uint64_t faults[VQ_NFAULTS];
+	bool broken; /* avail->idx ran more than num ahead: stop */
+};
+
+/* Translates and checks the ring addresses (front-end virtual addresses, full sizes including
+ * the event words, alignment 16/2/4). On success fills q's ring pointers; q untouched on error. */
+int vq_set_rings(struct vq *q, const struct guest_mem *mem, uint32_t num, uint64_t desc_uva,
+                 uint64_t avail_uva, uint64_t used_uva);
+
+/* Pops the next chain: 1 and *c filled (c->fault says whether it is usable), 0 when the ring
+ * is empty, -EIO when the driver published an impossible avail index (q->broken set). */
+int vq_pop(struct vq *q, struct vq_chain *c);
+
+/* Returns a chain to the driver: used element then used->idx with release ordering. */
+void vq_push(struct vq *q, uint16_t head, uint32_t len);
+
+/* After pushes: must the driver be notified? (full barrier, then avail->flags) */
+bool vq_should_notify(const struct vq *q);
+
+#endif

@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: MIT
+"""A minimal vhost-user front end for tests: speaks the protocol to ultra-io directly, owns a
+memfd as "guest memory" and lays out one split virtqueue in it by hand, so a test can send
+whatever a hostile front end or guest would."""
+import mmap
+import os
+import select
+import socket
+import struct
+
+GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 1, 2, 3, 5
+SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
+SET_VRING_KICK, SET_VRING_CALL = 12, 13
+GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
+GET_CONFIG = 24
+F_VERSION_1, F_PROTOCOL = 1 << 32, 1 << 30
+P_MQ, P_REPLY_ACK, P_CONFIG = 1, 1 << 3, 1 << 9
+NEXT, WRITE, INDIRECT = 1, 2, 4
+T_IN, T_OUT = 0, 1
+S_OK, S_IOERR = 0, 1
+
+MEM = 1 << 20
+UVA = 0x7F1200000000
+NUM = 8
+DESC, AVAIL, USED, BUFS = 0x0, 0x1000, 0x2000, 0x10000
+
+
+class Closed(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, path, timeout=5):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.memfd = os.memfd_create("guest")
+        os.ftruncate(self.memfd, MEM)
+        self.mem = mmap.mmap(self.memfd, MEM)
+        self.kick = os.eventfd(0, os.EFD_NONBLOCK)
+        self.call = os.eventfd(0, os.EFD_NONBLOCK)
+        self.avail_idx = 0
+        self.used_seen = 0
+
+    def close(self):
+        for fd in (self.memfd, self.kick, self.call):
+            os.close(fd)
+        self.mem.close()
+        self.sock.close()
+
+    # -- messages ---------------------------------------------------------------------------
+    def send(self, req, payload=b"", fds=(), need_reply=False, size=None):
+        flags = 1 | (8 if need_reply else 0)
+        hdr = struct.pack("<III", req, flags, len(payload) if size is None else size)
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))] \
+            if fds else []
+        self.sock.sendmsg([hdr + payload], anc)
+
+    def _recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            d = self.sock.recv(n - len(buf))
+            if not d:
+                raise Closed("ultra-io closed the connection")
+            buf += d
+        return buf
+
+    def reply(self, req):
+        r, flags, size = struct.unpack("<III", self._recv_exact(12))
+        assert r == req and flags & 4, f"reply {r} flags {flags:#x} to request {req}"
+        return self._recv_exact(size)
+
+    def get_u64(self, req):
+        self.send(req)
+        return struct.unpack("<Q", self.reply(req))[0]
+
+    def acked(self, req, payload=b"", fds=()):
+        """Sends with NEED_REPLY; True when the back end accepted the request."""
+        self.send(req, payload, fds, need_reply=True)
+        return struct.unpack("<Q", self.reply(req))[0] == 0
+
+    def is_closed(self):
+        try:
+            self.sock.settimeout(2)
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    # -- set-up -------------------------------------------------------------------------------
+    def negotiate(self):
+        feats = self.get_u64(GET_FEATURES)
+        assert feats & F_VERSION_1 and feats & F_PROTOCOL
+        self.send(SET_FEATURES, struct.pack("<Q", feats & ~(1 << 28)))
+        proto = self.get_u64(GET_PROTOCOL_FEATURES)
+        assert proto & P_REPLY_ACK and proto & P_CONFIG
+        self.send(SET_PROTOCOL_FEATURES, struct.pack("<Q", P_MQ | P_REPLY_ACK | P_CONFIG))
+        assert self.acked(SET_OWNER)
+
+    @staticmethod
+    def region(gpa, size, uva, off):
+        return struct.pack("<QQQQ", gpa, size, uva, off)
+
+    def mem_table(self, regions, nfds=None):
+        payload = struct.pack("<II", len(regions), 0) + b"".join(regions)
+        fds = [self.memfd] * (len(regions) if nfds is None else nfds)
+        return self.acked(SET_MEM_TABLE, payload, fds)
+
+    def ring(self, desc=UVA + DESC, avail=UVA + AVAIL, used=UVA + USED):
+        assert self.acked(SET_VRING_NUM, struct.pack("<II", 0, NUM))
+        assert self.acked(SET_VRING_BASE, struct.pack("<II", 0, 0))
+        return self.acked(SET_VRING_ADDR, struct.pack("<IIQQQQ", 0, 0, desc, used, avail, 0))
+
+    def start(self):
+        assert self.acked(SET_VRING_CALL, struct.pack("<Q", 0), [self.call])
+        assert self.acked(SET_VRING_KICK, struct.pack("<Q", 0), [self.kick])
+        assert self.acked(SET_VRING_ENABLE, struct.pack("<II", 0, 1))
+
+    def setup(self):
+        self.negotiate()
+        assert self.mem_table([self.region(0, MEM, UVA, 0)])
+        assert self.ring()
+        self.start()
+
+    # -- the queue ----------------------------------------------------------------------------
+    def desc(self, i, addr, length, flags, nxt=0):
+        struct.pack_into("<QIHH", self.mem, DESC + 16 * i, addr, length, flags, nxt)
+
+    def submit(self, *heads):
+        """Publishes the chains with one index update and one kick (one batch)."""
+        for head in heads:
+            struct.pack_into("<H", self.mem, AVAIL + 4 + 2 * (self.avail_idx % NUM), head)
+            self.avail_idx = (self.avail_idx + 1) & 0xFFFF
+        struct.pack_into("<H", self.mem, AVAIL + 2, self.avail_idx)
+        os.eventfd_write(self.kick, 1)
+
+    def used(self, timeout=5):
+        """Waits for the next used element: (id, len)."""
+        while struct.unpack_from("<H", self.mem, USED + 2)[0] == self.used_seen:
+            if not select.select([self.call], [], [], timeout)[0]:
+                raise TimeoutError("no completion")
+            os.eventfd_read(self.call)
+        slot = USED + 4 + 8 * (self.used_seen % NUM)
+        self.used_seen = (self.used_seen + 1) & 0xFFFF
+        return struct.unpack_from("<II", self.mem, slot)
+
+    def request(self, rtype, sector, data_addr, data_len, status_addr, data_write):
+        hdr_addr = BUFS
+        struct.pack_into("<IIQ", self.mem, hdr_addr, rtype, 0, sector)
+        self.mem[status_addr] = 0xEE
+        self.desc(0, hdr_addr, 16, NEXT, 1)
+        self.desc(1, data_addr, data_len, NEXT | (WRITE if data_write else 0), 2)
+        self.desc(2, status_addr, 1, WRITE, 0)
+        self.submit(0)
+        return self.used()

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/* The split-virtqueue walker under a hostile driver: every refused chain is refused without a
+ * single access outside the client's memory (guard pages make one fault the test). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* clang-format off: cmocka needs the four above first */
+#include <cmocka.h>
+/* clang-format on */
+#include <stdlib.h>
+
+#include "../../io/guest_mem.c"
+#include "../../io/virtqueue.c"
+#include "io_testmem.h"
+
+#define NUM 8u
+#define GPA 0x40000ull
+#define UVA 0x7f0000040000ull
+#define RING_DESC 0x0000u
+#define RING_AVAIL 0x1000u
+#define RING_USED 0x2000u
+#define BUFS 0x4000u
+#define SIZE 0x10000u
+
+struct fx {
+	struct guest_mem m;
+	uint8_t *mem;
+	struct vq q;
+	struct vq_buf scratch[NUM];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->mem = tm_add(&f->m, GPA, UVA, SIZE);
+	f->q.scratch = f->scratch;
+	assert_int_equal(
+	    vq_set_rings(&f->q, &f->m, NUM, UVA + RING_DESC, UVA + RING_AVAIL, UVA + RING_USED), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tm_free(&f->m);
+	free(f);
+	return 0;
+}
+
+static void desc(struct fx *f, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                 uint16_t next)
+{
+	f->q.desc[i] = (struct vring_desc){addr, len, flags, next};
+}
+
+/* Publishes head as the next available chain. */
+static void offer(struct fx *f, uint16_t head)
+{
+	f->q.avail->ring[f->q.avail->idx % NUM] = head;
+	f->q.avail->idx++;
+}
+
+static enum vq_fault pop(struct fx *f, struct vq_chain *c)
+{
+	assert_int_equal(vq_pop(&f->q, c), 1);
+	return c->fault;
+}
+
+static void test_good_chain(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	assert_int_equal(vq_pop(&f->q, &c), 0); /* empty */
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 1);
+	desc(f, 1, GPA + BUFS + 0x100, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	desc(f, 2, GPA + BUFS + 0x400, 1, VRING_DESC_F_WRITE, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(c.head, 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.nread, 1);
+	assert_ptr_equal(c.buf[0].p, f->mem + BUFS);
+	assert_ptr_equal(c.buf[1].p, f->mem + BUFS + 0x100);
+	assert_true(c.buf[2].write);
+	assert_int_equal(vq_pop(&f->q, &c), 0);
+	vq_push(&f->q, c.head, 513);
+	assert_int_equal(f->q.used->idx, 1);
+	assert_int_equal(f->q.used->ring[0].id, 0);
+	assert_int_equal(f->q.used->ring[0].len, 513);
+	assert_true(vq_should_notify(&f->q));
+	f->q.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	assert_false(vq_should_notify(&f->q));
+}
+
+static void test_full_length_chain_is_fine(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	for (uint16_t i = 0; i < NUM; i++)
+		desc(f, i, GPA + BUFS + i * 16u, 16, i + 1u < NUM ? VRING_DESC_F_NEXT : 0, i + 1);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(c.n, NUM);
+}
+
+static void test_loops_are_refused(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 0); /* to itself */
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_TOO_LONG);
+	assert_null(c.tail); /* a loop has no last descriptor to put a status in */
+	desc(f, 1, GPA + BUFS, 16, VRING_DESC_F_NEXT, 2);
+	desc(f, 2, GPA + BUFS, 16, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 3);
+	desc(f, 3, GPA + BUFS, 16, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	offer(f, 1);
+	assert_int_equal(pop(f, &c), VQ_TOO_LONG);
+	assert_true(c.n <= NUM);
+	assert_int_equal(f->q.faults[VQ_TOO_LONG], 2);
+}
+
+static void test_bad_indices(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	offer(f, NUM); /* head out of range */
+	assert_int_equal(pop(f, &c), VQ_BAD_INDEX);
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 0xffff);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_BAD_INDEX);
+	/* an avail index more than a ring ahead: the driver is broken, stop the queue */
+	f->q.avail->idx = (uint16_t)(f->q.last_avail + NUM + 1);
+	assert_int_equal(vq_pop(&f->q, &c), -EIO);
+	assert_true(f->q.broken);
+	assert_int_equal(vq_pop(&f->q, &c), -EIO);
+}
+
+static void test_bad_flags(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_INDIRECT, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_BAD_FLAGS);
+	desc(f, 0, GPA + BUFS, 16, 0x8, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_BAD_FLAGS);
+	/* readable after writable */
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	desc(f, 1, GPA + BUFS, 16, 0, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_BAD_FLAGS);
+}
+
+static void expect_bad_addr(struct fx *f, uint64_t addr, uint32_t len)
+{
+	struct vq_chain c;
+
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 1);
+	desc(f, 1, addr, len, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	desc(f, 2, GPA + BUFS + 0x800, 1, VRING_DESC_F_WRITE, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_BAD_ADDR);
+	/* The chain ended in a good writable byte: the device may report an error there. */
+	assert_ptr_equal(c.tail, f->mem + BUFS + 0x800);
+	assert_int_equal(c.tail_len, 1);
+}
+
+static void test_bad_addresses(void **state)
+{
+	struct fx *f = *state;
+
+	expect_bad_addr(f, GPA - 1, 2);         /* starts in the guard below */
+	expect_bad_addr(f, GPA + SIZE - 4, 16); /* runs into the guard above */
+	expect_bad_addr(f, GPA + SIZE, 1);      /* just past the end */
+	expect_bad_addr(f, UINT64_MAX - 1, 4);  /* wraps 2^64 */
+	expect_bad_addr(f, GPA + BUFS, 0);      /* empty */
+	expect_bad_addr(f, UVA + BUFS, 16);     /* a front-end address is not a guest one */
+	assert_int_equal(f->q.faults[VQ_BAD_ADDR], 6);
+}
+
+static void test_spanning_regions(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	tm_add(&f->m, GPA + SIZE, UVA + 0x100000, 0x1000); /* guest-adjacent, host elsewhere */
+	desc(f, 0, GPA + SIZE - 8, 16, 0, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_BAD_ADDR);
+	desc(f, 0, GPA + SIZE + 8, 16, 0, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_OK);
+}
+
+static void test_ring_placement(void **state)
+{
+	struct fx *f = *state;
+	struct vq q = {0};
+
+	assert_int_equal(vq_set_rings(&q, &f->m, 0, UVA, UVA + RING_AVAIL, UVA + RING_USED),
+	                 -EINVAL);
+	assert_int_equal(vq_set_rings(&q, &f->m, 6, UVA, UVA + RING_AVAIL, UVA + RING_USED),
+	                 -EINVAL);
+	assert_int_equal(vq_set_rings(&q, &f->m, 65536, UVA, UVA + RING_AVAIL, UVA + RING_USED),
+	                 -EINVAL);
+	/* rings as guest-physical instead of front-end addresses */
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, GPA, GPA + RING_AVAIL, GPA + RING_USED),
+	                 -EFAULT);
+	/* the used ring's last word (avail_event, bytes 68-69) past the region's end */
+	assert_int_equal(vring_used_bytes(NUM), 70);
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, UVA, UVA + RING_AVAIL, UVA + SIZE - 68),
+	                 -EFAULT);
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, UVA, UVA + RING_AVAIL, UVA + SIZE - 72), 0);
+	/* a descriptor table big enough for 4096 entries does not fit in 64 KiB after 0x8000 */
+	assert_int_equal(
+	    vq_set_rings(&q, &f->m, 4096, UVA + 0x8000, UVA + RING_AVAIL, UVA + RING_USED),
+	    -EFAULT);
+	/* misaligned */
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, UVA + 8, UVA + RING_AVAIL, UVA + RING_USED),
+	                 -EINVAL);
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, UVA, UVA + RING_AVAIL + 1, UVA + RING_USED),
+	                 -EINVAL);
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, UVA, UVA + RING_AVAIL, UVA + RING_USED + 2),
+	                 -EINVAL);
+	/* wrapping */
+	assert_int_equal(
+	    vq_set_rings(&q, &f->m, NUM, UINT64_MAX - 15, UVA + RING_AVAIL, UVA + RING_USED),
+	    -EFAULT);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_good_chain),        T(test_full_length_chain_is_fine),
+	    T(test_loops_are_refused), T(test_bad_indices),
+	    T(test_bad_flags),         T(test_bad_addresses),
+	    T(test_spanning_regions),  T(test_ring_placement),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
