@@ -15,6 +15,9 @@
 #include "uvd.h"
 
 #define HUGE_2M (2ull << 20)
+#ifndef MFD_HUGE_2MB /* <linux/memfd.h> has it, but clashes with glibc's <sys/mman.h> */
+#define MFD_HUGE_2MB (21u << 26)
+#endif
 
 static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
 		      const struct uv_txn_extent *ext, uint32_t n)
@@ -44,7 +47,8 @@ static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
 	}
 	snprintf(name, sizeof(name), "uv-mem-p%u-s%llu", partition, (unsigned long long)seq);
 	huge = u->hugetlb && size % HUGE_2M == 0;
-	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+	fd = memfd_create(name,
+			  MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	/* Huge pages are taken now (fallocate), so a grant the pool cannot back is refused here
 	 * rather than QEMU failing to map it later. */
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
