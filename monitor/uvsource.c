@@ -83,6 +83,10 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 			 r == -ENOENT ? "not in the resource database" : strerror(-r));
 		goto fail;
 	}
+	/* The monitor channel makes this connection the partition's one monitor, the only
+	 * holder the ultravisor hands the partition's memory and channels to. */
+	if ((r = uv_cmd_open(m->uv_sock, partition, UV_ROLE_MONITOR, &m->uv_cmd, err, errlen)))
+		goto fail;
 	r = uv_client_simple(m->uv_sock, UV_CTL_GET_MEMORY, partition, 0, fds, UV_CTL_FDS_MAX, &n,
 			     &bytes, err, errlen);
 	if (r)
@@ -108,12 +112,11 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 	m->uv_db_size = size;
 	m->desc = d;
 	m->partition = partition;
-	/* State reports are best effort: a monitor keeps its guest running without them. */
-	if (uv_cmd_open(m->uv_sock, partition, UV_ROLE_MONITOR, &m->uv_cmd, err, errlen))
-		m->uv_cmd = NULL;
 	err[0] = 0;
 	return 0;
 fail:
+	uv_cmd_close(m->uv_cmd);
+	m->uv_cmd = NULL;
 	free(d);
 	munmap(map, size);
 	return r;

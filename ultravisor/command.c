@@ -49,8 +49,24 @@ void uvd_chan_close_partition(struct uvd *u, uint32_t partition)
 			chan_release(u, &u->chans[i]);
 }
 
-int uvd_chan_open(struct uvd *u, uint32_t partition, uint8_t role, int fds_out[3],
-		  uint64_t *size, char *err, size_t errlen)
+void uvd_chan_close_conn(struct uvd *u, const struct uvd_conn *owner)
+{
+	for (int i = 0; i < UVD_CHANS_MAX; i++)
+		if (u->chans[i].ch && u->chans[i].owner == owner)
+			chan_release(u, &u->chans[i]);
+}
+
+static bool has_monitor(const struct uvd *u, uint32_t partition)
+{
+	for (int i = 0; i < UVD_CHANS_MAX; i++)
+		if (u->chans[i].ch && u->chans[i].partition == partition &&
+		    u->chans[i].role == UV_ROLE_MONITOR)
+			return true;
+	return false;
+}
+
+int uvd_chan_open(struct uvd *u, struct uvd_conn *owner, uint32_t partition, uint8_t role,
+		  int fds_out[3], uint64_t *size, char *err, size_t errlen)
 {
 	struct uv_chan_config cfg = {.part_id = {0, partition}, .n_queues = 2};
 	struct uv_chan_endpoint ep = {.side = UV_CHAN_SIDE_A, .part_id = 0};
@@ -63,6 +79,11 @@ int uvd_chan_open(struct uvd *u, uint32_t partition, uint8_t role, int fds_out[3
 		snprintf(err, errlen, "partition %u may not send transactions as role %u", partition,
 			 role);
 		return -EACCES;
+	}
+	/* One monitor per partition: it alone receives the partition's memory and channels. */
+	if (role == UV_ROLE_MONITOR && has_monitor(u, partition)) {
+		snprintf(err, errlen, "partition %u already has a monitor", partition);
+		return -EBUSY;
 	}
 	for (i = 0; i < UVD_CHANS_MAX; i++)
 		if (!u->chans[i].ch) {
@@ -109,6 +130,7 @@ int uvd_chan_open(struct uvd *u, uint32_t partition, uint8_t role, int fds_out[3
 	uv_chan_arm_recv(c->ch, 0);
 	c->partition = partition;
 	c->role = role;
+	c->owner = owner;
 	fds_out[0] = dup(c->fds[0]); /* the caller closes it once sent */
 	fds_out[1] = c->fds[2];	     /* the peer waits on the doorbell we ring */
 	fds_out[2] = c->fds[1];	     /* and rings ours */

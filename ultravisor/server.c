@@ -29,9 +29,22 @@ int uvd_listen(struct uvd *u)
 
 static void conn_close(struct uvd *u, struct uvd_conn *c)
 {
+	uvd_chan_close_conn(u, c);
 	epoll_ctl(u->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
+	c->authed = false;
+}
+
+/* Memory objects and channel memory go to the partition's own monitor (the connection holding
+ * its monitor channel) and to the command and I/O partitions, nobody else (claims 17, 29-32). */
+static bool may_take(const struct uvd_conn *c, uint32_t partition)
+{
+	if (!c->authed)
+		return false;
+	if (c->role == UV_ROLE_MONITOR)
+		return c->partition == partition;
+	return c->role == UV_ROLE_COMMAND || c->role == UV_ROLE_IO;
 }
 
 void uvd_accept(struct uvd *u)
@@ -79,8 +92,8 @@ struct ctl_reply {
 };
 _Static_assert(offsetof(struct ctl_reply, chan) == sizeof(struct uv_ctl_resp), "ctl ABI");
 
-static void handle(struct uvd *u, const struct uv_ctl_req *req, struct ctl_reply *reply,
-		   int *fds, unsigned *n_fds, int *owned)
+static void handle(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *req,
+		   struct ctl_reply *reply, int *fds, unsigned *n_fds, int *owned)
 {
 	struct uv_ctl_resp *resp = &reply->resp;
 	const struct uv_resdb_part *p;
@@ -103,6 +116,11 @@ static void handle(struct uvd *u, const struct uv_ctl_req *req, struct ctl_reply
 			refuse(resp, -ENOENT, "no partition %u", req->partition);
 			return;
 		}
+		if (!may_take(c, req->partition)) {
+			refuse(resp, -EACCES, "partition %u's memory goes to its monitor only",
+			       req->partition);
+			return;
+		}
 		r = uvd_mem_fds(u, req->partition, fds, UV_CTL_FDS_MAX, n_fds, &resp->size);
 		if (r)
 			refuse(resp, r, "partition %u has too many grants to hand over", req->partition);
@@ -110,6 +128,11 @@ static void handle(struct uvd *u, const struct uv_ctl_req *req, struct ctl_reply
 	case UV_CTL_GET_CHANNELS:
 		if (!uv_resdb_desc(&u->db, req->partition)) {
 			refuse(resp, -ENOENT, "no partition %u", req->partition);
+			return;
+		}
+		if (!may_take(c, req->partition)) {
+			refuse(resp, -EACCES, "partition %u's channels go to its monitor only",
+			       req->partition);
 			return;
 		}
 		/* Only channels with this partition as an endpoint: nobody else's. */
@@ -120,12 +143,15 @@ static void handle(struct uvd *u, const struct uv_ctl_req *req, struct ctl_reply
 			       req->partition);
 		return;
 	case UV_CTL_OPEN_COMMAND:
-		r = uvd_chan_open(u, req->partition, req->role, fds, &resp->size, resp->message,
+		r = uvd_chan_open(u, c, req->partition, req->role, fds, &resp->size, resp->message,
 				  sizeof(resp->message));
 		if (r) {
 			resp->error = r;
 			return;
 		}
+		c->authed = true;
+		c->partition = req->partition;
+		c->role = req->role;
 		*n_fds = 3;
 		return;
 	case UV_CTL_PARTITION_FAILED:
@@ -175,7 +201,7 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 	    req.reserved || req.pad[0] || req.pad[1] || req.pad[2])
 		refuse(resp, -EPROTO, "malformed request (%zd bytes)", n);
 	else
-		handle(u, &req, &reply, fds, &n_fds, &owned);
+		handle(u, c, &req, &reply, fds, &n_fds, &owned);
 	if (resp->error)
 		n_fds = 0;
 	resp->n_fds = n_fds;

@@ -35,10 +35,15 @@ struct uvd_chanobj {
 	int fd;
 };
 
+/* A control connection. Its identity is what it opened a command channel as: a system
+ * partition's role, or the one monitor of a guest partition. */
 struct uvd_conn {
 	int fd;
 	pid_t pid;
 	uid_t uid;
+	bool authed;
+	uint32_t partition;
+	uint8_t role;
 };
 
 struct uvd_chan {
@@ -49,6 +54,7 @@ struct uvd_chan {
 	uint32_t partition;
 	uint8_t role;
 	bool ready; /* more records are queued than one turn took */
+	struct uvd_conn *owner; /* the connection that opened it: the channel dies with it */
 };
 
 /* A response waiting for the group commit that makes its transaction durable. */
@@ -123,8 +129,9 @@ void uvd_accept(struct uvd *u);
 void uvd_conn_io(struct uvd *u, struct uvd_conn *c);
 
 /* command.c */
-int uvd_chan_open(struct uvd *u, uint32_t partition, uint8_t role, int fds_out[3],
-		  uint64_t *size, char *err, size_t errlen);
+int uvd_chan_open(struct uvd *u, struct uvd_conn *owner, uint32_t partition, uint8_t role,
+		  int fds_out[3], uint64_t *size, char *err, size_t errlen);
+void uvd_chan_close_conn(struct uvd *u, const struct uvd_conn *owner);
 void uvd_chan_io(struct uvd *u, struct uvd_chan *c);
 bool uvd_chan_any_ready(struct uvd *u);
 void uvd_chan_close_all(struct uvd *u);

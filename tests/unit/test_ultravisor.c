@@ -241,10 +241,29 @@ static void test_memory_object_follows_grant(void **state)
 	struct stat st;
 	char err[256];
 
+	struct uv_cmd *mon, *second;
+
 	assert_int_equal(create(f, 30), UV_TXN_OK);
+	assert_int_equal(create(f, 32), UV_TXN_OK);
 	assert_int_equal(grant(f, 30, 6 * MiB), UV_TXN_OK);
 	assert_int_equal(grant(f, 30, 4 * MiB), UV_TXN_OK);
 	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+	/* Nobody in particular gets nothing. */
+	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 30, 0, fds, UV_CTL_FDS_MAX, &n,
+					  &bytes, err, sizeof(err)),
+			 -EACCES);
+	/* The partition's monitor (the connection holding its monitor channel) does. */
+	assert_int_equal(uv_cmd_open(sock, 30, UV_ROLE_MONITOR, &mon, err, sizeof(err)), 0);
+	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 32, 0, fds, UV_CTL_FDS_MAX, &n,
+					  &bytes, err, sizeof(err)),
+			 -EACCES); /* another partition's memory: no */
+	{
+		int other;
+		assert_int_equal(uv_client_connect(f->d.sock, &other), 0);
+		assert_int_equal(uv_cmd_open(other, 30, UV_ROLE_MONITOR, &second, err, sizeof(err)),
+				 -EBUSY); /* one monitor per partition */
+		close(other);
+	}
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 30, 0, fds, UV_CTL_FDS_MAX, &n,
 					  &bytes, err, sizeof(err)),
 			 0);
@@ -261,6 +280,18 @@ static void test_memory_object_follows_grant(void **state)
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 31, 0, fds, UV_CTL_FDS_MAX, &n,
 					  &bytes, err, sizeof(err)),
 			 -ENOENT);
+	uv_cmd_close(mon);
+	close(sock);
+	/* The monitor's connection is gone, and its claim with it: a new monitor may take over. */
+	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+	for (int i = 0; i < 100; i++) { /* the daemon notices the hang-up on its next turn */
+		if (uv_cmd_open(sock, 30, UV_ROLE_MONITOR, &mon, err, sizeof(err)) == 0)
+			break;
+		mon = NULL;
+		usleep(1000);
+	}
+	assert_non_null(mon);
+	uv_cmd_close(mon);
 	close(sock);
 }
 
@@ -269,12 +300,10 @@ static unsigned get_channels(struct fixture *f, uint32_t id, int *fds, struct uv
 {
 	unsigned n = 99;
 	char err[256];
-	int sock;
 
-	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
-	if (uv_client_get_channels(sock, id, fds, info, &n, err, sizeof(err)))
+	/* As the command partition, which may hand them to the partition's monitor. */
+	if (uv_client_get_channels(f->sock, id, fds, info, &n, err, sizeof(err)))
 		fail_msg("GET_CHANNELS %u: %s", id, err);
-	close(sock);
 	for (unsigned i = 0; i < n; i++) {
 		struct stat st;
 		assert_int_equal(fstat(fds[i], &st), 0);
@@ -624,14 +653,13 @@ static void test_memory_objects_survive_snapshots(void **state)
 		}
 		assert_int_equal(uvd_start(&f->d, "1024"), 0);
 		connect_cmd(f);
-		assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+		sock = f->sock; /* the command partition's connection */
 		assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 50, 0, fds,
 						  UV_CTL_FDS_MAX, &n, &bytes, err, sizeof(err)),
 				 0);
 		assert_int_equal(bytes, 12 * MiB);
 		for (unsigned i = 0; i < n; i++)
 			close(fds[i]);
-		close(sock);
 	}
 }
 
