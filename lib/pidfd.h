@@ -19,4 +19,11 @@ static inline int uv_pidfd_signal(int pidfd, int sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
+/* A duplicate of another process's fd (needs ptrace rights over it). */
+static inline int uv_pidfd_getfd(int pidfd, int targetfd)
+{
+	long fd = syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+	return fd < 0 ? -errno : (int)fd;
+}
+
 #endif

@@ -136,6 +136,32 @@ transport:
 	return r;
 }
 
+int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
+			   size_t errlen)
+{
+	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION,
+				 .op = UV_CTL_ADOPT_MEMORY, .partition = partition};
+	struct uv_ctl_resp resp;
+	unsigned got = 0;
+	int junk[1];
+	ssize_t len;
+	int r;
+
+	if ((r = uv_send_fds(sock, &req, sizeof(req), fds, n)))
+		return r;
+	len = uv_recv_fds(sock, &resp, sizeof(resp), junk, 1, &got);
+	for (unsigned i = 0; i < got; i++)
+		close(junk[i]);
+	if (len < 0)
+		return (int)len;
+	if (len != sizeof(resp) || resp.magic != UV_CTL_MAGIC)
+		return -EPROTO;
+	resp.message[sizeof(resp.message) - 1] = 0;
+	if (resp.error)
+		snprintf(err, errlen, "ultravisor: %s", resp.message);
+	return resp.error;
+}
+
 void uv_cmd_close(struct uv_cmd *c)
 {
 	if (!c)

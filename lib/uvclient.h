@@ -25,6 +25,11 @@ int uv_client_get_channels(int sock, uint32_t partition, int fds[UV_CTL_FDS_MAX]
 			   struct uv_ctl_channel info[UV_CTL_FDS_MAX], unsigned *n, char *err,
 			   size_t errlen);
 
+/* Hands a running engine's memory objects back to a restarted ultravisor (UV_CTL_ADOPT_MEMORY;
+ * the connection must hold the partition's monitor channel). */
+int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
+			   size_t errlen);
+
 struct uv_cmd;
 int uv_cmd_open(int sock, uint32_t partition, uint8_t role, struct uv_cmd **out, char *err,
 		size_t errlen);

@@ -379,6 +379,7 @@ int main(int argc, char **argv)
 		r = attach_existing(&m, err, sizeof(err));
 		if (r)
 			goto fail; /* the engine may be fine; its state is not ours to judge */
+		mon_uv_hand_back(&m); /* the ultravisor may have restarted while we were away */
 	} else if (attach) {
 		r = -ESRCH;
 		snprintf(err, sizeof(err), "no running engine for %s to attach to", attach);

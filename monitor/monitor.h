@@ -84,6 +84,7 @@ struct monitor {
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
 		size_t errlen);
 void mon_uv_report(struct monitor *m, enum uv_part_state s);
+void mon_uv_hand_back(struct monitor *m);
 
 /* accel.c */
 enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);

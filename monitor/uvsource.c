@@ -16,6 +16,7 @@
 
 #include "desc.h"
 #include "monitor.h"
+#include "pidfd.h"
 #include "resdb.h"
 #include "uvclient.h"
 
@@ -130,6 +131,28 @@ static bool socket_hung_up(int fd)
 	return fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLIN)));
 }
 
+/* A restarted ultravisor made the partition's memory object afresh; the engine runs on the
+ * old one. Hand that back (taken from QEMU itself), so whoever asks later gets the guest's real
+ * memory. Best effort: the guest runs on regardless. */
+void mon_uv_hand_back(struct monitor *m)
+{
+	char err[160];
+	int fd, r;
+
+	if (!m->uv_cmd || m->pidfd < 0 || m->qemu_pid <= 0)
+		return;
+	fd = uv_pidfd_getfd(m->pidfd, QEMU_MEM_FD);
+	if (fd < 0) {
+		fprintf(stderr, "monitor[%s]: cannot take the engine's memory object: %s\n",
+			m->desc->name, strerror(-fd));
+		return;
+	}
+	r = uv_client_adopt_memory(m->uv_sock, m->partition, &fd, 1, err, sizeof(err));
+	close(fd);
+	if (r)
+		fprintf(stderr, "monitor[%s]: %s\n", m->desc->name, err);
+}
+
 /* The ultravisor restarted (its partition was rebooted, claim 5): open a new channel. */
 static int reconnect(struct monitor *m)
 {
@@ -143,7 +166,10 @@ static int reconnect(struct monitor *m)
 	m->uv_sock = -1;
 	if ((r = uv_client_connect(m->uv_path, &m->uv_sock)))
 		return r;
-	return uv_cmd_open(m->uv_sock, m->partition, UV_ROLE_MONITOR, &m->uv_cmd, err, sizeof(err));
+	r = uv_cmd_open(m->uv_sock, m->partition, UV_ROLE_MONITOR, &m->uv_cmd, err, sizeof(err));
+	if (!r)
+		mon_uv_hand_back(m);
+	return r;
 }
 
 void mon_uv_report(struct monitor *m, enum uv_part_state s)

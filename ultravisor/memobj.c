@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -74,6 +75,40 @@ static void memobj_drop(struct uvd *u, size_t i)
 	close(u->mem[i].fd);
 	free(u->mem[i].extents);
 	u->mem[i] = u->mem[--u->n_mem];
+}
+
+/* Takes fd (a live engine's memory object) in place of the object recovery made for the same
+ * grant: same partition, same grant sequence (from the memfd's name), same size. */
+int uvd_mem_adopt(struct uvd *u, uint32_t partition, int fd)
+{
+	char link[64], target[128];
+	unsigned p;
+	unsigned long long seq;
+	struct stat st;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0 || fstat(fd, &st) < 0)
+		return -EBADF;
+	target[n] = 0;
+	if (sscanf(target, "/memfd:uv-mem-p%u-s%llu", &p, &seq) != 2 || p != partition)
+		return -EINVAL;
+	for (size_t i = 0; i < u->n_mem; i++) {
+		struct uvd_memobj *m = &u->mem[i];
+
+		/* Objects rebuilt from a snapshot have no sequence: match them by size. */
+		if (m->partition != partition || (m->log_seq && m->log_seq != seq) ||
+		    (uint64_t)st.st_size != m->size)
+			continue;
+		int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (keep < 0)
+			return -errno;
+		close(m->fd);
+		m->fd = keep;
+		return 0;
+	}
+	return -ESTALE;
 }
 
 void uvd_mem_forget(struct uvd *u, uint64_t seq)

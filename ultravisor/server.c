@@ -92,6 +92,33 @@ struct ctl_reply {
 };
 _Static_assert(offsetof(struct ctl_reply, chan) == sizeof(struct uv_ctl_resp), "ctl ABI");
 
+static bool req_ok(const struct uv_ctl_req *req, ssize_t n)
+{
+	return n == (ssize_t)sizeof(*req) && req->magic == UV_CTL_MAGIC &&
+	       req->version == UV_CTL_VERSION && !req->reserved && !req->pad[0] && !req->pad[1] &&
+	       !req->pad[2];
+}
+
+/* A restarted ultravisor takes back the memory objects a running engine holds. */
+static void adopt(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *req, int *in,
+		  unsigned n_in, struct uv_ctl_resp *resp)
+{
+	unsigned i;
+	int r = 0;
+
+	if (!c->authed || c->role != UV_ROLE_MONITOR || c->partition != req->partition)
+		refuse(resp, -EACCES, "only partition %u's monitor hands its memory back",
+		       req->partition);
+	else if (!n_in)
+		refuse(resp, -EINVAL, "no memory object attached");
+	for (i = 0; i < n_in; i++) {
+		if (!resp->error && (r = uvd_mem_adopt(u, req->partition, in[i])))
+			refuse(resp, r, "partition %u: memory object %u is not one of its grants",
+			       req->partition, i);
+		close(in[i]);
+	}
+}
+
 static void handle(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *req,
 		   struct ctl_reply *reply, int *fds, unsigned *n_fds, int *owned)
 {
@@ -180,27 +207,32 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 	struct ctl_reply reply;
 	struct uv_ctl_resp *resp = &reply.resp;
 	size_t len = sizeof(*resp);
-	int fds[UV_CTL_FDS_MAX], junk[4], owned = 0;
-	unsigned n_fds = 0, n_junk;
+	int fds[UV_CTL_FDS_MAX], in[4], owned = 0;
+	unsigned n_fds = 0, n_in;
 	ssize_t n;
 
-	n = uv_recv_fds(c->fd, &req, sizeof(req), junk, 4, &n_junk);
-	for (unsigned i = 0; i < n_junk; i++)
-		close(junk[i]); /* peers send no fds to the ultravisor */
+	n = uv_recv_fds(c->fd, &req, sizeof(req), in, 4, &n_in);
+	if (req_ok(&req, n) && req.op == UV_CTL_ADOPT_MEMORY) {
+		memset(&reply, 0, sizeof(reply));
+		adopt(u, c, &req, in, n_in, resp);
+		n_in = 0; /* adopt() took or closed them */
+	}
+	for (unsigned i = 0; i < n_in; i++)
+		close(in[i]); /* no other request carries fds to the ultravisor */
 	if (n == 0 || (n < 0 && n != -EAGAIN)) {
 		conn_close(u, c);
 		return;
 	}
 	if (n < 0)
 		return;
-	memset(&reply, 0, sizeof(reply));
+	if (req.op != UV_CTL_ADOPT_MEMORY)
+		memset(&reply, 0, sizeof(reply));
 	resp->magic = UV_CTL_MAGIC;
 	resp->version = UV_CTL_VERSION;
 	resp->op = req.op;
-	if (n != sizeof(req) || req.magic != UV_CTL_MAGIC || req.version != UV_CTL_VERSION ||
-	    req.reserved || req.pad[0] || req.pad[1] || req.pad[2])
+	if (!req_ok(&req, n))
 		refuse(resp, -EPROTO, "malformed request (%zd bytes)", n);
-	else
+	else if (req.op != UV_CTL_ADOPT_MEMORY)
 		handle(u, c, &req, &reply, fds, &n_fds, &owned);
 	if (resp->error)
 		n_fds = 0;

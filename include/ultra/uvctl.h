@@ -34,6 +34,12 @@ enum uv_ctl_op {
 	 * message, by one struct uv_ctl_channel per fd; size = bytes of all of them. Channels of
 	 * other partitions are never included. */
 	UV_CTL_GET_CHANNELS = 6,
+	/* partition, fds: the memory objects the partition's running engine holds, sent by its
+	 * monitor after the ultravisor restarted. Memory objects are made afresh at recovery;
+	 * this hands the live ones back so every later holder (an I/O partition, a new monitor)
+	 * gets the guest's real memory (claims 5, 29-32). Only on the partition's monitor
+	 * connection; each fd must be a memory object of that partition the database knows. */
+	UV_CTL_ADOPT_MEMORY = 7,
 };
 
 struct uv_ctl_req {

@@ -275,6 +275,19 @@ static void test_memory_object_follows_grant(void **state)
 	assert_true(seals & F_SEAL_GROW);
 	assert_true(seals & F_SEAL_SHRINK);
 	assert_int_not_equal(ftruncate(fds[0], 1 * MiB), 0);
+	/* Handing memory back (after an ultravisor restart): the partition's monitor may, with
+	 * one of the partition's own objects; anything else is refused. */
+	assert_int_equal(uv_client_adopt_memory(sock, 30, &fds[0], 1, err, sizeof(err)), 0);
+	{
+		int stranger = memfd_create("uv-mem-p30-s999", MFD_CLOEXEC);
+		assert_true(stranger >= 0);
+		assert_int_equal(ftruncate(stranger, 6 * MiB), 0);
+		assert_int_not_equal(uv_client_adopt_memory(sock, 30, &stranger, 1, err, sizeof(err)),
+				     0);
+		close(stranger);
+	}
+	assert_int_equal(uv_client_adopt_memory(f->sock, 30, &fds[0], 1, err, sizeof(err)),
+			 -EACCES);
 	close(fds[0]);
 	close(fds[1]);
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 31, 0, fds, UV_CTL_FDS_MAX, &n,

@@ -14,6 +14,7 @@
  *   uvctl [-s SOCK] state ID STATE          as the command partition: set a partition's state
  *   uvctl [-s SOCK] show ID                 the partition's record, read from the read-only
  *                                           database, as JSON
+ *   uvctl [-s SOCK] memory ID               the partition's memory objects: inode and size
  *   uvctl [-s SOCK] failed|restarted ID     report a system partition's failure or restart
  */
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "desc.h"
@@ -233,6 +235,34 @@ static int cmd_show(int sock, uint32_t id)
 	return 0;
 }
 
+/* As the command partition: the partition's memory objects, one line each (inode, size), so a
+ * test can tell which object the ultravisor would hand out. */
+static int cmd_memory(int sock, uint32_t id)
+{
+	int fds[UV_CTL_FDS_MAX], r;
+	struct uv_cmd *c;
+	unsigned n = 0;
+	uint64_t bytes;
+	char err[256];
+
+	if (open_as(sock, 2, UV_ROLE_COMMAND, &c))
+		return 1;
+	r = uv_client_simple(sock, UV_CTL_GET_MEMORY, id, 0, fds, UV_CTL_FDS_MAX, &n, &bytes, err,
+			     sizeof(err));
+	if (r)
+		fprintf(stderr, "uvctl: %s\n", err);
+	for (unsigned i = 0; i < n; i++) {
+		struct stat st;
+
+		if (fstat(fds[i], &st) == 0)
+			printf("%llu %llu\n", (unsigned long long)st.st_ino,
+			       (unsigned long long)st.st_size);
+		close(fds[i]);
+	}
+	uv_cmd_close(c);
+	return r ? 1 : 0;
+}
+
 static int cmd_report(int sock, uint32_t id, enum uv_ctl_op op)
 {
 	char err[256];
@@ -272,6 +302,8 @@ int main(int argc, char **argv)
 		r = cmd_state(sock, id, argv[optind + 2]);
 	else if (!strcmp(argv[optind], "show") && optind + 2 == argc)
 		r = cmd_show(sock, id);
+	else if (!strcmp(argv[optind], "memory") && optind + 2 == argc)
+		r = cmd_memory(sock, id);
 	else if (!strcmp(argv[optind], "failed") && optind + 2 == argc)
 		r = cmd_report(sock, id, UV_CTL_PARTITION_FAILED);
 	else if (!strcmp(argv[optind], "restarted") && optind + 2 == argc)
@@ -282,6 +314,6 @@ int main(int argc, char **argv)
 	return r;
 usage:
 	fprintf(stderr, "usage: uvctl [-s SOCK] boot-command [ID] | create ID DEF.json | "
-			"channel ID A B SIZE | state ID STATE | show ID | failed ID | restarted ID\n");
+			"channel ID A B SIZE | state ID STATE | show ID | memory ID | failed ID | restarted ID\n");
 	return 2;
 }
