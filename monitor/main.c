@@ -188,6 +188,11 @@ static int run_loop(struct monitor *m)
 				on_signal(m);
 			else if (tag == &m->stop_timer)
 				on_stop_timer(m);
+			else if (tag == &m->follow_timer) {
+				uint64_t ticks;
+				if (read(m->follow_timer, &ticks, sizeof(ticks)) > 0)
+					mon_uv_follow(m);
+			}
 			else if (tag == &m->ctl_fd)
 				mon_ctl_accept(m);
 			else if (tag == &m->pidfd) {
@@ -306,7 +311,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	struct monitor m = {.pidfd = -1, .ctl_fd = -1, .epfd = -1, .sigfd = -1, .stop_timer = -1,
-			    .uv_sock = -1, .uv_mem_fd = -1};
+			    .uv_sock = -1, .uv_mem_fd = -1, .follow_timer = -1};
 	const char *def = NULL, *attach = NULL, *run_dir = getenv("ULTRA_RUN_DIR"), *uv = NULL;
 	long partition = -1;
 	char err[512] = "";
@@ -395,6 +400,17 @@ int main(int argc, char **argv)
 		goto fail_engine;
 	if ((r = epoll_add(&m, m.pidfd, &m.pidfd)) || (r = epoll_add(&m, qmp_fd(m.qmp), m.qmp)))
 		goto fail_engine;
+	if (m.uv_view) { /* follow the partition's record: twice a second is plenty for a policy */
+		struct itimerspec its = {.it_interval = {.tv_nsec = 500000000},
+					 .it_value = {.tv_nsec = 500000000}};
+		m.follow_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (m.follow_timer < 0 || timerfd_settime(m.follow_timer, 0, &its, NULL) < 0) {
+			r = -errno;
+			goto fail_engine;
+		}
+		if ((r = epoll_add(&m, m.follow_timer, &m.follow_timer)))
+			goto fail_engine;
+	}
 	r = run_loop(&m);
 	unlink(m.paths.ctl);
 	return m.state == UV_STATE_CRASHED ? 1 : 0;

@@ -67,6 +67,8 @@ struct monitor {
 	struct uv_cmd *uv_cmd;
 	const void *uv_db;
 	size_t uv_db_size;
+	struct uv_resdb_view *uv_view; /* the read-only database, attached once */
+	int follow_timer;	       /* re-reads the partition's record for changes */
 	int uv_mem_fd;
 	struct mon_uv_chan uv_chan[UV_CTL_FDS_MAX];
 	unsigned n_uv_chan;
@@ -85,6 +87,7 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 		size_t errlen);
 void mon_uv_report(struct monitor *m, enum uv_part_state s);
 void mon_uv_hand_back(struct monitor *m);
+void mon_uv_follow(struct monitor *m);
 
 /* accel.c */
 enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);

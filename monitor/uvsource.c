@@ -52,7 +52,7 @@ static int load_channels(struct monitor *m, uint32_t partition, char *err, size_
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
 		size_t errlen)
 {
-	struct uv_resdb_view view;
+	struct uv_resdb_view *view = calloc(1, sizeof(*view));
 	struct uv_partition_desc *d = NULL;
 	int db_fd = -1, fds[UV_CTL_FDS_MAX], r;
 	unsigned n = 0;
@@ -78,8 +78,12 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = uv_resdb_view_attach(&view, map, size)) ||
-	    (r = uv_resdb_read_desc(&view, partition, d, NULL))) {
+	if (!view) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_resdb_view_attach(view, map, size)) ||
+	    (r = uv_resdb_read_desc(view, partition, d, NULL))) {
 		snprintf(err, errlen, "partition %u: %s", partition,
 			 r == -ENOENT ? "not in the resource database" : strerror(-r));
 		goto fail;
@@ -111,6 +115,7 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 	snprintf(m->uv_path, sizeof(m->uv_path), "%s", sock_path);
 	m->uv_db = map;
 	m->uv_db_size = size;
+	m->uv_view = view;
 	m->desc = d;
 	m->partition = partition;
 	err[0] = 0;
@@ -118,6 +123,7 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 fail:
 	uv_cmd_close(m->uv_cmd);
 	m->uv_cmd = NULL;
+	free(view);
 	free(d);
 	munmap(map, size);
 	return r;
@@ -194,4 +200,25 @@ void mon_uv_report(struct monitor *m, enum uv_part_state s)
 	else if (resp.reason != UV_TXN_OK)
 		fprintf(stderr, "monitor[%s]: ultravisor refused state %s: %s\n", m->desc->name,
 			uv_state_name(s), uv_txn_reason_str(resp.reason));
+}
+
+/* The command partition changes a running partition's CPU share by transaction (claims 26-28);
+ * the monitor, reading its record in the database, puts it in force. */
+void mon_uv_follow(struct monitor *m)
+{
+	struct uv_partition_desc d;
+	struct uv_resdb_part rec;
+	char err[160];
+
+	if (!m->uv_view || m->qemu_pid <= 0 ||
+	    uv_resdb_read_desc(m->uv_view, m->partition, &d, &rec))
+		return;
+	if (rec.cpu_share_milli == m->cpu_share_milli)
+		return;
+	if (mon_cpu_set(m, rec.cpu_share_milli, err, sizeof(err)))
+		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
+			m->desc->name, rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000, err);
+	else
+		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,
+			rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000);
 }

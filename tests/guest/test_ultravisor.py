@@ -155,3 +155,22 @@ def test_hugetlb_grant_backs_guest_ram_or_is_refused():
     check("KernelPageSize:     2048 kB" in smaps, "QEMU maps no 2 MiB pages")
     p.kill_all()
     uv.kill()
+
+
+def test_cpu_share_transaction_takes_effect_in_the_running_guest():
+    """SET_CPU_SHARE is a transaction like any other; the partition's monitor reads it from the
+    database and puts it in force with the scheduler's bandwidth control (claims 26-28)."""
+    from test_cpu_share import forget_groups, quota_share
+    w = workspace()
+    uv = Ultravisor(w).start()
+    uv.ctl("boot-command")
+    p = w.partition("uvcpu", memory_mib=128, cpu_share=0.5)
+    forget_groups("uvcpu")
+    uv.ctl("create", "16", p.def_file())
+    p.start_monitor("--ultravisor", uv.sock, "--partition", "16")
+    p.wait_boot()
+    qemu = p.qemu_pid()
+    check(abs(quota_share(qemu) - 0.5) < 1e-6, f"quota {quota_share(qemu)} for a 0.5 share")
+    uv.ctl("cpu", "16", "250")
+    check(uv.show(16)["cpu_share_milli"] == 250, "the database does not hold the new share")
+    wait_for(lambda: abs(quota_share(qemu) - 0.25) < 1e-6, 10, "the new quota in force")

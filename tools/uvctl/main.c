@@ -15,6 +15,8 @@
  *   uvctl [-s SOCK] show ID                 the partition's record, read from the read-only
  *                                           database, as JSON
  *   uvctl [-s SOCK] memory ID               the partition's memory objects: inode and size
+ *   uvctl [-s SOCK] cpu ID MILLI            as the command partition: set its CPU share
+ *                                           (1000 = one host CPU); its monitor enforces it
  *   uvctl [-s SOCK] failed|restarted ID     report a system partition's failure or restart
  */
 #include <errno.h>
@@ -198,6 +200,23 @@ static int cmd_state(int sock, uint32_t id, const char *name)
 	return r;
 }
 
+static int cmd_cpu(int sock, uint32_t id, const char *milli)
+{
+	struct uv_cmd *c;
+	struct uv_txn t;
+	int r;
+
+	if (open_as(sock, 2, UV_ROLE_COMMAND, &c))
+		return 1;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_SET_CPU_SHARE;
+	t.u.cpu.partition_id = id;
+	t.u.cpu.cpu_share_milli = (uint32_t)strtoul(milli, NULL, 10);
+	r = submit(c, &t, "set CPU share", NULL);
+	uv_cmd_close(c);
+	return r;
+}
+
 static int cmd_show(int sock, uint32_t id)
 {
 	struct uv_resdb_view v;
@@ -304,6 +323,8 @@ int main(int argc, char **argv)
 		r = cmd_show(sock, id);
 	else if (!strcmp(argv[optind], "memory") && optind + 2 == argc)
 		r = cmd_memory(sock, id);
+	else if (!strcmp(argv[optind], "cpu") && optind + 3 == argc)
+		r = cmd_cpu(sock, id, argv[optind + 2]);
 	else if (!strcmp(argv[optind], "failed") && optind + 2 == argc)
 		r = cmd_report(sock, id, UV_CTL_PARTITION_FAILED);
 	else if (!strcmp(argv[optind], "restarted") && optind + 2 == argc)
@@ -314,6 +335,6 @@ int main(int argc, char **argv)
 	return r;
 usage:
 	fprintf(stderr, "usage: uvctl [-s SOCK] boot-command [ID] | create ID DEF.json | "
-			"channel ID A B SIZE | state ID STATE | show ID | memory ID | failed ID | restarted ID\n");
+			"channel ID A B SIZE | state ID STATE | show ID | memory ID | cpu ID MILLI | failed ID | restarted ID\n");
 	return 2;
 }
