@@ -136,11 +136,11 @@ transport:
 	return r;
 }
 
-int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
-			   size_t errlen)
+static int adopt(int sock, enum uv_ctl_op op, uint32_t partition, const int *fds, unsigned n,
+		 char *err, size_t errlen)
 {
-	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION,
-				 .op = UV_CTL_ADOPT_MEMORY, .partition = partition};
+	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION, .op = op,
+				 .partition = partition};
 	struct uv_ctl_resp resp;
 	unsigned got = 0;
 	int junk[1];
@@ -160,6 +160,18 @@ int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigne
 	if (resp.error)
 		snprintf(err, errlen, "ultravisor: %s", resp.message);
 	return resp.error;
+}
+
+int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
+			   size_t errlen)
+{
+	return adopt(sock, UV_CTL_ADOPT_MEMORY, partition, fds, n, err, errlen);
+}
+
+int uv_client_adopt_channels(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
+			     size_t errlen)
+{
+	return adopt(sock, UV_CTL_ADOPT_CHANNELS, partition, fds, n, err, errlen);
 }
 
 void uv_cmd_close(struct uv_cmd *c)

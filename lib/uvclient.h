@@ -29,6 +29,9 @@ int uv_client_get_channels(int sock, uint32_t partition, int fds[UV_CTL_FDS_MAX]
  * the connection must hold the partition's monitor channel). */
 int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
 			   size_t errlen);
+/* The same for its channel memory objects (UV_CTL_ADOPT_CHANNELS). */
+int uv_client_adopt_channels(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
+			     size_t errlen);
 
 struct uv_cmd;
 int uv_cmd_open(int sock, uint32_t partition, uint8_t role, struct uv_cmd **out, char *err,

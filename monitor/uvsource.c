@@ -157,6 +157,15 @@ void mon_uv_hand_back(struct monitor *m)
 	close(fd);
 	if (r)
 		fprintf(stderr, "monitor[%s]: %s\n", m->desc->name, err);
+	for (unsigned i = 0; i < m->n_uv_chan; i++) {
+		fd = uv_pidfd_getfd(m->pidfd, QEMU_CHAN_FD0 + (int)i);
+		if (fd < 0)
+			continue;
+		r = uv_client_adopt_channels(m->uv_sock, m->partition, &fd, 1, err, sizeof(err));
+		close(fd);
+		if (r)
+			fprintf(stderr, "monitor[%s]: channel %u: %s\n", m->desc->name, i, err);
+	}
 }
 
 /* The ultravisor restarted (its partition was rebooted, claim 5): open a new channel. */

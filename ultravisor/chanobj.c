@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "uvd.h"
@@ -182,4 +183,38 @@ void uvd_chanobj_free_all(struct uvd *u)
 	free(u->chanobj);
 	u->chanobj = NULL;
 	u->cap_chanobj = 0;
+}
+
+/* Takes fd (a live engine's channel memory) in place of the object recovery made for the same
+ * channel: its name names the channel and its endpoints, partition is one of them, same size. */
+int uvd_chanobj_adopt(struct uvd *u, uint32_t partition, int fd)
+{
+	char link[64], target[128];
+	unsigned id, a, b;
+	struct stat st;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0 || fstat(fd, &st) < 0)
+		return -EBADF;
+	target[n] = 0;
+	if (sscanf(target, "/memfd:uv-chan-%u-p%u-p%u", &id, &a, &b) != 3 ||
+	    (a != partition && b != partition))
+		return -EINVAL;
+	for (size_t i = 0; i < u->n_chanobj; i++) {
+		struct uvd_chanobj *o = &u->chanobj[i];
+		int keep;
+
+		if (o->id != id || o->endpoint[0] != a || o->endpoint[1] != b ||
+		    (uint64_t)st.st_size != o->size)
+			continue;
+		keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (keep < 0)
+			return -errno;
+		close(o->fd);
+		o->fd = keep;
+		return 0;
+	}
+	return -ESTALE;
 }

@@ -106,15 +106,18 @@ static void adopt(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *re
 	unsigned i;
 	int r = 0;
 
+	bool chan = req->op == UV_CTL_ADOPT_CHANNELS;
+
 	if (!c->authed || c->role != UV_ROLE_MONITOR || c->partition != req->partition)
-		refuse(resp, -EACCES, "only partition %u's monitor hands its memory back",
+		refuse(resp, -EACCES, "only partition %u's monitor hands its objects back",
 		       req->partition);
 	else if (!n_in)
-		refuse(resp, -EINVAL, "no memory object attached");
+		refuse(resp, -EINVAL, "no object attached");
 	for (i = 0; i < n_in; i++) {
-		if (!resp->error && (r = uvd_mem_adopt(u, req->partition, in[i])))
-			refuse(resp, r, "partition %u: memory object %u is not one of its grants",
-			       req->partition, i);
+		if (!resp->error && (r = chan ? uvd_chanobj_adopt(u, req->partition, in[i])
+					      : uvd_mem_adopt(u, req->partition, in[i])))
+			refuse(resp, r, "partition %u: object %u is not one of its %s",
+			       req->partition, i, chan ? "channels" : "grants");
 		close(in[i]);
 	}
 }
@@ -212,7 +215,10 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 	ssize_t n;
 
 	n = uv_recv_fds(c->fd, &req, sizeof(req), in, 4, &n_in);
-	if (req_ok(&req, n) && req.op == UV_CTL_ADOPT_MEMORY) {
+	bool adopting = req_ok(&req, n) &&
+			(req.op == UV_CTL_ADOPT_MEMORY || req.op == UV_CTL_ADOPT_CHANNELS);
+
+	if (adopting) {
 		memset(&reply, 0, sizeof(reply));
 		adopt(u, c, &req, in, n_in, resp);
 		n_in = 0; /* adopt() took or closed them */
@@ -225,14 +231,14 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 	}
 	if (n < 0)
 		return;
-	if (req.op != UV_CTL_ADOPT_MEMORY)
+	if (!adopting)
 		memset(&reply, 0, sizeof(reply));
 	resp->magic = UV_CTL_MAGIC;
 	resp->version = UV_CTL_VERSION;
 	resp->op = req.op;
 	if (!req_ok(&req, n))
 		refuse(resp, -EPROTO, "malformed request (%zd bytes)", n);
-	else if (req.op != UV_CTL_ADOPT_MEMORY)
+	else if (!adopting)
 		handle(u, c, &req, &reply, fds, &n_fds, &owned);
 	if (resp->error)
 		n_fds = 0;

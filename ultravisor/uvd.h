@@ -114,6 +114,7 @@ void uvd_mem_free_all(struct uvd *u);
 /* chanobj.c */
 int uvd_chanobj_track(struct uvd *u, const struct uv_txn *committed);
 int uvd_chanobj_rebuild(struct uvd *u); /* from the database's channel records */
+int uvd_chanobj_adopt(struct uvd *u, uint32_t partition, int fd);
 int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds,
 		    struct uv_ctl_channel *info, unsigned max, unsigned *n, uint64_t *bytes);
 void uvd_chanobj_free_all(struct uvd *u);

@@ -40,6 +40,9 @@ enum uv_ctl_op {
 	 * gets the guest's real memory (claims 5, 29-32). Only on the partition's monitor
 	 * connection; each fd must be a memory object of that partition the database knows. */
 	UV_CTL_ADOPT_MEMORY = 7,
+	/* The same for the channel memory objects the engine holds: only the monitor of one of
+	 * the channel's endpoints, only an object of that channel (name, endpoints, size). */
+	UV_CTL_ADOPT_CHANNELS = 8,
 };
 
 struct uv_ctl_req {

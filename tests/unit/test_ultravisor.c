@@ -676,6 +676,54 @@ static void test_memory_objects_survive_snapshots(void **state)
 	}
 }
 
+/* After a restart the ultravisor makes channel objects afresh; an endpoint's monitor hands the
+ * live one back, and from then on both endpoints are given the memory they share. */
+static void test_channel_objects_handed_back(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ctl_channel info[UV_CTL_FDS_MAX];
+	int fds[UV_CTL_FDS_MAX], live, sock;
+	struct uv_cmd *mon;
+	struct uv_txn t;
+	struct stat a, b;
+	char err[256];
+
+	assert_int_equal(create(f, 60), UV_TXN_OK);
+	assert_int_equal(create(f, 61), UV_TXN_OK);
+	assert_int_equal(create(f, 62), UV_TXN_OK);
+	tx_chan(&t, UV_TXN_CREATE_CHANNEL, P_CMD, UV_ROLE_COMMAND, 9, 60, 61, 64 * 1024);
+	assert_int_equal(submit(f, &t, NULL), UV_TXN_OK);
+	assert_int_equal(get_channels(f, 60, fds, info), 1);
+	live = fds[0]; /* what the engines would hold */
+	assert_int_equal(fstat(live, &a), 0);
+
+	disconnect(f);
+	uvd_kill(&f->d);
+	assert_int_equal(uvd_start(&f->d, "1024"), 0);
+	connect_cmd(f);
+	assert_int_equal(get_channels(f, 60, fds, info), 1);
+	assert_int_equal(fstat(fds[0], &b), 0);
+	assert_int_not_equal(a.st_ino, b.st_ino); /* made afresh */
+	close(fds[0]);
+
+	/* A partition that is not an endpoint cannot plant it; an endpoint's monitor can. */
+	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+	assert_int_equal(uv_cmd_open(sock, 62, UV_ROLE_MONITOR, &mon, err, sizeof(err)), 0);
+	assert_int_not_equal(uv_client_adopt_channels(sock, 62, &live, 1, err, sizeof(err)), 0);
+	uv_cmd_close(mon);
+	close(sock);
+	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
+	assert_int_equal(uv_cmd_open(sock, 61, UV_ROLE_MONITOR, &mon, err, sizeof(err)), 0);
+	assert_int_equal(uv_client_adopt_channels(sock, 61, &live, 1, err, sizeof(err)), 0);
+	assert_int_equal(get_channels(f, 60, fds, info), 1);
+	assert_int_equal(fstat(fds[0], &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino); /* the live object again, for both endpoints */
+	close(fds[0]);
+	uv_cmd_close(mon);
+	close(sock);
+	close(live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +744,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_objects_survive_snapshots, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_channel_objects_handed_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
