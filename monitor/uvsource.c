@@ -52,7 +52,7 @@ static int load_channels(struct monitor *m, uint32_t partition, char *err, size_
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
 		size_t errlen)
 {
-	struct uv_resdb_view *view = calloc(1, sizeof(*view));
+	struct uv_resdb_view *view = NULL;
 	struct uv_partition_desc *d = NULL;
 	int db_fd = -1, fds[UV_CTL_FDS_MAX], r;
 	unsigned n = 0;
@@ -78,6 +78,7 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 		r = -ENOMEM;
 		goto fail;
 	}
+	view = calloc(1, sizeof(*view));
 	if (!view) {
 		r = -ENOMEM;
 		goto fail;
