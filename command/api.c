@@ -66,7 +66,7 @@ static const char *need_name(json_object *args, struct cmd_err *e)
 static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *e)
 {
 	json_object *def;
-	struct cmd_part p;
+	struct cmd_part p = {0};
 
 	if (!args || !json_object_object_get_ex(args, "definition", &def) ||
 	    !json_object_is_type(def, json_type_object)) {
@@ -94,7 +94,7 @@ static json_object *v_undefine(struct cmdp *c, json_object *args, struct cmd_err
 static json_object *v_start(struct cmdp *c, json_object *args, struct cmd_err *e)
 {
 	const char *name = need_name(args, e);
-	struct cmd_part p;
+	struct cmd_part p = {0};
 
 	if (!name || cmd_start(c, name, &p, e))
 		return NULL;
@@ -107,7 +107,7 @@ static json_object *to_monitor(struct cmdp *c, json_object *args, const char *wh
 			       json_object *margs, struct cmd_err *e)
 {
 	const char *name = need_name(args, e);
-	struct cmd_part p;
+	struct cmd_part p = {0};
 
 	if (!name)
 		return NULL;
@@ -177,7 +177,7 @@ static json_object *v_info(struct cmdp *c, json_object *args, struct cmd_err *e)
 	const char *name = need_name(args, e), *keys[] = {"reason", "accel", "monitor_pid",
 							   "qemu_pid", "started"};
 	json_object *o, *st;
-	struct cmd_part p;
+	struct cmd_part p = {0};
 	char path[512];
 	unsigned i;
 

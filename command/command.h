@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "resdb.h"
 #include "uvclient.h"
@@ -68,10 +69,14 @@ int cmd_view_extents(struct cmdp *c, uint32_t id, struct uv_txn_extent *ext, uns
 		     unsigned *n);
 
 /* monitors.c: one ultra-monitor per started guest. */
-int cmd_monitor_spawn(struct cmdp *c, uint32_t id, struct cmd_err *e);
+/* Starts NAME's monitor (partition id) once its last one is gone; its pid in *pid. */
+int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid,
+		      struct cmd_err *e);
 /* Sends {"execute":what,...} to NAME's monitor; its "return" member in *ret (may be NULL). */
 int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
 		     json_object **ret, struct cmd_err *e);
+/* The last line the monitor of partition id wrote to RUN/monitor-ID.log (empty if none). */
+void cmd_monitor_log_tail(struct cmdp *c, uint32_t id, char *buf, size_t cap);
 /* NAME's state.json as the monitor last wrote it, or NULL. */
 json_object *cmd_monitor_status(struct cmdp *c, const char *name);
 int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *buf, size_t cap);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -53,29 +54,95 @@ static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
 	_exit(127);
 }
 
-int cmd_monitor_spawn(struct cmdp *c, uint32_t id, struct cmd_err *e)
+void cmd_monitor_log_tail(struct cmdp *c, uint32_t id, char *buf, size_t cap)
+{
+	char path[512], tail[1024], *nl;
+	ssize_t n = -1;
+	off_t end;
+	int fd = -1;
+
+	buf[0] = 0;
+	if (snprintf(path, sizeof(path), "%s/monitor-%u.log", c->run_dir, id) >= (int)sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	if (end >= 0)
+		n = pread(fd, tail, sizeof(tail) - 1, end > (off_t)sizeof(tail) - 1
+							   ? end - (off_t)sizeof(tail) + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	tail[n] = 0;
+	while (n > 0 && tail[n - 1] == '\n')
+		tail[--n] = 0;
+	nl = strrchr(tail, '\n');
+	snprintf(buf, cap, "%s", nl ? nl + 1 : tail);
+}
+
+/* A monitor holds an flock on its partition's directory for as long as it lives (one monitor
+ * per partition): one that is still exiting is waited for, briefly. 0 when the directory is free
+ * (or does not exist yet). */
+static int wait_dir_free(struct cmdp *c, const char *name)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	char dir[512];
+	int fd, i, r = 0;
+
+	if (cmd_monitor_dir(c, name, "", dir, sizeof(dir)))
+		return -ENAMETOOLONG;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (i = 0; i < 250 && (r = flock(fd, LOCK_EX | LOCK_NB)) < 0; i++)
+		nanosleep(&ts, NULL);
+	if (r == 0)
+		flock(fd, LOCK_UN);
+	close(fd);
+	return r ? -EBUSY : 0;
+}
+
+int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_out,
+		      struct cmd_err *e)
 {
 	char log[512];
-	int st = 0, n;
-	pid_t pid;
+	int st = 0, n, pfd[2];
+	pid_t pid, g = -1;
 
+	if (wait_dir_free(c, name))
+		return cmd_fail(e, "busy", "partition %s: its last monitor is still running", name);
+	/* A state file left by the last run would be taken for the new monitor's. */
+	if (cmd_monitor_dir(c, name, "state.json", log, sizeof(log)) == 0)
+		unlink(log);
 	n = snprintf(log, sizeof(log), "%s/monitor-%u.log", c->run_dir, id);
 	if (n < 0 || (size_t)n >= sizeof(log))
 		return cmd_fail(e, "internal", "run directory path too long");
-	/* Double fork: the monitor is re-parented away from us and never becomes our zombie. */
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return cmd_fail(e, "internal", "pipe: %s", strerror(errno));
+	/* Double fork: the monitor is re-parented away from us and never becomes our zombie. The
+	 * middle process tells us its pid, so a monitor that dies at once is seen at once. */
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 		return cmd_fail(e, "internal", "fork: %s", strerror(errno));
+	}
 	if (pid == 0) {
-		pid_t g = fork();
-
+		close(pfd[0]);
+		g = fork();
 		if (g == 0)
 			exec_monitor(c, id, log);
+		if (write(pfd[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
 		_exit(g < 0 ? 1 : 0);
 	}
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+	close(pfd[1]);
+	if (read(pfd[0], &g, sizeof(g)) != sizeof(g))
+		g = -1;
+	close(pfd[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) || g <= 0)
 		return cmd_fail(e, "internal", "could not start ultra-monitor for partition %u",
 				id);
+	*pid_out = g;
 	return 0;
 }
 

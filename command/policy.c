@@ -28,7 +28,7 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 	       struct cmd_err *e)
 {
 	struct uv_partition_desc d;
-	struct cmd_part old;
+	struct cmd_part old = {0};
 	struct uv_txn t;
 	char err[480];
 	uint32_t id;
@@ -80,7 +80,7 @@ static int revoke_all(struct cmdp *c, uint32_t id, struct cmd_err *e)
 
 int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
 {
-	struct cmd_part p;
+	struct cmd_part p = {0};
 	struct uv_txn t;
 
 	if (cmd_view_find(c, name, &p))
@@ -113,8 +113,10 @@ static int grant(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
 }
 
 /* The monitor's first words: its state file, or its death. The reason is in its log. */
-static int wait_monitor(struct cmdp *c, const char *name, struct cmd_err *e)
+static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, struct cmd_err *e)
 {
+	const char *name = p->desc.name;
+	char tail[400];
 	struct timespec ts = {0, 20 * 1000 * 1000};
 	json_object *st, *v;
 	const char *state;
@@ -136,16 +138,20 @@ static int wait_monitor(struct cmdp *c, const char *name, struct cmd_err *e)
 			return 0;
 		}
 		json_object_put(st);
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			break;
 		nanosleep(&ts, NULL);
 	}
-	return cmd_fail(e, "monitor", "partition %s: its monitor did not report within 10 s (see "
-				      "%s/monitor-N.log)", name, c->run_dir);
+	cmd_monitor_log_tail(c, p->id, tail, sizeof(tail));
+	return cmd_fail(e, "monitor", "partition %s: its monitor %s: %s", name,
+			i < 500 ? "exited" : "did not report within 10 s",
+			tail[0] ? tail : "no output");
 }
 
 int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e)
 {
-	struct cmd_part p;
-	char path[512];
+	struct cmd_part p = {0};
+	pid_t pid;
 
 	if (cmd_view_find(c, name, &p))
 		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
@@ -154,10 +160,7 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd
 				uv_state_name(p.rec.state));
 	if (grant(c, &p, e))
 		return -1;
-	/* A state file left by the last run would be taken for the new monitor's. */
-	if (cmd_monitor_dir(c, name, "state.json", path, sizeof(path)) == 0)
-		unlink(path);
-	if (cmd_monitor_spawn(c, p.id, e) || wait_monitor(c, name, e))
+	if (cmd_monitor_spawn(c, p.id, name, &pid, e) || wait_monitor(c, &p, pid, e))
 		return -1;
 	if (cmd_view_find(c, name, out))
 		*out = p;

@@ -111,7 +111,7 @@ static enum uv_txn_reason reason_code_of(enum uv_txn_reason r, const char **code
  * sent again: it was never acknowledged, so it was not applied (docs/ultravisor.md). */
 int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct cmd_err *e)
 {
-	struct uv_txn_response resp;
+	struct uv_txn_response resp = {0};
 	const char *code;
 	int r = -ENOTCONN, tries;
 

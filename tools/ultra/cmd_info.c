@@ -17,7 +17,9 @@ int ultra_cmd_info(struct ultra *u, int argc, char **argv)
 		ultra_print_json(ret);
 	} else {
 		json_object_object_foreach(ret, key, val)
+		{
 			printf("%-12s %s\n", key, json_object_get_string(val));
+		}
 	}
 	json_object_put(ret);
 	return ULTRA_OK;
