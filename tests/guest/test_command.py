@@ -144,6 +144,21 @@ def test_command_defines_starts_lists_stops_and_survives_its_own_death():
     check(info["qemu_pid"] == qemu and info["console"].endswith("cg1/console.sock"),
           f"info after restart: {info}")
 
+    # ultra console: keystrokes reach the guest's shell, its answer comes back, Ctrl-] detaches.
+    g.console.close()  # QEMU serves one console client at a time
+    g.console = None
+    con = subprocess.Popen([ULTRA, "console", "cg1"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=dict(os.environ, ULTRA_RUN_DIR=w.dir))
+    con.stdin.write(b"echo con-$((6*7))\n")
+    con.stdin.flush()
+    wait_for(lambda: b"con-42" in g.console_log(), 20, "the console command's output")
+    con.stdin.write(b"\x1d")
+    con.stdin.flush()
+    out, err = con.communicate(timeout=10)
+    check(con.returncode == 0 and b"con-42" in out and b"Detached" in err,
+          f"ultra console: {con.returncode} {out[-200:]!r} {err!r}")
+
     out = cp.ok("stop", "cg1")
     check("stopped" in out, f"stop said: {out}")
     check(listed(cp, "cg1")["state"] == "stopped", "not stopped after ultra stop")
