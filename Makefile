@@ -22,7 +22,7 @@ CFLAGS  := $(CFLAGS_BASE) $(CFLAGS_V) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDFLAGS_V) $(EXTRA_LDFLAGS)
 
 # program folder -> executable name
-PROGRAMS := monitor:ultra-monitor ultravisor:ultravisor tools/uvctl:uvctl boot:ultra-boot io:ultra-io
+PROGRAMS := monitor:ultra-monitor ultravisor:ultravisor tools/uvctl:uvctl boot:ultra-boot io:ultra-io command:ultra-command tools/ultra:ultra
 PROGRAMS += $(EXTRA_PROGRAMS)
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -87,7 +87,7 @@ fuzz: $(FUZZ_BIN)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io
+		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io command
 
 check:
 	tests/run.sh

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The versioned JSON control API (docs/command.md): one request object per line,
+ *   {"version":1,"execute":VERB,"arguments":{...}}
+ * answered by {"return":...} or {"error":{"code":CODE,"message":SENTENCE}}. Unknown members are
+ * refused by name, so a client written for a later version fails loudly, not silently.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "command.h"
+#include "desc.h"
+
+struct verb {
+	const char *name;
+	const char *const *args; /* allowed argument names, NULL-terminated */
+	json_object *(*fn)(struct cmdp *c, json_object *args, struct cmd_err *e);
+};
+
+json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p)
+{
+	json_object *o = json_object_new_object(), *st = NULL, *v;
+	long long uptime = 0;
+
+	json_object_object_add(o, "name", json_object_new_string(p->desc.name));
+	json_object_object_add(o, "id", json_object_new_int64(p->id));
+	json_object_object_add(o, "state", json_object_new_string(uv_state_name(p->rec.state)));
+	json_object_object_add(o, "memory_mib", json_object_new_int64(p->desc.mem_bytes >> 20));
+	json_object_object_add(o, "granted_mib", json_object_new_int64(p->rec.mem_bytes >> 20));
+	json_object_object_add(o, "vcpus", json_object_new_int64(p->desc.vcpus));
+	json_object_object_add(o, "cpu_share", json_object_new_double(p->rec.cpu_share_milli / 1000.0));
+	if (p->rec.state == UV_STATE_RUNNING || p->rec.state == UV_STATE_PAUSED) {
+		st = cmd_monitor_status(c, p->desc.name);
+		if (st && json_object_object_get_ex(st, "started", &v) && json_object_get_int64(v) > 0)
+			uptime = (long long)time(NULL) - json_object_get_int64(v);
+	}
+	json_object_object_add(o, "uptime_s", json_object_new_int64(uptime < 0 ? 0 : uptime));
+	json_object_put(st);
+	return o;
+}
+
+static const char *arg_str(json_object *args, const char *key)
+{
+	json_object *v;
+
+	if (!args || !json_object_object_get_ex(args, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* The name argument, required by every verb that names a partition. */
+static const char *need_name(json_object *args, struct cmd_err *e)
+{
+	const char *n = arg_str(args, "name");
+
+	if (!n || !n[0]) {
+		cmd_fail(e, "bad-request", "arguments.name: expected a partition name");
+		return NULL;
+	}
+	return n;
+}
+
+static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	json_object *def;
+	struct cmd_part p = {0};
+
+	if (!args || !json_object_object_get_ex(args, "definition", &def) ||
+	    !json_object_is_type(def, json_type_object)) {
+		cmd_fail(e, "bad-request", "arguments.definition: expected a definition object");
+		return NULL;
+	}
+	if (json_object_object_get_ex(args, "base_dir", NULL) && !arg_str(args, "base_dir")) {
+		cmd_fail(e, "bad-request", "arguments.base_dir: expected a string");
+		return NULL;
+	}
+	if (cmd_define(c, def, arg_str(args, "base_dir"), &p, e))
+		return NULL;
+	return cmd_part_json(c, &p);
+}
+
+static json_object *v_undefine(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	const char *name = need_name(args, e);
+
+	if (!name || cmd_undefine(c, name, e))
+		return NULL;
+	return json_object_new_object();
+}
+
+static json_object *v_start(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	const char *name = need_name(args, e);
+	struct cmd_part p = {0};
+
+	if (!name || cmd_start(c, name, &p, e))
+		return NULL;
+	return cmd_part_json(c, &p);
+}
+
+/* stop and destroy are the monitor's: the request returns once it has taken the order; the
+ * state then moves through stopping to stopped (watch it with info). */
+static json_object *to_monitor(struct cmdp *c, json_object *args, const char *what,
+			       json_object *margs, struct cmd_err *e)
+{
+	const char *name = need_name(args, e);
+	struct cmd_part p = {0};
+
+	if (!name)
+		return NULL;
+	if (cmd_view_find(c, name, &p)) {
+		cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		return NULL;
+	}
+	if (cmd_monitor_call(c, name, what, margs, NULL, e))
+		return NULL;
+	return json_object_new_object();
+}
+
+static json_object *v_stop(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	json_object *t, *margs = NULL, *r;
+
+	if (args && json_object_object_get_ex(args, "timeout", &t)) {
+		if (!json_object_is_type(t, json_type_int) || json_object_get_int64(t) < 1 ||
+		    json_object_get_int64(t) > 3600) {
+			cmd_fail(e, "bad-request", "arguments.timeout: expected 1..3600 seconds");
+			return NULL;
+		}
+		margs = json_object_new_object();
+		json_object_object_add(margs, "timeout", json_object_get(t));
+	}
+	r = to_monitor(c, args, "stop", margs, e);
+	json_object_put(margs);
+	return r;
+}
+
+static json_object *v_destroy(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	return to_monitor(c, args, "destroy", NULL, e);
+}
+
+static int add_part(const struct cmd_part *p, void *ctx)
+{
+	void **x = ctx;
+
+	json_object_array_add(x[1], cmd_part_json(x[0], p));
+	return 0;
+}
+
+static json_object *v_list(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	json_object *a = json_object_new_array();
+	void *x[2] = {c, a};
+
+	if (cmd_view_each(c, add_part, x)) {
+		json_object_put(a);
+		cmd_fail(e, "ultravisor", "cannot read the resource database");
+		return NULL;
+	}
+	return a;
+}
+
+static void copy_member(json_object *to, json_object *from, const char *key)
+{
+	json_object *v;
+
+	if (from && json_object_object_get_ex(from, key, &v))
+		json_object_object_add(to, key, json_object_get(v));
+}
+
+static json_object *v_info(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	const char *name = need_name(args, e), *keys[] = {"reason", "accel", "monitor_pid",
+							   "qemu_pid", "started"};
+	json_object *o, *st;
+	struct cmd_part p = {0};
+	char path[512];
+	unsigned i;
+
+	if (!name)
+		return NULL;
+	if (cmd_view_find(c, name, &p)) {
+		cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		return NULL;
+	}
+	o = cmd_part_json(c, &p);
+	json_object_object_add(o, "kernel", json_object_new_string(p.desc.kernel));
+	json_object_object_add(o, "initrd", json_object_new_string(p.desc.initrd));
+	json_object_object_add(o, "cmdline", json_object_new_string(p.desc.cmdline));
+	json_object_object_add(o, "devices", json_object_new_int64(p.desc.n_dev));
+	if (!cmd_monitor_dir(c, name, "console.sock", path, sizeof(path)))
+		json_object_object_add(o, "console", json_object_new_string(path));
+	if (!cmd_monitor_dir(c, name, "console.log", path, sizeof(path)))
+		json_object_object_add(o, "console_log", json_object_new_string(path));
+	st = cmd_monitor_status(c, name);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		copy_member(o, st, keys[i]);
+	json_object_put(st);
+	return o;
+}
+
+static const char *const no_args[] = {NULL};
+static const char *const name_args[] = {"name", NULL};
+static const char *const stop_args[] = {"name", "timeout", NULL};
+static const char *const define_args[] = {"definition", "base_dir", NULL};
+
+static const struct verb verbs[] = {
+	{"define", define_args, v_define},   {"undefine", name_args, v_undefine},
+	{"start", name_args, v_start},       {"stop", stop_args, v_stop},
+	{"destroy", name_args, v_destroy},   {"list", no_args, v_list},
+	{"info", name_args, v_info},
+};
+
+static int allowed(const char *const *list, const char *key)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, key))
+			return 1;
+	return 0;
+}
+
+static const struct verb *check_request(json_object *req, json_object **args, struct cmd_err *e)
+{
+	json_object *v;
+	const struct verb *verb = NULL;
+	unsigned i;
+
+	if (!req || !json_object_is_type(req, json_type_object)) {
+		cmd_fail(e, "bad-request", "a request is one JSON object per line");
+		return NULL;
+	}
+	json_object_object_foreach(req, key, val)
+	{
+		if (strcmp(key, "version") && strcmp(key, "execute") && strcmp(key, "arguments")) {
+			cmd_fail(e, "bad-request", "%s: unknown member", key);
+			return NULL;
+		}
+		(void)val;
+	}
+	if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) != CMD_API_VERSION) {
+		cmd_fail(e, "bad-version", "version: this command partition speaks version %d",
+			 CMD_API_VERSION);
+		return NULL;
+	}
+	if (!json_object_object_get_ex(req, "execute", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		cmd_fail(e, "bad-request", "execute: expected a command name");
+		return NULL;
+	}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verbs[i].name, json_object_get_string(v)))
+			verb = &verbs[i];
+	if (!verb) {
+		cmd_fail(e, "unknown-command", "execute: unknown command \"%s\"",
+			 json_object_get_string(v));
+		return NULL;
+	}
+	*args = NULL;
+	if (json_object_object_get_ex(req, "arguments", args) &&
+	    !json_object_is_type(*args, json_type_object)) {
+		cmd_fail(e, "bad-request", "arguments: expected an object");
+		return NULL;
+	}
+	if (*args) {
+		json_object_object_foreach(*args, akey, aval)
+		{
+			(void)aval;
+			if (!allowed(verb->args, akey)) {
+				cmd_fail(e, "bad-request", "arguments.%s: unknown argument of %s",
+					 akey, verb->name);
+				return NULL;
+			}
+		}
+	}
+	return verb;
+}
+
+json_object *cmd_api_handle(struct cmdp *c, const char *line)
+{
+	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply, *err;
+	const struct verb *verb;
+	struct cmd_err e = {"internal", "no result"};
+
+	verb = check_request(req, &args, &e);
+	if (verb)
+		ret = verb->fn(c, args, &e);
+	reply = json_object_new_object();
+	if (ret) {
+		json_object_object_add(reply, "return", ret);
+	} else {
+		err = json_object_new_object();
+		json_object_object_add(err, "code", json_object_new_string(e.code));
+		json_object_object_add(err, "message", json_object_new_string(e.message));
+		json_object_object_add(reply, "error", err);
+	}
+	json_object_put(req);
+	return reply;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* The command partition (claims 6, 9, 34, 40): allocation policy, transactions, monitors, and the
+ * versioned JSON control API on RUN/command.sock (docs/command.md). */
+#ifndef ULTRA_COMMAND_H
+#define ULTRA_COMMAND_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "resdb.h"
+#include "uvclient.h"
+
+#define CMD_API_VERSION 1
+#define CMD_FIRST_GUEST 10u /* guest partition numbers: the lowest free one from here */
+#define CMD_CLIENTS_MAX 16
+#define CMD_LINE_MAX (64 * 1024)
+#define CMD_TIMEOUT_MS 10000
+
+struct cmd_client {
+	int fd;
+	size_t len;
+	char *buf;
+};
+
+struct cmdp {
+	const char *uv_path;
+	const char *run_dir;
+	const char *monitor_bin;
+	uint32_t self; /* our partition number (2) */
+	int uv_sock;
+	struct uv_cmd *chan;
+	void *db_map;
+	size_t db_size;
+	struct uv_resdb_view view; /* claim 40: our read-only copy of the resource database */
+	int listen_fd;
+	struct cmd_client clients[CMD_CLIENTS_MAX];
+};
+
+/* An error for the API: code is one of the documented codes. */
+struct cmd_err {
+	const char *code;
+	char message[512];
+};
+
+int cmd_fail(struct cmd_err *e, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* uvlink.c: the ultravisor connection, the database mapping, transactions. */
+int cmd_uv_connect(struct cmdp *c, struct cmd_err *e);
+void cmd_uv_close(struct cmdp *c);
+int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct cmd_err *e);
+
+/* view.c: decisions taken on the read-only database. */
+struct cmd_part {
+	uint32_t id;
+	struct uv_resdb_part rec;
+	struct uv_partition_desc desc;
+};
+/* Calls fn for every guest partition (live or preserved), in number order. */
+int cmd_view_each(struct cmdp *c, int (*fn)(const struct cmd_part *p, void *ctx), void *ctx);
+/* The guest partition named name: 0, -ENOENT. */
+int cmd_view_find(struct cmdp *c, const char *name, struct cmd_part *out);
+/* The lowest free partition number >= CMD_FIRST_GUEST, or -ENOSPC. */
+int cmd_view_free_id(struct cmdp *c, uint32_t *id);
+/* The pool extents owned by partition id (at most max), their count in *n. */
+int cmd_view_extents(struct cmdp *c, uint32_t id, struct uv_txn_extent *ext, unsigned max,
+		     unsigned *n);
+
+/* monitors.c: one ultra-monitor per started guest. */
+/* Starts NAME's monitor (partition id) once its last one is gone; its pid in *pid. */
+int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid,
+		      struct cmd_err *e);
+/* Sends {"execute":what,...} to NAME's monitor; its "return" member in *ret (may be NULL). */
+int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
+		     json_object **ret, struct cmd_err *e);
+/* The last line the monitor of partition id wrote to RUN/monitor-ID.log (empty if none). */
+void cmd_monitor_log_tail(struct cmdp *c, uint32_t id, char *buf, size_t cap);
+/* NAME's state.json as the monitor last wrote it, or NULL. */
+json_object *cmd_monitor_status(struct cmdp *c, const char *name);
+int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *buf, size_t cap);
+
+/* policy.c: requests -> transactions. */
+int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
+	       struct cmd_err *e);
+int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e);
+int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e);
+
+/* api.c: one request line -> one reply object. */
+json_object *cmd_api_handle(struct cmdp *c, const char *line);
+json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p);
+
+/* server.c: the control socket. */
+int cmd_server_listen(struct cmdp *c, char *err, size_t errlen);
+int cmd_server_run(struct cmdp *c);
+
+#endif

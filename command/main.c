@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ultra-command: the command partition (claims 6, 9, 34, 40).
+ *
+ *   ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] [--partition N]
+ *
+ * Connects to the ultravisor as partition N (default 2), role command; serves the control API on
+ * RUN/command.sock (docs/command.md). It holds no state of its own: what exists is read from the
+ * resource database, so a restarted instance carries on where the last one stopped.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "command.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
+		   "[--partition N]\n"
+		   "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
+		   "PATH to the ultra-monitor next to this program.\n");
+}
+
+/* ultra-monitor lives next to us in every build. */
+static void default_monitor(char *buf, size_t cap)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0) {
+		snprintf(buf, cap, "ultra-monitor");
+		return;
+	}
+	self[n] = 0;
+	snprintf(buf, cap, "%s/ultra-monitor", dirname(self));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"ultravisor", required_argument, NULL, 'u'}, {"run-dir", required_argument, NULL, 'r'},
+		{"monitor", required_argument, NULL, 'm'},    {"partition", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},             {0},
+	};
+	struct cmdp c = {.uv_sock = -1, .listen_fd = -1, .self = 2};
+	char uv_path[PATH_MAX], mon[PATH_MAX], err[512];
+	struct cmd_err e;
+	int o, i;
+
+	c.run_dir = getenv("ULTRA_RUN_DIR") ? getenv("ULTRA_RUN_DIR") : "/run/ultravisor";
+	while ((o = getopt_long(argc, argv, "u:r:m:p:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'u': c.uv_path = optarg; break;
+		case 'r': c.run_dir = optarg; break;
+		case 'm': c.monitor_bin = optarg; break;
+		case 'p': c.self = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !c.self) {
+		usage(stderr);
+		return 2;
+	}
+	if (!c.uv_path) {
+		snprintf(uv_path, sizeof(uv_path), "%s/ultravisor.sock", c.run_dir);
+		c.uv_path = uv_path;
+	}
+	if (!c.monitor_bin) {
+		default_monitor(mon, sizeof(mon));
+		c.monitor_bin = mon;
+	}
+	for (i = 0; i < CMD_CLIENTS_MAX; i++)
+		c.clients[i].fd = -1;
+	if (cmd_uv_connect(&c, &e)) {
+		fprintf(stderr, "ultra-command: %s\n", e.message);
+		return 1;
+	}
+	if (cmd_server_listen(&c, err, sizeof(err))) {
+		fprintf(stderr, "ultra-command: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "ultra-command: partition %u serving %s/command.sock\n", c.self, c.run_dir);
+	i = cmd_server_run(&c);
+	cmd_uv_close(&c);
+	return i ? 1 : 0;
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The allocation policy (claims 6, 9, 34): which partition number, how much memory, which CPU
+ * share, each decided on the read-only database and carried out as transactions.
+ *
+ *   define    lowest free number >= 10; CREATE_PARTITION (state defined, nothing granted)
+ *   start     GRANT_MEMORY of the definition's size (one grant), then the partition's monitor
+ *   undefine  REVOKE_MEMORY of every block it owns, DESTROY_PARTITION
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "desc.h"
+
+static int active(uint32_t state)
+{
+	return state == UV_STATE_STARTING || state == UV_STATE_RUNNING ||
+	       state == UV_STATE_PAUSED || state == UV_STATE_STOPPING;
+}
+
+int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
+	       struct cmd_err *e)
+{
+	struct uv_partition_desc d;
+	struct cmd_part old = {0};
+	struct uv_txn t;
+	char err[480];
+	uint32_t id;
+
+	if (uv_desc_from_json(json_object_to_json_string(def), base_dir, &d, err, sizeof(err)) ||
+	    uv_desc_validate(&d, 1, err, sizeof(err)))
+		return cmd_fail(e, "invalid-definition", "%s", err);
+	if (cmd_view_find(c, d.name, &old) == 0)
+		return cmd_fail(e, "exists", "a partition named %s is already defined (number %u)",
+				d.name, old.id);
+	if (cmd_view_free_id(c, &id))
+		return cmd_fail(e, "no-space", "no free partition number");
+	d.id = id;
+	d.state = UV_STATE_DEFINED;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_CREATE_PARTITION;
+	t.u.create = d;
+	if (cmd_uv_submit(c, &t, "create partition", e))
+		return -1;
+	if (cmd_view_find(c, d.name, out))
+		return cmd_fail(e, "internal", "partition %s vanished after its creation", d.name);
+	return 0;
+}
+
+/* Every block the partition owns goes back to the pool, in as few records as fit. */
+static int revoke_all(struct cmdp *c, uint32_t id, struct cmd_err *e)
+{
+	struct uv_txn_extent ext[64];
+	struct uv_txn t;
+	unsigned n = 0, i;
+	int r;
+
+	if ((r = cmd_view_extents(c, id, ext, 64, &n)) && r != -E2BIG)
+		return cmd_fail(e, "internal", "reading partition %u's memory: %s", id,
+				strerror(-r));
+	if (!n)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_REVOKE_MEMORY;
+	t.u.memory.partition_id = id;
+	t.u.memory.n_extents = n;
+	for (i = 0; i < n; i++)
+		t.u.memory.bytes += ext[i].size;
+	t.extents = ext;
+	if (cmd_uv_submit(c, &t, "revoke memory", e))
+		return -1;
+	return r == -E2BIG ? revoke_all(c, id, e) : 0;
+}
+
+int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
+{
+	struct cmd_part p = {0};
+	struct uv_txn t;
+
+	if (cmd_view_find(c, name, &p))
+		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
+		return cmd_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
+				uv_state_name(p.rec.state));
+	if (p.rec.mem_bytes && revoke_all(c, p.id, e))
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_DESTROY_PARTITION;
+	t.u.partition.partition_id = p.id;
+	return cmd_uv_submit(c, &t, "destroy partition", e);
+}
+
+static int grant(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
+{
+	struct uv_txn t;
+
+	/* The monitor needs exactly one grant of the descriptor's size. */
+	if (p->rec.mem_bytes == p->desc.mem_bytes)
+		return 0;
+	if (p->rec.mem_bytes && revoke_all(c, p->id, e))
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_GRANT_MEMORY;
+	t.u.memory.partition_id = p->id;
+	t.u.memory.bytes = p->desc.mem_bytes;
+	return cmd_uv_submit(c, &t, "grant memory", e);
+}
+
+/* The monitor's first words: its state file, or its death. The reason is in its log. */
+static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, struct cmd_err *e)
+{
+	const char *name = p->desc.name;
+	char tail[400];
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	json_object *st, *v;
+	const char *state;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		st = cmd_monitor_status(c, name);
+		if (st && json_object_object_get_ex(st, "state", &v)) {
+			state = json_object_get_string(v);
+			if (!strcmp(state, "crashed") || !strcmp(state, "stopped")) {
+				cmd_fail(e, "monitor", "partition %s did not start: %s", name,
+					 json_object_object_get_ex(st, "reason", &v)
+					     ? json_object_get_string(v)
+					     : state);
+				json_object_put(st);
+				return -1;
+			}
+			json_object_put(st);
+			return 0;
+		}
+		json_object_put(st);
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	cmd_monitor_log_tail(c, p->id, tail, sizeof(tail));
+	return cmd_fail(e, "monitor", "partition %s: its monitor %s: %s", name,
+			i < 500 ? "exited" : "did not report within 10 s",
+			tail[0] ? tail : "no output");
+}
+
+int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e)
+{
+	struct cmd_part p = {0};
+	pid_t pid;
+
+	if (cmd_view_find(c, name, &p))
+		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
+		return cmd_fail(e, "busy", "partition %s is already %s", name,
+				uv_state_name(p.rec.state));
+	if (grant(c, &p, e))
+		return -1;
+	if (cmd_monitor_spawn(c, p.id, name, &pid, e) || wait_monitor(c, &p, pid, e))
+		return -1;
+	if (cmd_view_find(c, name, out))
+		*out = p;
+	return 0;
+}

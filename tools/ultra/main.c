@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ultra [--json] [-c SOCK] [--state-dir DIR] VERB ARGS: the operator's CLI.
+ * Exit status: 0 done, 1 refused or failed (the message says why), 2 usage, 3 no command
+ * partition to talk to.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ultra.h"
+
+static const struct ultra_verb verbs[] = {
+	{"define", "FILE", "record a partition from its JSON definition", ultra_cmd_define},
+	{"undefine", "NAME", "forget a stopped partition, giving its memory back",
+	 ultra_cmd_undefine},
+	{"start", "NAME", "grant its memory and boot it", ultra_cmd_start},
+	{"stop", "[--timeout S] [--no-wait] NAME", "shut it down (forced after S seconds)",
+	 ultra_cmd_stop},
+	{"destroy", "NAME", "stop it at once", ultra_cmd_destroy},
+	{"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
+	{"info", "NAME", "one partition in detail", ultra_cmd_info},
+	{"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
+	{"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
+};
+
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: ultra [--json] [-c SOCK] [--state-dir DIR] VERB ...\n");
+	for (i = 0; i < N_VERBS; i++)
+		fprintf(f, "  %-8s %-32s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
+	fprintf(f, "SOCK defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
+		   "$ULTRA_STATE_DIR or /var/lib/ultravisor.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},       {"connect", required_argument, NULL, 'c'},
+		{"state-dir", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct ultra u = {0};
+	char sock[4096];
+	size_t i;
+	int o, rc;
+
+	u.run_dir = getenv("ULTRA_RUN_DIR") ? getenv("ULTRA_RUN_DIR") : "/run/ultravisor";
+	u.state_dir = getenv("ULTRA_STATE_DIR") ? getenv("ULTRA_STATE_DIR") : "/var/lib/ultravisor";
+	/* Options only before the verb: the verb's own come after it. */
+	while ((o = getopt_long(argc, argv, "+jc:s:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'j': u.json = 1; break;
+		case 'c': u.sock = optarg; break;
+		case 's': u.state_dir = optarg; break;
+		case 'h': usage(stdout); return ULTRA_OK;
+		default: usage(stderr); return ULTRA_USAGE;
+		}
+	}
+	if (!u.sock) {
+		snprintf(sock, sizeof(sock), "%s/command.sock", u.run_dir);
+		u.sock = sock;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return ULTRA_USAGE;
+	}
+	for (i = 0; i < N_VERBS; i++) {
+		if (strcmp(argv[optind], verbs[i].name))
+			continue;
+		/* --json is also accepted after the verb, where habit puts it. */
+		int n = argc - optind - 1, j, k = 0;
+		char **a = argv + optind + 1;
+
+		for (j = 0; j < n; j++)
+			if (!strcmp(a[j], "--json"))
+				u.json = 1;
+			else
+				a[k++] = a[j];
+		rc = verbs[i].fn(&u, k, a);
+		if (rc == ULTRA_USAGE)
+			fprintf(stderr, "usage: ultra %s %s\n", verbs[i].name, verbs[i].args);
+		return rc;
+	}
+	fprintf(stderr, "ultra: unknown verb \"%s\"\n", argv[optind]);
+	usage(stderr);
+	return ULTRA_USAGE;
+}

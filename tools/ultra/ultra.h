@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* ultra: the operator's CLI, with the habits of virsh and xl. Each verb is one cmd_*.c file;
+ * all of them speak to the command partition's control API (docs/command.md). */
+#ifndef ULTRA_CLI_H
+#define ULTRA_CLI_H
+
+#include <json-c/json.h>
+
+/* Exit codes: what a script can tell apart. */
+enum {
+	ULTRA_OK = 0,
+	ULTRA_FAILED = 1,      /* the command partition refused or failed the request */
+	ULTRA_USAGE = 2,       /* bad command line */
+	ULTRA_UNREACHABLE = 3, /* no command partition to talk to */
+};
+
+struct ultra {
+	const char *sock;      /* the command partition's control socket */
+	const char *run_dir;
+	const char *state_dir; /* the ultravisor's (audit log) */
+	int json;              /* --json: machine-readable output */
+};
+
+struct ultra_verb {
+	const char *name;
+	const char *args;
+	const char *help;
+	int (*fn)(struct ultra *u, int argc, char **argv);
+};
+
+/* One request; on success *ret holds the "return" member (put it), on failure the error is
+ * printed and the exit code returned. */
+int ultra_call(struct ultra *u, const char *execute, json_object *args, json_object **ret);
+/* {"name": name} */
+json_object *ultra_name_arg(const char *name);
+/* Prints o as one JSON line (--json output). */
+void ultra_print_json(json_object *o);
+/* "1h02m", "35s", "-" */
+void ultra_fmt_uptime(long long s, char *buf, size_t cap);
+const char *ultra_str(json_object *o, const char *key);
+long long ultra_int(json_object *o, const char *key);
+/* Polls info until NAME is in one of the states (NULL-terminated) or timeout_s passes; prints
+ * a progress line on a terminal. 0, or an exit code. */
+int ultra_wait_state(struct ultra *u, const char *name, const char *const *states, int timeout_s,
+		     const char *doing);
+
+int ultra_cmd_define(struct ultra *u, int argc, char **argv);
+int ultra_cmd_undefine(struct ultra *u, int argc, char **argv);
+int ultra_cmd_start(struct ultra *u, int argc, char **argv);
+int ultra_cmd_stop(struct ultra *u, int argc, char **argv);
+int ultra_cmd_destroy(struct ultra *u, int argc, char **argv);
+int ultra_cmd_list(struct ultra *u, int argc, char **argv);
+int ultra_cmd_info(struct ultra *u, int argc, char **argv);
+int ultra_cmd_console(struct ultra *u, int argc, char **argv);
+int ultra_cmd_log(struct ultra *u, int argc, char **argv);
+
+#endif
