@@ -35,6 +35,7 @@ cleanup() {
 	"$bin/ultra" destroy "$name" >/dev/null 2>&1 || true
 	if [ -n "${boot_pid:-}" ]; then kill "$boot_pid" 2>/dev/null || true; wait "$boot_pid" 2>/dev/null || true; fi
 	rm -rf "$ULTRA_STATE_DIR" "$run_dir/partitions/$name"
+	rm -f "$run_dir"/boot-status.json "$run_dir"/command.sock "$run_dir"/ultravisor.sock "$run_dir"/monitor-*.log
 	rmdir "$run_dir/partitions" "$run_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
