@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "unixsock.h"
 #include "vhost_priv.h"
 
 int vhu_server_new(struct vhu_server **out)
@@ -47,26 +48,19 @@ int vhu_watch_fd(struct vhu_client *c, int fd, struct vhu_watch *w, bool on)
 
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct vhu_export *e = NULL;
-	int fd = -1, r;
+	mode_t old;
+	int fd, r;
 
 	if (s->nexports == sizeof(s->exports) / sizeof(s->exports[0]))
 		return -ENOSPC;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* The socket is created with no permissions for anybody else from the start. */
-	mode_t old = umask(077);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	/* The socket is created with no permissions for anybody else from the start. A socket
+	 * file left by a killed predecessor is replaced: the boot partition restarts us on it. */
+	old = umask(077);
+	fd = uv_unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 16);
 	umask(old);
-	if (r < 0 || listen(fd, 16) < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return fd;
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->path = strdup(path))) {
 		r = -ENOMEM;
@@ -83,7 +77,6 @@ int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device 
 	return 0;
 out_unlink:
 	unlink(path);
-out:
 	if (e)
 		free(e->path);
 	free(e);

@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: MIT
+"""Crash recovery with zero guest downtime (issue 6 item 7; claims 5, 7, 8, 55).
+
+The whole system runs under its boot partition: the ultravisor, the command partition and an I/O
+partition serving one guest's disk. Two guests print a counter with their own clock every 10 ms.
+Each system partition is killed with SIGKILL in turn, then a monitor; each comes back, the
+resource database still holds both guests as running, and neither guest's counter misses a
+number or stalls."""
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+
+import harness
+from harness import check, pid_alive, wait_for, workspace
+from test_ultravisor import Ultravisor
+
+BIN = os.path.join(harness.BUILD, "bin")
+MAX_STALL = float(os.environ.get("ULTRA_MAX_STALL", "0.1"))
+ROUNDS = int(os.environ.get("ULTRA_RECOVERY_ROUNDS", "5"))  # 4 kills a round
+
+
+class System:
+    def __init__(self, w, image):
+        self.w = w
+        self.run = w.dir
+        self.state = os.path.join(w.dir, "state")
+        self.sock = os.path.join(w.dir, "ultravisor.sock")
+        self.blk = os.path.join(w.dir, "blk0.sock")
+        self.image = image
+        self.log = os.path.join(w.dir, "ultra-boot.log")
+        self.seen = set()
+        self.proc = None
+        harness.on_cleanup(self.kill)
+
+    def start(self):
+        cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
+               "--pool-mib", "2048", "--max-restarts", "15",
+               "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}",
+               "--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image}"]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
+                                         env=dict(os.environ, ULTRA_RUN_DIR=self.run))
+        wait_for(lambda: (os.path.exists(os.path.join(self.run, "command.sock")) and
+                          os.path.exists(self.blk)) or self.proc.poll() is not None, 60,
+                 "the command and I/O partitions")
+        check(self.proc.poll() is None, "ultra-boot exited: " + open(self.log).read())
+        return self
+
+    def status(self):
+        try:
+            with open(os.path.join(self.run, "boot-status.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def pid(self, name):
+        s = self.status()
+        if name == "ultravisor":
+            pid = s.get("ultravisor", {}).get("pid", 0)
+        else:
+            pid = next((c.get("pid", 0) for c in s.get("system", []) if c.get("name") == name), 0)
+        if pid:
+            self.seen.add(pid)
+        return pid
+
+    def ultra(self, *args, ok=True):
+        r = subprocess.run([os.path.join(BIN, "ultra"), *args], capture_output=True, text=True,
+                           timeout=120, env=dict(os.environ, ULTRA_RUN_DIR=self.run,
+                                                 ULTRA_STATE_DIR=self.state))
+        if ok:
+            check(r.returncode == 0, f"ultra {' '.join(args)}: {r.stderr}")
+        return r
+
+    ctl = Ultravisor.ctl
+    show = Ultravisor.show
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.seen:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+COUNTER = ("(i=0; while :; do read up idle < /proc/uptime; echo \"CNT $i $up\"; i=$((i+1)); "
+           "usleep 10000; done) &")
+
+
+def counters(p):
+    """(counter, guest uptime) pairs the guest printed, in order."""
+    text = p.console_log().decode(errors="replace")
+    return [(int(m.group(1)), float(m.group(2)))
+            for m in re.finditer(r"CNT (\d+) (\d+\.\d+)\r?\n", text)]
+
+
+def test_every_system_partition_recovers_with_no_guest_downtime():
+    w = workspace()
+    image = os.path.join(w.dir, "disk0.img")
+    with open(image, "wb") as f:
+        f.truncate(64 << 20)
+    sysp = System(w, image).start()
+    guests = []
+    for name, devices in (("rec1", [{"kind": "vhost-user-blk", "path": sysp.blk}]), ("rec2", [])):
+        p = w.partition(name, memory_mib=160, devices=devices)
+        sysp.ultra("define", p.def_file())
+        sysp.ultra("start", name)
+        guests.append(p)
+    for p in guests:
+        p.wait_boot()
+        p.out(COUNTER)
+        # Detach: an attached client that does not read would throttle the guest's serial
+        # port (QEMU waits for the socket); detached, every byte still reaches console.log.
+        p.console.close()
+        p.console = None
+    ids = {p.name: json.loads(sysp.ultra("--json", "info", p.name).stdout)["id"] for p in guests}
+    time.sleep(1)
+
+    def back(name, old):
+        try:
+            wait_for(lambda: sysp.pid(name) not in (0, old) and pid_alive(sysp.pid(name)), 30,
+                     f"{name} to be restarted")
+        except harness.TestFailure as e:
+            raise harness.TestFailure(f"{e}; status {sysp.status()}; ultra-boot said:\n" +
+                                      open(sysp.log).read()[-3000:])
+
+    rng = random.Random(int(os.environ.get("ULTRA_SEED", str(int(time.time())))))
+    kills = 0
+    for rnd in range(ROUNDS):
+        order = ["ultravisor", "command", "io0", "monitor"]
+        rng.shuffle(order)
+        for victim in order:
+            time.sleep(rng.uniform(0.05, 0.6))  # a random point in the guests' run
+            if victim == "monitor":
+                # Nothing restarts a monitor for us yet: re-attach one as an operator would.
+                p = guests[rng.randrange(2)]
+                mon = p.state().get("monitor_pid", 0)
+                check(mon and pid_alive(mon), f"{p.name}'s monitor is not running")
+                os.kill(mon, signal.SIGKILL)
+                wait_for(lambda: not pid_alive(mon), 10, "the monitor to die")
+                p.start_monitor("--ultravisor", sysp.sock, "--partition", str(ids[p.name]))
+                wait_for(lambda: p.state().get("monitor_pid") not in (0, mon) and
+                         p.state().get("reason") == "re-attached", 30, "the monitor's re-attach")
+            else:
+                old = sysp.pid(victim)
+                check(old and pid_alive(old), f"{victim} is not running: {sysp.status()}")
+                os.kill(old, signal.SIGKILL)
+                back(victim, old)
+                if victim == "ultravisor":
+                    wait_for(lambda: sysp.ctl("show", str(ids["rec1"]), ok=False).returncode == 0,
+                             30, "the restarted ultravisor to answer")
+                if victim == "command":
+                    wait_for(lambda: sysp.ultra("list", ok=False).returncode == 0, 30,
+                             "the restarted command partition to answer")
+            kills += 1
+    print(f"  {kills} kills (seed in ULTRA_SEED to repeat)")
+    time.sleep(0.5)
+
+    # The database still holds both guests, running, with their memory.
+    for g in guests:
+        rec = sysp.show(ids[g.name])
+        check(rec["state"] == "running" and rec["granted_mib"] == 160, f"{g.name}: {rec}")
+    listing = sysp.ultra("list").stdout
+    check(listing.count("running") == 2, f"ultra list after the kills:\n{listing}")
+    # (Using rec1's disk again after its I/O partition's restart needs vhost-user reconnect
+    # with inflight tracking: issue 5's redundant pair. Here its guest must only not stall.)
+
+    # Neither guest missed a beat: every counter printed in order, none stalled.
+    for g in guests:
+        c = counters(g)
+        check(len(c) > 200, f"{g.name}: only {len(c)} counter lines; console ends "
+              f"{g.console_log()[-600:]!r}")
+        nums = [n for n, _ in c]
+        check(nums == list(range(nums[0], nums[0] + len(nums))),
+              f"{g.name}: counter lines missing from the console")
+        stall = max(b - a for (_, a), (_, b) in zip(c, c[1:]))
+        check(stall <= MAX_STALL + 0.01,
+              f"{g.name}: a {stall * 1000:.0f} ms stall (limit {MAX_STALL * 1000:.0f} ms)")
+        print(f"  {g.name}: {len(c)} counters, longest gap {stall * 1000:.0f} ms")
