@@ -93,6 +93,10 @@ out:
 
 static void client_free(struct vhu_client *c)
 {
+	struct vhu_device *dev = c->exp->dev;
+
+	if (dev->ops->detach)
+		dev->ops->detach(dev, c);
 	for (unsigned i = 0; i < c->nqueues; i++)
 		vhu_queue_reset(&c->q[i]);
 	for (unsigned i = 0; i < c->rx_nfds; i++)
@@ -129,7 +133,15 @@ static void accept_client(struct vhu_export *e)
 		q->client = c;
 		q->watch.kind = VHU_W_KICK;
 	}
+	if (e->dev->ops->attach && e->dev->ops->attach(e->dev, c) < 0) {
+		fprintf(stderr, "ultra-io: %s: client refused: no room\n", e->dev->name);
+		close(fd);
+		free(c);
+		return;
+	}
 	if (watch(e->server->epfd, fd, &c->watch, true) < 0) {
+		if (e->dev->ops->detach)
+			e->dev->ops->detach(e->dev, c);
 		close(fd);
 		free(c);
 		return;

@@ -43,6 +43,10 @@ struct vhu_device_ops {
 	void (*config)(const struct vhu_device *dev, uint8_t *out, uint32_t len);
 	/* Serves every available chain of q; returns how many were completed. */
 	unsigned (*serve)(struct vhu_device *dev, struct vhu_queue *q);
+	/* Optional: a client connected (refused with a negative errno: it is disconnected) and
+	 * went away; for devices that keep per-client state such as a switch port. */
+	int (*attach)(struct vhu_device *dev, struct vhu_client *c);
+	void (*detach)(struct vhu_device *dev, struct vhu_client *c);
 };
 
 /* A device exported on one socket; devices embed it as their first member. */
