@@ -25,7 +25,7 @@ struct sw_counters {
 	uint64_t out;        /* frames delivered to the port */
 	uint64_t drop_size;  /* from the port: shorter than 14 or longer than SW_FRAME_MAX */
 	uint64_t drop_src;   /* from the port: multicast or all-zero source address */
-	uint64_t drop_out;   /* to the port: its owner had no buffer */
+	uint64_t drop_out;   /* to the port: not running, no (usable) buffer */
 	uint64_t filtered;   /* from the port: destination learnt on the same port (no hairpin) */
 };
 

@@ -57,8 +57,9 @@ static void net_config(const struct vhu_device *d, uint8_t *out, uint32_t len)
 static void refuse(struct vhost_net *n, struct vhu_queue *q, const struct vq_chain *c)
 {
 	n->refused++;
-	fprintf(stderr, "ultra-io: %s: queue %u: chain %u refused (fault %d, %llu so far)\n",
-	        n->dev.name, q->index, c->head, (int)c->fault, (unsigned long long)n->refused);
+	fprintf(stderr, "ultra-io: %s: queue %u: chain %u refused (%s %d, %llu so far)\n",
+	        n->dev.name, q->index, c->head, c->fault == VQ_OK ? "layout" : "fault",
+	        (int)c->fault, (unsigned long long)n->refused);
 	if (c->head < q->vq.num)
 		vq_push(&q->vq, c->head, 0);
 }
@@ -162,9 +163,7 @@ static int deliver(void *owner, const uint8_t *frame, size_t len)
 	r = vq_pop(&q->vq, &c);
 	if (r <= 0)
 		return r == 0 ? -ENOBUFS : r;
-	if (c.fault != VQ_OK || c.nread != 0) {
-		if (c.fault == VQ_OK)
-			c.fault = VQ_BAD_FLAGS; /* a receive buffer the device may not write */
+	if (c.fault != VQ_OK || c.nread != 0) { /* or a receive buffer the device may not write */
 		refuse(n, q, &c);
 		vhu_queue_notify(q);
 		return -EIO;
@@ -209,7 +208,7 @@ static void net_detach(struct vhu_device *d, struct vhu_client *c)
 	k = &p->net->sw->ports[p->port].c;
 	fprintf(stderr,
 	        "ultra-io: %s: client %u port %d: in %llu out %llu dropped: size %llu source %llu "
-	        "no-buffer %llu hairpin %llu\n",
+	        "undeliverable %llu hairpin %llu\n",
 	        d->name, c->id, p->port, (unsigned long long)k->in, (unsigned long long)k->out,
 	        (unsigned long long)k->drop_size, (unsigned long long)k->drop_src,
 	        (unsigned long long)k->drop_out, (unsigned long long)k->filtered);
