@@ -6,10 +6,7 @@
 
 static bool is_group(const uint8_t *a) { return a[0] & 1; } /* broadcast or multicast */
 
-static bool is_zero(const uint8_t *a)
-{
-	return !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5]);
-}
+static bool is_zero(const uint8_t *a) { return !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5]); }
 
 static bool live(const struct vswitch *sw, const struct sw_mac *m, uint64_t now)
 {

@@ -12,8 +12,8 @@
 
 #define SW_PORTS_MAX 64
 #define SW_MACS_MAX 256
-#define SW_FRAME_MIN 14   /* destination, source, ethertype */
-#define SW_FRAME_MAX 1518 /* 1500-byte payload, one VLAN tag, no FCS */
+#define SW_FRAME_MIN 14                    /* destination, source, ethertype */
+#define SW_FRAME_MAX 1518                  /* 1500-byte payload, one VLAN tag, no FCS */
 #define SW_AGE_NS (300ull * 1000000000ull) /* IEEE 802.1D's default ageing time */
 
 /* Hands a frame to a port's owner: 0 when delivered, negative errno when dropped (no receive
@@ -21,12 +21,12 @@
 typedef int (*sw_deliver_fn)(void *owner, const uint8_t *frame, size_t len);
 
 struct sw_counters {
-	uint64_t in;         /* frames accepted from the port */
-	uint64_t out;        /* frames delivered to the port */
-	uint64_t drop_size;  /* from the port: shorter than 14 or longer than SW_FRAME_MAX */
-	uint64_t drop_src;   /* from the port: multicast or all-zero source address */
-	uint64_t drop_out;   /* to the port: not running, no (usable) buffer */
-	uint64_t filtered;   /* from the port: destination learnt on the same port (no hairpin) */
+	uint64_t in;        /* frames accepted from the port */
+	uint64_t out;       /* frames delivered to the port */
+	uint64_t drop_size; /* from the port: shorter than 14 or longer than SW_FRAME_MAX */
+	uint64_t drop_src;  /* from the port: multicast or all-zero source address */
+	uint64_t drop_out;  /* to the port: not running, no (usable) buffer */
+	uint64_t filtered;  /* from the port: destination learnt on the same port (no hairpin) */
 };
 
 struct sw_port {

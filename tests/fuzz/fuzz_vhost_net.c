@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t off = i ? (size - 1) / 2 : 0, len = size - 1 - off;
 		memcpy(g[i].mem, data + 1 + off, len < NT_SIZE ? len : NT_SIZE);
 		g[i].m.n = 1;
-		g[i].m.r[0] =
-		    (struct gm_region){.gpa = NT_GPA, .uva = NT_UVA, .size = NT_SIZE, .host = g[i].mem};
+		g[i].m.r[0] = (struct gm_region){
+		    .gpa = NT_GPA, .uva = NT_UVA, .size = NT_SIZE, .host = g[i].mem};
 		nt_attach(n, &g[i], data[0] & 1 ? 1ull << VIRTIO_F_VERSION_1 : 0);
 	}
 	for (int round = 0; round < 4; round++)

@@ -241,9 +241,12 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_frame_crosses_switch),       T(test_legacy_header_is_ten_bytes),
-	    T(test_hostile_transmit_chains_refused), T(test_oversize_frame_dropped),
-	    T(test_hostile_receive_buffers),    T(test_stopped_receiver_gets_nothing),
+	    T(test_frame_crosses_switch),
+	    T(test_legacy_header_is_ten_bytes),
+	    T(test_hostile_transmit_chains_refused),
+	    T(test_oversize_frame_dropped),
+	    T(test_hostile_receive_buffers),
+	    T(test_stopped_receiver_gets_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
