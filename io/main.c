@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
- *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] [--no-sandbox]
+ *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
+ *            [--tap IFNAME[,switch=NAME] ...] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
- * learning switch NAME ("default" if not given; claim 25); any number of front ends may
- * connect to each. SIGINT/SIGTERM end it cleanly. */
+ * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. SIGINT/SIGTERM
+ * end it cleanly. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "io_sandbox.h"
+#include "tap.h"
 #include "vhost_blk.h"
 #include "vhost_net.h"
 
@@ -24,7 +27,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
-	                "[--no-sandbox]\n");
+	                "[--tap IFNAME[,switch=NAME] ...] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -32,7 +35,8 @@ struct exports {
 	struct vhost_blk *blk[MAX_EXPORTS];
 	struct vhost_net *net[MAX_EXPORTS];
 	struct vswitch *sw[MAX_EXPORTS];
-	unsigned nblk, nnet, nsw;
+	struct tap_port *tap[MAX_EXPORTS];
+	unsigned nblk, nnet, nsw, ntap;
 };
 
 static struct vswitch *switch_named(struct exports *x, const char *name)
@@ -50,26 +54,33 @@ static struct vswitch *switch_named(struct exports *x, const char *name)
 	return sw;
 }
 
-static int export_net(struct vhu_server *s, char *arg, struct exports *x)
+/* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
+static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg)
 {
 	char *comma = strchr(arg, ',');
 	const char *name = "default";
-	struct vhost_net *n = NULL;
-	struct vswitch *sw;
-	int r;
+	struct vswitch *sw = NULL;
 
 	if (comma) {
 		*comma = '\0';
-		if (strncmp(comma + 1, "switch=", 7) || !comma[8]) {
-			fprintf(stderr, "ultra-io: --net %s: want SOCKET[,switch=NAME]\n", arg);
-			return -EINVAL;
-		}
-		name = comma + 8;
+		name = strncmp(comma + 1, "switch=", 7) ? "" : comma + 8;
 	}
-	if (!*arg || !(sw = switch_named(x, name))) {
-		fprintf(stderr, "ultra-io: --net %s: bad socket or switch name\n", arg);
+	if (*arg && *name)
+		sw = switch_named(x, name);
+	if (!sw)
+		fprintf(stderr, "ultra-io: %s %s: want %s[,switch=NAME]\n", opt, arg,
+		        strcmp(opt, "--tap") ? "SOCKET" : "IFNAME");
+	return sw;
+}
+
+static int export_net(struct vhu_server *s, char *arg, struct exports *x)
+{
+	struct vswitch *sw = switch_of(x, "--net", arg);
+	struct vhost_net *n = NULL;
+	int r;
+
+	if (!sw)
 		return -EINVAL;
-	}
 	r = vhost_net_new(arg, sw, &n);
 	if (r < 0)
 		return r;
@@ -80,7 +91,24 @@ static int export_net(struct vhu_server *s, char *arg, struct exports *x)
 		return r;
 	}
 	x->net[x->nnet++] = n;
-	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, name);
+	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
+	return 0;
+}
+
+static int uplink_tap(struct vhu_server *s, char *arg, struct exports *x)
+{
+	struct vswitch *sw = switch_of(x, "--tap", arg);
+	int r;
+
+	if (!sw)
+		return -EINVAL;
+	r = tap_open(arg, sw, s, &x->tap[x->ntap]);
+	if (r < 0) {
+		fprintf(stderr, "ultra-io: tap %s: %s\n", arg, strerror(-r));
+		return r;
+	}
+	x->ntap++;
+	fprintf(stderr, "ultra-io: tap %s: uplink of switch %s\n", arg, sw->name);
 	return 0;
 }
 
@@ -147,6 +175,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--net") && i + 1 < argc && x.nnet < MAX_EXPORTS) {
 			if (export_net(s, argv[++i], &x) < 0)
 				goto out;
+		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc && x.ntap < MAX_EXPORTS) {
+			if (uplink_tap(s, argv[++i], &x) < 0)
+				goto out;
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {
@@ -175,6 +206,8 @@ out:
 	vhu_server_free(s);
 	for (unsigned i = 0; i < x.nblk; i++)
 		vhost_blk_free(x.blk[i]);
+	for (unsigned i = 0; i < x.ntap; i++)
+		tap_close(x.tap[i]);
 	for (unsigned i = 0; i < x.nnet; i++)
 		vhost_net_free(x.net[i]);
 	for (unsigned i = 0; i < x.nsw; i++) {

@@ -2,7 +2,9 @@
 #include "switch.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static bool is_group(const uint8_t *a) { return a[0] & 1; } /* broadcast or multicast */
 
@@ -118,4 +120,24 @@ void sw_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, ui
 	for (int i = 0; i < SW_PORTS_MAX; i++)
 		if (i != port && sw->ports[i].owner)
 			send_to(&sw->ports[i], frame, len);
+}
+
+void sw_port_print(const struct vswitch *sw, int port, const char *who)
+{
+	const struct sw_counters *k = &sw->ports[port].c;
+
+	fprintf(stderr,
+	        "ultra-io: %s port %d: in %llu out %llu dropped: size %llu source %llu "
+	        "undeliverable %llu hairpin %llu\n",
+	        who, port, (unsigned long long)k->in, (unsigned long long)k->out,
+	        (unsigned long long)k->drop_size, (unsigned long long)k->drop_src,
+	        (unsigned long long)k->drop_out, (unsigned long long)k->filtered);
+}
+
+uint64_t sw_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }

@@ -60,5 +60,9 @@ void sw_port_del(struct vswitch *sw, int port);
 void sw_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now);
 /* The port addr was learnt on and has not aged out at now, or -1. */
 int sw_lookup(const struct vswitch *sw, const uint8_t addr[6], uint64_t now);
+/* The monotonic clock, in ns, for sw_input. */
+uint64_t sw_now(void);
+/* Logs a port's counters on stderr, named who (before sw_port_del). */
+void sw_port_print(const struct vswitch *sw, int port, const char *who);
 
 #endif

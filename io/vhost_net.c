@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 
 #include "vhost_priv.h"
 
@@ -28,14 +27,6 @@ uint32_t vhost_net_hdr_len(uint64_t features)
 	if (features & (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MRG_RXBUF)))
 		return sizeof(struct virtio_net_hdr);
 	return VIRTIO_NET_HDR_LEGACY_BYTES;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
 static unsigned net_num_queues(const struct vhu_device *d)
@@ -105,7 +96,7 @@ static unsigned serve_tx(struct vhost_net *n, struct vhu_queue *q, struct net_po
 		/* The frame is our copy now: the buffer goes back before the switch runs. */
 		vq_push(&q->vq, c.head, 0);
 		n->tx++;
-		sw_input(n->sw, p->port, frame, (size_t)len, now_ns());
+		sw_input(n->sw, p->port, frame, (size_t)len, sw_now());
 	}
 	if (served)
 		vhu_queue_notify(q);
@@ -201,17 +192,12 @@ static int net_attach(struct vhu_device *d, struct vhu_client *c)
 static void net_detach(struct vhu_device *d, struct vhu_client *c)
 {
 	struct net_port *p = c->priv;
-	const struct sw_counters *k;
+	char who[160];
 
 	if (!p)
 		return;
-	k = &p->net->sw->ports[p->port].c;
-	fprintf(stderr,
-	        "ultra-io: %s: client %u port %d: in %llu out %llu dropped: size %llu source %llu "
-	        "undeliverable %llu hairpin %llu\n",
-	        d->name, c->id, p->port, (unsigned long long)k->in, (unsigned long long)k->out,
-	        (unsigned long long)k->drop_size, (unsigned long long)k->drop_src,
-	        (unsigned long long)k->drop_out, (unsigned long long)k->filtered);
+	snprintf(who, sizeof(who), "%s: client %u", d->name, c->id);
+	sw_port_print(p->net->sw, p->port, who);
 	sw_port_del(p->net->sw, p->port);
 	c->priv = NULL;
 	free(p);

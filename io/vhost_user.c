@@ -45,6 +45,12 @@ int vhu_watch_fd(struct vhu_client *c, int fd, struct vhu_watch *w, bool on)
 	return watch(c->exp->server->epfd, fd, w, on);
 }
 
+int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w)
+{
+	w->kind = VHU_W_OTHER;
+	return watch(s->epfd, fd, w, true);
+}
+
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -344,6 +350,9 @@ int vhu_server_run(struct vhu_server *s, int stop_fd)
 					kicked(q);
 				break;
 			}
+			case VHU_W_OTHER:
+				w->ready(w);
+				break;
 			}
 		}
 		/* Free dropped clients only after the batch: later events may point into them. */

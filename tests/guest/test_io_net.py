@@ -5,8 +5,9 @@ The 10.99.0.0/24 addresses exist only inside the two guests: their frames go gue
 shared memory -> ultra-io's switch -> the other guest, and no host interface is involved."""
 import os
 import re
+import subprocess
 
-from harness import check, wait_for, workspace
+from harness import check, on_cleanup, wait_for, workspace
 from test_io_blk import IoPartition
 
 FILE_KIB = 512
@@ -67,3 +68,34 @@ def test_two_guests_ping_and_copy_through_switch():
     for pin, pout, size, src in ports:
         check(int(pin) > 0 and int(pout) > 0 and size == "0" and src == "0",
               f"port tally in {pin} out {pout} size {size} source {src}: {log}")
+
+
+def test_tap_uplink_reaches_a_namespace():
+    """ultra-io runs in a network namespace made for this test, with a tap uplink there; the
+    guest and the namespace ping each other (no other interface is in that namespace)."""
+    w = workspace()
+    ns = f"uvt-net-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    on_cleanup(lambda: subprocess.run(["ip", "netns", "del", ns]))
+
+    def in_ns(*cmd):
+        return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
+                              timeout=60)
+    sock = os.path.join(w.dir, "net.sock")
+    io = IoPartition(w, net=[f"{sock},switch=up"], tap=["uvtap0,switch=up"],
+                     prefix=["ip", "netns", "exec", ns])
+    try:
+        r = in_ns("sh", "-c", "ip addr add 10.99.0.254/24 dev uvtap0 && ip link set uvtap0 up")
+        check(r.returncode == 0, f"configuring the tap: {r.stderr}")
+        p = w.partition("netup", memory_mib=256,
+                        devices=[{"kind": "vhost-user-net", "path": sock}]).start().wait_boot()
+        bring_up(p, "10.99.0.1")
+        ping(p, "10.99.0.254")
+        r = in_ns("busybox", "ping", "-c", "3", "-W", "10", "10.99.0.1")
+        check(r.returncode == 0, f"the namespace cannot ping the guest: {r.stdout}{r.stderr}")
+        check(io.alive(), "ultra-io died: " + io.output())
+    finally:
+        io.stop()
+    log = io.output()
+    m = re.search(r"tap uvtap0 port \d+: in (\d+) out (\d+)", log)
+    check(m and int(m.group(1)) > 0 and int(m.group(2)) > 0, f"tap tally: {log}")
