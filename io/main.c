@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
- *   ultra-io --blk SOCKET=IMAGE [--blk SOCKET=IMAGE ...] [--no-sandbox]
+ *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
+ *            [--tap IFNAME[,switch=NAME] ...] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
- * SOCKET; any number of front ends may connect to each. SIGINT/SIGTERM end it cleanly. */
+ * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
+ * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. SIGINT/SIGTERM
+ * end it cleanly. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,14 +18,98 @@
 #include <unistd.h>
 
 #include "io_sandbox.h"
+#include "tap.h"
 #include "vhost_blk.h"
+#include "vhost_net.h"
 
 #define MAX_EXPORTS 16
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ultra-io --blk SOCKET=IMAGE [--blk SOCKET=IMAGE ...] "
-	                "[--no-sandbox]\n");
+	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
+	                "[--tap IFNAME[,switch=NAME] ...] [--no-sandbox]\n");
+}
+
+/* Everything exported, freed after the server (whose clients hold switch ports). */
+struct exports {
+	struct vhost_blk *blk[MAX_EXPORTS];
+	struct vhost_net *net[MAX_EXPORTS];
+	struct vswitch *sw[MAX_EXPORTS];
+	struct tap_port *tap[MAX_EXPORTS];
+	unsigned nblk, nnet, nsw, ntap;
+};
+
+static struct vswitch *switch_named(struct exports *x, const char *name)
+{
+	for (unsigned i = 0; i < x->nsw; i++)
+		if (!strcmp(x->sw[i]->name, name))
+			return x->sw[i];
+	if (x->nsw == MAX_EXPORTS || strlen(name) >= sizeof(x->sw[0]->name))
+		return NULL;
+	struct vswitch *sw = malloc(sizeof(*sw));
+	if (!sw)
+		return NULL;
+	sw_init(sw, name, 0);
+	x->sw[x->nsw++] = sw;
+	return sw;
+}
+
+/* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
+static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg)
+{
+	char *comma = strchr(arg, ',');
+	const char *name = "default";
+	struct vswitch *sw = NULL;
+
+	if (comma) {
+		*comma = '\0';
+		name = strncmp(comma + 1, "switch=", 7) ? "" : comma + 8;
+	}
+	if (*arg && *name)
+		sw = switch_named(x, name);
+	if (!sw)
+		fprintf(stderr, "ultra-io: %s %s: want %s[,switch=NAME]\n", opt, arg,
+		        strcmp(opt, "--tap") ? "SOCKET" : "IFNAME");
+	return sw;
+}
+
+static int export_net(struct vhu_server *s, char *arg, struct exports *x)
+{
+	struct vswitch *sw = switch_of(x, "--net", arg);
+	struct vhost_net *n = NULL;
+	int r;
+
+	if (!sw)
+		return -EINVAL;
+	r = vhost_net_new(arg, sw, &n);
+	if (r < 0)
+		return r;
+	r = vhu_server_export(s, arg, &n->dev);
+	if (r < 0) {
+		fprintf(stderr, "ultra-io: listen on %s: %s\n", arg, strerror(-r));
+		vhost_net_free(n);
+		return r;
+	}
+	x->net[x->nnet++] = n;
+	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
+	return 0;
+}
+
+static int uplink_tap(struct vhu_server *s, char *arg, struct exports *x)
+{
+	struct vswitch *sw = switch_of(x, "--tap", arg);
+	int r;
+
+	if (!sw)
+		return -EINVAL;
+	r = tap_open(arg, sw, s, &x->tap[x->ntap]);
+	if (r < 0) {
+		fprintf(stderr, "ultra-io: tap %s: %s\n", arg, strerror(-r));
+		return r;
+	}
+	x->ntap++;
+	fprintf(stderr, "ultra-io: tap %s: uplink of switch %s\n", arg, sw->name);
+	return 0;
 }
 
 static int export_blk(struct vhu_server *s, char *arg, struct vhost_blk **out)
@@ -72,19 +160,24 @@ static int stop_signals(void)
 
 int main(int argc, char **argv)
 {
-	struct vhost_blk *blk[MAX_EXPORTS] = {0};
+	struct exports x = {0};
 	struct vhu_server *s = NULL;
-	unsigned n = 0;
 	int sig_fd = -1, r, status = 1;
 	int sandbox = 1;
 
 	if (vhu_server_new(&s) < 0)
 		return 1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--blk") && i + 1 < argc && n < MAX_EXPORTS) {
-			if (export_blk(s, argv[++i], &blk[n]) < 0)
+		if (!strcmp(argv[i], "--blk") && i + 1 < argc && x.nblk < MAX_EXPORTS) {
+			if (export_blk(s, argv[++i], &x.blk[x.nblk]) < 0)
 				goto out;
-			n++;
+			x.nblk++;
+		} else if (!strcmp(argv[i], "--net") && i + 1 < argc && x.nnet < MAX_EXPORTS) {
+			if (export_net(s, argv[++i], &x) < 0)
+				goto out;
+		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc && x.ntap < MAX_EXPORTS) {
+			if (uplink_tap(s, argv[++i], &x) < 0)
+				goto out;
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {
@@ -92,7 +185,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (n == 0) {
+	if (x.nblk + x.nnet == 0) {
 		usage();
 		goto out;
 	}
@@ -111,8 +204,17 @@ int main(int argc, char **argv)
 	status = r < 0;
 out:
 	vhu_server_free(s);
-	for (unsigned i = 0; i < n; i++)
-		vhost_blk_free(blk[i]);
+	for (unsigned i = 0; i < x.nblk; i++)
+		vhost_blk_free(x.blk[i]);
+	for (unsigned i = 0; i < x.ntap; i++)
+		tap_close(x.tap[i]);
+	for (unsigned i = 0; i < x.nnet; i++)
+		vhost_net_free(x.net[i]);
+	for (unsigned i = 0; i < x.nsw; i++) {
+		fprintf(stderr, "ultra-io: switch %s: %llu frames flooded\n", x.sw[i]->name,
+		        (unsigned long long)x.sw[i]->flooded);
+		free(x.sw[i]);
+	}
 	if (sig_fd >= 0)
 		close(sig_fd);
 	return status;

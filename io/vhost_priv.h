@@ -28,6 +28,7 @@ struct vhu_client {
 	uint64_t features;
 	uint64_t proto;
 	bool features_set;
+	void *priv; /* the device's per-client state (attach/detach) */
 	struct guest_mem mem;
 	struct vhu_queue q[VHU_MAX_QUEUES];
 	unsigned nqueues;

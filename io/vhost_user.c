@@ -46,6 +46,12 @@ int vhu_watch_fd(struct vhu_client *c, int fd, struct vhu_watch *w, bool on)
 	return watch(c->exp->server->epfd, fd, w, on);
 }
 
+int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w)
+{
+	w->kind = VHU_W_OTHER;
+	return watch(s->epfd, fd, w, true);
+}
+
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev)
 {
 	struct vhu_export *e = NULL;
@@ -86,6 +92,10 @@ out_unlink:
 
 static void client_free(struct vhu_client *c)
 {
+	struct vhu_device *dev = c->exp->dev;
+
+	if (dev->ops->detach)
+		dev->ops->detach(dev, c);
 	for (unsigned i = 0; i < c->nqueues; i++)
 		vhu_queue_reset(&c->q[i]);
 	for (unsigned i = 0; i < c->rx_nfds; i++)
@@ -122,7 +132,15 @@ static void accept_client(struct vhu_export *e)
 		q->client = c;
 		q->watch.kind = VHU_W_KICK;
 	}
+	if (e->dev->ops->attach && e->dev->ops->attach(e->dev, c) < 0) {
+		fprintf(stderr, "ultra-io: %s: client refused: no room\n", e->dev->name);
+		close(fd);
+		free(c);
+		return;
+	}
 	if (watch(e->server->epfd, fd, &c->watch, true) < 0) {
+		if (e->dev->ops->detach)
+			e->dev->ops->detach(e->dev, c);
 		close(fd);
 		free(c);
 		return;
@@ -325,6 +343,9 @@ int vhu_server_run(struct vhu_server *s, int stop_fd)
 					kicked(q);
 				break;
 			}
+			case VHU_W_OTHER:
+				w->ready(w);
+				break;
 			}
 		}
 		/* Free dropped clients only after the batch: later events may point into them. */

@@ -17,9 +17,10 @@ struct vhu_client;
 struct vhu_device;
 
 /* What an epoll event belongs to; embedded in exports, clients and queues. */
-enum vhu_watch_kind { VHU_W_STOP, VHU_W_LISTEN, VHU_W_CLIENT, VHU_W_KICK };
+enum vhu_watch_kind { VHU_W_STOP, VHU_W_LISTEN, VHU_W_CLIENT, VHU_W_KICK, VHU_W_OTHER };
 struct vhu_watch {
 	enum vhu_watch_kind kind;
+	void (*ready)(struct vhu_watch *w); /* VHU_W_OTHER: called when the fd is readable */
 };
 
 struct vhu_queue {
@@ -43,6 +44,10 @@ struct vhu_device_ops {
 	void (*config)(const struct vhu_device *dev, uint8_t *out, uint32_t len);
 	/* Serves every available chain of q; returns how many were completed. */
 	unsigned (*serve)(struct vhu_device *dev, struct vhu_queue *q);
+	/* Optional: a client connected (refused with a negative errno: it is disconnected) and
+	 * went away; for devices that keep per-client state such as a switch port. */
+	int (*attach)(struct vhu_device *dev, struct vhu_client *c);
+	void (*detach)(struct vhu_device *dev, struct vhu_client *c);
 };
 
 /* A device exported on one socket; devices embed it as their first member. */
@@ -57,6 +62,9 @@ int vhu_server_new(struct vhu_server **out);
 void vhu_server_free(struct vhu_server *s);
 /* Listens on a fresh Unix socket at path (mode 0600) and serves dev there. */
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev);
+/* Calls w->ready (kind VHU_W_OTHER) from the event loop whenever fd is readable: other
+ * sources of work, such as a tap uplink. */
+int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w);
 /* Runs the event loop until stop_fd (a signalfd or eventfd) is readable; returns 0 or a
  * negative errno from epoll. */
 int vhu_server_run(struct vhu_server *s, int stop_fd);

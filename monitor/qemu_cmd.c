@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crc32c.h"
 #include "monitor.h"
 
 struct argv_buf {
@@ -130,7 +131,7 @@ static void add_uv_channels(struct argv_buf *a, const struct monitor *m)
 
 static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 {
-	uint32_t i;
+	uint32_t i, h;
 
 	for (i = 0; i < d->n_dev; i++) {
 		const struct uv_device *v = &d->dev[i];
@@ -163,8 +164,12 @@ static void add_devices(struct argv_buf *a, const struct uv_partition_desc *d)
 			add(a, "socket,id=vun%u,path=%s,reconnect=1", i, v->path);
 			add(a, "-netdev");
 			add(a, "vhost-user,id=net%u,chardev=vun%u", i, i);
+			/* QEMU gives every process's first NIC the same MAC, which breaks a switch
+			 * between guests: a locally administered one from the partition's name. */
+			h = uv_crc32c(0, d->name, strnlen(d->name, sizeof(d->name)));
 			add(a, "-device");
-			add(a, "virtio-net-device,netdev=net%u", i);
+			add(a, "virtio-net-device,netdev=net%u,mac=02:%02x:%02x:%02x:%02x:%02x", i,
+			    h >> 24, (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff, i & 0xff);
 			break;
 		case UV_DEV_CHANNEL:
 			add_channel(a, i, v->path);

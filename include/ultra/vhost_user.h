@@ -218,4 +218,36 @@ _Static_assert(offsetof(struct virtio_blk_cfg, max_discard_sectors) == 36, "disc
 _Static_assert(offsetof(struct virtio_blk_cfg, unused1) + 3 == VIRTIO_BLK_CFG_BYTES,
                "virtio-blk config is 60 bytes");
 
+
+/* ---- virtio-net (virtio 1.2, 5.1) ---- */
+
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_S_LINK_UP 1
+
+/* Precedes every frame on both queues. With VERSION_1 (or MRG_RXBUF) num_buffers is present
+ * (12 bytes); a legacy driver without MRG_RXBUF uses the first 10. */
+struct virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+_Static_assert(sizeof(struct virtio_net_hdr) == 12, "net header is 12 bytes");
+_Static_assert(offsetof(struct virtio_net_hdr, num_buffers) == 10, "num_buffers at 10");
+#define VIRTIO_NET_HDR_LEGACY_BYTES 10u
+
+struct virtio_net_cfg {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+};
+_Static_assert(sizeof(struct virtio_net_cfg) == 12, "net config is 12 bytes");
+_Static_assert(offsetof(struct virtio_net_cfg, status) == 6, "status at 6");
+
 #endif
