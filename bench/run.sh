@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 make -j2 >/dev/null
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(boot ultravisor txn_log pagemap channel)
+[ ${#want[@]} -gt 0 ] || want=(boot system ultravisor txn_log pagemap channel)
 for b in "${want[@]}"; do
 	echo "=== $b"
 	case $b in
 	boot) python3 bench/boot.py ;;
+	system) python3 bench/system.py ;;
 	*) "build/release/bench/bench_$b" ;;
 	esac
 	echo
