@@ -140,7 +140,7 @@ def bench_start(sysm):
 def bench_burst(sysm):
     names = [f"b{i}" for i in range(BURST)]
     for n in names:
-        sysm.define(n, 64)
+        sysm.define(n, 128)
     t0 = time.monotonic()
     for n in names:
         sysm.ultra("start", n)
@@ -151,7 +151,7 @@ def bench_burst(sysm):
     tmp = tempfile.mkdtemp(prefix="uvplain-")
     logs = [os.path.join(tmp, f"{n}.log") for n in names]
     t0 = time.monotonic()
-    qs = [plain_qemu(log, 64) for log in logs]
+    qs = [plain_qemu(log, 128) for log in logs]
     wait(lambda: all(has_marker(log) for log in logs), 600, "the plain QEMU burst")
     peer = time.monotonic() - t0
     for q in qs:
@@ -198,7 +198,7 @@ def main():
     print(f"{'':44}{'ours':>10}{'plain QEMU':>12}{'ratio':>8}")
     print(f"{'ultra start -> init marker, 256 MiB (s)':44}{ours_t:10.2f}{peer_t:12.2f}"
           f"{ours_t / peer_t:7.2f}x")
-    print(f"{f'{BURST} guests of 64 MiB at once (starts/s)':44}{ours_b:10.2f}{peer_b:12.2f}"
+    print(f"{f'{BURST} guests of 128 MiB at once (starts/s)':44}{ours_b:10.2f}{peer_b:12.2f}"
           f"{ours_b / peer_b:7.2f}x")
     for victim, ms in rec.items():
         print(f"{'recovery after kill -9: ' + victim + ' (ms)':44}{ms:10d}")
