@@ -48,8 +48,8 @@ enum kind { K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE, K_XCORE };
  * the flag (futex), and the other side wakes it only when it said so: the channel's policy. */
 struct xflag {
 	_Atomic uint32_t full;
-	_Atomic uint32_t waiting;
-	uint8_t pad[56];
+	_Atomic uint32_t waiting[2]; /* a side sleeps until full == i: reader [1], writer [0] */
+	uint8_t pad[52];
 };
 
 /* Both ends of one transport; each process uses its own side. */
@@ -283,11 +283,11 @@ static void xwait(struct xflag *f, uint32_t until)
 			continue;
 		}
 		tries = 0;
-		atomic_store_explicit(&f->waiting, 1, memory_order_relaxed);
+		atomic_store_explicit(&f->waiting[until], 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load_explicit(&f->full, memory_order_relaxed) != until)
 			syscall(SYS_futex, &f->full, FUTEX_WAIT, !until, NULL, NULL, 0);
-		atomic_store_explicit(&f->waiting, 0, memory_order_relaxed);
+		atomic_store_explicit(&f->waiting[until], 0, memory_order_relaxed);
 	}
 }
 
@@ -295,7 +295,7 @@ static void xset(struct xflag *f, uint32_t v)
 {
 	atomic_store_explicit(&f->full, v, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&f->waiting, memory_order_relaxed))
+	if (atomic_load_explicit(&f->waiting[v], memory_order_relaxed))
 		syscall(SYS_futex, &f->full, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
