@@ -1,27 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Memory channel throughput and round trip between two processes, beside memcpy of the same
- * size (the physical limit of one copy on one core), a Unix-domain socket pair and a pipe, all in
- * one run. Throughput runs pin the sender and the receiver to different cores.
+ * size (one copy on one core, in cache), a cross-core memcpy (one core writes a buffer, the other
+ * copies it out: the physical limit of moving bytes between two cores), a Unix-domain socket pair
+ * and a pipe, all in one run. Throughput runs pin the sender and the receiver to different cores.
+ * In every throughput row the sender copies the payload from one source buffer once and the
+ * receiver copies every message into a rolling 1 MiB destination: the same work per byte.
  *
  *   bench_channel [scale]   scale (default 1.0) multiplies every message count
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
 
+#ifndef SLOT
 #define SLOT 64u
+#endif
 #ifndef SLOTS
 #define SLOTS 16384u /* 1 MiB ring */
 #endif
@@ -29,7 +38,19 @@
 #define BATCH 32u
 #define RTT_ROUNDS 20000u
 
-enum kind { K_CHAN, K_CHAN_SPIN, K_UNIX, K_PIPE };
+enum kind { K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE, K_XCORE };
+
+#define SPIN_TRIES 20000u /* in-place rows retry this often before sleeping on the doorbell */
+#define XBUF_MAX 64u       /* cross-core memcpy: buffers in flight (a 1 MiB ring of them) */
+
+/* Cross-core memcpy: buffers of one message each, each with a full/empty flag on its own line;
+ * a side that found its buffer not ready spins as long as the channel rows do, then sleeps on
+ * the flag (futex), and the other side wakes it only when it said so: the channel's policy. */
+struct xflag {
+	_Atomic uint32_t full;
+	_Atomic uint32_t waiting[2]; /* a side sleeps until full == i: reader [1], writer [0] */
+	uint8_t pad[52];
+};
 
 /* Both ends of one transport; each process uses its own side. */
 struct link {
@@ -81,6 +102,15 @@ static void link_open(struct link *l, enum kind kind)
 		}
 		return;
 	}
+	if (kind == K_XCORE) {
+		l->size = DEST + XBUF_MAX * sizeof(struct xflag);
+		l->mem = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		              -1, 0);
+		if (l->mem == MAP_FAILED)
+			die("mmap", errno);
+		l->efd[0] = l->efd[1] = -1;
+		return;
+	}
 	if (kind == K_PIPE) {
 		for (i = 0; i < 2; i++)
 			if (pipe(l->fd[i]))
@@ -108,7 +138,7 @@ static void link_side(struct link *l, int side)
 	                              l->efd[!side]};
 	int r;
 
-	if (l->kind != K_CHAN && l->kind != K_CHAN_SPIN)
+	if (l->kind != K_CHAN && l->kind != K_CHAN_SPIN && l->kind != K_CHAN_ZC)
 		return;
 	r = uv_chan_attach(&l->ch, l->mem, l->size, &ep, NULL, 0);
 	if (r)
@@ -126,8 +156,10 @@ static void link_close(struct link *l)
 	}
 	if (l->mem) {
 		munmap(l->mem, l->size);
-		close(l->efd[0]);
-		close(l->efd[1]);
+		if (l->efd[0] >= 0)
+			close(l->efd[0]);
+		if (l->efd[1] >= 0)
+			close(l->efd[1]);
 		l->mem = NULL;
 		return;
 	}
@@ -165,6 +197,138 @@ static void read_all(int fd, uint8_t *p, size_t n)
 	}
 }
 
+/* An in-place call returned -EAGAIN: retry for a while, then sleep on the doorbell once armed.
+ * arm is the outcome of uv_chan_arm_recv/uv_chan_arm_send (0: armed, sleep is safe). */
+static void zc_wait(struct link *l, unsigned *tries, int armed)
+{
+	uint64_t v;
+
+	if (++*tries < SPIN_TRIES) {
+		__builtin_ia32_pause();
+		return;
+	}
+	*tries = 0;
+	if (armed < 0)
+		die("arm", -armed);
+	if (armed == 0 && read(uv_chan_fd(l->ch), &v, sizeof(v)) < 0 && errno != EINTR)
+		die("doorbell", errno);
+}
+
+/* Producer writes each payload straight into the ring: one copy, from src. */
+static void zc_send_n(struct link *l, int dir, const uint8_t *src, size_t len, uint64_t count)
+{
+	unsigned tries = 0;
+	void *p;
+	int r;
+
+	while (count) {
+		r = uv_chan_send_reserve(l->ch, (unsigned)dir, len, &p);
+		if (r == -EAGAIN) {
+			zc_wait(l, &tries, tries + 1 < SPIN_TRIES
+			                       ? 1
+			                       : uv_chan_arm_send(l->ch, (unsigned)dir, len));
+			continue;
+		}
+		if (r)
+			die("reserve", -r);
+		memcpy(p, src, len);
+		if (uv_chan_send_commit(l->ch, (unsigned)dir))
+			die("commit", EINVAL);
+		count--;
+	}
+}
+
+/* Consumer copies each message out of the ring where it lies: one copy, into dest. */
+static void zc_recv_n(struct link *l, int dir, uint8_t *dest, size_t len, uint64_t count)
+{
+	struct uv_chan_view v;
+	unsigned tries = 0;
+	size_t off = 0;
+	int r;
+
+	while (count) {
+		r = uv_chan_recv_peek(l->ch, (unsigned)dir, &v);
+		if (r == -EAGAIN) {
+			zc_wait(l, &tries,
+			        tries + 1 < SPIN_TRIES ? 1 : uv_chan_arm_recv(l->ch, (unsigned)dir));
+			continue;
+		}
+		if (r || v.len != len)
+			die("peek", r ? -r : EIO);
+		memcpy(dest + off, v.data, v.data_len);
+		if (v.wrap_len)
+			memcpy(dest + off + v.data_len, v.wrap, v.wrap_len);
+		off = off + len > DEST - len ? 0 : off + len;
+		uv_chan_recv_release(l->ch, (unsigned)dir);
+		count--;
+	}
+}
+
+static unsigned xbufs(size_t len)
+{
+	size_t n = DEST / len;
+
+	return n > XBUF_MAX ? XBUF_MAX : (unsigned)n;
+}
+
+static struct xflag *xflags(struct link *l) { return (struct xflag *)((uint8_t *)l->mem + DEST); }
+
+static void xwait(struct xflag *f, uint32_t until)
+{
+	unsigned tries = 0;
+
+	while (atomic_load_explicit(&f->full, memory_order_acquire) != until) {
+		if (++tries < SPIN_TRIES) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		tries = 0;
+		atomic_store_explicit(&f->waiting[until], 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&f->full, memory_order_relaxed) != until)
+			syscall(SYS_futex, &f->full, FUTEX_WAIT, !until, NULL, NULL, 0);
+		atomic_store_explicit(&f->waiting[until], 0, memory_order_relaxed);
+	}
+}
+
+static void xset(struct xflag *f, uint32_t v)
+{
+	atomic_store_explicit(&f->full, v, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&f->waiting[v], memory_order_relaxed))
+		syscall(SYS_futex, &f->full, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* Cross-core memcpy, writer: fills buffer i once the reader has emptied it. */
+static void xcore_send_n(struct link *l, const uint8_t *src, size_t len, uint64_t count)
+{
+	struct xflag *f = xflags(l);
+	unsigned n = xbufs(len), b = 0;
+
+	while (count--) {
+		xwait(&f[b], 0);
+		memcpy((uint8_t *)l->mem + (size_t)b * len, src, len);
+		xset(&f[b], 1);
+		b = b + 1 == n ? 0 : b + 1;
+	}
+}
+
+/* Cross-core memcpy, reader: copies buffer i out once full, then hands it back. */
+static void xcore_recv_n(struct link *l, uint8_t *dest, size_t len, uint64_t count)
+{
+	struct xflag *f = xflags(l);
+	unsigned n = xbufs(len), b = 0;
+	size_t off = 0;
+
+	while (count--) {
+		xwait(&f[b], 1);
+		memcpy(dest + off, (uint8_t *)l->mem + (size_t)b * len, len);
+		xset(&f[b], 0);
+		off = off + len > DEST - len ? 0 : off + len;
+		b = b + 1 == n ? 0 : b + 1;
+	}
+}
+
 /* Sends count messages of len bytes in direction dir (0: parent->child). */
 static void send_n(struct link *l, int dir, const uint8_t *src, size_t len, uint64_t count)
 {
@@ -172,6 +336,10 @@ static void send_n(struct link *l, int dir, const uint8_t *src, size_t len, uint
 	unsigned i, k;
 	int r;
 
+	if (l->kind == K_CHAN_ZC)
+		return zc_send_n(l, dir, src, len, count);
+	if (l->kind == K_XCORE)
+		return xcore_send_n(l, src, len, count);
 	for (i = 0; i < BATCH; i++)
 		v[i] = (struct iovec){(void *)src, len};
 	while (count) {
@@ -195,6 +363,10 @@ static void recv_n(struct link *l, int dir, uint8_t *dest, size_t len, uint64_t 
 	unsigned i;
 	int r;
 
+	if (l->kind == K_CHAN_ZC)
+		return zc_recv_n(l, dir, dest, len, count);
+	if (l->kind == K_XCORE)
+		return xcore_recv_n(l, dest, len, count);
 	while (count) {
 		if (!l->ch) {
 			read_all(l->fd[dir][0], dest + off, len);
@@ -314,11 +486,20 @@ static void round_trip(enum kind kind, double *p50, double *p99)
 	*p99 = rtt[RTT_ROUNDS * 99 / 100];
 }
 
+static void row(size_t size, const char *name, double rate, double mc, double xc)
+{
+	printf("%-8zu %-13s %14.0f %10.2f %10.2f %10.2f\n", size, name, rate,
+	       rate * (double)size / 1e9, rate / mc, rate / xc);
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = {64, 4096, 65536};
-	static const char *const names[] = {"channel", "channel+spin", "unix", "pipe"};
-	double scale = argc > 1 ? atof(argv[1]) : 1.0, rate, mc, p50, p99;
+	static const char *const names[] = {"channel",   "channel+spin", "channel+zc",
+	                                    "unix",      "pipe",         "xcore-memcpy"};
+	static const enum kind rows[] = {K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE};
+	static const enum kind rtts[] = {K_CHAN, K_CHAN_SPIN, K_UNIX, K_PIPE};
+	double scale = argc > 1 ? atof(argv[1]) : 1.0, rate, mc, xc, p50, p99;
 	uint8_t *src = malloc(65536), *dest = malloc(DEST);
 	unsigned s, k;
 
@@ -327,29 +508,30 @@ int main(int argc, char **argv)
 	memset(src, 0x5a, 65536);
 	memset(dest, 0, DEST);
 	printf("throughput: receiver on CPU 0, sender on CPU 1; channel ring %u x %u B, batches of "
-	       "%u; sockets and pipes one message per system call\n",
+	       "%u (zc: one message per call); sockets and pipes one message per system call\n",
 	       SLOTS, SLOT, BATCH);
-	printf("%-8s %-13s %14s %10s %10s\n", "size", "transport", "msgs/s", "GB/s", "x memcpy");
+	printf("%-8s %-13s %14s %10s %10s %10s\n", "size", "transport", "msgs/s", "GB/s",
+	       "x memcpy", "x xcore");
 	for (s = 0; s < 3; s++) {
 		uint64_t count =
 		    (uint64_t)(scale *
 		               (4e9 / (double)sizes[s] < 1e7 ? 4e9 / (double)sizes[s] : 1e7));
 		mc = memcpy_rate(sizes[s], count, src, dest);
-		printf("%-8zu %-13s %14.0f %10.2f %10.2f\n", sizes[s], "memcpy", mc,
-		       mc * (double)sizes[s] / 1e9, 1.0);
-		for (k = 0; k < 4; k++) {
-			rate = throughput((enum kind)k, sizes[s],
-			                  k >= K_UNIX ? count / 4 + 1 : count, src, dest);
-			printf("%-8zu %-13s %14.0f %10.2f %10.2f\n", sizes[s], names[k], rate,
-			       rate * (double)sizes[s] / 1e9, rate / mc);
+		xc = throughput(K_XCORE, sizes[s], count, src, dest);
+		row(sizes[s], "memcpy", mc, mc, xc);
+		row(sizes[s], names[K_XCORE], xc, mc, xc);
+		for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+			rate = throughput(rows[k], sizes[s],
+			                  rows[k] >= K_UNIX ? count / 4 + 1 : count, src, dest);
+			row(sizes[s], names[rows[k]], rate, mc, xc);
 		}
 	}
 	printf("\nround trip of a 64-byte message (us), %u rounds, processes on CPUs 0 and 1\n",
 	       RTT_ROUNDS);
 	printf("%-13s %10s %10s\n", "transport", "p50", "p99");
-	for (k = 0; k < 4; k++) {
-		round_trip((enum kind)k, &p50, &p99);
-		printf("%-13s %10.2f %10.2f\n", names[k], p50, p99);
+	for (k = 0; k < sizeof(rtts) / sizeof(rtts[0]); k++) {
+		round_trip(rtts[k], &p50, &p99);
+		printf("%-13s %10.2f %10.2f\n", names[rtts[k]], p50, p99);
 	}
 	free(src);
 	free(dest);

@@ -25,6 +25,7 @@ static int build_hdr(const struct uv_chan_config *cfg, struct uv_chan_hdr *h, ui
 	h->magic = UV_CHAN_MAGIC;
 	h->version = UV_CHAN_VERSION;
 	h->hdr_size = UV_CHAN_HDR_SIZE;
+	h->features = UV_CHAN_F_SKIP;
 	h->part_id[0] = cfg->part_id[0];
 	h->part_id[1] = cfg->part_id[1];
 	h->n_queues = cfg->n_queues;

@@ -93,6 +93,39 @@ int uv_chan_send(struct uv_chan *ch, unsigned q, const struct iovec *msgs, unsig
 int uv_chan_recv(struct uv_chan *ch, unsigned q, struct uv_chan_buf *bufs, unsigned n);
 
 /*
+ * In-place I/O, for large messages: no copy into or out of a private buffer.
+ *
+ * uv_chan_send_reserve sets aside room for one message of len bytes and points *p at its payload
+ * in the ring (one piece: a message that would run past the ring's end is moved to its start
+ * behind a skip marker); the caller writes the payload there, then uv_chan_send_commit publishes
+ * it. Errors as uv_chan_send (-EAGAIN: no room now, -EMSGSIZE: never fits); *p is untouched on
+ * failure. A second reserve, or a uv_chan_send, cancels a reservation not committed; commit
+ * without one is -EINVAL.
+ *
+ * uv_chan_recv_peek describes the next message in v without taking it; uv_chan_recv_release then
+ * frees its slots. Errors as uv_chan_recv. A message the copying uv_chan_send wrapped around the
+ * ring's end comes in two pieces (wrap != NULL); reserved messages never do. Peeking again shows
+ * the same message; release without a peek (or after a uv_chan_recv) is -EINVAL.
+ *
+ * The view points into memory the peer can still write: its header and length were checked and
+ * every pointer lies inside the message's slots, but the bytes may change while you read them.
+ * Treat them as untrusted shared memory: copy what you must validate before acting on it, and
+ * read each byte you act on once. The copying uv_chan_recv stays the default for that reason.
+ */
+struct uv_chan_view {
+	const void *data; /* first (usually only) piece */
+	size_t data_len;
+	const void *wrap; /* rest of the message at the ring's start, or NULL */
+	size_t wrap_len;
+	size_t len; /* data_len + wrap_len */
+};
+
+int uv_chan_send_reserve(struct uv_chan *ch, unsigned q, size_t len, void **p);
+int uv_chan_send_commit(struct uv_chan *ch, unsigned q);
+int uv_chan_recv_peek(struct uv_chan *ch, unsigned q, struct uv_chan_view *v);
+int uv_chan_recv_release(struct uv_chan *ch, unsigned q);
+
+/*
  * For an event loop: poll uv_chan_fd for POLLIN; on wake, uv_chan_ack, then receive (or send)
  * until -EAGAIN, then arm before sleeping again. uv_chan_arm_recv returns 0 when armed (sleep is
  * safe: the peer will ring), 1 when there is already something to receive (or the peer closed:

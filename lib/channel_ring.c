@@ -52,9 +52,8 @@ void uv_chan_wake_peer(struct uv_chan *ch, _Atomic uint32_t *flag)
 		uv_chan_ring(ch);
 }
 
-/* Makes our index visible, then rings the peer if it sleeps waiting for it. */
-static void publish(struct uv_chan *ch, _Atomic uint32_t *idx, uint32_t val,
-                    _Atomic uint32_t *peer_waiting)
+void uv_chan_publish(struct uv_chan *ch, _Atomic uint32_t *idx, uint32_t val,
+                     _Atomic uint32_t *peer_waiting)
 {
 	atomic_store_explicit(idx, val, memory_order_release);
 	uv_chan_wake_peer(ch, peer_waiting);
@@ -65,11 +64,6 @@ struct uv_chan_q *uv_chan_queue(struct uv_chan *ch, unsigned q, int tx)
 	if (q >= ch->n_queues || ch->q[q].tx != tx)
 		return NULL;
 	return &ch->q[q];
-}
-
-static size_t ring_pos(const struct uv_chan_q *q, uint32_t idx)
-{
-	return (size_t)(idx & (q->slot_count - 1)) << q->slot_shift;
 }
 
 /* Copies len bytes to ring byte offset pos, wrapping at the end of the ring. */
@@ -102,7 +96,7 @@ static void copy_out(const struct uv_chan_q *q, size_t pos, void *dst, size_t le
 }
 
 /* Producer side: the consumer's head may only move forward, and never past our tail. */
-static int load_head(struct uv_chan *ch, struct uv_chan_q *q)
+int uv_chan_load_head(struct uv_chan *ch, struct uv_chan_q *q)
 {
 	uint32_t head = atomic_load_explicit(&q->ctl->head, memory_order_acquire);
 
@@ -114,7 +108,7 @@ static int load_head(struct uv_chan *ch, struct uv_chan_q *q)
 
 /* Consumer side: the producer's tail may only move forward, and never more than a ring ahead of
  * our head. */
-static int load_tail(struct uv_chan *ch, struct uv_chan_q *q)
+int uv_chan_load_tail(struct uv_chan *ch, struct uv_chan_q *q)
 {
 	uint32_t tail = atomic_load_explicit(&q->ctl->tail, memory_order_acquire);
 
@@ -124,7 +118,7 @@ static int load_tail(struct uv_chan *ch, struct uv_chan_q *q)
 	return 0;
 }
 
-static int peer_gone(struct uv_chan *ch)
+int uv_chan_peer_gone(struct uv_chan *ch)
 {
 	int s = uv_chan_peer_state(ch);
 
@@ -145,10 +139,11 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 		return -EINVAL;
 	if (ch->broken)
 		return ch->broken;
-	r = peer_gone(ch);
+	q->reserved = 0; /* its slots are about to be overwritten: commit is no longer valid */
+	r = uv_chan_peer_gone(ch);
 	if (r)
 		return r < 0 ? r : -EPIPE;
-	r = load_head(ch, q);
+	r = uv_chan_load_head(ch, q);
 	if (r)
 		return r;
 	free_slots = q->slot_count - (q->tail - q->head);
@@ -161,49 +156,62 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 			break;
 		mh.len = (uint32_t)msgs[i].iov_len;
 		/* A message starts on a slot and slots are >= 16 bytes: its header never wraps. */
-		memcpy(q->slots + ring_pos(q, q->tail), &mh, sizeof(mh));
-		copy_in(q, ring_pos(q, q->tail) + sizeof(mh), msgs[i].iov_base, msgs[i].iov_len);
+		memcpy(q->slots + uv_chan_ring_pos(q, q->tail), &mh, sizeof(mh));
+		copy_in(q, uv_chan_ring_pos(q, q->tail) + sizeof(mh), msgs[i].iov_base, msgs[i].iov_len);
 		q->tail += need;
 		free_slots -= need;
 		if (q->tail - published >= q->publish_slots) {
-			publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
+			uv_chan_publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
 			published = q->tail;
 		}
 	}
 	if (!i)
 		return msgs[0].iov_len > q->max_len ? -EMSGSIZE : -EAGAIN;
 	if (q->tail != published)
-		publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
+		uv_chan_publish(ch, &q->ctl->tail, q->tail, &q->ctl->cons_waiting);
 	ch->stats.sent += i;
 	return (int)i;
 }
 
-/* Reads and checks the header of the message at head; *slots gets how many slots it covers. */
-static int msg_peek(struct uv_chan *ch, struct uv_chan_q *q, uint32_t used, uint32_t *len,
-                    uint32_t *slots)
+int uv_chan_msg_next(struct uv_chan *ch, struct uv_chan_q *q, uint32_t *len, uint32_t *slots)
 {
 	struct uv_chan_msg_hdr mh;
+	uint32_t used, n;
 
-	memcpy(&mh, q->slots + ring_pos(q, q->head), sizeof(mh));
-	if (mh.reserved || mh.len > q->max_len)
-		return uv_chan_break(ch);
-	*slots = uv_chan_msg_slots(q, mh.len);
-	/* The producer publishes whole messages: one running past tail is garbage. */
-	if (*slots > used)
-		return uv_chan_break(ch);
-	*len = mh.len;
-	return 0;
+	for (;;) {
+		used = q->tail - q->head;
+		if (!used)
+			return -EAGAIN;
+		memcpy(&mh, q->slots + uv_chan_ring_pos(q, q->head), sizeof(mh));
+		if (mh.flags == UV_CHAN_MSG_SKIP && !mh.len) {
+			/* Padding to the ring's end: bounded by the ring, then by what is published. */
+			n = q->slot_count - (q->head & (q->slot_count - 1));
+			if (n > used)
+				return uv_chan_break(ch);
+			q->head += n;
+			continue;
+		}
+		if (mh.flags || mh.len > q->max_len)
+			return uv_chan_break(ch);
+		n = uv_chan_msg_slots(q, mh.len);
+		/* The producer publishes whole messages: one running past tail is garbage. */
+		if (n > used)
+			return uv_chan_break(ch);
+		*len = mh.len;
+		*slots = n;
+		return 0;
+	}
 }
 
 /* Nothing queued: -EPIPE if the peer is gone (checked before a last look at tail, so a message
  * it sent just before closing is not lost), else -EAGAIN. */
-static int recv_empty(struct uv_chan *ch, struct uv_chan_q *q)
+int uv_chan_recv_empty(struct uv_chan *ch, struct uv_chan_q *q)
 {
-	int gone = peer_gone(ch), r;
+	int gone = uv_chan_peer_gone(ch), r;
 
 	if (gone < 0)
 		return gone;
-	r = load_tail(ch, q);
+	r = uv_chan_load_tail(ch, q);
 	if (r)
 		return r;
 	if (q->tail != q->head)
@@ -214,45 +222,54 @@ static int recv_empty(struct uv_chan *ch, struct uv_chan_q *q)
 int uv_chan_recv(struct uv_chan *ch, unsigned qi, struct uv_chan_buf *bufs, unsigned n)
 {
 	struct uv_chan_q *q = uv_chan_queue(ch, qi, 0);
-	uint32_t used, len = 0, slots = 0, published;
+	uint32_t len = 0, slots = 0, published;
 	unsigned i;
-	int r;
+	int r = 0;
 
 	if (!q || !bufs || !n)
 		return -EINVAL;
 	if (ch->broken)
 		return ch->broken;
-	r = load_tail(ch, q);
+	r = uv_chan_load_tail(ch, q);
 	if (r)
 		return r;
 	if (q->tail == q->head) {
-		r = recv_empty(ch, q);
+		r = uv_chan_recv_empty(ch, q);
 		if (r)
 			return r;
 	}
-	used = q->tail - q->head;
+	q->peeked = 0; /* a message shown by peek is now taken by copy */
 	published = q->head;
-	for (i = 0; i < n && used; i++) {
-		r = msg_peek(ch, q, used, &len, &slots);
+	for (i = 0; i < n; i++) {
+		r = uv_chan_msg_next(ch, q, &len, &slots);
+		if (r == -EAGAIN)
+			break;
 		if (r)
 			return r;
 		if (len > bufs[i].cap) {
 			if (i)
 				break;
 			bufs[0].len = len;
-			return -EMSGSIZE;
+			r = -EMSGSIZE;
+			break;
 		}
-		copy_out(q, ring_pos(q, q->head) + UV_CHAN_MSG_HDR_SIZE, bufs[i].data, len);
+		copy_out(q, uv_chan_ring_pos(q, q->head) + UV_CHAN_MSG_HDR_SIZE, bufs[i].data, len);
 		bufs[i].len = len;
 		q->head += slots;
-		used -= slots;
 		if (q->head - published >= q->publish_slots) {
-			publish(ch, &q->ctl->head, q->head, &q->ctl->prod_waiting);
+			uv_chan_publish(ch, &q->ctl->head, q->head, &q->ctl->prod_waiting);
 			published = q->head;
 		}
 	}
+	/* Also frees the slots of skip markers stepped over. */
 	if (q->head != published)
-		publish(ch, &q->ctl->head, q->head, &q->ctl->prod_waiting);
+		uv_chan_publish(ch, &q->ctl->head, q->head, &q->ctl->prod_waiting);
 	ch->stats.received += i;
-	return (int)i;
+	if (i)
+		return (int)i;
+	if (r)
+		return r;
+	/* Only a skip marker was queued. */
+	r = uv_chan_recv_empty(ch, q);
+	return r ? r : -EAGAIN;
 }

@@ -11,7 +11,10 @@
  *
  * A message starts at a slot boundary with a struct uv_chan_msg_hdr and occupies
  * ceil((8 + len) / slot_size) consecutive slots; its bytes wrap around the end of the ring like
- * the indices do, so any message up to the ring's size minus 8 bytes fits.
+ * the indices do, so any message up to the ring's size minus 8 bytes fits. A skip marker (flags
+ * UV_CHAN_MSG_SKIP, len 0) is no message: it fills the ring from its slot to the ring's end, so
+ * the next message starts at slot 0 in one piece (written by the in-place send, feature
+ * UV_CHAN_F_SKIP).
  *
  * Indices are free-running 32-bit slot counters (head: next slot the consumer reads; tail: next
  * slot the producer writes); tail - head is the number of slots in use and never exceeds
@@ -38,8 +41,10 @@
 #define UV_CHAN_SLOTS_MAX (1u << 24)
 #define UV_CHAN_RING_MAX (1ull << 30) /* slot_size * slot_count */
 
-/* Feature bits: none yet. A reader refuses bits it does not know. */
-#define UV_CHAN_FEATURES_KNOWN 0u
+/* Feature bits. A reader refuses bits it does not know, so a library that predates a bit refuses
+ * the channel at attach instead of failing on the first message it cannot parse. */
+#define UV_CHAN_F_SKIP (1u << 0) /* the producer may write skip markers (UV_CHAN_MSG_SKIP) */
+#define UV_CHAN_FEATURES_KNOWN UV_CHAN_F_SKIP
 
 enum uv_chan_side {
 	UV_CHAN_SIDE_A = 0,
@@ -99,9 +104,11 @@ struct uv_chan_qctl {
 };
 
 struct uv_chan_msg_hdr {
-	uint32_t len;      /* payload bytes that follow this header */
-	uint32_t reserved; /* 0 */
+	uint32_t len;   /* payload bytes that follow this header */
+	uint32_t flags; /* 0, or UV_CHAN_MSG_SKIP with len 0 */
 };
+
+#define UV_CHAN_MSG_SKIP 1u /* padding up to the ring's end, no message */
 
 #define UV_CHAN_HDR_SIZE (sizeof(struct uv_chan_hdr) + sizeof(struct uv_chan_state))
 #define UV_CHAN_MSG_HDR_SIZE (sizeof(struct uv_chan_msg_hdr))
@@ -130,6 +137,7 @@ _Static_assert(offsetof(struct uv_chan_qctl, cons_waiting) == 4, "qctl ABI");
 _Static_assert(offsetof(struct uv_chan_qctl, head) == 64, "qctl ABI");
 _Static_assert(offsetof(struct uv_chan_qctl, prod_waiting) == 68, "qctl ABI");
 _Static_assert(sizeof(struct uv_chan_msg_hdr) == 8, "message header ABI");
+_Static_assert(offsetof(struct uv_chan_msg_hdr, flags) == 4, "message header ABI");
 _Static_assert(UV_CHAN_HDR_SIZE == 384 && UV_CHAN_HDR_SIZE % UV_CHAN_ALIGN == 0, "hdr ABI");
 _Static_assert(UV_CHAN_SLOT_MIN >= 2 * UV_CHAN_MSG_HDR_SIZE, "a slot holds a message header");
 _Static_assert((uint64_t)UV_CHAN_SLOT_MAX *UV_CHAN_SLOTS_MAX >= UV_CHAN_RING_MAX, "bounds");

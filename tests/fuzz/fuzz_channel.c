@@ -2,8 +2,9 @@
 /*
  * A hostile peer: the input becomes the channel region (either raw, or a well-formed channel with
  * bytes overwritten so the fuzzer gets past the header), and keeps rewriting header, indices and
- * slots between our calls. We attach, receive and send; ASan catches any access outside the
- * region, which is allocated at exactly its size.
+ * slots between our calls. We attach, receive and send, by copy and in place (every byte of a
+ * peeked view is read, every byte of a reservation written); ASan catches any access outside
+ * the region, which is allocated at exactly its size.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -72,6 +73,36 @@ static size_t raw(struct input *in, uint8_t **mem)
 	return size;
 }
 
+/* Reads every byte a peek shows, so a view reaching outside the region trips ASan. */
+static void peek_all(struct uv_chan *ch, unsigned q)
+{
+	struct uv_chan_view v;
+	const uint8_t *a, *b;
+	unsigned sum = 0;
+	size_t i;
+
+	if (uv_chan_recv_peek(ch, q, &v))
+		return;
+	a = v.data;
+	b = v.wrap;
+	for (i = 0; i < v.data_len; i++)
+		sum += a[i];
+	for (i = 0; i < v.wrap_len; i++)
+		sum += b[i];
+	__asm__ volatile("" : : "r"(sum)); /* the reads must happen */
+	uv_chan_recv_release(ch, q);
+}
+
+static void reserve_fill(struct uv_chan *ch, unsigned q, size_t len)
+{
+	void *p;
+
+	if (uv_chan_send_reserve(ch, q, len, &p) == 0) {
+		memset(p, 0xa5, len);
+		uv_chan_send_commit(ch, q);
+	}
+}
+
 static void exercise(struct uv_chan *ch, struct input *in, uint8_t *mem, size_t size)
 {
 	static uint8_t buf[REGION_MAX];
@@ -85,9 +116,12 @@ static void exercise(struct uv_chan *ch, struct input *in, uint8_t *mem, size_t 
 		for (q = 0; q < uv_chan_queue_count(ch); q++) {
 			if (uv_chan_is_sender(ch, q) == 1) {
 				uv_chan_send(ch, q, v, 3);
+				reserve_fill(ch, q, v[round % 3].iov_len * (round & 4 ? 3 : 1));
 				uv_chan_arm_send(ch, q, 64);
 			} else {
 				uv_chan_recv(ch, q, b, 4);
+				peek_all(ch, q);
+				peek_all(ch, q);
 				uv_chan_arm_recv(ch, q);
 			}
 		}

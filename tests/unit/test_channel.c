@@ -308,7 +308,7 @@ static const struct corruption corruptions[] = {
     {"magic", HOFF(magic), 0x12345678, 4, -EPROTO, "magic"},
     {"version", HOFF(version), 2, 4, -EPROTONOSUPPORT, "version"},
     {"hdr_size", HOFF(hdr_size), 320, 4, -EPROTO, "hdr_size"},
-    {"features", HOFF(features), 1, 4, -EOPNOTSUPP, "feature"},
+    {"features", HOFF(features), 1u << 31, 4, -EOPNOTSUPP, "feature"},
     {"total_size big", HOFF(total_size), 1ull << 40, 8, -EPROTO, "total_size"},
     {"total_size small", HOFF(total_size), 100, 8, -EPROTO, "total_size"},
     {"total_size cuts q1", HOFF(total_size), 4096, 8, -EPROTO, "outside"},
@@ -464,7 +464,7 @@ static void test_garbage_message(void **state)
 	fix_open(&f, 64, 16);
 	mh = (struct uv_chan_msg_hdr *)slots(&f, 0);
 	assert_int_equal(send1(f.ch[0], "abc", 3), 1);
-	mh->reserved = 1;
+	mh->flags = UV_CHAN_MSG_SKIP; /* a skip marker never has a length */
 	assert_int_equal(recv1(f.ch[1], out, sizeof(out), &len), -EPROTO);
 	expect_broken(&f, 1);
 	fix_close(&f);
@@ -567,6 +567,192 @@ static void test_close_and_timeout(void **state)
 	fix_close(&f);
 }
 
+/* In place: reserves one message of n bytes on queue 0, fills it from seed, commits. */
+static int zc_send1(struct fix *f, size_t n, uint32_t seed)
+{
+	void *p = NULL;
+	int r = uv_chan_send_reserve(f->ch[0], 0, n, &p);
+
+	if (r)
+		return r;
+	assert_non_null(p);
+	fill(p, n, seed);
+	return uv_chan_send_commit(f->ch[0], 0);
+}
+
+/* Peeks the next message on queue 0, checks it is one piece equal to fill(n, seed), releases. */
+static void zc_expect(struct fix *f, size_t n, uint32_t seed)
+{
+	struct uv_chan_view v;
+	uint8_t want[300];
+
+	assert_true(n <= sizeof(want));
+	fill(want, n, seed);
+	assert_int_equal(uv_chan_recv_peek(f->ch[1], 0, &v), 0);
+	assert_int_equal(v.len, n);
+	assert_int_equal(v.data_len, n);
+	assert_null(v.wrap);
+	assert_memory_equal(v.data, want, n);
+	assert_int_equal(uv_chan_recv_release(f->ch[1], 0), 0);
+}
+
+/* Reserved messages of 0 to 4 slots in bursts: every one lands in one piece, the skip markers in
+ * front of those that would cross the ring's end are never seen as messages, bytes in order. */
+static void test_zc_wrap(void **state)
+{
+	struct fix f;
+	size_t n[4];
+	unsigned i, k, burst;
+	struct uv_chan_view v;
+
+	fix_open(&f, 64, 16);
+	for (i = 0; i < 5000; i++) {
+		burst = 1 + i % 3;
+		for (k = 0; k < burst; k++) {
+			n[k] = (i * 37 + k * 11) % 250;
+			assert_int_equal(zc_send1(&f, n[k], i + k), 0);
+		}
+		for (k = 0; k < burst; k++)
+			zc_expect(&f, n[k], i + k);
+		assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EAGAIN);
+	}
+	fix_close(&f);
+}
+
+/* Copying and in-place calls mix on one queue: a message the copying send wrapped is shown in
+ * two pieces; a reserved stream with skip markers is read by the copying receive. */
+static void test_zc_mixed(void **state)
+{
+	struct fix f;
+	struct uv_chan_view v;
+	uint8_t in[200], out[200], big[1024];
+	size_t len;
+
+	fix_open(&f, 64, 16);
+	fill(big, sizeof(big), 2);
+	assert_int_equal(send1(f.ch[0], big, 56 + 64 * 13), 1); /* 14 slots: tail at 14 */
+	assert_int_equal(recv1(f.ch[1], big, sizeof(big), &len), 1);
+	fill(in, 150, 3);
+	assert_int_equal(send1(f.ch[0], in, 150), 1); /* 3 slots from 14: wraps */
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), 0);
+	assert_int_equal(v.len, 150);
+	assert_int_equal(v.data_len, 2 * 64 - 8);
+	assert_ptr_equal(v.wrap, slots(&f, 0));
+	assert_int_equal(v.wrap_len, 150 - v.data_len);
+	memcpy(out, v.data, v.data_len);
+	memcpy(out + v.data_len, v.wrap, v.wrap_len);
+	assert_memory_equal(out, in, 150);
+	/* Peeking twice shows the same message; a copying receive takes it instead of release. */
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), 0);
+	assert_int_equal(recv1(f.ch[1], out, sizeof(out), &len), 1);
+	assert_int_equal(len, 150);
+	assert_int_equal(uv_chan_recv_release(f.ch[1], 0), -EINVAL);
+	/* Tail at 17 (slot 1): 120 bytes take slots 1-2, read by copy. Then 900 bytes need 15 slots
+	 * from slot 3: 13 slots of padding are published, and the message waits for the consumer to
+	 * step over them (a peek that finds only padding says -EAGAIN). */
+	assert_int_equal(zc_send1(&f, 120, 5), 0);
+	assert_int_equal(recv1(f.ch[1], out, sizeof(out), &len), 1);
+	assert_int_equal(len, 120);
+	fill(in, 120, 5);
+	assert_memory_equal(out, in, 120);
+	assert_int_equal(zc_send1(&f, 900, 6), -EAGAIN);
+	assert_int_equal(atomic_load(&qctl(&f, 0)->tail), 32);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EAGAIN);
+	assert_int_equal(atomic_load(&qctl(&f, 0)->head), 32);
+	assert_int_equal(zc_send1(&f, 900, 6), 0);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), 0);
+	assert_int_equal(v.len, 900);
+	assert_ptr_equal(v.data, slots(&f, 0) + 8);
+	assert_null(v.wrap);
+	assert_int_equal(uv_chan_recv_release(f.ch[1], 0), 0);
+	fix_close(&f);
+}
+
+static void test_zc_full(void **state)
+{
+	struct fix f;
+	struct uv_chan_view v;
+	void *p = &f, *keep;
+	unsigned n = 0;
+
+	fix_open(&f, 64, 16);
+	/* Larger than the ring: never. */
+	assert_int_equal(uv_chan_send_reserve(f.ch[0], 0, 16 * 64 - 7, &p), -EMSGSIZE);
+	assert_ptr_equal(p, &f);
+	/* One slot per message: exactly 16 fit, then backpressure; *p untouched. */
+	while (zc_send1(&f, 40, n) == 0)
+		n++;
+	assert_int_equal(n, 16);
+	assert_int_equal(uv_chan_send_reserve(f.ch[0], 0, 1, &p), -EAGAIN);
+	assert_ptr_equal(p, &f);
+	assert_int_equal(uv_chan_send_commit(f.ch[0], 0), -EINVAL); /* nothing reserved */
+	zc_expect(&f, 40, 0);
+	assert_int_equal(zc_send1(&f, 40, 16), 0);
+	for (n = 1; n <= 16; n++)
+		zc_expect(&f, 40, n);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EAGAIN);
+	/* The largest message fits an empty ring even when tail is mid-ring: it skips to slot 0,
+	 * and waits (-EAGAIN) while the slots it needs are still held by the consumer. */
+	assert_int_equal(zc_send1(&f, 40, 1), 0);
+	assert_int_equal(uv_chan_send_reserve(f.ch[0], 0, 16 * 64 - 8, &p), -EAGAIN);
+	zc_expect(&f, 40, 1);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EAGAIN); /* only the skip marker */
+	assert_int_equal(uv_chan_send_reserve(f.ch[0], 0, 16 * 64 - 8, &keep), 0);
+	assert_ptr_equal(keep, slots(&f, 0) + 8);
+	assert_int_equal(uv_chan_send_commit(f.ch[0], 0), 0);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), 0);
+	assert_int_equal(v.len, 16 * 64 - 8);
+	/* Release without a peek, on the wrong end, of no queue. */
+	assert_int_equal(uv_chan_recv_release(f.ch[1], 0), 0);
+	assert_int_equal(uv_chan_recv_release(f.ch[1], 0), -EINVAL);
+	assert_int_equal(uv_chan_recv_release(f.ch[0], 0), -EINVAL);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 5, &v), -EINVAL);
+	assert_int_equal(uv_chan_send_reserve(f.ch[1], 0, 1, &p), -EINVAL);
+	fix_close(&f);
+}
+
+/* A hostile producer rewrites what a peek reads: each lie breaks the channel, nothing is shown. */
+static void test_zc_hostile(void **state)
+{
+	struct fix f;
+	struct uv_chan_view v = {0};
+	struct uv_chan_msg_hdr *mh;
+
+	fix_open(&f, 64, 16);
+	mh = (struct uv_chan_msg_hdr *)slots(&f, 0);
+	assert_int_equal(zc_send1(&f, 10, 1), 0);
+	mh->len = 200; /* runs past the published tail */
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EPROTO);
+	assert_null(v.data);
+	expect_broken(&f, 1);
+	assert_int_equal(uv_chan_recv_release(f.ch[1], 0), -EINVAL);
+	fix_close(&f);
+
+	fix_open(&f, 64, 16);
+	mh = (struct uv_chan_msg_hdr *)slots(&f, 0);
+	assert_int_equal(zc_send1(&f, 10, 1), 0);
+	mh->len = 0xfffffff0u; /* larger than the ring */
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EPROTO);
+	fix_close(&f);
+
+	fix_open(&f, 64, 16);
+	mh = (struct uv_chan_msg_hdr *)slots(&f, 0);
+	assert_int_equal(zc_send1(&f, 10, 1), 0);
+	*mh = (struct uv_chan_msg_hdr){0, UV_CHAN_MSG_SKIP}; /* 16 slots of padding, 1 published */
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), -EPROTO);
+	fix_close(&f);
+
+	/* A peeked message the peer lengthens before release: release frees what was shown. */
+	fix_open(&f, 64, 16);
+	mh = (struct uv_chan_msg_hdr *)slots(&f, 0);
+	assert_int_equal(zc_send1(&f, 10, 1), 0);
+	assert_int_equal(uv_chan_recv_peek(f.ch[1], 0, &v), 0);
+	mh->len = 500;
+	assert_int_equal(uv_chan_recv_release(f.ch[1], 0), 0);
+	assert_int_equal(atomic_load(&qctl(&f, 0)->head), 1);
+	fix_close(&f);
+}
+
 static void test_format_refuses(void **state)
 {
 	struct uv_chan_config cfg;
@@ -597,7 +783,9 @@ int main(void)
 	    cmocka_unit_test(test_geometry_fixed),    cmocka_unit_test(test_garbage_tail),
 	    cmocka_unit_test(test_garbage_message),   cmocka_unit_test(test_garbage_head),
 	    cmocka_unit_test(test_doorbell),          cmocka_unit_test(test_close_and_timeout),
-	    cmocka_unit_test(test_format_refuses),
+	    cmocka_unit_test(test_format_refuses),    cmocka_unit_test(test_zc_wrap),
+	    cmocka_unit_test(test_zc_mixed),          cmocka_unit_test(test_zc_full),
+	    cmocka_unit_test(test_zc_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
