@@ -25,6 +25,7 @@ struct cmd_client {
 };
 
 struct cmdp {
+	long long watched_ms; /* when the monitors were last looked after */
 	const char *uv_path;
 	const char *run_dir;
 	const char *monitor_bin;
@@ -94,5 +95,8 @@ json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p);
 /* server.c: the control socket. */
 int cmd_server_listen(struct cmdp *c, char *err, size_t errlen);
 int cmd_server_run(struct cmdp *c);
+
+/* watch.c */
+void cmd_watch_monitors(struct cmdp *c);
 
 #endif

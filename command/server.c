@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
@@ -90,6 +91,14 @@ static int serve(struct cmdp *c, struct cmd_client *cl)
 	return 0;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int cmd_server_run(struct cmdp *c)
 {
 	struct pollfd p[CMD_CLIENTS_MAX + 1];
@@ -100,9 +109,13 @@ int cmd_server_run(struct cmdp *c)
 		p[0] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
 		for (i = 0; i < CMD_CLIENTS_MAX; i++)
 			p[i + 1] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
-		n = poll(p, CMD_CLIENTS_MAX + 1, -1);
+		n = poll(p, CMD_CLIENTS_MAX + 1, 1000);
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		if (now_ms() - c->watched_ms >= 1000) { /* look after the monitors once a second */
+			cmd_watch_monitors(c);
+			c->watched_ms = now_ms();
+		}
 		if (n <= 0)
 			continue;
 		if (p[0].revents & POLLIN)
