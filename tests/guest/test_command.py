@@ -128,6 +128,14 @@ def test_command_defines_starts_lists_stops_and_survives_its_own_death():
     qemu = g.qemu_pid()
     check(os.readlink(f"/proc/{qemu}/fd/3").startswith("/memfd:uv-mem-p10-"),
           "the guest's RAM is not the ultravisor's grant")
+    # ultra top: the engine as the host sees it. A busy guest capped at 0.5 CPU shows it.
+    g.out("(while :; do :; done) &")
+    top = json.loads(cp.ok("--json", "top", "-n", "1", "-d", "2"))
+    row = next((r for r in top if r["name"] == "cg1"), None)
+    check(row and row["cpu_share"] == 0.5 and 0.2 <= row["cpu"] <= 0.6 and
+          row["rss_mib"] > 16, f"ultra top: {top}")
+    check("cg1" in cp.ok("top", "-n", "1", "-d", "0.2"), "ultra top prints no cg1 line")
+    g.out("kill %1 2>/dev/null; true")
 
     # kill -9 of the command partition: the guest goes on; a new instance knows it again.
     before = g.console_log().count(b"\n")

@@ -23,6 +23,8 @@ static const struct ultra_verb verbs[] = {
 	{"info", "NAME", "one partition in detail", ultra_cmd_info},
 	{"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
 	{"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
+	{"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",
+	 ultra_cmd_top},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))

@@ -53,5 +53,6 @@ int ultra_cmd_list(struct ultra *u, int argc, char **argv);
 int ultra_cmd_info(struct ultra *u, int argc, char **argv);
 int ultra_cmd_console(struct ultra *u, int argc, char **argv);
 int ultra_cmd_log(struct ultra *u, int argc, char **argv);
+int ultra_cmd_top(struct ultra *u, int argc, char **argv);
 
 #endif
