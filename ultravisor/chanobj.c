@@ -189,32 +189,21 @@ void uvd_chanobj_free_all(struct uvd *u)
  * channel: its name names the channel and its endpoints, partition is one of them, same size. */
 int uvd_chanobj_adopt(struct uvd *u, uint32_t partition, int fd)
 {
-	char link[64], target[128];
+	char target[128];
 	unsigned id, a, b;
-	struct stat st;
-	ssize_t n;
+	uint64_t size;
+	int r;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0 || fstat(fd, &st) < 0)
-		return -EBADF;
-	target[n] = 0;
+	if ((r = uvd_fd_describe(fd, target, sizeof(target), &size)))
+		return r;
 	if (sscanf(target, "/memfd:uv-chan-%u-p%u-p%u", &id, &a, &b) != 3 ||
 	    (a != partition && b != partition))
 		return -EINVAL;
 	for (size_t i = 0; i < u->n_chanobj; i++) {
 		struct uvd_chanobj *o = &u->chanobj[i];
-		int keep;
 
-		if (o->id != id || o->endpoint[0] != a || o->endpoint[1] != b ||
-		    (uint64_t)st.st_size != o->size)
-			continue;
-		keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (keep < 0)
-			return -errno;
-		close(o->fd);
-		o->fd = keep;
-		return 0;
+		if (o->id == id && o->endpoint[0] == a && o->endpoint[1] == b && size == o->size)
+			return uvd_fd_replace(&o->fd, fd);
 	}
 	return -ESTALE;
 }

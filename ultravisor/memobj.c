@@ -81,32 +81,23 @@ static void memobj_drop(struct uvd *u, size_t i)
  * grant: same partition, same grant sequence (from the memfd's name), same size. */
 int uvd_mem_adopt(struct uvd *u, uint32_t partition, int fd)
 {
-	char link[64], target[128];
+	char target[128];
 	unsigned p;
 	unsigned long long seq;
-	struct stat st;
-	ssize_t n;
+	uint64_t size;
+	int r;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0 || fstat(fd, &st) < 0)
-		return -EBADF;
-	target[n] = 0;
+	if ((r = uvd_fd_describe(fd, target, sizeof(target), &size)))
+		return r;
 	if (sscanf(target, "/memfd:uv-mem-p%u-s%llu", &p, &seq) != 2 || p != partition)
 		return -EINVAL;
 	for (size_t i = 0; i < u->n_mem; i++) {
 		struct uvd_memobj *m = &u->mem[i];
 
 		/* Objects rebuilt from a snapshot have no sequence: match them by size. */
-		if (m->partition != partition || (m->log_seq && m->log_seq != seq) ||
-		    (uint64_t)st.st_size != m->size)
-			continue;
-		int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (keep < 0)
-			return -errno;
-		close(m->fd);
-		m->fd = keep;
-		return 0;
+		if (m->partition == partition && (!m->log_seq || m->log_seq == seq) &&
+		    size == m->size)
+			return uvd_fd_replace(&m->fd, fd);
 	}
 	return -ESTALE;
 }

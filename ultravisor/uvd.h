@@ -107,6 +107,10 @@ int uvd_mem_track(struct uvd *u, const struct uv_txn *committed, uint64_t seq);
 int uvd_mem_rebuild(struct uvd *u); /* objects for snapshot-only grants */
 void uvd_mem_forget(struct uvd *u, uint64_t seq); /* a grant that did not commit */
 int uvd_mem_adopt(struct uvd *u, uint32_t partition, int fd);
+
+/* fdobj.c */
+int uvd_fd_describe(int fd, char *name, size_t cap, uint64_t *size);
+int uvd_fd_replace(int *slot, int fd); /* a close-on-exec duplicate of fd replaces *slot */
 int uvd_mem_fds(struct uvd *u, uint32_t partition, int *fds, unsigned max, unsigned *n,
 		uint64_t *bytes);
 void uvd_mem_free_all(struct uvd *u);
