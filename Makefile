@@ -23,6 +23,7 @@ LDFLAGS := $(LDFLAGS_V) $(EXTRA_LDFLAGS)
 
 # program folder -> executable name
 PROGRAMS := monitor:ultra-monitor ultravisor:ultravisor tools/uvctl:uvctl boot:ultra-boot io:ultra-io command:ultra-command tools/ultra:ultra
+PROGRAMS += ops:ultra-ops
 PROGRAMS += $(EXTRA_PROGRAMS)
 
 LIB_SRC := $(wildcard lib/*.c)

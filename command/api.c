@@ -6,11 +6,13 @@
  * refused by name, so a client written for a later version fails loudly, not silently.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "command.h"
+#include "def_policy.h"
 #include "desc.h"
 
 struct verb {
@@ -77,6 +79,18 @@ static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *
 		cmd_fail(e, "bad-request", "arguments.base_dir: expected a string");
 		return NULL;
 	}
+	/* Domains and autostart are kept and carried out by the operations partition, which
+	 * takes them out of what it sends here; here they could only be ignored. */
+	json_object_object_foreach(def, key, val)
+	{
+		(void)val;
+		if (uv_def_policy_key(key)) {
+			cmd_fail(e, "invalid-definition", "%s: belongs to the operations partition: "
+				 "define through RUN/ops.sock (ultra define does when ultra-ops runs)",
+				 key);
+			return NULL;
+		}
+	}
 	if (cmd_define(c, def, arg_str(args, "base_dir"), &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
@@ -97,6 +111,27 @@ static json_object *v_start(struct cmdp *c, json_object *args, struct cmd_err *e
 	struct cmd_part p = {0};
 
 	if (!name || cmd_start(c, name, &p, e))
+		return NULL;
+	return cmd_part_json(c, &p);
+}
+
+static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	const char *name = need_name(args, e);
+	struct cmd_part p = {0};
+	json_object *v;
+	double x;
+
+	if (!name)
+		return NULL;
+	if (!json_object_object_get_ex(args, "cpu_share", &v) ||
+	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
+	    !isfinite(x = json_object_get_double(v)) || x < 0 || x > UV_VCPUS_MAX) {
+		cmd_fail(e, "bad-request", "arguments.cpu_share: expected 0..%d CPUs (0: no limit)",
+			 UV_VCPUS_MAX);
+		return NULL;
+	}
+	if (cmd_set_cpu_share(c, name, (uint32_t)llround(x * 1000.0), &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
 }
@@ -207,12 +242,13 @@ static const char *const no_args[] = {NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const stop_args[] = {"name", "timeout", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
+static const char *const share_args[] = {"name", "cpu_share", NULL};
 
 static const struct verb verbs[] = {
 	{"define", define_args, v_define},   {"undefine", name_args, v_undefine},
 	{"start", name_args, v_start},       {"stop", stop_args, v_stop},
 	{"destroy", name_args, v_destroy},   {"list", no_args, v_list},
-	{"info", name_args, v_info},
+	{"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
 };
 
 static int allowed(const char *const *list, const char *key)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Partition definitions (JSON) -> partition descriptors. Every error names the field's path. */
+#include "def_policy.h"
 #include "desc.h"
 
 #include <errno.h>
@@ -193,6 +194,10 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 						      base, &d->dev[i], err, errlen)))
 					return r;
 			d->n_dev = (uint32_t)n;
+		} else if (uv_def_policy_key(key)) {
+			/* The operations partition's (lib/def_policy.c): checked, not kept here. */
+			if ((r = uv_def_policy_check(key, val, err, errlen)))
+				return r;
 		} else {
 			return fail(err, errlen, "%s: unknown key", key);
 		}
