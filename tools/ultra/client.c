@@ -61,12 +61,12 @@ int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json
 }
 
 /* define, undefine and start go through the operations partition while it runs, so that its
- * store stays the truth about definitions (docs/operations.md); without it, straight to the
- * command partition. */
+ * store stays the truth about definitions (docs/operations.md); without it, or when -c names
+ * a command partition, straight to the command partition. */
 int ultra_call_managed(struct ultra *u, const char *execute, json_object *args,
 		       json_object **ret)
 {
-	int fd = uv_unix_connect(u->ops_sock, SOCK_STREAM);
+	int fd = u->direct ? -1 : uv_unix_connect(u->ops_sock, SOCK_STREAM);
 
 	if (fd < 0)
 		return ultra_call(u, execute, args, ret);

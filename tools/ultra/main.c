@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "+jc:s:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': u.json = 1; break;
-		case 'c': u.sock = optarg; break;
+		case 'c': u.sock = optarg; u.direct = 1; break;
 		case 's': u.state_dir = optarg; break;
 		case 'h': usage(stdout); return ULTRA_OK;
 		default: usage(stderr); return ULTRA_USAGE;

@@ -20,6 +20,7 @@ struct ultra {
 	const char *run_dir;
 	const char *state_dir; /* the ultravisor's (audit log) */
 	int json;              /* --json: machine-readable output */
+	int direct;            /* -c given: define/undefine/start only to that command partition */
 };
 
 struct ultra_verb {
