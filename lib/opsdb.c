@@ -96,6 +96,36 @@ int opsdb_run(struct opsdb *db, const char *sql, const char *a, const char *b)
 	return rc == SQLITE_DONE ? 0 : opsdb_errno(rc);
 }
 
+int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
+		  int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
+		  size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	char *a = NULL, *b;
+	size_t k = 0;
+	int r = 0, rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+
+	while (!r && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		if (!(b = realloc(a, (k + 1) * elem)))
+			r = -ENOMEM;
+		else if (!(r = row(st, (a = b) + k * elem)))
+			k++;
+	}
+	sqlite3_finalize(st);
+	if (!r && rc != SQLITE_DONE)
+		r = opsdb_errno(rc) ? opsdb_errno(rc) : -EIO;
+	if (r) {
+		for (size_t i = 0; clear && i < k; i++)
+			clear(a + i * elem);
+		free(a);
+		return r;
+	}
+	*out = a;
+	*n = k;
+	return 0;
+}
+
 char *opsdb_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);

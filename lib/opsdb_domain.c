@@ -26,12 +26,15 @@ int opsdb_domain_add(struct opsdb *db, const struct ops_domain *d)
 	return opsdb_write_end(db, own, r);
 }
 
-static void row(sqlite3_stmt *st, struct ops_domain *d)
+static int row(sqlite3_stmt *st, void *out)
 {
+	struct ops_domain *d = out;
+
 	memset(d, 0, sizeof(*d));
 	snprintf(d->name, sizeof(d->name), "%s", (const char *)sqlite3_column_text(st, 0));
 	d->memory_mib = (uint32_t)sqlite3_column_int64(st, 1);
 	d->cpu_milli = (uint32_t)sqlite3_column_int64(st, 2);
+	return 0;
 }
 
 int opsdb_domain_get(struct opsdb *db, const char *name, struct ops_domain *out)
@@ -51,30 +54,8 @@ int opsdb_domain_get(struct opsdb *db, const char *name, struct ops_domain *out)
 
 int opsdb_domain_list(struct opsdb *db, struct ops_domain **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	struct ops_domain *a = NULL, *b;
-	size_t k = 0;
-	int rc = sqlite3_prepare_v2(db->db, "SELECT name, memory_mib, cpu_milli FROM domains "
-					    "ORDER BY name", -1, &st, NULL);
-
-	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-			break;
-		if (!(b = realloc(a, (k + 1) * sizeof(*a)))) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		a = b;
-		row(st, &a[k++]);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(a);
-		return opsdb_errno(rc) ? opsdb_errno(rc) : -EIO;
-	}
-	*out = a;
-	*n = k;
-	return 0;
+	return opsdb_collect(db, "SELECT name, memory_mib, cpu_milli FROM domains ORDER BY name",
+			     sizeof(**out), row, NULL, (void **)out, n);
 }
 
 /* A domain with partitions in it stays: they would lose their limits silently. Its schedules

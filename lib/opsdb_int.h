@@ -19,6 +19,11 @@ int opsdb_write_begin(struct opsdb *db, int *own);
 int opsdb_write_end(struct opsdb *db, int own, int r);
 /* Prepares sql, binds the texts (NULL binds NULL), steps once; SQLITE_DONE -> 0. */
 int opsdb_run(struct opsdb *db, const char *sql, const char *a, const char *b);
+/* Every row of sql, each turned by row() into one elem-sized element of a malloc'ed array;
+ * on failure nothing is returned (row's own allocations are undone by clear, if given). */
+int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
+		  int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
+		  size_t *n);
 /* A malloc'ed copy of a text column, or NULL. */
 char *opsdb_text(sqlite3_stmt *st, int col);
 

@@ -52,9 +52,10 @@ void ops_parts_free(struct ops_part *p, size_t n)
 	free(p);
 }
 
-static int row(sqlite3_stmt *st, struct ops_part *p)
+static int row(sqlite3_stmt *st, void *out)
 {
 	const unsigned char *dom = sqlite3_column_text(st, 1);
+	struct ops_part *p = out;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", (const char *)sqlite3_column_text(st, 0));
@@ -89,34 +90,15 @@ int opsdb_part_get(struct opsdb *db, const char *name, struct ops_part *out)
 	return r;
 }
 
+static void clear(void *p)
+{
+	ops_part_clear(p);
+}
+
 int opsdb_part_list(struct opsdb *db, struct ops_part **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	struct ops_part *a = NULL, *b;
-	size_t k = 0;
-	int r = 0, rc = sqlite3_prepare_v2(db->db, "SELECT " PART_COLS " FROM partitions ORDER BY "
-					   "name", -1, &st, NULL);
-
-	while (!r && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = SQLITE_OK;
-		if (!(b = realloc(a, (k + 1) * sizeof(*a)))) {
-			r = -ENOMEM;
-			break;
-		}
-		a = b;
-		if (!(r = row(st, &a[k])))
-			k++;
-	}
-	sqlite3_finalize(st);
-	if (!r && rc != SQLITE_DONE)
-		r = opsdb_errno(rc) ? opsdb_errno(rc) : -EIO;
-	if (r) {
-		ops_parts_free(a, k);
-		return r;
-	}
-	*out = a;
-	*n = k;
-	return 0;
+	return opsdb_collect(db, "SELECT " PART_COLS " FROM partitions ORDER BY name",
+			     sizeof(**out), row, clear, (void **)out, n);
 }
 
 int opsdb_part_del(struct opsdb *db, const char *name)

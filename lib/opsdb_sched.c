@@ -67,40 +67,24 @@ int opsdb_sched_del(struct opsdb *db, int64_t id)
 	return opsdb_write_end(db, own, r);
 }
 
+static int row(sqlite3_stmt *st, void *out)
+{
+	struct ops_sched *s = out;
+
+	memset(s, 0, sizeof(*s));
+	s->id = sqlite3_column_int64(st, 0);
+	s->target_kind = (uint8_t)sqlite3_column_int(st, 1);
+	snprintf(s->target, sizeof(s->target), "%s", (const char *)sqlite3_column_text(st, 2));
+	s->from_min = (uint16_t)sqlite3_column_int(st, 3);
+	s->to_min = (uint16_t)sqlite3_column_int(st, 4);
+	s->setting = (uint8_t)sqlite3_column_int(st, 5);
+	s->value = (uint32_t)sqlite3_column_int64(st, 6);
+	return 0;
+}
+
 int opsdb_sched_list(struct opsdb *db, struct ops_sched **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	struct ops_sched *a = NULL, *b;
-	size_t k = 0;
-	int rc = sqlite3_prepare_v2(db->db, "SELECT id, target_kind, target, from_min, to_min, "
-					    "setting, value FROM schedules ORDER BY id", -1, &st,
-				    NULL);
-
-	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-			break;
-		if (!(b = realloc(a, (k + 1) * sizeof(*a)))) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		a = b;
-		memset(&a[k], 0, sizeof(a[k]));
-		a[k].id = sqlite3_column_int64(st, 0);
-		a[k].target_kind = (uint8_t)sqlite3_column_int(st, 1);
-		snprintf(a[k].target, sizeof(a[k].target), "%s",
-			 (const char *)sqlite3_column_text(st, 2));
-		a[k].from_min = (uint16_t)sqlite3_column_int(st, 3);
-		a[k].to_min = (uint16_t)sqlite3_column_int(st, 4);
-		a[k].setting = (uint8_t)sqlite3_column_int(st, 5);
-		a[k].value = (uint32_t)sqlite3_column_int64(st, 6);
-		k++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(a);
-		return opsdb_errno(rc) ? opsdb_errno(rc) : -EIO;
-	}
-	*out = a;
-	*n = k;
-	return 0;
+	return opsdb_collect(db, "SELECT id, target_kind, target, from_min, to_min, setting, value "
+				 "FROM schedules ORDER BY id",
+			     sizeof(**out), row, NULL, (void **)out, n);
 }

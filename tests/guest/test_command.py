@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
@@ -58,17 +57,7 @@ class CommandPartition:
         return r.stdout
 
     def api(self, req):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(self.sock)
-        s.sendall((req if isinstance(req, str) else json.dumps(req)).encode() + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            d = s.recv(65536)
-            check(d, "the command partition closed the connection without a reply")
-            buf += d
-        s.close()
-        return json.loads(buf.split(b"\n", 1)[0])
+        return harness.json_request(self.sock, req)
 
 
 def kill_monitors(run_dir):

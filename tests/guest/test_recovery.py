@@ -11,7 +11,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import time
 
@@ -89,18 +88,8 @@ class System:
 
     def ops(self, execute, **args):
         """One request to the operations partition's API (RUN/ops.sock); the reply object."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(os.path.join(self.run, "ops.sock"))
-        s.sendall(json.dumps({"version": 1, "execute": execute, "arguments": args}).encode()
-                  + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            d = s.recv(65536)
-            check(d, "the operations partition closed the connection without a reply")
-            buf += d
-        s.close()
-        return json.loads(buf.split(b"\n", 1)[0])
+        return harness.json_request(os.path.join(self.run, "ops.sock"),
+                                    {"version": 1, "execute": execute, "arguments": args})
 
     ctl = Ultravisor.ctl
     show = Ultravisor.show
