@@ -95,7 +95,7 @@ static int add_command(struct boot *b, unsigned long p)
  * that I/O partitions serve: it starts last, whatever the order given. */
 static void operations_last(struct boot *b)
 {
-	struct boot_child tmp[BOOT_SYSTEM_MAX];
+	struct boot_child tmp[BOOT_SYSTEM_MAX] = {0};
 	unsigned n = 0;
 
 	for (int ops = 0; ops < 2; ops++)
