@@ -107,12 +107,12 @@ static json_object *v_domain_list(struct ops *o, json_object *args, struct ops_e
 		}
 		json_object_object_add(x, "name", json_object_new_string(d[i].name));
 		json_object_object_add(x, "memory_mib", json_object_new_int64(d[i].memory_mib));
-		json_object_object_add(x, "cpu_share", json_object_new_double(d[i].cpu_milli / 1000.0));
+		json_object_object_add(x, "cpu_share", ops_json_cpus(d[i].cpu_milli));
 		json_object_object_add(x, "memory_mib_now", json_object_new_int64(lim_mib));
-		json_object_object_add(x, "cpu_share_now", json_object_new_double(lim_milli / 1000.0));
+		json_object_object_add(x, "cpu_share_now", ops_json_cpus(lim_milli));
 		json_object_object_add(x, "used_memory_mib", json_object_new_int64((int64_t)used_mib));
 		json_object_object_add(x, "used_cpu_share",
-				       json_object_new_double((double)used_milli / 1000.0));
+				       ops_json_cpus((uint32_t)used_milli));
 		json_object_object_add(x, "partitions", names);
 		json_object_array_add(a, x);
 	}
@@ -178,7 +178,7 @@ static json_object *sched_json(const struct ops_sched *s, unsigned m)
 					      s->setting == OPS_SET_CPU_SHARE ? "cpu_share"
 									      : "memory_mib"));
 	json_object_object_add(x, "value", s->setting == OPS_SET_CPU_SHARE
-						   ? json_object_new_double(s->value / 1000.0)
+						   ? ops_json_cpus(s->value)
 						   : json_object_new_int64(s->value));
 	json_object_object_add(x, "active",
 			       json_object_new_boolean(ops_window_has(s->from_min, s->to_min, m)));

@@ -76,7 +76,7 @@ static json_object *part_json(const struct ops_part *p)
 	json_object_object_add(o, "autostart", json_object_new_boolean(p->autostart));
 	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64(p->vcpus));
-	json_object_object_add(o, "cpu_share", json_object_new_double(p->cpu_milli / 1000.0));
+	json_object_object_add(o, "cpu_share", ops_json_cpus(p->cpu_milli));
 	return o;
 }
 

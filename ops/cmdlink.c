@@ -172,3 +172,11 @@ uint32_t ops_milli(json_object *o, const char *key)
 		       ? (uint32_t)llround(json_object_get_double(v) * 1000.0)
 		       : 0;
 }
+
+json_object *ops_json_cpus(uint32_t milli)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%g", milli / 1000.0);
+	return json_object_new_double_s(milli / 1000.0, buf);
+}

@@ -59,6 +59,8 @@ json_object *ops_cmd_list(struct ops *o, struct ops_err *e);
 json_object *ops_listed(json_object *list, const char *name);
 bool ops_state_active(const char *state);
 uint32_t ops_milli(json_object *o, const char *key);
+/* A number of CPUs from milli-CPUs, written as briefly as it reads (0.1, not 0.1000000001). */
+json_object *ops_json_cpus(uint32_t milli);
 
 /* policy.c: the decisions that need the command partition's view. */
 int ops_start(struct ops *o, const char *name, json_object **ret, struct ops_err *e);

@@ -120,6 +120,9 @@ def test_every_system_partition_recovers_with_no_guest_downtime():
     with open(image, "wb") as f:
         f.truncate(64 << 20)
     sysp = System(w, image, ops_db=os.path.join(w.dir, "ops.db")).start()
+    # Given command, ops, io0: ultra-boot starts the operations partition last.
+    order = [c["name"] for c in sysp.status()["system"]]
+    check(order == ["command", "io0", "ops"], f"ultra-boot's order of start: {order}")
     guests = []
     for name, devices in (("rec1", [{"kind": "vhost-user-blk", "path": sysp.blk}]), ("rec2", [])):
         p = w.partition(name, memory_mib=160, devices=devices)
