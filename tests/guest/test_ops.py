@@ -3,8 +3,9 @@
 ultra-boot with ultra-ops, whose clock the test moves through a file (--now-file): a partition
 defined in a domain, with autostart and a schedule, gets its scheduled CPU share when the clock
 enters the window and its own when it leaves; a domain limit refuses a start; the definition
-survives kill -9 of ultra-ops and of the whole system, whose restart reads it back from the
-store and autostarts it."""
+survives kill -9 of ultra-ops, the schedule goes on after kill -9 of the command partition, and
+the definition survives kill -9 of the whole system, whose restart reads it back from the store
+and autostarts it."""
 import calendar
 import json
 import os
@@ -136,6 +137,15 @@ def test_ops_domain_schedule_and_persistence():
           f"the store after kill -9 of ultra-ops: {stored}")
     set_clock(sysp, at(12, 30))
     wait_share(sysp, g, 0.25, "12:30, after ultra-ops' restart")
+
+    # kill -9 of the command partition: ultra-ops reconnects to the new one and goes on.
+    old = sysp.pid("command")
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: sysp.pid("command") not in (0, old) and
+             sysp.ultra("list", ok=False).returncode == 0, 30,
+             "the command partition to be restarted")
+    set_clock(sysp, at(13, 30))
+    wait_share(sysp, g, 0.5, "13:30, after the command partition's restart")
 
     # kill -9 of everything, guests included. A new host: the resource database starts empty
     # (new state and run directories); only the operations store is kept. The definition comes
