@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,14 +30,66 @@ struct io_uvlink {
 	int link;           /* to the connector */
 	pid_t connector;    /* for the log */
 	int conn;           /* control connection, -1 until (re)made */
+	/* The database as that connection's ultravisor keeps it, mapped read-only for as long as
+	 * the connection lasts: its writer updates it in place (generation counters), and a
+	 * mapping kept warm spares every check a GET_DB, an mmap and a page fault per slot. */
+	void *db;
+	uint64_t db_size;
+	struct uv_resdb_view view;
 	unsigned long accepted, refused;
 };
 
 static void disconnect(struct io_uvlink *l)
 {
+	if (l->db)
+		munmap(l->db, l->db_size);
+	l->db = NULL;
 	if (l->conn >= 0)
 		close(l->conn);
 	l->conn = -1;
+}
+
+/* A dead ultravisor hung up; nothing else is ever sent to us unasked. */
+static bool hung_up(int fd)
+{
+	char b;
+	struct iovec iov = {.iov_base = &b, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) != -1 || errno != EAGAIN;
+}
+
+static int map_db(struct io_uvlink *l, char *err, size_t errlen)
+{
+	uint64_t size = 0;
+	unsigned n = 0;
+	void *map;
+	int fd = -1, r;
+
+	r = uv_client_simple(l->conn, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &size, err, errlen);
+	if (r)
+		return r;
+	if (n != 1 || size == 0 || size > DB_MAX) {
+		if (n)
+			close(fd);
+		snprintf(err, errlen, "ultravisor: malformed database hand-over");
+		return -EPROTO;
+	}
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "mapping the database: %s", strerror(-r));
+		return r;
+	}
+	if ((r = uv_resdb_view_attach(&l->view, map, size))) {
+		munmap(map, size);
+		snprintf(err, errlen, "the database: %s", strerror(-r));
+		return r;
+	}
+	l->db = map;
+	l->db_size = size;
+	return 0;
 }
 
 /* A connection is an identity once it holds a command channel as (partition, io); the
@@ -47,8 +100,9 @@ static int session(struct io_uvlink *l, char *err, size_t errlen)
 	unsigned n = 0;
 	int r;
 
-	if (l->conn >= 0)
+	if (l->conn >= 0 && !hung_up(l->conn))
 		return 0;
+	disconnect(l);
 	if ((r = io_connector_connect(l->link, &l->conn))) {
 		snprintf(err, errlen, "cannot connect to the ultravisor: %s", strerror(-r));
 		return r;
@@ -57,6 +111,8 @@ static int session(struct io_uvlink *l, char *err, size_t errlen)
 	                     NULL, err, errlen);
 	for (unsigned i = 0; i < n; i++)
 		close(fds[i]);
+	if (!r)
+		r = map_db(l, err, errlen);
 	if (r)
 		disconnect(l);
 	return r;
@@ -81,38 +137,14 @@ static uint32_t kind_of(const struct vhu_device *dev)
 	                                                : UV_DEV_VHOST_USER_NET;
 }
 
-/* The export's owner and its descriptor, from a read-only mapping of the database. */
+/* The export's owner and its descriptor, from the read-only mapping of the database. */
 static int owner_of(struct io_uvlink *l, const struct vhu_device *dev, const char *path,
                     uint32_t *owner, struct uv_partition_desc *d, char *err, size_t errlen)
 {
-	struct uv_resdb_view v;
-	uint64_t size = 0;
-	unsigned n = 0;
-	void *map;
-	int fd = -1, r;
+	int r = io_grants_owner(&l->view, kind_of(dev), same_socket, (void *)path, owner);
 
-	r = uv_client_simple(l->conn, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &size, err, errlen);
-	if (r)
-		return r;
-	if (n != 1 || size == 0 || size > DB_MAX) {
-		if (n)
-			close(fd);
-		snprintf(err, errlen, "ultravisor: malformed database hand-over");
-		return -EPROTO;
-	}
-	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED) {
-		r = -errno;
-		snprintf(err, errlen, "mapping the database: %s", strerror(-r));
-		return r;
-	}
-	r = uv_resdb_view_attach(&v, map, size);
 	if (!r)
-		r = io_grants_owner(&v, kind_of(dev), same_socket, (void *)path, owner);
-	if (!r)
-		r = uv_resdb_read_desc(&v, *owner, d, NULL);
-	munmap(map, size);
+		r = uv_resdb_read_desc(&l->view, *owner, d, NULL);
 	if (r == -ENOENT)
 		snprintf(err, errlen, "no partition is granted a %s on %s", dev->ops->kind, path);
 	else if (r == -ENOTUNIQ)
