@@ -66,8 +66,14 @@ def test_tables_must_lie_in_the_clients_grants():
     uv = Ultravisor(w).start()
     uv.ctl("boot-command")
     a, b = (os.path.join(w.dir, f"{n}.sock") for n in ("a", "b"))
-    define(uv, w, 12, "owner", blk(a))
+    chan_file = os.path.join(w.dir, "chan.mem")  # a channel device named by path
+    with open(chan_file, "wb") as f:
+        f.truncate(64 << 10)
+    define(uv, w, 12, "owner", blk(a) + [{"kind": "channel", "path": chan_file}])
     define(uv, w, 13, "other", blk(b + ".unserved"))
+    define(uv, w, 14, "third", [])
+    uv.ctl("channel", "1", "12", "13", "64K")  # 12 is an endpoint
+    uv.ctl("channel", "2", "13", "14", "64K")  # 12 is not
     # (A second partition granted the same socket is refused by the database itself,
     # DOUBLE_ALLOC; ultra-io would refuse it too: tests/unit/test_io_grants.c.)
     io = checked_io(w, uv, (a, image(w, "a.img", 0xA1)), (b, image(w, "b.img", 0xB2)))
@@ -82,6 +88,13 @@ def test_tables_must_lie_in_the_clients_grants():
         own, = ctl.memory(12)
         other, = ctl.memory(13)
         fds += [own, other]
+        mine, = ctl.channels(12)
+        of13 = ctl.channels(13)
+        fds += [mine] + of13
+        theirs = [fd for fd in of13 if os.fstat(fd).st_ino != os.fstat(mine).st_ino]
+        check(len(of13) == 2 and len(theirs) == 1, "channel 2's object")
+        chan_dev = os.open(chan_file, os.O_RDWR)
+        fds.append(chan_dev)
         r = vc.Client.region
         whole = [r(0, vc.MEM, vc.UVA, 0)]
 
@@ -98,6 +111,9 @@ def test_tables_must_lie_in_the_clients_grants():
             "a region starting past the grant": ([r(0, 4096, vc.UVA, GRANT)], [own]),
             "the grant and another partition's object":
                 ([r(0, vc.MEM, vc.UVA, 0), r(vc.MEM, vc.MEM, vc.UVA + vc.MEM, 0)], [own, other]),
+            "a channel between two other partitions":
+                ([r(0, vc.MEM, vc.UVA, 0), r(vc.MEM, 64 << 10, vc.UVA + vc.MEM, 0)],
+                 [own, theirs[0]]),
         }
         for what, (regions, objs) in refusals.items():
             check(not c.mem_table(regions, fds=objs), f"a table with {what} was accepted")
@@ -112,6 +128,16 @@ def test_tables_must_lie_in_the_clients_grants():
         # A second table with a region deeper inside the grant: accepted too.
         check(c.mem_table([r(0, vc.MEM, vc.UVA, 0), r(4 * MIB, MIB, vc.UVA + 4 * MIB, 4 * MIB)],
                           fds=[own, own]), "a two-region table inside the grant was refused")
+        # What QEMU maps into the guest besides RAM is the partition's too: the channels it is
+        # an endpoint of (ivshmem BARs) and its channel devices' files.
+        check(c.mem_table([r(0, vc.MEM, vc.UVA, 0), r(vc.MEM, 64 << 10, vc.UVA + vc.MEM, 0),
+                           r(2 * vc.MEM, 64 << 10, vc.UVA + 2 * vc.MEM, 0)],
+                          fds=[own, mine, chan_dev]),
+              "a table with the partition's channel and channel device was refused")
+        check(not c.mem_table([r(0, vc.MEM, vc.UVA, 0),
+                               r(vc.MEM, 128 << 10, vc.UVA + vc.MEM, 0)], fds=[own, chan_dev]),
+              "a region past the end of a channel device's file was accepted")
+        check(read_ok(c, 0xA1), "reads after the later tables")
         c.close()
 
         # A socket no partition is granted: nobody's, whatever memory comes with it.
@@ -124,7 +150,7 @@ def test_tables_must_lie_in_the_clients_grants():
         check("no partition is granted a vhost-user-blk on " + b in io.output(),
               f"no log of an unowned socket: {io.output()}")
         refused = io.output().count("memory table refused")
-        check(refused == len(refusals) + 2, f"{refused} refusals logged: {io.output()}")
+        check(refused == len(refusals) + 3, f"{refused} refusals logged: {io.output()}")
         check(f"({refused} refused)" in io.output(), "no running count of refusals")
 
         # kill -9 of the ultravisor: recovery makes partition 12's object afresh (no monitor
@@ -153,14 +179,15 @@ def test_tables_must_lie_in_the_clients_grants():
             os.close(fd)
         ctl.close()
         io.stop()
-    check("memory tables: 3 within their grants, 8 refused" in io.output(),
+    check("memory tables: 4 within their grants, 10 refused" in io.output(),
           "the closing tally: " + io.output()[-400:])
 
 
 def test_guest_disk_with_the_check_on():
     """A Debian guest booted from the database uses its vhost-user-blk disk with the check on,
-    also after the ultravisor and then the I/O partition were killed and restarted (the
-    monitor hands the live memory object back; QEMU reconnects to the new ultra-io)."""
+    and again after the ultravisor and then the I/O partition were killed and restarted: its
+    table is refused until the monitor hands the live memory object back, then QEMU's retry
+    passes."""
     w = workspace()
     uv = Ultravisor(w).start()
     uv.ctl("boot-command")
@@ -181,16 +208,31 @@ def test_guest_disk_with_the_check_on():
             check(f.read(13) == b"hello-granted", "the image does not hold the guest's write")
         check("within partition 12's grants" in io.output(), io.output())
 
-        uv.proc.send_signal(signal.SIGKILL)
-        uv.proc.wait()
-        uv.start()
-        io.proc.send_signal(signal.SIGKILL)
-        io.proc.wait()
-        io = checked_io(w, uv, (sock, img))
+        # The window after an ultravisor restart: its memory objects are fresh until the
+        # monitor hands the live one back. Stop the monitor so it cannot, restart the
+        # ultravisor and the I/O partition: QEMU's table names memory the database no longer
+        # lists, and is refused. Once the monitor runs again it hands the object back (within
+        # half a second) and QEMU's next reconnection (reconnect=1) is accepted.
+        os.kill(p.monitor.pid, signal.SIGSTOP)
+        try:
+            uv.proc.send_signal(signal.SIGKILL)
+            uv.proc.wait()
+            uv.start()
+            io.proc.send_signal(signal.SIGKILL)
+            io.proc.wait()
+            io = checked_io(w, uv, (sock, img))
+            wait_for(lambda: "memory table refused" in io.output(), 30,
+                     "QEMU's stale table to be refused")
+            check("not granted to partition 12" in io.output(), io.output())
+        finally:
+            os.kill(p.monitor.pid, signal.SIGCONT)
+        # (The new instance appends to the same log: look after the refusal.)
+        wait_for(lambda: "within partition 12's grants" in
+                 io.output().rsplit("memory table refused", 1)[1], 30,
+                 "QEMU's retry to be accepted after the hand-back")
         out = p.out(f"echo again-granted > {vd}; sync; head -c 13 {vd}", timeout=90)
         check("again-granted" in out, f"the disk after the restarts: {out!r}; "
               f"ultra-io: {io.output()}")
-        wait_for(lambda: "within partition 12's grants" in io.output(), 10, "the check")
         check(io.alive(), "ultra-io died: " + io.output())
     finally:
         io.stop()

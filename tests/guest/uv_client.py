@@ -40,5 +40,9 @@ class Control:
         """The partition's memory objects (fds, the caller closes them)."""
         return self.call(GET_MEMORY, partition)[1]
 
+    def channels(self, partition):
+        """The objects of the channels the partition is an endpoint of (fds)."""
+        return self.call(GET_CHANNELS, partition)[1]
+
     def close(self):
         self.sock.close()
