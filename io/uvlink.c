@@ -28,7 +28,6 @@ struct io_uvlink {
 	struct vhu_mem_policy policy;
 	uint32_t partition; /* ours, role io */
 	int link;           /* to the connector */
-	pid_t connector;    /* for the log */
 	int conn;           /* control connection, -1 until (re)made */
 	/* The database as that connection's ultravisor keeps it, mapped read-only for as long as
 	 * the connection lasts: its writer updates it in place (generation counters), and a
@@ -266,6 +265,7 @@ int io_uvlink_open(const char *sock, uint32_t partition, struct io_uvlink **out,
                    size_t errlen)
 {
 	struct io_uvlink *l = calloc(1, sizeof(*l));
+	pid_t connector; /* reaped by whoever reaps our children: the sandbox has no wait4 */
 	int r;
 
 	if (!l)
@@ -273,7 +273,7 @@ int io_uvlink_open(const char *sock, uint32_t partition, struct io_uvlink **out,
 	l->policy.check = check;
 	l->partition = partition;
 	l->conn = -1;
-	r = io_connector_start(sock, &l->link, &l->connector);
+	r = io_connector_start(sock, &l->link, &connector);
 	if (r) {
 		free(l);
 		snprintf(err, errlen, "starting the connector: %s", strerror(-r));
