@@ -9,7 +9,6 @@
 #include "uvlink.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
