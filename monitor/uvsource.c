@@ -220,8 +220,14 @@ void mon_uv_follow(struct monitor *m)
 	struct uv_resdb_part rec;
 	char err[160];
 
-	if (!m->uv_view || m->qemu_pid <= 0 ||
-	    uv_resdb_read_desc(m->uv_view, m->partition, &d, &rec))
+	if (!m->uv_view || m->qemu_pid <= 0)
+		return;
+	/* A restarted ultravisor made the guest's memory object afresh; hand the live one back
+	 * now rather than at the next state report, so an I/O partition checking a client's
+	 * memory table against the grants (docs/io-partition.md) finds the guest's real memory. */
+	if (socket_hung_up(m->uv_sock))
+		reconnect(m);
+	if (uv_resdb_read_desc(m->uv_view, m->partition, &d, &rec))
 		return;
 	if (rec.cpu_share_milli == m->cpu_share_milli)
 		return;
