@@ -174,3 +174,12 @@ def test_cpu_share_transaction_takes_effect_in_the_running_guest():
     uv.ctl("cpu", "16", "250")
     check(uv.show(16)["cpu_share_milli"] == 250, "the database does not hold the new share")
     wait_for(lambda: abs(quota_share(qemu) - 0.25) < 1e-6, 10, "the new quota in force")
+
+    # A restarted ultravisor has a database of its own: the monitor must follow that one, not
+    # the dead instance's frozen copy.
+    uv.proc.kill()
+    uv.proc.wait()
+    uv.start()
+    uv.ctl("cpu", "16", "750")
+    wait_for(lambda: abs(quota_share(qemu) - 0.75) < 1e-6, 10,
+             "a share set after an ultravisor restart in force")
