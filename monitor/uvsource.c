@@ -280,7 +280,9 @@ void mon_uv_follow(struct monitor *m)
 	if (mon_cpu_set(m, rec.cpu_share_milli, err, sizeof(err)))
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
 			m->desc->name, rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000, err);
-	else
+	else {
+		mon_status_save(m);
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,
 			rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000);
+	}
 }

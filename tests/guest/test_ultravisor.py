@@ -183,3 +183,4 @@ def test_cpu_share_transaction_takes_effect_in_the_running_guest():
     uv.ctl("cpu", "16", "750")
     wait_for(lambda: abs(quota_share(qemu) - 0.75) < 1e-6, 10,
              "a share set after an ultravisor restart in force")
+    wait_for(lambda: p.state().get("cpu_share") == 0.75, 5, "state.json to show the new share")
