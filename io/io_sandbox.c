@@ -2,6 +2,7 @@
 #include "io_sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 
@@ -23,6 +24,9 @@ static const int allowed[] = {
     SCMP_SYS(fstat),
     SCMP_SYS(newfstatat),
     SCMP_SYS(munmap),
+    /* inflight regions (GET_INFLIGHT_FD): an anonymous memfd, sized; no path is opened */
+    SCMP_SYS(memfd_create),
+    SCMP_SYS(ftruncate),
     /* disks */
     SCMP_SYS(preadv),
     SCMP_SYS(pwritev),
@@ -64,6 +68,13 @@ int io_sandbox_enter(void)
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 		                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* fcntl only to seal an inflight region and to check a handed-back one is sealed. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		                     SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		                     SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS));
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
