@@ -24,31 +24,35 @@ int inflight_check(const struct vhu_inflight *p, unsigned max_queues, int set)
 		return -EINVAL;
 	if (!set)
 		return 0;
-	/* At most 8 queues of 32768 entries: the product cannot overflow. */
-	if (p->mmap_size != p->num_queues * vhu_inflight_queue_bytes(n))
-		return -EINVAL;
 	/* off_t is signed: the end must fit in it as well as not wrap. */
-	if (p->mmap_offset % PAGE || p->mmap_offset > (uint64_t)INT64_MAX - p->mmap_size)
+	if (p->mmap_offset % PAGE || p->mmap_size > INT64_MAX ||
+	    p->mmap_offset > (uint64_t)INT64_MAX - p->mmap_size)
 		return -EINVAL;
 	return 0;
+}
+
+uint32_t inflight_entries(uint16_t queue_size)
+{
+	return queue_size > VHU_INFLIGHT_MIN_ENTRIES ? queue_size : VHU_INFLIGHT_MIN_ENTRIES;
 }
 
 struct vhu_inflight_queue *inflight_queue(const struct inflight *f, unsigned i)
 {
 	if (!f->base || i >= f->nqueues)
 		return NULL;
-	return (struct vhu_inflight_queue *)(f->base + i * vhu_inflight_queue_bytes(f->qsize));
+	return (struct vhu_inflight_queue *)(f->base + i * vhu_inflight_queue_bytes(f->entries));
 }
 
 int inflight_create(const struct vhu_inflight *want, unsigned max_queues, struct inflight *out,
                     int *fd, struct vhu_inflight *reply)
 {
-	struct inflight f = {.nqueues = want->num_queues, .qsize = want->queue_size};
+	struct inflight f = {.nqueues = want->num_queues};
 	int mfd = -1, r = inflight_check(want, max_queues, 0);
 
 	if (r < 0)
 		return r;
-	f.size = f.nqueues * vhu_inflight_queue_bytes(f.qsize);
+	f.entries = inflight_entries(want->queue_size);
+	f.size = f.nqueues * vhu_inflight_queue_bytes(f.entries);
 	mfd = memfd_create("ultra-io-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0)
 		return -errno;
@@ -65,12 +69,12 @@ int inflight_create(const struct vhu_inflight *want, unsigned max_queues, struct
 	for (unsigned i = 0; i < f.nqueues; i++) {
 		struct vhu_inflight_queue *q = inflight_queue(&f, i);
 		q->version = VHU_INFLIGHT_VERSION;
-		q->desc_num = f.qsize;
+		q->desc_num = (uint16_t)f.entries;
 	}
 	*out = f;
 	*fd = mfd;
 	*reply = (struct vhu_inflight){
-	    .mmap_size = f.size, .num_queues = f.nqueues, .queue_size = f.qsize};
+	    .mmap_size = f.size, .num_queues = f.nqueues, .queue_size = want->queue_size};
 	return 0;
 out:
 	close(mfd);
@@ -79,12 +83,14 @@ out:
 
 int inflight_map(const struct vhu_inflight *p, int fd, unsigned max_queues, struct inflight *out)
 {
-	struct inflight f = {.nqueues = p->num_queues, .qsize = p->queue_size, .size = p->mmap_size};
+	struct inflight f = {.nqueues = p->num_queues, .size = p->mmap_size};
 	struct stat st;
 	int seals, r = inflight_check(p, max_queues, 1);
 
 	if (r < 0)
 		return r;
+	if (p->mmap_size < sizeof(struct vhu_inflight_queue))
+		return -EINVAL; /* not even the first header */
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < p->mmap_offset + p->mmap_size)
@@ -96,15 +102,23 @@ int inflight_map(const struct vhu_inflight *p, int fd, unsigned max_queues, stru
 	f.base = mmap(NULL, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)p->mmap_offset);
 	if (f.base == MAP_FAILED)
 		return -errno;
+	/* The size of every queue region comes from the first header, read once; at most 8
+	 * queues of 32768 entries, so the product cannot overflow. */
+	f.entries = LOAD(&((struct vhu_inflight_queue *)f.base)->desc_num);
+	r = -EINVAL;
+	if (f.entries < p->queue_size || f.entries > VRING_MAX_SIZE || (f.entries & (f.entries - 1)) ||
+	    f.size != f.nqueues * vhu_inflight_queue_bytes(f.entries))
+		goto out;
 	for (unsigned i = 0; i < f.nqueues; i++) {
 		struct vhu_inflight_queue *q = inflight_queue(&f, i);
-		if (LOAD(&q->version) != VHU_INFLIGHT_VERSION || LOAD(&q->desc_num) != f.qsize) {
-			munmap(f.base, f.size);
-			return -EINVAL;
-		}
+		if (LOAD(&q->version) != VHU_INFLIGHT_VERSION || LOAD(&q->desc_num) != f.entries)
+			goto out;
 	}
 	*out = f;
 	return 0;
+out:
+	munmap(f.base, f.size);
+	return r;
 }
 
 void inflight_unmap(struct inflight *f)
@@ -128,30 +142,31 @@ static int by_counter(const void *a, const void *b)
 	return x->head < y->head ? -1 : x->head > y->head;
 }
 
-int inflight_scan(struct vhu_inflight_queue *q, uint32_t num, uint16_t ring_used_idx,
-                  uint16_t *heads, uint64_t *max_counter)
+int inflight_scan(struct vhu_inflight_queue *q, uint32_t entries, uint32_t num,
+                  uint16_t ring_used_idx, uint16_t *heads, uint64_t *max_counter)
 {
 	struct pending *p;
 	uint16_t last;
 	uint64_t top = 0;
 	uint32_t n = 0;
 
-	if (LOAD(&q->version) != VHU_INFLIGHT_VERSION || LOAD(&q->desc_num) != num)
+	if (num > entries || LOAD(&q->version) != VHU_INFLIGHT_VERSION ||
+	    LOAD(&q->desc_num) != entries)
 		return -EINVAL;
 	/* The dead back end published used->idx but died before clearing that element's entry
 	 * (the last step of a completion): it is done, not in flight. */
 	if (LOAD(&q->used_idx) != ring_used_idx) {
 		last = LOAD(&q->last_batch_head);
-		if (last < num)
+		if (last < entries)
 			STORE(&q->desc[last].inflight, 0);
 		STORE(&q->used_idx, ring_used_idx);
 	}
 	p = malloc(sizeof(*p) * (num ? num : 1));
 	if (!p)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < num; i++) {
+	for (uint32_t i = 0; i < entries; i++) {
 		uint8_t on = LOAD(&q->desc[i].inflight);
-		if (on > 1) {
+		if (on > 1 || (on && i >= num)) {
 			free(p);
 			return -EINVAL;
 		}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "vhost_priv.h"
@@ -51,6 +52,8 @@ int vhu_set_inflight(struct vhu_client *c, struct vhu_msg *m)
 		return r;
 	inflight_unmap(&c->inflight);
 	c->inflight = next;
+	fprintf(stderr, "ultra-io: %s: client %u: inflight region handed over (%u queues of %u)\n",
+	        c->exp->dev->name, c->id, next.nqueues, next.entries);
 	return 0;
 }
 
@@ -72,13 +75,19 @@ int vhu_track_queue(struct vhu_client *c, struct vhu_queue *q)
 	vhu_untrack_queue(q);
 	if (!iq)
 		return 0; /* no region, or not for this queue: untracked */
-	if (q->num != c->inflight.qsize)
+	if (q->num > c->inflight.entries) {
+		fprintf(stderr, "ultra-io: %s: client %u: queue %u has %u entries, its inflight "
+		                "region %u\n",
+		        c->exp->dev->name, c->id, q->index, q->num, c->inflight.entries);
 		return -EINVAL;
+	}
 	heads = malloc(sizeof(*heads) * q->num);
 	if (!heads)
 		return -ENOMEM;
-	n = inflight_scan(iq, q->num, q->vq.used_idx, heads, &top);
+	n = inflight_scan(iq, c->inflight.entries, q->num, q->vq.used_idx, heads, &top);
 	if (n < 0) {
+		fprintf(stderr, "ultra-io: %s: client %u: queue %u: inflight region unusable (%s)\n",
+		        c->exp->dev->name, c->id, q->index, strerror(-n));
 		free(heads);
 		return n;
 	}

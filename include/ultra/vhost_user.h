@@ -130,6 +130,10 @@ _Static_assert(offsetof(struct vhu_inflight, queue_size) == 18, "queue_size at 1
  * header and desc_num entries, each region rounded up to VHU_INFLIGHT_ALIGN bytes. */
 #define VHU_INFLIGHT_VERSION 1u
 #define VHU_INFLIGHT_ALIGN 64u
+/* Entries per queue region we allocate at least: the driver, not the front end, picks the
+ * ring size (virtio-mmio lets it go up to 1024 whatever queue_size the front end was given),
+ * and desc_num in each header says what the region holds. */
+#define VHU_INFLIGHT_MIN_ENTRIES 1024u
 
 struct vhu_inflight_desc {
 	uint8_t inflight; /* 1: popped from the avail ring, not yet in the used ring */

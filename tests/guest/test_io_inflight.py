@@ -18,7 +18,8 @@ GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
 P_INFLIGHT = 1 << 12
 SECTOR = 512
 QHDR = 16       # features, version, desc_num, last_batch_head, used_idx
-QBYTES = 192    # 16 + 8 entries of 16 bytes, rounded up to 64
+QBYTES = 192    # 16 + 8 entries of 16 bytes, rounded up to 64 (regions we make)
+GOT_BYTES = 16448  # what ultra-io makes for any queue size up to 1024: 16 + 16 * 1024, to 64
 SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
 
 
@@ -90,11 +91,12 @@ def test_requests_left_in_flight_are_redone_oldest_first():
     try:
         negotiate(c)
         (size, offset, nq, qs), rfd = get_inflight(c)
-        check((size, offset, nq, qs) == (QBYTES, 0, 1, vc.NUM), f"region {size} {offset} {nq} {qs}")
+        check((size, offset, nq, qs) == (GOT_BYTES, 0, 1, vc.NUM),
+              f"region {size} {offset} {nq} {qs}")
         check(fcntl.fcntl(rfd, fcntl.F_GET_SEALS) & fcntl.F_SEAL_SHRINK, "region not sealed")
         region = mmap.mmap(rfd, size)
         features, version, desc_num, last, used_idx = struct.unpack_from("<QHHHH", region, 0)
-        check((version, desc_num) == (1, vc.NUM), f"queue header version {version} num {desc_num}")
+        check((version, desc_num) == (1, 1024), f"queue header version {version} num {desc_num}")
         # The first back end dies; the front end keeps the region (as QEMU does).
         first.proc.kill()
         first.proc.wait()
@@ -109,7 +111,7 @@ def test_requests_left_in_flight_are_redone_oldest_first():
     c = vc.Client(sock)
     try:
         negotiate(c)
-        check(c.acked(SET_INFLIGHT_FD, inflight_payload(QBYTES, 0, 1, vc.NUM), [rfd]),
+        check(c.acked(SET_INFLIGHT_FD, inflight_payload(GOT_BYTES, 0, 1, vc.NUM), [rfd]),
               "SET_INFLIGHT_FD of the region the last back end made was refused")
         check(c.mem_table([c.region(0, vc.MEM, vc.UVA, 0)]), "memory table refused")
         check(c.ring(), "ring refused")
@@ -132,7 +134,7 @@ def test_requests_left_in_flight_are_redone_oldest_first():
         check(sector(image, 8) == b"A" * SECTOR, "sector 8 does not hold the newest write")
         check(sector(image, 16) == b"Z" * SECTOR, "the completed request was done again")
         check(c.mem[status[6]] == 0xEE, "the completed request's status was written again")
-        check(all(entry(region, 0, h)[0] == 0 for h in range(vc.NUM)),
+        check(all(entry(region, 0, h)[0] == 0 for h in range(1024)),
               "entries still marked in flight after completion")
         check(struct.unpack_from("<HH", region, 12)[1] == 3, "region used_idx not 3")
         # The ring goes on after the redone requests: the next one is done once, not the old.
@@ -153,7 +155,7 @@ def sealed_region(size, qsize=vc.NUM, version=1, seal=True, file_size=None):
     fd = os.memfd_create("inflight", os.MFD_ALLOW_SEALING)
     os.ftruncate(fd, size if file_size is None else file_size)
     with mmap.mmap(fd, size if file_size is None else min(size, file_size)) as m:
-        for q in range(len(m) // QBYTES):
+        for q in range(max(1, len(m) // QBYTES)):
             struct.pack_into("<QHH", m, q * QBYTES, 0, version, qsize)
     if seal:
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
@@ -170,6 +172,8 @@ def test_hostile_inflight_regions_are_refused():
         cases = [
             ("unsealed (could shrink under us)", QBYTES, 0, 1, 8, dict(seal=False)),
             ("size not nqueues regions", QBYTES - 64, 0, 1, 8, {}),
+            ("size of two regions for one queue", 2 * QBYTES, 0, 1, 8, {}),
+            ("queue size above the headers' entries", QBYTES, 0, 1, 16, {}),
             ("queue size not a power of two", 16 + 16 * 6, 0, 1, 6, {}),
             ("queue size 0", 64, 0, 1, 0, {}),
             ("no queues", 0, 0, 0, 8, {}),
@@ -198,13 +202,12 @@ def test_hostile_inflight_regions_are_refused():
         check(c.acked(vc.SET_VRING_CALL, struct.pack("<Q", 0), [c.call]), "call refused")
         check(not c.acked(vc.SET_VRING_KICK, struct.pack("<Q", 0), [c.kick]),
               "a ring started on an inflight entry that is neither 0 nor 1")
-        # A region for a ring of another size: the ring does not start either.
-        fd = sealed_region(320, qsize=16)
+        # A region smaller than the ring: the ring does not start either.
+        fd = sealed_region(128, qsize=4)
         fds.append(fd)
-        big = 320  # 16 + 16 entries, rounded up to 64
-        check(c.acked(SET_INFLIGHT_FD, inflight_payload(big, 0, 1, 16), [fd]), "16-entry region")
+        check(c.acked(SET_INFLIGHT_FD, inflight_payload(128, 0, 1, 4), [fd]), "4-entry region")
         check(not c.acked(vc.SET_VRING_KICK, struct.pack("<Q", 0), [c.kick]),
-              "a ring of 8 started on a region of 16")
+              "a ring of 8 started on a region of 4 entries")
         # A fresh region from GET: the same client now runs and is served.
         (size, _, _, _), rfd = get_inflight(c)
         fds.append(rfd)

@@ -22,6 +22,7 @@
 
 #define NUM 8u
 #define QB 192u /* 16 + 8 * 16, rounded up to 64 */
+#define QBIG 16448u /* 16 + 16 * 1024 = 16400, rounded up to 64 */
 
 static struct vhu_inflight payload(uint64_t size, uint64_t off, uint16_t nq, uint16_t qs)
 {
@@ -48,11 +49,9 @@ static void test_layout_and_payload_checks(void **state)
 		int good = qs && !(qs & (qs - 1)) && qs <= VRING_MAX_SIZE;
 		assert_int_equal(inflight_check(&p, 4, 1), good ? 0 : -EINVAL);
 	}
-	p = payload(QB + 1, 0, 1, NUM);
-	assert_int_equal(inflight_check(&p, 4, 1), -EINVAL);
-	p = payload(QB - 64, 0, 1, NUM);
-	assert_int_equal(inflight_check(&p, 4, 1), -EINVAL);
-	assert_int_equal(inflight_check(&p, 4, 0), 0); /* GET ignores the size */
+	/* The size against the regions is checked when mapping, from the headers. */
+	assert_int_equal(inflight_entries(8), VHU_INFLIGHT_MIN_ENTRIES);
+	assert_int_equal(inflight_entries(4096), 4096);
 	p = payload(QB, 4096, 1, NUM);
 	assert_int_equal(inflight_check(&p, 4, 1), 0);
 	p.mmap_offset = 100;
@@ -62,6 +61,8 @@ static void test_layout_and_payload_checks(void **state)
 	p.mmap_offset = ((uint64_t)INT64_MAX + 1 - QB) & ~4095ull; /* ends just inside */
 	assert_int_equal(inflight_check(&p, 4, 1), 0);
 	p.mmap_offset += 4096; /* ends past INT64_MAX */
+	assert_int_equal(inflight_check(&p, 4, 1), -EINVAL);
+	p = payload(UINT64_MAX - 63, 0, 1, NUM); /* a size no file offset can name */
 	assert_int_equal(inflight_check(&p, 4, 1), -EINVAL);
 }
 
@@ -73,14 +74,17 @@ static void test_created_region_maps_back(void **state)
 
 	(void)state;
 	assert_int_equal(inflight_create(&want, 4, &a, &fd, &reply), 0);
-	assert_int_equal(reply.mmap_size, 2 * QB);
+	/* Room for any ring the driver may pick, whatever queue size the front end was given. */
+	assert_int_equal(a.entries, VHU_INFLIGHT_MIN_ENTRIES);
+	assert_int_equal(reply.mmap_size, 2 * (uint64_t)vhu_inflight_queue_bytes(VHU_INFLIGHT_MIN_ENTRIES));
+	assert_int_equal(reply.mmap_size, 2 * QBIG);
 	assert_int_equal(reply.num_queues, 2);
 	assert_int_equal(reply.queue_size, NUM);
 	assert_true(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK);
 	assert_int_equal(ftruncate(fd, 64), -1); /* sealed: nobody can shrink it */
 	for (unsigned i = 0; i < 2; i++) {
 		assert_int_equal(inflight_queue(&a, i)->version, VHU_INFLIGHT_VERSION);
-		assert_int_equal(inflight_queue(&a, i)->desc_num, NUM);
+		assert_int_equal(inflight_queue(&a, i)->desc_num, VHU_INFLIGHT_MIN_ENTRIES);
 	}
 	assert_null(inflight_queue(&a, 2));
 	/* Another back end maps it and sees what this one wrote. */
@@ -88,7 +92,7 @@ static void test_created_region_maps_back(void **state)
 	assert_int_equal(inflight_map(&reply, fd, 4, &b), 0);
 	assert_int_equal(inflight_queue(&b, 1)->desc[3].inflight, 1);
 	inflight_unmap(&b);
-	/* Naming a different queue size than the headers do: refused, output untouched. */
+	/* A size that is not two regions of what the headers say: refused, output untouched. */
 	bad = payload(2 * vhu_inflight_queue_bytes(4), 0, 2, 4);
 	b = untouched;
 	assert_int_equal(inflight_map(&bad, fd, 4, &b), -EINVAL);
@@ -96,6 +100,14 @@ static void test_created_region_maps_back(void **state)
 	/* A scribbled header. */
 	inflight_queue(&a, 1)->version = 9;
 	assert_int_equal(inflight_map(&reply, fd, 4, &b), -EINVAL);
+	inflight_queue(&a, 1)->version = VHU_INFLIGHT_VERSION;
+	inflight_queue(&a, 1)->desc_num = 512; /* headers disagree */
+	assert_int_equal(inflight_map(&reply, fd, 4, &b), -EINVAL);
+	/* A queue size above what the headers hold. */
+	bad = reply;
+	bad.queue_size = 2048;
+	inflight_queue(&a, 1)->desc_num = VHU_INFLIGHT_MIN_ENTRIES;
+	assert_int_equal(inflight_map(&bad, fd, 4, &b), -EINVAL);
 	inflight_unmap(&a);
 	assert_null(a.base);
 	close(fd);
@@ -137,7 +149,7 @@ static void test_scan_orders_by_counter_and_repairs_last(void **state)
 	uint64_t top = 0;
 
 	(void)state;
-	assert_int_equal(inflight_scan(q, NUM, 0, heads, &top), 0);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 0, heads, &top), 0);
 	q->desc[5] = (struct vhu_inflight_desc){.inflight = 1, .counter = 30};
 	q->desc[1] = (struct vhu_inflight_desc){.inflight = 1, .counter = 10};
 	q->desc[7] = (struct vhu_inflight_desc){.inflight = 1, .counter = 20};
@@ -145,7 +157,7 @@ static void test_scan_orders_by_counter_and_repairs_last(void **state)
 	q->desc[2] = (struct vhu_inflight_desc){.inflight = 1, .counter = 40};
 	q->last_batch_head = 2;
 	q->used_idx = 3;
-	assert_int_equal(inflight_scan(q, NUM, 4, heads, &top), 3);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 4, heads, &top), 3);
 	assert_int_equal(heads[0], 1);
 	assert_int_equal(heads[1], 7);
 	assert_int_equal(heads[2], 5);
@@ -154,12 +166,12 @@ static void test_scan_orders_by_counter_and_repairs_last(void **state)
 	assert_int_equal(q->used_idx, 4);
 	/* In step with the ring: the last head is left alone. */
 	q->desc[2].inflight = 1;
-	assert_int_equal(inflight_scan(q, NUM, 4, heads, &top), 4);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 4, heads, &top), 4);
 	assert_int_equal(heads[3], 2);
 	/* A hostile last_batch_head past the ring touches nothing. */
 	q->last_batch_head = 0xffff;
 	q->used_idx = 0;
-	assert_int_equal(inflight_scan(q, NUM, 4, heads, &top), 4);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 4, heads, &top), 4);
 	free(q);
 }
 
@@ -171,12 +183,17 @@ static void test_scan_refuses_garbage(void **state)
 
 	(void)state;
 	q->desc[3].inflight = 2;
-	assert_int_equal(inflight_scan(q, NUM, 0, heads, &top), -EINVAL);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 0, heads, &top), -EINVAL);
 	assert_int_equal(top, 5); /* untouched on error */
 	q->desc[3].inflight = 0;
-	assert_int_equal(inflight_scan(q, NUM / 2, 0, heads, &top), -EINVAL); /* another size */
+	assert_int_equal(inflight_scan(q, NUM / 2, NUM / 2, 0, heads, &top), -EINVAL); /* header */
+	assert_int_equal(inflight_scan(q, NUM, NUM * 2, 0, heads, &top), -EINVAL); /* ring > region */
+	q->desc[5].inflight = 1; /* a head a ring of 4 does not have */
+	assert_int_equal(inflight_scan(q, NUM, NUM / 2, 0, heads, &top), -EINVAL);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 0, heads, &top), 1);
+	q->desc[5].inflight = 0;
 	q->version = 0;
-	assert_int_equal(inflight_scan(q, NUM, 0, heads, &top), -EINVAL);
+	assert_int_equal(inflight_scan(q, NUM, NUM, 0, heads, &top), -EINVAL);
 	free(q);
 }
 
