@@ -36,11 +36,24 @@ class System:
         self.proc = None
         harness.on_cleanup(self.kill)
 
+    @classmethod
+    def with_disk(cls):
+        """A workspace and a system (not started) serving a fresh 64 MiB disk0.img."""
+        w = workspace()
+        image = os.path.join(w.dir, "disk0.img")
+        with open(image, "wb") as f:
+            f.truncate(64 << 20)
+        return w, cls(w, image)
+
+    def io_args(self):
+        """ultra-boot's arguments for the I/O partition(s)."""
+        return ["--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image}"]
+
     def start(self):
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
                "--pool-mib", "2048", "--max-restarts", "15",
                "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}",
-               "--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image}"]
+               *self.io_args()]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
                                          env=dict(os.environ, ULTRA_RUN_DIR=self.run))
@@ -99,11 +112,8 @@ def counters(p):
 
 
 def test_every_system_partition_recovers_with_no_guest_downtime():
-    w = workspace()
-    image = os.path.join(w.dir, "disk0.img")
-    with open(image, "wb") as f:
-        f.truncate(64 << 20)
-    sysp = System(w, image).start()
+    w, sysp = System.with_disk()
+    sysp.start()
     guests = []
     for name, devices in (("rec1", [{"kind": "vhost-user-blk", "path": sysp.blk}]), ("rec2", [])):
         p = w.partition(name, memory_mib=160, devices=devices)
