@@ -18,6 +18,16 @@ static bool any_started(const struct vhu_client *c)
 	return false;
 }
 
+/* A stopped ring may still point into the region being replaced: forget it before unmapping
+ * (the next SET_VRING_KICK tracks the ring again, in the new region). */
+static void replace_region(struct vhu_client *c, const struct inflight *next)
+{
+	for (unsigned i = 0; i < c->nqueues; i++)
+		vhu_untrack_queue(&c->q[i]);
+	inflight_unmap(&c->inflight);
+	c->inflight = *next;
+}
+
 int vhu_get_inflight(struct vhu_client *c, struct vhu_msg *m)
 {
 	struct inflight fresh;
@@ -35,8 +45,7 @@ int vhu_get_inflight(struct vhu_client *c, struct vhu_msg *m)
 		inflight_unmap(&fresh);
 		return r;
 	}
-	inflight_unmap(&c->inflight);
-	c->inflight = fresh;
+	replace_region(c, &fresh);
 	return 0;
 }
 
@@ -50,8 +59,7 @@ int vhu_set_inflight(struct vhu_client *c, struct vhu_msg *m)
 	r = inflight_map(&m->p.inflight, m->fds[0], c->nqueues, &next);
 	if (r < 0)
 		return r;
-	inflight_unmap(&c->inflight);
-	c->inflight = next;
+	replace_region(c, &next);
 	fprintf(stderr, "ultra-io: %s: client %u: inflight region handed over (%u queues of %u)\n",
 	        c->exp->dev->name, c->id, next.nqueues, next.entries);
 	return 0;
