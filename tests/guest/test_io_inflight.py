@@ -116,7 +116,7 @@ def test_requests_left_in_flight_are_redone_oldest_first():
         check(c.mem_table([c.region(0, vc.MEM, vc.UVA, 0)]), "memory table refused")
         check(c.ring(), "ring refused")
         status = {h: write_chain(c, h, s, f, i) for i, (h, s, f) in
-                  enumerate(((0, 8, b"A"), (3, 8, b"B"), (6, 16, b"C")))}
+                  enumerate(((0, 8, b"A"), (3, 12, b"B"), (6, 16, b"C")))}
         for i, h in enumerate((6, 0, 3)):
             struct.pack_into("<H", c.mem, vc.AVAIL + 4 + 2 * i, h)
         struct.pack_into("<H", c.mem, vc.AVAIL + 2, 3)
@@ -131,7 +131,8 @@ def test_requests_left_in_flight_are_redone_oldest_first():
         got = [c.used()[0], c.used()[0]]
         check(got == [3, 0], f"redone in the order {got}, want [3, 0] (oldest first)")
         check(c.mem[status[0]] == vc.S_OK and c.mem[status[3]] == vc.S_OK, "redone with errors")
-        check(sector(image, 8) == b"A" * SECTOR, "sector 8 does not hold the newest write")
+        check(sector(image, 8) == b"A" * SECTOR and sector(image, 12) == b"B" * SECTOR,
+              "the redone writes are not in the image")
         check(sector(image, 16) == b"Z" * SECTOR, "the completed request was done again")
         check(c.mem[status[6]] == 0xEE, "the completed request's status was written again")
         check(all(entry(region, 0, h)[0] == 0 for h in range(1024)),
