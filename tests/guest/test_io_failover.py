@@ -45,8 +45,10 @@ class PairSystem(System):
         return 0
 
     def standby(self):
+        """The pid of the member blocked on the pair lock (flock, x86-64 number 73), or 0."""
         pids = [self.pid(n) for n in ("io0", "io1")]
-        return next((p for p in pids if p and pid_alive(p) and seccomp_mode(p) == 0), 0)
+        return next((p for p in pids if p and pid_alive(p) and seccomp_mode(p) == 0 and
+                     current_syscall(p) == "73"), 0)
 
 
 def seccomp_mode(pid):
@@ -65,16 +67,24 @@ def seccomp_mode(pid):
 DISK_CALLS = {"75", "285", "295", "296", "426"}  # fdatasync fallocate preadv pwritev io_uring_enter
 
 
+def current_syscall(pid):
+    """The number of the system call pid is in ("running" if none), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split(" ", 1)[0]
+    except OSError:
+        return None
+
+
 def wait_in_disk_call(pid, timeout=10):
     """Polls /proc/PID/syscall until the process is inside a disk system call."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        try:
-            with open(f"/proc/{pid}/syscall") as f:
-                if f.read().split(" ", 1)[0] in DISK_CALLS:
-                    return True
-        except OSError:
+        nr = current_syscall(pid)
+        if nr is None:
             return False
+        if nr in DISK_CALLS:
+            return True
     return False
 
 

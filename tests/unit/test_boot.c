@@ -8,6 +8,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -332,6 +333,30 @@ static int seccomp_mode(pid_t pid)
 	return mode;
 }
 
+/* Whether pid is blocked in flock(2) (x86-64 number 73): a standby that has reached its wait. */
+static bool in_flock(pid_t pid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if (!(fp = fopen(path, "r")))
+		return false;
+	if (fscanf(fp, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(fp);
+	return nr == 73;
+}
+
+static bool wait_in_flock(pid_t pid)
+{
+	for (uint64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(5))
+		if (in_flock(pid))
+			return true;
+	return false;
+}
+
 /* The entry (1 or 2) of the pair member that serves: in its filter, its socket answering. */
 static int wait_active(struct fx *f, const char *sock, pid_t not)
 {
@@ -371,13 +396,14 @@ static void test_io_pair_standby_takes_over(void **state)
 	assert_true(e > 0);
 	active = status_pid(f, e, NULL, 0);
 	standby = status_pid(f, 3 - e, NULL, 0);
-	assert_int_equal(seccomp_mode(standby), 0); /* waiting for the lock, no socket */
+	assert_true(wait_in_flock(standby)); /* waiting for the lock, no socket, no filter */
+	assert_int_equal(seccomp_mode(standby), 0);
 	assert_int_equal(kill(active, SIGKILL), 0);
 	/* The standby binds the socket and serves; ultra-boot restarts the dead one as standby. */
 	assert_int_equal(wait_active(f, sock, active), 3 - e);
 	fresh = wait_new_pid(f, e, active);
 	assert_true(fresh > 0);
-	sleep_ms(300);
+	assert_true(wait_in_flock(fresh));
 	assert_int_equal(seccomp_mode(fresh), 0);
 	assert_int_equal(status_pid(f, 3 - e, NULL, 0), standby);
 }
