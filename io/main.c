@@ -2,16 +2,20 @@
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
  *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--pair LOCKFILE] [--no-sandbox]
+ *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--pair LOCKFILE]
+ *            [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
  * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
- * tap interface IFNAME (an uplink); any number of front ends may connect to each. SIGINT/SIGTERM
- * end it cleanly. With --pair, two instances started alike form a redundant pair (claim 24): the
- * one holding LOCKFILE serves; the other opens its disks and waits for the lock, which the kernel
- * releases when the active dies however it dies, then binds the sockets itself and serves every
- * client that reconnects (docs/io-partition.md). */
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
+ * --ultravisor, this is system partition N (role io) and every memory table a client sends must
+ * lie in the grants the resource database gives the partition that owns its socket (claims 20,
+ * 21); without it, tables are only checked for consistency. With --pair, two instances started
+ * alike form a redundant pair (claim 24): the one holding LOCKFILE serves; the other opens its
+ * disks and waits for the lock, which the kernel releases when the active dies however it dies,
+ * then binds the sockets itself and serves every client that reconnects (docs/io-partition.md).
+ * SIGINT/SIGTERM end it cleanly. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +28,7 @@
 
 #include "io_sandbox.h"
 #include "tap.h"
+#include "uvlink.h"
 #include "vhost_blk.h"
 #include "vhost_net.h"
 
@@ -32,7 +37,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
-	                "[--tap IFNAME[,switch=NAME] ...] [--pair LOCKFILE] [--no-sandbox]\n");
+	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
+	                "[--pair LOCKFILE] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -200,10 +206,38 @@ static int stop_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* --ultravisor SOCK --partition N: check tables against the database through a connector
+ * forked now, before the sandbox. */
+static int link_ultravisor(struct vhu_server *s, const char *sock, const char *part,
+			   struct io_uvlink **out)
+{
+	char err[256], *end = NULL;
+	unsigned long n = part ? strtoul(part, &end, 10) : 0;
+	int r;
+
+	if (!sock || !part || !*part || *end || n == 0 || n > UINT32_MAX) {
+		fprintf(stderr, "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
+		return -EINVAL;
+	}
+	r = io_uvlink_open(sock, (uint32_t)n, out, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "ultra-io: %s\n", err);
+		return r;
+	}
+	if (err[0])
+		fprintf(stderr, "ultra-io: %s (retried at each memory table)\n", err);
+	vhu_server_set_policy(s, io_uvlink_policy(*out));
+	fprintf(stderr, "ultra-io: partition %lu: memory tables checked against the grants at %s\n",
+		n, sock);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct exports x = {0};
 	struct vhu_server *s = NULL;
+	struct io_uvlink *uv = NULL;
+	const char *uv_sock = NULL, *uv_part = NULL;
 	int sig_fd = -1, lock_fd = -1, r, status = 1;
 	int sandbox = 1;
 	const char *pair = NULL;
@@ -221,6 +255,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc && x.ntap < MAX_EXPORTS) {
 			if (uplink_tap(s, argv[++i], &x) < 0)
 				goto out;
+		} else if (!strcmp(argv[i], "--ultravisor") && i + 1 < argc) {
+			uv_sock = argv[++i];
+		} else if (!strcmp(argv[i], "--partition") && i + 1 < argc) {
+			uv_part = argv[++i];
 		} else if (!strcmp(argv[i], "--pair") && i + 1 < argc) {
 			pair = argv[++i];
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
@@ -234,6 +272,8 @@ int main(int argc, char **argv)
 		usage();
 		goto out;
 	}
+	if ((uv_sock || uv_part) && link_ultravisor(s, uv_sock, uv_part, &uv) < 0)
+		goto out;
 	/* The standby waits here with its disks open and no socket: nothing reaches it before
 	 * it takes over. SIGTERM still ends it (not yet blocked for the signalfd). */
 	if (pair && (lock_fd = become_active(pair)) < 0) {
@@ -257,6 +297,7 @@ int main(int argc, char **argv)
 	status = r < 0;
 out:
 	vhu_server_free(s);
+	io_uvlink_free(uv);
 	for (unsigned i = 0; i < x.nblk; i++)
 		vhost_blk_free(x.blk[i]);
 	for (unsigned i = 0; i < x.ntap; i++)

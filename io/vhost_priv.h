@@ -47,6 +47,7 @@ struct vhu_server {
 	struct vhu_export *exports[16];
 	unsigned nexports;
 	struct vhu_client *clients;
+	struct vhu_mem_policy *policy;
 };
 
 /* vhost_req.c */

@@ -30,7 +30,9 @@ class PairSystem(System):
     """test_recovery's system, with the I/O partition as a redundant pair."""
 
     def io_args(self):
-        return ["--io-pair", f"4:io0:5:io1={BIN}/ultra-io --blk {self.blk}={self.image}"]
+        # Each member checks memory tables against the database as its own partition.
+        return ["--io-pair", f"4:io0:5:io1={BIN}/ultra-io --blk {self.blk}={self.image} "
+                "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
 
     def active(self):
         """The pid of the I/O partition that serves (the one inside its seccomp filter; the

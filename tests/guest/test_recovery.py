@@ -47,7 +47,10 @@ class System:
 
     def io_args(self):
         """ultra-boot's arguments for the I/O partition(s)."""
-        return ["--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image}"]
+        # ultra-boot tells each system partition its number and the ultravisor's socket: the
+        # I/O partition checks every memory table against the database.
+        return ["--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image} "
+                "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
 
     def start(self):
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
@@ -183,6 +186,9 @@ def test_every_system_partition_recovers_with_no_guest_downtime():
     g.attach_console()
     out = g.out("echo hello-after-restarts > /dev/vda; sync; head -c 22 /dev/vda", timeout=60)
     check("hello-after-restarts" in out, f"the disk after the I/O partition's restarts: {out!r}")
+    # ...after checking QEMU's memory table against rec1's grants each time it reconnected.
+    check(f"memory table within partition {ids['rec1']}'s grants" in open(sysp.log).read(),
+          "the I/O partition did not check rec1's memory table against the database")
     g.console.close()  # detach again: see above
     g.console = None
 
