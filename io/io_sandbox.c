@@ -2,6 +2,7 @@
 #include "io_sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -25,6 +26,9 @@ static const int allowed[] = {
     SCMP_SYS(fstat),
     SCMP_SYS(newfstatat),
     SCMP_SYS(munmap),
+    /* inflight regions (GET_INFLIGHT_FD): an anonymous memfd, sized; no path is opened */
+    SCMP_SYS(memfd_create),
+    SCMP_SYS(ftruncate),
     /* disks */
     SCMP_SYS(preadv),
     SCMP_SYS(pwritev),
@@ -100,7 +104,20 @@ static int unix_sockets(scmp_filter_ctx ctx)
 	return r ? r : no_exec(ctx);
 }
 
-int io_sandbox_enter(void) { return load(allowed, sizeof(allowed) / sizeof(allowed[0]), no_exec); }
+/* The serving process: no executable memory, and fcntl only to seal an inflight region and to
+ * check that a handed-back one is sealed. */
+static int serving(scmp_filter_ctx ctx)
+{
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+	                         SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
+
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		                     SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS));
+	return r ? r : no_exec(ctx);
+}
+
+int io_sandbox_enter(void) { return load(allowed, sizeof(allowed) / sizeof(allowed[0]), serving); }
 
 int io_sandbox_connector(void)
 {

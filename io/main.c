@@ -2,7 +2,8 @@
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
  *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--no-sandbox]
+ *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--pair LOCKFILE]
+ *            [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
@@ -10,12 +11,18 @@
  * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
  * --ultravisor, this is system partition N (role io) and every memory table a client sends must
  * lie in the grants the resource database gives the partition that owns its socket (claims 20,
- * 21); without it, tables are only checked for consistency. SIGINT/SIGTERM end it cleanly. */
+ * 21); without it, tables are only checked for consistency. With --pair, two instances started
+ * alike form a redundant pair (claim 24): the one holding LOCKFILE serves; the other opens its
+ * disks and waits for the lock, which the kernel releases when the active dies however it dies,
+ * then binds the sockets itself and serves every client that reconnects (docs/io-partition.md).
+ * SIGINT/SIGTERM end it cleanly. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -31,7 +38,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
 	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
-	                "[--no-sandbox]\n");
+	                "[--pair LOCKFILE] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -41,7 +48,55 @@ struct exports {
 	struct vswitch *sw[MAX_EXPORTS];
 	struct tap_port *tap[MAX_EXPORTS];
 	unsigned nblk, nnet, nsw, ntap;
+	/* sockets to bind once this instance is the active one */
+	const char *path[2 * MAX_EXPORTS];
+	struct vhu_device *dev[2 * MAX_EXPORTS];
+	unsigned nbind;
 };
+
+static void to_bind(struct exports *x, const char *path, struct vhu_device *dev)
+{
+	x->path[x->nbind] = path;
+	x->dev[x->nbind++] = dev;
+}
+
+static int bind_all(struct vhu_server *s, const struct exports *x)
+{
+	for (unsigned i = 0; i < x->nbind; i++) {
+		int r = vhu_server_export(s, x->path[i], x->dev[i]);
+		if (r < 0) {
+			fprintf(stderr, "ultra-io: listen on %s: %s\n", x->path[i], strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* A redundant pair: returns once this instance holds the lock (at once for the first; for the
+ * standby when the active has died and the kernel dropped its lock). The fd stays open, and
+ * the lock held, for the life of the process. */
+static int become_active(const char *lock)
+{
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		fprintf(stderr, "ultra-io: active (pair lock %s)\n", lock);
+		return fd;
+	}
+	if (errno != EWOULDBLOCK)
+		goto fail;
+	fprintf(stderr, "ultra-io: standby: disks open, waiting for the active to go (%s)\n", lock);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			goto fail;
+	fprintf(stderr, "ultra-io: taking over from the active\n");
+	return fd;
+fail:
+	close(fd);
+	return -errno;
+}
 
 static struct vswitch *switch_named(struct exports *x, const char *name)
 {
@@ -88,13 +143,8 @@ static int export_net(struct vhu_server *s, char *arg, struct exports *x)
 	r = vhost_net_new(arg, sw, &n);
 	if (r < 0)
 		return r;
-	r = vhu_server_export(s, arg, &n->dev);
-	if (r < 0) {
-		fprintf(stderr, "ultra-io: listen on %s: %s\n", arg, strerror(-r));
-		vhost_net_free(n);
-		return r;
-	}
 	x->net[x->nnet++] = n;
+	to_bind(x, arg, &n->dev);
 	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
 	return 0;
 }
@@ -116,7 +166,7 @@ static int uplink_tap(struct vhu_server *s, char *arg, struct exports *x)
 	return 0;
 }
 
-static int export_blk(struct vhu_server *s, char *arg, struct vhost_blk **out)
+static int export_blk(struct exports *x, char *arg, struct vhost_blk **out)
 {
 	char *eq = strchr(arg, '=');
 	struct disk *disk = NULL;
@@ -137,13 +187,7 @@ static int export_blk(struct vhu_server *s, char *arg, struct vhost_blk **out)
 		disk->ops->close(disk);
 		return r;
 	}
-	r = vhu_server_export(s, arg, &(*out)->dev);
-	if (r < 0) {
-		fprintf(stderr, "ultra-io: listen on %s: %s\n", arg, strerror(-r));
-		vhost_blk_free(*out);
-		*out = NULL;
-		return r;
-	}
+	to_bind(x, arg, &(*out)->dev);
 	fprintf(stderr, "ultra-io: %s: serving %s (%llu bytes)\n", arg, eq + 1,
 	        (unsigned long long)disk->size);
 	return 0;
@@ -194,14 +238,15 @@ int main(int argc, char **argv)
 	struct vhu_server *s = NULL;
 	struct io_uvlink *uv = NULL;
 	const char *uv_sock = NULL, *uv_part = NULL;
-	int sig_fd = -1, r, status = 1;
+	int sig_fd = -1, lock_fd = -1, r, status = 1;
 	int sandbox = 1;
+	const char *pair = NULL;
 
 	if (vhu_server_new(&s) < 0)
 		return 1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--blk") && i + 1 < argc && x.nblk < MAX_EXPORTS) {
-			if (export_blk(s, argv[++i], &x.blk[x.nblk]) < 0)
+			if (export_blk(&x, argv[++i], &x.blk[x.nblk]) < 0)
 				goto out;
 			x.nblk++;
 		} else if (!strcmp(argv[i], "--net") && i + 1 < argc && x.nnet < MAX_EXPORTS) {
@@ -214,6 +259,8 @@ int main(int argc, char **argv)
 			uv_sock = argv[++i];
 		} else if (!strcmp(argv[i], "--partition") && i + 1 < argc) {
 			uv_part = argv[++i];
+		} else if (!strcmp(argv[i], "--pair") && i + 1 < argc) {
+			pair = argv[++i];
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {
@@ -226,6 +273,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((uv_sock || uv_part) && link_ultravisor(s, uv_sock, uv_part, &uv) < 0)
+		goto out;
+	/* The standby waits here with its disks open and no socket: nothing reaches it before
+	 * it takes over. SIGTERM still ends it (not yet blocked for the signalfd). */
+	if (pair && (lock_fd = become_active(pair)) < 0) {
+		fprintf(stderr, "ultra-io: pair lock %s: %s\n", pair, strerror(-lock_fd));
+		goto out;
+	}
+	if (bind_all(s, &x) < 0)
 		goto out;
 	sig_fd = stop_signals();
 	if (sig_fd < 0)
@@ -256,5 +311,7 @@ out:
 	}
 	if (sig_fd >= 0)
 		close(sig_fd);
+	if (lock_fd >= 0)
+		close(lock_fd); /* after the sockets are gone: the standby binds fresh ones */
 	return status;
 }

@@ -106,6 +106,7 @@ static void client_free(struct vhu_client *c)
 	for (unsigned i = 0; i < c->rx_nfds; i++)
 		close(c->rx_fds[i]);
 	gm_unmap(&c->mem);
+	inflight_unmap(&c->inflight);
 	watch(c->exp->server->epfd, c->fd, &c->watch, false);
 	close(c->fd);
 	free(c);
@@ -155,21 +156,44 @@ static void accept_client(struct vhu_export *e)
 	fprintf(stderr, "ultra-io: %s: client %u connected\n", e->dev->name, c->id);
 }
 
-int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size)
+int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload,
+                uint32_t size, int fd)
 {
 	struct vhu_hdr h = {
 	    .request = req->request, .flags = VHU_FLAG_VERSION | VHU_FLAG_REPLY, .size = size};
 	uint8_t buf[sizeof(h) + VHU_PAYLOAD_MAX];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, sizeof(h) + size};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
 	if (size > VHU_PAYLOAD_MAX)
 		return -EMSGSIZE;
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), payload, size);
-	n = send(c->fd, buf, sizeof(h) + size, MSG_NOSIGNAL);
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 	if (n < 0)
 		return -errno;
 	return (size_t)n == sizeof(h) + size ? 0 : -EAGAIN; /* a peer that won't read is dropped */
+}
+
+int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size)
+{
+	return vhu_send_fd(c, req, payload, size, -1);
 }
 
 /* Receives up to want bytes into c->rx, collecting any fds; 0 on EOF, -EAGAIN when empty. */

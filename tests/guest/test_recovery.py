@@ -41,6 +41,22 @@ class System:
         self.proc = None
         harness.on_cleanup(self.kill)
 
+    @classmethod
+    def with_disk(cls):
+        """A workspace and a system (not started) serving a fresh 64 MiB disk0.img."""
+        w = workspace()
+        image = os.path.join(w.dir, "disk0.img")
+        with open(image, "wb") as f:
+            f.truncate(64 << 20)
+        return w, cls(w, image)
+
+    def io_args(self):
+        """ultra-boot's arguments for the I/O partition(s)."""
+        # ultra-boot tells each system partition its number and the ultravisor's socket: the
+        # I/O partition checks every memory table against the database.
+        return ["--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image} "
+                "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
+
     def start(self):
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
                "--pool-mib", "2048", "--max-restarts", "15",
@@ -51,10 +67,7 @@ class System:
                     f"--db {self.ops_db} --now-file {self.now_file}"]
             socks.append(os.path.join(self.run, "ops.sock"))
         if self.image:
-            # ultra-boot tells each system partition its number and the ultravisor's
-            # socket: the I/O partition checks every memory table against the database.
-            cmd += ["--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image} "
-                    "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
+            cmd += self.io_args()
             socks.append(self.blk)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
@@ -118,11 +131,8 @@ def counters(p):
 
 
 def test_every_system_partition_recovers_with_no_guest_downtime():
-    w = workspace()
-    image = os.path.join(w.dir, "disk0.img")
-    with open(image, "wb") as f:
-        f.truncate(64 << 20)
-    sysp = System(w, image, ops_db=os.path.join(w.dir, "ops.db")).start()
+    w, sysp = System.with_disk(ops=True)
+    sysp.start()
     # Given command, ops, io0: ultra-boot starts the operations partition last.
     order = [c["name"] for c in sysp.status()["system"]]
     check(order == ["command", "io0", "ops"], f"ultra-boot's order of start: {order}")
