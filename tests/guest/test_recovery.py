@@ -42,13 +42,14 @@ class System:
         harness.on_cleanup(self.kill)
 
     @classmethod
-    def with_disk(cls):
-        """A workspace and a system (not started) serving a fresh 64 MiB disk0.img."""
+    def with_disk(cls, ops=False):
+        """A workspace and a system (not started) serving a fresh 64 MiB disk0.img, with the
+        operations partition when ops is true."""
         w = workspace()
         image = os.path.join(w.dir, "disk0.img")
         with open(image, "wb") as f:
             f.truncate(64 << 20)
-        return w, cls(w, image)
+        return w, cls(w, image, ops_db=os.path.join(w.dir, "ops.db") if ops else None)
 
     def io_args(self):
         """ultra-boot's arguments for the I/O partition(s)."""
