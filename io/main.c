@@ -2,12 +2,13 @@
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
  *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--no-sandbox]
+ *            [--tap IFNAME[,switch=NAME] ...] [--control SOCKET] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
  * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
- * tap interface IFNAME (an uplink); any number of front ends may connect to each. SIGINT/SIGTERM
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. --control
+ * lets the command partition add and remove exports at run time (io_control.c). SIGINT/SIGTERM
  * end it cleanly. */
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "io_control.h"
 #include "io_sandbox.h"
 #include "tap.h"
 #include "vhost_blk.h"
@@ -27,7 +29,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
-	                "[--tap IFNAME[,switch=NAME] ...] [--no-sandbox]\n");
+	                "[--tap IFNAME[,switch=NAME] ...] [--control SOCKET] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -52,6 +54,11 @@ static struct vswitch *switch_named(struct exports *x, const char *name)
 	sw_init(sw, name, 0);
 	x->sw[x->nsw++] = sw;
 	return sw;
+}
+
+static struct vswitch *switch_for(void *x, const char *name)
+{
+	return switch_named(x, name);
 }
 
 /* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
 {
 	struct exports x = {0};
 	struct vhu_server *s = NULL;
+	struct io_control *ctl = NULL;
 	int sig_fd = -1, r, status = 1;
 	int sandbox = 1;
 
@@ -178,6 +186,13 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc && x.ntap < MAX_EXPORTS) {
 			if (uplink_tap(s, argv[++i], &x) < 0)
 				goto out;
+		} else if (!strcmp(argv[i], "--control") && i + 1 < argc && !ctl) {
+			r = io_control_open(s, argv[++i], switch_for, &x, &ctl);
+			if (r < 0) {
+				fprintf(stderr, "ultra-io: control socket %s: %s\n", argv[i],
+				        strerror(-r));
+				goto out;
+			}
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {
@@ -185,7 +200,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (x.nblk + x.nnet == 0) {
+	if (x.nblk + x.nnet == 0 && !ctl) {
 		usage();
 		goto out;
 	}
@@ -204,6 +219,7 @@ int main(int argc, char **argv)
 	status = r < 0;
 out:
 	vhu_server_free(s);
+	io_control_free(ctl);
 	for (unsigned i = 0; i < x.nblk; i++)
 		vhost_blk_free(x.blk[i]);
 	for (unsigned i = 0; i < x.ntap; i++)
