@@ -7,6 +7,7 @@
  * We keep no state file: after a restart the command partition sends the exports again.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,7 @@ int io_control_open(struct vhu_server *s, const char *path, io_switch_fn sw, voi
                     struct io_control **out)
 {
 	struct io_control *c = calloc(1, sizeof(*c));
+	char dir[UV_IOCTL_PATH_MAX + 1];
 	mode_t old;
 	int r;
 
@@ -323,6 +325,9 @@ int io_control_open(struct vhu_server *s, const char *path, io_switch_fn sw, voi
 		c->clients[i] = (struct ctl_client){.fd = -1, .ctl = c};
 	while (c->nrings < CTL_RINGS && disk_raw_ring_init(&c->rings[c->nrings]) == 0)
 		c->nrings++;
+	/* The exports' sockets go beside it (the command partition's choice): one folder for us. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	mkdir(dirname(dir), 0700);
 	old = umask(077);
 	c->fd = uv_unix_listen(path, SOCK_SEQPACKET | SOCK_NONBLOCK, 4);
 	umask(old);

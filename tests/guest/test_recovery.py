@@ -36,16 +36,21 @@ class System:
         self.proc = None
         harness.on_cleanup(self.kill)
 
+    def io_args(self):
+        """ultra-io's arguments, and the path that exists once it is ready."""
+        return f"--blk {self.blk}={self.image}", self.blk
+
     def start(self):
+        io_args, io_ready = self.io_args()
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
                "--pool-mib", "2048", "--max-restarts", "15",
                "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}",
-               "--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image}"]
+               "--system", f"4:io:io0={BIN}/ultra-io {io_args}"]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
                                          env=dict(os.environ, ULTRA_RUN_DIR=self.run))
         wait_for(lambda: (os.path.exists(os.path.join(self.run, "command.sock")) and
-                          os.path.exists(self.blk)) or self.proc.poll() is not None, 60,
+                          os.path.exists(io_ready)) or self.proc.poll() is not None, 60,
                  "the command and I/O partitions")
         check(self.proc.poll() is None, "ultra-boot exited: " + open(self.log).read())
         return self
