@@ -116,13 +116,15 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 	if (x->list && i >= 0) {
 		x->claimed[i] = 1;
 	} else if (x->list) {
+		/* An export on this path serving another image or switch goes first (and is not
+		 * a stray to sweep afterwards: the path is ours again). */
+		for (unsigned k = 0; k < x->n_list; k++)
+			if (!strncmp(x->list[k].path, path, sizeof(x->list[k].path))) {
+				cmd_io_remove(x->c, path);
+				x->claimed[k] = 1;
+			}
 		r = w->image ? cmd_io_add_blk(x->c, path, w->image, w->dev.flags)
 			     : cmd_io_add_net(x->c, path, w->sw);
-		if (r == -EEXIST) { /* an export of another image or switch: replace it */
-			cmd_io_remove(x->c, path);
-			r = w->image ? cmd_io_add_blk(x->c, path, w->image, w->dev.flags)
-				     : cmd_io_add_net(x->c, path, w->sw);
-		}
 		if (r)
 			return cmd_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
 					p->desc.name, w->image ? w->image : w->sw, path,
