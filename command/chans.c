@@ -32,7 +32,7 @@ static uint64_t pair_size(const struct uv_partition_desc *a, const struct uv_par
 
 /* Calls fn for every channel record in the database; stops at fn's first non-zero. */
 static int each_chan(struct cmdp *c, int (*fn)(const struct uv_resdb_chan *ch, void *ctx),
-		     void *ctx)
+                     void *ctx)
 {
 	struct uv_resdb_chan ch;
 	int r;
@@ -63,8 +63,7 @@ static int between(const struct uv_resdb_chan *ch, void *ctx)
 	return 0;
 }
 
-static int chan_txn(struct cmdp *c, const struct uv_resdb_chan *ch, int create,
-		    struct cmd_err *e)
+static int chan_txn(struct cmdp *c, const struct uv_resdb_chan *ch, int create, struct cmd_err *e)
 {
 	struct uv_txn t;
 
@@ -88,7 +87,7 @@ static int grant_to_peer(const struct cmd_part *peer, void *ctx)
 	struct start_ctx *s = ctx;
 	uint64_t size = pair_size(&s->self->desc, &peer->desc);
 	struct pair p = {.a = s->self->id < peer->id ? s->self->id : peer->id,
-			 .b = s->self->id < peer->id ? peer->id : s->self->id};
+	                 .b = s->self->id < peer->id ? peer->id : s->self->id};
 	struct uv_resdb_chan ch = {0};
 
 	if (!size || peer->id == s->self->id || peer->rec.status != UV_RESDB_LIVE)
@@ -102,7 +101,7 @@ static int grant_to_peer(const struct cmd_part *peer, void *ctx)
 	if (chan_txn(s->c, &ch, 1, s->e))
 		return -1;
 	fprintf(stderr, "ultra-command: channel %u between %s and %s: %llu KiB\n", ch.id,
-		s->self->desc.name, peer->desc.name, (unsigned long long)(size >> 10));
+	        s->self->desc.name, peer->desc.name, (unsigned long long)(size >> 10));
 	return 0;
 }
 
@@ -129,7 +128,8 @@ static int drop_if_idle(const struct uv_resdb_chan *ch, void *ctx)
 		if (ch->endpoint[0] != d->only && ch->endpoint[1] != d->only)
 			return 0;
 	} else {
-		/* Only channels a definition asks for, between two guests neither of them active. */
+		/* Only channels a definition asks for, between two guests neither of them active.
+		 */
 		if (uv_resdb_read_desc(&d->c->view, ch->endpoint[0], &a.desc, &a.rec) ||
 		    uv_resdb_read_desc(&d->c->view, ch->endpoint[1], &b.desc, &b.rec) ||
 		    a.rec.role != UV_ROLE_GUEST || b.rec.role != UV_ROLE_GUEST ||
@@ -145,14 +145,14 @@ static int drop_if_idle(const struct uv_resdb_chan *ch, void *ctx)
 		return 0;
 	}
 	fprintf(stderr, "ultra-command: channel %u between partitions %u and %u taken back\n",
-		ch->id, ch->endpoint[0], ch->endpoint[1]);
+	        ch->id, ch->endpoint[0], ch->endpoint[1]);
 	return 0;
 }
 
 int cmd_chans_drop(struct cmdp *c, uint32_t only, struct cmd_err *e)
 {
 	struct drop_ctx d = {c, only, e, 0};
-	struct cmd_err dummy;
+	struct cmd_err dummy = {"internal", ""};
 
 	if (!e)
 		d.e = &dummy;

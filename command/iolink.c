@@ -20,7 +20,8 @@
 #include "fdpass.h"
 #include "unixsock.h"
 
-#define REPLY_MAX (sizeof(struct uv_ioctl_msg) + UV_IOCTL_EXPORTS_MAX * sizeof(struct uv_ioctl_export))
+#define REPLY_MAX                                                                                  \
+	(sizeof(struct uv_ioctl_msg) + UV_IOCTL_EXPORTS_MAX * sizeof(struct uv_ioctl_export))
 
 void cmd_io_close(struct cmdp *c)
 {
@@ -45,7 +46,7 @@ static int io_connect(struct cmdp *c)
 }
 
 static int exchange(struct cmdp *c, const void *req, size_t len, const int *fds, unsigned nfds,
-		    uint8_t *buf, ssize_t *got)
+                    uint8_t *buf, ssize_t *got)
 {
 	unsigned n_in = 0;
 	int r, junk[2];
@@ -64,11 +65,14 @@ static int exchange(struct cmdp *c, const void *req, size_t len, const int *fds,
 
 /* Sends op (with x when not NULL) and returns the reply's status; LIST's exports in out. */
 static int call(struct cmdp *c, uint32_t op, const struct uv_ioctl_export *x, const int *fds,
-		unsigned nfds, struct uv_ioctl_export *out, unsigned *n_out)
+                unsigned nfds, struct uv_ioctl_export *out, unsigned *n_out)
 {
 	uint8_t req[sizeof(struct uv_ioctl_msg) + sizeof(struct uv_ioctl_export)];
-	struct uv_ioctl_msg m = {.magic = UV_IOCTL_MAGIC, .version = UV_IOCTL_VERSION,
-				 .hdr_size = sizeof(m), .op = op, .count = x ? 1 : 0};
+	struct uv_ioctl_msg m = {.magic = UV_IOCTL_MAGIC,
+	                         .version = UV_IOCTL_VERSION,
+	                         .hdr_size = sizeof(m),
+	                         .op = op,
+	                         .count = x ? 1 : 0};
 	uint8_t *buf = malloc(REPLY_MAX);
 	ssize_t got = 0;
 	int r = -ENOMEM, tries;

@@ -23,23 +23,23 @@
 #include "command.h"
 
 struct want {
-	struct uv_device dev;      /* the grant: kind, flags, socket path */
-	const char *image, *sw;    /* what ultra-io serves on it */
+	struct uv_device dev;   /* the grant: kind, flags, socket path */
+	const char *image, *sw; /* what ultra-io serves on it */
 };
 
 struct sync_ctx {
 	struct cmdp *c;
-	uint32_t only;                 /* 0: every partition; else just this one */
-	int force;                     /* the partition is starting: place it whatever its state */
-	struct uv_ioctl_export *list;  /* ultra-io's exports, NULL if unreachable */
+	uint32_t only;                /* 0: every partition; else just this one */
+	int force;                    /* the partition is starting: place it whatever its state */
+	struct uv_ioctl_export *list; /* ultra-io's exports, NULL if unreachable */
 	unsigned n_list;
-	unsigned char *claimed;        /* list entries a wanted export matched */
+	unsigned char *claimed; /* list entries a wanted export matched */
 	struct cmd_err *e;
 	int failed;
 };
 
 int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, char *buf,
-		   size_t cap)
+                   size_t cap)
 {
 	char dir[512];
 	int n;
@@ -55,8 +55,8 @@ static unsigned wants_of(struct cmdp *c, const struct uv_partition_desc *d, stru
 
 	for (i = 0; i < d->n_disk && i < UV_DISKS_MAX; i++, n++) {
 		w[n] = (struct want){.dev = {.kind = UV_DEV_VHOST_USER_BLK,
-					     .flags = d->disk[i].flags & UV_DEV_F_READONLY},
-				     .image = d->disk[i].image};
+		                             .flags = d->disk[i].flags & UV_DEV_F_READONLY},
+		                     .image = d->disk[i].image};
 		if (cmd_place_path(c, d->name, "disk", i, w[n].dev.path, sizeof(w[n].dev.path)))
 			w[n].dev.kind = UV_DEV_NONE;
 	}
@@ -86,9 +86,9 @@ static int listed(const struct sync_ctx *x, const struct want *w)
 
 		if (strncmp(l->path, w->dev.path, sizeof(l->path)) || l->kind != w->dev.kind)
 			continue;
-		if (w->image && (l->flags != w->dev.flags || stat(w->image, &st) ||
-				 l->image_dev != (uint64_t)st.st_dev ||
-				 l->image_ino != (uint64_t)st.st_ino))
+		if (w->image &&
+		    (l->flags != w->dev.flags || stat(w->image, &st) ||
+		     l->image_dev != (uint64_t)st.st_dev || l->image_ino != (uint64_t)st.st_ino))
 			continue;
 		if (w->sw && strncmp(l->sw, w->sw, sizeof(l->sw)))
 			continue;
@@ -124,13 +124,13 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 				x->claimed[k] = 1;
 			}
 		r = w->image ? cmd_io_add_blk(x->c, path, w->image, w->dev.flags)
-			     : cmd_io_add_net(x->c, path, w->sw);
+		             : cmd_io_add_net(x->c, path, w->sw);
 		if (r)
 			return cmd_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
-					p->desc.name, w->image ? w->image : w->sw, path,
-					strerror(-r));
+			                p->desc.name, w->image ? w->image : w->sw, path,
+			                strerror(-r));
 		fprintf(stderr, "ultra-command: partition %s: %s exported on %s\n", p->desc.name,
-			w->image ? w->image : w->sw, path);
+		        w->image ? w->image : w->sw, path);
 	}
 	if (!granted(&p->desc, path) && device_txn(x, p->id, &w->dev, 1))
 		return -1;
@@ -205,7 +205,7 @@ static int place_sync(struct cmdp *c, uint32_t only, int force, struct cmd_err *
 		if (force) {
 			free(list);
 			return cmd_fail(e, "io", "the I/O partition does not answer on %s: %s",
-					c->io_path, strerror(-r));
+			                c->io_path, strerror(-r));
 		}
 	}
 	r = cmd_view_each(c, sync_one, &x);
@@ -229,7 +229,7 @@ int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
 
 void cmd_place_sync(struct cmdp *c)
 {
-	struct cmd_err e;
+	struct cmd_err e = {"internal", ""};
 
 	place_sync(c, 0, 0, &e);
 }

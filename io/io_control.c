@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <ultra/io_ctl.h>
+#include <unistd.h>
 
 #include "fdpass.h"
 #include "io_control.h"
@@ -98,10 +98,7 @@ static void released(struct vhu_device *dev, void *ctx)
 	device_free(ctx);
 }
 
-static bool str_ok(const char *s, size_t cap)
-{
-	return memchr(s, 0, cap) && s[0];
-}
+static bool str_ok(const char *s, size_t cap) { return memchr(s, 0, cap) && s[0]; }
 
 /* fds[0] is the listening socket, taken over on success; fds[1] the image, taken over once
  * *image_taken says so. */
@@ -168,8 +165,8 @@ static int add_net(struct io_control *c, struct ctl_export *x, const int *fds)
 
 /* ADD_BLK / ADD_NET: on success the fds belong to the export; on failure to the caller, but
  * for an image the disk took (*image_taken). */
-static int add(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in,
-               const int *fds, unsigned nfds, bool *image_taken)
+static int add(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in, const int *fds,
+               unsigned nfds, bool *image_taken)
 {
 	struct ctl_export *x;
 	int r;
@@ -204,11 +201,14 @@ static int remove_export(struct io_control *c, const struct uv_ioctl_export *in)
 
 static void reply(int fd, uint32_t op, int status, const struct io_control *c, bool list)
 {
-	static const size_t max = sizeof(struct uv_ioctl_msg) +
-	                          UV_IOCTL_EXPORTS_MAX * sizeof(struct uv_ioctl_export);
+	static const size_t max =
+	    sizeof(struct uv_ioctl_msg) + UV_IOCTL_EXPORTS_MAX * sizeof(struct uv_ioctl_export);
 	uint8_t *buf = calloc(1, max);
-	struct uv_ioctl_msg m = {.magic = UV_IOCTL_MAGIC, .version = UV_IOCTL_VERSION,
-	                         .hdr_size = sizeof(m), .op = op, .status = status};
+	struct uv_ioctl_msg m = {.magic = UV_IOCTL_MAGIC,
+	                         .version = UV_IOCTL_VERSION,
+	                         .hdr_size = sizeof(m),
+	                         .op = op,
+	                         .status = status};
 	size_t len = sizeof(m);
 
 	if (!buf)

@@ -18,10 +18,10 @@
 #define CHAN_KIB_DEFAULT 64u
 
 typedef int (*item_fn)(json_object *o, const char *at, const char *base,
-		       struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen);
+                       struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen);
 
-static int disk_item(json_object *o, const char *at, const char *base,
-		     struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen)
+static int disk_item(json_object *o, const char *at, const char *base, struct uv_partition_desc *d,
+                     unsigned idx, char *err, size_t errlen)
 {
 	struct uv_disk_req *k = &d->disk[idx];
 	char path[64];
@@ -32,7 +32,7 @@ static int disk_item(json_object *o, const char *at, const char *base,
 		snprintf(path, sizeof(path), "%s.%s", at, key);
 		if (!strcmp(key, "image")) {
 			if ((r = uv_def_string(val, path, k->image, sizeof(k->image), base, 1, err,
-					       errlen)))
+			                       errlen)))
 				return r;
 			have_image = 1;
 		} else if (!strcmp(key, "readonly")) {
@@ -48,8 +48,8 @@ static int disk_item(json_object *o, const char *at, const char *base,
 	return 0;
 }
 
-static int nic_item(json_object *o, const char *at, const char *base,
-		    struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen)
+static int nic_item(json_object *o, const char *at, const char *base, struct uv_partition_desc *d,
+                    unsigned idx, char *err, size_t errlen)
 {
 	struct uv_nic_req *n = &d->nic[idx];
 	char path[64];
@@ -68,8 +68,8 @@ static int nic_item(json_object *o, const char *at, const char *base,
 	return 0;
 }
 
-static int chan_item(json_object *o, const char *at, const char *base,
-		     struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen)
+static int chan_item(json_object *o, const char *at, const char *base, struct uv_partition_desc *d,
+                     unsigned idx, char *err, size_t errlen)
 {
 	struct uv_chan_req *c = &d->chan[idx];
 	char path[64];
@@ -82,7 +82,7 @@ static int chan_item(json_object *o, const char *at, const char *base,
 		snprintf(path, sizeof(path), "%s.%s", at, key);
 		if (!strcmp(key, "peer")) {
 			if ((r = uv_def_string(val, path, c->peer, sizeof(c->peer), NULL, 0, err,
-					       errlen)))
+			                       errlen)))
 				return r;
 			have_peer = 1;
 		} else if (!strcmp(key, "size_kib")) {
@@ -98,9 +98,8 @@ static int chan_item(json_object *o, const char *at, const char *base,
 	return 0;
 }
 
-static int parse_list(const char *key, json_object *val, unsigned max, item_fn fn,
-		      const char *base, struct uv_partition_desc *d, uint32_t *count, char *err,
-		      size_t errlen)
+static int parse_list(const char *key, json_object *val, unsigned max, item_fn fn, const char *base,
+                      struct uv_partition_desc *d, uint32_t *count, char *err, size_t errlen)
 {
 	char at[32];
 	size_t i, n;
@@ -125,15 +124,15 @@ static int parse_list(const char *key, json_object *val, unsigned max, item_fn f
 }
 
 int uv_def_requests(const char *key, json_object *val, const char *base,
-		    struct uv_partition_desc *d, char *err, size_t errlen)
+                    struct uv_partition_desc *d, char *err, size_t errlen)
 {
 	if (!strcmp(key, "disks"))
 		return parse_list(key, val, UV_DISKS_MAX, disk_item, base, d, &d->n_disk, err,
-				  errlen);
+		                  errlen);
 	if (!strcmp(key, "nics"))
 		return parse_list(key, val, UV_NICS_MAX, nic_item, base, d, &d->n_nic, err, errlen);
 	if (!strcmp(key, "channels"))
 		return parse_list(key, val, UV_CHANNELS_MAX, chan_item, base, d, &d->n_chan, err,
-				  errlen);
+		                  errlen);
 	return -ENOENT;
 }

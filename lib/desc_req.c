@@ -23,14 +23,15 @@ int uv_desc_label_check(const char *field, const char *s, size_t cap, char *err,
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '-' || c == '_' || (c == '.' && i > 0)))
-			return uv_def_fail(err, errlen, "%s: character '%c' not allowed (use [A-Za-z0-9._-])",
-				   field, c);
+			return uv_def_fail(err, errlen,
+			                   "%s: character '%c' not allowed (use [A-Za-z0-9._-])",
+			                   field, c);
 	}
 	return 0;
 }
 
-static int image_check(const char *field, const struct uv_disk_req *k, int check_files,
-		       char *err, size_t errlen)
+static int image_check(const char *field, const struct uv_disk_req *k, int check_files, char *err,
+                       size_t errlen)
 {
 	struct stat st;
 
@@ -44,14 +45,13 @@ static int image_check(const char *field, const struct uv_disk_req *k, int check
 		return uv_def_fail(err, errlen, "%s: %s: %s", field, k->image, strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return uv_def_fail(err, errlen, "%s: %s: not a regular file or block device", field,
-			   k->image);
+		                   k->image);
 	if (access(k->image, (k->flags & UV_DEV_F_READONLY) ? R_OK : R_OK | W_OK) != 0)
 		return uv_def_fail(err, errlen, "%s: %s: %s", field, k->image, strerror(errno));
 	return 0;
 }
 
-static int disks_check(const struct uv_partition_desc *d, int check_files, char *err,
-		       size_t errlen)
+static int disks_check(const struct uv_partition_desc *d, int check_files, char *err, size_t errlen)
 {
 	char field[32];
 	uint32_t i, j;
@@ -61,14 +61,15 @@ static int disks_check(const struct uv_partition_desc *d, int check_files, char 
 		const struct uv_disk_req *k = &d->disk[i];
 
 		if (k->flags & ~UV_DEV_F_READONLY || k->reserved)
-			return uv_def_fail(err, errlen, "disks[%u]: unknown flags 0x%x", i, k->flags);
+			return uv_def_fail(err, errlen, "disks[%u]: unknown flags 0x%x", i,
+			                   k->flags);
 		snprintf(field, sizeof(field), "disks[%u].image", i);
 		if ((r = image_check(field, k, check_files, err, errlen)))
 			return r;
 		for (j = 0; j < i; j++)
 			if (!strcmp(d->disk[j].image, k->image))
-				return uv_def_fail(err, errlen, "%s: %s is disks[%u] already", field,
-					   k->image, j);
+				return uv_def_fail(err, errlen, "%s: %s is disks[%u] already",
+				                   field, k->image, j);
 	}
 	return 0;
 }
@@ -81,9 +82,11 @@ static int nics_check(const struct uv_partition_desc *d, char *err, size_t errle
 
 	for (i = 0; i < d->n_nic; i++) {
 		if (d->nic[i].flags || d->nic[i].reserved)
-			return uv_def_fail(err, errlen, "nics[%u]: unknown flags 0x%x", i, d->nic[i].flags);
+			return uv_def_fail(err, errlen, "nics[%u]: unknown flags 0x%x", i,
+			                   d->nic[i].flags);
 		snprintf(field, sizeof(field), "nics[%u].switch", i);
-		if ((r = uv_desc_label_check(field, d->nic[i].sw, sizeof(d->nic[i].sw), err, errlen)))
+		if ((r = uv_desc_label_check(field, d->nic[i].sw, sizeof(d->nic[i].sw), err,
+		                             errlen)))
 			return r;
 	}
 	return 0;
@@ -103,39 +106,46 @@ static int chans_check(const struct uv_partition_desc *d, char *err, size_t errl
 		if ((r = uv_desc_label_check(field, c->peer, sizeof(c->peer), err, errlen)))
 			return r;
 		if (!strncmp(c->peer, d->name, sizeof(c->peer)))
-			return uv_def_fail(err, errlen, "%s: a partition has no channel to itself", field);
+			return uv_def_fail(err, errlen, "%s: a partition has no channel to itself",
+			                   field);
 		for (j = 0; j < i; j++)
 			if (!strcmp(d->chan[j].peer, c->peer))
-				return uv_def_fail(err, errlen, "%s: channels[%u] goes to %s already", field,
-					   j, c->peer);
+				return uv_def_fail(err, errlen,
+				                   "%s: channels[%u] goes to %s already", field, j,
+				                   c->peer);
 		/* An ivshmem BAR: a power of two. */
 		if (sz < UV_CHAN_MEM_MIN || sz > UV_CHAN_MEM_MAX || (sz & (sz - 1)) || sz % 1024)
-			return uv_def_fail(err, errlen,
-				   "channels[%u].size_kib: %llu is not a power of two in %u..%llu",
-				   i, (unsigned long long)(sz >> 10), UV_CHAN_MEM_MIN >> 10,
-				   (unsigned long long)(UV_CHAN_MEM_MAX >> 10));
+			return uv_def_fail(
+			    err, errlen,
+			    "channels[%u].size_kib: %llu is not a power of two in %u..%llu", i,
+			    (unsigned long long)(sz >> 10), UV_CHAN_MEM_MIN >> 10,
+			    (unsigned long long)(UV_CHAN_MEM_MAX >> 10));
 	}
 	return 0;
 }
 
 int uv_desc_check_requests(const struct uv_partition_desc *d, int check_files, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	int r;
 
 	if (d->n_disk > UV_DISKS_MAX)
-		return uv_def_fail(err, errlen, "disks: %u entries, at most %d", d->n_disk, UV_DISKS_MAX);
+		return uv_def_fail(err, errlen, "disks: %u entries, at most %d", d->n_disk,
+		                   UV_DISKS_MAX);
 	if (d->n_nic > UV_NICS_MAX)
-		return uv_def_fail(err, errlen, "nics: %u entries, at most %d", d->n_nic, UV_NICS_MAX);
+		return uv_def_fail(err, errlen, "nics: %u entries, at most %d", d->n_nic,
+		                   UV_NICS_MAX);
 	if (d->n_chan > UV_CHANNELS_MAX)
 		return uv_def_fail(err, errlen, "channels: %u entries, at most %d", d->n_chan,
-			   UV_CHANNELS_MAX);
+		                   UV_CHANNELS_MAX);
 	if (d->reserved)
 		return uv_def_fail(err, errlen, "descriptor: reserved field is not zero");
 	/* Each disk and NIC becomes one more device when the partition starts. */
 	if (d->n_dev <= UV_DEVICES_MAX && d->n_dev + d->n_disk + d->n_nic > UV_DEVICES_MAX)
-		return uv_def_fail(err, errlen, "disks: %u devices, %u disks and %u NICs make more than %d "
-			   "devices", d->n_dev, d->n_disk, d->n_nic, UV_DEVICES_MAX);
+		return uv_def_fail(err, errlen,
+		                   "disks: %u devices, %u disks and %u NICs make more than %d "
+		                   "devices",
+		                   d->n_dev, d->n_disk, d->n_nic, UV_DEVICES_MAX);
 	if ((r = disks_check(d, check_files, err, errlen)) || (r = nics_check(d, err, errlen)))
 		return r;
 	return chans_check(d, err, errlen);

@@ -45,9 +45,9 @@ struct uv_ioctl_msg {
 };
 
 struct uv_ioctl_export {
-	uint32_t kind;  /* UV_DEV_VHOST_USER_BLK or UV_DEV_VHOST_USER_NET */
-	uint32_t flags; /* UV_DEV_F_READONLY */
-	uint64_t size;  /* blk: bytes; needed for block devices (fstat says 0), else ignored */
+	uint32_t kind;      /* UV_DEV_VHOST_USER_BLK or UV_DEV_VHOST_USER_NET */
+	uint32_t flags;     /* UV_DEV_F_READONLY */
+	uint64_t size;      /* blk: bytes; needed for block devices (fstat says 0), else ignored */
 	uint64_t image_dev; /* reply: the image's st_dev and st_ino, so a caller knows which */
 	uint64_t image_ino; /* image an export serves */
 	char sw[UV_NAME_MAX];             /* net: the switch */
