@@ -56,7 +56,7 @@ struct io_control {
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
-static struct ctl_export *find(struct io_control *c, const char *path)
+static struct ctl_export *export_named(struct io_control *c, const char *path)
 {
 	for (unsigned i = 0; i < UV_IOCTL_EXPORTS_MAX; i++)
 		if (c->exp[i].used && !c->exp[i].removing && !strcmp(c->exp[i].info.path, path))
@@ -64,7 +64,7 @@ static struct ctl_export *find(struct io_control *c, const char *path)
 	return NULL;
 }
 
-static struct ctl_export *free_slot(struct io_control *c)
+static struct ctl_export *free_export(struct io_control *c)
 {
 	for (unsigned i = 0; i < UV_IOCTL_EXPORTS_MAX; i++)
 		if (!c->exp[i].used)
@@ -98,11 +98,11 @@ static void released(struct vhu_device *dev, void *ctx)
 	device_free(ctx);
 }
 
-static bool str_ok(const char *s, size_t cap) { return memchr(s, 0, cap) && s[0]; }
+static bool ctl_str_ok(const char *s, size_t cap) { return memchr(s, 0, cap) && s[0]; }
 
 /* fds[0] is the listening socket, taken over on success; fds[1] the image, taken over once
  * *image_taken says so. */
-static int add_blk(struct io_control *c, struct ctl_export *x, const int *fds, bool *image_taken)
+static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, bool *image_taken)
 {
 	const struct uv_ioctl_export *in = &x->info;
 	struct io_uring *ring = c->nrings ? &c->rings[c->nrings - 1] : NULL;
@@ -140,12 +140,12 @@ static int add_blk(struct io_control *c, struct ctl_export *x, const int *fds, b
 	return r;
 }
 
-static int add_net(struct io_control *c, struct ctl_export *x, const int *fds)
+static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
 {
 	struct vswitch *sw;
 	int r;
 
-	if (x->info.flags || !str_ok(x->info.sw, sizeof(x->info.sw)))
+	if (x->info.flags || !ctl_str_ok(x->info.sw, sizeof(x->info.sw)))
 		return -EINVAL;
 	sw = c->switch_for(c->sw_ctx, x->info.sw);
 	if (!sw)
@@ -165,22 +165,22 @@ static int add_net(struct io_control *c, struct ctl_export *x, const int *fds)
 
 /* ADD_BLK / ADD_NET: on success the fds belong to the export; on failure to the caller, but
  * for an image the disk took (*image_taken). */
-static int add(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in, const int *fds,
+static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in, const int *fds,
                unsigned nfds, bool *image_taken)
 {
 	struct ctl_export *x;
 	int r;
 
-	if (nfds != (op == UV_IOCTL_ADD_BLK ? 2u : 1u) || !str_ok(in->path, sizeof(in->path)))
+	if (nfds != (op == UV_IOCTL_ADD_BLK ? 2u : 1u) || !ctl_str_ok(in->path, sizeof(in->path)))
 		return -EINVAL;
-	if (find(c, in->path))
+	if (export_named(c, in->path))
 		return -EEXIST;
-	if (!(x = free_slot(c)))
+	if (!(x = free_export(c)))
 		return -ENOSPC;
 	*x = (struct ctl_export){.used = true, .info = *in, .ctl = c};
 	x->info.kind = op == UV_IOCTL_ADD_BLK ? UV_DEV_VHOST_USER_BLK : UV_DEV_VHOST_USER_NET;
 	x->info.image_dev = x->info.image_ino = 0;
-	r = op == UV_IOCTL_ADD_BLK ? add_blk(c, x, fds, image_taken) : add_net(c, x, fds);
+	r = op == UV_IOCTL_ADD_BLK ? add_disk(c, x, fds, image_taken) : add_nic(c, x, fds);
 	if (r < 0)
 		x->used = false;
 	return r;
@@ -190,16 +190,16 @@ static int remove_export(struct io_control *c, const struct uv_ioctl_export *in)
 {
 	struct ctl_export *x;
 
-	if (!str_ok(in->path, sizeof(in->path)))
+	if (!ctl_str_ok(in->path, sizeof(in->path)))
 		return -EINVAL;
-	if (!(x = find(c, in->path)))
+	if (!(x = export_named(c, in->path)))
 		return -ENOENT;
 	x->removing = true;
 	fprintf(stderr, "ultra-io: %s: removed\n", x->info.path);
 	return vhu_server_unexport(c->s, x->info.path, released, x);
 }
 
-static void reply(int fd, uint32_t op, int status, const struct io_control *c, bool list)
+static void ctl_reply(int fd, uint32_t op, int status, const struct io_control *c, bool list)
 {
 	static const size_t max =
 	    sizeof(struct uv_ioctl_msg) + UV_IOCTL_EXPORTS_MAX * sizeof(struct uv_ioctl_export);
@@ -224,7 +224,7 @@ static void reply(int fd, uint32_t op, int status, const struct io_control *c, b
 	free(buf);
 }
 
-static void request(struct io_control *c, int fd, const uint8_t *buf, size_t n, int *fds,
+static void ctl_request(struct io_control *c, int fd, const uint8_t *buf, size_t n, int *fds,
                     unsigned nfds)
 {
 	struct uv_ioctl_msg m = {0};
@@ -246,7 +246,7 @@ static void request(struct io_control *c, int fd, const uint8_t *buf, size_t n, 
 		break;
 	case UV_IOCTL_ADD_BLK:
 	case UV_IOCTL_ADD_NET:
-		r = m.count ? add(c, m.op, &in, fds, nfds, &image_taken) : -EINVAL;
+		r = m.count ? add_export(c, m.op, &in, fds, nfds, &image_taken) : -EINVAL;
 		break;
 	case UV_IOCTL_REMOVE:
 		r = m.count && !nfds ? remove_export(c, &in) : -EINVAL;
@@ -260,7 +260,7 @@ out:
 	for (unsigned i = 0; i < nfds; i++)
 		if (r < 0 && !(i == 1 && image_taken))
 			close(fds[i]);
-	reply(fd, m.op, r, c, r == 0 && m.op == UV_IOCTL_LIST);
+	ctl_reply(fd, m.op, r, c, r == 0 && m.op == UV_IOCTL_LIST);
 }
 
 static void client_ready(struct vhu_watch *w)
@@ -281,7 +281,7 @@ static void client_ready(struct vhu_watch *w)
 		cl->fd = -1;
 		return;
 	}
-	request(cl->ctl, cl->fd, buf, (size_t)n, fds, nfds);
+	ctl_request(cl->ctl, cl->fd, buf, (size_t)n, fds, nfds);
 }
 
 static void accept_ready(struct vhu_watch *w)
