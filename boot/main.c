@@ -91,6 +91,20 @@ static int add_command(struct boot *b, unsigned long p)
 	return 0;
 }
 
+/* The operations partition is a client of the command partition and starts the partitions
+ * that I/O partitions serve: it starts last, whatever the order given. */
+static void operations_last(struct boot *b)
+{
+	struct boot_child tmp[BOOT_SYSTEM_MAX] = {0};
+	unsigned n = 0;
+
+	for (int ops = 0; ops < 2; ops++)
+		for (unsigned i = 0; i < b->n_sys; i++)
+			if ((b->sys[i].role == UV_ROLE_OPERATIONS) == ops)
+				tmp[n++] = b->sys[i];
+	memcpy(b->sys, tmp, n * sizeof(tmp[0]));
+}
+
 static void default_ultravisor(char *out, size_t len)
 {
 	char self[PATH_MAX];
@@ -187,6 +201,7 @@ static int parse(struct boot *b, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	operations_last(b);
 	return 0;
 }
 

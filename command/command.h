@@ -91,6 +91,9 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 	       struct cmd_err *e);
 int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e);
 int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e);
+/* SET_CPU_SHARE (claim 26); the partition's monitor puts it in force (docs/cpu.md). */
+int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
+		      struct cmd_err *e);
 
 /* api.c: one request line -> one reply object. */
 json_object *cmd_api_handle(struct cmdp *c, const char *line);

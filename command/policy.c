@@ -9,6 +9,7 @@
  *             partition and granted, ASSIGN_DEVICE (place.c); then the partition's monitor
  *   undefine  DESTROY_CHANNEL of its channels, REVOKE_MEMORY of every block it owns,
  *             DESTROY_PARTITION
+ *   set-cpu-share  SET_CPU_SHARE, at most its vCPUs (the operations partition's schedules)
  */
 #include <errno.h>
 #include <signal.h>
@@ -193,6 +194,28 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd
 		return -1;
 	}
 	if (cmd_monitor_spawn(c, p.id, name, &pid, e) || wait_monitor(c, &p, pid, e))
+		return -1;
+	if (cmd_view_find(c, name, out))
+		*out = p;
+	return 0;
+}
+
+int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
+		      struct cmd_err *e)
+{
+	struct cmd_part p = {0};
+	struct uv_txn t;
+
+	if (cmd_view_find(c, name, &p))
+		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+	if (milli > p.desc.vcpus * 1000u)
+		return cmd_fail(e, "bad-request", "cpu_share: %.3f is more than %s's %u vCPUs",
+				milli / 1000.0, name, p.desc.vcpus);
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_SET_CPU_SHARE;
+	t.u.cpu.partition_id = p.id;
+	t.u.cpu.cpu_share_milli = milli;
+	if (cmd_uv_submit(c, &t, "set CPU share", e))
 		return -1;
 	if (cmd_view_find(c, name, out))
 		*out = p;

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 /* After set-up the I/O partition only accepts clients, moves messages and fds, maps the
  * memory clients send, moves disk data, and allocates. No open, no exec, no new sockets. */
@@ -48,24 +50,60 @@ static const int allowed[] = {
     SCMP_SYS(clock_gettime),
 };
 
-int io_sandbox_enter(void)
+/* The connector (uvconnect.c) reads a request, connects to the ultravisor (a Unix socket, with
+ * timeouts), sends the socket back; the rest is the allocator and the sanitizers. */
+static const int connector_allowed[] = {
+    SCMP_SYS(read),    SCMP_SYS(recvmsg),      SCMP_SYS(sendmsg),
+    SCMP_SYS(connect), SCMP_SYS(setsockopt),   SCMP_SYS(close),
+    SCMP_SYS(brk),     SCMP_SYS(munmap),       SCMP_SYS(madvise),
+    SCMP_SYS(futex),   SCMP_SYS(getpid),       SCMP_SYS(gettid),
+    SCMP_SYS(write),   SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(exit),    SCMP_SYS(exit_group),
+};
+
+static int load(const int *sys, size_t n, int (*extra)(scmp_filter_ctx ctx))
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = 0;
 
 	if (!ctx)
 		return -ENOMEM;
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	/* mmap and mprotect, but never executable memory. */
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sys[i], 0);
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-		                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-		                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+		r = extra(ctx);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return r;
+}
+
+/* mmap and mprotect, but never executable memory. */
+static int no_exec(scmp_filter_ctx ctx)
+{
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+	                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+		                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	return r;
+}
+
+/* The one kind of socket the ultravisor's control socket takes: never the network. */
+static int unix_sockets(scmp_filter_ctx ctx)
+{
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+	                         SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+	                         SCMP_A1(SCMP_CMP_EQ, SOCK_SEQPACKET | SOCK_CLOEXEC));
+
+	return r ? r : no_exec(ctx);
+}
+
+int io_sandbox_enter(void) { return load(allowed, sizeof(allowed) / sizeof(allowed[0]), no_exec); }
+
+int io_sandbox_connector(void)
+{
+	return load(connector_allowed, sizeof(connector_allowed) / sizeof(connector_allowed[0]),
+	            unix_sockets);
 }

@@ -2,14 +2,17 @@
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
  *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--control SOCKET] [--no-sandbox]
+ *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N]
+ *            [--control SOCKET] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
  * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
- * tap interface IFNAME (an uplink); any number of front ends may connect to each. --control
- * lets the command partition add and remove exports at run time (io_control.c). SIGINT/SIGTERM
- * end it cleanly. */
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
+ * --ultravisor, this is system partition N (role io) and every memory table a client sends must
+ * lie in the grants the resource database gives the partition that owns its socket (claims 20,
+ * 21); without it, tables are only checked for consistency. --control lets the command
+ * partition add and remove exports at run time (io_control.c). SIGINT/SIGTERM end it cleanly. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include "io_control.h"
 #include "io_sandbox.h"
 #include "tap.h"
+#include "uvlink.h"
 #include "vhost_blk.h"
 #include "vhost_net.h"
 
@@ -29,7 +33,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
-	                "[--tap IFNAME[,switch=NAME] ...] [--control SOCKET] [--no-sandbox]\n");
+	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
+	                "[--control SOCKET] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -165,11 +170,39 @@ static int stop_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* --ultravisor SOCK --partition N: check tables against the database through a connector
+ * forked now, before the sandbox. */
+static int link_ultravisor(struct vhu_server *s, const char *sock, const char *part,
+			   struct io_uvlink **out)
+{
+	char err[256], *end = NULL;
+	unsigned long n = part ? strtoul(part, &end, 10) : 0;
+	int r;
+
+	if (!sock || !part || !*part || *end || n == 0 || n > UINT32_MAX) {
+		fprintf(stderr, "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
+		return -EINVAL;
+	}
+	r = io_uvlink_open(sock, (uint32_t)n, out, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "ultra-io: %s\n", err);
+		return r;
+	}
+	if (err[0])
+		fprintf(stderr, "ultra-io: %s (retried at each memory table)\n", err);
+	vhu_server_set_policy(s, io_uvlink_policy(*out));
+	fprintf(stderr, "ultra-io: partition %lu: memory tables checked against the grants at %s\n",
+		n, sock);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct exports x = {0};
 	struct vhu_server *s = NULL;
 	struct io_control *ctl = NULL;
+	struct io_uvlink *uv = NULL;
+	const char *uv_sock = NULL, *uv_part = NULL;
 	int sig_fd = -1, r, status = 1;
 	int sandbox = 1;
 
@@ -193,6 +226,10 @@ int main(int argc, char **argv)
 				        strerror(-r));
 				goto out;
 			}
+		} else if (!strcmp(argv[i], "--ultravisor") && i + 1 < argc) {
+			uv_sock = argv[++i];
+		} else if (!strcmp(argv[i], "--partition") && i + 1 < argc) {
+			uv_part = argv[++i];
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {
@@ -204,6 +241,8 @@ int main(int argc, char **argv)
 		usage();
 		goto out;
 	}
+	if ((uv_sock || uv_part) && link_ultravisor(s, uv_sock, uv_part, &uv) < 0)
+		goto out;
 	sig_fd = stop_signals();
 	if (sig_fd < 0)
 		goto out;
@@ -220,6 +259,7 @@ int main(int argc, char **argv)
 out:
 	vhu_server_free(s);
 	io_control_free(ctl);
+	io_uvlink_free(uv);
 	for (unsigned i = 0; i < x.nblk; i++)
 		vhost_blk_free(x.blk[i]);
 	for (unsigned i = 0; i < x.ntap; i++)

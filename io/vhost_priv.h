@@ -50,6 +50,7 @@ struct vhu_server {
 	struct vhu_export *exports[VHU_EXPORTS_MAX];
 	unsigned nexports;
 	struct vhu_client *clients;
+	struct vhu_mem_policy *policy;
 };
 
 /* vhost_req.c */

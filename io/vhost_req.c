@@ -79,12 +79,27 @@ static int rings_under(const struct vhu_queue *q, const struct guest_mem *mem, s
 	return vq_set_rings(out, mem, q->num, q->addr.desc, q->addr.avail, q->addr.used);
 }
 
+/* Consistent in itself, then within what the client's partition was granted (if anyone says). */
+static int table_allowed(struct vhu_client *c, struct vhu_msg *m)
+{
+	struct vhu_mem_policy *p = c->exp->server->policy;
+	int r = gm_check_table(m->p.mem.regions, m->p.mem.nregions);
+
+	if (r < 0 || !p)
+		return r;
+	return p->check(p, c->exp->dev, c->exp->path, c->id, m->p.mem.regions, m->fds,
+			m->p.mem.nregions);
+}
+
 static int set_mem_table(struct vhu_client *c, struct vhu_msg *m)
 {
 	struct guest_mem fresh;
 	struct vq next[VHU_MAX_QUEUES];
-	int r = gm_map(&fresh, m->p.mem.regions, m->fds, m->p.mem.nregions);
+	int r = table_allowed(c, m);
 
+	if (r < 0)
+		return r;
+	r = gm_map(&fresh, m->p.mem.regions, m->fds, m->p.mem.nregions);
 	if (r < 0)
 		return r;
 	/* Rings already placed must still be valid under the new table, or nothing changes. */

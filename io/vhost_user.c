@@ -32,6 +32,11 @@ int vhu_server_new(struct vhu_server **out)
 	return 0;
 }
 
+void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p)
+{
+	s->policy = p;
+}
+
 static int watch(int epfd, int fd, struct vhu_watch *w, bool on)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};

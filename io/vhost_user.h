@@ -59,8 +59,18 @@ struct vhu_device {
 
 struct vhu_server;
 
+/* Decides whether a client may hand over a memory table (claims 20, 21), on the control path
+ * only: called with the table's regions and fds after its own consistency checks and before
+ * anything is mapped. 0 accepts; a negative errno refuses it like any bad table. */
+struct vhu_mem_policy {
+	int (*check)(struct vhu_mem_policy *p, const struct vhu_device *dev, const char *path,
+		     unsigned client, const struct vhu_region *r, const int *fds, unsigned n);
+};
+
 int vhu_server_new(struct vhu_server **out);
 void vhu_server_free(struct vhu_server *s);
+/* Without a policy every consistent table is accepted (stand-alone use). */
+void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p);
 /* Listens on a fresh Unix socket at path (mode 0600) and serves dev there. */
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev);
 /* Serves dev on fd, a socket someone else bound at path and listens on (taken over on success):

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Partition definitions (JSON) -> partition descriptors. Every error names the field's path. */
+#include "def_policy.h"
 #include "desc.h"
 #include "desc_int.h"
 
@@ -199,6 +200,10 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 			d->n_dev = (uint32_t)n;
 		} else if ((r = uv_def_requests(key, val, base, d, err, errlen)) != -ENOENT) {
 			if (r)
+				return r;
+		} else if (uv_def_policy_key(key)) {
+			/* The operations partition's (lib/def_policy.c): checked, not kept here. */
+			if ((r = uv_def_policy_check(key, val, err, errlen)))
 				return r;
 		} else {
 			return fail(err, errlen, "%s: unknown key", key);
