@@ -228,6 +228,9 @@ static json_object *v_info(struct cmdp *c, json_object *args, struct cmd_err *e)
 	json_object_object_add(o, "initrd", json_object_new_string(p.desc.initrd));
 	json_object_object_add(o, "cmdline", json_object_new_string(p.desc.cmdline));
 	json_object_object_add(o, "devices", json_object_new_int64(p.desc.n_dev));
+	json_object_object_add(o, "disks", json_object_new_int64(p.desc.n_disk));
+	json_object_object_add(o, "nics", json_object_new_int64(p.desc.n_nic));
+	json_object_object_add(o, "channels", json_object_new_int64(p.rec.n_channels));
 	if (!cmd_monitor_dir(c, name, "console.sock", path, sizeof(path)))
 		json_object_object_add(o, "console", json_object_new_string(path));
 	if (!cmd_monitor_dir(c, name, "console.log", path, sizeof(path)))

@@ -3,7 +3,7 @@
  *
  *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
  *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--pair LOCKFILE]
- *            [--no-sandbox]
+ *            [--control SOCKET] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
@@ -11,11 +11,13 @@
  * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
  * --ultravisor, this is system partition N (role io) and every memory table a client sends must
  * lie in the grants the resource database gives the partition that owns its socket (claims 20,
- * 21); without it, tables are only checked for consistency. With --pair, two instances started
- * alike form a redundant pair (claim 24): the one holding LOCKFILE serves; the other opens its
- * disks and waits for the lock, which the kernel releases when the active dies however it dies,
- * then binds the sockets itself and serves every client that reconnects (docs/io-partition.md).
- * SIGINT/SIGTERM end it cleanly. */
+ * 21); without it, tables are only checked for consistency. --control lets the command
+ * partition add and remove exports at run time (io_control.c). With --pair, two instances
+ * started alike form a redundant pair (claim 24): the one holding LOCKFILE serves; the other
+ * opens its disks and waits for the lock, which the kernel releases when the active dies however
+ * it dies, then binds the sockets (its control socket too) itself and serves every client that
+ * reconnects; the command partition re-adds its run-time exports through the new control socket
+ * (docs/io-partition.md). SIGINT/SIGTERM end it cleanly. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "io_control.h"
 #include "io_sandbox.h"
 #include "tap.h"
 #include "uvlink.h"
@@ -38,7 +41,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
 	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
-	                "[--pair LOCKFILE] [--no-sandbox]\n");
+	                "[--pair LOCKFILE] [--control SOCKET] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -111,6 +114,11 @@ static struct vswitch *switch_named(struct exports *x, const char *name)
 	sw_init(sw, name, 0);
 	x->sw[x->nsw++] = sw;
 	return sw;
+}
+
+static struct vswitch *switch_for(void *x, const char *name)
+{
+	return switch_named(x, name);
 }
 
 /* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
@@ -236,11 +244,12 @@ int main(int argc, char **argv)
 {
 	struct exports x = {0};
 	struct vhu_server *s = NULL;
+	struct io_control *ctl = NULL;
 	struct io_uvlink *uv = NULL;
 	const char *uv_sock = NULL, *uv_part = NULL;
 	int sig_fd = -1, lock_fd = -1, r, status = 1;
 	int sandbox = 1;
-	const char *pair = NULL;
+	const char *pair = NULL, *ctl_path = NULL;
 
 	if (vhu_server_new(&s) < 0)
 		return 1;
@@ -255,6 +264,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc && x.ntap < MAX_EXPORTS) {
 			if (uplink_tap(s, argv[++i], &x) < 0)
 				goto out;
+		} else if (!strcmp(argv[i], "--control") && i + 1 < argc && !ctl_path) {
+			ctl_path = argv[++i];
 		} else if (!strcmp(argv[i], "--ultravisor") && i + 1 < argc) {
 			uv_sock = argv[++i];
 		} else if (!strcmp(argv[i], "--partition") && i + 1 < argc) {
@@ -268,7 +279,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (x.nblk + x.nnet == 0) {
+	if (x.nblk + x.nnet == 0 && !ctl_path) {
 		usage();
 		goto out;
 	}
@@ -282,6 +293,11 @@ int main(int argc, char **argv)
 	}
 	if (bind_all(s, &x) < 0)
 		goto out;
+	/* Bound only by the member that serves: a standby must not take the active's. */
+	if (ctl_path && (r = io_control_open(s, ctl_path, switch_for, &x, &ctl)) < 0) {
+		fprintf(stderr, "ultra-io: control socket %s: %s\n", ctl_path, strerror(-r));
+		goto out;
+	}
 	sig_fd = stop_signals();
 	if (sig_fd < 0)
 		goto out;
@@ -297,6 +313,7 @@ int main(int argc, char **argv)
 	status = r < 0;
 out:
 	vhu_server_free(s);
+	io_control_free(ctl);
 	io_uvlink_free(uv);
 	for (unsigned i = 0; i < x.nblk; i++)
 		vhost_blk_free(x.blk[i]);

@@ -18,6 +18,11 @@ struct vhu_export {
 	struct vhu_device *dev;
 	struct vhu_server *server;
 	unsigned next_id;
+	/* Removed at run time (vhu_server_unexport): no longer listening, freed with its device
+	 * once the event loop's batch is over and its clients are gone. */
+	bool retired;
+	void (*release)(struct vhu_device *dev, void *ctx);
+	void *release_ctx;
 };
 
 struct vhu_client {
@@ -44,7 +49,7 @@ struct vhu_client {
 
 struct vhu_server {
 	int epfd;
-	struct vhu_export *exports[16];
+	struct vhu_export *exports[VHU_EXPORTS_MAX];
 	unsigned nexports;
 	struct vhu_client *clients;
 	struct vhu_mem_policy *policy;

@@ -57,14 +57,37 @@ int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w)
 	return watch(s->epfd, fd, w, true);
 }
 
+int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev)
+{
+	struct vhu_export *e;
+	int r;
+
+	if (s->nexports == VHU_EXPORTS_MAX)
+		return -ENOSPC;
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->path = strdup(path))) {
+		free(e);
+		return -ENOMEM;
+	}
+	e->watch.kind = VHU_W_LISTEN;
+	e->fd = fd;
+	e->dev = dev;
+	e->server = s;
+	r = watch(s->epfd, fd, &e->watch, true);
+	if (r < 0) {
+		free(e->path);
+		free(e);
+		return r;
+	}
+	s->exports[s->nexports++] = e;
+	return 0;
+}
+
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev)
 {
-	struct vhu_export *e = NULL;
 	mode_t old;
 	int fd, r;
 
-	if (s->nexports == sizeof(s->exports) / sizeof(s->exports[0]))
-		return -ENOSPC;
 	/* The socket is created with no permissions for anybody else from the start. A socket
 	 * file left by a killed predecessor is replaced: the boot partition restarts us on it. */
 	old = umask(077);
@@ -72,26 +95,11 @@ int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device 
 	umask(old);
 	if (fd < 0)
 		return fd;
-	e = calloc(1, sizeof(*e));
-	if (!e || !(e->path = strdup(path))) {
-		r = -ENOMEM;
-		goto out_unlink;
+	r = vhu_server_adopt(s, fd, path, dev);
+	if (r < 0) {
+		unlink(path);
+		close(fd);
 	}
-	e->watch.kind = VHU_W_LISTEN;
-	e->fd = fd;
-	e->dev = dev;
-	e->server = s;
-	r = watch(s->epfd, fd, &e->watch, true);
-	if (r < 0)
-		goto out_unlink;
-	s->exports[s->nexports++] = e;
-	return 0;
-out_unlink:
-	unlink(path);
-	if (e)
-		free(e->path);
-	free(e);
-	close(fd);
 	return r;
 }
 
@@ -115,8 +123,11 @@ static void client_free(struct vhu_client *c)
 static void accept_client(struct vhu_export *e)
 {
 	struct vhu_client *c;
-	int fd = accept4(e->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd;
 
+	if (e->retired) /* an event of this batch from before the export was removed */
+		return;
+	fd = accept4(e->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -337,6 +348,61 @@ static void kicked(struct vhu_queue *q)
 	vhu_serve_queue(q);
 }
 
+int vhu_server_unexport(struct vhu_server *s, const char *path,
+                        void (*release)(struct vhu_device *dev, void *ctx), void *ctx)
+{
+	for (unsigned i = 0; i < s->nexports; i++) {
+		struct vhu_export *e = s->exports[i];
+
+		if (e->retired || strcmp(e->path, path))
+			continue;
+		for (struct vhu_client *c = s->clients; c; c = c->next)
+			if (c->exp == e)
+				c->dead = true;
+		watch(s->epfd, e->fd, &e->watch, false);
+		close(e->fd);
+		unlink(e->path);
+		e->fd = -1;
+		e->retired = true;
+		e->release = release;
+		e->release_ctx = ctx;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void export_free(struct vhu_export *e)
+{
+	if (e->retired && e->release)
+		e->release(e->dev, e->release_ctx);
+	else if (!e->retired) {
+		close(e->fd);
+		unlink(e->path);
+	}
+	free(e->path);
+	free(e);
+}
+
+/* Retired exports whose clients are gone (dead clients are dropped before this). */
+static void sweep_exports(struct vhu_server *s)
+{
+	unsigned i = 0;
+
+	while (i < s->nexports) {
+		struct vhu_export *e = s->exports[i];
+		bool busy = false;
+
+		for (struct vhu_client *c = s->clients; c && !busy; c = c->next)
+			busy = c->exp == e;
+		if (!e->retired || busy) {
+			i++;
+			continue;
+		}
+		s->exports[i] = s->exports[--s->nexports];
+		export_free(e);
+	}
+}
+
 int vhu_server_run(struct vhu_server *s, int stop_fd)
 {
 	struct vhu_watch stop = {.kind = VHU_W_STOP};
@@ -383,6 +449,7 @@ int vhu_server_run(struct vhu_server *s, int stop_fd)
 			if (c->dead)
 				drop_client(s, c);
 		}
+		sweep_exports(s);
 	}
 }
 
@@ -392,13 +459,8 @@ void vhu_server_free(struct vhu_server *s)
 		return;
 	while (s->clients)
 		drop_client(s, s->clients);
-	for (unsigned i = 0; i < s->nexports; i++) {
-		struct vhu_export *e = s->exports[i];
-		close(e->fd);
-		unlink(e->path);
-		free(e->path);
-		free(e);
-	}
+	for (unsigned i = 0; i < s->nexports; i++)
+		export_free(s->exports[i]);
 	close(s->epfd);
 	free(s);
 }

@@ -12,6 +12,7 @@
 #include "virtqueue.h"
 
 #define VHU_MAX_QUEUES 8
+#define VHU_EXPORTS_MAX 64
 
 struct vhu_client;
 struct vhu_device;
@@ -72,6 +73,14 @@ void vhu_server_free(struct vhu_server *s);
 void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p);
 /* Listens on a fresh Unix socket at path (mode 0600) and serves dev there. */
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev);
+/* Serves dev on fd, a socket someone else bound at path and listens on (taken over on success):
+ * an export added after the sandbox, which forbids socket and bind (docs/io-partition.md). */
+int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev);
+/* Stops serving path at once (its clients are dropped, its socket closed and unlinked) and calls
+ * release(dev, ctx) once nothing refers to dev any more: after the event loop's current batch,
+ * or in vhu_server_free. -ENOENT if nothing is exported there. */
+int vhu_server_unexport(struct vhu_server *s, const char *path,
+                        void (*release)(struct vhu_device *dev, void *ctx), void *ctx);
 /* Calls w->ready (kind VHU_W_OTHER) from the event loop whenever fd is readable: other
  * sources of work, such as a tap uplink. */
 int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w);

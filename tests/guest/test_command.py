@@ -178,9 +178,9 @@ def test_command_errors_are_clear_and_non_zero():
     r = cp.ultra("define", bad)
     check(r.returncode == 1 and "memory_mib" in r.stderr and "invalid-definition" in r.stderr,
           f"bad definition: {r.stderr}")
-    bad = def_file(w, "bad2", disks=[])
+    bad = def_file(w, "bad2", disk=[])  # "disks", misspelt
     r = cp.ultra("define", bad)
-    check(r.returncode == 1 and "disks: unknown key" in r.stderr, f"unknown key: {r.stderr}")
+    check(r.returncode == 1 and "disk: unknown key" in r.stderr, f"unknown key: {r.stderr}")
     bad = def_file(w, "bad3", kernel="/nonexistent/vmlinux")
     r = cp.ultra("define", bad)
     check(r.returncode == 1 and "kernel" in r.stderr, f"missing kernel: {r.stderr}")

@@ -29,9 +29,9 @@ WRITER = ("head -c %d /dev/zero | tr '\\0' x > /tmp/fill; rm -f /tmp/stop; "
 class PairSystem(System):
     """test_recovery's system, with the I/O partition as a redundant pair."""
 
-    def io_args(self):
+    def io_args(self, exports):
         # Each member checks memory tables against the database as its own partition.
-        return ["--io-pair", f"4:io0:5:io1={BIN}/ultra-io --blk {self.blk}={self.image} "
+        return ["--io-pair", f"4:io0:5:io1={BIN}/ultra-io {exports} "
                 "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
 
     def active(self):

@@ -51,14 +51,20 @@ class System:
             f.truncate(64 << 20)
         return w, cls(w, image, ops_db=os.path.join(w.dir, "ops.db") if ops else None)
 
-    def io_args(self):
-        """ultra-boot's arguments for the I/O partition(s)."""
+    def io_serves(self):
+        """ultra-io's own arguments (None: no I/O partition), and the path that exists once it
+        is ready."""
+        return (f"--blk {self.blk}={self.image}", self.blk) if self.image else (None, None)
+
+    def io_args(self, exports):
+        """ultra-boot's arguments for the I/O partition(s) serving EXPORTS."""
         # ultra-boot tells each system partition its number and the ultravisor's socket: the
         # I/O partition checks every memory table against the database.
-        return ["--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image} "
+        return ["--system", f"4:io:io0={BIN}/ultra-io {exports} "
                 "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
 
     def start(self):
+        io_exports, io_ready = self.io_serves()
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
                "--pool-mib", "2048", "--max-restarts", "15",
                "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}"]
@@ -67,9 +73,9 @@ class System:
             cmd += ["--system", f"3:operations:ops={BIN}/ultra-ops --run-dir {self.run} "
                     f"--db {self.ops_db} --now-file {self.now_file}"]
             socks.append(os.path.join(self.run, "ops.sock"))
-        if self.image:
-            cmd += self.io_args()
-            socks.append(self.blk)
+        if io_exports:
+            cmd += self.io_args(io_exports)
+            socks.append(io_ready)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
                                          env=dict(os.environ, ULTRA_RUN_DIR=self.run, TZ="UTC"))
