@@ -20,9 +20,11 @@
 
 #include "../../io/disk_raw.c"
 #include "../../io/guest_mem.c"
+#include "../../io/inflight.c"
 #include "../../io/io_control.c"
 #include "../../io/switch.c"
 #include "../../io/vhost_blk.c"
+#include "../../io/vhost_inflight.c"
 #include "../../io/vhost_msg.c"
 #include "../../io/vhost_net.c"
 #include "../../io/vhost_req.c"
