@@ -124,6 +124,20 @@ def finished(p, path):
     return text if rc == 0 and text.strip() else None
 
 
+def on_cpu0(pid):
+    """How many of the process's threads last ran on host CPU 0, and how many threads."""
+    n = k = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        n += 1
+        k += fields[36] == "0"
+    return k, n
+
+
 def collect(p):
     """The guest's figures once its window is over: bytes per second, pings received per peer."""
     def done():
@@ -163,8 +177,17 @@ def test_eight_guests_share_one_io_partition_fairly():
         pids = [p.qemu_pid() for p in ps] + [io.proc.pid]
         time.sleep(MARGIN_S)
         cpu0 = [cpu_seconds(pid) for pid in pids]
-        time.sleep(WINDOW_S)
+        where = [[0, 0] for _ in pids]
+        end = time.monotonic() + WINDOW_S
+        while time.monotonic() < end:
+            for wh, pid in zip(where, pids):
+                k, n = on_cpu0(pid)
+                wh[0] += k
+                wh[1] += n
+            time.sleep(0.2)
         cpu = [cpu_seconds(pid) - c for pid, c in zip(pids, cpu0)]
+        print("  io-multi: share of thread samples on host CPU 0 " +
+              " ".join(f"{k / max(n, 1):.2f}" for k, n in where))
         results = [collect(p) for p in ps]
         check(io.alive(), "ultra-io died: " + io.output())
 
@@ -202,3 +225,10 @@ def test_eight_guests_share_one_io_partition_fairly():
         io.stop()
     log = io.output()
     check("refused (" not in log, "well-behaved guests had requests refused: " + log)
+    # Each export's closing tally: how many of its requests ran in io_uring batches of two or
+    # more, a hint at how many each turn found waiting.
+    tallies = sorted((int(i), r, c) for i, r, c in
+                     re.findall(r"blk(\d+)\.sock: (\d+) requests, (\d+) run concurrently", log))
+    check(len(tallies) == GUESTS, f"expected {GUESTS} disk tallies: {log}")
+    print("  io-multi: requests (batched) per disk " +
+          " ".join(f"{r}({c})" for _, r, c in tallies))
