@@ -2,8 +2,8 @@
 """One ultra-io serves eight Debian guests at once (claims 17-19, 25, 63-65): eight raw images
 in one directory, eight NICs on one switch. All eight run sustained direct I/O to their own
 disk in the same time window while pinging two neighbours over the switch; no guest is starved
-or favoured beyond what the host's own scheduling does (Jain's index and a floor against the
-mean; see docs/io-partition.md, Fairness), every guest's data lands in its own image and only
+(Jain's index and a floor against the mean: a guard, not a check of equal shares, which a
+fair backend does not reach on this shared TCG machine; see docs/io-partition.md, Fairness), every guest's data lands in its own image and only
 there, and every ping crosses the switch."""
 import base64
 import hashlib
