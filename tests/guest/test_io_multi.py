@@ -3,8 +3,8 @@
 in one directory, eight NICs on one switch. All eight run sustained direct I/O to their own
 disk in the same time window while pinging two neighbours over the switch; no guest is starved
 (Jain's index and a floor against the mean: a guard, not a check of equal shares, which a
-fair backend does not reach on this shared TCG machine; see docs/io-partition.md, Fairness), every guest's data lands in its own image and only
-there, and every ping crosses the switch."""
+fair backend does not reach on this shared TCG machine; see docs/io-partition.md, Fairness),
+every guest's data lands in its own image and only there, and every ping crosses the switch."""
 import base64
 import hashlib
 import os
