@@ -27,7 +27,7 @@ MARGIN_S = 5           # load before the window opens, so that all eight windows
 WINDOW_S = 20
 PINGS = 8
 BOOT_S = 300           # eight TCG guests booting at once on two cores
-JAIN_MIN = 0.5         # see docs/io-partition.md, Fairness: what fair and favouring backends measure
+JAIN_MIN = 0.5         # docs/io-partition.md, Fairness: what fair and biased backends measure
 FLOOR = 0.15           # no guest starved: fair runs here measured min/mean 0.27-0.94
 
 # The load, run in the background by each guest's shell. It waits for /tmp/go so that all
