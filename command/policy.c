@@ -10,6 +10,8 @@
  *   undefine  DESTROY_CHANNEL of its channels, REVOKE_MEMORY of every block it owns,
  *             DESTROY_PARTITION
  *   set-cpu-share  SET_CPU_SHARE, at most its vCPUs (the operations partition's schedules)
+ *
+ * A crashed guest is settled (SET_STATE STOPPED, keeping its memory) before start or undefine.
  */
 #include <errno.h>
 #include <signal.h>
@@ -105,6 +107,27 @@ static int revoke_all(struct cmdp *c, uint32_t id, struct cmd_err *e)
 	return r == -E2BIG ? revoke_all(c, id, e) : 0;
 }
 
+/* A guest whose engine died is recorded CRASHED and PRESERVED, its memory kept for it. Its
+ * owner starting or undefining it is the decision not to wait for anything more: it is settled
+ * as stopped first (claims 5, 52). */
+static int settle_crashed(struct cmdp *c, struct cmd_part *p, struct cmd_err *e)
+{
+	struct uv_txn t;
+
+	if (p->id < CMD_FIRST_GUEST || p->rec.status != UV_RESDB_PRESERVED ||
+	    p->rec.state != UV_STATE_CRASHED)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_SET_STATE;
+	t.u.state.partition_id = p->id;
+	t.u.state.state = UV_STATE_STOPPED;
+	if (cmd_uv_submit(c, &t, "settle the crashed partition", e))
+		return -1;
+	if (cmd_view_find(c, p->desc.name, p))
+		return cmd_fail(e, "internal", "partition %s vanished while settling", p->desc.name);
+	return 0;
+}
+
 int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
 {
 	struct cmd_part p = {0};
@@ -112,6 +135,8 @@ int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
 
 	if (cmd_view_find(c, name, &p))
 		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+	if (settle_crashed(c, &p, e))
+		return -1;
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return cmd_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
 				uv_state_name(p.rec.state));
@@ -184,6 +209,8 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd
 
 	if (cmd_view_find(c, name, &p))
 		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+	if (settle_crashed(c, &p, e))
+		return -1;
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return cmd_fail(e, "busy", "partition %s is already %s", name,
 				uv_state_name(p.rec.state));

@@ -42,6 +42,7 @@ struct ops {
 	struct opsdb *db;
 	struct ops_link cmd;
 	unsigned reconciled_gen;
+	time_t restart_after; /* monotonic seconds: crashed autostart partitions, one at a time */
 	int listen_fd;
 	unsigned tick_ms;
 };

@@ -4,11 +4,14 @@
  * partition's connection is new (it restarted), every stored definition it lacks is pushed to it
  * and every autostart partition it holds merely defined is started: after a restart of the whole
  * host the resource database starts empty and the definitions come back from here. Then, on
- * every tick, the shares the schedules want are put in force.
+ * every tick, the shares the schedules want are put in force, and an autostart partition found
+ * crashed (the command partition records one whose monitor and engine died, with the host or
+ * alone) is started again.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ops.h"
 
@@ -88,6 +91,34 @@ out:
 	ops_parts_free(parts, n);
 }
 
+/* An autostart partition that crashed (its engine died, or it died with the host) is started
+ * again: one every RESTART_GAP seconds, so a guest that crashes at once cannot keep the
+ * command partition busy with nothing but its restarts. */
+#define RESTART_GAP 5
+
+static void restart_crashed(struct ops *o, json_object *list)
+{
+	struct ops_part *parts = NULL;
+	struct timespec now;
+	size_t n = 0, i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < o->restart_after || opsdb_part_list(o->db, &parts, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		const char *st = state_of(list, parts[i].name);
+
+		if (parts[i].autostart && st && !strcmp(st, "crashed")) {
+			fprintf(stderr, "ultra-ops: %s: crashed; restarting it (autostart)\n",
+				parts[i].name);
+			autostart(o, &parts[i]);
+			o->restart_after = now.tv_sec + RESTART_GAP;
+			break;
+		}
+	}
+	ops_parts_free(parts, n);
+}
+
 void ops_tick(struct ops *o)
 {
 	json_object *list;
@@ -102,5 +133,6 @@ void ops_tick(struct ops *o)
 			return;
 	}
 	ops_apply_shares(o, list);
+	restart_crashed(o, list);
 	json_object_put(list);
 }

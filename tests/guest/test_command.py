@@ -198,6 +198,49 @@ def test_command_errors_are_clear_and_non_zero():
           "refused definitions left partitions behind")
 
 
+def test_crashed_guest_is_recorded_and_can_be_started_again():
+    """A guest whose engine died is recorded crashed, with its memory kept; so is one whose
+    monitor died with it (nobody left to say so: the command partition notices). ultra start
+    brings either back, and ultra undefine takes a crashed one away (claims 5, 52)."""
+    w = workspace()
+    uv, cp = system(w)
+    cp.ok("define", def_file(w, "cr1", memory_mib=128))
+
+    def state():
+        return listed(cp, "cr1")["state"]
+
+    def boot():
+        cp.ok("start", "cr1")
+        g = harness.Partition(w.dir, w.definition("cr1"))
+        g.wait_boot()
+        wait_for(lambda: state() == "running", 60, "cr1 to run")
+        out = g.out("echo up-$((2*21))")
+        check("up-42" in out, f"cr1's shell does not answer: {out!r}")
+        qemu = g.qemu_pid()
+        g.console.close()  # QEMU serves one console client at a time
+        g.console = None
+        return g, qemu
+
+    g, qemu = boot()
+    os.kill(qemu, signal.SIGKILL)  # the engine alone: its monitor reports it
+    wait_for(lambda: state() == "crashed", 20, "cr1 to be listed crashed")
+    check(uv.show(10)["granted_mib"] == 128, "a crashed guest's memory was not kept for it")
+
+    g, qemu = boot()
+    check(listed(cp, "cr1")["granted_mib"] == 128, "restart granted memory twice")
+    monitor = g.state()["monitor_pid"]
+    os.kill(monitor, signal.SIGKILL)  # both: nobody is left to report
+    os.kill(qemu, signal.SIGKILL)
+    wait_for(lambda: state() == "crashed", 20, "the command partition to record the crash")
+    check("its monitor and engine are gone" in open(cp.log).read(), "no log line for it")
+
+    g, qemu = boot()
+    os.kill(qemu, signal.SIGKILL)
+    wait_for(lambda: state() == "crashed", 20, "cr1 to be listed crashed again")
+    cp.ok("undefine", "cr1")
+    check(listed(cp, "cr1") is None, "an undefined crashed partition is still listed")
+
+
 # -- the documented API --------------------------------------------------------------------------
 
 def doc_schema():
