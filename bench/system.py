@@ -9,8 +9,7 @@
   recovery  each system partition killed with SIGKILL under ultra-boot: milliseconds until it
             answers again, as ultra-boot measures it (median of ROUNDS)
 
-libvirt (virsh) is not compared here: it would need libvirt-daemon-system and a TCG domain
-definition of the same guest; see docs/performance.md.
+libvirt (virsh) is compared in bench/virsh.py (docs/performance.md, "ultra vs libvirt").
 """
 import json
 import os

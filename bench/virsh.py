@@ -173,7 +173,9 @@ class Libvirt:
              os.path.exists(os.path.join(self.dir, "sock", "libvirt-sock")), 60, "libvirtd")
         if self.libvirtd.poll() is not None:
             raise SystemExit(f"bench: libvirtd failed: see {self.dir}/libvirtd.out")
-        self.virsh("uri")
+        # Ready means ready to start a guest: libvirtd probes QEMU's capabilities (two QEMU
+        # processes, KVM and TCG) in the background after it answers; this waits for that.
+        self.virsh("domcapabilities", "--virttype", "qemu")
         self.up_s = time.monotonic() - t0
 
     def _log(self, name):
