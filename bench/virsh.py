@@ -172,7 +172,11 @@ class Libvirt:
         with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
             f.write(f'unix_sock_dir = "{self.dir}/sock"\nauth_unix_rw = "none"\n'
                     f'auth_unix_ro = "none"\nlog_outputs = "3:file:{self.dir}/libvirtd.log"\n')
-        open(os.path.join(etc, "qemu.conf"), "w").close()  # Debian's defaults
+        with open(os.path.join(etc, "qemu.conf"), "w") as f:  # otherwise Debian's defaults
+            if os.environ.get("LIBVIRT_CGROUPS") == "0":
+                # All guests share one cgroup, machine/, weighted as one task against the
+                # host's; LIBVIRT_CGROUPS=0 leaves them in the root group as ultra's are.
+                f.write("cgroup_controllers = [ ]\n")
         self._kvm_node()
         self.kernel = shutil.copy(VMLINUX, self.dir)
         self.initrd = shutil.copy(INITRD, self.dir)
@@ -466,7 +470,9 @@ def main():
                 side.close()
     o, p = res["ours"], res["peer"]
     print(f"{BURST} guests of {MIB} MiB, 1 vCPU, TCG, same vmlinux + initramfs + cmdline, "
-          f"serial console to a file; median of {ROUNDS} round(s)")
+          f"serial console to a file; median of {ROUNDS} round(s)"
+          + ("; libvirt without cgroups" if os.environ.get("LIBVIRT_CGROUPS") == "0" else "")
+          + f"; load average at the end {os.getloadavg()[0]:.1f}")
     print(f"{'':46}{'ultra':>10}{'libvirt':>10}{'ultra ahead':>12}")
     row("daemons up, answering (s)", ours.up_s, peer.up_s)
     row("one guest: start -> init marker (s)", statistics.median(o["one"]),
