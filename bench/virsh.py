@@ -383,7 +383,7 @@ def burst(side, prefix, concurrent):
     t0 = time.monotonic()
     issued = run_all(side, names, side.start_argv, concurrent)
     r["returned"] = time.monotonic() - t0
-    watch.all_seen(600, f"{BURST} guests' init markers")
+    watch.all_seen(900, f"{BURST} guests' init markers")
     r["up"] = max(watch.seen.values()) - t0
     r["latency"] = statistics.median(watch.seen[n] - issued[n] for n in names)
     t0 = time.monotonic()
