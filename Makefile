@@ -23,6 +23,7 @@ LDFLAGS := $(LDFLAGS_V) $(EXTRA_LDFLAGS)
 
 # program folder -> executable name
 PROGRAMS := monitor:ultra-monitor ultravisor:ultravisor tools/uvctl:uvctl boot:ultra-boot io:ultra-io command:ultra-command tools/ultra:ultra
+PROGRAMS += ops:ultra-ops
 PROGRAMS += $(EXTRA_PROGRAMS)
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -87,7 +88,7 @@ fuzz: $(FUZZ_BIN)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io command
+		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io command ops
 
 check:
 	tests/run.sh

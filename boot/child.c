@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -68,7 +69,7 @@ int boot_spawn(struct boot *b, struct boot_child *c)
 {
 	const char *argv[2 * BOOT_SYSTEM_MAX + BOOT_ARGS_MAX + 12];
 	char pbuf[BOOT_SYSTEM_MAX][16];
-	char shcmd[sizeof(c->cmdline) + 8];
+	char shcmd[sizeof(c->cmdline) + 8], part[16];
 	pid_t parent = getpid(), pid;
 	int fd;
 
@@ -83,11 +84,17 @@ int boot_spawn(struct boot *b, struct boot_child *c)
 		argv[2] = shcmd;
 		argv[3] = NULL;
 	}
+	snprintf(part, sizeof(part), "%u", c->partition);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
 		child_setup(parent);
+		/* Who it is and where the ultravisor listens, for its command line to use
+		 * ("ultra-io --ultravisor $ULTRA_UV_SOCK --partition $ULTRA_PARTITION ..."). */
+		if (c != &b->uv && (setenv("ULTRA_UV_SOCK", b->sock_path, 1) ||
+				    setenv("ULTRA_PARTITION", part, 1)))
+			_exit(127);
 		execv(argv[0], (char *const *)argv);
 		fprintf(stderr, "ultra-boot: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

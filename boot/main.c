@@ -26,13 +26,16 @@ static void usage(FILE *f)
 		"usage: ultra-boot [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
 		"                  [--ultravisor PATH] [--ultravisor-arg ARG ...]\n"
 		"                  [--system PART:ROLE:NAME=CMDLINE ...] [--command-partition N]\n"
+		"                  [--io-pair PART:NAME:PART:NAME=CMDLINE ...]\n"
 		"                  [--max-restarts N] [--window-s S]\n"
 		"Starts the ultravisor (default: next to ultra-boot) with DIR, RUN and the pool size,\n"
 		"records and starts each system partition (ROLE command, operations or io; CMDLINE run\n"
 		"by /bin/sh), and restarts whichever dies. Unless a --system entry has role command,\n"
 		"partition N (default 2, 0 for none) is recorded as the command partition with no\n"
 		"program. A child dying more than N times (default 5) in S seconds (default 60) is\n"
-		"left down. Status: RUN/boot-status.json; definitions: DIR/boot-definitions.json.\n");
+		"left down. --io-pair starts two io partitions running CMDLINE (ultra-io) as a\n"
+		"redundant pair: one serves, the other takes over when it dies (and is replaced).\n"
+		"Status: RUN/boot-status.json; definitions: DIR/boot-definitions.json.\n");
 }
 
 static int parse_role(const char *s, size_t len)
@@ -74,6 +77,29 @@ static int add_system(struct boot *b, const char *arg)
 	return 0;
 }
 
+/* PART:NAME:PART:NAME=CMDLINE: two io partitions with the same ultra-io command line and one
+ * pair lock in the run directory; whichever holds the lock serves, the other is its standby
+ * (claim 24). A dead one is restarted as usual and, the lock being taken, becomes the standby. */
+static int add_io_pair(struct boot *b, const char *arg)
+{
+	char pa[16], na[32], pb[16], nb[32], entry[1024];
+	const char *eq = strchr(arg, '=');
+	int used = 0, r;
+
+	if (!eq || sscanf(arg, "%15[0-9]:%31[^:=]:%15[0-9]:%31[^:=]=%n", pa, na, pb, nb, &used) != 4 ||
+	    arg + used != eq + 1 || !eq[1])
+		return -EINVAL;
+	for (int i = 0; i < 2; i++) {
+		if (snprintf(entry, sizeof(entry), "%s:io:%s=%s --pair %s/%s-%s.pair.lock",
+			     i ? pb : pa, i ? nb : na, eq + 1, b->cfg.run_dir, na, nb) >=
+		    (int)sizeof(entry))
+			return -EINVAL;
+		if ((r = add_system(b, entry)))
+			return r;
+	}
+	return 0;
+}
+
 /* The command partition is recorded even without a program, as uvctl boot-command does. */
 static int add_command(struct boot *b, unsigned long p)
 {
@@ -89,6 +115,20 @@ static int add_command(struct boot *b, unsigned long p)
 					.pidfd = -1, .name = "command"};
 	b->n_sys++;
 	return 0;
+}
+
+/* The operations partition is a client of the command partition and starts the partitions
+ * that I/O partitions serve: it starts last, whatever the order given. */
+static void operations_last(struct boot *b)
+{
+	struct boot_child tmp[BOOT_SYSTEM_MAX] = {0};
+	unsigned n = 0;
+
+	for (int ops = 0; ops < 2; ops++)
+		for (unsigned i = 0; i < b->n_sys; i++)
+			if ((b->sys[i].role == UV_ROLE_OPERATIONS) == ops)
+				tmp[n++] = b->sys[i];
+	memcpy(b->sys, tmp, n * sizeof(tmp[0]));
 }
 
 static void default_ultravisor(char *out, size_t len)
@@ -150,10 +190,13 @@ static int parse(struct boot *b, int argc, char **argv)
 		{"command-partition", required_argument, NULL, 'c'},
 		{"max-restarts", required_argument, NULL, 'n'},
 		{"window-s", required_argument, NULL, 'w'},
+		{"io-pair", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	unsigned long command = BOOT_COMMAND_DEFAULT;
+	const char *pairs[BOOT_SYSTEM_MAX / 2];
+	unsigned npairs = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -178,15 +221,27 @@ static int parse(struct boot *b, int argc, char **argv)
 		case 'c': command = strtoul(optarg, NULL, 10); break;
 		case 'n': b->cfg.max_restarts = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': b->cfg.window_ms = (unsigned)strtoul(optarg, NULL, 10) * 1000u; break;
+		case 'P':
+			if (npairs == BOOT_SYSTEM_MAX / 2)
+				return 2;
+			pairs[npairs++] = optarg; /* after the loop: the run directory may follow */
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
 	}
+	for (unsigned i = 0; i < npairs; i++)
+		if (add_io_pair(b, pairs[i])) {
+			fprintf(stderr, "ultra-boot: --io-pair %s: expected PART:NAME:PART:NAME=CMDLINE "
+					"with two new PARTs in 2..255\n", pairs[i]);
+			return 2;
+		}
 	if (optind != argc || b->cfg.max_restarts > 15 || !b->cfg.window_ms ||
 	    add_command(b, command)) {
 		usage(stderr);
 		return 2;
 	}
+	operations_last(b);
 	return 0;
 }
 

@@ -6,12 +6,15 @@
  * refused by name, so a client written for a later version fails loudly, not silently.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "command.h"
+#include "def_policy.h"
 #include "desc.h"
+#include "jsonapi.h"
 
 struct verb {
 	const char *name;
@@ -77,6 +80,18 @@ static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *
 		cmd_fail(e, "bad-request", "arguments.base_dir: expected a string");
 		return NULL;
 	}
+	/* Domains and autostart are kept and carried out by the operations partition, which
+	 * takes them out of what it sends here; here they could only be ignored. */
+	json_object_object_foreach(def, key, val)
+	{
+		(void)val;
+		if (uv_def_policy_key(key)) {
+			cmd_fail(e, "invalid-definition", "%s: belongs to the operations partition: "
+				 "define through RUN/ops.sock (ultra define does when ultra-ops runs)",
+				 key);
+			return NULL;
+		}
+	}
 	if (cmd_define(c, def, arg_str(args, "base_dir"), &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
@@ -97,6 +112,27 @@ static json_object *v_start(struct cmdp *c, json_object *args, struct cmd_err *e
 	struct cmd_part p = {0};
 
 	if (!name || cmd_start(c, name, &p, e))
+		return NULL;
+	return cmd_part_json(c, &p);
+}
+
+static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct cmd_err *e)
+{
+	const char *name = need_name(args, e);
+	struct cmd_part p = {0};
+	json_object *v;
+	double x;
+
+	if (!name)
+		return NULL;
+	if (!json_object_object_get_ex(args, "cpu_share", &v) ||
+	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
+	    !isfinite(x = json_object_get_double(v)) || x < 0 || x > UV_VCPUS_MAX) {
+		cmd_fail(e, "bad-request", "arguments.cpu_share: expected 0..%d CPUs (0: no limit)",
+			 UV_VCPUS_MAX);
+		return NULL;
+	}
+	if (cmd_set_cpu_share(c, name, (uint32_t)llround(x * 1000.0), &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
 }
@@ -192,6 +228,9 @@ static json_object *v_info(struct cmdp *c, json_object *args, struct cmd_err *e)
 	json_object_object_add(o, "initrd", json_object_new_string(p.desc.initrd));
 	json_object_object_add(o, "cmdline", json_object_new_string(p.desc.cmdline));
 	json_object_object_add(o, "devices", json_object_new_int64(p.desc.n_dev));
+	json_object_object_add(o, "disks", json_object_new_int64(p.desc.n_disk));
+	json_object_object_add(o, "nics", json_object_new_int64(p.desc.n_nic));
+	json_object_object_add(o, "channels", json_object_new_int64(p.rec.n_channels));
 	if (!cmd_monitor_dir(c, name, "console.sock", path, sizeof(path)))
 		json_object_object_add(o, "console", json_object_new_string(path));
 	if (!cmd_monitor_dir(c, name, "console.log", path, sizeof(path)))
@@ -207,97 +246,46 @@ static const char *const no_args[] = {NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const stop_args[] = {"name", "timeout", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
+static const char *const share_args[] = {"name", "cpu_share", NULL};
 
 static const struct verb verbs[] = {
 	{"define", define_args, v_define},   {"undefine", name_args, v_undefine},
 	{"start", name_args, v_start},       {"stop", stop_args, v_stop},
 	{"destroy", name_args, v_destroy},   {"list", no_args, v_list},
-	{"info", name_args, v_info},
+	{"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
 };
-
-static int allowed(const char *const *list, const char *key)
-{
-	for (; *list; list++)
-		if (!strcmp(*list, key))
-			return 1;
-	return 0;
-}
 
 static const struct verb *check_request(json_object *req, json_object **args, struct cmd_err *e)
 {
-	json_object *v;
-	const struct verb *verb = NULL;
+	const char *name = uv_api_envelope(req, CMD_API_VERSION, "this command partition", args,
+					   &e->code, e->message, sizeof(e->message));
 	unsigned i;
 
-	if (!req || !json_object_is_type(req, json_type_object)) {
-		cmd_fail(e, "bad-request", "a request is one JSON object per line");
+	if (!name)
 		return NULL;
-	}
-	json_object_object_foreach(req, key, val)
-	{
-		if (strcmp(key, "version") && strcmp(key, "execute") && strcmp(key, "arguments")) {
-			cmd_fail(e, "bad-request", "%s: unknown member", key);
-			return NULL;
-		}
-		(void)val;
-	}
-	if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) != CMD_API_VERSION) {
-		cmd_fail(e, "bad-version", "version: this command partition speaks version %d",
-			 CMD_API_VERSION);
-		return NULL;
-	}
-	if (!json_object_object_get_ex(req, "execute", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		cmd_fail(e, "bad-request", "execute: expected a command name");
-		return NULL;
-	}
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (!strcmp(verbs[i].name, json_object_get_string(v)))
-			verb = &verbs[i];
-	if (!verb) {
-		cmd_fail(e, "unknown-command", "execute: unknown command \"%s\"",
-			 json_object_get_string(v));
+		if (!strcmp(verbs[i].name, name))
+			break;
+	if (i == sizeof(verbs) / sizeof(verbs[0])) {
+		cmd_fail(e, "unknown-command", "execute: unknown command \"%s\"", name);
 		return NULL;
 	}
-	*args = NULL;
-	if (json_object_object_get_ex(req, "arguments", args) &&
-	    !json_object_is_type(*args, json_type_object)) {
-		cmd_fail(e, "bad-request", "arguments: expected an object");
+	if (uv_api_args_known(*args, verbs[i].args, verbs[i].name, &e->code, e->message,
+			      sizeof(e->message)))
 		return NULL;
-	}
-	if (*args) {
-		json_object_object_foreach(*args, akey, aval)
-		{
-			(void)aval;
-			if (!allowed(verb->args, akey)) {
-				cmd_fail(e, "bad-request", "arguments.%s: unknown argument of %s",
-					 akey, verb->name);
-				return NULL;
-			}
-		}
-	}
-	return verb;
+	return &verbs[i];
 }
 
 json_object *cmd_api_handle(struct cmdp *c, const char *line)
 {
-	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply, *err;
+	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply;
 	const struct verb *verb;
 	struct cmd_err e = {"internal", "no result"};
 
 	verb = check_request(req, &args, &e);
 	if (verb)
 		ret = verb->fn(c, args, &e);
-	reply = json_object_new_object();
-	if (ret) {
-		json_object_object_add(reply, "return", ret);
-	} else {
-		err = json_object_new_object();
-		json_object_object_add(err, "code", json_object_new_string(e.code));
-		json_object_object_add(err, "message", json_object_new_string(e.message));
-		json_object_object_add(reply, "error", err);
-	}
+	reply = uv_api_reply(ret, e.code, e.message);
 	json_object_put(req);
 	return reply;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <ultra/io_ctl.h>
+
 #include "resdb.h"
 #include "uvclient.h"
 
@@ -29,6 +31,8 @@ struct cmdp {
 	const char *uv_path;
 	const char *run_dir;
 	const char *monitor_bin;
+	const char *io_path; /* the I/O partition's control socket; exports go beside it */
+	int io_fd;
 	uint32_t self; /* our partition number (2) */
 	int uv_sock;
 	struct uv_cmd *chan;
@@ -87,6 +91,9 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 	       struct cmd_err *e);
 int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e);
 int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e);
+/* SET_CPU_SHARE (claim 26); the partition's monitor puts it in force (docs/cpu.md). */
+int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
+		      struct cmd_err *e);
 
 /* api.c: one request line -> one reply object. */
 json_object *cmd_api_handle(struct cmdp *c, const char *line);
@@ -98,5 +105,33 @@ int cmd_server_run(struct cmdp *c);
 
 /* watch.c */
 void cmd_watch_monitors(struct cmdp *c);
+/* A live process (not a zombie); 0 for pid <= 0. */
+int cmd_pid_alive(pid_t pid);
+
+/* iolink.c: the I/O partition's control socket (include/ultra/io_ctl.h). Negative errno, or
+ * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */
+int cmd_io_list(struct cmdp *c, struct uv_ioctl_export *list, unsigned *n);
+int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags);
+int cmd_io_add_net(struct cmdp *c, const char *path, const char *sw);
+int cmd_io_remove(struct cmdp *c, const char *path);
+void cmd_io_close(struct cmdp *c);
+
+/* place.c: a partition's disks and NICs on the I/O partition (docs/definitions.md). */
+/* The export socket of NAME's disk or NIC i (what is "disk" or "nic"). */
+int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, char *buf,
+		   size_t cap);
+/* Whether p should have its disks, NICs and channels now: active, or a monitor still runs. */
+int cmd_place_wanted(struct cmdp *c, const struct cmd_part *p);
+/* Before p's monitor starts: its exports made and granted ("io" error if ultra-io refuses). */
+int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e);
+/* Once a second: every active partition's exports and grants made (again, after an ultra-io
+ * restart), every other partition's taken away. */
+void cmd_place_sync(struct cmdp *c);
+
+/* chans.c: channels the definitions ask for. */
+int cmd_chans_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e);
+/* Takes back every channel of partition only, or (only 0) every asked-for channel neither of
+ * whose ends is active. e may be NULL. */
+int cmd_chans_drop(struct cmdp *c, uint32_t only, struct cmd_err *e);
 
 #endif

@@ -3,6 +3,7 @@
  * ultra-command: the command partition (claims 6, 9, 34, 40).
  *
  *   ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] [--partition N]
+ *                 [--io SOCK]
  *
  * Connects to the ultravisor as partition N (default 2), role command; serves the control API on
  * RUN/command.sock (docs/command.md). It holds no state of its own: what exists is read from the
@@ -21,9 +22,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
-		   "[--partition N]\n"
+		   "[--partition N] [--io SOCK]\n"
 		   "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
-		   "PATH to the ultra-monitor next to this program.\n");
+		   "PATH to the ultra-monitor next to this program, --io (the I/O partition's control\n"
+		   "socket, where disks and NICs are placed) to RUN/io/control.sock.\n");
 }
 
 /* ultra-monitor lives next to us in every build. */
@@ -45,20 +47,22 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"ultravisor", required_argument, NULL, 'u'}, {"run-dir", required_argument, NULL, 'r'},
 		{"monitor", required_argument, NULL, 'm'},    {"partition", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},             {0},
+		{"io", required_argument, NULL, 'i'},         {"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	struct cmdp c = {.uv_sock = -1, .listen_fd = -1, .self = 2};
-	char uv_path[PATH_MAX], mon[PATH_MAX], err[512];
+	struct cmdp c = {.uv_sock = -1, .listen_fd = -1, .io_fd = -1, .self = 2};
+	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512];
 	struct cmd_err e;
 	int o, i;
 
 	c.run_dir = getenv("ULTRA_RUN_DIR") ? getenv("ULTRA_RUN_DIR") : "/run/ultravisor";
-	while ((o = getopt_long(argc, argv, "u:r:m:p:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "u:r:m:p:i:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'u': c.uv_path = optarg; break;
 		case 'r': c.run_dir = optarg; break;
 		case 'm': c.monitor_bin = optarg; break;
 		case 'p': c.self = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'i': c.io_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -70,6 +74,10 @@ int main(int argc, char **argv)
 	if (!c.uv_path) {
 		snprintf(uv_path, sizeof(uv_path), "%s/ultravisor.sock", c.run_dir);
 		c.uv_path = uv_path;
+	}
+	if (!c.io_path) {
+		snprintf(io, sizeof(io), "%s/io/control.sock", c.run_dir);
+		c.io_path = io;
 	}
 	if (!c.monitor_bin) {
 		default_monitor(mon, sizeof(mon));
@@ -88,5 +96,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "ultra-command: partition %u serving %s/command.sock\n", c.self, c.run_dir);
 	i = cmd_server_run(&c);
 	cmd_uv_close(&c);
+	cmd_io_close(&c);
 	return i ? 1 : 0;
 }

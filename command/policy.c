@@ -4,8 +4,12 @@
  * share, each decided on the read-only database and carried out as transactions.
  *
  *   define    lowest free number >= 10; CREATE_PARTITION (state defined, nothing granted)
- *   start     GRANT_MEMORY of the definition's size (one grant), then the partition's monitor
- *   undefine  REVOKE_MEMORY of every block it owns, DESTROY_PARTITION
+ *   start     GRANT_MEMORY of the definition's size (one grant); CREATE_CHANNEL for the channels
+ *             the definitions ask for (chans.c); its disks and NICs exported by the I/O
+ *             partition and granted, ASSIGN_DEVICE (place.c); then the partition's monitor
+ *   undefine  DESTROY_CHANNEL of its channels, REVOKE_MEMORY of every block it owns,
+ *             DESTROY_PARTITION
+ *   set-cpu-share  SET_CPU_SHARE, at most its vCPUs (the operations partition's schedules)
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,9 +28,29 @@ static int active(uint32_t state)
 	       state == UV_STATE_PAUSED || state == UV_STATE_STOPPING;
 }
 
+struct image_ctx {
+	const struct uv_partition_desc *d;
+	struct cmd_err *e;
+};
+
+/* An image is one partition's disk: two guests writing one file system would wreck it. */
+static int image_taken(const struct cmd_part *p, void *ctx)
+{
+	struct image_ctx *x = ctx;
+
+	for (uint32_t i = 0; i < x->d->n_disk; i++)
+		for (uint32_t j = 0; j < p->desc.n_disk && j < UV_DISKS_MAX; j++)
+			if (!strncmp(x->d->disk[i].image, p->desc.disk[j].image, UV_PATH_MAX))
+				return cmd_fail(x->e, "invalid-definition",
+						"disks[%u].image: %s is a disk of partition %s already",
+						i, x->d->disk[i].image, p->desc.name);
+	return 0;
+}
+
 int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
 	       struct cmd_err *e)
 {
+	struct image_ctx ix = {NULL, e};
 	struct uv_partition_desc d;
 	struct cmd_part old = {0};
 	struct uv_txn t;
@@ -39,6 +63,9 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 	if (cmd_view_find(c, d.name, &old) == 0)
 		return cmd_fail(e, "exists", "a partition named %s is already defined (number %u)",
 				d.name, old.id);
+	ix.d = &d;
+	if (cmd_view_each(c, image_taken, &ix))
+		return -1;
 	if (cmd_view_free_id(c, &id))
 		return cmd_fail(e, "no-space", "no free partition number");
 	d.id = id;
@@ -88,6 +115,8 @@ int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return cmd_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
 				uv_state_name(p.rec.state));
+	if (p.rec.n_channels && cmd_chans_drop(c, p.id, e))
+		return -1;
 	if (p.rec.mem_bytes && revoke_all(c, p.id, e))
 		return -1;
 	memset(&t, 0, sizeof(t));
@@ -160,7 +189,33 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd
 				uv_state_name(p.rec.state));
 	if (grant(c, &p, e))
 		return -1;
+	if (cmd_chans_start(c, &p, e) || cmd_place_start(c, &p, e)) {
+		cmd_place_sync(c); /* not started: whatever was placed is taken back */
+		return -1;
+	}
 	if (cmd_monitor_spawn(c, p.id, name, &pid, e) || wait_monitor(c, &p, pid, e))
+		return -1;
+	if (cmd_view_find(c, name, out))
+		*out = p;
+	return 0;
+}
+
+int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
+		      struct cmd_err *e)
+{
+	struct cmd_part p = {0};
+	struct uv_txn t;
+
+	if (cmd_view_find(c, name, &p))
+		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+	if (milli > p.desc.vcpus * 1000u)
+		return cmd_fail(e, "bad-request", "cpu_share: %.3f is more than %s's %u vCPUs",
+				milli / 1000.0, name, p.desc.vcpus);
+	memset(&t, 0, sizeof(t));
+	t.hdr.type = UV_TXN_SET_CPU_SHARE;
+	t.u.cpu.partition_id = p.id;
+	t.u.cpu.cpu_share_milli = milli;
+	if (cmd_uv_submit(c, &t, "set CPU share", e))
 		return -1;
 	if (cmd_view_find(c, name, out))
 		*out = p;

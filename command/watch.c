@@ -11,7 +11,7 @@
 
 #include "command.h"
 
-static bool alive(pid_t pid)
+int cmd_pid_alive(pid_t pid)
 {
 	char path[64], buf[256];
 	FILE *f;
@@ -48,7 +48,7 @@ static int check_one(const struct cmd_part *p, void *ctx)
 	if (json_object_object_get_ex(st, "qemu_pid", &v))
 		qemu = (pid_t)json_object_get_int(v);
 	json_object_put(st);
-	if (alive(monitor) || !alive(qemu))
+	if (cmd_pid_alive(monitor) || !cmd_pid_alive(qemu))
 		return 0; /* a dead engine is its monitor's to report, not ours to revive */
 	if (cmd_monitor_spawn(c, p->id, p->desc.name, &pid, &e) == 0)
 		fprintf(stderr, "ultra-command: partition %s: monitor %d died, restarted as %d\n",

@@ -41,4 +41,14 @@ struct disk {
 
 int disk_raw_open(const char *path, struct disk **out);
 
+/* For exports added after the sandbox (no open, no io_uring_setup): serves fd, an image someone
+ * else opened (taken over on success). size is used only for block devices, whose size takes an
+ * ioctl. ring, made before the sandbox by disk_raw_ring_init (or NULL: synchronous I/O), is
+ * the disk's from then on; disk_raw_give_ring takes it back, still usable, before the close. */
+struct io_uring;
+int disk_raw_adopt(int fd, uint64_t size, bool read_only, const struct io_uring *ring,
+                   struct disk **out);
+int disk_raw_ring_init(struct io_uring *ring);
+int disk_raw_give_ring(struct disk *d, struct io_uring *out);
+
 #endif

@@ -196,12 +196,35 @@ static int size_of(int fd, const struct stat *st, uint64_t *size)
 	return -EINVAL;
 }
 
+/* Takes fd over on success; ring (NULL: none) is copied in and owned from then on. */
+static int raw_new(int fd, const struct stat *st, uint64_t size, bool read_only,
+                   const struct io_uring *ring, struct disk **out)
+{
+	struct disk_raw *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->disk.ops = &raw_ops;
+	r->disk.size = size & ~(uint64_t)(512 - 1); /* a partial last sector is not exposed */
+	r->disk.read_only = read_only;
+	snprintf(r->disk.serial, sizeof(r->disk.serial), "uv-%lx-%lx", (unsigned long)st->st_dev,
+	         (unsigned long)st->st_ino);
+	r->fd = fd;
+	if (ring) {
+		r->ring = *ring;
+		r->have_ring = true;
+	}
+	*out = &r->disk;
+	return 0;
+}
+
 int disk_raw_open(const char *path, struct disk **out)
 {
-	struct disk_raw *r = NULL;
+	struct io_uring ring;
 	struct stat st;
 	uint64_t size = 0;
 	int fd = open(path, O_RDWR | O_CLOEXEC), ret;
+	bool have_ring;
 
 	if (fd < 0)
 		return -errno;
@@ -212,20 +235,41 @@ int disk_raw_open(const char *path, struct disk **out)
 	ret = size_of(fd, &st, &size);
 	if (ret < 0)
 		goto out;
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	r->disk.ops = &raw_ops;
-	r->disk.size = size & ~(uint64_t)(512 - 1); /* a partial last sector is not exposed */
-	snprintf(r->disk.serial, sizeof(r->disk.serial), "uv-%lx-%lx", (unsigned long)st.st_dev,
-	         (unsigned long)st.st_ino);
-	r->fd = fd;
-	r->have_ring = io_uring_queue_init(RING_DEPTH, &r->ring, 0) == 0;
-	*out = &r->disk;
-	return 0;
+	have_ring = io_uring_queue_init(RING_DEPTH, &ring, 0) == 0;
+	ret = raw_new(fd, &st, size, false, have_ring ? &ring : NULL, out);
+	if (ret == 0)
+		return 0;
+	if (have_ring)
+		io_uring_queue_exit(&ring);
 out:
 	close(fd);
 	return ret;
+}
+
+int disk_raw_adopt(int fd, uint64_t size, bool read_only, const struct io_uring *ring,
+                   struct disk **out)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	else if (!S_ISBLK(st.st_mode) || size == 0)
+		return -EINVAL; /* a block device's size takes an ioctl the sandbox forbids */
+	return raw_new(fd, &st, size, read_only, ring, out);
+}
+
+int disk_raw_ring_init(struct io_uring *ring)
+{
+	return io_uring_queue_init(RING_DEPTH, ring, 0);
+}
+
+int disk_raw_give_ring(struct disk *d, struct io_uring *out)
+{
+	if (!raw(d)->have_ring)
+		return -ENOENT; /* none, or unusable (raw_run gave up on it) */
+	*out = raw(d)->ring;
+	raw(d)->have_ring = false;
+	return 0;
 }

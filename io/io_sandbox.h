@@ -6,4 +6,7 @@
  * disk open (list and reasons in docs/io-partition.md). Anything else kills the process. */
 int io_sandbox_enter(void);
 
+/* The connector's tighter set (uvconnect.c): requests in, Unix-socket connections out. */
+int io_sandbox_connector(void);
+
 #endif

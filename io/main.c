@@ -2,23 +2,36 @@
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
  *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--no-sandbox]
+ *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--pair LOCKFILE]
+ *            [--control SOCKET] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
  * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
- * tap interface IFNAME (an uplink); any number of front ends may connect to each. SIGINT/SIGTERM
- * end it cleanly. */
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
+ * --ultravisor, this is system partition N (role io) and every memory table a client sends must
+ * lie in the grants the resource database gives the partition that owns its socket (claims 20,
+ * 21); without it, tables are only checked for consistency. --control lets the command
+ * partition add and remove exports at run time (io_control.c). With --pair, two instances
+ * started alike form a redundant pair (claim 24): the one holding LOCKFILE serves; the other
+ * opens its disks and waits for the lock, which the kernel releases when the active dies however
+ * it dies, then binds the sockets (its control socket too) itself and serves every client that
+ * reconnects; the command partition re-adds its run-time exports through the new control socket
+ * (docs/io-partition.md). SIGINT/SIGTERM end it cleanly. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "io_control.h"
 #include "io_sandbox.h"
 #include "tap.h"
+#include "uvlink.h"
 #include "vhost_blk.h"
 #include "vhost_net.h"
 
@@ -27,7 +40,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
-	                "[--tap IFNAME[,switch=NAME] ...] [--no-sandbox]\n");
+	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
+	                "[--pair LOCKFILE] [--control SOCKET] [--no-sandbox]\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -37,7 +51,55 @@ struct exports {
 	struct vswitch *sw[MAX_EXPORTS];
 	struct tap_port *tap[MAX_EXPORTS];
 	unsigned nblk, nnet, nsw, ntap;
+	/* sockets to bind once this instance is the active one */
+	const char *path[2 * MAX_EXPORTS];
+	struct vhu_device *dev[2 * MAX_EXPORTS];
+	unsigned nbind;
 };
+
+static void to_bind(struct exports *x, const char *path, struct vhu_device *dev)
+{
+	x->path[x->nbind] = path;
+	x->dev[x->nbind++] = dev;
+}
+
+static int bind_all(struct vhu_server *s, const struct exports *x)
+{
+	for (unsigned i = 0; i < x->nbind; i++) {
+		int r = vhu_server_export(s, x->path[i], x->dev[i]);
+		if (r < 0) {
+			fprintf(stderr, "ultra-io: listen on %s: %s\n", x->path[i], strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* A redundant pair: returns once this instance holds the lock (at once for the first; for the
+ * standby when the active has died and the kernel dropped its lock). The fd stays open, and
+ * the lock held, for the life of the process. */
+static int become_active(const char *lock)
+{
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		fprintf(stderr, "ultra-io: active (pair lock %s)\n", lock);
+		return fd;
+	}
+	if (errno != EWOULDBLOCK)
+		goto fail;
+	fprintf(stderr, "ultra-io: standby: disks open, waiting for the active to go (%s)\n", lock);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			goto fail;
+	fprintf(stderr, "ultra-io: taking over from the active\n");
+	return fd;
+fail:
+	close(fd);
+	return -errno;
+}
 
 static struct vswitch *switch_named(struct exports *x, const char *name)
 {
@@ -52,6 +114,11 @@ static struct vswitch *switch_named(struct exports *x, const char *name)
 	sw_init(sw, name, 0);
 	x->sw[x->nsw++] = sw;
 	return sw;
+}
+
+static struct vswitch *switch_for(void *x, const char *name)
+{
+	return switch_named(x, name);
 }
 
 /* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
@@ -84,13 +151,8 @@ static int export_net(struct vhu_server *s, char *arg, struct exports *x)
 	r = vhost_net_new(arg, sw, &n);
 	if (r < 0)
 		return r;
-	r = vhu_server_export(s, arg, &n->dev);
-	if (r < 0) {
-		fprintf(stderr, "ultra-io: listen on %s: %s\n", arg, strerror(-r));
-		vhost_net_free(n);
-		return r;
-	}
 	x->net[x->nnet++] = n;
+	to_bind(x, arg, &n->dev);
 	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
 	return 0;
 }
@@ -112,7 +174,7 @@ static int uplink_tap(struct vhu_server *s, char *arg, struct exports *x)
 	return 0;
 }
 
-static int export_blk(struct vhu_server *s, char *arg, struct vhost_blk **out)
+static int export_blk(struct exports *x, char *arg, struct vhost_blk **out)
 {
 	char *eq = strchr(arg, '=');
 	struct disk *disk = NULL;
@@ -133,13 +195,7 @@ static int export_blk(struct vhu_server *s, char *arg, struct vhost_blk **out)
 		disk->ops->close(disk);
 		return r;
 	}
-	r = vhu_server_export(s, arg, &(*out)->dev);
-	if (r < 0) {
-		fprintf(stderr, "ultra-io: listen on %s: %s\n", arg, strerror(-r));
-		vhost_blk_free(*out);
-		*out = NULL;
-		return r;
-	}
+	to_bind(x, arg, &(*out)->dev);
 	fprintf(stderr, "ultra-io: %s: serving %s (%llu bytes)\n", arg, eq + 1,
 	        (unsigned long long)disk->size);
 	return 0;
@@ -158,18 +214,48 @@ static int stop_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* --ultravisor SOCK --partition N: check tables against the database through a connector
+ * forked now, before the sandbox. */
+static int link_ultravisor(struct vhu_server *s, const char *sock, const char *part,
+			   struct io_uvlink **out)
+{
+	char err[256], *end = NULL;
+	unsigned long n = part ? strtoul(part, &end, 10) : 0;
+	int r;
+
+	if (!sock || !part || !*part || *end || n == 0 || n > UINT32_MAX) {
+		fprintf(stderr, "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
+		return -EINVAL;
+	}
+	r = io_uvlink_open(sock, (uint32_t)n, out, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "ultra-io: %s\n", err);
+		return r;
+	}
+	if (err[0])
+		fprintf(stderr, "ultra-io: %s (retried at each memory table)\n", err);
+	vhu_server_set_policy(s, io_uvlink_policy(*out));
+	fprintf(stderr, "ultra-io: partition %lu: memory tables checked against the grants at %s\n",
+		n, sock);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct exports x = {0};
 	struct vhu_server *s = NULL;
-	int sig_fd = -1, r, status = 1;
+	struct io_control *ctl = NULL;
+	struct io_uvlink *uv = NULL;
+	const char *uv_sock = NULL, *uv_part = NULL;
+	int sig_fd = -1, lock_fd = -1, r, status = 1;
 	int sandbox = 1;
+	const char *pair = NULL, *ctl_path = NULL;
 
 	if (vhu_server_new(&s) < 0)
 		return 1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--blk") && i + 1 < argc && x.nblk < MAX_EXPORTS) {
-			if (export_blk(s, argv[++i], &x.blk[x.nblk]) < 0)
+			if (export_blk(&x, argv[++i], &x.blk[x.nblk]) < 0)
 				goto out;
 			x.nblk++;
 		} else if (!strcmp(argv[i], "--net") && i + 1 < argc && x.nnet < MAX_EXPORTS) {
@@ -178,6 +264,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--tap") && i + 1 < argc && x.ntap < MAX_EXPORTS) {
 			if (uplink_tap(s, argv[++i], &x) < 0)
 				goto out;
+		} else if (!strcmp(argv[i], "--control") && i + 1 < argc && !ctl_path) {
+			ctl_path = argv[++i];
+		} else if (!strcmp(argv[i], "--ultravisor") && i + 1 < argc) {
+			uv_sock = argv[++i];
+		} else if (!strcmp(argv[i], "--partition") && i + 1 < argc) {
+			uv_part = argv[++i];
+		} else if (!strcmp(argv[i], "--pair") && i + 1 < argc) {
+			pair = argv[++i];
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {
@@ -185,8 +279,23 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (x.nblk + x.nnet == 0) {
+	if (x.nblk + x.nnet == 0 && !ctl_path) {
 		usage();
+		goto out;
+	}
+	if ((uv_sock || uv_part) && link_ultravisor(s, uv_sock, uv_part, &uv) < 0)
+		goto out;
+	/* The standby waits here with its disks open and no socket: nothing reaches it before
+	 * it takes over. SIGTERM still ends it (not yet blocked for the signalfd). */
+	if (pair && (lock_fd = become_active(pair)) < 0) {
+		fprintf(stderr, "ultra-io: pair lock %s: %s\n", pair, strerror(-lock_fd));
+		goto out;
+	}
+	if (bind_all(s, &x) < 0)
+		goto out;
+	/* Bound only by the member that serves: a standby must not take the active's. */
+	if (ctl_path && (r = io_control_open(s, ctl_path, switch_for, &x, &ctl)) < 0) {
+		fprintf(stderr, "ultra-io: control socket %s: %s\n", ctl_path, strerror(-r));
 		goto out;
 	}
 	sig_fd = stop_signals();
@@ -204,6 +313,8 @@ int main(int argc, char **argv)
 	status = r < 0;
 out:
 	vhu_server_free(s);
+	io_control_free(ctl);
+	io_uvlink_free(uv);
 	for (unsigned i = 0; i < x.nblk; i++)
 		vhost_blk_free(x.blk[i]);
 	for (unsigned i = 0; i < x.ntap; i++)
@@ -217,5 +328,7 @@ out:
 	}
 	if (sig_fd >= 0)
 		close(sig_fd);
+	if (lock_fd >= 0)
+		close(lock_fd); /* after the sockets are gone: the standby binds fresh ones */
 	return status;
 }

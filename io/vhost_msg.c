@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* What each request must carry. */
-enum payload_kind { P_NONE, P_U64, P_STATE, P_ADDR, P_MEM, P_CFG, P_VRING_FD };
+enum payload_kind { P_NONE, P_U64, P_STATE, P_ADDR, P_MEM, P_CFG, P_VRING_FD, P_INFLIGHT, P_INFLIGHT_FD };
 
 struct request_rule {
 	const char *name;
@@ -31,6 +31,8 @@ static const struct request_rule rules[VHU_REQUEST_MAX] = {
     [VHU_SET_VRING_ENABLE] = {"SET_VRING_ENABLE", P_STATE},
     [VHU_GET_CONFIG] = {"GET_CONFIG", P_CFG},
     [VHU_SET_CONFIG] = {"SET_CONFIG", P_CFG},
+    [VHU_GET_INFLIGHT_FD] = {"GET_INFLIGHT_FD", P_INFLIGHT},
+    [VHU_SET_INFLIGHT_FD] = {"SET_INFLIGHT_FD", P_INFLIGHT_FD},
     [VHU_RESET_DEVICE] = {"RESET_DEVICE", P_NONE},
 };
 
@@ -97,6 +99,11 @@ static int check_payload(enum payload_kind kind, const uint8_t *p, uint32_t size
 		return check_mem(p, size, nfds);
 	case P_CFG:
 		return nfds == 0 ? check_cfg(p, size) : -EPROTO;
+	case P_INFLIGHT:
+	case P_INFLIGHT_FD:
+		if (size != sizeof(struct vhu_inflight))
+			return -EPROTO;
+		return nfds == (kind == P_INFLIGHT_FD ? 1u : 0u) ? 0 : -EPROTO;
 	case P_VRING_FD:
 		if (size != 8)
 			return -EPROTO;

@@ -20,6 +20,7 @@ struct vhu_msg {
 		struct vhu_vring_addr addr;
 		struct vhu_mem_table mem;
 		struct vhu_config cfg;
+		struct vhu_inflight inflight;
 	} p;
 	int fds[VHU_MAX_FDS];
 	unsigned nfds;

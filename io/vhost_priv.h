@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "inflight.h"
 #include "vhost_msg.h"
 #include "vhost_user.h"
 
@@ -17,6 +18,11 @@ struct vhu_export {
 	struct vhu_device *dev;
 	struct vhu_server *server;
 	unsigned next_id;
+	/* Removed at run time (vhu_server_unexport): no longer listening, freed with its device
+	 * once the event loop's batch is over and its clients are gone. */
+	bool retired;
+	void (*release)(struct vhu_device *dev, void *ctx);
+	void *release_ctx;
 };
 
 struct vhu_client {
@@ -30,6 +36,7 @@ struct vhu_client {
 	bool features_set;
 	void *priv; /* the device's per-client state (attach/detach) */
 	struct guest_mem mem;
+	struct inflight inflight; /* INFLIGHT_SHMFD region, if the front end uses one */
 	struct vhu_queue q[VHU_MAX_QUEUES];
 	unsigned nqueues;
 	/* receive state: one message at a time, never reading past its end */
@@ -42,9 +49,10 @@ struct vhu_client {
 
 struct vhu_server {
 	int epfd;
-	struct vhu_export *exports[16];
+	struct vhu_export *exports[VHU_EXPORTS_MAX];
 	unsigned nexports;
 	struct vhu_client *clients;
+	struct vhu_mem_policy *policy;
 };
 
 /* vhost_req.c */
@@ -55,8 +63,19 @@ int vhu_handle(struct vhu_client *c, struct vhu_msg *m, bool *keep);
 void vhu_queue_stop(struct vhu_queue *q);
 void vhu_queue_reset(struct vhu_queue *q);
 
+/* vhost_inflight.c */
+int vhu_get_inflight(struct vhu_client *c, struct vhu_msg *m);
+int vhu_set_inflight(struct vhu_client *c, struct vhu_msg *m);
+/* At a ring's start: tracks q in the client's region (if any) and queues the heads a dead
+ * back end left in flight; resets last_avail accordingly. q->vq.used_idx must be set. */
+int vhu_track_queue(struct vhu_client *c, struct vhu_queue *q);
+void vhu_untrack_queue(struct vhu_queue *q);
+
 /* vhost_user.c */
 int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size);
+/* The same with one fd passed along (SCM_RIGHTS); fd stays ours. */
+int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload,
+                uint32_t size, int fd);
 int vhu_watch_fd(struct vhu_client *c, int fd, struct vhu_watch *w, bool on);
 void vhu_serve_queue(struct vhu_queue *q);
 

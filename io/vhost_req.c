@@ -9,7 +9,9 @@
 #include "vhost_priv.h"
 
 #define BIT(n) (1ull << (n))
-#define PROTO_OFFERED (BIT(VHU_PROTO_MQ) | BIT(VHU_PROTO_REPLY_ACK) | BIT(VHU_PROTO_CONFIG))
+#define PROTO_OFFERED                                                                          \
+	(BIT(VHU_PROTO_MQ) | BIT(VHU_PROTO_REPLY_ACK) | BIT(VHU_PROTO_CONFIG) |                 \
+	 BIT(VHU_PROTO_INFLIGHT))
 
 static uint64_t features_offered(const struct vhu_client *c)
 {
@@ -43,6 +45,7 @@ void vhu_queue_reset(struct vhu_queue *q)
 	vhu_queue_stop(q);
 	close_fd(&q->call_fd);
 	close_fd(&q->err_fd);
+	vhu_untrack_queue(q);
 	free(scratch);
 	q->num = 0;
 	q->addr_set = false;
@@ -79,12 +82,27 @@ static int rings_under(const struct vhu_queue *q, const struct guest_mem *mem, s
 	return vq_set_rings(out, mem, q->num, q->addr.desc, q->addr.avail, q->addr.used);
 }
 
+/* Consistent in itself, then within what the client's partition was granted (if anyone says). */
+static int table_allowed(struct vhu_client *c, struct vhu_msg *m)
+{
+	struct vhu_mem_policy *p = c->exp->server->policy;
+	int r = gm_check_table(m->p.mem.regions, m->p.mem.nregions);
+
+	if (r < 0 || !p)
+		return r;
+	return p->check(p, c->exp->dev, c->exp->path, c->id, m->p.mem.regions, m->fds,
+			m->p.mem.nregions);
+}
+
 static int set_mem_table(struct vhu_client *c, struct vhu_msg *m)
 {
 	struct guest_mem fresh;
 	struct vq next[VHU_MAX_QUEUES];
-	int r = gm_map(&fresh, m->p.mem.regions, m->fds, m->p.mem.nregions);
+	int r = table_allowed(c, m);
 
+	if (r < 0)
+		return r;
+	r = gm_map(&fresh, m->p.mem.regions, m->fds, m->p.mem.nregions);
 	if (r < 0)
 		return r;
 	/* Rings already placed must still be valid under the new table, or nothing changes. */
@@ -180,6 +198,13 @@ static int set_vring_kick(struct vhu_client *c, struct vhu_msg *m)
 	if (!q || !q->addr_set || m->nfds != 1)
 		return -EINVAL; /* polling mode (no fd) is not offered */
 	vhu_queue_stop(q);
+	/* Resume from what the driver last saw completed, not from a stale base; then after
+	 * whatever a dead back end left in flight (redone first), if the front end kept track. */
+	q->vq.used_idx = __atomic_load_n(&q->vq.used->idx, __ATOMIC_ACQUIRE);
+	q->vq.last_avail = q->vq.used_idx;
+	r = vhu_track_queue(c, q);
+	if (r < 0)
+		return r;
 	r = vhu_watch_fd(c, m->fds[0], &q->watch, true);
 	if (r < 0)
 		return r;
@@ -188,9 +213,6 @@ static int set_vring_kick(struct vhu_client *c, struct vhu_msg *m)
 	/* Without protocol features a ring runs as soon as it is kicked (vhost-user.rst). */
 	if (!(c->features & BIT(VHU_F_PROTOCOL_FEATURES)))
 		q->enabled = true;
-	/* Resume from what the driver last saw completed, not from a stale base. */
-	q->vq.used_idx = __atomic_load_n(&q->vq.used->idx, __ATOMIC_ACQUIRE);
-	q->vq.last_avail = q->vq.used_idx;
 	q->vq.broken = false;
 	q->started = true;
 	vhu_serve_queue(q);
@@ -291,6 +313,11 @@ static int dispatch(struct vhu_client *c, struct vhu_msg *m)
 		return set_vring_fd(c, m, false);
 	case VHU_SET_VRING_ENABLE:
 		return set_vring_enable(c, m);
+	case VHU_GET_INFLIGHT_FD:
+		r = vhu_get_inflight(c, m);
+		return r < 0 ? r : 1;
+	case VHU_SET_INFLIGHT_FD:
+		return vhu_set_inflight(c, m);
 	default:
 		return -EOPNOTSUPP; /* SET_CONFIG: no writable config offered */
 	}

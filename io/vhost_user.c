@@ -32,6 +32,11 @@ int vhu_server_new(struct vhu_server **out)
 	return 0;
 }
 
+void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p)
+{
+	s->policy = p;
+}
+
 static int watch(int epfd, int fd, struct vhu_watch *w, bool on)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
@@ -52,14 +57,37 @@ int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w)
 	return watch(s->epfd, fd, w, true);
 }
 
+int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev)
+{
+	struct vhu_export *e;
+	int r;
+
+	if (s->nexports == VHU_EXPORTS_MAX)
+		return -ENOSPC;
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->path = strdup(path))) {
+		free(e);
+		return -ENOMEM;
+	}
+	e->watch.kind = VHU_W_LISTEN;
+	e->fd = fd;
+	e->dev = dev;
+	e->server = s;
+	r = watch(s->epfd, fd, &e->watch, true);
+	if (r < 0) {
+		free(e->path);
+		free(e);
+		return r;
+	}
+	s->exports[s->nexports++] = e;
+	return 0;
+}
+
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev)
 {
-	struct vhu_export *e = NULL;
 	mode_t old;
 	int fd, r;
 
-	if (s->nexports == sizeof(s->exports) / sizeof(s->exports[0]))
-		return -ENOSPC;
 	/* The socket is created with no permissions for anybody else from the start. A socket
 	 * file left by a killed predecessor is replaced: the boot partition restarts us on it. */
 	old = umask(077);
@@ -67,26 +95,11 @@ int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device 
 	umask(old);
 	if (fd < 0)
 		return fd;
-	e = calloc(1, sizeof(*e));
-	if (!e || !(e->path = strdup(path))) {
-		r = -ENOMEM;
-		goto out_unlink;
+	r = vhu_server_adopt(s, fd, path, dev);
+	if (r < 0) {
+		unlink(path);
+		close(fd);
 	}
-	e->watch.kind = VHU_W_LISTEN;
-	e->fd = fd;
-	e->dev = dev;
-	e->server = s;
-	r = watch(s->epfd, fd, &e->watch, true);
-	if (r < 0)
-		goto out_unlink;
-	s->exports[s->nexports++] = e;
-	return 0;
-out_unlink:
-	unlink(path);
-	if (e)
-		free(e->path);
-	free(e);
-	close(fd);
 	return r;
 }
 
@@ -101,6 +114,7 @@ static void client_free(struct vhu_client *c)
 	for (unsigned i = 0; i < c->rx_nfds; i++)
 		close(c->rx_fds[i]);
 	gm_unmap(&c->mem);
+	inflight_unmap(&c->inflight);
 	watch(c->exp->server->epfd, c->fd, &c->watch, false);
 	close(c->fd);
 	free(c);
@@ -109,8 +123,11 @@ static void client_free(struct vhu_client *c)
 static void accept_client(struct vhu_export *e)
 {
 	struct vhu_client *c;
-	int fd = accept4(e->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd;
 
+	if (e->retired) /* an event of this batch from before the export was removed */
+		return;
+	fd = accept4(e->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -150,21 +167,44 @@ static void accept_client(struct vhu_export *e)
 	fprintf(stderr, "ultra-io: %s: client %u connected\n", e->dev->name, c->id);
 }
 
-int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size)
+int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload,
+                uint32_t size, int fd)
 {
 	struct vhu_hdr h = {
 	    .request = req->request, .flags = VHU_FLAG_VERSION | VHU_FLAG_REPLY, .size = size};
 	uint8_t buf[sizeof(h) + VHU_PAYLOAD_MAX];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, sizeof(h) + size};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
 	if (size > VHU_PAYLOAD_MAX)
 		return -EMSGSIZE;
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), payload, size);
-	n = send(c->fd, buf, sizeof(h) + size, MSG_NOSIGNAL);
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 	if (n < 0)
 		return -errno;
 	return (size_t)n == sizeof(h) + size ? 0 : -EAGAIN; /* a peer that won't read is dropped */
+}
+
+int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size)
+{
+	return vhu_send_fd(c, req, payload, size, -1);
 }
 
 /* Receives up to want bytes into c->rx, collecting any fds; 0 on EOF, -EAGAIN when empty. */
@@ -308,6 +348,61 @@ static void kicked(struct vhu_queue *q)
 	vhu_serve_queue(q);
 }
 
+int vhu_server_unexport(struct vhu_server *s, const char *path,
+                        void (*release)(struct vhu_device *dev, void *ctx), void *ctx)
+{
+	for (unsigned i = 0; i < s->nexports; i++) {
+		struct vhu_export *e = s->exports[i];
+
+		if (e->retired || strcmp(e->path, path))
+			continue;
+		for (struct vhu_client *c = s->clients; c; c = c->next)
+			if (c->exp == e)
+				c->dead = true;
+		watch(s->epfd, e->fd, &e->watch, false);
+		close(e->fd);
+		unlink(e->path);
+		e->fd = -1;
+		e->retired = true;
+		e->release = release;
+		e->release_ctx = ctx;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void export_free(struct vhu_export *e)
+{
+	if (e->retired && e->release)
+		e->release(e->dev, e->release_ctx);
+	else if (!e->retired) {
+		close(e->fd);
+		unlink(e->path);
+	}
+	free(e->path);
+	free(e);
+}
+
+/* Retired exports whose clients are gone (dead clients are dropped before this). */
+static void sweep_exports(struct vhu_server *s)
+{
+	unsigned i = 0;
+
+	while (i < s->nexports) {
+		struct vhu_export *e = s->exports[i];
+		bool busy = false;
+
+		for (struct vhu_client *c = s->clients; c && !busy; c = c->next)
+			busy = c->exp == e;
+		if (!e->retired || busy) {
+			i++;
+			continue;
+		}
+		s->exports[i] = s->exports[--s->nexports];
+		export_free(e);
+	}
+}
+
 int vhu_server_run(struct vhu_server *s, int stop_fd)
 {
 	struct vhu_watch stop = {.kind = VHU_W_STOP};
@@ -354,6 +449,7 @@ int vhu_server_run(struct vhu_server *s, int stop_fd)
 			if (c->dead)
 				drop_client(s, c);
 		}
+		sweep_exports(s);
 	}
 }
 
@@ -363,13 +459,8 @@ void vhu_server_free(struct vhu_server *s)
 		return;
 	while (s->clients)
 		drop_client(s, s->clients);
-	for (unsigned i = 0; i < s->nexports; i++) {
-		struct vhu_export *e = s->exports[i];
-		close(e->fd);
-		unlink(e->path);
-		free(e->path);
-		free(e);
-	}
+	for (unsigned i = 0; i < s->nexports; i++)
+		export_free(s->exports[i]);
 	close(s->epfd);
 	free(s);
 }

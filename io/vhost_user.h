@@ -12,6 +12,7 @@
 #include "virtqueue.h"
 
 #define VHU_MAX_QUEUES 8
+#define VHU_EXPORTS_MAX 64
 
 struct vhu_client;
 struct vhu_device;
@@ -58,10 +59,28 @@ struct vhu_device {
 
 struct vhu_server;
 
+/* Decides whether a client may hand over a memory table (claims 20, 21), on the control path
+ * only: called with the table's regions and fds after its own consistency checks and before
+ * anything is mapped. 0 accepts; a negative errno refuses it like any bad table. */
+struct vhu_mem_policy {
+	int (*check)(struct vhu_mem_policy *p, const struct vhu_device *dev, const char *path,
+		     unsigned client, const struct vhu_region *r, const int *fds, unsigned n);
+};
+
 int vhu_server_new(struct vhu_server **out);
 void vhu_server_free(struct vhu_server *s);
+/* Without a policy every consistent table is accepted (stand-alone use). */
+void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p);
 /* Listens on a fresh Unix socket at path (mode 0600) and serves dev there. */
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev);
+/* Serves dev on fd, a socket someone else bound at path and listens on (taken over on success):
+ * an export added after the sandbox, which forbids socket and bind (docs/io-partition.md). */
+int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev);
+/* Stops serving path at once (its clients are dropped, its socket closed and unlinked) and calls
+ * release(dev, ctx) once nothing refers to dev any more: after the event loop's current batch,
+ * or in vhu_server_free. -ENOENT if nothing is exported there. */
+int vhu_server_unexport(struct vhu_server *s, const char *path,
+                        void (*release)(struct vhu_device *dev, void *ctx), void *ctx);
 /* Calls w->ready (kind VHU_W_OTHER) from the event loop whenever fd is readable: other
  * sources of work, such as a tap uplink. */
 int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w);

@@ -105,12 +105,39 @@ static void walk(struct vq *q, struct vq_chain *c)
 	}
 }
 
+/* Marks head taken: a later back end redoes it unless it is cleared by vq_push. */
+static void track_pop(struct vq *q, uint16_t head)
+{
+	struct vhu_inflight_desc *d;
+
+	if (!q->track || head >= q->num)
+		return;
+	d = &q->track->desc[head];
+	STORE(&d->counter, ++q->counter);
+	STORE_REL(&d->inflight, 1); /* before anything of the request is done */
+}
+
+static void start_chain(struct vq *q, struct vq_chain *c, uint16_t head)
+{
+	track_pop(q, head);
+	memset(c, 0, sizeof(*c));
+	c->head = head;
+	c->buf = q->scratch;
+	walk(q, c);
+	if (c->fault != VQ_OK)
+		q->faults[c->fault]++;
+}
+
 int vq_pop(struct vq *q, struct vq_chain *c)
 {
 	uint16_t avail_idx, head;
 
 	if (q->broken || !q->avail)
 		return -EIO;
+	if (q->resubmitted < q->nresubmit) {
+		start_chain(q, c, q->resubmit[q->resubmitted++]);
+		return 1;
+	}
 	avail_idx = LOAD_ACQ(&q->avail->idx); /* ring entries are read after the index */
 	if (avail_idx == q->last_avail)
 		return 0;
@@ -120,12 +147,7 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 	}
 	head = LOAD(&q->avail->ring[q->last_avail & (q->num - 1)]);
 	q->last_avail++;
-	memset(c, 0, sizeof(*c));
-	c->head = head;
-	c->buf = q->scratch;
-	walk(q, c);
-	if (c->fault != VQ_OK)
-		q->faults[c->fault]++;
+	start_chain(q, c, head);
 	return 1;
 }
 
@@ -136,7 +158,13 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 	STORE(&e->id, head);
 	STORE(&e->len, len);
 	q->used_idx++;
+	if (q->track && head < q->num)
+		STORE_REL(&q->track->last_batch_head, head);
 	STORE_REL(&q->used->idx, q->used_idx); /* the element is visible before the index */
+	if (q->track && head < q->num) {
+		STORE_REL(&q->track->desc[head].inflight, 0);
+		STORE_REL(&q->track->used_idx, q->used_idx);
+	}
 }
 
 bool vq_should_notify(const struct vq *q)

@@ -51,6 +51,12 @@ struct vq {
 	struct vq_buf *scratch; /* num entries */
 	uint64_t faults[VQ_NFAULTS];
 	bool broken; /* avail->idx ran more than num ahead: stop */
+	/* Inflight tracking (claim 24): when set, every popped head is marked in this queue
+	 * region and cleared once its used element is published. */
+	struct vhu_inflight_queue *track;
+	uint64_t counter;   /* last counter given to a popped head */
+	uint16_t *resubmit; /* heads a dead back end left in flight, oldest first (malloc) */
+	uint32_t nresubmit, resubmitted;
 };
 
 /* Translates and checks the ring addresses (front-end virtual addresses, full sizes including
@@ -59,10 +65,14 @@ int vq_set_rings(struct vq *q, const struct guest_mem *mem, uint32_t num, uint64
                  uint64_t avail_uva, uint64_t used_uva);
 
 /* Pops the next chain: 1 and *c filled (c->fault says whether it is usable), 0 when the ring
- * is empty, -EIO when the driver published an impossible avail index (q->broken set). */
+ * is empty, -EIO when the driver published an impossible avail index (q->broken set). Heads
+ * left in q->resubmit come first, before anything new from the avail ring. With tracking, the
+ * head is marked in flight before the chain is handed out. */
 int vq_pop(struct vq *q, struct vq_chain *c);
 
-/* Returns a chain to the driver: used element then used->idx with release ordering. */
+/* Returns a chain to the driver: used element then used->idx with release ordering; with
+ * tracking, in the order the inflight protocol needs to survive a death between any two steps:
+ * element, last_batch_head, used->idx, the entry cleared, the region's used_idx. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 
 /* After pushes: must the driver be notified? (full barrier, then avail->flags) */

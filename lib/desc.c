@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "desc.h"
+#include "desc_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,22 +62,7 @@ static int channel_check(const char *field, const char *p, char *err, size_t err
 
 static int name_check(const char *name, char *err, size_t errlen)
 {
-	size_t i, n;
-
-	if (!str_ok(name, UV_NAME_MAX))
-		return fail(err, errlen, "name: longer than %d characters", UV_NAME_MAX - 1);
-	n = strlen(name);
-	if (!n)
-		return fail(err, errlen, "name: must not be empty");
-	/* Names become file and socket names: keep them to a safe alphabet. */
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || (c == '.' && i > 0)))
-			return fail(err, errlen, "name: character '%c' not allowed (use [A-Za-z0-9._-])",
-				    c);
-	}
-	return 0;
+	return uv_desc_label_check("name", name, UV_NAME_MAX, err, errlen);
 }
 
 static int mem_check(const struct uv_partition_desc *d, char *err, size_t errlen)
@@ -168,7 +154,7 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 		    (r = channel_check(field, v->path, err, errlen)))
 			return r;
 	}
-	return 0;
+	return uv_desc_check_requests(d, check_files, err, errlen);
 }
 
 const char *uv_state_name(enum uv_part_state s)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Partition definitions (JSON) -> partition descriptors. Every error names the field's path. */
+#include "def_policy.h"
 #include "desc.h"
+#include "desc_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +17,12 @@
 #include <unistd.h>
 
 #define DEF_MAX_BYTES (1 << 20)
+/* Short local names for the helpers desc_json_req.c shares (desc_int.h). */
+#define fail uv_def_fail
+#define get_string uv_def_string
+#define get_uint uv_def_uint
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int uv_def_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -27,8 +32,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int get_string(json_object *v, const char *path, char *dst, size_t cap, const char *base,
-		      int is_path, char *err, size_t errlen)
+int uv_def_string(json_object *v, const char *path, char *dst, size_t cap, const char *base,
+		  int is_path, char *err, size_t errlen)
 {
 	const char *s;
 	int n;
@@ -47,8 +52,8 @@ static int get_string(json_object *v, const char *path, char *dst, size_t cap, c
 	return 0;
 }
 
-static int get_uint(json_object *v, const char *path, uint64_t max, uint64_t *out, char *err,
-		    size_t errlen)
+int uv_def_uint(json_object *v, const char *path, uint64_t max, uint64_t *out, char *err,
+		size_t errlen)
 {
 	int64_t x;
 
@@ -193,6 +198,13 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 						      base, &d->dev[i], err, errlen)))
 					return r;
 			d->n_dev = (uint32_t)n;
+		} else if ((r = uv_def_requests(key, val, base, d, err, errlen)) != -ENOENT) {
+			if (r)
+				return r;
+		} else if (uv_def_policy_key(key)) {
+			/* The operations partition's (lib/def_policy.c): checked, not kept here. */
+			if ((r = uv_def_policy_check(key, val, err, errlen)))
+				return r;
 		} else {
 			return fail(err, errlen, "%s: unknown key", key);
 		}

@@ -256,6 +256,26 @@ static uint64_t read_gen(const struct uv_resdb_view *v)
 	return __atomic_load_n(&((const struct uv_resdb_hdr *)v->base)->gen, __ATOMIC_ACQUIRE);
 }
 
+/* Copies [src, src + len) and, if b is not NULL, [sb, sb + lb) as the writer left them between
+ * two changes (the generation was even and did not move): 0, or -EAGAIN. */
+static int read_stable(const struct uv_resdb_view *v, void *dst, const void *src, size_t len,
+                       void *b, const void *sb, size_t lb)
+{
+	for (int i = 0; i < READ_RETRIES; i++) {
+		uint64_t g = read_gen(v);
+
+		if (g & 1)
+			continue;
+		memcpy(dst, src, len);
+		if (b)
+			memcpy(b, sb, lb);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (read_gen(v) == g)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
 int uv_resdb_read_desc(const struct uv_resdb_view *v, uint32_t partition,
                        struct uv_partition_desc *out, struct uv_resdb_part *rec)
 {
@@ -263,26 +283,32 @@ int uv_resdb_read_desc(const struct uv_resdb_view *v, uint32_t partition,
 	const uint8_t *recp = v->base + v->geo.part_off + partition * sizeof(struct uv_resdb_part);
 	struct uv_partition_desc d;
 	struct uv_resdb_part p;
-	int i;
+	int r;
 
 	if (!partition || partition >= v->geo.max_partitions)
 		return -ENOENT;
-	for (i = 0; i < READ_RETRIES; i++) {
-		uint64_t g = read_gen(v);
+	if ((r = read_stable(v, &p, recp, sizeof(p), &d, slot, sizeof(d))))
+		return r;
+	if (p.status == UV_RESDB_FREE)
+		return -ENOENT;
+	*out = d;
+	if (rec)
+		*rec = p;
+	return 0;
+}
 
-		if (g & 1)
-			continue;
-		memcpy(&p, recp, sizeof(p));
-		memcpy(&d, slot, sizeof(d));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (read_gen(v) != g)
-			continue;
-		if (p.status == UV_RESDB_FREE)
-			return -ENOENT;
-		*out = d;
-		if (rec)
-			*rec = p;
-		return 0;
-	}
-	return -EAGAIN;
+int uv_resdb_read_chan(const struct uv_resdb_view *v, uint32_t i, struct uv_resdb_chan *out)
+{
+	const uint8_t *recp = v->base + v->geo.chan_off + (uint64_t)i * sizeof(struct uv_resdb_chan);
+	struct uv_resdb_chan ch;
+	int r;
+
+	if (i >= v->geo.max_channels)
+		return -ENOENT;
+	if ((r = read_stable(v, &ch, recp, sizeof(ch), NULL, NULL, 0)))
+		return r;
+	if (!ch.in_use)
+		return -ENOENT;
+	*out = ch;
+	return 0;
 }

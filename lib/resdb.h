@@ -130,5 +130,8 @@ int uv_resdb_view_attach(struct uv_resdb_view *v, const void *area, size_t size)
  * P, -EAGAIN if the writer kept changing the region. */
 int uv_resdb_read_desc(const struct uv_resdb_view *v, uint32_t partition,
                        struct uv_partition_desc *out, struct uv_resdb_part *rec);
+/* A consistent copy of the channel record in slot i (0..max_channels): -ENOENT if the slot is
+ * free or out of range, -EAGAIN as above. */
+int uv_resdb_read_chan(const struct uv_resdb_view *v, uint32_t i, struct uv_resdb_chan *out);
 
 #endif

@@ -3,9 +3,12 @@
  * SET_CPU_SHARE and SET_STATE. SET_STATE carries the failure state machine (claims 5, 52):
  *
  *   LIVE --CRASHED--> PRESERVED --STARTING--> LIVE
+ *                               --STOPPED---> LIVE
  *
  * While PRESERVED every resource stays recorded for the partition and no transaction may touch
- * it except the restart (uv_resdb_partition_failed / _restarted are these two records).
+ * it except the restart (uv_resdb_partition_failed / _restarted are these two records) or the
+ * command partition's decision not to restart it now (STOPPED: a crashed guest that its owner
+ * will start again, or undefine, later).
  */
 #include "resdb_ops.h"
 
@@ -58,8 +61,9 @@ static enum uv_txn_reason state_check(const struct uv_resdb *db, const struct uv
 	uint32_t id = t->u.state.partition_id;
 	enum uv_txn_reason r = rdb_live(db, id);
 
-	if (r == UV_TXN_BUSY && t->u.state.state == UV_STATE_STARTING)
-		return UV_TXN_OK; /* the restart of a preserved partition */
+	if (r == UV_TXN_BUSY &&
+	    (t->u.state.state == UV_STATE_STARTING || t->u.state.state == UV_STATE_STOPPED))
+		return UV_TXN_OK; /* the restart of a preserved partition, or its settling */
 	return r;
 }
 

@@ -112,14 +112,9 @@ static int dump_file(int dirfd, const char *path, FILE *out)
 	unsigned char *buf = NULL;
 	uint32_t magic = 0;
 	size_t len = 0;
-	int fd, ret;
+	int ret;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = log_read_file(fd, &buf, &len);
-	close(fd);
-	if (ret)
+	if ((ret = log_read_at(dirfd, path, &buf, &len)))
 		return ret;
 	if (len >= sizeof(magic))
 		memcpy(&magic, buf, sizeof(magic));

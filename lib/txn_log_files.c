@@ -221,6 +221,18 @@ int log_read_file(int fd, unsigned char **buf, size_t *len)
 	return 0;
 }
 
+int log_read_at(int dirfd, const char *name, unsigned char **buf, size_t *len)
+{
+	int fd, ret;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = log_read_file(fd, buf, len);
+	close(fd);
+	return ret;
+}
+
 int log_snap_load(int dirfd, uint64_t segment, struct uv_log_snap_hdr *h, void **state)
 {
 	char name[LOG_NAME_MAX];
@@ -228,15 +240,10 @@ int log_snap_load(int dirfd, uint64_t segment, struct uv_log_snap_hdr *h, void *
 	struct uv_log_snap_hdr hdr;
 	size_t len = 0;
 	void *copy;
-	int fd = -1, ret;
+	int ret;
 
 	log_snap_name(name, segment);
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = log_read_file(fd, &buf, &len);
-	close(fd);
-	if (ret)
+	if ((ret = log_read_at(dirfd, name, &buf, &len)))
 		return ret;
 	ret = -EBADMSG;
 	if (len < sizeof(hdr))

@@ -113,6 +113,8 @@ int log_snap_write(int dirfd, uint64_t segment, uint64_t next_seq, const void *s
 /* Reads and checks a snapshot; -EBADMSG when it is damaged. *state is malloc'ed. */
 int log_snap_load(int dirfd, uint64_t segment, struct uv_log_snap_hdr *h, void **state);
 int log_read_file(int fd, unsigned char **buf, size_t *len);
+/* The same for the file NAME in DIRFD. */
+int log_read_at(int dirfd, const char *name, unsigned char **buf, size_t *len);
 /* Renames name to name + suffix, keeping damaged files for inspection. */
 int log_set_aside(int dirfd, const char *name, const char *suffix);
 int log_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);

@@ -90,14 +90,10 @@ static int keep_buf(struct recovery *rc, unsigned char *buf)
 static int read_segment(struct recovery *rc, uint64_t seg, unsigned char **buf, size_t *len)
 {
 	char name[LOG_NAME_MAX];
-	int fd, ret;
+	int ret;
 
 	log_seg_name(name, seg);
-	fd = openat(rc->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = log_read_file(fd, buf, len);
-	close(fd);
+	ret = log_read_at(rc->dirfd, name, buf, len);
 	if (!ret && (ret = keep_buf(rc, *buf)))
 		free(*buf);
 	return ret;

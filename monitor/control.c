@@ -158,6 +158,7 @@ static json_object *do_cpu_share(struct monitor *m, json_object *args)
 		return error_reply("partition is not running (%s)", "no engine");
 	if (mon_cpu_set(m, (uint32_t)(x * 1000.0 + 0.5), err, sizeof(err)))
 		return error_reply("set-cpu-share: %s", err);
+	mon_status_save(m);
 	return ok_reply(mon_status_json(m));
 }
 

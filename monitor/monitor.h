@@ -117,6 +117,8 @@ void mon_cpu_release(struct monitor *m);
 /* status.c */
 void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);
 json_object *mon_status_json(const struct monitor *m);
+/* Rewrites state.json: what `ultra list` and scripts read without asking the monitor. */
+void mon_status_save(const struct monitor *m);
 
 /* control.c */
 int mon_ctl_listen(struct monitor *m);

@@ -54,6 +54,14 @@ static void write_state_file(const struct monitor *m, json_object *o)
 	unlink(tmp);
 }
 
+void mon_status_save(const struct monitor *m)
+{
+	json_object *st = mon_status_json(m);
+
+	write_state_file(m, st);
+	json_object_put(st);
+}
+
 void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason)
 {
 	json_object *st, *ev;

@@ -49,12 +49,33 @@ static int load_channels(struct monitor *m, uint32_t partition, char *err, size_
 	return 0;
 }
 
+/* The database read-only (claim 11): each ultravisor instance makes its own object. */
+static int map_db(int sock, void **map, uint64_t *size, char *err, size_t errlen)
+{
+	unsigned n = 0;
+	int fd = -1, r;
+	void *p;
+
+	r = uv_client_simple(sock, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, size, err, errlen);
+	if (r)
+		return r;
+	p = mmap(NULL, *size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "mapping the resource database: %s", strerror(errno));
+		return r;
+	}
+	*map = p;
+	return 0;
+}
+
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
 		size_t errlen)
 {
 	struct uv_resdb_view *view = NULL;
 	struct uv_partition_desc *d = NULL;
-	int db_fd = -1, fds[UV_CTL_FDS_MAX], r;
+	int fds[UV_CTL_FDS_MAX], r;
 	unsigned n = 0;
 	uint64_t size = 0, bytes = 0;
 	void *map = MAP_FAILED;
@@ -63,16 +84,8 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 		snprintf(err, errlen, "ultravisor %s: %s", sock_path, strerror(-r));
 		return r;
 	}
-	r = uv_client_simple(m->uv_sock, UV_CTL_GET_DB, 0, 0, &db_fd, 1, &n, &size, err, errlen);
-	if (r)
+	if ((r = map_db(m->uv_sock, &map, &size, err, errlen)))
 		return r;
-	map = mmap(NULL, size, PROT_READ, MAP_SHARED, db_fd, 0);
-	close(db_fd);
-	if (map == MAP_FAILED) {
-		r = -errno;
-		snprintf(err, errlen, "mapping the resource database: %s", strerror(errno));
-		return r;
-	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		r = -ENOMEM;
@@ -169,6 +182,38 @@ void mon_uv_hand_back(struct monitor *m)
 	}
 }
 
+/* The old instance's database is frozen at its death: follow the new one's, or CPU shares set
+ * after the restart would never reach the engine. The old view stays if the new one fails. */
+static int remap_db(struct monitor *m)
+{
+	struct uv_resdb_view *view = NULL;
+	uint64_t size = 0;
+	void *map = NULL;
+	char err[160];
+	int r;
+
+	if ((r = map_db(m->uv_sock, &map, &size, err, sizeof(err))))
+		return r;
+	if (!(view = calloc(1, sizeof(*view)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_resdb_view_attach(view, map, size)))
+		goto fail;
+	if (m->uv_view)
+		free(m->uv_view);
+	if (m->uv_db)
+		munmap((void *)m->uv_db, m->uv_db_size);
+	m->uv_view = view;
+	m->uv_db = map;
+	m->uv_db_size = size;
+	return 0;
+fail:
+	free(view);
+	munmap(map, size);
+	return r;
+}
+
 /* The ultravisor restarted (its partition was rebooted, claim 5): open a new channel. */
 static int reconnect(struct monitor *m)
 {
@@ -183,9 +228,10 @@ static int reconnect(struct monitor *m)
 	if ((r = uv_client_connect(m->uv_path, &m->uv_sock)))
 		return r;
 	r = uv_cmd_open(m->uv_sock, m->partition, UV_ROLE_MONITOR, &m->uv_cmd, err, sizeof(err));
-	if (!r)
-		mon_uv_hand_back(m);
-	return r;
+	if (r)
+		return r;
+	mon_uv_hand_back(m);
+	return remap_db(m);
 }
 
 void mon_uv_report(struct monitor *m, enum uv_part_state s)
@@ -220,15 +266,23 @@ void mon_uv_follow(struct monitor *m)
 	struct uv_resdb_part rec;
 	char err[160];
 
-	if (!m->uv_view || m->qemu_pid <= 0 ||
-	    uv_resdb_read_desc(m->uv_view, m->partition, &d, &rec))
+	if (!m->uv_view || m->qemu_pid <= 0)
+		return;
+	/* A restarted ultravisor made the guest's memory object afresh; hand the live one back
+	 * now rather than at the next state report, so an I/O partition checking a client's
+	 * memory table against the grants (docs/io-partition.md) finds the guest's real memory. */
+	if (socket_hung_up(m->uv_sock))
+		reconnect(m);
+	if (uv_resdb_read_desc(m->uv_view, m->partition, &d, &rec))
 		return;
 	if (rec.cpu_share_milli == m->cpu_share_milli)
 		return;
 	if (mon_cpu_set(m, rec.cpu_share_milli, err, sizeof(err)))
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
 			m->desc->name, rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000, err);
-	else
+	else {
+		mon_status_save(m);
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,
 			rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000);
+	}
 }

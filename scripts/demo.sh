@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and starts the system through its boot partition: ultra-boot starts the
-# ultravisor partition and the command partition; the `ultra` CLI then defines and starts a Linux
-# guest partition, lists it and shows its console. On a terminal the console is interactive
+# ultravisor partition, the command partition and an I/O partition; the `ultra` CLI then defines
+# and starts a Linux guest partition with a disk (which the command partition places on the I/O
+# partition at start), lists it and shows its console. On a terminal the console is interactive
 # (Ctrl-] detaches, then everything is stopped); otherwise a few commands run in the guest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,10 @@ run_dir=$ULTRA_RUN_DIR
 bin=$repo/build/release/bin
 name=demo
 def=$repo/build/demo/$name.json
+image=$repo/build/demo/$name.img
 boot_log=$repo/build/demo/boot.log
 mkdir -p "$(dirname "$def")" "$run_dir"
+truncate -s 64M "$image"
 cat >"$def" <<JSON
 {
   "name": "$name",
@@ -27,7 +30,8 @@ cat >"$def" <<JSON
   "kernel": "$repo/build/guest/vmlinux",
   "initrd": "$repo/build/guest/initramfs.cpio.gz",
   "cmdline": "console=ttyS0 quiet",
-  "devices": [ { "kind": "rng" } ]
+  "devices": [ { "kind": "rng" } ],
+  "disks": [ { "image": "$name.img", "readonly": false } ]
 }
 JSON
 
@@ -36,25 +40,30 @@ cleanup() {
 	if [ -n "${boot_pid:-}" ]; then kill "$boot_pid" 2>/dev/null || true; wait "$boot_pid" 2>/dev/null || true; fi
 	rm -rf "$ULTRA_STATE_DIR" "$run_dir/partitions/$name"
 	rm -f "$run_dir"/boot-status.json "$run_dir"/command.sock "$run_dir"/ultravisor.sock "$run_dir"/monitor-*.log
-	rmdir "$run_dir/partitions" "$run_dir" 2>/dev/null || true
+	rm -f "$run_dir"/io/control.sock "$run_dir"/io/"$name".disk*.sock "$image"
+	rmdir "$run_dir/io" "$run_dir/partitions" "$run_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
 rm -rf "$ULTRA_STATE_DIR"
 
-echo "== boot partition: starts the ultravisor and the command partition"
+echo "== boot partition: starts the ultravisor, the command partition and an I/O partition"
 "$bin/ultra-boot" --state-dir "$ULTRA_STATE_DIR" --run-dir "$run_dir" --pool-mib 2048 \
-	--system "2:command:command=$bin/ultra-command --run-dir $run_dir" >"$boot_log" 2>&1 &
+	--system "2:command:command=$bin/ultra-command --run-dir $run_dir" \
+	--system "4:io:io0=$bin/ultra-io --control $run_dir/io/control.sock" >"$boot_log" 2>&1 &
 boot_pid=$!
 for _ in $(seq 200); do
-	[ -S "$run_dir/command.sock" ] && break
+	[ -S "$run_dir/command.sock" ] && [ -S "$run_dir/io/control.sock" ] && break
 	if ! kill -0 "$boot_pid" 2>/dev/null; then cat "$boot_log"; exit 1; fi
 	sleep 0.05
 done
 cat "$boot_log"
 
 echo "== ultra define / start: the command partition turns them into transactions"
+cat "$def"
 "$bin/ultra" define "$def"
 "$bin/ultra" start "$name"
+echo "== the command partition placed the disk on the I/O partition:"
+ls -l "$run_dir/io"
 for _ in $(seq 300); do
 	grep -q ULTRA-INIT-OK "$run_dir/partitions/$name/console.log" 2>/dev/null && break
 	sleep 0.1
@@ -71,6 +80,7 @@ else
 	{
 		sleep 0.5
 		echo 'echo; uname -a; grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo'
+		echo 'echo disk vda: $(cat /sys/block/vda/size) sectors; echo hello > /dev/vda; head -c 5 /dev/vda; echo'
 		sleep 2
 	} | socat - "UNIX-CONNECT:$run_dir/partitions/$name/console.sock" >/dev/null 2>&1 || true
 	cat "$run_dir/partitions/$name/console.log"

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define UV_DESC_MAGIC 0x43534455u /* "UDSC" little-endian */
-#define UV_DESC_VERSION 1u
+#define UV_DESC_VERSION 2u /* 2: disks, NICs and channels a definition asks for */
 
 #define UV_NAME_MAX 32
 #define UV_PATH_MAX 256
@@ -22,6 +22,9 @@
 #define UV_MEM_REGIONS_MAX 8
 #define UV_DEVICES_MAX 16
 #define UV_VCPUS_MAX 64
+#define UV_DISKS_MAX 4
+#define UV_NICS_MAX 4
+#define UV_CHANNELS_MAX 8
 
 /* Guest RAM granularity: 1 MiB keeps every region a whole number of 4 KiB pages and of the
  * 2 MiB-aligned pieces QEMU's memory backends prefer, while letting small test guests exist. */
@@ -78,6 +81,29 @@ struct uv_device {
 	char path[UV_PATH_MAX]; /* image file, vhost-user socket or channel memory; NUL-terminated */
 };
 
+/*
+ * What a definition asks the command partition to place when the partition starts (issue 6 item
+ * 1; claims 17-19, 53): disks and NICs served by an I/O partition, which end up granted as
+ * vhost-user devices in dev[], and channels to other partitions, granted by CREATE_CHANNEL.
+ * These are requests: the grants that carry them out are recorded where grants always are.
+ */
+struct uv_disk_req {
+	uint32_t flags; /* UV_DEV_F_READONLY */
+	uint32_t reserved;
+	char image[UV_PATH_MAX]; /* raw image file or block device; NUL-terminated */
+};
+
+struct uv_nic_req {
+	char sw[UV_NAME_MAX]; /* the I/O partition's switch the NIC is a port of */
+	uint32_t flags;       /* none defined: 0 */
+	uint32_t reserved;
+};
+
+struct uv_chan_req {
+	char peer[UV_NAME_MAX]; /* the other partition, by name */
+	uint64_t size;          /* bytes: a power of two (an ivshmem BAR) */
+};
+
 struct uv_partition_desc {
 	uint32_t magic;
 	uint32_t version;
@@ -96,6 +122,13 @@ struct uv_partition_desc {
 	char initrd[UV_PATH_MAX];
 	char cmdline[UV_CMDLINE_MAX];
 	struct uv_device dev[UV_DEVICES_MAX];
+	uint32_t n_disk;
+	uint32_t n_nic;
+	uint32_t n_chan;
+	uint32_t reserved;
+	struct uv_disk_req disk[UV_DISKS_MAX];
+	struct uv_nic_req nic[UV_NICS_MAX];
+	struct uv_chan_req chan[UV_CHANNELS_MAX];
 };
 
 _Static_assert(sizeof(struct uv_mem_region) == 24, "mem region ABI");
@@ -112,7 +145,17 @@ _Static_assert(offsetof(struct uv_partition_desc, kernel) == 272, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, initrd) == 528, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, cmdline) == 784, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, dev) == 1296, "desc ABI");
-_Static_assert(sizeof(struct uv_partition_desc) == 5520, "desc ABI");
+_Static_assert(sizeof(struct uv_disk_req) == 264, "disk request ABI");
+_Static_assert(offsetof(struct uv_disk_req, image) == 8, "disk request ABI");
+_Static_assert(sizeof(struct uv_nic_req) == 40, "NIC request ABI");
+_Static_assert(offsetof(struct uv_nic_req, flags) == 32, "NIC request ABI");
+_Static_assert(sizeof(struct uv_chan_req) == 40, "channel request ABI");
+_Static_assert(offsetof(struct uv_chan_req, size) == 32, "channel request ABI");
+_Static_assert(offsetof(struct uv_partition_desc, n_disk) == 5520, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, disk) == 5536, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, nic) == 6592, "desc ABI");
+_Static_assert(offsetof(struct uv_partition_desc, chan) == 6752, "desc ABI");
+_Static_assert(sizeof(struct uv_partition_desc) == 7072, "desc ABI");
 _Static_assert(sizeof(struct uv_partition_desc) % 8 == 0, "desc ABI");
 
 #endif

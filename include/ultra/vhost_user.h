@@ -112,6 +112,61 @@ struct vhu_config {
 };
 _Static_assert(offsetof(struct vhu_config, payload) == 12, "config payload follows 12 bytes");
 
+/* GET_INFLIGHT_FD / SET_INFLIGHT_FD payload (with one fd: the shared region). */
+struct vhu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint8_t padding[4]; /* the C layout front ends send: 24 bytes */
+};
+_Static_assert(sizeof(struct vhu_inflight) == 24, "inflight payload is 24 bytes");
+_Static_assert(offsetof(struct vhu_inflight, num_queues) == 16, "num_queues at 16");
+_Static_assert(offsetof(struct vhu_inflight, queue_size) == 18, "queue_size at 18");
+
+/* ---- inflight region, split rings (vhost-user.rst, "Inflight I/O tracking") ----------------
+ * The back end allocates it (GET_INFLIGHT_FD), the front end keeps it across back-end deaths
+ * and hands it to the next back end (SET_INFLIGHT_FD). One queue region per queue, each a
+ * header and desc_num entries, each region rounded up to VHU_INFLIGHT_ALIGN bytes. */
+#define VHU_INFLIGHT_VERSION 1u
+#define VHU_INFLIGHT_ALIGN 64u
+/* Entries per queue region we allocate at least: the driver, not the front end, picks the
+ * ring size (virtio-mmio lets it go up to 1024 whatever queue_size the front end was given),
+ * and desc_num in each header says what the region holds. */
+#define VHU_INFLIGHT_MIN_ENTRIES 1024u
+
+struct vhu_inflight_desc {
+	uint8_t inflight; /* 1: popped from the avail ring, not yet in the used ring */
+	uint8_t padding[5];
+	uint16_t next; /* packed rings only; unused for split */
+	uint64_t counter; /* order in which heads were popped: resubmit in this order */
+};
+_Static_assert(sizeof(struct vhu_inflight_desc) == 16, "inflight entry is 16 bytes");
+_Static_assert(offsetof(struct vhu_inflight_desc, next) == 6, "next at 6");
+_Static_assert(offsetof(struct vhu_inflight_desc, counter) == 8, "counter at 8");
+
+struct vhu_inflight_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head; /* head of the last used element published */
+	uint16_t used_idx;        /* used->idx once that element's entry is cleared */
+	struct vhu_inflight_desc desc[];
+};
+_Static_assert(sizeof(struct vhu_inflight_queue) == 16, "queue region header is 16 bytes");
+_Static_assert(offsetof(struct vhu_inflight_queue, version) == 8, "version at 8");
+_Static_assert(offsetof(struct vhu_inflight_queue, desc_num) == 10, "desc_num at 10");
+_Static_assert(offsetof(struct vhu_inflight_queue, last_batch_head) == 12, "last head at 12");
+_Static_assert(offsetof(struct vhu_inflight_queue, used_idx) == 14, "used_idx at 14");
+_Static_assert(offsetof(struct vhu_inflight_queue, desc) == 16, "entries follow the header");
+
+/* Bytes of one queue region for a ring of num descriptors. */
+static inline uint64_t vhu_inflight_queue_bytes(uint32_t num)
+{
+	uint64_t raw = sizeof(struct vhu_inflight_queue) + sizeof(struct vhu_inflight_desc) * num;
+	return (raw + VHU_INFLIGHT_ALIGN - 1) & ~(uint64_t)(VHU_INFLIGHT_ALIGN - 1);
+}
+
 /* ---- split virtqueue (virtio 1.2, 2.7) ----------------------------------------------------- */
 #define VRING_DESC_F_NEXT 1u
 #define VRING_DESC_F_WRITE 2u

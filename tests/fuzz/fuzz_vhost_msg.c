@@ -29,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.hdr.request == VHU_SET_MEM_TABLE)
 			assert(m.p.mem.nregions >= 1 && m.p.mem.nregions <= VHU_MAX_REGIONS &&
 			       m.p.mem.nregions == nfds);
+		if (m.hdr.request == VHU_GET_INFLIGHT_FD || m.hdr.request == VHU_SET_INFLIGHT_FD)
+			assert(m.hdr.size == sizeof(struct vhu_inflight) &&
+			       nfds == (m.hdr.request == VHU_SET_INFLIGHT_FD));
 		if (m.hdr.request == VHU_GET_CONFIG)
 			assert(m.p.cfg.offset + m.p.cfg.size <= VHU_CONFIG_MAX);
 	}

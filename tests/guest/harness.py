@@ -110,6 +110,21 @@ class Control:
         self.sock.close()
 
 
+def json_request(path, req, timeout=60):
+    """One JSON line to a control socket (command.sock, ops.sock); its one-line reply."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall((req if isinstance(req, str) else json.dumps(req)).encode() + b"\n")
+    buf = b""
+    while b"\n" not in buf:
+        d = s.recv(65536)
+        check(d, f"{path} closed the connection without a reply")
+        buf += d
+    s.close()
+    return json.loads(buf.split(b"\n", 1)[0])
+
+
 class Partition:
     def __init__(self, run_dir, definition):
         self.run_dir = run_dir

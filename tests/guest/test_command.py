@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
@@ -58,17 +57,7 @@ class CommandPartition:
         return r.stdout
 
     def api(self, req):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(self.sock)
-        s.sendall((req if isinstance(req, str) else json.dumps(req)).encode() + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            d = s.recv(65536)
-            check(d, "the command partition closed the connection without a reply")
-            buf += d
-        s.close()
-        return json.loads(buf.split(b"\n", 1)[0])
+        return harness.json_request(self.sock, req)
 
 
 def kill_monitors(run_dir):
@@ -189,9 +178,9 @@ def test_command_errors_are_clear_and_non_zero():
     r = cp.ultra("define", bad)
     check(r.returncode == 1 and "memory_mib" in r.stderr and "invalid-definition" in r.stderr,
           f"bad definition: {r.stderr}")
-    bad = def_file(w, "bad2", disks=[])
+    bad = def_file(w, "bad2", disk=[])  # "disks", misspelt
     r = cp.ultra("define", bad)
-    check(r.returncode == 1 and "disks: unknown key" in r.stderr, f"unknown key: {r.stderr}")
+    check(r.returncode == 1 and "disk: unknown key" in r.stderr, f"unknown key: {r.stderr}")
     bad = def_file(w, "bad3", kernel="/nonexistent/vmlinux")
     r = cp.ultra("define", bad)
     check(r.returncode == 1 and "kernel" in r.stderr, f"missing kernel: {r.stderr}")
@@ -252,7 +241,8 @@ def test_command_api_answers_as_documented():
     definition = w.definition("apig", memory_mib=96)
     args = {"define": {"definition": definition, "base_dir": w.dir}, "list": {},
             "start": {"name": "apig"}, "info": {"name": "apig"}, "destroy": {"name": "apig"},
-            "stop": {"name": "apig", "timeout": 1}, "undefine": {"name": "apig"}}
+            "stop": {"name": "apig", "timeout": 1}, "undefine": {"name": "apig"},
+            "set-cpu-share": {"name": "apig", "cpu_share": 0.5}}
     check(set(args) == set(schema["requests"]), "the test and the schema disagree on the verbs")
 
     def call(verb):
@@ -270,6 +260,7 @@ def test_command_api_answers_as_documented():
             "return"]["state"]
 
     call("define")
+    check(call("set-cpu-share")["cpu_share"] == 0.5, "set-cpu-share did not take")
     call("list")
     call("start")
     call("info")
@@ -291,7 +282,11 @@ def test_command_api_answers_as_documented():
            ({"version": 1, "execute": "info", "arguments": {"name": "apig"}},
             "no-such-partition"),
            ({"version": 1, "execute": "define", "arguments": {"definition": {"name": "x"}}},
-            "invalid-definition")]
+            "invalid-definition"),
+           ({"version": 1, "execute": "define",
+             "arguments": {"definition": dict(definition, domain="d")}}, "invalid-definition"),
+           ({"version": 1, "execute": "set-cpu-share",
+             "arguments": {"name": "apig", "cpu_share": -1}}, "bad-request")]
     for req, code in bad:
         rep = cp.api(req)
         check(set(rep) == {"error"} and rep["error"]["code"] == code and

@@ -16,7 +16,7 @@ PATTERN_MIB = 4
 class IoPartition:
     """An ultra-io process for one test; stop() always runs (try/finally in the test)."""
 
-    def __init__(self, w, *exports, net=(), tap=(), prefix=()):
+    def __init__(self, w, *exports, net=(), tap=(), prefix=(), extra=()):
         self.log = os.path.join(w.dir, "ultra-io.log")
         args = [*prefix, ULTRA_IO]
         for sock, image in exports:
@@ -25,6 +25,7 @@ class IoPartition:
             args += ["--net", spec]
         for spec in tap:
             args += ["--tap", spec]
+        args += list(extra)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
         wait_for(lambda: b"ready" in self.output().encode() or self.proc.poll() is not None,

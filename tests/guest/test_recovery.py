@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Crash recovery with zero guest downtime (issue 6 item 7; claims 5, 7, 8, 55).
 
-The whole system runs under its boot partition: the ultravisor, the command partition and an I/O
-partition serving one guest's disk. Two guests print a counter with their own clock every 10 ms.
+The whole system runs under its boot partition: the ultravisor, the command partition, the
+operations partition and an I/O partition serving one guest's disk. Two guests print a counter with their own clock every 10 ms.
 Each system partition is killed with SIGKILL in turn, then a monitor; each comes back, the
 resource database still holds both guests as running, and neither guest's counter misses a
 number or stalls."""
@@ -20,33 +20,67 @@ from test_ultravisor import Ultravisor
 
 BIN = os.path.join(harness.BUILD, "bin")
 MAX_STALL = float(os.environ.get("ULTRA_MAX_STALL", "0.1"))
-ROUNDS = int(os.environ.get("ULTRA_RECOVERY_ROUNDS", "5"))  # 4 kills a round
+ROUNDS = int(os.environ.get("ULTRA_RECOVERY_ROUNDS", "5"))  # 5 kills a round
 
 
 class System:
-    def __init__(self, w, image):
+    """The system under ultra-boot: the command partition, an I/O partition when given a disk
+    image, and the operations partition when given a store (ops_db) and a test clock file."""
+
+    def __init__(self, w, image=None, ops_db=None, now_file=None):
         self.w = w
         self.run = w.dir
         self.state = os.path.join(w.dir, "state")
         self.sock = os.path.join(w.dir, "ultravisor.sock")
         self.blk = os.path.join(w.dir, "blk0.sock")
         self.image = image
+        self.ops_db = ops_db
+        self.now_file = now_file or os.path.join(w.dir, "now")
         self.log = os.path.join(w.dir, "ultra-boot.log")
         self.seen = set()
         self.proc = None
         harness.on_cleanup(self.kill)
 
+    @classmethod
+    def with_disk(cls, ops=False):
+        """A workspace and a system (not started) serving a fresh 64 MiB disk0.img, with the
+        operations partition when ops is true."""
+        w = workspace()
+        image = os.path.join(w.dir, "disk0.img")
+        with open(image, "wb") as f:
+            f.truncate(64 << 20)
+        return w, cls(w, image, ops_db=os.path.join(w.dir, "ops.db") if ops else None)
+
+    def io_serves(self):
+        """ultra-io's own arguments (None: no I/O partition), and the path that exists once it
+        is ready."""
+        return (f"--blk {self.blk}={self.image}", self.blk) if self.image else (None, None)
+
+    def io_args(self, exports):
+        """ultra-boot's arguments for the I/O partition(s) serving EXPORTS."""
+        # ultra-boot tells each system partition its number and the ultravisor's socket: the
+        # I/O partition checks every memory table against the database.
+        return ["--system", f"4:io:io0={BIN}/ultra-io {exports} "
+                "--ultravisor \"$ULTRA_UV_SOCK\" --partition \"$ULTRA_PARTITION\""]
+
     def start(self):
+        io_exports, io_ready = self.io_serves()
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
                "--pool-mib", "2048", "--max-restarts", "15",
-               "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}",
-               "--system", f"4:io:io0={BIN}/ultra-io --blk {self.blk}={self.image}"]
+               "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}"]
+        socks = [os.path.join(self.run, "command.sock")]
+        if self.ops_db:  # listed first on purpose: ultra-boot starts it after the others
+            cmd += ["--system", f"3:operations:ops={BIN}/ultra-ops --run-dir {self.run} "
+                    f"--db {self.ops_db} --now-file {self.now_file}"]
+            socks.append(os.path.join(self.run, "ops.sock"))
+        if io_exports:
+            cmd += self.io_args(io_exports)
+            socks.append(io_ready)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True,
-                                         env=dict(os.environ, ULTRA_RUN_DIR=self.run))
-        wait_for(lambda: (os.path.exists(os.path.join(self.run, "command.sock")) and
-                          os.path.exists(self.blk)) or self.proc.poll() is not None, 60,
-                 "the command and I/O partitions")
+                                         env=dict(os.environ, ULTRA_RUN_DIR=self.run, TZ="UTC"))
+        wait_for(lambda: all(os.path.exists(s) for s in socks) or self.proc.poll() is not None,
+                 60, "the system partitions' sockets")
         check(self.proc.poll() is None, "ultra-boot exited: " + open(self.log).read())
         return self
 
@@ -75,6 +109,11 @@ class System:
             check(r.returncode == 0, f"ultra {' '.join(args)}: {r.stderr}")
         return r
 
+    def ops(self, execute, **args):
+        """One request to the operations partition's API (RUN/ops.sock); the reply object."""
+        return harness.json_request(os.path.join(self.run, "ops.sock"),
+                                    {"version": 1, "execute": execute, "arguments": args})
+
     ctl = Ultravisor.ctl
     show = Ultravisor.show
 
@@ -99,11 +138,11 @@ def counters(p):
 
 
 def test_every_system_partition_recovers_with_no_guest_downtime():
-    w = workspace()
-    image = os.path.join(w.dir, "disk0.img")
-    with open(image, "wb") as f:
-        f.truncate(64 << 20)
-    sysp = System(w, image).start()
+    w, sysp = System.with_disk(ops=True)
+    sysp.start()
+    # Given command, ops, io0: ultra-boot starts the operations partition last.
+    order = [c["name"] for c in sysp.status()["system"]]
+    check(order == ["command", "io0", "ops"], f"ultra-boot's order of start: {order}")
     guests = []
     for name, devices in (("rec1", [{"kind": "vhost-user-blk", "path": sysp.blk}]), ("rec2", [])):
         p = w.partition(name, memory_mib=160, devices=devices)
@@ -131,7 +170,7 @@ def test_every_system_partition_recovers_with_no_guest_downtime():
     rng = random.Random(int(os.environ.get("ULTRA_SEED", str(int(time.time())))))
     kills = 0
     for rnd in range(ROUNDS):
-        order = ["ultravisor", "command", "io0", "monitor"]
+        order = ["ultravisor", "command", "ops", "io0", "monitor"]
         rng.shuffle(order)
         for victim in order:
             time.sleep(rng.uniform(0.05, 0.6))  # a random point in the guests' run
@@ -157,6 +196,9 @@ def test_every_system_partition_recovers_with_no_guest_downtime():
                 if victim == "command":
                     wait_for(lambda: sysp.ultra("list", ok=False).returncode == 0, 30,
                              "the restarted command partition to answer")
+                if victim == "ops":
+                    wait_for(lambda: sysp.ultra("schedule", "list", ok=False).returncode == 0,
+                             30, "the restarted operations partition to answer")
             kills += 1
     print(f"  {kills} kills (seed in ULTRA_SEED to repeat)")
     time.sleep(0.5)
@@ -167,12 +209,18 @@ def test_every_system_partition_recovers_with_no_guest_downtime():
         check(rec["state"] == "running" and rec["granted_mib"] == 160, f"{g.name}: {rec}")
     listing = sysp.ultra("list").stdout
     check(listing.count("running") == 2, f"ultra list after the kills:\n{listing}")
+    stored = sysp.ops("list").get("return", [])
+    check(sorted(p["name"] for p in stored) == ["rec1", "rec2"],
+          f"the operations partition's store after the kills: {stored}")
     # rec1's disk, served by an I/O partition that was killed and restarted several times,
     # still works: QEMU reconnected to the new instance (the disk was idle at every kill).
     g = guests[0]
     g.attach_console()
     out = g.out("echo hello-after-restarts > /dev/vda; sync; head -c 22 /dev/vda", timeout=60)
     check("hello-after-restarts" in out, f"the disk after the I/O partition's restarts: {out!r}")
+    # ...after checking QEMU's memory table against rec1's grants each time it reconnected.
+    check(f"memory table within partition {ids['rec1']}'s grants" in open(sysp.log).read(),
+          "the I/O partition did not check rec1's memory table against the database")
     g.console.close()  # detach again: see above
     g.console = None
 

@@ -102,10 +102,19 @@ class Client:
     def region(gpa, size, uva, off):
         return struct.pack("<QQQQ", gpa, size, uva, off)
 
-    def mem_table(self, regions, nfds=None):
+    def mem_table(self, regions, nfds=None, fds=None):
+        """fds: one per region (default: this client's memory for each)."""
         payload = struct.pack("<II", len(regions), 0) + b"".join(regions)
-        fds = [self.memfd] * (len(regions) if nfds is None else nfds)
+        if fds is None:
+            fds = [self.memfd] * (len(regions) if nfds is None else nfds)
         return self.acked(SET_MEM_TABLE, payload, fds)
+
+    def use_memory(self, fd):
+        """Makes (a dup of) fd this client's memory: its first MEM bytes hold the rings."""
+        self.mem.close()
+        os.close(self.memfd)
+        self.memfd = os.dup(fd)
+        self.mem = mmap.mmap(self.memfd, MEM)
 
     def ring(self, desc=UVA + DESC, avail=UVA + AVAIL, used=UVA + USED):
         assert self.acked(SET_VRING_NUM, struct.pack("<II", 0, NUM))

@@ -3,17 +3,21 @@
  * ultra-boot end to end (claims 5, 8, 38, 55): it starts the ultravisor and a system partition;
  * a kill -9 of the ultravisor is followed by a restarted daemon that answers and still holds what
  * was committed; a kill -9 of a system partition is reported failed, then restarted, in the audit
- * log, and the process is back; a partition that keeps dying is left failed.
+ * log, and the process is back; a partition that keeps dying is left failed; of an I/O pair the
+ * standby takes over when the active is killed, and the restarted one is the new standby.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include "resdb_testlib.h"
+#include "unixsock.h"
 #include "uvd_testlib.h"
 
 #define P_SYS_IO 4u  /* the dummy system partition: role io */
@@ -90,7 +94,7 @@ static pid_t wait_new_pid(struct fx *f, int sys, pid_t old)
 	return -1;
 }
 
-static void start_boot(struct fx *f, const char *max_restarts)
+static void start_with(struct fx *f, const char *opt, const char *arg, const char *max_restarts)
 {
 	char bin[PATH_MAX + 32], uv[PATH_MAX + 32];
 
@@ -102,14 +106,19 @@ static void start_boot(struct fx *f, const char *max_restarts)
 		if (!getenv("UVD_TEST_VERBOSE"))
 			dup2(null, 2);
 		execl(bin, bin, "--ultravisor", uv, "--state-dir", f->d.state, "--run-dir", f->d.run,
-		      "--pool-mib", "256", "--system", "4:io:io0=sleep 1000", "--max-restarts",
-		      max_restarts, "--window-s", "60", (char *)NULL);
+		      "--pool-mib", "256", opt, arg, "--max-restarts", max_restarts, "--window-s", "60",
+		      (char *)NULL);
 		_exit(127);
 	}
 	assert_true(f->d.pid > 0);
 	/* entry 0 is the command partition (recorded, no program), entry 1 the io partition */
 	assert_true(wait_new_pid(f, -1, 0) > 0);
 	assert_true(wait_new_pid(f, 1, 0) > 0);
+}
+
+static void start_boot(struct fx *f, const char *max_restarts)
+{
+	start_with(f, "--system", "4:io:io0=sleep 1000", max_restarts);
 }
 
 static int setup(void **state)
@@ -127,11 +136,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	pid_t pids[3] = {status_pid(f, -1, NULL, 0), status_pid(f, 0, NULL, 0),
-			 status_pid(f, 1, NULL, 0)};
+	pid_t pids[4] = {status_pid(f, -1, NULL, 0), status_pid(f, 0, NULL, 0),
+			 status_pid(f, 1, NULL, 0), status_pid(f, 2, NULL, 0)};
 
 	uvd_kill(&f->d);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (pids[i] > 0)
 			kill(pids[i], SIGKILL);
 	uvd_cleanup(&f->d);
@@ -307,6 +316,98 @@ static void test_partition_that_keeps_dying_is_left_failed(void **state)
 	assert_true(answers(f)); /* the rest of the system carries on */
 }
 
+/* 2 once a process is inside its seccomp filter (an active ultra-io), 0 before, -1 if gone. */
+static int seccomp_mode(pid_t pid)
+{
+	char path[64], line[128];
+	int mode = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(fp = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	fclose(fp);
+	return mode;
+}
+
+/* Whether pid is blocked in flock(2) (x86-64 number 73): a standby that has reached its wait. */
+static bool in_flock(pid_t pid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if (!(fp = fopen(path, "r")))
+		return false;
+	if (fscanf(fp, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(fp);
+	return nr == 73;
+}
+
+static bool wait_in_flock(pid_t pid)
+{
+	for (uint64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(5))
+		if (in_flock(pid))
+			return true;
+	return false;
+}
+
+/* The entry (1 or 2) of the pair member that serves: in its filter, its socket answering. */
+static int wait_active(struct fx *f, const char *sock, pid_t not)
+{
+	for (uint64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(5)) {
+		for (int e = 1; e <= 2; e++) {
+			pid_t p = status_pid(f, e, NULL, 0);
+			int s;
+			if (p <= 0 || p == not || seccomp_mode(p) != 2)
+				continue;
+			if ((s = uv_unix_connect(sock, SOCK_STREAM)) < 0)
+				continue;
+			close(s);
+			return e;
+		}
+	}
+	return -1;
+}
+
+static void test_io_pair_standby_takes_over(void **state)
+{
+	struct fx *f = *state;
+	char io[PATH_MAX + 32], spec[3 * PATH_MAX], img[160], sock[160];
+	pid_t active, standby, fresh;
+	int e, fd;
+
+	bin_path(io, sizeof(io), "ultra-io");
+	snprintf(img, sizeof(img), "%s/d0.img", f->d.run);
+	snprintf(sock, sizeof(sock), "%s/d0.sock", f->d.run);
+	mkdir(f->d.run, 0755); /* ultra-boot makes it too, but the image must exist first */
+	fd = open(img, O_RDWR | O_CREAT, 0600);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	snprintf(spec, sizeof(spec), "4:io0:5:io1=%s --blk %s=%s", io, sock, img);
+	start_with(f, "--io-pair", spec, "5");
+	assert_true(wait_new_pid(f, 2, 0) > 0);
+	e = wait_active(f, sock, 0);
+	assert_true(e > 0);
+	active = status_pid(f, e, NULL, 0);
+	standby = status_pid(f, 3 - e, NULL, 0);
+	assert_true(wait_in_flock(standby)); /* waiting for the lock, no socket, no filter */
+	assert_int_equal(seccomp_mode(standby), 0);
+	assert_int_equal(kill(active, SIGKILL), 0);
+	/* The standby binds the socket and serves; ultra-boot restarts the dead one as standby. */
+	assert_int_equal(wait_active(f, sock, active), 3 - e);
+	fresh = wait_new_pid(f, e, active);
+	assert_true(fresh > 0);
+	assert_true(wait_in_flock(fresh));
+	assert_int_equal(seccomp_mode(fresh), 0);
+	assert_int_equal(status_pid(f, 3 - e, NULL, 0), standby);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_definitions_kept_in_state_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_that_keeps_dying_is_left_failed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_io_pair_standby_takes_over, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

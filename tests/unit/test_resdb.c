@@ -377,6 +377,18 @@ static void test_fail_restart(void **state)
 	assert_int_equal(uv_resdb_desc(T.db, P_GUEST)->state, UV_STATE_STARTING);
 	assert_int_equal(owner_at(off), P_GUEST);
 	assert_int_equal(uv_resdb_check(T.db), 0);
+
+	/* A crashed guest the command partition does not restart now settles as stopped, keeping
+	 * its memory, and can then be started or undefined like any stopped partition. */
+	assert_int_equal(uv_resdb_partition_failed(T.db, P_GUEST), 0);
+	tx_state(&t, P_CMD, UV_ROLE_COMMAND, P_GUEST, UV_STATE_PAUSED);
+	refused(&t, UV_TXN_BUSY);
+	tx_state(&t, P_CMD, UV_ROLE_COMMAND, P_GUEST, UV_STATE_STOPPED);
+	ok(&t);
+	assert_int_equal(uv_resdb_part(T.db, P_GUEST)->status, UV_RESDB_LIVE);
+	assert_int_equal(uv_resdb_desc(T.db, P_GUEST)->state, UV_STATE_STOPPED);
+	assert_int_equal(owner_at(off), P_GUEST);
+	assert_int_equal(uv_resdb_check(T.db), 0);
 }
 
 /* A copy of the live database through a snapshot, to compare against later. */

@@ -322,7 +322,10 @@ static int m_decide(const struct uv_txn *t)
 		return t->u.cpu.cpu_share_milli > 2000 ? UV_TXN_BAD_VALUE : 0;
 	case UV_TXN_SET_STATE:
 		r = m_live(t->u.state.partition_id);
-		return r == UV_TXN_BUSY && t->u.state.state == UV_STATE_STARTING ? 0 : r;
+		return r == UV_TXN_BUSY && (t->u.state.state == UV_STATE_STARTING ||
+		                            t->u.state.state == UV_STATE_STOPPED)
+		           ? 0
+		           : r;
 	}
 	return UV_TXN_UNKNOWN_TYPE;
 }

@@ -101,6 +101,22 @@ static void test_vring_fd_and_state(void **state)
 	assert_int_equal(parse(build(VHU_SET_VRING_ADDR, 1, &a, sizeof(a) - 8), 0), -EPROTO);
 }
 
+/* GET_INFLIGHT_FD carries 24 bytes and no fd, SET_INFLIGHT_FD 24 bytes and exactly one. */
+static void test_inflight(void **state)
+{
+	struct vhu_inflight p = {.num_queues = 1, .queue_size = 128};
+	uint8_t longer[sizeof(p) + 8] = {0};
+
+	assert_int_equal(parse(build(VHU_GET_INFLIGHT_FD, 1, &p, sizeof(p)), 0), 0);
+	assert_int_equal(parse(build(VHU_GET_INFLIGHT_FD, 1, &p, sizeof(p)), 1), -EPROTO);
+	assert_int_equal(parse(build(VHU_GET_INFLIGHT_FD, 1, &p, 20), 0), -EPROTO);
+	assert_int_equal(parse(build(VHU_SET_INFLIGHT_FD, 1, &p, sizeof(p)), 1), 0);
+	assert_int_equal(parse(build(VHU_SET_INFLIGHT_FD, 1, &p, sizeof(p)), 0), -EPROTO);
+	assert_int_equal(parse(build(VHU_SET_INFLIGHT_FD, 1, &p, sizeof(p)), 2), -EPROTO);
+	assert_int_equal(parse(build(VHU_SET_INFLIGHT_FD, 1, longer, sizeof(longer)), 1), -EPROTO);
+	assert_string_equal(vhu_request_name(VHU_SET_INFLIGHT_FD), "SET_INFLIGHT_FD");
+}
+
 static void test_config_window(void **state)
 {
 	struct vhu_config c = {.offset = 0, .size = 60};
@@ -123,6 +139,7 @@ int main(void)
 	    cmocka_unit_test(test_mem_table),
 	    cmocka_unit_test(test_vring_fd_and_state),
 	    cmocka_unit_test(test_config_window),
+	    cmocka_unit_test(test_inflight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

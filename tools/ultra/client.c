@@ -47,16 +47,43 @@ static char *read_reply(int fd)
 	return NULL;
 }
 
+static int call_at(const char *sock, const char *who, int fd, const char *execute,
+		   json_object *args, json_object **ret);
+
 int ultra_call(struct ultra *u, const char *execute, json_object *args, json_object **ret)
+{
+	return call_at(u->sock, "command partition", -1, execute, args, ret);
+}
+
+int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json_object **ret)
+{
+	return call_at(u->ops_sock, "operations partition", -1, execute, args, ret);
+}
+
+/* define, undefine and start go through the operations partition while it runs, so that its
+ * store stays the truth about definitions (docs/operations.md); without it, or when -c names
+ * a command partition, straight to the command partition. */
+int ultra_call_managed(struct ultra *u, const char *execute, json_object *args,
+		       json_object **ret)
+{
+	int fd = u->direct ? -1 : uv_unix_connect(u->ops_sock, SOCK_STREAM);
+
+	if (fd < 0)
+		return ultra_call(u, execute, args, ret);
+	return call_at(u->ops_sock, "operations partition", fd, execute, args, ret);
+}
+
+static int call_at(const char *sock, const char *who, int fd, const char *execute,
+		   json_object *args, json_object **ret)
 {
 	json_object *req = json_object_new_object(), *reply = NULL, *v, *e;
 	char *line = NULL;
-	int fd, rc = ULTRA_FAILED;
+	int rc = ULTRA_FAILED;
 
-	fd = uv_unix_connect(u->sock, SOCK_STREAM);
+	if (fd < 0)
+		fd = uv_unix_connect(sock, SOCK_STREAM);
 	if (fd < 0) {
-		fprintf(stderr, "ultra: cannot reach the command partition at %s: %s\n", u->sock,
-			strerror(-fd));
+		fprintf(stderr, "ultra: cannot reach the %s at %s: %s\n", who, sock, strerror(-fd));
 		json_object_put(args);
 		json_object_put(req);
 		return ULTRA_UNREACHABLE;
@@ -67,7 +94,7 @@ int ultra_call(struct ultra *u, const char *execute, json_object *args, json_obj
 		json_object_object_add(req, "arguments", args);
 	if (dprintf(fd, "%s\n", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) < 0 ||
 	    !(line = read_reply(fd)) || !(reply = json_tokener_parse(line))) {
-		fprintf(stderr, "ultra: %s: no answer from the command partition\n", execute);
+		fprintf(stderr, "ultra: %s: no answer from the %s\n", execute, who);
 		rc = ULTRA_UNREACHABLE;
 	} else if (json_object_object_get_ex(reply, "return", &v)) {
 		*ret = json_object_get(v);

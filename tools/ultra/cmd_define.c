@@ -28,7 +28,7 @@ int ultra_cmd_define(struct ultra *u, int argc, char **argv)
 		json_object_object_add(args, "base_dir", json_object_new_string(dirname(real)));
 		free(real);
 	}
-	if ((rc = ultra_call(u, "define", args, &ret)))
+	if ((rc = ultra_call_managed(u, "define", args, &ret)))
 		return rc;
 	if (u->json)
 		ultra_print_json(ret);

@@ -11,7 +11,7 @@ int ultra_cmd_undefine(struct ultra *u, int argc, char **argv)
 
 	if (argc != 1)
 		return ULTRA_USAGE;
-	if ((rc = ultra_call(u, "undefine", ultra_name_arg(argv[0]), &ret)))
+	if ((rc = ultra_call_managed(u, "undefine", ultra_name_arg(argv[0]), &ret)))
 		return rc;
 	if (u->json)
 		ultra_print_json(ret);

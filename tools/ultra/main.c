@@ -25,6 +25,10 @@ static const struct ultra_verb verbs[] = {
 	{"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
 	{"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",
 	 ultra_cmd_top},
+	{"domain", "create|delete|list ...", "domains: groups of partitions with limits",
+	 ultra_cmd_domain},
+	{"schedule", "add|remove|list ...", "settings that change by time of day",
+	 ultra_cmd_schedule},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -37,7 +41,8 @@ static void usage(FILE *f)
 	for (i = 0; i < N_VERBS; i++)
 		fprintf(f, "  %-8s %-32s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
 	fprintf(f, "SOCK defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
-		   "$ULTRA_STATE_DIR or /var/lib/ultravisor.\n");
+		   "$ULTRA_STATE_DIR or /var/lib/ultravisor. define, undefine and start go through\n"
+		   "the operations partition ($ULTRA_RUN_DIR/ops.sock) while it runs.\n");
 }
 
 int main(int argc, char **argv)
@@ -48,7 +53,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	struct ultra u = {0};
-	char sock[4096];
+	char sock[4096], ops_sock[4096];
 	size_t i;
 	int o, rc;
 
@@ -58,7 +63,7 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "+jc:s:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': u.json = 1; break;
-		case 'c': u.sock = optarg; break;
+		case 'c': u.sock = optarg; u.direct = 1; break;
 		case 's': u.state_dir = optarg; break;
 		case 'h': usage(stdout); return ULTRA_OK;
 		default: usage(stderr); return ULTRA_USAGE;
@@ -68,6 +73,8 @@ int main(int argc, char **argv)
 		snprintf(sock, sizeof(sock), "%s/command.sock", u.run_dir);
 		u.sock = sock;
 	}
+	snprintf(ops_sock, sizeof(ops_sock), "%s/ops.sock", u.run_dir);
+	u.ops_sock = ops_sock;
 	if (optind >= argc) {
 		usage(stderr);
 		return ULTRA_USAGE;

@@ -16,9 +16,11 @@ enum {
 
 struct ultra {
 	const char *sock;      /* the command partition's control socket */
+	const char *ops_sock;  /* the operations partition's (docs/operations.md) */
 	const char *run_dir;
 	const char *state_dir; /* the ultravisor's (audit log) */
 	int json;              /* --json: machine-readable output */
+	int direct;            /* -c given: define/undefine/start only to that command partition */
 };
 
 struct ultra_verb {
@@ -31,6 +33,11 @@ struct ultra_verb {
 /* One request; on success *ret holds the "return" member (put it), on failure the error is
  * printed and the exit code returned. */
 int ultra_call(struct ultra *u, const char *execute, json_object *args, json_object **ret);
+/* The same to the operations partition. */
+int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json_object **ret);
+/* To the operations partition when it answers, else to the command partition. */
+int ultra_call_managed(struct ultra *u, const char *execute, json_object *args,
+		       json_object **ret);
 /* {"name": name} */
 json_object *ultra_name_arg(const char *name);
 /* Prints o as one JSON line (--json output). */
@@ -54,5 +61,7 @@ int ultra_cmd_info(struct ultra *u, int argc, char **argv);
 int ultra_cmd_console(struct ultra *u, int argc, char **argv);
 int ultra_cmd_log(struct ultra *u, int argc, char **argv);
 int ultra_cmd_top(struct ultra *u, int argc, char **argv);
+int ultra_cmd_domain(struct ultra *u, int argc, char **argv);
+int ultra_cmd_schedule(struct ultra *u, int argc, char **argv);
 
 #endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The I/O partition's control socket (claims 17-19, 53, 55; docs/io-partition.md): how the
+ * command partition, which owns placement, adds and removes exports of a running ultra-io.
+ *
+ * A SOCK_SEQPACKET socket, one message per request and per reply. The command partition opens
+ * the image and binds the export's listening socket itself and passes both over SCM_RIGHTS, so a
+ * sandboxed ultra-io needs no open, socket or bind to take on a new export.
+ *
+ *   request  struct uv_ioctl_msg (count 0 or 1) [+ struct uv_ioctl_export]   fds (see op)
+ *   reply    struct uv_ioctl_msg (status)       [+ count struct uv_ioctl_export for LIST]
+ *
+ *   LIST      every export added here, in no particular order
+ *   ADD_BLK   fds: listening socket, image (O_RDWR, or O_RDONLY with UV_DEV_F_READONLY)
+ *   ADD_NET   fds: listening socket; the export's clients become ports of switch sw
+ *   REMOVE    by path: clients dropped, socket closed and unlinked, image closed
+ */
+#ifndef ULTRA_IO_CTL_H
+#define ULTRA_IO_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ultra/descriptor.h>
+
+#define UV_IOCTL_MAGIC 0x4c544349u /* "ICTL" little-endian */
+#define UV_IOCTL_VERSION 1u
+#define UV_IOCTL_PATH_MAX 108 /* sun_path */
+#define UV_IOCTL_EXPORTS_MAX 48
+
+enum uv_ioctl_op {
+	UV_IOCTL_LIST = 1,
+	UV_IOCTL_ADD_BLK = 2,
+	UV_IOCTL_ADD_NET = 3,
+	UV_IOCTL_REMOVE = 4,
+};
+
+struct uv_ioctl_msg {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t hdr_size; /* sizeof(struct uv_ioctl_msg) */
+	uint32_t op;       /* enum uv_ioctl_op; a reply repeats it */
+	int32_t status;    /* reply: 0 or a negative errno; request: 0 */
+	uint32_t count;    /* struct uv_ioctl_export records that follow */
+	uint32_t reserved;
+};
+
+struct uv_ioctl_export {
+	uint32_t kind;      /* UV_DEV_VHOST_USER_BLK or UV_DEV_VHOST_USER_NET */
+	uint32_t flags;     /* UV_DEV_F_READONLY */
+	uint64_t size;      /* blk: bytes; needed for block devices (fstat says 0), else ignored */
+	uint64_t image_dev; /* reply: the image's st_dev and st_ino, so a caller knows which */
+	uint64_t image_ino; /* image an export serves */
+	char sw[UV_NAME_MAX];             /* net: the switch */
+	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket: its name */
+};
+
+_Static_assert(sizeof(struct uv_ioctl_msg) == 24, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_msg, op) == 8, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_msg, status) == 12, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_msg, count) == 16, "io control ABI");
+_Static_assert(sizeof(struct uv_ioctl_export) == 176, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, size) == 8, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, image_dev) == 16, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, sw) == 32, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, path) == 64, "io control ABI");
+
+#endif

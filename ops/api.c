@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* RUN/ops.sock, version 1 (docs/operations.md), in the envelope of lib/jsonapi.c. */
+#include <string.h>
+
+#include "jsonapi.h"
+#include "ops.h"
+
+const char *ops_arg_str(json_object *args, const char *key)
+{
+	json_object *v;
+
+	if (!args || !json_object_object_get_ex(args, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static const struct ops_verb *find_verb(const char *name)
+{
+	const struct ops_verb *tables[] = {ops_part_verbs, ops_domain_verbs};
+
+	for (size_t t = 0; t < 2; t++)
+		for (const struct ops_verb *v = tables[t]; v->name; v++)
+			if (!strcmp(v->name, name))
+				return v;
+	return NULL;
+}
+
+json_object *ops_api_handle(struct ops *o, const char *line)
+{
+	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply;
+	struct ops_err e = {"internal", "no result"};
+	const struct ops_verb *verb = NULL;
+	const char *name;
+
+	name = uv_api_envelope(req, OPS_API_VERSION, "the operations partition", &args, &e.code,
+			       e.message, sizeof(e.message));
+	if (name && !(verb = find_verb(name)))
+		ops_fail(&e, "unknown-command", "execute: unknown command \"%s\"", name);
+	if (verb && !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message,
+				       sizeof(e.message)))
+		ret = verb->fn(o, args, &e);
+	reply = uv_api_reply(ret, e.code, e.message);
+	json_object_put(req);
+	return reply;
+}

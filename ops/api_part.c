@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* ops.sock: partitions (define, undefine, start go through here so the store stays the truth;
+ * list shows what is stored) and status. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+
+static const char *need_name(json_object *args, struct ops_err *e)
+{
+	const char *n = ops_arg_str(args, "name");
+
+	if (!n || !n[0])
+		ops_fail(e, "bad-request", "arguments.name: expected a name");
+	return n && n[0] ? n : NULL;
+}
+
+static json_object *v_define(struct ops *o, json_object *args, struct ops_err *e)
+{
+	json_object *def, *ret = NULL;
+
+	if (!args || !json_object_object_get_ex(args, "definition", &def) ||
+	    !json_object_is_type(def, json_type_object)) {
+		ops_fail(e, "bad-request", "arguments.definition: expected a definition object");
+		return NULL;
+	}
+	if (json_object_object_get_ex(args, "base_dir", NULL) && !ops_arg_str(args, "base_dir")) {
+		ops_fail(e, "bad-request", "arguments.base_dir: expected a string");
+		return NULL;
+	}
+	return ops_define(o, def, ops_arg_str(args, "base_dir"), &ret, e) ? NULL : ret;
+}
+
+static json_object *v_start(struct ops *o, json_object *args, struct ops_err *e)
+{
+	const char *name = need_name(args, e);
+	json_object *ret = NULL;
+
+	return name && !ops_start(o, name, &ret, e) ? ret : NULL;
+}
+
+/* The command partition forgets it first: a stored definition it still holds would be pushed
+ * back at the next reconciliation. */
+static json_object *v_undefine(struct ops *o, json_object *args, struct ops_err *e)
+{
+	const char *name = need_name(args, e);
+	json_object *a, *ret = NULL;
+	struct ops_part p;
+	int stored, r;
+
+	if (!name)
+		return NULL;
+	stored = opsdb_part_get(o->db, name, &p) == 0;
+	if (stored)
+		ops_part_clear(&p);
+	a = json_object_new_object();
+	json_object_object_add(a, "name", json_object_new_string(name));
+	r = ops_cmd_call(o, "undefine", a, &ret, e);
+	if (r && !(stored && !strcmp(e->code, "no-such-partition")))
+		return NULL;
+	json_object_put(ret);
+	if (stored && opsdb_part_del(o->db, name)) {
+		ops_fail(e, "internal", "removing %s from the store failed", name);
+		return NULL;
+	}
+	return json_object_new_object();
+}
+
+static json_object *part_json(const struct ops_part *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "domain", json_object_new_string(p->domain));
+	json_object_object_add(o, "autostart", json_object_new_boolean(p->autostart));
+	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
+	json_object_object_add(o, "vcpus", json_object_new_int64(p->vcpus));
+	json_object_object_add(o, "cpu_share", ops_json_cpus(p->cpu_milli));
+	return o;
+}
+
+static json_object *v_list(struct ops *o, json_object *args, struct ops_err *e)
+{
+	struct ops_part *parts = NULL;
+	json_object *a;
+	size_t n = 0;
+	int r;
+
+	if ((r = opsdb_part_list(o->db, &parts, &n))) {
+		ops_fail(e, "internal", "reading the store: %s", strerror(-r));
+		return NULL;
+	}
+	a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, part_json(&parts[i]));
+	ops_parts_free(parts, n);
+	return a;
+}
+
+static json_object *v_status(struct ops *o, json_object *args, struct ops_err *e)
+{
+	json_object *r = json_object_new_object();
+	unsigned m = ops_minute(o);
+	char hm[16];
+
+	snprintf(hm, sizeof(hm), "%02u:%02u", m / 60, m % 60);
+	json_object_object_add(r, "now", json_object_new_int64((int64_t)ops_now(o)));
+	json_object_object_add(r, "time_of_day", json_object_new_string(hm));
+	json_object_object_add(r, "command", json_object_new_boolean(o->cmd.fd >= 0));
+	return r;
+}
+
+static const char *const no_args[] = {NULL};
+static const char *const name_args[] = {"name", NULL};
+static const char *const define_args[] = {"definition", "base_dir", NULL};
+
+const struct ops_verb ops_part_verbs[] = {
+	{"define", define_args, v_define}, {"undefine", name_args, v_undefine},
+	{"start", name_args, v_start},     {"list", no_args, v_list},
+	{"status", no_args, v_status},     {NULL, NULL, NULL},
+};

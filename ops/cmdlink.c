@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* ultra-ops as a client of the command partition (claim 36): one connection kept open, opened
+ * again when the command partition restarts, one JSON line each way (docs/command.md). */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "unixsock.h"
+
+#define REPLY_TIMEOUT_MS 60000
+
+int ops_fail(struct ops_err *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void link_close(struct ops_link *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+static int link_open(struct ops_link *l)
+{
+	int fd;
+
+	if (l->fd >= 0)
+		return 0;
+	if ((fd = uv_unix_connect(l->path, SOCK_STREAM)) < 0)
+		return fd;
+	l->fd = fd;
+	l->gen++;
+	return 0;
+}
+
+/* One reply line, or NULL when the partition went away or took too long. */
+static char *read_line(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char *buf = malloc(OPS_LINE_MAX * 4), *nl;
+	size_t len = 0;
+	ssize_t n;
+
+	while (buf && len < OPS_LINE_MAX * 4 - 1 && poll(&p, 1, REPLY_TIMEOUT_MS) == 1) {
+		if ((n = read(fd, buf + len, OPS_LINE_MAX * 4 - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = 0;
+		if ((nl = strchr(buf, '\n'))) {
+			*nl = 0;
+			return buf;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static json_object *exchange(struct ops_link *l, const char *req)
+{
+	json_object *rep = NULL;
+	char *line;
+
+	if (link_open(l))
+		return NULL;
+	if (dprintf(l->fd, "%s\n", req) < 0 || !(line = read_line(l->fd))) {
+		link_close(l);
+		return NULL;
+	}
+	rep = json_tokener_parse(line);
+	free(line);
+	if (!rep)
+		link_close(l);
+	return rep;
+}
+
+int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
+		 struct ops_err *e)
+{
+	json_object *req = json_object_new_object(), *rep, *v, *err;
+	const char *s;
+	int r = -1;
+
+	json_object_object_add(req, "version", json_object_new_int(1));
+	json_object_object_add(req, "execute", json_object_new_string(execute));
+	if (args)
+		json_object_object_add(req, "arguments", args);
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	/* A broken connection is the command partition restarting: once more on a new one. */
+	if (!(rep = exchange(&o->cmd, s)))
+		rep = exchange(&o->cmd, s);
+	if (!rep) {
+		ops_fail(e, "command", "%s: the command partition at %s does not answer", execute,
+			 o->cmd.path);
+	} else if (json_object_object_get_ex(rep, "return", &v)) {
+		*ret = json_object_get(v);
+		r = 0;
+	} else if (json_object_object_get_ex(rep, "error", &err) &&
+		   json_object_object_get_ex(err, "code", &v)) {
+		/* Its codes are ours too (docs/operations.md): passed on as they are. */
+		static const char *const codes[] = {
+			"bad-request", "invalid-definition", "no-such-partition", "exists", "busy",
+			"not-running", "no-space", "not-permitted", "refused", "monitor",
+			"ultravisor"};
+		const char *code = "internal";
+
+		for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+			if (!strcmp(codes[i], json_object_get_string(v)))
+				code = codes[i];
+		json_object_object_get_ex(err, "message", &v);
+		ops_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
+	} else {
+		ops_fail(e, "internal", "%s: unexpected answer from the command partition", execute);
+	}
+	json_object_put(rep);
+	json_object_put(req);
+	return r;
+}
+
+json_object *ops_cmd_list(struct ops *o, struct ops_err *e)
+{
+	json_object *ret = NULL;
+
+	if (ops_cmd_call(o, "list", NULL, &ret, e))
+		return NULL;
+	if (!json_object_is_type(ret, json_type_array)) {
+		json_object_put(ret);
+		ops_fail(e, "internal", "list: the command partition answered no array");
+		return NULL;
+	}
+	return ret;
+}
+
+json_object *ops_listed(json_object *list, const char *name)
+{
+	json_object *p, *v;
+	size_t i, n = list ? json_object_array_length(list) : 0;
+
+	for (i = 0; i < n; i++) {
+		p = json_object_array_get_idx(list, i);
+		if (json_object_object_get_ex(p, "name", &v) &&
+		    !strcmp(json_object_get_string(v), name))
+			return p;
+	}
+	return NULL;
+}
+
+bool ops_state_active(const char *state)
+{
+	return state && (!strcmp(state, "starting") || !strcmp(state, "running") ||
+			 !strcmp(state, "paused") || !strcmp(state, "stopping"));
+}
+
+uint32_t ops_milli(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v)
+		       ? (uint32_t)llround(json_object_get_double(v) * 1000.0)
+		       : 0;
+}
+
+json_object *ops_json_cpus(uint32_t milli)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%g", milli / 1000.0);
+	return json_object_new_double_s(milli / 1000.0, buf);
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Keeping the host in step with the store (claims 37, 38). At start and whenever the command
+ * partition's connection is new (it restarted), every stored definition it lacks is pushed to it
+ * and every autostart partition it holds merely defined is started: after a restart of the whole
+ * host the resource database starts empty and the definitions come back from here. Then, on
+ * every tick, the shares the schedules want are put in force.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+static void push_one(struct ops *o, const struct ops_part *p)
+{
+	json_object *a = json_object_new_object(), *def, *ret = NULL;
+	struct ops_err e;
+
+	if (!(def = json_tokener_parse(p->definition))) {
+		fprintf(stderr, "ultra-ops: %s: the stored definition is not JSON\n", p->name);
+		json_object_put(a);
+		return;
+	}
+	json_object_object_add(a, "definition", def);
+	if (p->base_dir)
+		json_object_object_add(a, "base_dir", json_object_new_string(p->base_dir));
+	if (ops_cmd_call(o, "define", a, &ret, &e))
+		fprintf(stderr, "ultra-ops: %s: pushing its definition: %s (%s)\n", p->name,
+			e.message, e.code);
+	else
+		fprintf(stderr, "ultra-ops: %s: definition pushed to the command partition\n",
+			p->name);
+	json_object_put(ret);
+}
+
+static void autostart(struct ops *o, const struct ops_part *p)
+{
+	json_object *ret = NULL;
+	struct ops_err e;
+
+	if (ops_start(o, p->name, &ret, &e))
+		fprintf(stderr, "ultra-ops: %s: autostart: %s (%s)\n", p->name, e.message, e.code);
+	else
+		fprintf(stderr, "ultra-ops: %s: autostarted\n", p->name);
+	json_object_put(ret);
+}
+
+static const char *state_of(json_object *list, const char *name)
+{
+	json_object *p = ops_listed(list, name), *v;
+
+	return p && json_object_object_get_ex(p, "state", &v) ? json_object_get_string(v) : NULL;
+}
+
+void ops_reconcile(struct ops *o)
+{
+	struct ops_part *parts = NULL;
+	json_object *list;
+	struct ops_err e;
+	unsigned gen;
+	size_t n = 0, i;
+
+	if (!(list = ops_cmd_list(o, &e)))
+		return;
+	gen = o->cmd.gen;
+	if (opsdb_part_list(o->db, &parts, &n)) {
+		json_object_put(list);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (!ops_listed(list, parts[i].name))
+			push_one(o, &parts[i]);
+	json_object_put(list);
+	if (!(list = ops_cmd_list(o, &e)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *st = state_of(list, parts[i].name);
+
+		if (parts[i].autostart && st && !strcmp(st, "defined"))
+			autostart(o, &parts[i]);
+	}
+	/* Reconciled against this connection unless it broke meanwhile (then again next tick). */
+	if (o->cmd.gen == gen)
+		o->reconciled_gen = gen;
+out:
+	json_object_put(list);
+	ops_parts_free(parts, n);
+}
+
+void ops_tick(struct ops *o)
+{
+	json_object *list;
+	struct ops_err e;
+
+	if (!(list = ops_cmd_list(o, &e)))
+		return;
+	if (o->cmd.gen != o->reconciled_gen) {
+		json_object_put(list);
+		ops_reconcile(o);
+		if (!(list = ops_cmd_list(o, &e)))
+			return;
+	}
+	ops_apply_shares(o, list);
+	json_object_put(list);
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/* ultra-io's control socket (include/ultra/io_ctl.h): exports added with the fds the command
+ * partition passes, listed, removed (socket gone, clients dropped); malformed or incomplete
+ * requests refused with the right errno and nothing added. The event loop runs in a thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../io/disk_raw.c"
+#include "../../io/guest_mem.c"
+#include "../../io/inflight.c"
+#include "../../io/io_control.c"
+#include "../../io/switch.c"
+#include "../../io/vhost_blk.c"
+#include "../../io/vhost_inflight.c"
+#include "../../io/vhost_msg.c"
+#include "../../io/vhost_net.c"
+#include "../../io/vhost_req.c"
+#include "../../io/vhost_user.c"
+#include "../../io/virtqueue.c"
+
+struct fixture {
+	char dir[64], ctl[96], img[96];
+	struct vhu_server *s;
+	struct io_control *c;
+	struct vswitch sw;
+	pthread_t loop;
+	int stop, sock;
+};
+
+static struct vswitch *one_switch(void *ctx, const char *name)
+{
+	struct fixture *f = ctx;
+
+	if (!f->sw.name[0])
+		sw_init(&f->sw, name, 0);
+	return strcmp(f->sw.name, name) ? NULL : &f->sw;
+}
+
+static void *run(void *arg)
+{
+	struct fixture *f = arg;
+
+	vhu_server_run(f->s, f->stop);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int fd;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/uvioctl-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->ctl, sizeof(f->ctl), "%s/io/control.sock", f->dir); /* io/ is made for us */
+	snprintf(f->img, sizeof(f->img), "%s/d.img", f->dir);
+	fd = open(f->img, O_CREAT | O_RDWR, 0600);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	assert_int_equal(vhu_server_new(&f->s), 0);
+	assert_int_equal(io_control_open(f->s, f->ctl, one_switch, f, &f->c), 0);
+	f->stop = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(pthread_create(&f->loop, NULL, run, f), 0);
+	f->sock = uv_unix_connect(f->ctl, SOCK_SEQPACKET);
+	assert_true(f->sock >= 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	eventfd_write(f->stop, 1);
+	pthread_join(f->loop, NULL);
+	close(f->sock);
+	close(f->stop);
+	vhu_server_free(f->s);
+	io_control_free(f->c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* One request; its status, and LIST's exports in out (if not NULL). */
+static int ask(struct fixture *f, uint32_t op, const struct uv_ioctl_export *x, const int *fds,
+	       unsigned nfds, struct uv_ioctl_export *out, unsigned *n)
+{
+	uint8_t buf[sizeof(struct uv_ioctl_msg) + 8 * sizeof(struct uv_ioctl_export)];
+	struct uv_ioctl_msg m = {UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), op, 0, x ? 1 : 0, 0};
+	unsigned got_fds;
+	ssize_t got;
+
+	memcpy(buf, &m, sizeof(m));
+	if (x)
+		memcpy(buf + sizeof(m), x, sizeof(*x));
+	assert_int_equal(uv_send_fds(f->sock, buf, sizeof(m) + (x ? sizeof(*x) : 0), fds, nfds), 0);
+	got = uv_recv_fds(f->sock, buf, sizeof(buf), NULL, 0, &got_fds);
+	assert_true(got >= (ssize_t)sizeof(m));
+	memcpy(&m, buf, sizeof(m));
+	assert_int_equal(m.magic, UV_IOCTL_MAGIC);
+	assert_int_equal(m.op, op);
+	assert_int_equal((size_t)got, sizeof(m) + m.count * sizeof(*x));
+	if (out) {
+		memcpy(out, buf + sizeof(m), m.count * sizeof(*x));
+		*n = m.count;
+	}
+	return m.status;
+}
+
+static unsigned listed(struct fixture *f, struct uv_ioctl_export *out)
+{
+	unsigned n = 0;
+
+	assert_int_equal(ask(f, UV_IOCTL_LIST, NULL, NULL, 0, out, &n), 0);
+	return n;
+}
+
+/* ADD_BLK of path leaf, with a socket bound at leaf + ".new" when the path is exported already
+ * (binding replaces a socket file). */
+static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds, uint32_t flags)
+{
+	struct uv_ioctl_export x = {.flags = flags};
+	char bound[160];
+	int fds[2], r;
+
+	snprintf(x.path, sizeof(x.path), "%s/%s", f->dir, leaf);
+	snprintf(bound, sizeof(bound), "%s%s", x.path, access(x.path, F_OK) ? "" : ".new");
+	fds[0] = uv_unix_listen(bound, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	fds[1] = image;
+	r = ask(f, UV_IOCTL_ADD_BLK, &x, fds, nfds, NULL, NULL);
+	close(fds[0]);
+	return r;
+}
+
+static void test_add_list_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8], x = {0};
+	struct stat st;
+	char buf[8];
+	int img = open(f->img, O_RDWR), v;
+
+	assert_int_equal(try_blk(f, "d0.sock", img, 2, 0), 0);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(stat(f->img, &st), 0);
+	assert_int_equal(l[0].kind, UV_DEV_VHOST_USER_BLK);
+	assert_int_equal(l[0].image_ino, st.st_ino); /* which image: the command partition checks */
+	assert_int_equal(l[0].size, 1 << 20);
+	/* The same path twice is refused; a NIC on a second path joins the switch. */
+	assert_int_equal(try_blk(f, "d0.sock", img, 2, 0), -EEXIST);
+	close(img);
+	snprintf(x.path, sizeof(x.path), "%s/n0.sock", f->dir);
+	snprintf(x.sw, sizeof(x.sw), "default");
+	v = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	assert_int_equal(ask(f, UV_IOCTL_ADD_NET, &x, &v, 1, NULL, NULL), 0);
+	close(v);
+	assert_int_equal(listed(f, l), 2);
+
+	/* A client of the disk is dropped with it, and its socket is gone. */
+	snprintf(x.path, sizeof(x.path), "%s/d0.sock", f->dir);
+	v = uv_unix_connect(x.path, SOCK_STREAM);
+	assert_true(v >= 0);
+	assert_int_equal(ask(f, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL), 0);
+	assert_int_not_equal(access(x.path, F_OK), 0);
+	assert_true(read(v, buf, sizeof(buf)) <= 0);
+	close(v);
+	assert_int_equal(ask(f, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL), -ENOENT);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].kind, UV_DEV_VHOST_USER_NET);
+	/* The path is free again, and the ring of the removed disk serves the next one. */
+	img = open(f->img, O_RDONLY);
+	assert_int_equal(try_blk(f, "d0.sock", img, 2, UV_DEV_F_READONLY), 0);
+	close(img);
+	assert_int_equal(listed(f, l), 2);
+}
+
+static void test_bad_requests_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8], x = {0};
+	struct uv_ioctl_msg m = {UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), UV_IOCTL_LIST, 0, 0, 0};
+	uint8_t buf[64];
+	unsigned nfds;
+	int img = open(f->img, O_RDWR), v;
+
+	assert_int_equal(try_blk(f, "a.sock", img, 1, 0), -EINVAL);      /* no image fd */
+	assert_int_equal(try_blk(f, "b.sock", img, 2, 0x80), -EINVAL);   /* unknown flag */
+	assert_int_equal(try_blk(f, "c.sock", f->sock, 2, 0), -EINVAL);  /* not a file */
+	close(img);
+	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, NULL, NULL, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(ask(f, 99, NULL, NULL, 0, NULL, NULL), -EOPNOTSUPP);
+	snprintf(x.path, sizeof(x.path), "%s/n.sock", f->dir);
+	v = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	assert_int_equal(ask(f, UV_IOCTL_ADD_NET, &x, &v, 1, NULL, NULL), -EINVAL); /* no switch */
+	memset(x.path, 'x', sizeof(x.path));
+	snprintf(x.sw, sizeof(x.sw), "default");
+	assert_int_equal(ask(f, UV_IOCTL_ADD_NET, &x, &v, 1, NULL, NULL), -EINVAL); /* path */
+	close(v);
+	/* Bad headers: wrong magic, a count that does not match the length, garbage. */
+	m.magic = 0;
+	send(f->sock, &m, sizeof(m), 0);
+	assert_true(uv_recv_fds(f->sock, buf, sizeof(buf), NULL, 0, &nfds) >= 24);
+	assert_int_equal(((struct uv_ioctl_msg *)buf)->status, -EPROTO);
+	m.magic = UV_IOCTL_MAGIC;
+	m.count = 1;
+	send(f->sock, &m, sizeof(m), 0);
+	assert_true(uv_recv_fds(f->sock, buf, sizeof(buf), NULL, 0, &nfds) >= 24);
+	assert_int_equal(((struct uv_ioctl_msg *)buf)->status, -EPROTO);
+	send(f->sock, "x", 1, 0);
+	assert_true(uv_recv_fds(f->sock, buf, sizeof(buf), NULL, 0, &nfds) >= 24);
+	assert_int_equal(((struct uv_ioctl_msg *)buf)->status, -EPROTO);
+	assert_int_equal(listed(f, l), 0); /* nothing was added by any of them */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

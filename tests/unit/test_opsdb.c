@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* The operations partition's SQLite store: what is written is read back after a reopen, the
+ * schema version is checked, a file that is not a store is refused with a sentence naming it,
+ * and domains keep their partitions and limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops_policy.h"
+#include "opsdb.h"
+
+struct fixture {
+	char dir[64];
+	char path[96];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/opsdb-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/ops.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct opsdb *open_ok(const char *path)
+{
+	struct opsdb *db = NULL;
+	char err[256] = "";
+
+	if (opsdb_open(path, &db, err, sizeof(err)))
+		fail_msg("opsdb_open: %s", err);
+	return db;
+}
+
+static struct ops_part part(const char *name, const char *domain, uint32_t mib)
+{
+	struct ops_part p = {.autostart = true, .memory_mib = mib, .vcpus = 2, .cpu_milli = 500,
+			     .definition = "{\"name\":\"x\"}", .base_dir = "/defs"};
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.domain, sizeof(p.domain), "%s", domain);
+	return p;
+}
+
+static void test_round_trip_survives_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	struct ops_domain d = {.name = "batch", .memory_mib = 1024, .cpu_milli = 1500}, got;
+	struct ops_part p = part("web1", "batch", 256), q, *all = NULL;
+	struct ops_sched s = {.target_kind = OPS_TARGET_PARTITION, .setting = OPS_SET_CPU_SHARE,
+			      .from_min = 22 * 60, .to_min = 6 * 60, .target = "web1", .value = 250},
+			 *ss = NULL;
+	size_t n = 0;
+
+	assert_int_equal(opsdb_domain_add(db, &d), 0);
+	assert_int_equal(opsdb_part_add(db, &p), 0);
+	assert_int_equal(opsdb_sched_add(db, &s), 0);
+	assert_true(s.id > 0);
+	opsdb_close(db);
+
+	db = open_ok(f->path);
+	assert_int_equal(opsdb_domain_get(db, "batch", &got), 0);
+	assert_string_equal(got.name, "batch");
+	assert_int_equal(got.memory_mib, 1024);
+	assert_int_equal(got.cpu_milli, 1500);
+	assert_int_equal(opsdb_part_get(db, "web1", &q), 0);
+	assert_string_equal(q.domain, "batch");
+	assert_true(q.autostart);
+	assert_int_equal(q.memory_mib, 256);
+	assert_int_equal(q.vcpus, 2);
+	assert_int_equal(q.cpu_milli, 500);
+	assert_string_equal(q.definition, "{\"name\":\"x\"}");
+	assert_string_equal(q.base_dir, "/defs");
+	ops_part_clear(&q);
+	assert_int_equal(opsdb_part_list(db, &all, &n), 0);
+	assert_int_equal(n, 1);
+	ops_parts_free(all, n);
+	assert_int_equal(opsdb_sched_list(db, &ss, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ss[0].id, s.id);
+	assert_int_equal(ss[0].from_min, 22 * 60);
+	assert_int_equal(ss[0].to_min, 6 * 60);
+	assert_int_equal(ss[0].value, 250);
+	assert_string_equal(ss[0].target, "web1");
+	free(ss);
+
+	/* Undefining a partition takes its schedules with it. */
+	assert_int_equal(opsdb_part_del(db, "web1"), 0);
+	assert_int_equal(opsdb_part_get(db, "web1", &q), -ENOENT);
+	assert_int_equal(opsdb_sched_list(db, &ss, &n), 0);
+	assert_int_equal(n, 0);
+	free(ss);
+	assert_int_equal(opsdb_part_del(db, "web1"), -ENOENT);
+	opsdb_close(db);
+}
+
+static void test_names_are_unique_and_targets_must_exist(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	struct ops_domain d = {.name = "a"};
+	struct ops_part p = part("p", "", 64), orphan = part("q", "nowhere", 64);
+	struct ops_sched s = {.target_kind = OPS_TARGET_DOMAIN, .target = "ghost", .to_min = 60};
+
+	assert_int_equal(opsdb_domain_add(db, &d), 0);
+	assert_int_equal(opsdb_domain_add(db, &d), -EEXIST);
+	assert_int_equal(opsdb_part_add(db, &p), 0);
+	assert_int_equal(opsdb_part_add(db, &p), -EEXIST);
+	assert_int_equal(opsdb_part_add(db, &orphan), -ENOENT);
+	assert_int_equal(opsdb_sched_add(db, &s), -ENOENT);
+	assert_int_equal(opsdb_sched_del(db, 42), -ENOENT);
+	opsdb_close(db);
+}
+
+/* A group of writes in one transaction is all or nothing. */
+static void test_rollback_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	struct ops_part p = part("p", "", 64), q;
+
+	assert_int_equal(opsdb_begin(db), 0);
+	assert_int_equal(opsdb_part_add(db, &p), 0);
+	opsdb_rollback(db);
+	assert_int_equal(opsdb_part_get(db, "p", &q), -ENOENT);
+	opsdb_close(db);
+}
+
+static void test_domain_keeps_its_partitions(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	struct ops_domain d = {.name = "batch", .memory_mib = 512}, got;
+	struct ops_part p = part("p", "batch", 256);
+	struct ops_sched s = {.target_kind = OPS_TARGET_DOMAIN, .setting = OPS_SET_MEMORY_MIB,
+			      .target = "batch", .from_min = 0, .to_min = 60, .value = 128},
+			 *ss = NULL;
+	size_t n = 0;
+
+	assert_int_equal(opsdb_domain_add(db, &d), 0);
+	assert_int_equal(opsdb_part_add(db, &p), 0);
+	assert_int_equal(opsdb_sched_add(db, &s), 0);
+	assert_int_equal(opsdb_domain_del(db, "batch"), -EBUSY);
+	assert_int_equal(opsdb_domain_get(db, "batch", &got), 0);
+	assert_int_equal(opsdb_part_del(db, "p"), 0);
+	assert_int_equal(opsdb_domain_del(db, "batch"), 0);
+	assert_int_equal(opsdb_domain_get(db, "batch", &got), -ENOENT);
+	assert_int_equal(opsdb_sched_list(db, &ss, &n), 0);
+	assert_int_equal(n, 0); /* its schedules went with it */
+	free(ss);
+	assert_int_equal(opsdb_domain_del(db, "batch"), -ENOENT);
+	opsdb_close(db);
+}
+
+static void expect_refused(const char *path, int want, const char *needle)
+{
+	struct opsdb *db = NULL;
+	char err[256] = "";
+	int r = opsdb_open(path, &db, err, sizeof(err));
+
+	assert_int_equal(r, want);
+	assert_null(db);
+	if (!strstr(err, needle) || !strstr(err, path))
+		fail_msg("error \"%s\" does not name %s and \"%s\"", err, path, needle);
+}
+
+static void write_file(const char *path, const void *buf, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+}
+
+static void test_garbage_file_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char junk[8192];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 131 + 7);
+	write_file(f->path, junk, sizeof(junk));
+	expect_refused(f->path, -EBADMSG, "not an ultra-ops store");
+}
+
+/* A valid SQLite file, but someone else's. */
+static void test_foreign_database_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *s;
+
+	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(s, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(s);
+	expect_refused(f->path, -EBADMSG, "no schema version");
+}
+
+static void test_other_schema_version_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	sqlite3 *s;
+
+	opsdb_close(db);
+	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(s, "UPDATE schema_version SET version = 7", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(s);
+	expect_refused(f->path, -EPROTO, "schema version 7");
+}
+
+/* A store cut short (a torn copy) is refused, not half read. */
+static void test_truncated_store_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	char big[3000];
+	sqlite3 *s;
+
+	for (int i = 0; i < 40; i++) {
+		struct ops_part p = part("", "", 64);
+
+		memset(big, 'a' + i % 26, sizeof(big) - 1);
+		big[sizeof(big) - 1] = 0;
+		snprintf(p.name, sizeof(p.name), "p%d", i);
+		p.definition = big;
+		assert_int_equal(opsdb_part_add(db, &p), 0);
+	}
+	opsdb_close(db);
+	/* Fold the WAL into the main file, then cut it in the middle. */
+	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+	sqlite3_exec(s, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE", NULL, NULL,
+		     NULL);
+	sqlite3_close(s);
+	assert_int_equal(truncate(f->path, 40 * 1024), 0);
+	expect_refused(f->path, -EBADMSG, "");
+}
+
+/* Domain limits: what is in use plus the newcomer against the limit, each named. */
+static void test_domain_admission(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(ops_domain_admit("d", 512, 1000, 256, 500, 256, 500, err, sizeof(err)), 0);
+	assert_int_equal(ops_domain_admit("d", 512, 1000, 256, 0, 257, 0, err, sizeof(err)),
+			 -ENOSPC);
+	assert_non_null(strstr(err, "domain d"));
+	assert_non_null(strstr(err, "513 MiB"));
+	assert_non_null(strstr(err, "512 MiB"));
+	assert_int_equal(ops_domain_admit("d", 0, 1000, 0, 750, 1 << 20, 251, err, sizeof(err)),
+			 -ENOSPC);
+	assert_non_null(strstr(err, "1.001"));
+	/* 0 = no limit. */
+	assert_int_equal(ops_domain_admit("d", 0, 0, 1 << 30, 1 << 30, 1 << 20, 64000, err,
+					  sizeof(err)),
+			 0);
+	/* An unlimited share counts as all its vCPUs. */
+	assert_int_equal(ops_cpu_weight(0, 3), 3000);
+	assert_int_equal(ops_cpu_weight(250, 3), 250);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_are_unique_and_targets_must_exist, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_keeps_its_partitions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_file_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_database_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_schema_version_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_store_is_refused, setup, teardown),
+		cmocka_unit_test(test_domain_admission),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
