@@ -9,8 +9,7 @@
   recovery  each system partition killed with SIGKILL under ultra-boot: milliseconds until it
             answers again, as ultra-boot measures it (median of ROUNDS)
 
-libvirt (virsh) is not compared here: it would need libvirt-daemon-system and a TCG domain
-definition of the same guest; see docs/performance.md.
+libvirt (virsh) is compared in bench/virsh.py (docs/performance.md, "ultra vs libvirt").
 """
 import json
 import os
@@ -80,11 +79,11 @@ class System:
             raise SystemExit(f"bench: ultra {' '.join(args)}: {r.stderr}")
         return r.stdout
 
-    def define(self, name, mib):
+    def define(self, name, mib, cmdline="console=ttyS0 quiet"):
         path = os.path.join(self.dir, name + ".json")
         with open(path, "w") as f:
             json.dump({"name": name, "memory_mib": mib, "vcpus": 1, "accel": "tcg",
-                       "kernel": VMLINUX, "initrd": INITRD, "cmdline": "console=ttyS0 quiet"}, f)
+                       "kernel": VMLINUX, "initrd": INITRD, "cmdline": cmdline}, f)
         self.ultra("define", path)
 
     def console(self, name):
@@ -106,12 +105,12 @@ class System:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def plain_qemu(log, mib):
+def plain_qemu(log, mib, cmdline="console=ttyS0 quiet"):
     return subprocess.Popen(
         ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg,thread=multi", "-cpu", "max",
          "-m", f"{mib}M", "-nodefaults", "-no-user-config", "-display", "none",
          "-chardev", f"file,id=c,path={log}", "-serial", "chardev:c", "-kernel", VMLINUX,
-         "-initrd", INITRD, "-append", f"console=ttyS0 quiet tsc_early_khz={tsc_khz()}"],
+         "-initrd", INITRD, "-append", f"{cmdline} tsc_early_khz={tsc_khz()}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
