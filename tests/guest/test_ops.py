@@ -147,6 +147,16 @@ def test_ops_domain_schedule_and_persistence():
     set_clock(sysp, at(13, 30))
     wait_share(sysp, g, 0.5, "13:30, after the command partition's restart")
 
+    # The autostart guest dies with its monitor: the command partition records it crashed and
+    # ultra-ops starts it again.
+    qemu = g.qemu_pid()
+    os.kill(g.state()["monitor_pid"], signal.SIGKILL)
+    os.kill(qemu, signal.SIGKILL)
+    wait_for(lambda: g.qemu_pid() not in (0, qemu) and pid_alive(g.qemu_pid()) and
+             (listed(sysp, "opsg") or {}).get("state") == "running", 60,
+             "the crashed autostart guest to be started again")
+    check("opsg: crashed; restarting it" in open(sysp.log).read(), "ultra-ops did not say so")
+
     # kill -9 of everything, guests included. A new host: the resource database starts empty
     # (new state and run directories); only the operations store is kept. The definition comes
     # back from it and the autostart partition runs again.
