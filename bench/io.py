@@ -19,7 +19,7 @@ memory and vCPUs; only the one device differs. fio and iperf3 come from their De
 unpacked by guest/mkbenchtools.sh into an extra initramfs segment appended to the normal one.
 
 Environment: RUNTIME (s per fio job / iperf3 run, default 10), ROUNDS (default 1; the median is
-printed), ONLY=disk|net. Needs root (network namespace, taps, apt-get download into the cache).
+printed), ONLY=disk|net, JOB and BACKENDS (see below) to profile one case. Needs root (network namespace, taps, apt-get download into the cache).
 """
 import contextlib
 import os
@@ -54,6 +54,10 @@ JOBS = [("seq-read 1M QD8", "--rw=read --bs=1M --iodepth=8"),
         ("rand-read 4K QD32", "--rw=randread --bs=4k --iodepth=32")]
 DISK_BACKENDS = ("ours", "qsd", "built-in")
 NET_BACKENDS = ("ours", "tap", "tap-nooff")
+# For profiling one case: JOB=substring of a job name, BACKENDS=comma list (the table needs all).
+JOBS = [j for j in JOBS if os.environ.get("JOB", "") in j[0]]
+if os.environ.get("BACKENDS"):
+    DISK_BACKENDS = NET_BACKENDS = tuple(os.environ["BACKENDS"].split(","))
 NET_IPS = ("10.99.0.1", "10.99.0.2")
 NOOFF = ("csum=off,guest_csum=off,gso=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,"
          "guest_ufo=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,mrg_rxbuf=off")
@@ -223,11 +227,15 @@ QSD_AIO = os.environ.get("QSD_AIO", "threads")
 FIO_SCRIPT = """#!/bin/sh
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+# Interrupts taken from the virtio-mmio devices so far (the disk's vring interrupt line).
+irqs() {{ awk '/virtio/ {{ s += $2 }} END {{ print s + 0 }}' /proc/interrupts; }}
 job() {{
     name=$1; shift
+    before=$(irqs)
     /usr/bin/fio --name="$name" --filename=/dev/vda --direct=1 --ioengine=libaio \\
         --time_based --runtime={rt} --ramp_time={ramp} --output-format=terse --terse-version=3 \\
         "$@" | sed 's/^/UVFIO /'
+    echo "UVIRQ $name $(( $(irqs) - before ))"
 }}
 {jobs}
 poweroff -f
@@ -253,6 +261,17 @@ poweroff -f
 """
 
 
+def tally(b, backend):
+    """Shows ultra-io's closing counters (requests, how many ran batched; switch ports), then
+    starts its next log afresh."""
+    log = b.path("ultra-io.log")
+    if backend == "ours" and os.path.exists(log):
+        for line in read_text(log).splitlines():
+            if re.search(r"requests,|port \d+: in", line):
+                print("    " + line, file=sys.stderr)
+        os.unlink(log)
+
+
 def parse_fio(text, backend):
     out = {}
     for line in text.splitlines():
@@ -264,7 +283,12 @@ def parse_fio(text, backend):
             die(f"{backend}: fio job failed: {line}")
         rd_kib, rd_iops, wr_kib, wr_iops = int(f[6]), float(f[7]), int(f[47]), float(f[48])
         kib, iops = (wr_kib, wr_iops) if wr_kib else (rd_kib, rd_iops)
-        out[f[2]] = (kib * 1024 / 1e6, iops)
+        out[f[2]] = (kib * 1024 / 1e6, iops, 0)
+    # Interrupts per completed request (the job's whole time, ramp included, over its I/Os).
+    for name, n in re.findall(r"UVIRQ (\S+) (\d+)", text):
+        if name in out and out[name][1] > 0:
+            mbs, iops, _ = out[name]
+            out[name] = (mbs, iops, int(n) / (iops * (RUNTIME + RAMP)))
     missing = [n for n, _ in JOBS if n.replace(" ", "_") not in out]
     if missing:
         die(f"{backend}: no fio result for {missing}; console tail:\n{text[-3000:]}")
@@ -292,6 +316,7 @@ def disk_round(b, initrd, image):
         (text,) = b.run_guests([g], 120 + len(JOBS) * (RUNTIME + RAMP + 30))
         if server:
             b.stop(server)
+        tally(b, backend)
         res[backend] = parse_fio(text, backend)
         print(f"  {backend}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     return res
@@ -331,6 +356,7 @@ def net_round(b, initrd):
         texts = b.run_guests(guests, 240 + RUNTIME)
         if server:
             b.stop(server)
+        tally(b, backend)
         res[backend] = parse_iperf(texts[0], backend)
         print(f"  {backend}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     return res
@@ -352,19 +378,22 @@ def print_disk(rounds):
     print(f"fio in the guest on /dev/vda ({DISK_MIB} MiB raw image, host page cache on every "
           f"backend), direct libaio, {RUNTIME} s per job, {MEM_MIB} MiB, {VCPUS} vCPU, TCG, "
           f"median of {len(rounds)}; qsd aio={QSD_AIO}")
+    peers = [b for b in DISK_BACKENDS if b != "ours" and "ours" in DISK_BACKENDS]
     print(f"{'job':20}" + "".join(f"{b:>18}" for b in DISK_BACKENDS) +
-          f"{'ours/qsd':>10}{'ours/built-in':>15}")
+          "".join(f"{'ours/' + p:>15}" for p in peers))
     for name, _ in JOBS:
         key = name.replace(" ", "_")
         mbs = {b: median_of(rounds, lambda r: r[b][key][0]) for b in DISK_BACKENDS}
         iops = {b: median_of(rounds, lambda r: r[b][key][1]) for b in DISK_BACKENDS}
+        irq = {b: median_of(rounds, lambda r: r[b][key][2]) for b in DISK_BACKENDS}
         # Sequential rows compare bandwidth, random rows IOPS (the same ratio either way
         # within a run; medians differ slightly).
         metric = mbs if name.startswith("seq") else iops
         cells = "".join(f"{mbs[b]:8.1f}MB/s {iops[b]:6.0f}" for b in DISK_BACKENDS)
-        print(f"{name:20}{cells}{metric['ours'] / metric['qsd']:9.2f}x"
-              f"{metric['ours'] / metric['built-in']:14.2f}x")
-    print("(columns: MB/s and IOPS; ratios > 1 mean ours is ahead)")
+        print(f"{name:20}{cells}" + "".join(f"{metric['ours'] / metric[p]:14.2f}x" for p in peers))
+        print(f"{'  interrupts/request':20}" + "".join(f"{irq[b]:18.2f}" for b in DISK_BACKENDS))
+    print("(columns: MB/s and IOPS; ratios > 1 mean ours is ahead; interrupts/request: the\n"
+          " guest's virtio interrupts over the job, ramp included, per request fio counted)")
 
 
 def print_net(rounds):
@@ -372,7 +401,7 @@ def print_net(rounds):
           f"median of {len(rounds)}")
     vals = {b: median_of(rounds, lambda r: r[b]) for b in NET_BACKENDS}
     for b in NET_BACKENDS:
-        ratio = "" if b == "ours" else f"{vals['ours'] / vals[b]:9.2f}x"
+        ratio = f"{vals['ours'] / vals[b]:9.2f}x" if b != "ours" and "ours" in vals else ""
         label = {"ours": "ours (ultra-io switch)", "tap": "tap bridge, QEMU virtio-net",
                  "tap-nooff": "tap bridge, no offloads"}[b]
         print(f"{label:32}{vals[b]:10.1f} Mbit/s{ratio}")
