@@ -172,7 +172,9 @@ class Bench:
         try:
             wait(lambda: all(p.poll() is not None for p in procs), timeout,
                  "the guests to finish (consoles in " + self.tmp + ")")
-        except SystemExit:
+        except SystemExit as e:
+            if "timed out" not in str(e.code):
+                raise  # a signal: nothing to explain
             for _, log in guests:
                 sys.stderr.write(f"--- {log}\n{read_text(log)[-3000:]}\n")
             raise

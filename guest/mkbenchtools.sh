@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-[ -n "$out" ] && [ $# -gt 0 ] || usage
+if [ -z "$out" ] || [ $# -eq 0 ]; then usage; fi
 for t in apt-get apt-cache dpkg ldd cpio flock; do
     command -v "$t" >/dev/null || die "$t is missing (Debian host needed)"
 done
