@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets everything up and starts the system through its boot partition: ultra-boot starts the
-# ultravisor partition, the command partition and an I/O partition; the `ultra` CLI then defines
-# and starts a Linux guest partition with a disk (which the command partition places on the I/O
-# partition at start), lists it and shows its console. On a terminal the console is interactive
+# ultravisor partition, the command partition, an I/O partition (checking every guest memory
+# table against the resource database) and the operations partition (definitions kept in
+# SQLite); the `ultra` CLI then defines (through the operations partition) and starts a Linux
+# guest partition with a disk (which the command partition places on the I/O partition at
+# start), lists it and shows its console. On a terminal the console is interactive
 # (Ctrl-] detaches, then everything is stopped); otherwise a few commands run in the guest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ name=demo
 def=$repo/build/demo/$name.json
 image=$repo/build/demo/$name.img
 boot_log=$repo/build/demo/boot.log
+ops_db=$repo/build/demo/ops.db
 mkdir -p "$(dirname "$def")" "$run_dir"
 truncate -s 64M "$image"
 cat >"$def" <<JSON
@@ -39,26 +42,30 @@ cleanup() {
 	"$bin/ultra" destroy "$name" >/dev/null 2>&1 || true
 	if [ -n "${boot_pid:-}" ]; then kill "$boot_pid" 2>/dev/null || true; wait "$boot_pid" 2>/dev/null || true; fi
 	rm -rf "$ULTRA_STATE_DIR" "$run_dir/partitions/$name"
+	rm -f "$ops_db" "$ops_db"-wal "$ops_db"-shm "$run_dir"/ops.sock
 	rm -f "$run_dir"/boot-status.json "$run_dir"/command.sock "$run_dir"/ultravisor.sock "$run_dir"/monitor-*.log
 	rm -f "$run_dir"/io/control.sock "$run_dir"/io/"$name".disk*.sock "$image"
 	rmdir "$run_dir/io" "$run_dir/partitions" "$run_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
-rm -rf "$ULTRA_STATE_DIR"
+rm -rf "$ULTRA_STATE_DIR" "$ops_db"
 
-echo "== boot partition: starts the ultravisor, the command partition and an I/O partition"
+echo "== boot partition: starts the ultravisor, command, I/O and operations partitions"
+# ultra-boot gives each system partition ULTRA_UV_SOCK and ULTRA_PARTITION (single quotes: they
+# are expanded when ultra-boot starts it).
 "$bin/ultra-boot" --state-dir "$ULTRA_STATE_DIR" --run-dir "$run_dir" --pool-mib 2048 \
 	--system "2:command:command=$bin/ultra-command --run-dir $run_dir" \
-	--system "4:io:io0=$bin/ultra-io --control $run_dir/io/control.sock" >"$boot_log" 2>&1 &
+	--system "4:io:io0=$bin/ultra-io --control $run_dir/io/control.sock"' --ultravisor "$ULTRA_UV_SOCK" --partition "$ULTRA_PARTITION"' \
+	--system "3:operations:ops=$bin/ultra-ops --run-dir $run_dir --db $ops_db" >"$boot_log" 2>&1 &
 boot_pid=$!
 for _ in $(seq 200); do
-	[ -S "$run_dir/command.sock" ] && [ -S "$run_dir/io/control.sock" ] && break
+	[ -S "$run_dir/command.sock" ] && [ -S "$run_dir/io/control.sock" ] && [ -S "$run_dir/ops.sock" ] && break
 	if ! kill -0 "$boot_pid" 2>/dev/null; then cat "$boot_log"; exit 1; fi
 	sleep 0.05
 done
 cat "$boot_log"
 
-echo "== ultra define / start: the command partition turns them into transactions"
+echo "== ultra define / start: the operations partition stores the definition, the command partition turns them into transactions"
 cat "$def"
 "$bin/ultra" define "$def"
 "$bin/ultra" start "$name"
