@@ -112,14 +112,16 @@ int cmd_pid_alive(pid_t pid);
  * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */
 int cmd_io_list(struct cmdp *c, struct uv_ioctl_export *list, unsigned *n);
 int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags);
+int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint32_t flags);
 int cmd_io_add_net(struct cmdp *c, const char *path, const char *sw);
 int cmd_io_remove(struct cmdp *c, const char *path);
 void cmd_io_close(struct cmdp *c);
 
 /* place.c: a partition's disks and NICs on the I/O partition (docs/definitions.md). */
-/* The export socket of NAME's disk or NIC i (what is "disk" or "nic"). */
-int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, char *buf,
-		   size_t cap);
+/* ultra-io's name for NAME's disk or NIC i (what is "disk" or "nic"): its socket with ext
+ * "sock", a direct disk's record with ext "direct". */
+int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i,
+		   const char *ext, char *buf, size_t cap);
 /* Whether p should have its disks, NICs and channels now: active, or a monitor still runs. */
 int cmd_place_wanted(struct cmdp *c, const struct cmd_part *p);
 /* Before p's monitor starts: its exports made and granted ("io" error if ultra-io refuses). */

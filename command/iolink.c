@@ -134,11 +134,21 @@ static int listen_at(const char *path)
 	return fd;
 }
 
+/* ultra-io cannot ask a block device its size in its sandbox: we tell it (0: a file). */
+static uint64_t image_size(int fd)
+{
+	uint64_t size = 0;
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size))
+		size = 0;
+	return size;
+}
+
 int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags)
 {
 	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_BLK, .flags = flags};
 	int fds[2] = {-1, -1}, r;
-	struct stat st;
 
 	if (strlen(path) >= UV_IOCTL_PATH_MAX)
 		return -ENAMETOOLONG;
@@ -146,9 +156,7 @@ int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t
 	fds[1] = open(image, ((flags & UV_DEV_F_READONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fds[1] < 0)
 		return -errno;
-	/* ultra-io cannot ask a block device its size in its sandbox: we tell it. */
-	if (fstat(fds[1], &st) == 0 && S_ISBLK(st.st_mode) && ioctl(fds[1], BLKGETSIZE64, &x.size))
-		x.size = 0;
+	x.size = image_size(fds[1]);
 	fds[0] = listen_at(path);
 	r = fds[0] < 0 ? fds[0] : call(c, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL);
 	if (fds[0] >= 0)
@@ -156,6 +164,26 @@ int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t
 	if (fds[0] >= 0 && r)
 		unlink(path);
 	close(fds[1]);
+	return r;
+}
+
+/* The fast path: the image opened as the engine will have it (O_DIRECT) goes to ultra-io only
+ * so that it knows the image is taken and can say no; nothing is bound, nothing served. */
+int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint32_t flags)
+{
+	struct uv_ioctl_export x = {.kind = UV_DEV_DIRECT_BLK, .flags = flags};
+	int mode = (flags & UV_DEV_F_READONLY) ? O_RDONLY : O_RDWR;
+	int fd, r;
+
+	if (strlen(path) >= UV_IOCTL_PATH_MAX)
+		return -ENAMETOOLONG;
+	snprintf(x.path, sizeof(x.path), "%s", path);
+	fd = open(image, mode | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	x.size = image_size(fd);
+	r = call(c, UV_IOCTL_ADD_DIRECT, &x, &fd, 1, NULL, NULL);
+	close(fd);
 	return r;
 }
 

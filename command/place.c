@@ -9,6 +9,10 @@
  *   a device grant in the DB      ASSIGN_DEVICE vhost-user-blk / -net with that socket path,
  *                                 which the monitor attaches as for any such device
  *
+ * or, for a direct disk (the fast path, claims 22, 23, 68, 69), ultra-io's record that the image
+ * is taken (IO/NAME.diskN.direct, ADD_DIRECT) and ASSIGN_DEVICE direct-blk of the image itself,
+ * which the engine reads and writes with O_DIRECT, with no I/O partition on its data path
+ *
  * and while it is not, neither. Everything is derived from the resource database and from
  * ultra-io's own list of exports, once a second and at start, so a restarted ultra-io gets its
  * exports back and a restarted command partition carries on (claim 55).
@@ -23,8 +27,9 @@
 #include "command.h"
 
 struct want {
-	struct uv_device dev;   /* the grant: kind, flags, socket path */
-	const char *image, *sw; /* what ultra-io serves on it */
+	struct uv_device dev;   /* the grant: kind, flags, socket (direct: image) path */
+	const char *image, *sw; /* what ultra-io serves on it (direct: records as taken) */
+	char at[UV_IOCTL_PATH_MAX + 4]; /* ultra-io's name for it: the socket, or NAME.diskN.direct */
 };
 
 struct sync_ctx {
@@ -38,14 +43,14 @@ struct sync_ctx {
 	int failed;
 };
 
-int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, char *buf,
-                   size_t cap)
+int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i,
+                   const char *ext, char *buf, size_t cap)
 {
 	char dir[512];
 	int n;
 
 	snprintf(dir, sizeof(dir), "%s", c->io_path);
-	n = snprintf(buf, cap, "%s/%s.%s%u.sock", dirname(dir), name, what, i);
+	n = snprintf(buf, cap, "%s/%s.%s%u.%s", dirname(dir), name, what, i, ext);
 	return n < 0 || (size_t)n >= cap || (size_t)n >= UV_IOCTL_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
@@ -54,16 +59,24 @@ static unsigned wants_of(struct cmdp *c, const struct uv_partition_desc *d, stru
 	unsigned n = 0, i;
 
 	for (i = 0; i < d->n_disk && i < UV_DISKS_MAX; i++, n++) {
-		w[n] = (struct want){.dev = {.kind = UV_DEV_VHOST_USER_BLK,
-		                             .flags = d->disk[i].flags & UV_DEV_F_READONLY},
-		                     .image = d->disk[i].image};
-		if (cmd_place_path(c, d->name, "disk", i, w[n].dev.path, sizeof(w[n].dev.path)))
+		const struct uv_disk_req *k = &d->disk[i];
+		int direct = k->flags & UV_DISK_F_DIRECT;
+
+		w[n] = (struct want){.dev = {.kind = direct ? UV_DEV_DIRECT_BLK
+		                                            : UV_DEV_VHOST_USER_BLK,
+		                             .flags = k->flags & UV_DEV_F_READONLY},
+		                     .image = k->image};
+		if (cmd_place_path(c, d->name, "disk", i, direct ? "direct" : "sock", w[n].at,
+		                   sizeof(w[n].at)))
 			w[n].dev.kind = UV_DEV_NONE;
+		/* The fast path grants the image itself: the engine opens it (claims 22, 23). */
+		snprintf(w[n].dev.path, sizeof(w[n].dev.path), "%s", direct ? k->image : w[n].at);
 	}
 	for (i = 0; i < d->n_nic && i < UV_NICS_MAX; i++, n++) {
 		w[n] = (struct want){.dev = {.kind = UV_DEV_VHOST_USER_NET}, .sw = d->nic[i].sw};
-		if (cmd_place_path(c, d->name, "nic", i, w[n].dev.path, sizeof(w[n].dev.path)))
+		if (cmd_place_path(c, d->name, "nic", i, "sock", w[n].at, sizeof(w[n].at)))
 			w[n].dev.kind = UV_DEV_NONE;
+		snprintf(w[n].dev.path, sizeof(w[n].dev.path), "%s", w[n].at);
 	}
 	return n;
 }
@@ -84,7 +97,7 @@ static int listed(const struct sync_ctx *x, const struct want *w)
 	for (unsigned i = 0; i < x->n_list; i++) {
 		const struct uv_ioctl_export *l = &x->list[i];
 
-		if (strncmp(l->path, w->dev.path, sizeof(l->path)) || l->kind != w->dev.kind)
+		if (strncmp(l->path, w->at, sizeof(l->path)) || l->kind != w->dev.kind)
 			continue;
 		if (w->image &&
 		    (l->flags != w->dev.flags || stat(w->image, &st) ||
@@ -110,7 +123,7 @@ static int device_txn(struct sync_ctx *x, uint32_t id, const struct uv_device *d
 
 static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct want *w)
 {
-	const char *path = w->dev.path;
+	const char *path = w->at;
 	int i = x->list ? listed(x, w) : -1, r = 0;
 
 	if (x->list && i >= 0) {
@@ -123,8 +136,12 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 				cmd_io_remove(x->c, path);
 				x->claimed[k] = 1;
 			}
-		r = w->image ? cmd_io_add_blk(x->c, path, w->image, w->dev.flags)
-		             : cmd_io_add_net(x->c, path, w->sw);
+		if (w->dev.kind == UV_DEV_DIRECT_BLK)
+			r = cmd_io_add_direct(x->c, path, w->image, w->dev.flags);
+		else if (w->image)
+			r = cmd_io_add_blk(x->c, path, w->image, w->dev.flags);
+		else
+			r = cmd_io_add_net(x->c, path, w->sw);
 		if (r)
 			return cmd_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
 			                p->desc.name, w->image ? w->image : w->sw, path,
@@ -132,7 +149,7 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 		fprintf(stderr, "ultra-command: partition %s: %s exported on %s\n", p->desc.name,
 		        w->image ? w->image : w->sw, path);
 	}
-	if (!granted(&p->desc, path) && device_txn(x, p->id, &w->dev, 1))
+	if (!granted(&p->desc, w->dev.path) && device_txn(x, p->id, &w->dev, 1))
 		return -1;
 	return 0;
 }

@@ -62,6 +62,12 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 	if (uv_desc_from_json(json_object_to_json_string(def), base_dir, &d, err, sizeof(err)) ||
 	    uv_desc_validate(&d, 1, err, sizeof(err)))
 		return cmd_fail(e, "invalid-definition", "%s", err);
+	for (uint32_t i = 0; i < d.n_dev && i < UV_DEVICES_MAX; i++)
+		if (d.dev[i].kind == UV_DEV_DIRECT_BLK) /* the I/O partition must know of it */
+			return cmd_fail(e, "invalid-definition",
+					"devices[%u].kind: direct-blk is granted by placement only: "
+					"ask for it with disks[].direct",
+					i);
 	if (cmd_view_find(c, d.name, &old) == 0)
 		return cmd_fail(e, "exists", "a partition named %s is already defined (number %u)",
 				d.name, old.id);

@@ -7,6 +7,7 @@
  * We keep no state file: after a restart the command partition sends the exports again.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <liburing.h>
 #include <stdio.h>
@@ -72,6 +73,20 @@ static struct ctl_export *free_export(struct io_control *c)
 	return NULL;
 }
 
+/* An image is in one export or direct disk at most: two writers would wreck its file system. */
+static bool image_in_use(const struct io_control *c, const struct stat *st)
+{
+	for (unsigned i = 0; i < UV_IOCTL_EXPORTS_MAX; i++) {
+		const struct ctl_export *x = &c->exp[i];
+
+		if (x->used && !x->removing && x->info.kind != UV_DEV_VHOST_USER_NET &&
+		    x->info.image_dev == (uint64_t)st->st_dev &&
+		    x->info.image_ino == (uint64_t)st->st_ino)
+			return true;
+	}
+	return false;
+}
+
 static void device_free(struct ctl_export *x)
 {
 	struct io_uring ring;
@@ -114,6 +129,8 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 		return -EINVAL;
 	if (fstat(fds[1], &st) < 0)
 		return -errno;
+	if (image_in_use(c, &st))
+		return -EBUSY;
 	r = disk_raw_adopt(fds[1], in->size, in->flags & UV_DEV_F_READONLY, ring, &disk);
 	if (r < 0)
 		return r;
@@ -138,6 +155,34 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 		        x->info.path, (unsigned long long)disk->size,
 		        disk->read_only ? ", read-only" : "");
 	return r;
+}
+
+/* The fast path: the client's engine does this disk's I/O itself (O_DIRECT), so there is
+ * nothing to serve; we record the image as taken and check the fd is what the grant says. */
+static int add_direct(struct io_control *c, struct ctl_export *x, int fd)
+{
+	bool ro = x->info.flags & UV_DEV_F_READONLY;
+	int fl = fcntl(fd, F_GETFL);
+	struct stat st;
+
+	if (x->info.flags & ~UV_DEV_F_READONLY || fl < 0 || !(fl & O_DIRECT))
+		return -EINVAL;
+	if ((fl & O_ACCMODE) != (ro ? O_RDONLY : O_RDWR))
+		return -EACCES; /* e.g. an image only readable, asked for writing */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -EINVAL;
+	if (image_in_use(c, &st))
+		return -EBUSY;
+	x->info.image_dev = (uint64_t)st.st_dev;
+	x->info.image_ino = (uint64_t)st.st_ino;
+	if (S_ISREG(st.st_mode))
+		x->info.size = (uint64_t)st.st_size;
+	close(fd);
+	fprintf(stderr, "ultra-io: %s: a direct disk of %llu bytes%s (added; not on our data path)\n",
+	        x->info.path, (unsigned long long)x->info.size, ro ? ", read-only" : "");
+	return 0;
 }
 
 static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
@@ -178,9 +223,16 @@ static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_e
 	if (!(x = free_export(c)))
 		return -ENOSPC;
 	*x = (struct ctl_export){.used = true, .info = *in, .ctl = c};
-	x->info.kind = op == UV_IOCTL_ADD_BLK ? UV_DEV_VHOST_USER_BLK : UV_DEV_VHOST_USER_NET;
+	x->info.kind = op == UV_IOCTL_ADD_BLK ? UV_DEV_VHOST_USER_BLK
+	               : op == UV_IOCTL_ADD_NET ? UV_DEV_VHOST_USER_NET
+	                                        : UV_DEV_DIRECT_BLK;
 	x->info.image_dev = x->info.image_ino = 0;
-	r = op == UV_IOCTL_ADD_BLK ? add_disk(c, x, fds, image_taken) : add_nic(c, x, fds);
+	if (op == UV_IOCTL_ADD_BLK)
+		r = add_disk(c, x, fds, image_taken);
+	else if (op == UV_IOCTL_ADD_NET)
+		r = add_nic(c, x, fds);
+	else
+		r = add_direct(c, x, fds[0]); /* closes it on success */
 	if (r < 0)
 		x->used = false;
 	return r;
@@ -194,8 +246,12 @@ static int remove_export(struct io_control *c, const struct uv_ioctl_export *in)
 		return -EINVAL;
 	if (!(x = export_named(c, in->path)))
 		return -ENOENT;
-	x->removing = true;
 	fprintf(stderr, "ultra-io: %s: removed\n", x->info.path);
+	if (x->info.kind == UV_DEV_DIRECT_BLK) {
+		x->used = false; /* no server, no clients: nothing to wait for */
+		return 0;
+	}
+	x->removing = true;
 	return vhu_server_unexport(c->s, x->info.path, released, x);
 }
 
@@ -246,6 +302,7 @@ static void ctl_request(struct io_control *c, int fd, const uint8_t *buf, size_t
 		break;
 	case UV_IOCTL_ADD_BLK:
 	case UV_IOCTL_ADD_NET:
+	case UV_IOCTL_ADD_DIRECT:
 		r = m.count ? add_export(c, m.op, &in, fds, nfds, &image_taken) : -EINVAL;
 		break;
 	case UV_IOCTL_REMOVE:

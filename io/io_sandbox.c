@@ -104,8 +104,8 @@ static int unix_sockets(scmp_filter_ctx ctx)
 	return r ? r : no_exec(ctx);
 }
 
-/* The serving process: no executable memory, and fcntl only to seal an inflight region and to
- * check that a handed-back one is sealed. */
+/* The serving process: no executable memory, and fcntl only to seal an inflight region, to
+ * check that a handed-back one is sealed, and to read a direct disk's flags (O_DIRECT, access). */
 static int serving(scmp_filter_ctx ctx)
 {
 	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
@@ -114,6 +114,9 @@ static int serving(scmp_filter_ctx ctx)
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 		                     SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		                     SCMP_A1(SCMP_CMP_EQ, F_GETFL));
 	return r ? r : no_exec(ctx);
 }
 

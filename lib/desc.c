@@ -139,6 +139,7 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 	for (i = 0; i < d->n_dev; i++) {
 		const struct uv_device *v = &d->dev[i];
 		char field[32];
+		int file;
 
 		snprintf(field, sizeof(field), "devices[%u].path", i);
 		if (v->kind == UV_DEV_NONE || v->kind > UV_DEV_KIND_MAX)
@@ -147,8 +148,8 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 			return fail(err, errlen, "devices[%u].flags: unknown bits 0x%x", i, v->flags);
 		if (v->kind == UV_DEV_RNG)
 			continue;
-		if ((r = path_check(field, v->path, check_files && v->kind == UV_DEV_BLK, err,
-				    errlen)))
+		file = v->kind == UV_DEV_BLK || v->kind == UV_DEV_DIRECT_BLK;
+		if ((r = path_check(field, v->path, check_files && file, err, errlen)))
 			return r;
 		if (v->kind == UV_DEV_CHANNEL && check_files &&
 		    (r = channel_check(field, v->path, err, errlen)))
@@ -179,6 +180,7 @@ const char *uv_dev_kind_name(enum uv_dev_kind k)
 		[UV_DEV_VHOST_USER_BLK] = "vhost-user-blk",
 		[UV_DEV_VHOST_USER_NET] = "vhost-user-net",
 		[UV_DEV_CHANNEL] = "channel",
+		[UV_DEV_DIRECT_BLK] = "direct-blk",
 	};
 	if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
 		return "unknown";

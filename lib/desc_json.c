@@ -93,7 +93,7 @@ static int parse_device(json_object *o, unsigned idx, const char *base, struct u
 			if (i > UV_DEV_KIND_MAX)
 				return fail(err, errlen,
 					    "%s: unknown device kind \"%s\" (rng, blk, vhost-user-blk, "
-					    "vhost-user-net, channel)",
+					    "vhost-user-net, channel, direct-blk)",
 					    path, k);
 			dev->kind = i;
 			have_kind = 1;

@@ -3,7 +3,8 @@
  * The definition keys that ask the command partition to place something at start (issue 6 item
  * 1, docs/definitions.md):
  *
- *   "disks":    [{"image": PATH, "readonly": BOOL}]        served by an I/O partition
+ *   "disks":    [{"image": PATH, "readonly": BOOL,        served by an I/O partition, or
+ *                 "direct": BOOL}]                        (direct) by the engine, fast path
  *   "nics":     [{"switch": NAME}]                         a port of that switch
  *   "channels": [{"peer": PARTITION, "size_kib": N}]       a memory channel to PARTITION
  *
@@ -38,7 +39,13 @@ static int disk_item(json_object *o, const char *at, const char *base, struct uv
 		} else if (!strcmp(key, "readonly")) {
 			if (!json_object_is_type(val, json_type_boolean))
 				return uv_def_fail(err, errlen, "%s: expected true or false", path);
-			k->flags = json_object_get_boolean(val) ? UV_DEV_F_READONLY : 0;
+			k->flags &= ~UV_DEV_F_READONLY;
+			k->flags |= json_object_get_boolean(val) ? UV_DEV_F_READONLY : 0;
+		} else if (!strcmp(key, "direct")) {
+			if (!json_object_is_type(val, json_type_boolean))
+				return uv_def_fail(err, errlen, "%s: expected true or false", path);
+			k->flags &= ~UV_DISK_F_DIRECT;
+			k->flags |= json_object_get_boolean(val) ? UV_DISK_F_DIRECT : 0;
 		} else {
 			return uv_def_fail(err, errlen, "%s: unknown key", path);
 		}

@@ -102,6 +102,7 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 	char **argv = NULL;
 	int pipefd[2] = {-1, -1}, log_fd = -1, child_errno = 0, r;
 	int fds[QEMU_FDS_MAX] = {mem_fd, -1, -1}, n_fds = QEMU_CHAN_FD0 - QEMU_MEM_FD;
+	unsigned n_direct = 0;
 	pid_t pid;
 	ssize_t n;
 
@@ -125,6 +126,9 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 	}
 	for (unsigned i = 0; i < m->n_uv_chan; i++)
 		fds[n_fds++] = m->uv_chan[i].fd; /* the monitor keeps its own: QEMU gets copies */
+	if ((r = mon_direct_open(m->desc, fds + n_fds, &n_direct, err, errlen)) < 0)
+		goto out;
+	n_fds += (int)n_direct;
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -159,6 +163,8 @@ out:
 	for (int i = 1; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	for (unsigned i = 0; i < n_direct; i++) /* QEMU has its own */
+		close(fds[n_fds - (int)n_direct + (int)i]);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)

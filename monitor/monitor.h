@@ -97,7 +97,12 @@ enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
 #define QEMU_QMP_FD 4 /* listening QMP socket, bound by the monitor */
 #define QEMU_CON_FD 5 /* listening console socket, bound by the monitor */
 #define QEMU_CHAN_FD0 6 /* ultravisor channel i's memory object is fd QEMU_CHAN_FD0 + i */
-#define QEMU_FDS_MAX (QEMU_CHAN_FD0 - QEMU_MEM_FD + UV_CTL_FDS_MAX)
+/* then direct disk k (in descriptor order) is fd QEMU_CHAN_FD0 + n_uv_chan + k */
+#define QEMU_FDS_MAX (QEMU_CHAN_FD0 - QEMU_MEM_FD + UV_CTL_FDS_MAX + UV_DEVICES_MAX)
+
+/* direct.c: opens the direct disks the descriptor grants (fds: room for UV_DEVICES_MAX). */
+int mon_direct_open(const struct uv_partition_desc *d, int *fds, unsigned *n, char *err,
+		    size_t errlen);
 
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
 int mon_qemu_argv(const struct monitor *m, char ***argv_out);

@@ -64,10 +64,16 @@ enum uv_dev_kind {
 	/* A memory channel (claims 15, 16) shown to the guest as an ivshmem-plain PCI device whose
 	 * BAR 2 is the channel's memory object at path (a power-of-two size, as ivshmem needs). */
 	UV_DEV_CHANNEL = 5,
-	UV_DEV_KIND_MAX = 5,
+	/* The fast path (claims 22, 23, 68, 69; docs/io-partition.md): a raw image at path that
+	 * the engine itself reads and writes with O_DIRECT through io_uring, no I/O partition on
+	 * the data path. Granted by placement only, for a disk request with UV_DISK_F_DIRECT. */
+	UV_DEV_DIRECT_BLK = 6,
+	UV_DEV_KIND_MAX = 6,
 };
 
 #define UV_DEV_F_READONLY 0x1u
+/* uv_disk_req.flags only: the disk takes the fast path (a direct-blk grant, no export). */
+#define UV_DISK_F_DIRECT 0x2u
 
 struct uv_mem_region {
 	uint64_t pool_offset; /* offset of the region in the memory object behind the grant */
@@ -88,7 +94,7 @@ struct uv_device {
  * These are requests: the grants that carry them out are recorded where grants always are.
  */
 struct uv_disk_req {
-	uint32_t flags; /* UV_DEV_F_READONLY */
+	uint32_t flags; /* UV_DEV_F_READONLY, UV_DISK_F_DIRECT */
 	uint32_t reserved;
 	char image[UV_PATH_MAX]; /* raw image file or block device; NUL-terminated */
 };

@@ -14,6 +14,14 @@
  *   ADD_BLK   fds: listening socket, image (O_RDWR, or O_RDONLY with UV_DEV_F_READONLY)
  *   ADD_NET   fds: listening socket; the export's clients become ports of switch sw
  *   REMOVE    by path: clients dropped, socket closed and unlinked, image closed
+ *   ADD_DIRECT fd: the image (with O_DIRECT; O_RDWR, or O_RDONLY with UV_DEV_F_READONLY).
+ *             Nothing is served: the image is a client's direct disk (the fast path, claims
+ *             22, 23, 68, 69), recorded under path (a name, no socket) so the I/O partition,
+ *             which owns the storage, knows of it, lists it and exports it to nobody else.
+ *             ultra-io keeps only the image's identity, not the fd.
+ *
+ * An image (st_dev, st_ino) is in at most one export or direct disk: ADD_BLK and ADD_DIRECT
+ * of an image in use are refused with EBUSY.
  */
 #ifndef ULTRA_IO_CTL_H
 #define ULTRA_IO_CTL_H
@@ -32,6 +40,7 @@ enum uv_ioctl_op {
 	UV_IOCTL_ADD_BLK = 2,
 	UV_IOCTL_ADD_NET = 3,
 	UV_IOCTL_REMOVE = 4,
+	UV_IOCTL_ADD_DIRECT = 5,
 };
 
 struct uv_ioctl_msg {
@@ -45,13 +54,13 @@ struct uv_ioctl_msg {
 };
 
 struct uv_ioctl_export {
-	uint32_t kind;      /* UV_DEV_VHOST_USER_BLK or UV_DEV_VHOST_USER_NET */
+	uint32_t kind;      /* UV_DEV_VHOST_USER_BLK, _NET or UV_DEV_DIRECT_BLK */
 	uint32_t flags;     /* UV_DEV_F_READONLY */
 	uint64_t size;      /* blk: bytes; needed for block devices (fstat says 0), else ignored */
 	uint64_t image_dev; /* reply: the image's st_dev and st_ino, so a caller knows which */
 	uint64_t image_ino; /* image an export serves */
 	char sw[UV_NAME_MAX];             /* net: the switch */
-	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket: its name */
+	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket (direct: a name): its key */
 };
 
 _Static_assert(sizeof(struct uv_ioctl_msg) == 24, "io control ABI");

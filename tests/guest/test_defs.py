@@ -71,6 +71,18 @@ def write_def(w, name, **kw):
     return path
 
 
+def ext4_pattern(p, vd, image):
+    """Debian's mke2fs on p's disk vd, a random 4 MiB file /mnt/d/pattern, sync, unmounted;
+    checks the image holds what the guest wrote and returns the file's md5."""
+    p.out(f"/usr/sbin/mke2fs -q -F -t ext4 {vd} && mkdir -p /mnt/d && mount -t ext4 {vd} /mnt/d",
+          timeout=120)
+    p.out("dd if=/dev/urandom of=/mnt/d/pattern bs=1M count=4 2>/dev/null && sync", timeout=120)
+    want = p.out("md5sum /mnt/d/pattern").split()[0]
+    p.out("umount /mnt/d && echo 3 > /proc/sys/vm/drop_caches")
+    check(image_md5(image, 8) == guest_md5(p, vd, 8), "the image does not hold what the guest wrote")
+    return want
+
+
 def kill_guests(run_dir):
     from test_command import kill_monitors
     kill_monitors(run_dir)
@@ -113,13 +125,7 @@ def test_disks_nics_and_channels_from_definitions():
     vd = find_disk(a)
     size = int(a.out(f"cat /sys/block/{vd[5:]}/size").strip())
     check(size == (DISK_MIB << 20) // 512, f"dfa sees {size} sectors")
-    a.out(f"/usr/sbin/mke2fs -q -F -t ext4 {vd} && mkdir -p /mnt/d && mount -t ext4 {vd} /mnt/d",
-          timeout=120)
-    a.out("dd if=/dev/urandom of=/mnt/d/pattern bs=1M count=4 2>/dev/null && sync", timeout=120)
-    want = a.out("md5sum /mnt/d/pattern").split()[0]
-    a.out("umount /mnt/d && echo 3 > /proc/sys/vm/drop_caches")
-    check(image_md5(os.path.join(w.dir, "dfa.img"), 8) == guest_md5(a, vd, 8),
-          "the image does not hold what the guest wrote")
+    want = ext4_pattern(a, vd, os.path.join(w.dir, "dfa.img"))
 
     # The NICs: one switch, the two guests ping each other.
     check(bring_up(a, "10.99.1.1") != bring_up(b, "10.99.1.2"), "the two NICs share a MAC")

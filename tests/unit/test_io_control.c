@@ -189,6 +189,57 @@ static void test_add_list_remove(void **state)
 	assert_int_equal(listed(f, l), 2);
 }
 
+/* ADD_DIRECT of the image opened with mode; its status. */
+static int try_direct(struct fixture *f, const char *leaf, int mode, uint32_t flags)
+{
+	struct uv_ioctl_export x = {.kind = UV_DEV_DIRECT_BLK, .flags = flags};
+	int fd = open(f->img, mode), r;
+
+	assert_true(fd >= 0);
+	snprintf(x.path, sizeof(x.path), "%s/%s", f->dir, leaf);
+	r = ask(f, UV_IOCTL_ADD_DIRECT, &x, &fd, 1, NULL, NULL);
+	close(fd);
+	return r;
+}
+
+/* The fast path: a direct disk is recorded, listed and keeps its image from anyone else, but
+ * nothing is served (claims 22, 23, 68, 69). */
+static void test_direct_disk_recorded(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8], x = {0};
+	struct stat st;
+	int fd = open(f->img, O_RDWR | O_DIRECT);
+
+	if (fd < 0)
+		skip(); /* a file system without O_DIRECT (tmpfs) */
+	close(fd);
+	assert_int_equal(try_direct(f, "x0.direct", O_RDWR, 0), -EINVAL); /* no O_DIRECT */
+	assert_int_equal(try_direct(f, "x0.direct", O_RDONLY | O_DIRECT, 0), -EACCES);
+	assert_int_equal(try_direct(f, "x0.direct", O_RDWR | O_DIRECT, 0x80), -EINVAL);
+	assert_int_equal(listed(f, l), 0);
+	assert_int_equal(try_direct(f, "x0.direct", O_RDWR | O_DIRECT, 0), 0);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(stat(f->img, &st), 0);
+	assert_int_equal(l[0].kind, UV_DEV_DIRECT_BLK);
+	assert_int_equal(l[0].image_ino, st.st_ino);
+	assert_int_equal(l[0].size, 1 << 20);
+	snprintf(x.path, sizeof(x.path), "%s/x0.direct", f->dir);
+	assert_int_not_equal(access(x.path, F_OK), 0); /* no socket: nothing to connect to */
+	/* The image is taken: neither exported nor given directly to anyone else. */
+	fd = open(f->img, O_RDWR);
+	assert_int_equal(try_blk(f, "d1.sock", fd, 2, 0), -EBUSY);
+	assert_int_equal(try_direct(f, "x1.direct", O_RDONLY | O_DIRECT, UV_DEV_F_READONLY),
+			 -EBUSY);
+	assert_int_equal(listed(f, l), 1);
+	/* Removed, the image is free again. */
+	assert_int_equal(ask(f, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(listed(f, l), 0);
+	assert_int_equal(try_blk(f, "d1.sock", fd, 2, 0), 0);
+	close(fd);
+	assert_int_equal(try_direct(f, "x1.direct", O_RDWR | O_DIRECT, 0), -EBUSY);
+}
+
 static void test_bad_requests_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -232,6 +283,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
