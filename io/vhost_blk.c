@@ -333,6 +333,9 @@ int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out)
 	}
 	b->dev.ops = &blk_ops;
 	b->dev.name = name;
+	/* The guest is told, so it mounts read-only instead of meeting I/O errors on writes
+	 * (which are still refused: the bit is advice a hostile guest may ignore). */
+	b->dev.features = disk->read_only ? BIT(VIRTIO_BLK_F_RO) : 0;
 	b->disk = disk;
 	b->nqueues = VHOST_BLK_QUEUES;
 	*out = b;

@@ -15,7 +15,8 @@
 
 static uint64_t features_offered(const struct vhu_client *c)
 {
-	return c->exp->dev->ops->features | BIT(VIRTIO_F_VERSION_1) | BIT(VHU_F_PROTOCOL_FEATURES);
+	return c->exp->dev->ops->features | c->exp->dev->features | BIT(VIRTIO_F_VERSION_1) |
+	       BIT(VHU_F_PROTOCOL_FEATURES);
 }
 
 static struct vhu_queue *queue_of(struct vhu_client *c, uint32_t index)

@@ -210,6 +210,7 @@ static inline uint64_t vring_used_bytes(uint32_t num) { return 6ull + 8ull * num
 /* ---- virtio-blk (virtio 1.2, 5.2) ---------------------------------------------------------- */
 #define VIRTIO_BLK_F_SIZE_MAX 1
 #define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH 9
 #define VIRTIO_BLK_F_MQ 12

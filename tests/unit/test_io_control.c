@@ -147,6 +147,25 @@ static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds
 	return r;
 }
 
+/* The virtio features the export at leaf offers a front end that asks (GET_FEATURES). */
+static uint64_t offered(struct fixture *f, const char *leaf)
+{
+	struct vhu_hdr h = {VHU_GET_FEATURES, VHU_FLAG_VERSION, 0};
+	uint8_t reply[sizeof(h) + 8];
+	char path[160];
+	uint64_t v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, leaf);
+	fd = uv_unix_connect(path, SOCK_STREAM);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &h, sizeof(h)), (ssize_t)sizeof(h));
+	assert_int_equal(recv(fd, reply, sizeof(reply), MSG_WAITALL), (ssize_t)sizeof(reply));
+	memcpy(&v, reply + sizeof(h), sizeof(v));
+	close(fd);
+	return v;
+}
+
 static void test_add_list_remove(void **state)
 {
 	struct fixture *f = *state;
@@ -161,6 +180,7 @@ static void test_add_list_remove(void **state)
 	assert_int_equal(l[0].kind, UV_DEV_VHOST_USER_BLK);
 	assert_int_equal(l[0].image_ino, st.st_ino); /* which image: the command partition checks */
 	assert_int_equal(l[0].size, 1 << 20);
+	assert_false(offered(f, "d0.sock") & (1ull << VIRTIO_BLK_F_RO));
 	/* The same path twice is refused; a NIC on a second path joins the switch. */
 	assert_int_equal(try_blk(f, "d0.sock", img, 2, 0), -EEXIST);
 	close(img);
@@ -187,6 +207,8 @@ static void test_add_list_remove(void **state)
 	assert_int_equal(try_blk(f, "d0.sock", img, 2, UV_DEV_F_READONLY), 0);
 	close(img);
 	assert_int_equal(listed(f, l), 2);
+	/* A read-only disk says so, and the guest mounts it read-only. */
+	assert_true(offered(f, "d0.sock") & (1ull << VIRTIO_BLK_F_RO));
 }
 
 /* ADD_DIRECT of the image opened with mode; its status. */
