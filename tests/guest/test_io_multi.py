@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """One ultra-io serves eight Debian guests at once (claims 17-19, 25, 63-65): eight raw images
 in one directory, eight NICs on one switch. All eight run sustained direct I/O to their own
-disk in the same time window while pinging two neighbours over the switch; no guest is starved
-(Jain's index and a floor against the mean: a guard, not a check of equal shares, which a
-fair backend does not reach on this shared TCG machine; see docs/io-partition.md, Fairness),
+disk in the same time window while pinging two neighbours over the switch; the guests get
+equal shares (Jain's index and a floor against the mean; when the host is shared with other
+work, only that no guest is starved: see docs/io-partition.md, Fairness),
 every guest's data lands in its own image and only there, and every ping crosses the switch."""
 import base64
 import hashlib
@@ -27,8 +27,13 @@ MARGIN_S = 5           # load before the window opens, so that all eight windows
 WINDOW_S = 20
 PINGS = 8
 BOOT_S = 300           # eight TCG guests booting at once on two cores
-JAIN_MIN = 0.5         # docs/io-partition.md, Fairness: what fair and biased backends measure
-FLOOR = 0.15           # no guest starved: fair runs here measured min/mean 0.27-0.94
+# docs/io-partition.md, Fairness. When the test's own processes had the host (at least OWN_MIN
+# of both cores in the window), equal shares are checked: fair runs measured Jain 0.97-0.996
+# and min/mean 0.87-0.91 there. On a host shared with other work the split is noisy (fair runs
+# down to Jain 0.69, min/mean 0.27), so only starvation is checked.
+OWN_MIN = 0.8
+JAIN_MIN, FLOOR = 0.9, 0.6
+JAIN_SHARED, FLOOR_SHARED = 0.5, 0.15
 
 # The load, run in the background by each guest's shell. It waits for /tmp/go so that all
 # eight start together, writes the guest's own 1 MiB pattern into its slot, then runs READERS
@@ -200,9 +205,14 @@ def test_eight_guests_share_one_io_partition_fairly():
               f"Jain {index:.3f}; min/mean {min(rate) / mean:.2f}; CPU s per QEMU "
               + " ".join(f"{c:.1f}" for c in cpu[:-1]) + f", ultra-io {cpu[-1]:.1f}")
         check(min(rate) > 0, f"a guest did no I/O at all: {figures} MB/s")
-        check(index >= JAIN_MIN, f"unfair: Jain's index {index:.3f} < {JAIN_MIN} ({figures} MB/s)")
-        check(min(rate) >= FLOOR * mean,
-              f"starved: min {min(rate) / mean:.2f} of the mean ({figures} MB/s)")
+        own = sum(cpu) / (WINDOW_S * os.cpu_count())
+        quiet = own >= OWN_MIN
+        jain_min, floor = (JAIN_MIN, FLOOR) if quiet else (JAIN_SHARED, FLOOR_SHARED)
+        print(f"  io-multi: the test's processes had {own:.0%} of the host: checking "
+              f"{'equal shares' if quiet else 'only starvation (host shared)'}")
+        check(index >= jain_min, f"unfair: Jain's index {index:.3f} < {jain_min} ({figures} MB/s)")
+        check(min(rate) >= floor * mean,
+              f"starved: min {min(rate) / mean:.2f} of the mean, below {floor} ({figures} MB/s)")
         for p, (_, pings) in zip(ps, results):
             check(all(n > 0 for n in pings), f"{p.name}: pings received from its peers: {pings}")
 
