@@ -29,10 +29,10 @@ PINGS = 8
 BOOT_S = 300           # eight TCG guests booting at once on two cores
 # docs/io-partition.md, Fairness. When the test's own processes had the host (at least OWN_MIN
 # of both cores in the window), equal shares are checked: fair runs measured Jain 0.97-0.996
-# and min/mean 0.87-0.91 there. On a host shared with other work the split is noisy (fair runs
+# and min/mean 0.71-0.91 there. On a host shared with other work the split is noisy (fair runs
 # down to Jain 0.69, min/mean 0.27), so only starvation is checked.
 OWN_MIN = 0.8
-JAIN_MIN, FLOOR = 0.9, 0.6
+JAIN_MIN, FLOOR = 0.9, 0.5
 JAIN_SHARED, FLOOR_SHARED = 0.5, 0.15
 
 # The load, run in the background by each guest's shell. It waits for /tmp/go so that all
