@@ -19,7 +19,7 @@
 struct verb {
 	const char *name;
 	const char *const *args; /* allowed argument names, NULL-terminated */
-	json_object *(*fn)(struct cmdp *c, json_object *args, struct cmd_err *e);
+	json_object *(*fn)(struct cmdp *c, json_object *args, struct api_err *e);
 };
 
 json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p)
@@ -55,29 +55,29 @@ static const char *arg_str(json_object *args, const char *key)
 }
 
 /* The name argument, required by every verb that names a partition. */
-static const char *need_name(json_object *args, struct cmd_err *e)
+static const char *need_name(json_object *args, struct api_err *e)
 {
 	const char *n = arg_str(args, "name");
 
 	if (!n || !n[0]) {
-		cmd_fail(e, "bad-request", "arguments.name: expected a partition name");
+		api_fail(e, "bad-request", "arguments.name: expected a partition name");
 		return NULL;
 	}
 	return n;
 }
 
-static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_define(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	json_object *def;
 	struct cmd_part p = {0};
 
 	if (!args || !json_object_object_get_ex(args, "definition", &def) ||
 	    !json_object_is_type(def, json_type_object)) {
-		cmd_fail(e, "bad-request", "arguments.definition: expected a definition object");
+		api_fail(e, "bad-request", "arguments.definition: expected a definition object");
 		return NULL;
 	}
 	if (json_object_object_get_ex(args, "base_dir", NULL) && !arg_str(args, "base_dir")) {
-		cmd_fail(e, "bad-request", "arguments.base_dir: expected a string");
+		api_fail(e, "bad-request", "arguments.base_dir: expected a string");
 		return NULL;
 	}
 	/* Domains and autostart are kept and carried out by the operations partition, which
@@ -86,7 +86,7 @@ static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *
 	{
 		(void)val;
 		if (uv_def_policy_key(key)) {
-			cmd_fail(e, "invalid-definition", "%s: belongs to the operations partition: "
+			api_fail(e, "invalid-definition", "%s: belongs to the operations partition: "
 				 "define through RUN/ops.sock (ultra define does when ultra-ops runs)",
 				 key);
 			return NULL;
@@ -97,7 +97,7 @@ static json_object *v_define(struct cmdp *c, json_object *args, struct cmd_err *
 	return cmd_part_json(c, &p);
 }
 
-static json_object *v_undefine(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_undefine(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 
@@ -106,7 +106,7 @@ static json_object *v_undefine(struct cmdp *c, json_object *args, struct cmd_err
 	return json_object_new_object();
 }
 
-static json_object *v_start(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_start(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	struct cmd_part p = {0};
@@ -116,7 +116,7 @@ static json_object *v_start(struct cmdp *c, json_object *args, struct cmd_err *e
 	return cmd_part_json(c, &p);
 }
 
-static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	struct cmd_part p = {0};
@@ -128,7 +128,7 @@ static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct cm
 	if (!json_object_object_get_ex(args, "cpu_share", &v) ||
 	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
 	    !isfinite(x = json_object_get_double(v)) || x < 0 || x > UV_VCPUS_MAX) {
-		cmd_fail(e, "bad-request", "arguments.cpu_share: expected 0..%d CPUs (0: no limit)",
+		api_fail(e, "bad-request", "arguments.cpu_share: expected 0..%d CPUs (0: no limit)",
 			 UV_VCPUS_MAX);
 		return NULL;
 	}
@@ -140,7 +140,7 @@ static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct cm
 /* stop and destroy are the monitor's: the request returns once it has taken the order; the
  * state then moves through stopping to stopped (watch it with info). */
 static json_object *to_monitor(struct cmdp *c, json_object *args, const char *what,
-			       json_object *margs, struct cmd_err *e)
+			       json_object *margs, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	struct cmd_part p = {0};
@@ -148,7 +148,7 @@ static json_object *to_monitor(struct cmdp *c, json_object *args, const char *wh
 	if (!name)
 		return NULL;
 	if (cmd_view_find(c, name, &p)) {
-		cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		api_fail(e, "no-such-partition", "no partition named %s", name);
 		return NULL;
 	}
 	if (cmd_monitor_call(c, name, what, margs, NULL, e))
@@ -156,14 +156,14 @@ static json_object *to_monitor(struct cmdp *c, json_object *args, const char *wh
 	return json_object_new_object();
 }
 
-static json_object *v_stop(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_stop(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	json_object *t, *margs = NULL, *r;
 
 	if (args && json_object_object_get_ex(args, "timeout", &t)) {
 		if (!json_object_is_type(t, json_type_int) || json_object_get_int64(t) < 1 ||
 		    json_object_get_int64(t) > 3600) {
-			cmd_fail(e, "bad-request", "arguments.timeout: expected 1..3600 seconds");
+			api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 seconds");
 			return NULL;
 		}
 		margs = json_object_new_object();
@@ -174,7 +174,7 @@ static json_object *v_stop(struct cmdp *c, json_object *args, struct cmd_err *e)
 	return r;
 }
 
-static json_object *v_destroy(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_destroy(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	return to_monitor(c, args, "destroy", NULL, e);
 }
@@ -187,14 +187,14 @@ static int add_part(const struct cmd_part *p, void *ctx)
 	return 0;
 }
 
-static json_object *v_list(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_list(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	json_object *a = json_object_new_array();
 	void *x[2] = {c, a};
 
 	if (cmd_view_each(c, add_part, x)) {
 		json_object_put(a);
-		cmd_fail(e, "ultravisor", "cannot read the resource database");
+		api_fail(e, "ultravisor", "cannot read the resource database");
 		return NULL;
 	}
 	return a;
@@ -208,7 +208,7 @@ static void copy_member(json_object *to, json_object *from, const char *key)
 		json_object_object_add(to, key, json_object_get(v));
 }
 
-static json_object *v_info(struct cmdp *c, json_object *args, struct cmd_err *e)
+static json_object *v_info(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e), *keys[] = {"reason", "accel", "monitor_pid",
 							   "qemu_pid", "started"};
@@ -220,7 +220,7 @@ static json_object *v_info(struct cmdp *c, json_object *args, struct cmd_err *e)
 	if (!name)
 		return NULL;
 	if (cmd_view_find(c, name, &p)) {
-		cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		api_fail(e, "no-such-partition", "no partition named %s", name);
 		return NULL;
 	}
 	o = cmd_part_json(c, &p);
@@ -255,7 +255,7 @@ static const struct verb verbs[] = {
 	{"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
 };
 
-static const struct verb *check_request(json_object *req, json_object **args, struct cmd_err *e)
+static const struct verb *check_request(json_object *req, json_object **args, struct api_err *e)
 {
 	const char *name = uv_api_envelope(req, CMD_API_VERSION, "this command partition", args,
 					   &e->code, e->message, sizeof(e->message));
@@ -267,7 +267,7 @@ static const struct verb *check_request(json_object *req, json_object **args, st
 		if (!strcmp(verbs[i].name, name))
 			break;
 	if (i == sizeof(verbs) / sizeof(verbs[0])) {
-		cmd_fail(e, "unknown-command", "execute: unknown command \"%s\"", name);
+		api_fail(e, "unknown-command", "execute: unknown command \"%s\"", name);
 		return NULL;
 	}
 	if (uv_api_args_known(*args, verbs[i].args, verbs[i].name, &e->code, e->message,
@@ -280,7 +280,7 @@ json_object *cmd_api_handle(struct cmdp *c, const char *line)
 {
 	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply;
 	const struct verb *verb;
-	struct cmd_err e = {"internal", "no result"};
+	struct api_err e = {"internal", "no result"};
 
 	verb = check_request(req, &args, &e);
 	if (verb)

@@ -63,7 +63,7 @@ static int between(const struct uv_resdb_chan *ch, void *ctx)
 	return 0;
 }
 
-static int chan_txn(struct cmdp *c, const struct uv_resdb_chan *ch, int create, struct cmd_err *e)
+static int chan_txn(struct cmdp *c, const struct uv_resdb_chan *ch, int create, struct api_err *e)
 {
 	struct uv_txn t;
 
@@ -79,7 +79,7 @@ static int chan_txn(struct cmdp *c, const struct uv_resdb_chan *ch, int create, 
 struct start_ctx {
 	struct cmdp *c;
 	const struct cmd_part *self;
-	struct cmd_err *e;
+	struct api_err *e;
 };
 
 static int grant_to_peer(const struct cmd_part *peer, void *ctx)
@@ -105,7 +105,7 @@ static int grant_to_peer(const struct cmd_part *peer, void *ctx)
 	return 0;
 }
 
-int cmd_chans_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
+int cmd_chans_start(struct cmdp *c, const struct cmd_part *p, struct api_err *e)
 {
 	struct start_ctx s = {c, p, e};
 
@@ -115,7 +115,7 @@ int cmd_chans_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
 struct drop_ctx {
 	struct cmdp *c;
 	uint32_t only; /* undefine: every channel of this partition */
-	struct cmd_err *e;
+	struct api_err *e;
 	int failed;
 };
 
@@ -149,10 +149,10 @@ static int drop_if_idle(const struct uv_resdb_chan *ch, void *ctx)
 	return 0;
 }
 
-int cmd_chans_drop(struct cmdp *c, uint32_t only, struct cmd_err *e)
+int cmd_chans_drop(struct cmdp *c, uint32_t only, struct api_err *e)
 {
 	struct drop_ctx d = {c, only, e, 0};
-	struct cmd_err dummy = {"internal", ""};
+	struct api_err dummy = {"internal", ""};
 
 	if (!e)
 		d.e = &dummy;

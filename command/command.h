@@ -11,6 +11,7 @@
 
 #include <ultra/io_ctl.h>
 
+#include "jsonapi.h"
 #include "resdb.h"
 #include "uvclient.h"
 
@@ -43,19 +44,10 @@ struct cmdp {
 	struct cmd_client clients[CMD_CLIENTS_MAX];
 };
 
-/* An error for the API: code is one of the documented codes. */
-struct cmd_err {
-	const char *code;
-	char message[512];
-};
-
-int cmd_fail(struct cmd_err *e, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* uvlink.c: the ultravisor connection, the database mapping, transactions. */
-int cmd_uv_connect(struct cmdp *c, struct cmd_err *e);
+int cmd_uv_connect(struct cmdp *c, struct api_err *e);
 void cmd_uv_close(struct cmdp *c);
-int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct cmd_err *e);
+int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct api_err *e);
 
 /* view.c: decisions taken on the read-only database. */
 struct cmd_part {
@@ -76,10 +68,10 @@ int cmd_view_extents(struct cmdp *c, uint32_t id, struct uv_txn_extent *ext, uns
 /* monitors.c: one ultra-monitor per started guest. */
 /* Starts NAME's monitor (partition id) once its last one is gone; its pid in *pid. */
 int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid,
-		      struct cmd_err *e);
+		      struct api_err *e);
 /* Sends {"execute":what,...} to NAME's monitor; its "return" member in *ret (may be NULL). */
 int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
-		     json_object **ret, struct cmd_err *e);
+		     json_object **ret, struct api_err *e);
 /* The last line the monitor of partition id wrote to RUN/monitor-ID.log (empty if none). */
 void cmd_monitor_log_tail(struct cmdp *c, uint32_t id, char *buf, size_t cap);
 /* NAME's state.json as the monitor last wrote it, or NULL. */
@@ -88,12 +80,12 @@ int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *bu
 
 /* policy.c: requests -> transactions. */
 int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
-	       struct cmd_err *e);
-int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e);
-int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e);
+	       struct api_err *e);
+int cmd_undefine(struct cmdp *c, const char *name, struct api_err *e);
+int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e);
 /* SET_CPU_SHARE (claim 26); the partition's monitor puts it in force (docs/cpu.md). */
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
-		      struct cmd_err *e);
+		      struct api_err *e);
 
 /* api.c: one request line -> one reply object. */
 json_object *cmd_api_handle(struct cmdp *c, const char *line);
@@ -125,15 +117,15 @@ int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned 
 /* Whether p should have its disks, NICs and channels now: active, or a monitor still runs. */
 int cmd_place_wanted(struct cmdp *c, const struct cmd_part *p);
 /* Before p's monitor starts: its exports made and granted ("io" error if ultra-io refuses). */
-int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e);
+int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct api_err *e);
 /* Once a second: every active partition's exports and grants made (again, after an ultra-io
  * restart), every other partition's taken away. */
 void cmd_place_sync(struct cmdp *c);
 
 /* chans.c: channels the definitions ask for. */
-int cmd_chans_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e);
+int cmd_chans_start(struct cmdp *c, const struct cmd_part *p, struct api_err *e);
 /* Takes back every channel of partition only, or (only 0) every asked-for channel neither of
  * whose ends is active. e may be NULL. */
-int cmd_chans_drop(struct cmdp *c, uint32_t only, struct cmd_err *e);
+int cmd_chans_drop(struct cmdp *c, uint32_t only, struct api_err *e);
 
 #endif

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	};
 	struct cmdp c = {.uv_sock = -1, .listen_fd = -1, .io_fd = -1, .self = 2};
 	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512];
-	struct cmd_err e;
+	struct api_err e;
 	int o, i;
 
 	c.run_dir = getenv("ULTRA_RUN_DIR") ? getenv("ULTRA_RUN_DIR") : "/run/ultravisor";

@@ -102,29 +102,29 @@ static int wait_dir_free(struct cmdp *c, const char *name)
 }
 
 int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_out,
-		      struct cmd_err *e)
+		      struct api_err *e)
 {
 	char log[512];
 	int st = 0, n, pfd[2];
 	pid_t pid, g = -1;
 
 	if (wait_dir_free(c, name))
-		return cmd_fail(e, "busy", "partition %s: its last monitor is still running", name);
+		return api_fail(e, "busy", "partition %s: its last monitor is still running", name);
 	/* A state file left by the last run would be taken for the new monitor's. */
 	if (cmd_monitor_dir(c, name, "state.json", log, sizeof(log)) == 0)
 		unlink(log);
 	n = snprintf(log, sizeof(log), "%s/monitor-%u.log", c->run_dir, id);
 	if (n < 0 || (size_t)n >= sizeof(log))
-		return cmd_fail(e, "internal", "run directory path too long");
+		return api_fail(e, "internal", "run directory path too long");
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return cmd_fail(e, "internal", "pipe: %s", strerror(errno));
+		return api_fail(e, "internal", "pipe: %s", strerror(errno));
 	/* Double fork: the monitor is re-parented away from us and never becomes our zombie. The
 	 * middle process tells us its pid, so a monitor that dies at once is seen at once. */
 	pid = fork();
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
-		return cmd_fail(e, "internal", "fork: %s", strerror(errno));
+		return api_fail(e, "internal", "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		close(pfd[0]);
@@ -140,7 +140,7 @@ int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_
 		g = -1;
 	close(pfd[0]);
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) || g <= 0)
-		return cmd_fail(e, "internal", "could not start ultra-monitor for partition %u",
+		return api_fail(e, "internal", "could not start ultra-monitor for partition %u",
 				id);
 	*pid_out = g;
 	return 0;
@@ -179,7 +179,7 @@ static int read_line(int fd, char *buf, size_t cap, int timeout_ms)
 }
 
 int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
-		     json_object **ret, struct cmd_err *e)
+		     json_object **ret, struct api_err *e)
 {
 	char path[512], buf[8192];
 	json_object *req = json_object_new_object(), *reply = NULL, *v;
@@ -188,7 +188,7 @@ int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_ob
 
 	if (cmd_monitor_dir(c, name, "monitor.sock", path, sizeof(path)) ||
 	    (fd = uv_unix_connect(path, SOCK_STREAM)) < 0) {
-		cmd_fail(e, "not-running", "partition %s has no monitor (it is not running)", name);
+		api_fail(e, "not-running", "partition %s has no monitor (it is not running)", name);
 		goto out;
 	}
 	json_object_object_add(req, "execute", json_object_new_string(what));
@@ -197,11 +197,11 @@ int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_ob
 	line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (dprintf(fd, "%s\n", line) < 0 || read_line(fd, buf, sizeof(buf), CMD_TIMEOUT_MS) ||
 	    !(reply = json_tokener_parse(buf))) {
-		cmd_fail(e, "monitor", "partition %s: its monitor did not answer %s", name, what);
+		api_fail(e, "monitor", "partition %s: its monitor did not answer %s", name, what);
 		goto out;
 	}
 	if (json_object_object_get_ex(reply, "error", &v)) {
-		cmd_fail(e, "monitor", "partition %s: %s", name, json_object_get_string(v));
+		api_fail(e, "monitor", "partition %s: %s", name, json_object_get_string(v));
 		goto out;
 	}
 	if (ret && json_object_object_get_ex(reply, "return", &v))

@@ -39,7 +39,7 @@ struct sync_ctx {
 	struct uv_ioctl_export *list; /* ultra-io's exports, NULL if unreachable */
 	unsigned n_list;
 	unsigned char *claimed; /* list entries a wanted export matched */
-	struct cmd_err *e;
+	struct api_err *e;
 	int failed;
 };
 
@@ -143,7 +143,7 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 		else
 			r = cmd_io_add_net(x->c, path, w->sw);
 		if (r)
-			return cmd_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
+			return api_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
 			                p->desc.name, w->image ? w->image : w->sw, path,
 			                strerror(-r));
 		fprintf(stderr, "ultra-command: partition %s: %s exported on %s\n", p->desc.name,
@@ -208,7 +208,7 @@ static int sync_one(const struct cmd_part *p, void *ctx)
 	return 0;
 }
 
-static int place_sync(struct cmdp *c, uint32_t only, int force, struct cmd_err *e)
+static int place_sync(struct cmdp *c, uint32_t only, int force, struct api_err *e)
 {
 	struct uv_ioctl_export *list = calloc(UV_IOCTL_EXPORTS_MAX, sizeof(*list));
 	unsigned char claimed[UV_IOCTL_EXPORTS_MAX] = {0};
@@ -216,12 +216,12 @@ static int place_sync(struct cmdp *c, uint32_t only, int force, struct cmd_err *
 	int r;
 
 	if (!list)
-		return cmd_fail(e, "internal", "out of memory");
+		return api_fail(e, "internal", "out of memory");
 	if ((r = cmd_io_list(c, list, &x.n_list))) {
 		x.list = NULL;
 		if (force) {
 			free(list);
-			return cmd_fail(e, "io", "the I/O partition does not answer on %s: %s",
+			return api_fail(e, "io", "the I/O partition does not answer on %s: %s",
 			                c->io_path, strerror(-r));
 		}
 	}
@@ -233,11 +233,11 @@ static int place_sync(struct cmdp *c, uint32_t only, int force, struct cmd_err *
 			fprintf(stderr, "ultra-command: export %s removed\n", list[i].path);
 	free(list);
 	if (r < 0)
-		return cmd_fail(e, "ultravisor", "cannot read the resource database");
+		return api_fail(e, "ultravisor", "cannot read the resource database");
 	return x.failed ? -1 : 0;
 }
 
-int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
+int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct api_err *e)
 {
 	if (!p->desc.n_disk && !p->desc.n_nic)
 		return 0;
@@ -246,7 +246,7 @@ int cmd_place_start(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
 
 void cmd_place_sync(struct cmdp *c)
 {
-	struct cmd_err e = {"internal", ""};
+	struct api_err e = {"internal", ""};
 
 	place_sync(c, 0, 0, &e);
 }

@@ -32,7 +32,7 @@ static int active(uint32_t state)
 
 struct image_ctx {
 	const struct uv_partition_desc *d;
-	struct cmd_err *e;
+	struct api_err *e;
 };
 
 /* An image is one partition's disk: two guests writing one file system would wreck it. */
@@ -43,14 +43,14 @@ static int image_taken(const struct cmd_part *p, void *ctx)
 	for (uint32_t i = 0; i < x->d->n_disk; i++)
 		for (uint32_t j = 0; j < p->desc.n_disk && j < UV_DISKS_MAX; j++)
 			if (!strncmp(x->d->disk[i].image, p->desc.disk[j].image, UV_PATH_MAX))
-				return cmd_fail(x->e, "invalid-definition",
+				return api_fail(x->e, "invalid-definition",
 						"disks[%u].image: %s is a disk of partition %s already",
 						i, x->d->disk[i].image, p->desc.name);
 	return 0;
 }
 
 int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
-	       struct cmd_err *e)
+	       struct api_err *e)
 {
 	struct image_ctx ix = {NULL, e};
 	struct uv_partition_desc d;
@@ -61,21 +61,21 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 
 	if (uv_desc_from_json(json_object_to_json_string(def), base_dir, &d, err, sizeof(err)) ||
 	    uv_desc_validate(&d, 1, err, sizeof(err)))
-		return cmd_fail(e, "invalid-definition", "%s", err);
+		return api_fail(e, "invalid-definition", "%s", err);
 	for (uint32_t i = 0; i < d.n_dev && i < UV_DEVICES_MAX; i++)
 		if (d.dev[i].kind == UV_DEV_DIRECT_BLK) /* the I/O partition must know of it */
-			return cmd_fail(e, "invalid-definition",
+			return api_fail(e, "invalid-definition",
 					"devices[%u].kind: direct-blk is granted by placement only: "
 					"ask for it with disks[].direct",
 					i);
 	if (cmd_view_find(c, d.name, &old) == 0)
-		return cmd_fail(e, "exists", "a partition named %s is already defined (number %u)",
+		return api_fail(e, "exists", "a partition named %s is already defined (number %u)",
 				d.name, old.id);
 	ix.d = &d;
 	if (cmd_view_each(c, image_taken, &ix))
 		return -1;
 	if (cmd_view_free_id(c, &id))
-		return cmd_fail(e, "no-space", "no free partition number");
+		return api_fail(e, "no-space", "no free partition number");
 	d.id = id;
 	d.state = UV_STATE_DEFINED;
 	memset(&t, 0, sizeof(t));
@@ -84,12 +84,12 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 	if (cmd_uv_submit(c, &t, "create partition", e))
 		return -1;
 	if (cmd_view_find(c, d.name, out))
-		return cmd_fail(e, "internal", "partition %s vanished after its creation", d.name);
+		return api_fail(e, "internal", "partition %s vanished after its creation", d.name);
 	return 0;
 }
 
 /* Every block the partition owns goes back to the pool, in as few records as fit. */
-static int revoke_all(struct cmdp *c, uint32_t id, struct cmd_err *e)
+static int revoke_all(struct cmdp *c, uint32_t id, struct api_err *e)
 {
 	struct uv_txn_extent ext[64];
 	struct uv_txn t;
@@ -97,7 +97,7 @@ static int revoke_all(struct cmdp *c, uint32_t id, struct cmd_err *e)
 	int r;
 
 	if ((r = cmd_view_extents(c, id, ext, 64, &n)) && r != -E2BIG)
-		return cmd_fail(e, "internal", "reading partition %u's memory: %s", id,
+		return api_fail(e, "internal", "reading partition %u's memory: %s", id,
 				strerror(-r));
 	if (!n)
 		return 0;
@@ -116,7 +116,7 @@ static int revoke_all(struct cmdp *c, uint32_t id, struct cmd_err *e)
 /* A guest whose engine died is recorded CRASHED and PRESERVED, its memory kept for it. Its
  * owner starting or undefining it is the decision not to wait for anything more: it is settled
  * as stopped first (claims 5, 52). */
-static int settle_crashed(struct cmdp *c, struct cmd_part *p, struct cmd_err *e)
+static int settle_crashed(struct cmdp *c, struct cmd_part *p, struct api_err *e)
 {
 	struct uv_txn t;
 
@@ -130,21 +130,21 @@ static int settle_crashed(struct cmdp *c, struct cmd_part *p, struct cmd_err *e)
 	if (cmd_uv_submit(c, &t, "settle the crashed partition", e))
 		return -1;
 	if (cmd_view_find(c, p->desc.name, p))
-		return cmd_fail(e, "internal", "partition %s vanished while settling", p->desc.name);
+		return api_fail(e, "internal", "partition %s vanished while settling", p->desc.name);
 	return 0;
 }
 
-int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
+int cmd_undefine(struct cmdp *c, const char *name, struct api_err *e)
 {
 	struct cmd_part p = {0};
 	struct uv_txn t;
 
 	if (cmd_view_find(c, name, &p))
-		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	if (settle_crashed(c, &p, e))
 		return -1;
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
-		return cmd_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
+		return api_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
 				uv_state_name(p.rec.state));
 	if (p.rec.n_channels && cmd_chans_drop(c, p.id, e))
 		return -1;
@@ -156,7 +156,7 @@ int cmd_undefine(struct cmdp *c, const char *name, struct cmd_err *e)
 	return cmd_uv_submit(c, &t, "destroy partition", e);
 }
 
-static int grant(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
+static int grant(struct cmdp *c, const struct cmd_part *p, struct api_err *e)
 {
 	struct uv_txn t;
 
@@ -173,7 +173,7 @@ static int grant(struct cmdp *c, const struct cmd_part *p, struct cmd_err *e)
 }
 
 /* The monitor's first words: its state file, or its death. The reason is in its log. */
-static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, struct cmd_err *e)
+static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, struct api_err *e)
 {
 	const char *name = p->desc.name;
 	char tail[400];
@@ -187,7 +187,7 @@ static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, str
 		if (st && json_object_object_get_ex(st, "state", &v)) {
 			state = json_object_get_string(v);
 			if (!strcmp(state, "crashed") || !strcmp(state, "stopped")) {
-				cmd_fail(e, "monitor", "partition %s did not start: %s", name,
+				api_fail(e, "monitor", "partition %s did not start: %s", name,
 					 json_object_object_get_ex(st, "reason", &v)
 					     ? json_object_get_string(v)
 					     : state);
@@ -203,22 +203,22 @@ static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, str
 		nanosleep(&ts, NULL);
 	}
 	cmd_monitor_log_tail(c, p->id, tail, sizeof(tail));
-	return cmd_fail(e, "monitor", "partition %s: its monitor %s: %s", name,
+	return api_fail(e, "monitor", "partition %s: its monitor %s: %s", name,
 			i < 500 ? "exited" : "did not report within 10 s",
 			tail[0] ? tail : "no output");
 }
 
-int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd_err *e)
+int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e)
 {
 	struct cmd_part p = {0};
 	pid_t pid;
 
 	if (cmd_view_find(c, name, &p))
-		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	if (settle_crashed(c, &p, e))
 		return -1;
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
-		return cmd_fail(e, "busy", "partition %s is already %s", name,
+		return api_fail(e, "busy", "partition %s is already %s", name,
 				uv_state_name(p.rec.state));
 	if (grant(c, &p, e))
 		return -1;
@@ -234,15 +234,15 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct cmd
 }
 
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
-		      struct cmd_err *e)
+		      struct api_err *e)
 {
 	struct cmd_part p = {0};
 	struct uv_txn t;
 
 	if (cmd_view_find(c, name, &p))
-		return cmd_fail(e, "no-such-partition", "no partition named %s", name);
+		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	if (milli > p.desc.vcpus * 1000u)
-		return cmd_fail(e, "bad-request", "cpu_share: %.3f is more than %s's %u vCPUs",
+		return api_fail(e, "bad-request", "cpu_share: %.3f is more than %s's %u vCPUs",
 				milli / 1000.0, name, p.desc.vcpus);
 	memset(&t, 0, sizeof(t));
 	t.hdr.type = UV_TXN_SET_CPU_SHARE;

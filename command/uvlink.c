@@ -4,7 +4,6 @@
  * A restarted ultravisor is a new region and a new channel: both are taken again on demand. */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,17 +11,6 @@
 
 #include "command.h"
 #include "desc.h"
-
-int cmd_fail(struct cmd_err *e, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->code = code;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 void cmd_uv_close(struct cmdp *c)
 {
@@ -45,7 +33,7 @@ static int hung_up(int fd)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLIN));
 }
 
-static int map_db(struct cmdp *c, struct cmd_err *e)
+static int map_db(struct cmdp *c, struct api_err *e)
 {
 	char err[160];
 	uint64_t size = 0;
@@ -55,22 +43,22 @@ static int map_db(struct cmdp *c, struct cmd_err *e)
 
 	r = uv_client_simple(c->uv_sock, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &size, err, sizeof(err));
 	if (r)
-		return cmd_fail(e, "ultravisor", "resource database: %s", err);
+		return api_fail(e, "ultravisor", "resource database: %s", err);
 	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
-		return cmd_fail(e, "ultravisor", "mapping the resource database: %s",
+		return api_fail(e, "ultravisor", "mapping the resource database: %s",
 				strerror(errno));
 	if (uv_resdb_view_attach(&c->view, map, size)) {
 		munmap(map, size);
-		return cmd_fail(e, "ultravisor", "the resource database region is not valid");
+		return api_fail(e, "ultravisor", "the resource database region is not valid");
 	}
 	c->db_map = map;
 	c->db_size = size;
 	return 0;
 }
 
-int cmd_uv_connect(struct cmdp *c, struct cmd_err *e)
+int cmd_uv_connect(struct cmdp *c, struct api_err *e)
 {
 	char err[160];
 	int r;
@@ -79,12 +67,12 @@ int cmd_uv_connect(struct cmdp *c, struct cmd_err *e)
 		return 0;
 	cmd_uv_close(c);
 	if ((r = uv_client_connect(c->uv_path, &c->uv_sock)))
-		return cmd_fail(e, "ultravisor", "cannot reach the ultravisor at %s: %s", c->uv_path,
+		return api_fail(e, "ultravisor", "cannot reach the ultravisor at %s: %s", c->uv_path,
 				strerror(-r));
 	if (map_db(c, e))
 		goto fail;
 	if (uv_cmd_open(c->uv_sock, c->self, UV_ROLE_COMMAND, &c->chan, err, sizeof(err))) {
-		cmd_fail(e, "ultravisor", "opening the command channel as partition %u: %s",
+		api_fail(e, "ultravisor", "opening the command channel as partition %u: %s",
 			 c->self, err);
 		goto fail;
 	}
@@ -109,7 +97,7 @@ static enum uv_txn_reason reason_code_of(enum uv_txn_reason r, const char **code
 
 /* One transaction; a dead channel (ultravisor restarted) is reopened once and the transaction
  * sent again: it was never acknowledged, so it was not applied (docs/ultravisor.md). */
-int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct cmd_err *e)
+int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct api_err *e)
 {
 	struct uv_txn_response resp = {0};
 	const char *code;
@@ -123,10 +111,10 @@ int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct cmd
 			cmd_uv_close(c);
 	}
 	if (r)
-		return cmd_fail(e, "ultravisor", "%s: %s", what, strerror(-r));
+		return api_fail(e, "ultravisor", "%s: %s", what, strerror(-r));
 	if (resp.reason != UV_TXN_OK) {
 		reason_code_of(resp.reason, &code);
-		return cmd_fail(e, code, "%s refused by the ultravisor: %s (%s)", what,
+		return api_fail(e, code, "%s refused by the ultravisor: %s (%s)", what,
 				uv_txn_reason_str(resp.reason), uv_txn_reason_name(resp.reason));
 	}
 	return 0;

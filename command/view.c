@@ -9,7 +9,7 @@
 
 static int readable(struct cmdp *c)
 {
-	struct cmd_err e;
+	struct api_err e;
 
 	return cmd_uv_connect(c, &e) == 0;
 }

@@ -36,7 +36,7 @@ int cmd_pid_alive(pid_t pid)
  * operations partition restarts it if it is an autostart one. */
 static int report_gone(struct cmdp *c, const struct cmd_part *p)
 {
-	struct cmd_err e;
+	struct api_err e;
 	struct uv_txn t;
 
 	memset(&t, 0, sizeof(t));
@@ -56,7 +56,7 @@ static int check_one(const struct cmd_part *p, void *ctx)
 	struct cmdp *c = ctx;
 	json_object *st, *v;
 	pid_t monitor = 0, qemu = 0;
-	struct cmd_err e;
+	struct api_err e;
 	pid_t pid;
 
 	if (p->id < CMD_FIRST_GUEST || (p->rec.state != UV_STATE_RUNNING && p->rec.state != UV_STATE_PAUSED))

@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* The JSON control APIs' envelope (docs/command.md, docs/operations.md). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jsonapi.h"
+
+int api_fail(struct api_err *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 static const char *refuse(const char **code, const char *c, char *msg, size_t cap,
 			  const char *what, const char *detail)

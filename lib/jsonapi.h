@@ -12,6 +12,16 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+/* An error for either API: code is one of the documented codes, message a sentence. */
+struct api_err {
+	const char *code;
+	char message[512];
+};
+
+/* Sets e and returns -1, so a failing step reads `return api_fail(e, CODE, ...)`. */
+int api_fail(struct api_err *e, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Checks req's envelope; returns its "execute" (owned by req) and its arguments (NULL if none)
  * in *args, or NULL with *code and msg set. who says whose version is spoken ("the command
  * partition"). */

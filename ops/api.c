@@ -29,14 +29,14 @@ static const struct ops_verb *find_verb(const char *name)
 json_object *ops_api_handle(struct ops *o, const char *line)
 {
 	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply;
-	struct ops_err e = {"internal", "no result"};
+	struct api_err e = {"internal", "no result"};
 	const struct ops_verb *verb = NULL;
 	const char *name;
 
 	name = uv_api_envelope(req, OPS_API_VERSION, "the operations partition", &args, &e.code,
 			       e.message, sizeof(e.message));
 	if (name && !(verb = find_verb(name)))
-		ops_fail(&e, "unknown-command", "execute: unknown command \"%s\"", name);
+		api_fail(&e, "unknown-command", "execute: unknown command \"%s\"", name);
 	if (verb && !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message,
 				       sizeof(e.message)))
 		ret = verb->fn(o, args, &e);

@@ -11,7 +11,7 @@
 
 /* A non-negative number argument in thousandths (CPUs) or units (MiB), at most max. */
 static int arg_num(json_object *args, const char *key, double scale, double max, uint32_t *out,
-		   struct ops_err *e)
+		   struct api_err *e)
 {
 	json_object *v;
 	double x;
@@ -21,13 +21,13 @@ static int arg_num(json_object *args, const char *key, double scale, double max,
 	if (!(json_object_is_type(v, json_type_int) ||
 	      (scale > 1 && json_object_is_type(v, json_type_double))) ||
 	    !isfinite(x = json_object_get_double(v)) || x < 0 || x > max)
-		return ops_fail(e, "bad-request", "arguments.%s: expected %s 0..%g", key,
+		return api_fail(e, "bad-request", "arguments.%s: expected %s 0..%g", key,
 				scale > 1 ? "a number" : "an integer", max);
 	*out = (uint32_t)llround(x * scale);
 	return 0;
 }
 
-static json_object *v_domain_create(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_domain_create(struct ops *o, json_object *args, struct api_err *e)
 {
 	struct ops_domain d = {0};
 	json_object *n;
@@ -36,7 +36,7 @@ static json_object *v_domain_create(struct ops *o, json_object *args, struct ops
 
 	if (!args || !json_object_object_get_ex(args, "name", &n) ||
 	    uv_def_policy_check("domain", n, err, sizeof(err))) {
-		ops_fail(e, "bad-request", "arguments.name: expected a domain name (1..%d of "
+		api_fail(e, "bad-request", "arguments.name: expected a domain name (1..%d of "
 			 "[A-Za-z0-9._-])", UV_NAME_MAX - 1);
 		return NULL;
 	}
@@ -45,35 +45,35 @@ static json_object *v_domain_create(struct ops *o, json_object *args, struct ops
 	    arg_num(args, "cpu_share", 1000, 4096, &d.cpu_milli, e) < 0)
 		return NULL;
 	if ((r = opsdb_domain_add(o->db, &d))) {
-		ops_fail(e, r == -EEXIST ? "exists" : "internal", "domain %s: %s", d.name,
+		api_fail(e, r == -EEXIST ? "exists" : "internal", "domain %s: %s", d.name,
 			 r == -EEXIST ? "exists already" : strerror(-r));
 		return NULL;
 	}
 	return json_object_new_object();
 }
 
-static json_object *v_domain_delete(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_domain_delete(struct ops *o, json_object *args, struct api_err *e)
 {
 	const char *name = ops_arg_str(args, "name");
 	int r;
 
 	if (!name) {
-		ops_fail(e, "bad-request", "arguments.name: expected a domain name");
+		api_fail(e, "bad-request", "arguments.name: expected a domain name");
 		return NULL;
 	}
 	if (!(r = opsdb_domain_del(o->db, name)))
 		return json_object_new_object();
 	if (r == -ENOENT)
-		ops_fail(e, "no-such-domain", "no domain named %s", name);
+		api_fail(e, "no-such-domain", "no domain named %s", name);
 	else if (r == -EBUSY)
-		ops_fail(e, "busy", "domain %s still has partitions: undefine them first", name);
+		api_fail(e, "busy", "domain %s still has partitions: undefine them first", name);
 	else
-		ops_fail(e, "internal", "domain %s: %s", name, strerror(-r));
+		api_fail(e, "internal", "domain %s: %s", name, strerror(-r));
 	return NULL;
 }
 
 /* Each domain: its limits, those in force now, and what its active partitions use. */
-static json_object *v_domain_list(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_domain_list(struct ops *o, json_object *args, struct api_err *e)
 {
 	struct ops_domain *d = NULL;
 	struct ops_part *p = NULL;
@@ -84,7 +84,7 @@ static json_object *v_domain_list(struct ops *o, json_object *args, struct ops_e
 
 	if (opsdb_domain_list(o->db, &d, &nd) || opsdb_part_list(o->db, &p, &np) ||
 	    opsdb_sched_list(o->db, &s, &ns)) {
-		ops_fail(e, "internal", "reading the store failed");
+		api_fail(e, "internal", "reading the store failed");
 		goto out;
 	}
 	a = json_object_new_array();
@@ -126,24 +126,24 @@ out:
 
 /* Exactly one of partition and domain names the target; it must exist. */
 static int sched_target(struct ops *o, json_object *args, struct ops_sched *s,
-			struct ops_part *part, struct ops_err *e)
+			struct ops_part *part, struct api_err *e)
 {
 	const char *p = ops_arg_str(args, "partition"), *d = ops_arg_str(args, "domain");
 	struct ops_domain dom;
 
 	if (!p == !d)
-		return ops_fail(e, "bad-request", "arguments: name a partition or a domain");
+		return api_fail(e, "bad-request", "arguments: name a partition or a domain");
 	s->target_kind = p ? OPS_TARGET_PARTITION : OPS_TARGET_DOMAIN;
 	snprintf(s->target, sizeof(s->target), "%s", p ? p : d);
 	if (p && opsdb_part_get(o->db, p, part))
-		return ops_fail(e, "no-such-partition", "no partition named %s in the store", p);
+		return api_fail(e, "no-such-partition", "no partition named %s in the store", p);
 	if (d && opsdb_domain_get(o->db, d, &dom))
-		return ops_fail(e, "no-such-domain", "no domain named %s", d);
+		return api_fail(e, "no-such-domain", "no domain named %s", d);
 	return 0;
 }
 
 static int sched_setting(json_object *args, struct ops_sched *s, const struct ops_part *part,
-			 struct ops_err *e)
+			 struct api_err *e)
 {
 	const char *set = ops_arg_str(args, "setting");
 	double max;
@@ -153,13 +153,13 @@ static int sched_setting(json_object *args, struct ops_sched *s, const struct op
 	else if (set && !strcmp(set, "memory_mib") && s->target_kind == OPS_TARGET_DOMAIN)
 		s->setting = OPS_SET_MEMORY_MIB;
 	else
-		return ops_fail(e, "bad-request", "arguments.setting: expected cpu_share%s",
+		return api_fail(e, "bad-request", "arguments.setting: expected cpu_share%s",
 				s->target_kind == OPS_TARGET_DOMAIN ? " or memory_mib" : "");
 	max = s->setting == OPS_SET_MEMORY_MIB ? (1 << 20)
 	      : part->name[0]			 ? part->vcpus
 						 : 4096;
 	if (arg_num(args, "value", s->setting == OPS_SET_CPU_SHARE ? 1000 : 1, max, &s->value, e))
-		return ops_fail(e, "bad-request", "arguments.value: expected %s 0..%g",
+		return api_fail(e, "bad-request", "arguments.value: expected %s 0..%g",
 				s->setting == OPS_SET_CPU_SHARE ? "a CPU share" : "MiB", max);
 	return 0;
 }
@@ -185,7 +185,7 @@ static json_object *sched_json(const struct ops_sched *s, unsigned m)
 	return x;
 }
 
-static json_object *v_schedule_add(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_schedule_add(struct ops *o, json_object *args, struct api_err *e)
 {
 	struct ops_sched s = {0}, *old = NULL;
 	struct ops_part part = {0};
@@ -195,25 +195,25 @@ static json_object *v_schedule_add(struct ops *o, json_object *args, struct ops_
 	int r;
 
 	if (!win || ops_window_parse(win, &s.from_min, &s.to_min)) {
-		ops_fail(e, "bad-request", "arguments.window: expected HH:MM-HH:MM (00:00-24:00 for "
+		api_fail(e, "bad-request", "arguments.window: expected HH:MM-HH:MM (00:00-24:00 for "
 			 "all day; a window may wrap past midnight)");
 		return NULL;
 	}
 	if (sched_target(o, args, &s, &part, e) || sched_setting(args, &s, &part, e))
 		goto out;
 	if ((r = opsdb_sched_list(o->db, &old, &n))) {
-		ops_fail(e, "internal", "reading the store: %s", strerror(-r));
+		api_fail(e, "internal", "reading the store: %s", strerror(-r));
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (old[i].target_kind == s.target_kind && old[i].setting == s.setting &&
 		    !strcmp(old[i].target, s.target) && ops_windows_overlap(&old[i], &s)) {
-			ops_fail(e, "conflict", "window %s overlaps schedule %lld of %s", win,
+			api_fail(e, "conflict", "window %s overlaps schedule %lld of %s", win,
 				 (long long)old[i].id, s.target);
 			goto out;
 		}
 	if ((r = opsdb_sched_add(o->db, &s)))
-		ops_fail(e, "internal", "storing the schedule: %s", strerror(-r));
+		api_fail(e, "internal", "storing the schedule: %s", strerror(-r));
 	else
 		ret = sched_json(&s, ops_minute(o));
 out:
@@ -222,18 +222,18 @@ out:
 	return ret;
 }
 
-static json_object *v_schedule_remove(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_schedule_remove(struct ops *o, json_object *args, struct api_err *e)
 {
 	json_object *v;
 	int r;
 
 	if (!args || !json_object_object_get_ex(args, "id", &v) ||
 	    !json_object_is_type(v, json_type_int)) {
-		ops_fail(e, "bad-request", "arguments.id: expected a schedule number");
+		api_fail(e, "bad-request", "arguments.id: expected a schedule number");
 		return NULL;
 	}
 	if ((r = opsdb_sched_del(o->db, json_object_get_int64(v)))) {
-		ops_fail(e, r == -ENOENT ? "no-such-schedule" : "internal", "schedule %lld: %s",
+		api_fail(e, r == -ENOENT ? "no-such-schedule" : "internal", "schedule %lld: %s",
 			 (long long)json_object_get_int64(v),
 			 r == -ENOENT ? "no such schedule" : strerror(-r));
 		return NULL;
@@ -241,7 +241,7 @@ static json_object *v_schedule_remove(struct ops *o, json_object *args, struct o
 	return json_object_new_object();
 }
 
-static json_object *v_schedule_list(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_schedule_list(struct ops *o, json_object *args, struct api_err *e)
 {
 	struct ops_sched *s = NULL;
 	unsigned m = ops_minute(o);
@@ -249,7 +249,7 @@ static json_object *v_schedule_list(struct ops *o, json_object *args, struct ops
 	size_t n = 0;
 
 	if (opsdb_sched_list(o->db, &s, &n)) {
-		ops_fail(e, "internal", "reading the store failed");
+		api_fail(e, "internal", "reading the store failed");
 		return NULL;
 	}
 	a = json_object_new_array();

@@ -7,32 +7,32 @@
 
 #include "ops.h"
 
-static const char *need_name(json_object *args, struct ops_err *e)
+static const char *need_name(json_object *args, struct api_err *e)
 {
 	const char *n = ops_arg_str(args, "name");
 
 	if (!n || !n[0])
-		ops_fail(e, "bad-request", "arguments.name: expected a name");
+		api_fail(e, "bad-request", "arguments.name: expected a name");
 	return n && n[0] ? n : NULL;
 }
 
-static json_object *v_define(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_define(struct ops *o, json_object *args, struct api_err *e)
 {
 	json_object *def, *ret = NULL;
 
 	if (!args || !json_object_object_get_ex(args, "definition", &def) ||
 	    !json_object_is_type(def, json_type_object)) {
-		ops_fail(e, "bad-request", "arguments.definition: expected a definition object");
+		api_fail(e, "bad-request", "arguments.definition: expected a definition object");
 		return NULL;
 	}
 	if (json_object_object_get_ex(args, "base_dir", NULL) && !ops_arg_str(args, "base_dir")) {
-		ops_fail(e, "bad-request", "arguments.base_dir: expected a string");
+		api_fail(e, "bad-request", "arguments.base_dir: expected a string");
 		return NULL;
 	}
 	return ops_define(o, def, ops_arg_str(args, "base_dir"), &ret, e) ? NULL : ret;
 }
 
-static json_object *v_start(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_start(struct ops *o, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	json_object *ret = NULL;
@@ -42,7 +42,7 @@ static json_object *v_start(struct ops *o, json_object *args, struct ops_err *e)
 
 /* The command partition forgets it first: a stored definition it still holds would be pushed
  * back at the next reconciliation. */
-static json_object *v_undefine(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_undefine(struct ops *o, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	json_object *a, *ret = NULL;
@@ -61,7 +61,7 @@ static json_object *v_undefine(struct ops *o, json_object *args, struct ops_err 
 		return NULL;
 	json_object_put(ret);
 	if (stored && opsdb_part_del(o->db, name)) {
-		ops_fail(e, "internal", "removing %s from the store failed", name);
+		api_fail(e, "internal", "removing %s from the store failed", name);
 		return NULL;
 	}
 	return json_object_new_object();
@@ -80,7 +80,7 @@ static json_object *part_json(const struct ops_part *p)
 	return o;
 }
 
-static json_object *v_list(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_list(struct ops *o, json_object *args, struct api_err *e)
 {
 	struct ops_part *parts = NULL;
 	json_object *a;
@@ -88,7 +88,7 @@ static json_object *v_list(struct ops *o, json_object *args, struct ops_err *e)
 	int r;
 
 	if ((r = opsdb_part_list(o->db, &parts, &n))) {
-		ops_fail(e, "internal", "reading the store: %s", strerror(-r));
+		api_fail(e, "internal", "reading the store: %s", strerror(-r));
 		return NULL;
 	}
 	a = json_object_new_array();
@@ -98,7 +98,7 @@ static json_object *v_list(struct ops *o, json_object *args, struct ops_err *e)
 	return a;
 }
 
-static json_object *v_status(struct ops *o, json_object *args, struct ops_err *e)
+static json_object *v_status(struct ops *o, json_object *args, struct api_err *e)
 {
 	json_object *r = json_object_new_object();
 	unsigned m = ops_minute(o);

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,6 @@
 #include "unixsock.h"
 
 #define REPLY_TIMEOUT_MS 60000
-
-int ops_fail(struct ops_err *e, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->code = code;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void link_close(struct ops_link *l)
 {
@@ -88,7 +76,7 @@ static json_object *exchange(struct ops_link *l, const char *req)
 }
 
 int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
-		 struct ops_err *e)
+		 struct api_err *e)
 {
 	json_object *req = json_object_new_object(), *rep, *v, *err;
 	const char *s;
@@ -103,7 +91,7 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 	if (!(rep = exchange(&o->cmd, s)))
 		rep = exchange(&o->cmd, s);
 	if (!rep) {
-		ops_fail(e, "command", "%s: the command partition at %s does not answer", execute,
+		api_fail(e, "command", "%s: the command partition at %s does not answer", execute,
 			 o->cmd.path);
 	} else if (json_object_object_get_ex(rep, "return", &v)) {
 		*ret = json_object_get(v);
@@ -121,16 +109,16 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 			if (!strcmp(codes[i], json_object_get_string(v)))
 				code = codes[i];
 		json_object_object_get_ex(err, "message", &v);
-		ops_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
+		api_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
 	} else {
-		ops_fail(e, "internal", "%s: unexpected answer from the command partition", execute);
+		api_fail(e, "internal", "%s: unexpected answer from the command partition", execute);
 	}
 	json_object_put(rep);
 	json_object_put(req);
 	return r;
 }
 
-json_object *ops_cmd_list(struct ops *o, struct ops_err *e)
+json_object *ops_cmd_list(struct ops *o, struct api_err *e)
 {
 	json_object *ret = NULL;
 
@@ -138,7 +126,7 @@ json_object *ops_cmd_list(struct ops *o, struct ops_err *e)
 		return NULL;
 	if (!json_object_is_type(ret, json_type_array)) {
 		json_object_put(ret);
-		ops_fail(e, "internal", "list: the command partition answered no array");
+		api_fail(e, "internal", "list: the command partition answered no array");
 		return NULL;
 	}
 	return ret;

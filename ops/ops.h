@@ -13,20 +13,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "jsonapi.h"
 #include "opsdb.h"
 #include "ops_policy.h"
 
 #define OPS_API_VERSION 1
 #define OPS_LINE_MAX (64 * 1024)
-
-/* An error for either API: code is one of the documented codes. */
-struct ops_err {
-	const char *code;
-	char message[512];
-};
-
-int ops_fail(struct ops_err *e, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* The connection to the command partition. gen counts connections made: a new one means the
  * command partition may have restarted and the definitions are reconciled. */
@@ -53,9 +45,9 @@ unsigned ops_minute(const struct ops *o);
 
 /* cmdlink.c: one request to the command partition; its "return" in *ret (put it). */
 int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
-		 struct ops_err *e);
+		 struct api_err *e);
 /* The command partition's list, or NULL (e says why). */
-json_object *ops_cmd_list(struct ops *o, struct ops_err *e);
+json_object *ops_cmd_list(struct ops *o, struct api_err *e);
 /* The partition named name in a list, or NULL. */
 json_object *ops_listed(json_object *list, const char *name);
 bool ops_state_active(const char *state);
@@ -64,9 +56,9 @@ uint32_t ops_milli(json_object *o, const char *key);
 json_object *ops_json_cpus(uint32_t milli);
 
 /* policy.c: the decisions that need the command partition's view. */
-int ops_start(struct ops *o, const char *name, json_object **ret, struct ops_err *e);
+int ops_start(struct ops *o, const char *name, json_object **ret, struct api_err *e);
 int ops_define(struct ops *o, json_object *def, const char *base_dir, json_object **ret,
-	       struct ops_err *e);
+	       struct api_err *e);
 /* Puts the shares the policy wants now in force (claims 46, 86); list from ops_cmd_list. */
 void ops_apply_shares(struct ops *o, json_object *list);
 
@@ -79,7 +71,7 @@ json_object *ops_api_handle(struct ops *o, const char *line);
 struct ops_verb {
 	const char *name;
 	const char *const *args;
-	json_object *(*fn)(struct ops *o, json_object *args, struct ops_err *e);
+	json_object *(*fn)(struct ops *o, json_object *args, struct api_err *e);
 };
 extern const struct ops_verb ops_part_verbs[];
 extern const struct ops_verb ops_domain_verbs[];

@@ -39,7 +39,7 @@ static void snap_free(struct snap *s)
 }
 
 /* The store, with each member marked active as the command partition's list says. */
-static int snap_load(struct ops *o, json_object *list, struct snap *s, struct ops_err *e)
+static int snap_load(struct ops *o, json_object *list, struct snap *s, struct api_err *e)
 {
 	int r;
 
@@ -49,7 +49,7 @@ static int snap_load(struct ops *o, json_object *list, struct snap *s, struct op
 	    (r = opsdb_sched_list(o->db, &s->sched, &s->ns)) ||
 	    !(s->mem = calloc(s->np + 1, sizeof(*s->mem)))) {
 		snap_free(s);
-		return ops_fail(e, "internal", "reading the store: %s", strerror(r ? -r : ENOMEM));
+		return api_fail(e, "internal", "reading the store: %s", strerror(r ? -r : ENOMEM));
 	}
 	for (size_t i = 0; i < s->np; i++) {
 		json_object *p = ops_listed(list, s->parts[i].name), *v;
@@ -78,7 +78,7 @@ static const struct ops_domain *domain_of(struct snap *s, const struct ops_part 
 }
 
 /* Would me fit beside its domain's other active members under the limits in force now? */
-static int admit(struct ops *o, struct snap *s, struct ops_member *me, struct ops_err *e)
+static int admit(struct ops *o, struct snap *s, struct ops_member *me, struct api_err *e)
 {
 	const struct ops_domain *d = domain_of(s, me->part);
 	uint32_t lim_mib, lim_milli, mine = 0;
@@ -106,11 +106,11 @@ static int admit(struct ops *o, struct snap *s, struct ops_member *me, struct op
 	if (ops_domain_admit(d->name, lim_mib, lim_milli, used_mib, used_milli,
 			     me->part->memory_mib, ops_cpu_weight(mine, me->part->vcpus), err,
 			     sizeof(err)))
-		return ops_fail(e, "domain-limit", "cannot start %s: %s", me->part->name, err);
+		return api_fail(e, "domain-limit", "cannot start %s: %s", me->part->name, err);
 	return 0;
 }
 
-static int set_share(struct ops *o, const char *name, uint32_t milli, struct ops_err *e)
+static int set_share(struct ops *o, const char *name, uint32_t milli, struct api_err *e)
 {
 	json_object *a = json_object_new_object(), *ret = NULL;
 	int r;
@@ -130,7 +130,7 @@ static json_object *name_arg(const char *name)
 	return a;
 }
 
-int ops_start(struct ops *o, const char *name, json_object **ret, struct ops_err *e)
+int ops_start(struct ops *o, const char *name, json_object **ret, struct api_err *e)
 {
 	json_object *list = ops_cmd_list(o, e), *p;
 	struct ops_member *me;
@@ -161,7 +161,7 @@ out:
 
 void ops_apply_shares(struct ops *o, json_object *list)
 {
-	struct ops_err e;
+	struct api_err e;
 	struct snap s;
 
 	if (snap_load(o, list, &s, &e))
@@ -183,7 +183,7 @@ void ops_apply_shares(struct ops *o, json_object *list)
 }
 
 /* The partition alone must fit its domain's own limits, or it could never start. */
-static int check_domain(struct ops *o, const struct ops_part *p, struct ops_err *e)
+static int check_domain(struct ops *o, const struct ops_part *p, struct api_err *e)
 {
 	struct ops_domain d;
 	char err[400];
@@ -191,16 +191,16 @@ static int check_domain(struct ops *o, const struct ops_part *p, struct ops_err 
 	if (!p->domain[0])
 		return 0;
 	if (opsdb_domain_get(o->db, p->domain, &d))
-		return ops_fail(e, "invalid-definition", "domain: no domain named %s (ultra domain "
+		return api_fail(e, "invalid-definition", "domain: no domain named %s (ultra domain "
 				"create %s)", p->domain, p->domain);
 	if (ops_domain_admit(d.name, d.memory_mib, d.cpu_milli, 0, 0, p->memory_mib,
 			     ops_cpu_weight(p->cpu_milli, p->vcpus), err, sizeof(err)))
-		return ops_fail(e, "domain-limit", "%s can never run in it: %s", p->name, err);
+		return api_fail(e, "domain-limit", "%s can never run in it: %s", p->name, err);
 	return 0;
 }
 
 static int parse_def(json_object *def, const char *base_dir, struct ops_part *p,
-		     struct ops_err *e)
+		     struct api_err *e)
 {
 	struct uv_partition_desc *d = calloc(1, sizeof(*d));
 	struct uv_def_policy pol;
@@ -208,11 +208,11 @@ static int parse_def(json_object *def, const char *base_dir, struct ops_part *p,
 	int r = -1;
 
 	if (!d)
-		return ops_fail(e, "internal", "out of memory");
+		return api_fail(e, "internal", "out of memory");
 	if (uv_def_policy_take(def, &pol, err, sizeof(err)) ||
 	    uv_desc_from_json(json_object_to_json_string_ext(def, JSON_C_TO_STRING_PLAIN), base_dir,
 			      d, err, sizeof(err))) {
-		ops_fail(e, "invalid-definition", "%s", err);
+		api_fail(e, "invalid-definition", "%s", err);
 		goto out;
 	}
 	memset(p, 0, sizeof(*p));
@@ -231,7 +231,7 @@ out:
 }
 
 static int push(struct ops *o, json_object *def, const char *base_dir, json_object **ret,
-		struct ops_err *e)
+		struct api_err *e)
 {
 	json_object *a = json_object_new_object();
 
@@ -242,7 +242,7 @@ static int push(struct ops *o, json_object *def, const char *base_dir, json_obje
 }
 
 int ops_define(struct ops *o, json_object *given, const char *base_dir, json_object **ret,
-	       struct ops_err *e)
+	       struct api_err *e)
 {
 	json_object *def = NULL;
 	struct ops_part p, old;
@@ -253,13 +253,13 @@ int ops_define(struct ops *o, json_object *given, const char *base_dir, json_obj
 		goto out;
 	if (!opsdb_part_get(o->db, p.name, &old)) {
 		ops_part_clear(&old);
-		ops_fail(e, "exists", "a partition named %s is already defined", p.name);
+		api_fail(e, "exists", "a partition named %s is already defined", p.name);
 		goto out;
 	}
 	/* Stored and pushed together: either both or neither. */
 	if (opsdb_begin(o->db) || opsdb_part_add(o->db, &p)) {
 		opsdb_rollback(o->db);
-		ops_fail(e, "internal", "storing %s failed", p.name);
+		api_fail(e, "internal", "storing %s failed", p.name);
 		goto out;
 	}
 	if (push(o, def, base_dir, ret, e)) {
@@ -273,7 +273,7 @@ int ops_define(struct ops *o, json_object *given, const char *base_dir, json_obj
 		ops_cmd_call(o, "undefine", name_arg(p.name), ret, e);
 		json_object_put(*ret);
 		*ret = NULL;
-		ops_fail(e, "internal", "committing %s to the store failed", p.name);
+		api_fail(e, "internal", "committing %s to the store failed", p.name);
 		goto out;
 	}
 	json_object_object_add(*ret, "domain", json_object_new_string(p.domain));

@@ -18,7 +18,7 @@
 static void push_one(struct ops *o, const struct ops_part *p)
 {
 	json_object *a = json_object_new_object(), *def, *ret = NULL;
-	struct ops_err e;
+	struct api_err e;
 
 	if (!(def = json_tokener_parse(p->definition))) {
 		fprintf(stderr, "ultra-ops: %s: the stored definition is not JSON\n", p->name);
@@ -40,7 +40,7 @@ static void push_one(struct ops *o, const struct ops_part *p)
 static void autostart(struct ops *o, const struct ops_part *p)
 {
 	json_object *ret = NULL;
-	struct ops_err e;
+	struct api_err e;
 
 	if (ops_start(o, p->name, &ret, &e))
 		fprintf(stderr, "ultra-ops: %s: autostart: %s (%s)\n", p->name, e.message, e.code);
@@ -60,7 +60,7 @@ void ops_reconcile(struct ops *o)
 {
 	struct ops_part *parts = NULL;
 	json_object *list;
-	struct ops_err e;
+	struct api_err e;
 	unsigned gen;
 	size_t n = 0, i;
 
@@ -122,7 +122,7 @@ static void restart_crashed(struct ops *o, json_object *list)
 void ops_tick(struct ops *o)
 {
 	json_object *list;
-	struct ops_err e;
+	struct api_err e;
 
 	if (!(list = ops_cmd_list(o, &e)))
 		return;
