@@ -8,6 +8,7 @@
  * crashed (the command partition records one whose monitor and engine died, with the host or
  * alone) is started again.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,19 @@ out:
  * command partition busy with nothing but its restarts. */
 #define RESTART_GAP 5
 
+/* The store is read only when the command partition lists a crashed partition at all. */
+static bool any_crashed(json_object *list)
+{
+	json_object *v;
+	size_t i, n = json_object_array_length(list);
+
+	for (i = 0; i < n; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(list, i), "state", &v) &&
+		    !strcmp(json_object_get_string(v), "crashed"))
+			return true;
+	return false;
+}
+
 static void restart_crashed(struct ops *o, json_object *list)
 {
 	struct ops_part *parts = NULL;
@@ -103,7 +117,8 @@ static void restart_crashed(struct ops *o, json_object *list)
 	size_t n = 0, i;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < o->restart_after || opsdb_part_list(o->db, &parts, &n))
+	if (now.tv_sec < o->restart_after || !any_crashed(list) ||
+	    opsdb_part_list(o->db, &parts, &n))
 		return;
 	for (i = 0; i < n; i++) {
 		const char *st = state_of(list, parts[i].name);
