@@ -49,9 +49,12 @@ static int load_channels(struct monitor *m, uint32_t partition, char *err, size_
 	return 0;
 }
 
-/* The database read-only (claim 11): each ultravisor instance makes its own object. */
-static int map_db(int sock, void **map, uint64_t *size, char *err, size_t errlen)
+/* The database read-only (claim 11), with a view on it: each ultravisor instance makes its own
+ * object. Nothing is left behind on failure. */
+static int map_db(int sock, struct uv_resdb_view **view, void **map, uint64_t *size, char *err,
+		  size_t errlen)
 {
+	struct uv_resdb_view *v = NULL;
 	unsigned n = 0;
 	int fd = -1, r;
 	void *p;
@@ -66,8 +69,21 @@ static int map_db(int sock, void **map, uint64_t *size, char *err, size_t errlen
 		snprintf(err, errlen, "mapping the resource database: %s", strerror(errno));
 		return r;
 	}
+	if (!(v = calloc(1, sizeof(*v)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_resdb_view_attach(v, p, *size))) {
+		snprintf(err, errlen, "the resource database: %s", strerror(-r));
+		goto fail;
+	}
+	*view = v;
 	*map = p;
 	return 0;
+fail:
+	free(v);
+	munmap(p, *size);
+	return r;
 }
 
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
@@ -84,20 +100,14 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 		snprintf(err, errlen, "ultravisor %s: %s", sock_path, strerror(-r));
 		return r;
 	}
-	if ((r = map_db(m->uv_sock, &map, &size, err, errlen)))
+	if ((r = map_db(m->uv_sock, &view, &map, &size, err, errlen)))
 		return r;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	view = calloc(1, sizeof(*view));
-	if (!view) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	if ((r = uv_resdb_view_attach(view, map, size)) ||
-	    (r = uv_resdb_read_desc(view, partition, d, NULL))) {
+	if ((r = uv_resdb_read_desc(view, partition, d, NULL))) {
 		snprintf(err, errlen, "partition %u: %s", partition,
 			 r == -ENOENT ? "not in the resource database" : strerror(-r));
 		goto fail;
@@ -192,26 +202,15 @@ static int remap_db(struct monitor *m)
 	char err[160];
 	int r;
 
-	if ((r = map_db(m->uv_sock, &map, &size, err, sizeof(err))))
+	if ((r = map_db(m->uv_sock, &view, &map, &size, err, sizeof(err))))
 		return r;
-	if (!(view = calloc(1, sizeof(*view)))) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	if ((r = uv_resdb_view_attach(view, map, size)))
-		goto fail;
-	if (m->uv_view)
-		free(m->uv_view);
+	free(m->uv_view);
 	if (m->uv_db)
 		munmap((void *)m->uv_db, m->uv_db_size);
 	m->uv_view = view;
 	m->uv_db = map;
 	m->uv_db_size = size;
 	return 0;
-fail:
-	free(view);
-	munmap(map, size);
-	return r;
 }
 
 /* The ultravisor restarted (its partition was rebooted, claim 5): open a new channel. */
