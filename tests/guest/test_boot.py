@@ -86,7 +86,8 @@ def test_guest_survives_kill_of_boot_partition():
     system = [x for x in boot.pids() if x]
     check(len(system) == 2, f"ultravisor and io partition running: {boot.status()}")
 
-    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done) &")
+    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.n; mv /tmp/count.n /tmp/count; "
+          "sleep 0.02; done) &")
     boot.proc.send_signal(signal.SIGKILL)
     boot.proc.wait()
     # Its system partitions go with it (a later ultra-boot must not find a second ultravisor).

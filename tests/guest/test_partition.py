@@ -141,7 +141,8 @@ def test_monitor_kill9_leaves_guest_running_and_reattaches():
     w = workspace()
     p = w.partition("survivor", memory_mib=128).start().wait_boot()
     qemu = p.qemu_pid()
-    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done) &")
+    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.n; mv /tmp/count.n /tmp/count; "
+          "sleep 0.05; done) &")
     p.monitor.send_signal(signal.SIGKILL)
     p.monitor.wait()
     check(pid_alive(qemu), "QEMU died with its monitor")
@@ -191,7 +192,8 @@ def test_pause_resume_and_graceful_stop():
     p = w.partition("pr", memory_mib=128).start().wait_boot()
     c = p.ctl()
     c.call("watch")
-    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done) &")
+    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.n; mv /tmp/count.n /tmp/count; "
+          "sleep 0.05; done) &")
     check("return" in c.call("pause"), "pause refused")
     check(c.next_event()["data"]["state"] == "paused", "no paused event")
     before = open(p.path("console.log"), "rb").read()

@@ -78,7 +78,9 @@ def test_partition_from_resource_database_survives_ultravisor_restart():
     wait_for(lambda: uv.show(12)["state"] == "running", 10, "the monitor's running report")
 
     # The ultravisor dies and comes back: the guest never notices, the database is as committed.
-    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done) &")
+    # Renamed into place: a reader never sees the file empty between truncation and write.
+    p.out("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.n; mv /tmp/count.n /tmp/count; "
+          "sleep 0.02; done) &")
     uv.proc.send_signal(signal.SIGKILL)
     uv.proc.wait()
     c1 = int(p.out("cat /tmp/count"))
