@@ -128,6 +128,30 @@ static void start_chain(struct vq *q, struct vq_chain *c, uint16_t head)
 		q->faults[c->fault]++;
 }
 
+void vq_start_events(struct vq *q, bool event_idx)
+{
+	q->event_idx = event_idx;
+	q->signalled_valid = false;
+	q->signalled_used = q->used_idx;
+}
+
+/* The event words sit just past each ring's entries; vq_set_rings checked both (q->num is
+ * ours, never re-read from the guest). */
+static uint16_t *used_event(const struct vq *q) { return &q->avail->ring[q->num]; }
+static uint16_t *avail_event(const struct vq *q) { return (uint16_t *)&q->used->ring[q->num]; }
+
+/* The ring looked empty: with EVENT_IDX ask for a kick at the next request, then look again,
+ * since the driver may have added one just before it could see our avail_event (each side
+ * writes its index, full barrier, reads the other's). */
+static uint16_t rearm(const struct vq *q, uint16_t avail_idx)
+{
+	if (!q->event_idx)
+		return avail_idx;
+	STORE(avail_event(q), q->last_avail);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return LOAD_ACQ(&q->avail->idx);
+}
+
 int vq_pop(struct vq *q, struct vq_chain *c)
 {
 	uint16_t avail_idx, head;
@@ -139,6 +163,8 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 		return 1;
 	}
 	avail_idx = LOAD_ACQ(&q->avail->idx); /* ring entries are read after the index */
+	if (avail_idx == q->last_avail)
+		avail_idx = rearm(q, avail_idx);
 	if (avail_idx == q->last_avail)
 		return 0;
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num) {
@@ -167,10 +193,17 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 	}
 }
 
-bool vq_should_notify(const struct vq *q)
+bool vq_should_notify(struct vq *q)
 {
-	/* Our used->idx store must be visible before we read the driver's flags, or we could miss
-	 * a driver that just re-enabled interrupts. */
+	uint16_t old = q->signalled_used;
+	bool valid = q->signalled_valid;
+
+	/* Our used->idx store must be visible before we read the driver's flags or event index,
+	 * or we could miss a driver that just re-enabled interrupts. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return !(LOAD(&q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!q->event_idx)
+		return !(LOAD(&q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+	q->signalled_used = q->used_idx;
+	q->signalled_valid = true;
+	return !valid || vq_need_event(LOAD(used_event(q)), q->used_idx, old);
 }

@@ -57,15 +57,34 @@ struct vq {
 	uint64_t counter;   /* last counter given to a popped head */
 	uint16_t *resubmit; /* heads a dead back end left in flight, oldest first (malloc) */
 	uint32_t nresubmit, resubmitted;
+	/* VIRTIO_RING_F_EVENT_IDX (virtio 1.2, 2.7.7, 2.7.10): the driver says in used_event
+	 * after which completion it wants an interrupt, we say in avail_event after which request
+	 * we want a kick. signalled_used is our used_idx at the last decision (invalid at start:
+	 * the first decision notifies). */
+	bool event_idx;
+	bool signalled_valid;
+	uint16_t signalled_used;
 };
+
+/* virtio 1.2, 2.7.7.2: has the other side's event index been passed by moving an index from
+ * old to new_idx (event in [old, new_idx) modulo 2^16)? Any three values give an answer, so
+ * a hostile event index costs at most one notification too many or too few. */
+static inline bool vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
 
 /* Translates and checks the ring addresses (front-end virtual addresses, full sizes including
  * the event words, alignment 16/2/4). On success fills q's ring pointers; q untouched on error. */
 int vq_set_rings(struct vq *q, const struct guest_mem *mem, uint32_t num, uint64_t desc_uva,
                  uint64_t avail_uva, uint64_t used_uva);
 
+/* A ring (re)starts: notification state from scratch, EVENT_IDX on or off as negotiated. */
+void vq_start_events(struct vq *q, bool event_idx);
+
 /* Pops the next chain: 1 and *c filled (c->fault says whether it is usable), 0 when the ring
- * is empty, -EIO when the driver published an impossible avail index (q->broken set). Heads
+ * is empty (with EVENT_IDX, avail_event then asks for a kick at the next request, and the ring
+ * was found still empty after that), -EIO when the driver published an impossible avail index (q->broken set). Heads
  * left in q->resubmit come first, before anything new from the avail ring. With tracking, the
  * head is marked in flight before the chain is handed out. */
 int vq_pop(struct vq *q, struct vq_chain *c);
@@ -75,7 +94,8 @@ int vq_pop(struct vq *q, struct vq_chain *c);
  * element, last_batch_head, used->idx, the entry cleared, the region's used_idx. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 
-/* After pushes: must the driver be notified? (full barrier, then avail->flags) */
-bool vq_should_notify(const struct vq *q);
+/* After pushes: must the driver be notified? (full barrier, then avail->flags, or with
+ * EVENT_IDX used_event read once: has the used index passed it since the last decision?) */
+bool vq_should_notify(struct vq *q);
 
 #endif

@@ -38,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	scratch = calloc(num, sizeof(*scratch));
 	q.scratch = scratch;
 	if (vq_set_rings(&q, &m, num, UVA + off[0], UVA + off[1], UVA + off[2]) == 0) {
+		/* EVENT_IDX half the time: used_event and avail_event are part of the input */
+		vq_start_events(&q, data[0] & 0x80);
 		for (int i = 0; i < 64; i++) {
 			int r = vq_pop(&q, &c);
 			if (r <= 0)

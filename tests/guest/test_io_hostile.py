@@ -5,6 +5,7 @@ all refused, nothing outside the client's buffers changes, and other clients kee
 served. No guest boots here: the test is the front end."""
 import hashlib
 import os
+import select
 import struct
 
 from harness import check, workspace
@@ -218,6 +219,53 @@ def test_many_clients_at_once_and_a_runaway_avail_index():
                   f"client {i}'s write is not in the image")
         for c in clients:
             c.close()
+        healthy(io, sock)
+    finally:
+        io.stop()
+
+
+def test_event_idx_and_a_hostile_used_event():
+    """VIRTIO_RING_F_EVENT_IDX (virtio 1.2, 2.7.7, 2.7.10): interrupts only when used_event
+    asks, avail_event says which request to kick for, and garbage in used_event costs the
+    guest at most its own interrupts: the completions are still in its used ring."""
+    w, image, sock, io = setup()
+    try:
+        c = vc.Client(sock, event_idx=True)
+        c.setup()
+        for i in range(3):  # a driver that asks for every completion gets an interrupt for each
+            _, n = c.request(vc.T_IN, i, vc.BUFS + 0x1000, 512, vc.BUFS + 0x800, True)
+            check(n == 513 and c.mem[vc.BUFS + 0x800] == vc.S_OK, "a read under EVENT_IDX failed")
+        check(c.avail_event() == c.avail_idx,
+              f"avail_event {c.avail_event()} does not ask for the next request ({c.avail_idx})")
+        # used_event far from the used index: the completion lands, no interrupt follows
+        c.event_idx = False
+        for ev in (0xFFFF, c.used_seen + 0x8000, c.used_seen - 1, 0x1234):
+            c.set_used_event(ev)
+            while True:
+                try:
+                    os.eventfd_read(c.call)
+                except BlockingIOError:
+                    break
+            struct.pack_into("<IIQ", c.mem, vc.BUFS, vc.T_IN, 0, 3)
+            c.desc(0, vc.BUFS, 16, vc.NEXT, 1)
+            c.desc(1, vc.BUFS + 0x1000, 512, vc.NEXT | vc.WRITE, 2)
+            c.desc(2, vc.BUFS + 0x800, 1, vc.WRITE, 0)
+            c.submit(0)
+            seen = c.used_seen
+            for _ in range(500):
+                if struct.unpack_from("<H", c.mem, vc.USED + 2)[0] != seen:
+                    break
+                select.select([], [], [], 0.01)
+            check(struct.unpack_from("<H", c.mem, vc.USED + 2)[0] == (seen + 1) & 0xFFFF,
+                  f"used_event {ev:#x}: the completion never reached the used ring")
+            c.used_seen = (seen + 1) & 0xFFFF
+            check(not select.select([c.call], [], [], 0.2)[0],
+                  f"used_event {ev:#x}: interrupted although the driver did not ask")
+        c.event_idx = True  # a sane used_event again: interrupts come back
+        _, n = c.request(vc.T_IN, 5, vc.BUFS + 0x1000, 512, vc.BUFS + 0x800, True)
+        check(n == 513 and bytes(c.mem[vc.BUFS + 0x1000:vc.BUFS + 0x1200]) ==
+              bytes(range(256)) * 2, "no interrupt once used_event was sane again")
+        c.close()
         healthy(io, sock)
     finally:
         io.stop()

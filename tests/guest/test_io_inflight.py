@@ -29,7 +29,7 @@ def inflight_payload(size, offset, nqueues, qsize):
 
 def negotiate(c):
     feats = c.get_u64(vc.GET_FEATURES)
-    c.send(vc.SET_FEATURES, struct.pack("<Q", feats & ~(1 << 28)))
+    c.send(vc.SET_FEATURES, struct.pack("<Q", feats & ~(1 << 28) & ~vc.F_EVENT_IDX))
     proto = c.get_u64(vc.GET_PROTOCOL_FEATURES)
     check(proto & P_INFLIGHT, f"INFLIGHT_SHMFD not offered: {proto:#x}")
     c.send(vc.SET_PROTOCOL_FEATURES,

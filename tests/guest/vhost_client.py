@@ -13,7 +13,7 @@ SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
 SET_VRING_KICK, SET_VRING_CALL = 12, 13
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
 GET_CONFIG = 24
-F_VERSION_1, F_PROTOCOL = 1 << 32, 1 << 30
+F_VERSION_1, F_PROTOCOL, F_EVENT_IDX = 1 << 32, 1 << 30, 1 << 29
 P_MQ, P_REPLY_ACK, P_CONFIG = 1, 1 << 3, 1 << 9
 NEXT, WRITE, INDIRECT = 1, 2, 4
 T_IN, T_OUT = 0, 1
@@ -30,7 +30,10 @@ class Closed(Exception):
 
 
 class Client:
-    def __init__(self, path, timeout=5):
+    """event_idx: negotiate VIRTIO_RING_F_EVENT_IDX and behave like a driver that wants an
+    interrupt for each completion it waits for (used_event set before each submission)."""
+    def __init__(self, path, timeout=5, event_idx=False):
+        self.event_idx = event_idx
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
@@ -92,7 +95,9 @@ class Client:
     def negotiate(self):
         feats = self.get_u64(GET_FEATURES)
         assert feats & F_VERSION_1 and feats & F_PROTOCOL
-        self.send(SET_FEATURES, struct.pack("<Q", feats & ~(1 << 28)))
+        assert feats & F_EVENT_IDX
+        want = feats & ~(1 << 28) & ~(0 if self.event_idx else F_EVENT_IDX)
+        self.send(SET_FEATURES, struct.pack("<Q", want))
         proto = self.get_u64(GET_PROTOCOL_FEATURES)
         assert proto & P_REPLY_ACK and proto & P_CONFIG
         self.send(SET_PROTOCOL_FEATURES, struct.pack("<Q", P_MQ | P_REPLY_ACK | P_CONFIG))
@@ -136,8 +141,16 @@ class Client:
     def desc(self, i, addr, length, flags, nxt=0):
         struct.pack_into("<QIHH", self.mem, DESC + 16 * i, addr, length, flags, nxt)
 
+    def set_used_event(self, value):
+        struct.pack_into("<H", self.mem, AVAIL + 4 + 2 * NUM, value & 0xFFFF)
+
+    def avail_event(self):
+        return struct.unpack_from("<H", self.mem, USED + 4 + 8 * NUM)[0]
+
     def submit(self, *heads):
         """Publishes the chains with one index update and one kick (one batch)."""
+        if self.event_idx:
+            self.set_used_event(self.used_seen)  # interrupt me at the next completion
         for head in heads:
             struct.pack_into("<H", self.mem, AVAIL + 4 + 2 * (self.avail_idx % NUM), head)
             self.avail_idx = (self.avail_idx + 1) & 0xFFFF

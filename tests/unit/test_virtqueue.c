@@ -240,6 +240,176 @@ static void test_ring_placement(void **state)
 	    -EFAULT);
 }
 
+/* The event-index rule against its definition: an index moving from old to new (at most 2^16 - 1
+ * steps) passes event exactly when event lies in [old, new) on the circle of 2^16 values. */
+static bool passes(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	for (uint16_t i = old; i != new_idx; i++)
+		if (i == event)
+			return true;
+	return false;
+}
+
+static void test_need_event_arithmetic(void **state)
+{
+	static const uint16_t olds[] = {0, 1, 100, 0x7fff, 0x8000, 0xfff0, 0xfffe, 0xffff};
+	static const uint16_t steps[] = {0, 1, 2, 3, 16, 255, 0x8000, 0xffff};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(olds) / sizeof(olds[0]); i++)
+		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+			uint16_t old = olds[i], new_idx = (uint16_t)(old + steps[j]);
+			for (uint32_t d = 0; d < 40; d++) { /* events around old and around new */
+				uint16_t e1 = (uint16_t)(old - 20 + d), e2 = (uint16_t)(new_idx - 20 + d);
+				assert_int_equal(vq_need_event(e1, new_idx, old),
+				                 passes(e1, new_idx, old));
+				assert_int_equal(vq_need_event(e2, new_idx, old),
+				                 passes(e2, new_idx, old));
+			}
+		}
+	/* across the wrap: 0xfffe -> 0x0002 passes 0xfffe, 0xffff, 0, 1 and nothing else */
+	assert_true(vq_need_event(0xfffe, 0x0002, 0xfffe));
+	assert_true(vq_need_event(0xffff, 0x0002, 0xfffe));
+	assert_true(vq_need_event(0x0001, 0x0002, 0xfffe));
+	assert_false(vq_need_event(0x0002, 0x0002, 0xfffe));
+	assert_false(vq_need_event(0xfffd, 0x0002, 0xfffe));
+	assert_false(vq_need_event(0x1234, 0x1234, 0x1234)); /* nothing moved: never */
+}
+
+static uint16_t *used_event_word(struct fx *f) { return &f->q.avail->ring[NUM]; }
+static uint16_t *avail_event_word(struct fx *f) { return (uint16_t *)&f->q.used->ring[NUM]; }
+
+/* Offers, pops and completes one 16-byte readable chain; returns whether to interrupt. */
+static bool complete_one(struct fx *f)
+{
+	struct vq_chain c;
+
+	desc(f, 0, GPA + BUFS, 16, 0, 0);
+	offer(f, 0);
+	assert_int_equal(pop(f, &c), VQ_OK);
+	vq_push(&f->q, c.head, 0);
+	return vq_should_notify(&f->q);
+}
+
+static void test_event_idx_interrupts_when_asked(void **state)
+{
+	struct fx *f = *state;
+
+	vq_start_events(&f->q, true);
+	f->q.avail->flags = VRING_AVAIL_F_NO_INTERRUPT; /* ignored under EVENT_IDX (2.7.7) */
+	*used_event_word(f) = 0;
+	assert_true(complete_one(f)); /* the first decision after a start always notifies */
+	assert_false(complete_one(f)); /* used 1 -> 2 does not pass 0 */
+	*used_event_word(f) = 3;       /* "after the fourth completion" */
+	assert_false(complete_one(f)); /* 2 -> 3 */
+	assert_true(complete_one(f));  /* 3 -> 4 passes 3 */
+	assert_false(complete_one(f));
+	*used_event_word(f) = 5; /* two completions before one decision: 5 -> 7 passes 5 */
+	desc(f, 0, GPA + BUFS, 16, 0, 0);
+	offer(f, 0);
+	offer(f, 0);
+	for (int i = 0; i < 2; i++) {
+		struct vq_chain c;
+		assert_int_equal(pop(f, &c), VQ_OK);
+		vq_push(&f->q, c.head, 0);
+	}
+	assert_true(vq_should_notify(&f->q));
+	/* without EVENT_IDX the flag rules again */
+	vq_start_events(&f->q, false);
+	assert_false(complete_one(f));
+	f->q.avail->flags = 0;
+	assert_true(complete_one(f));
+}
+
+static void test_used_index_wraps(void **state)
+{
+	struct fx *f = *state;
+
+	f->q.last_avail = f->q.used_idx = 0xfffe;
+	f->q.avail->idx = f->q.used->idx = 0xfffe;
+	vq_start_events(&f->q, true);
+	*used_event_word(f) = 0xffff;
+	assert_true(complete_one(f)); /* first */
+	assert_true(complete_one(f)); /* 0xffff -> 0 passes 0xffff */
+	assert_int_equal(f->q.used->idx, 0);
+	*used_event_word(f) = 1;
+	assert_false(complete_one(f)); /* 0 -> 1 */
+	assert_true(complete_one(f));  /* 1 -> 2 */
+}
+
+/* used_event is the driver's to write at any time: every value is only an answer, and nothing
+ * is read or written but the ring's own words (guard pages around the memory). */
+static void test_hostile_used_event(void **state)
+{
+	struct fx *f = *state;
+	uint32_t seed = 12345, notified = 0;
+
+	vq_start_events(&f->q, true);
+	for (int i = 0; i < 2000; i++) {
+		uint16_t old = f->q.signalled_used, ev;
+		bool valid = f->q.signalled_valid;
+		seed = seed * 1103515245u + 12345u;
+		ev = (uint16_t)(seed >> 8);
+		if (i % 7 == 0)
+			ev = (uint16_t)(i % 3 == 0 ? 0xffff : f->q.used_idx); /* edges */
+		*used_event_word(f) = ev;
+		bool n = complete_one(f);
+		assert_int_equal(n, !valid || passes(ev, f->q.used_idx, old));
+		notified += n;
+	}
+	assert_true(notified > 0);
+	assert_int_equal(f->q.used->idx, 2000);
+}
+
+static void test_avail_event_asks_for_the_next_kick(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	*avail_event_word(f) = 0xabcd;
+	assert_int_equal(vq_pop(&f->q, &c), 0);
+	assert_int_equal(*avail_event_word(f), 0xabcd); /* not negotiated: never written */
+	vq_start_events(&f->q, true);
+	desc(f, 0, GPA + BUFS, 16, 0, 0);
+	for (int i = 0; i < 3; i++)
+		offer(f, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(*avail_event_word(f), 0xabcd); /* busy: no kicks wanted meanwhile */
+	assert_int_equal(vq_pop(&f->q, &c), 0);
+	assert_int_equal(*avail_event_word(f), 3); /* empty: kick me when request 3 comes */
+	/* the driver's rule (2.7.10) then kicks for the next request, not for the one after */
+	assert_true(vq_need_event(*avail_event_word(f), 4, 3));
+	assert_false(vq_need_event(*avail_event_word(f), 5, 4));
+}
+
+/* The event words at the very end of the client's memory: both rings placed so that the last
+ * bytes they own touch the guard page (avail) or come within 4 bytes of it (used: 4-aligned). */
+static void test_event_words_at_the_end_of_memory(void **state)
+{
+	struct fx *f = *state;
+	struct vq q = {0};
+	struct vq_chain c;
+
+	q.scratch = f->scratch;
+	assert_int_equal(vq_set_rings(&q, &f->m, NUM, UVA + RING_DESC,
+	                              UVA + SIZE - vring_avail_bytes(NUM), UVA + SIZE - 72),
+	                 0);
+	vq_start_events(&q, true);
+	assert_ptr_equal((uint8_t *)&q.avail->ring[NUM], f->mem + SIZE - 2);
+	desc(f, 0, GPA + BUFS, 16, 0, 0);
+	q.avail->ring[0] = 0;
+	q.avail->idx = 1;
+	q.avail->ring[NUM] = 0xffff;
+	assert_int_equal(vq_pop(&q, &c), 1);
+	assert_int_equal(vq_pop(&q, &c), 0);
+	assert_int_equal(*(uint16_t *)(f->mem + SIZE - 4), 1); /* avail_event */
+	vq_push(&q, 0, 0);
+	assert_true(vq_should_notify(&q));
+	vq_push(&q, 0, 0);
+	assert_false(vq_should_notify(&q)); /* 1 -> 2 does not pass 0xffff */
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -248,6 +418,9 @@ int main(void)
 	    T(test_loops_are_refused), T(test_bad_indices),
 	    T(test_bad_flags),         T(test_bad_addresses),
 	    T(test_spanning_regions),  T(test_ring_placement),
+	    T(test_need_event_arithmetic), T(test_event_idx_interrupts_when_asked),
+	    T(test_used_index_wraps), T(test_hostile_used_event),
+	    T(test_avail_event_asks_for_the_next_kick), T(test_event_words_at_the_end_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
