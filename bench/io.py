@@ -19,7 +19,10 @@ memory and vCPUs; only the one device differs. fio and iperf3 come from their De
 unpacked by guest/mkbenchtools.sh into an extra initramfs segment appended to the normal one.
 
 Environment: RUNTIME (s per fio job / iperf3 run, default 10), ROUNDS (default 1; the median is
-printed), ONLY=disk|net, JOB and BACKENDS (see below) to profile one case. Needs root (network namespace, taps, apt-get download into the cache).
+printed), ONLY=disk|net, JOB and BACKENDS (see below) to profile one case. BASE_IO=PATH adds
+"base", another ultra-io binary (an older build: before and after in the same run). LOAD=N
+keeps N more TCG guests (same QEMU line, no devices) spinning a shell loop on their vCPU for
+the whole run: a host loaded the way other partitions load it. Needs root (network namespace, taps, apt-get download into the cache).
 """
 import contextlib
 import os
@@ -58,6 +61,11 @@ NET_BACKENDS = ("ours", "tap", "tap-nooff")
 JOBS = [j for j in JOBS if os.environ.get("JOB", "") in j[0]]
 if os.environ.get("BACKENDS"):
     DISK_BACKENDS = NET_BACKENDS = tuple(os.environ["BACKENDS"].split(","))
+BASE_IO = os.environ.get("BASE_IO", "")
+if BASE_IO and not os.environ.get("BACKENDS"):
+    DISK_BACKENDS = ("ours", "base", *DISK_BACKENDS[1:])
+    NET_BACKENDS = ("ours", "base", *NET_BACKENDS[1:])
+LOAD = int(os.environ.get("LOAD", "0"))
 NET_IPS = ("10.99.0.1", "10.99.0.2")
 NOOFF = ("csum=off,guest_csum=off,gso=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,"
          "guest_ufo=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,mrg_rxbuf=off")
@@ -184,9 +192,9 @@ class Bench:
         return texts
 
     # -- servers ------------------------------------------------------------------------------
-    def ultra_io(self, args):
+    def ultra_io(self, args, binary=ULTRA_IO):
         log = self.path("ultra-io.log")
-        p = self.spawn([ULTRA_IO, *args], log)
+        p = self.spawn([binary, *args], log)
         wait(lambda: "ready" in read_text(log) or p.poll() is not None, 30, "ultra-io")
         if p.poll() is not None:
             die(f"ultra-io exited: {read_text(log)}")
@@ -267,7 +275,7 @@ def tally(b, backend):
     """Shows ultra-io's closing counters (requests, how many ran batched; switch ports), then
     starts its next log afresh."""
     log = b.path("ultra-io.log")
-    if backend == "ours" and os.path.exists(log):
+    if backend in ("ours", "base") and os.path.exists(log):
         for line in read_text(log).splitlines():
             if re.search(r"requests,|port \d+: in", line):
                 print("    " + line, file=sys.stderr)
@@ -302,8 +310,9 @@ def disk_round(b, initrd, image):
     sock = b.path("blk.sock")
     for backend in DISK_BACKENDS:
         server = None
-        if backend == "ours":
-            server, _ = b.ultra_io(["--blk", f"{sock}={image}"])
+        if backend in ("ours", "base"):
+            server, _ = b.ultra_io(["--blk", f"{sock}={image}"],
+                                   BASE_IO if backend == "base" else ULTRA_IO)
             dev = ["-chardev", f"socket,id=vub0,path={sock},reconnect=1",
                    "-device", "vhost-user-blk,chardev=vub0"]
         elif backend == "qsd":
@@ -338,10 +347,11 @@ def net_round(b, initrd):
         for i, (me, peer) in enumerate((NET_IPS, NET_IPS[::-1])):
             role = "client" if i == 0 else "server"
             mac = f"02:00:00:00:00:0{i + 1}"
-            if backend == "ours":
+            if backend in ("ours", "base"):
                 if server is None:
                     socks = [b.path(f"net{k}.sock") for k in range(2)]
-                    server, _ = b.ultra_io(["--net", socks[0], "--net", socks[1]])
+                    server, _ = b.ultra_io(["--net", socks[0], "--net", socks[1]],
+                                           BASE_IO if backend == "base" else ULTRA_IO)
                 dev = ["-chardev", f"socket,id=vun0,path={socks[i]},reconnect=1",
                        "-netdev", "vhost-user,id=net0,chardev=vun0",
                        "-device", f"virtio-net-device,netdev=net0,mac={mac}"]
@@ -404,7 +414,8 @@ def print_net(rounds):
     vals = {b: median_of(rounds, lambda r: r[b]) for b in NET_BACKENDS}
     for b in NET_BACKENDS:
         ratio = f"{vals['ours'] / vals[b]:9.2f}x" if b != "ours" and "ours" in vals else ""
-        label = {"ours": "ours (ultra-io switch)", "tap": "tap bridge, QEMU virtio-net",
+        label = {"ours": "ours (ultra-io switch)", "base": "base (BASE_IO switch)",
+                 "tap": "tap bridge, QEMU virtio-net",
                  "tap-nooff": "tap bridge, no offloads"}[b]
         print(f"{label:32}{vals[b]:10.1f} Mbit/s{ratio}")
 
@@ -418,6 +429,10 @@ def main():
         signal.signal(s, lambda *_: sys.exit("bench/io.py: signal, cleaning up"))
     disk, net = [], []
     try:
+        for i in range(LOAD):  # spin until b.close() stops them
+            b.guest(f"load{i}", INITRD, "while :; do :; done", [])
+        if LOAD:
+            print(f"load: {LOAD} spinning TCG guests", file=sys.stderr)
         if only in ("", "disk"):
             jobs = "\n".join(f"job {n.replace(' ', '_')} {o}" for n, o in JOBS)
             initrd = b.initrd("fio", ["fio"], FIO_SCRIPT.format(rt=RUNTIME, ramp=RAMP, jobs=jobs))
@@ -433,6 +448,8 @@ def main():
                 net.append(net_round(b, initrd))
     finally:
         b.close()
+    if LOAD:
+        print(f"under load: {LOAD} more TCG guests spinning their vCPU throughout")
     if disk:
         print_disk(disk)
     if net:

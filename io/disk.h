@@ -10,7 +10,8 @@
 
 struct disk;
 
-/* One read or write of a batch (disk_ops.run). */
+/* One asynchronous read or write (disk_ops.queue); its memory is the caller's and must stay
+ * put until reap hands it back. */
 struct disk_io {
 	bool write;
 	const struct iovec *iov;
@@ -23,8 +24,15 @@ struct disk_ops {
 	/* Full transfer or a negative errno (short transfers are retried inside). */
 	int (*readv)(struct disk *d, const struct iovec *iov, int n, uint64_t off);
 	int (*writev)(struct disk *d, const struct iovec *iov, int n, uint64_t off);
-	/* Runs n reads and writes concurrently and returns when all are done. */
-	void (*run)(struct disk *d, struct disk_io *ios, unsigned n);
+	/* Asynchronous reads and writes (io_uring), whose completions outlive the call:
+	 * queue takes io (0) or says -EOPNOTSUPP (no ring: do it synchronously); submit hands
+	 * every queued io to the kernel in one system call; reap returns up to max completed ios
+	 * (result set), first waiting for one if wait and any are outstanding. event_fd is
+	 * readable while completions wait to be reaped (-1 without a ring). */
+	int (*queue)(struct disk *d, struct disk_io *io);
+	void (*submit)(struct disk *d);
+	unsigned (*reap)(struct disk *d, struct disk_io **done, unsigned max, bool wait);
+	int (*event_fd)(const struct disk *d);
 	/* Returns only once written data is on stable storage. */
 	int (*flush)(struct disk *d);
 	/* The range reads back as zeroes and its space may be released. */

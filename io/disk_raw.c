@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Raw image files and block devices. Batches of reads and writes go through io_uring and run
- * concurrently; single requests, flush and discard are synchronous system calls. */
+/* Raw image files and block devices. Reads and writes go through io_uring, and their
+ * completions are reaped later from the event loop; flush and discard are synchronous. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -20,8 +20,14 @@
 struct disk_raw {
 	struct disk disk; /* first: the ops receive &disk */
 	int fd;
-	bool have_ring; /* io_uring may be missing (old kernel, disabled by sysctl) */
+	bool ring_made; /* io_uring may be missing (old kernel, disabled by sysctl) */
+	bool have_ring; /* made and usable: nothing failed on it for good */
 	struct io_uring ring;
+	unsigned outstanding; /* queued and not yet reaped */
+	struct disk_io *unsent[RING_DEPTH]; /* queued, not yet taken by the kernel, in order */
+	unsigned nunsent;
+	struct disk_io *sync_done[RING_DEPTH]; /* done synchronously after the ring failed */
+	unsigned nsync;
 };
 
 static struct disk_raw *raw(struct disk *d) { return (struct disk_raw *)d; }
@@ -85,72 +91,124 @@ static int finish_short(struct disk *d, const struct disk_io *io, size_t done)
 	return transfer(d, iov, n, io->off + done, io->write);
 }
 
-static void run_sync(struct disk *d, struct disk_io *ios, unsigned n)
+/* A transfer of an io done synchronously (no ring, or a ring that failed). */
+static void do_sync(struct disk *d, struct disk_io *io)
 {
-	for (unsigned i = 0; i < n; i++)
-		ios[i].result = transfer(d, ios[i].iov, ios[i].niov, ios[i].off, ios[i].write);
+	io->result = transfer(d, io->iov, io->niov, io->off, io->write);
 }
 
-static void reap(struct disk *d, struct disk_io *ios, struct io_uring_cqe *cqe)
+static void raw_submit(struct disk *d);
+
+static int raw_queue(struct disk *d, struct disk_io *io)
 {
-	struct disk_io *io = &ios[io_uring_cqe_get_data64(cqe)];
+	struct disk_raw *r = raw(d);
+	struct io_uring_sqe *sqe;
+
+	if (!r->have_ring)
+		return -EOPNOTSUPP;
+	if (r->nunsent == RING_DEPTH)
+		raw_submit(d);
+	sqe = r->have_ring && r->nunsent < RING_DEPTH ? io_uring_get_sqe(&r->ring) : NULL;
+	if (!sqe)
+		return -EOPNOTSUPP;
+	if (io->write)
+		io_uring_prep_writev(sqe, r->fd, io->iov, (unsigned)io->niov, io->off);
+	else
+		io_uring_prep_readv(sqe, r->fd, io->iov, (unsigned)io->niov, io->off);
+	io_uring_sqe_set_data(sqe, io);
+	r->unsent[r->nunsent++] = io;
+	r->outstanding++;
+	return 0;
+}
+
+/* The ring failed for good: it is never entered again (its unsubmitted entries point at our
+ * ios), and what it did not take is done synchronously and handed back by the next reap. */
+static void ring_broken(struct disk *d)
+{
+	struct disk_raw *r = raw(d);
+
+	r->have_ring = false;
+	for (unsigned i = 0; i < r->nunsent; i++) {
+		do_sync(d, r->unsent[i]);
+		r->sync_done[r->nsync++] = r->unsent[i];
+	}
+	r->nunsent = 0;
+}
+
+static void raw_submit(struct disk *d)
+{
+	struct disk_raw *r = raw(d);
+	unsigned tries = 0;
+
+	while (r->have_ring && r->nunsent > 0) {
+		int k = io_uring_submit(&r->ring);
+		if (k > 0) {
+			/* The kernel takes entries in order: the first k are in flight. */
+			unsigned n = (unsigned)k < r->nunsent ? (unsigned)k : r->nunsent;
+			memmove(r->unsent, r->unsent + n, (r->nunsent - n) * sizeof(*r->unsent));
+			r->nunsent -= n;
+			continue;
+		}
+		/* -EAGAIN/-EBUSY: short of resources or completions to post; try again a few
+		 * times (the entries stay in the ring, so they cannot be done here instead). */
+		if ((k == -EINTR || k == -EAGAIN || k == -EBUSY || k == 0) && ++tries < 1000)
+			continue;
+		ring_broken(d);
+	}
+}
+
+static void finish(struct disk *d, struct disk_io *io, int res)
+{
 	size_t want = 0;
 
 	for (int k = 0; k < io->niov; k++)
 		want += io->iov[k].iov_len;
-	if (cqe->res < 0)
-		io->result = cqe->res;
-	else if ((size_t)cqe->res < want)
-		io->result = finish_short(d, io, (size_t)cqe->res);
+	if (res < 0)
+		io->result = res;
+	else if ((size_t)res < want)
+		io->result = finish_short(d, io, (size_t)res);
 	else
 		io->result = 0;
-	io_uring_cqe_seen(&raw(d)->ring, cqe);
 }
 
-static void raw_run(struct disk *d, struct disk_io *ios, unsigned n)
+static unsigned raw_reap(struct disk *d, struct disk_io **done, unsigned max, bool wait)
 {
-	struct io_uring *ring = &raw(d)->ring;
+	struct disk_raw *r = raw(d);
 	struct io_uring_cqe *cqe;
-	unsigned queued = 0, submitted = 0, done = 0;
-	int r;
+	unsigned n = 0;
 
-	if (!raw(d)->have_ring || n < 2) {
-		run_sync(d, ios, n);
-		return;
+	while (n < max && r->nsync > 0) {
+		done[n++] = r->sync_done[--r->nsync];
+		r->outstanding--;
 	}
-	while (done < n) {
-		for (; queued < n; queued++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-			const struct disk_io *io = &ios[queued];
-			if (!sqe)
-				break; /* ring full: submit what we have, reap, come back */
-			if (io->write)
-				io_uring_prep_writev(sqe, raw(d)->fd, io->iov, (unsigned)io->niov,
-				                     io->off);
-			else
-				io_uring_prep_readv(sqe, raw(d)->fd, io->iov, (unsigned)io->niov,
-				                    io->off);
-			io_uring_sqe_set_data64(sqe, queued);
-		}
-		r = io_uring_submit_and_wait(ring, 1);
-		if (r > 0)
-			submitted += (unsigned)r;
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
-			/* Unusable: never touch this ring again (its unsubmitted entries point at
-			 * this batch), reap what is in flight, do the rest synchronously. */
-			raw(d)->have_ring = false;
-			while (done < submitted && io_uring_wait_cqe(ring, &cqe) == 0) {
-				reap(d, ios, cqe);
-				done++;
-			}
-			run_sync(d, ios + submitted, n - submitted);
-			return;
-		}
-		while (io_uring_peek_cqe(ring, &cqe) == 0) {
-			reap(d, ios, cqe);
-			done++;
-		}
+	if (!r->ring_made || r->outstanding == 0)
+		return n;
+	if (wait && n == 0) {
+		raw_submit(d);
+		if (r->outstanding > r->nsync + r->nunsent)
+			while (io_uring_wait_cqe(&r->ring, &cqe) == -EINTR)
+				;
 	}
+	while (n < max && io_uring_peek_cqe(&r->ring, &cqe) == 0) {
+		struct disk_io *io = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&r->ring, cqe);
+		finish(d, io, res);
+		done[n++] = io;
+		r->outstanding--;
+	}
+	while (n < max && r->nsync > 0) { /* the ring may have failed while we waited */
+		done[n++] = r->sync_done[--r->nsync];
+		r->outstanding--;
+	}
+	return n;
+}
+
+static int raw_event_fd(const struct disk *d)
+{
+	const struct disk_raw *r = (const struct disk_raw *)d;
+
+	return r->ring_made ? r->ring.ring_fd : -1;
 }
 
 static int raw_flush(struct disk *d)
@@ -170,7 +228,7 @@ static int raw_discard(struct disk *d, uint64_t off, uint64_t len)
 
 static void raw_close(struct disk *d)
 {
-	if (raw(d)->have_ring)
+	if (raw(d)->ring_made)
 		io_uring_queue_exit(&raw(d)->ring);
 	close(raw(d)->fd);
 	free(raw(d));
@@ -179,7 +237,10 @@ static void raw_close(struct disk *d)
 static const struct disk_ops raw_ops = {
     .readv = raw_readv,
     .writev = raw_writev,
-    .run = raw_run,
+    .queue = raw_queue,
+    .submit = raw_submit,
+    .reap = raw_reap,
+    .event_fd = raw_event_fd,
     .flush = raw_flush,
     .discard = raw_discard,
     .close = raw_close,
@@ -212,7 +273,7 @@ static int raw_new(int fd, const struct stat *st, uint64_t size, bool read_only,
 	r->fd = fd;
 	if (ring) {
 		r->ring = *ring;
-		r->have_ring = true;
+		r->ring_made = r->have_ring = true;
 	}
 	*out = &r->disk;
 	return 0;
@@ -267,9 +328,9 @@ int disk_raw_ring_init(struct io_uring *ring)
 
 int disk_raw_give_ring(struct disk *d, struct io_uring *out)
 {
-	if (!raw(d)->have_ring)
-		return -ENOENT; /* none, or unusable (raw_run gave up on it) */
+	if (!raw(d)->have_ring || raw(d)->outstanding)
+		return -ENOENT; /* none, unusable (raw_submit gave up on it), or still busy */
 	*out = raw(d)->ring;
-	raw(d)->have_ring = false;
+	raw(d)->have_ring = raw(d)->ring_made = false;
 	return 0;
 }

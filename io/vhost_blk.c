@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/eventfd.h>
 
 #define BIT(n) (1ull << (n))
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 #define IOV_CAP 1024 /* preadv's limit; more data segments than this get an I/O error */
 #define DISCARD_SEG_MAX 32
 #define DISCARD_SECTORS_MAX (1u << 22)
@@ -23,19 +25,28 @@ struct blk_req {
 	uint8_t *status;
 };
 
-#define BATCH_MAX 32
-#define BATCH_IOV (VHOST_BLK_SEG_MAX + 2)
+#define SLOTS 64 /* requests in flight per export, at most the disk ring's depth */
+#define SLOT_IOV (VHOST_BLK_SEG_MAX + 2)
 #define DEFERRED (-2)
 
-/* Reads and writes popped in one wake-up, run together by the disk (io_uring) and completed
- * before serve returns: nothing is in flight while the control path changes memory. */
-struct blk_batch {
-	unsigned n;
-	struct disk_io io[BATCH_MAX];
-	uint16_t head[BATCH_MAX];
-	uint8_t *status[BATCH_MAX];
-	uint32_t written[BATCH_MAX];
-	struct iovec iov[BATCH_MAX][BATCH_IOV];
+/* One read or write handed to the disk: it completes on a later turn of the event loop. */
+struct blk_slot {
+	struct disk_io io;
+	struct vhu_queue *q;
+	uint16_t head;
+	uint8_t *status;
+	uint32_t written;
+	struct iovec iov[SLOT_IOV];
+};
+
+/* Requests in flight on the disk, and the queues whose used rings changed since they were
+ * last notified (one call per queue per batch of completions). */
+struct blk_inflight {
+	struct blk_slot slot[SLOTS];
+	uint16_t free[SLOTS];
+	unsigned nfree;
+	struct vhu_queue *touched[SLOTS + 1];
+	unsigned ntouched;
 };
 
 static struct vhost_blk *blk_of(const struct vhu_device *d) { return (struct vhost_blk *)d; }
@@ -204,49 +215,107 @@ static uint8_t execute(struct vhost_blk *b, struct blk_req *r, uint32_t *written
 	return e < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-static void batch_run(struct vhost_blk *b, struct vhu_queue *q)
+static void touch(struct blk_inflight *f, struct vhu_queue *q)
 {
-	struct blk_batch *bt = b->batch;
-
-	if (bt->n == 0)
-		return;
-	b->disk->ops->run(b->disk, bt->io, bt->n);
-	if (bt->n > 1)
-		b->batched += bt->n;
-	for (unsigned i = 0; i < bt->n; i++) {
-		bool ok = bt->io[i].result == 0;
-		*bt->status[i] = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-		vq_push(&q->vq, bt->head[i], (ok ? bt->written[i] : 0) + 1);
-	}
-	bt->n = 0;
+	for (unsigned i = 0; i < f->ntouched; i++)
+		if (f->touched[i] == q)
+			return;
+	if (f->ntouched == sizeof(f->touched) / sizeof(f->touched[0]))
+		vhu_queue_notify(q); /* cannot happen (one queue per slot, one serving) */
+	else
+		f->touched[f->ntouched++] = q;
 }
 
-/* Queues a valid read or write; false when r must be executed on its own (any other type, an
- * error to report, too many segments). */
-static bool batch_add(struct vhost_blk *b, struct vhu_queue *q, struct blk_req *r, uint16_t head)
+static void notify_touched(struct blk_inflight *f)
 {
-	struct blk_batch *bt = b->batch;
+	for (unsigned i = 0; i < f->ntouched; i++)
+		vhu_queue_notify(f->touched[i]);
+	f->ntouched = 0;
+}
+
+/* Pushes completed reads and writes to their used rings (the inflight region clears each
+ * only after its push); wait: block for at least one if any are in flight. */
+static unsigned reap(struct vhost_blk *b, bool wait)
+{
+	struct blk_inflight *f = b->inflight;
+	struct disk_io *done[SLOTS];
+	unsigned n = b->disk->ops->reap(b->disk, done, SLOTS, wait && f->nfree < SLOTS);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct blk_slot *sl = container_of(done[i], struct blk_slot, io);
+		bool ok = sl->io.result == 0;
+		*sl->status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		vq_push(&sl->q->vq, sl->head, (ok ? sl->written : 0) + 1);
+		touch(f, sl->q);
+		f->free[f->nfree++] = (uint16_t)(sl - f->slot);
+	}
+	b->requests += n;
+	return n;
+}
+
+/* Everything in flight completed and its guests notified (before a synchronous request, so
+ * a FLUSH follows the writes before it, and before the control path changes anything). */
+static void drain_all(struct vhost_blk *b)
+{
+	b->disk->ops->submit(b->disk);
+	while (b->inflight->nfree < SLOTS && reap(b, true) > 0)
+		;
+	notify_touched(b->inflight);
+}
+
+static void blk_complete(struct vhu_device *d)
+{
+	struct vhost_blk *b = blk_of(d);
+
+	reap(b, false);
+	notify_touched(b->inflight);
+}
+
+static void blk_drain(struct vhu_device *d) { drain_all(blk_of(d)); }
+
+static int blk_event_fd(const struct vhu_device *d)
+{
+	const struct vhost_blk *b = (const struct vhost_blk *)d;
+
+	return b->disk->ops->event_fd(b->disk);
+}
+
+/* Hands a valid read or write to the disk; false when r must be executed synchronously (any
+ * other type, an error to report, too many segments, no asynchronous disk). */
+static bool queue_rw(struct vhost_blk *b, struct vhu_queue *q, struct blk_req *r, uint16_t head)
+{
+	struct blk_inflight *f = b->inflight;
 	bool write = r->hdr.type == VIRTIO_BLK_T_OUT;
 	const struct iovec *iov = write ? r->out : r->in;
 	int niov = write ? r->nout : r->nin;
 	uint64_t len = write ? r->out_len : r->in_len;
+	struct blk_slot *sl;
 
 	if (r->hdr.type != VIRTIO_BLK_T_IN && !write)
 		return false;
-	if (niov > BATCH_IOV || len % VIRTIO_BLK_SECTOR || !in_disk(b->disk, r->hdr.sector, len) ||
+	if (niov > SLOT_IOV || len % VIRTIO_BLK_SECTOR || !in_disk(b->disk, r->hdr.sector, len) ||
 	    (write && b->disk->read_only))
 		return false;
-	if (bt->n == BATCH_MAX)
-		batch_run(b, q);
-	unsigned i = bt->n++;
-	memcpy(bt->iov[i], iov, sizeof(*iov) * (size_t)niov);
-	bt->io[i] = (struct disk_io){.write = write,
-	                             .iov = bt->iov[i],
-	                             .niov = niov,
-	                             .off = r->hdr.sector * VIRTIO_BLK_SECTOR};
-	bt->head[i] = head;
-	bt->status[i] = r->status;
-	bt->written[i] = write ? 0 : (uint32_t)len;
+	if (f->nfree == 0) { /* every slot busy: make room by completing some */
+		b->disk->ops->submit(b->disk);
+		while (f->nfree == 0 && reap(b, true) > 0)
+			;
+		if (f->nfree == 0)
+			return false;
+	}
+	sl = &f->slot[f->free[f->nfree - 1]];
+	memcpy(sl->iov, iov, sizeof(*iov) * (size_t)niov);
+	sl->io = (struct disk_io){
+	    .write = write, .iov = sl->iov, .niov = niov, .off = r->hdr.sector * VIRTIO_BLK_SECTOR};
+	if (b->disk->ops->queue(b->disk, &sl->io) < 0)
+		return false;
+	f->nfree--;
+	if (f->nfree < SLOTS - 1)
+		b->batched++; /* another request is in flight beside this one */
+	sl->q = q;
+	sl->head = head;
+	sl->status = r->status;
+	sl->written = write ? 0 : (uint32_t)len;
 	return true;
 }
 
@@ -276,9 +345,9 @@ static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const stru
 		*r->status = VIRTIO_BLK_S_IOERR;
 		return 1;
 	}
-	if (batch_add(b, q, r, c->head))
+	if (queue_rw(b, q, r, c->head))
 		return DEFERRED;
-	batch_run(b, q); /* what was popped before completes before this executes */
+	drain_all(b); /* what was popped before completes before this executes */
 	*r->status = execute(b, r, &written);
 	return (int64_t)written + 1;
 }
@@ -295,14 +364,18 @@ static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 		if (r <= 0)
 			break;
 		int64_t len = handle_chain(b, q, &c);
-		if (len >= 0)
+		if (len >= 0) {
 			vq_push(&q->vq, c.head, (uint32_t)len);
+			touch(b->inflight, q);
+			b->requests++;
+		}
 		served++;
 	}
-	batch_run(b, q);
-	b->requests += served;
-	if (served)
-		vhu_queue_notify(q);
+	/* One system call for everything popped; reads the page cache can serve complete in
+	 * it, so they are pushed now rather than on the next turn. The rest complete later. */
+	b->disk->ops->submit(b->disk);
+	reap(b, false);
+	notify_touched(b->inflight);
 	if (served == q->vq.num && q->kick_fd >= 0)
 		eventfd_write(q->kick_fd, 1); /* come back after the others had their turn */
 	return served;
@@ -315,6 +388,9 @@ static const struct vhu_device_ops blk_ops = {
     .num_queues = blk_num_queues,
     .config = blk_config,
     .serve = blk_serve,
+    .event_fd = blk_event_fd,
+    .complete = blk_complete,
+    .drain = blk_drain,
 };
 
 int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out)
@@ -324,13 +400,15 @@ int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out)
 	if (!b)
 		return -ENOMEM;
 	b->req = malloc(sizeof(*b->req));
-	b->batch = calloc(1, sizeof(*b->batch));
-	if (!b->req || !b->batch) {
+	b->inflight = calloc(1, sizeof(*b->inflight));
+	if (!b->req || !b->inflight) {
 		free(b->req);
-		free(b->batch);
+		free(b->inflight);
 		free(b);
 		return -ENOMEM;
 	}
+	for (unsigned i = 0; i < SLOTS; i++)
+		b->inflight->free[b->inflight->nfree++] = (uint16_t)(SLOTS - 1 - i);
 	b->dev.ops = &blk_ops;
 	b->dev.name = name;
 	/* The guest is told, so it mounts read-only instead of meeting I/O errors on writes
@@ -351,6 +429,6 @@ void vhost_blk_free(struct vhost_blk *b)
 	        (unsigned long long)b->refused);
 	b->disk->ops->close(b->disk);
 	free(b->req);
-	free(b->batch);
+	free(b->inflight);
 	free(b);
 }

@@ -11,17 +11,17 @@
 #define VHOST_BLK_SEG_MAX 126 /* QEMU's default queue size, less header and status */
 
 struct blk_req;
-struct blk_batch;
+struct blk_inflight;
 
 struct vhost_blk {
 	struct vhu_device dev; /* first: the server hands us &dev */
 	struct disk *disk;
 	struct blk_req *req;     /* scratch for the request being served (32 KiB of iovecs) */
-	struct blk_batch *batch; /* reads and writes gathered to run concurrently */
+	struct blk_inflight *inflight; /* reads and writes on the disk, completed later */
 	unsigned nqueues;
 	uint64_t refused;  /* chains refused (bad layout, range or address) */
 	uint64_t requests; /* chains completed */
-	uint64_t batched;  /* of those, reads and writes run concurrently through a batch */
+	uint64_t batched;  /* of those, reads and writes queued while another was in flight */
 };
 
 /* Takes ownership of disk. */

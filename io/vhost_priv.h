@@ -13,6 +13,8 @@
 
 struct vhu_export {
 	struct vhu_watch watch;
+	struct vhu_watch done_watch; /* the device's completions (ops->event_fd), if it has any */
+	int done_fd;
 	int fd;
 	char *path;
 	struct vhu_device *dev;

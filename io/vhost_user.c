@@ -70,10 +70,17 @@ int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_
 		return -ENOMEM;
 	}
 	e->watch.kind = VHU_W_LISTEN;
+	e->done_watch.kind = VHU_W_DEVICE;
 	e->fd = fd;
 	e->dev = dev;
 	e->server = s;
-	r = watch(s->epfd, fd, &e->watch, true);
+	e->done_fd = dev->ops->event_fd ? dev->ops->event_fd(dev) : -1;
+	r = e->done_fd < 0 ? 0 : watch(s->epfd, e->done_fd, &e->done_watch, true);
+	if (r == 0) {
+		r = watch(s->epfd, fd, &e->watch, true);
+		if (r < 0 && e->done_fd >= 0)
+			watch(s->epfd, e->done_fd, &e->done_watch, false);
+	}
 	if (r < 0) {
 		free(e->path);
 		free(e);
@@ -103,10 +110,18 @@ int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device 
 	return r;
 }
 
+/* Completes whatever the device has in flight (for every client of the export). */
+static void drain(struct vhu_device *dev)
+{
+	if (dev->ops->drain)
+		dev->ops->drain(dev);
+}
+
 static void client_free(struct vhu_client *c)
 {
 	struct vhu_device *dev = c->exp->dev;
 
+	drain(dev); /* its requests point into the memory unmapped below */
 	if (dev->ops->detach)
 		dev->ops->detach(dev, c);
 	for (unsigned i = 0; i < c->nqueues; i++)
@@ -269,6 +284,7 @@ static bool handle_rx(struct vhu_client *c)
 	}
 	c->rx_nfds = 0; /* now owned by m */
 	c->have = 0;
+	drain(c->exp->dev); /* the control path never changes anything under a request */
 	r = vhu_handle(c, &m, &keep);
 	if (r < 0)
 		fprintf(stderr, "ultra-io: %s: client %u: %s refused (%s)%s\n", c->exp->dev->name,
@@ -373,6 +389,9 @@ int vhu_server_unexport(struct vhu_server *s, const char *path,
 
 static void export_free(struct vhu_export *e)
 {
+	/* Before the release: the device may hand its event fd (a disk's ring) to another. */
+	if (e->done_fd >= 0)
+		watch(e->server->epfd, e->done_fd, &e->done_watch, false);
 	if (e->retired && e->release)
 		e->release(e->dev, e->release_ctx);
 	else if (!e->retired) {
@@ -436,6 +455,12 @@ int vhu_server_run(struct vhu_server *s, int stop_fd)
 				struct vhu_queue *q = container_of(w, struct vhu_queue, watch);
 				if (!q->client->dead && q->started)
 					kicked(q);
+				break;
+			}
+			case VHU_W_DEVICE: {
+				struct vhu_device *dev =
+				    container_of(w, struct vhu_export, done_watch)->dev;
+				dev->ops->complete(dev);
 				break;
 			}
 			case VHU_W_OTHER:

@@ -18,7 +18,14 @@ struct vhu_client;
 struct vhu_device;
 
 /* What an epoll event belongs to; embedded in exports, clients and queues. */
-enum vhu_watch_kind { VHU_W_STOP, VHU_W_LISTEN, VHU_W_CLIENT, VHU_W_KICK, VHU_W_OTHER };
+enum vhu_watch_kind {
+	VHU_W_STOP,
+	VHU_W_LISTEN,
+	VHU_W_CLIENT,
+	VHU_W_KICK,
+	VHU_W_DEVICE, /* an export's device has completions to reap */
+	VHU_W_OTHER
+};
 struct vhu_watch {
 	enum vhu_watch_kind kind;
 	void (*ready)(struct vhu_watch *w); /* VHU_W_OTHER: called when the fd is readable */
@@ -49,6 +56,14 @@ struct vhu_device_ops {
 	 * went away; for devices that keep per-client state such as a switch port. */
 	int (*attach)(struct vhu_device *dev, struct vhu_client *c);
 	void (*detach)(struct vhu_device *dev, struct vhu_client *c);
+	/* Optional, for devices whose requests outlive serve (blk through io_uring): while the
+	 * device is exported the server watches event_fd (-1: none) and calls complete when it
+	 * is readable. drain completes everything in flight; the server calls it before any
+	 * message of a client is handled and before a client is freed, so nothing is in flight
+	 * while the control path changes memory, rings or clients. */
+	int (*event_fd)(const struct vhu_device *dev);
+	void (*complete)(struct vhu_device *dev);
+	void (*drain)(struct vhu_device *dev);
 };
 
 /* A device exported on one socket; devices embed it as their first member. */
