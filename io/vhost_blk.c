@@ -253,14 +253,14 @@ static unsigned reap(struct vhost_blk *b, bool wait)
 	return n;
 }
 
-/* Everything in flight completed and its guests notified (before a synchronous request, so
- * a FLUSH follows the writes before it, and before the control path changes anything). */
+/* Everything in flight completed and pushed (before a synchronous request, so a FLUSH
+ * follows the writes before it, and before the control path changes anything); the calls
+ * are left to the caller, so a kick that drains still makes one call. */
 static void drain_all(struct vhost_blk *b)
 {
 	b->disk->ops->submit(b->disk);
 	while (b->inflight->nfree < SLOTS && reap(b, true) > 0)
 		;
-	notify_touched(b->inflight);
 }
 
 static void blk_complete(struct vhu_device *d)
@@ -271,7 +271,11 @@ static void blk_complete(struct vhu_device *d)
 	notify_touched(b->inflight);
 }
 
-static void blk_drain(struct vhu_device *d) { drain_all(blk_of(d)); }
+static void blk_drain(struct vhu_device *d)
+{
+	drain_all(blk_of(d));
+	notify_touched(blk_of(d)->inflight);
+}
 
 static int blk_event_fd(const struct vhu_device *d)
 {
