@@ -19,7 +19,8 @@ memory and vCPUs; only the one device differs. fio and iperf3 come from their De
 unpacked by guest/mkbenchtools.sh into an extra initramfs segment appended to the normal one.
 
 Environment: RUNTIME (s per fio job / iperf3 run, default 10), ROUNDS (default 1; the median is
-printed), ONLY=disk|net, JOB and BACKENDS (see below) to profile one case. BASE_IO=PATH adds
+printed), ONLY=disk|net, JOB and BACKENDS (see below) to profile one case (BACKENDS may name
+"noevidx": ours with QEMU's event_idx=off on the disk). BASE_IO=PATH adds
 "base", another ultra-io binary (an older build: before and after in the same run). LOAD=N
 keeps N more TCG guests (same QEMU line, no devices) spinning a shell loop on their vCPU for
 the whole run: a host loaded the way other partitions load it. Needs root (network namespace, taps, apt-get download into the cache).
@@ -275,9 +276,9 @@ def tally(b, backend):
     """Shows ultra-io's closing counters (requests, how many ran batched; switch ports), then
     starts its next log afresh."""
     log = b.path("ultra-io.log")
-    if backend in ("ours", "base") and os.path.exists(log):
+    if backend in ("ours", "base", "noevidx") and os.path.exists(log):
         for line in read_text(log).splitlines():
-            if re.search(r"requests,|port \d+: in", line):
+            if re.search(r"requests,|port \d+: in|kick wake-ups", line):
                 print("    " + line, file=sys.stderr)
         os.unlink(log)
 
@@ -310,11 +311,13 @@ def disk_round(b, initrd, image):
     sock = b.path("blk.sock")
     for backend in DISK_BACKENDS:
         server = None
-        if backend in ("ours", "base"):
+        if backend in ("ours", "base", "noevidx"):
             server, _ = b.ultra_io(["--blk", f"{sock}={image}"],
                                    BASE_IO if backend == "base" else ULTRA_IO)
+            # noevidx: ours with QEMU told not to negotiate VIRTIO_RING_F_EVENT_IDX
+            off = ",event_idx=off" if backend == "noevidx" else ""
             dev = ["-chardev", f"socket,id=vub0,path={sock},reconnect=1",
-                   "-device", "vhost-user-blk,chardev=vub0"]
+                   "-device", f"vhost-user-blk,chardev=vub0{off}"]
         elif backend == "qsd":
             server = b.qsd(image, sock)
             dev = ["-chardev", f"socket,id=vub0,path={sock},reconnect=1",

@@ -329,12 +329,19 @@ static bool client_readable(struct vhu_client *c)
 
 static void drop_client(struct vhu_server *s, struct vhu_client *c)
 {
+	uint64_t kicks = 0, wakeups = 0;
+
 	for (struct vhu_client **pp = &s->clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
-	fprintf(stderr, "ultra-io: %s: client %u gone\n", c->exp->dev->name, c->id);
+	for (unsigned i = 0; i < c->nqueues; i++) {
+		kicks += c->q[i].kicks;
+		wakeups += c->q[i].wakeups;
+	}
+	fprintf(stderr, "ultra-io: %s: client %u gone (%llu kicks, %llu kick wake-ups)\n",
+	        c->exp->dev->name, c->id, (unsigned long long)kicks, (unsigned long long)wakeups);
 	client_free(c);
 }
 
@@ -361,6 +368,8 @@ static void kicked(struct vhu_queue *q)
 
 	if (eventfd_read(q->kick_fd, &v) < 0 && errno == EAGAIN)
 		return;
+	q->kicks += v; /* several notifications since the last read count as one wake-up */
+	q->wakeups++;
 	vhu_serve_queue(q);
 }
 

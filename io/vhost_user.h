@@ -42,6 +42,7 @@ struct vhu_queue {
 	struct vq vq;
 	struct vhu_client *client;
 	struct vhu_watch watch;
+	uint64_t kicks, wakeups; /* notifications the guest wrote, and the reads that found them */
 };
 
 struct vhu_device_ops {
