@@ -23,7 +23,7 @@ struct disk_raw {
 	bool ring_made; /* io_uring may be missing (old kernel, disabled by sysctl) */
 	bool have_ring; /* made and usable: nothing failed on it for good */
 	struct io_uring ring;
-	unsigned outstanding; /* queued and not yet reaped */
+	unsigned outstanding;               /* queued and not yet reaped */
 	struct disk_io *unsent[RING_DEPTH]; /* queued, not yet taken by the kernel, in order */
 	unsigned nunsent;
 	struct disk_io *sync_done[RING_DEPTH]; /* done synchronously after the ring failed */

@@ -2,10 +2,10 @@
 #include "vhost_blk.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/eventfd.h>
 
 #define BIT(n) (1ull << (n))

@@ -84,9 +84,9 @@ void vq_start_events(struct vq *q, bool event_idx);
 
 /* Pops the next chain: 1 and *c filled (c->fault says whether it is usable), 0 when the ring
  * is empty (with EVENT_IDX, avail_event then asks for a kick at the next request, and the ring
- * was found still empty after that), -EIO when the driver published an impossible avail index (q->broken set). Heads
- * left in q->resubmit come first, before anything new from the avail ring. With tracking, the
- * head is marked in flight before the chain is handed out. */
+ * was found still empty after that), -EIO when the driver published an impossible avail index
+ * (q->broken set). Heads left in q->resubmit come first, before anything new from the avail ring.
+ * With tracking, the head is marked in flight before the chain is handed out. */
 int vq_pop(struct vq *q, struct vq_chain *c);
 
 /* Returns a chain to the driver: used element then used->idx with release ordering; with

@@ -165,9 +165,9 @@ static int setup(void **state)
 	assert_int_equal(vhost_blk_new("blk", &f->disk.disk, &f->b), 0);
 	f->q.kick_fd = f->q.call_fd = f->q.err_fd = -1;
 	f->q.vq.scratch = f->scratch;
-	assert_int_equal(vq_set_rings(&f->q.vq, &f->m, NUM, UVA + RING_DESC, UVA + RING_AVAIL,
-	                              UVA + RING_USED),
-	                 0);
+	assert_int_equal(
+	    vq_set_rings(&f->q.vq, &f->m, NUM, UVA + RING_DESC, UVA + RING_AVAIL, UVA + RING_USED),
+	    0);
 	f->track = calloc(1, sizeof(*f->track) + NUM * sizeof(f->track->desc[0]));
 	f->q.vq.track = f->track;
 	f->q.started = f->q.enabled = true;
@@ -219,7 +219,7 @@ static void test_completions_outlive_serve(void **state)
 		offer(f, i, VIRTIO_BLK_T_IN, 10 + i);
 	assert_int_equal(serve(f), 3);
 	assert_int_equal(f->q.vq.used->idx, 0); /* nothing waited for */
-	assert_int_equal(f->disk.submits, 1);    /* one submission for the three */
+	assert_int_equal(f->disk.submits, 1);   /* one submission for the three */
 	assert_int_equal(f->disk.nsubmitted, 3);
 	for (uint16_t i = 0; i < 3; i++) {
 		assert_int_equal(f->track->desc[3 * i].inflight, 1);

@@ -260,7 +260,8 @@ static void test_need_event_arithmetic(void **state)
 		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
 			uint16_t old = olds[i], new_idx = (uint16_t)(old + steps[j]);
 			for (uint32_t d = 0; d < 40; d++) { /* events around old and around new */
-				uint16_t e1 = (uint16_t)(old - 20 + d), e2 = (uint16_t)(new_idx - 20 + d);
+				uint16_t e1 = (uint16_t)(old - 20 + d);
+				uint16_t e2 = (uint16_t)(new_idx - 20 + d);
 				assert_int_equal(vq_need_event(e1, new_idx, old),
 				                 passes(e1, new_idx, old));
 				assert_int_equal(vq_need_event(e2, new_idx, old),
@@ -298,7 +299,7 @@ static void test_event_idx_interrupts_when_asked(void **state)
 	vq_start_events(&f->q, true);
 	f->q.avail->flags = VRING_AVAIL_F_NO_INTERRUPT; /* ignored under EVENT_IDX (2.7.7) */
 	*used_event_word(f) = 0;
-	assert_true(complete_one(f)); /* the first decision after a start always notifies */
+	assert_true(complete_one(f));  /* the first decision after a start always notifies */
 	assert_false(complete_one(f)); /* used 1 -> 2 does not pass 0 */
 	*used_event_word(f) = 3;       /* "after the fourth completion" */
 	assert_false(complete_one(f)); /* 2 -> 3 */
@@ -414,13 +415,20 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_good_chain),        T(test_full_length_chain_is_fine),
-	    T(test_loops_are_refused), T(test_bad_indices),
-	    T(test_bad_flags),         T(test_bad_addresses),
-	    T(test_spanning_regions),  T(test_ring_placement),
-	    T(test_need_event_arithmetic), T(test_event_idx_interrupts_when_asked),
-	    T(test_used_index_wraps), T(test_hostile_used_event),
-	    T(test_avail_event_asks_for_the_next_kick), T(test_event_words_at_the_end_of_memory),
+	    T(test_good_chain),
+	    T(test_full_length_chain_is_fine),
+	    T(test_loops_are_refused),
+	    T(test_bad_indices),
+	    T(test_bad_flags),
+	    T(test_bad_addresses),
+	    T(test_spanning_regions),
+	    T(test_ring_placement),
+	    T(test_need_event_arithmetic),
+	    T(test_event_idx_interrupts_when_asked),
+	    T(test_used_index_wraps),
+	    T(test_hostile_used_event),
+	    T(test_avail_event_asks_for_the_next_kick),
+	    T(test_event_words_at_the_end_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
