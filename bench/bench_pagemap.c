@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pagemap.h"
+#include "bench_util.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -94,14 +95,6 @@ struct held {
 	struct uv_pm_extent *ext;
 	size_t n;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -191,13 +184,13 @@ static int measure_ours(struct uv_pagemap *pm, uint64_t bytes, size_t reps, stru
 	if (!ta || !tf)
 		goto out;
 	for (i = 0; i < reps; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (uv_pagemap_alloc(pm, 99, bytes, e, CAP, &n))
 			goto out;
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (uv_pagemap_free(pm, 99, e, n))
 			goto out;
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		ta[i] = t1 - t0;
 		tf[i] = t2 - t1;
 	}
@@ -220,12 +213,12 @@ static int measure_bitmap(struct bitmap *bm, uint64_t bytes, size_t reps, struct
 	if (!ta || !tf)
 		goto out;
 	for (i = 0; i < reps; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (bm_alloc(bm, bytes / 4096, e, CAP, &n))
 			goto out;
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		bm_free(bm, e, n);
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		ta[i] = t1 - t0;
 		tf[i] = t2 - t1;
 	}
