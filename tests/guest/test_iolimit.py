@@ -121,20 +121,30 @@ def test_vhost_user_disk_limited_and_others_not_slowed():
 
 
 def io_controller():
-    """Where the host has the io controller: cgroup v2 listing io, or v1 blkio."""
+    """Where the host has the io controller: ("io", root) for cgroup v2 listing io, ("blkio",
+    root) for v1; (None, None) without."""
+    found = (None, None)
     with open("/proc/mounts") as f:
         for line in f:
             dev, mnt, fstype, opts = line.split()[:4]
-            if fstype == "cgroup" and "blkio" in opts.split(","):
-                return "blkio"
+            if fstype == "cgroup" and "blkio" in opts.split(",") and not found[0]:
+                found = ("blkio", mnt)
             if fstype == "cgroup2":
                 try:
                     with open(os.path.join(mnt, "cgroup.controllers")) as c:
                         if "io" in c.read().split():
-                            return "io"
+                            return ("io", mnt)
                 except OSError:
                     pass
-    return None
+    return found
+
+
+def cgroup_limit(ctl, root, name):
+    """The read byte limit the partition's io cgroup holds, as its file says it."""
+    d = os.path.join(root, "ultravisor", name)
+    leaf = "io.max" if ctl == "io" else "blkio.throttle.read_bps_device"
+    with open(os.path.join(d, leaf)) as f:
+        return d, f.read().strip()
 
 
 def test_direct_disk_limited_by_the_kernel_or_refused():
@@ -143,7 +153,7 @@ def test_direct_disk_limited_by_the_kernel_or_refused():
     make_image(os.path.join(w.dir, "ilv.img"), FREE_MIB)
     sysp = DefsSystem(w, None).start()
     harness.on_cleanup(lambda: kill_guests(w.dir))
-    ctl = io_controller()
+    ctl, root = io_controller()
     print(f"io controller: {ctl or 'none'}; {w.dir} is on device "
           f"{os.major(os.stat(w.dir).st_dev)}:{os.minor(os.stat(w.dir).st_dev)}")
 
@@ -170,6 +180,14 @@ def test_direct_disk_limited_by_the_kernel_or_refused():
         return
     sysp.ultra("start", "ild")
     d = harness.Partition(w.dir, w.definition("ild")).wait_boot()
+    st = os.stat(os.path.join(w.dir, "ild.img"))
+    group, text = cgroup_limit(ctl, root, "ild")
+    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    held = (f"{dev} " in text and f"rbps={LIMIT_BPS}" in text) if ctl == "io" else \
+        f"{dev} {LIMIT_BPS}" in text.splitlines()
+    check(held, f"{group} holds {text!r}, not {LIMIT_BPS} on {dev}")
+    with open(os.path.join(group, "cgroup.procs")) as f:
+        check(str(d.qemu_pid()) in f.read().split(), f"QEMU is not in {group}")
     vd = disk_of(d, DIRECT_MIB)
     t = timed_dd(d, vd, 65536, 64)
     rate_check("direct disk, 64 KiB reads", 4 << 20, "B", t, LIMIT_BPS)
@@ -178,3 +196,4 @@ def test_direct_disk_limited_by_the_kernel_or_refused():
     check((4 << 20) / t_free > 2 * BAND * LIMIT_BPS,
           f"the unlimited disk beside it reads at {(4 << 20) / t_free / 2**20:.2f} MiB/s")
     sysp.ultra("stop", "--timeout", "20", "ild")
+    harness.wait_for(lambda: not os.path.exists(group), 30, f"{group} to be removed")
