@@ -63,9 +63,9 @@ struct uv_ioctl_export {
 	uint64_t image_ino; /* image an export serves */
 	char sw[UV_NAME_MAX];             /* net: the switch */
 	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket (direct: a name): its key */
-	uint64_t bytes_per_sec;           /* blk: the limit (0: none); LIST repeats it */
-	uint32_t iops;
-	uint32_t reserved; /* 0 */
+	uint32_t reserved;                /* 0 */
+	uint32_t iops;                    /* blk: the limit (0: none); LIST repeats it */
+	uint64_t bytes_per_sec;
 };
 
 _Static_assert(sizeof(struct uv_ioctl_msg) == 24, "io control ABI");
@@ -73,8 +73,8 @@ _Static_assert(offsetof(struct uv_ioctl_msg, op) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, status) == 12, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, count) == 16, "io control ABI");
 _Static_assert(sizeof(struct uv_ioctl_export) == 192, "io control ABI");
-_Static_assert(offsetof(struct uv_ioctl_export, bytes_per_sec) == 176, "io control ABI");
-_Static_assert(offsetof(struct uv_ioctl_export, iops) == 184, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, iops) == 180, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, bytes_per_sec) == 184, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, size) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, image_dev) == 16, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, sw) == 32, "io control ABI");
