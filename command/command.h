@@ -103,7 +103,9 @@ int cmd_pid_alive(pid_t pid);
 /* iolink.c: the I/O partition's control socket (include/ultra/io_ctl.h). Negative errno, or
  * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */
 int cmd_io_list(struct cmdp *c, struct uv_ioctl_export *list, unsigned *n);
-int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags);
+/* lim (NULL: none) is the export's I/O limit, which ultra-io enforces (claim 19). */
+int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags,
+                   const struct uv_disk_limit *lim);
 int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint32_t flags);
 int cmd_io_add_net(struct cmdp *c, const char *path, const char *sw);
 int cmd_io_remove(struct cmdp *c, const char *path);

@@ -145,9 +145,13 @@ static uint64_t image_size(int fd)
 	return size;
 }
 
-int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags)
+int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags,
+                   const struct uv_disk_limit *lim)
 {
-	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_BLK, .flags = flags};
+	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_BLK,
+	                            .flags = flags,
+	                            .bytes_per_sec = lim ? lim->bytes_per_sec : 0,
+	                            .iops = lim ? lim->iops : 0};
 	int fds[2] = {-1, -1}, r;
 
 	if (strlen(path) >= UV_IOCTL_PATH_MAX)

@@ -29,6 +29,7 @@
 struct want {
 	struct uv_device dev;   /* the grant: kind, flags, socket (direct: image) path */
 	const char *image, *sw; /* what ultra-io serves on it (direct: records as taken) */
+	struct uv_disk_limit lim; /* a served disk's I/O limit, which ultra-io enforces */
 	char at[UV_IOCTL_PATH_MAX + 4]; /* ultra-io's name for it: the socket, or NAME.diskN.direct */
 };
 
@@ -66,6 +67,10 @@ static unsigned wants_of(struct cmdp *c, const struct uv_partition_desc *d, stru
 		                                            : UV_DEV_VHOST_USER_BLK,
 		                             .flags = k->flags & UV_DEV_F_READONLY},
 		                     .image = k->image};
+		/* A direct disk's limit is the monitor's to set (the engine's cgroup): ultra-io
+		 * is not on its data path. */
+		if (!direct)
+			w[n].lim = d->disk_limit[i];
 		if (cmd_place_path(c, d->name, "disk", i, direct ? "direct" : "sock", w[n].at,
 		                   sizeof(w[n].at)))
 			w[n].dev.kind = UV_DEV_NONE;
@@ -105,6 +110,8 @@ static int listed(const struct sync_ctx *x, const struct want *w)
 			continue;
 		if (w->sw && strncmp(l->sw, w->sw, sizeof(l->sw)))
 			continue;
+		if (l->iops != w->lim.iops || l->bytes_per_sec != w->lim.bytes_per_sec)
+			continue;
 		return (int)i;
 	}
 	return -1;
@@ -139,7 +146,7 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 		if (w->dev.kind == UV_DEV_DIRECT_BLK)
 			r = cmd_io_add_direct(x->c, path, w->image, w->dev.flags);
 		else if (w->image)
-			r = cmd_io_add_blk(x->c, path, w->image, w->dev.flags);
+			r = cmd_io_add_blk(x->c, path, w->image, w->dev.flags, &w->lim);
 		else
 			r = cmd_io_add_net(x->c, path, w->sw);
 		if (r)

@@ -147,14 +147,21 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 		disk->ops->close(disk);
 		return r;
 	}
-	r = vhu_server_adopt(c->s, fds[0], x->info.path, &x->blk->dev);
-	if (r < 0)
+	r = vhost_blk_limit(x->blk, c->s, in->iops, in->bytes_per_sec);
+	if (r == 0)
+		r = vhu_server_adopt(c->s, fds[0], x->info.path, &x->blk->dev);
+	if (r < 0) {
 		device_free(x);
-	else
-		fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s (added)\n",
-		        x->info.path, (unsigned long long)disk->size,
-		        disk->read_only ? ", read-only" : "");
-	return r;
+		return r;
+	}
+	fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s (added)\n", x->info.path,
+	        (unsigned long long)disk->size, disk->read_only ? ", read-only" : "");
+	if (in->iops || in->bytes_per_sec)
+		fprintf(stderr, "ultra-io: %s: limited to %llu requests and %llu bytes a second "
+		                "(0: no limit)\n",
+		        x->info.path, (unsigned long long)in->iops,
+		        (unsigned long long)in->bytes_per_sec);
+	return 0;
 }
 
 /* The fast path: the client's engine does this disk's I/O itself (O_DIRECT), so there is
@@ -217,6 +224,9 @@ static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_e
 	int r;
 
 	if (nfds != (op == UV_IOCTL_ADD_BLK ? 2u : 1u) || !ctl_str_ok(in->path, sizeof(in->path)))
+		return -EINVAL;
+	/* Only a disk we serve can be limited here: a direct disk's limit is its engine's. */
+	if (in->reserved || (op != UV_IOCTL_ADD_BLK && (in->iops || in->bytes_per_sec)))
 		return -EINVAL;
 	if (export_named(c, in->path))
 		return -EEXIST;

@@ -35,6 +35,9 @@ static const int allowed[] = {
     SCMP_SYS(fdatasync),
     SCMP_SYS(fallocate),
     SCMP_SYS(io_uring_enter),
+    /* a limited disk's timer (blk_throttle.c): made when its export is added, then set */
+    SCMP_SYS(timerfd_create),
+    SCMP_SYS(timerfd_settime),
     /* allocator, exit, unlinking our sockets on the way out */
     SCMP_SYS(brk),
     SCMP_SYS(madvise),

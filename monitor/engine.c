@@ -132,6 +132,7 @@ void mon_engine_exited(struct monitor *m)
 	}
 	unlink(m->paths.pid);
 	mon_cpu_release(m);
+	mon_blkio_release(m);
 	m->qemu_pid = 0;
 	m->exiting = true;
 }

@@ -223,7 +223,7 @@ static int attach_existing(struct monitor *m, char *err, size_t errlen)
 			 m->qemu_pid, strerror(-r));
 		return r;
 	}
-	if ((r = mon_cpu_reattach(m, err, errlen)))
+	if ((r = mon_cpu_reattach(m, err, errlen)) || (r = mon_blkio_reattach(m, err, errlen)))
 		return r;
 	r = qmp_execute(m->qmp, "query-status", NULL, &st, err, errlen);
 	if (r)
@@ -245,6 +245,10 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	m->accel = mon_accel_resolve(m->desc->accel, why, sizeof(why));
 	fprintf(stderr, "monitor[%s]: engine %s (%s)\n", m->desc->name, uv_accel_name(m->accel),
 		why);
+	/* A direct disk's limit the host cannot enforce stops the start before anything runs,
+	 * and before "starting", so whoever started us reads the reason as the first state. */
+	if ((r = mon_blkio_plan(m, err, errlen)))
+		return r;
 	mon_set_state(m, UV_STATE_STARTING, "");
 	r = m->uv_mem_fd >= 0 ? (mem_fd = dup(m->uv_mem_fd)) < 0 ? -errno : 0
 			      : mon_mem_create(m->desc, &mem_fd);
@@ -258,7 +262,7 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	if (r)
 		return r;
 	/* QEMU waits on -S: the share is in force before the guest's first instruction. */
-	if ((r = mon_cpu_start(m, err, errlen)))
+	if ((r = mon_cpu_start(m, err, errlen)) || (r = mon_blkio_start(m, err, errlen)))
 		return r;
 	r = mon_qmp_connect(m, 30000);
 	if (r) {
@@ -420,6 +424,7 @@ fail_engine:
 		uv_pidfd_signal(m.pidfd, SIGKILL); /* half-started: nothing should survive */
 		waitpid(m.qemu_pid, NULL, 0);
 		mon_cpu_release(&m);
+		mon_blkio_release(&m);
 	}
 	if (m.desc)
 		mon_set_state(&m, UV_STATE_CRASHED, err);

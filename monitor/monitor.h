@@ -10,6 +10,7 @@
 #include <ultra/uvctl.h>
 
 #include "cgcpu.h"
+#include "cgio.h"
 #include "qmp.h"
 
 #define MON_CLIENTS_MAX 16
@@ -40,6 +41,12 @@ struct mon_uv_chan {
 	int fd; /* its memory object, formatted for both endpoints */
 	uint32_t id;
 	uint64_t size;
+};
+
+/* A direct disk's I/O limit, on the device that holds its image (blkio.c). */
+struct mon_io_limit {
+	unsigned major, minor;
+	uint64_t iops, bytes_per_sec;
 };
 
 struct monitor {
@@ -80,6 +87,13 @@ struct monitor {
 	char cg_cpu[PATH_MAX];
 	char cg_cpuset[PATH_MAX];
 	char cpus_pinned[256];
+	/* Direct disks' I/O limits (blkio.c): what the descriptor asks, and the engine's cgroup of
+	 * the io (v1: blkio) controller carrying it; empty when no direct disk is limited. */
+	struct mon_io_limit io_limit[UV_DISKS_MAX];
+	unsigned n_io_limit;
+	enum uv_cg_kind cg_io_kind;
+	char cg_io_root[PATH_MAX];
+	char cg_io[PATH_MAX];
 };
 
 /* uvsource.c */
@@ -118,6 +132,14 @@ int mon_cpu_start(struct monitor *m, char *err, size_t errlen); /* QEMU spawned,
 int mon_cpu_reattach(struct monitor *m, char *err, size_t errlen);
 int mon_cpu_set(struct monitor *m, uint32_t share_milli, char *err, size_t errlen);
 void mon_cpu_release(struct monitor *m);
+
+/* blkio.c: direct disks' I/O limits on the host's block layer (claims 19, 22). plan finds the
+ * devices and the controller before QEMU is spawned and refuses a limit it could not enforce;
+ * start (after mon_cpu_start: on cgroup v2 the group may be the same) moves QEMU in. */
+int mon_blkio_plan(struct monitor *m, char *err, size_t errlen);
+int mon_blkio_start(struct monitor *m, char *err, size_t errlen);
+int mon_blkio_reattach(struct monitor *m, char *err, size_t errlen);
+void mon_blkio_release(struct monitor *m);
 
 /* status.c */
 void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);

@@ -271,6 +271,53 @@ static void test_binary_requests_checked(void **state)
 	assert_int_not_equal(uv_desc_validate(&bad, 0, err, sizeof(err)), 0);
 }
 
+/* "limits": both optional, positive integers, kept with their disk; the record is checked too. */
+static void test_disk_limits(void **state)
+{
+	struct uv_partition_desc d, bad;
+	char err[256];
+
+	(void)state;
+	parse_ok(HEAD "\"disks\":[{\"image\":\"a\"},"
+		      "{\"image\":\"b\",\"limits\":{\"iops\":200,\"bytes_per_sec\":1048576}},"
+		      "{\"image\":\"c\",\"direct\":true,\"limits\":{\"bytes_per_sec\":4096}},"
+		      "{\"image\":\"d\",\"limits\":{}}]}",
+		 &d);
+	assert_int_equal(d.disk_limit[0].iops + d.disk_limit[0].bytes_per_sec, 0);
+	assert_int_equal(d.disk_limit[1].iops, 200);
+	assert_int_equal(d.disk_limit[1].bytes_per_sec, 1048576);
+	assert_int_equal(d.disk_limit[2].iops, 0);
+	assert_int_equal(d.disk_limit[2].bytes_per_sec, 4096);
+	assert_int_equal(d.disk_limit[3].iops + d.disk_limit[3].bytes_per_sec, 0);
+
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":5}]}",
+		     "disks[0].limits: expected an object");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\"},{\"image\":\"b\",\"limits\":{\"iops\":0}}]}",
+		     "disks[1].limits.iops: must be positive");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"iops\":-3}}]}",
+		     "disks[0].limits.iops: -3 is out of range");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"iops\":4294967296}}]}",
+		     "disks[0].limits.iops: 4294967296 is out of range");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"bytes_per_sec\":1.5}}]}",
+		     "disks[0].limits.bytes_per_sec: expected an integer");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"bytes_per_sec\":\"1M\"}}]}",
+		     "disks[0].limits.bytes_per_sec: expected an integer");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"bytes_per_sec\":0}}]}",
+		     "disks[0].limits.bytes_per_sec: must be positive");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"total_iops_sec\":5}}]}",
+		     "disks[0].limits.total_iops_sec: unknown key");
+
+	assert_int_equal(uv_desc_validate(&d, 0, err, sizeof(err)), 0);
+	bad = d;
+	bad.disk_limit[1].reserved = 1;
+	assert_int_not_equal(uv_desc_validate(&bad, 0, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "disks[1].limits"));
+	bad = d;
+	bad.n_disk = 2; /* disk 2's limit is left behind */
+	assert_int_not_equal(uv_desc_validate(&bad, 0, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "disks[2].limits: no such disk"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_images_checked_when_files_are),
 		cmocka_unit_test(test_direct_disks),
 		cmocka_unit_test(test_binary_requests_checked),
+		cmocka_unit_test(test_disk_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

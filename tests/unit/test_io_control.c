@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../io/blk_throttle.c"
 #include "../../io/disk_raw.c"
 #include "../../io/guest_mem.c"
 #include "../../io/inflight.c"
 #include "../../io/io_control.c"
 #include "../../io/switch.c"
+#include "../../io/throttle.c"
 #include "../../io/vhost_blk.c"
 #include "../../io/vhost_inflight.c"
 #include "../../io/vhost_msg.c"
@@ -300,12 +302,51 @@ static void test_bad_requests_refused(void **state)
 	assert_int_equal(listed(f, l), 0); /* nothing was added by any of them */
 }
 
+/* A disk's I/O limit travels with ADD_BLK, is listed back (so the command partition sees a
+ * changed one) and is the export's; a NIC or a direct disk cannot carry one here. */
+static void test_limit_listed(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8], x = {.iops = 300, .bytes_per_sec = 1 << 20};
+	int fds[2], img = open(f->img, O_RDWR);
+
+	snprintf(x.path, sizeof(x.path), "%s/lim.sock", f->dir);
+	fds[0] = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	fds[1] = img;
+	x.reserved = 1;
+	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL), -EINVAL);
+	x.reserved = 0;
+	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL), 0);
+	close(fds[0]);
+	close(img);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].iops, 300);
+	assert_int_equal(l[0].bytes_per_sec, 1 << 20);
+	for (unsigned i = 0; i < UV_IOCTL_EXPORTS_MAX; i++)
+		if (f->c->exp[i].used) {
+			assert_non_null(f->c->exp[i].blk->throttle);
+			assert_int_equal(f->c->exp[i].blk->throttle->tb.iops, 300);
+		}
+	memset(&x, 0, sizeof(x));
+	x.bytes_per_sec = 1;
+	snprintf(x.path, sizeof(x.path), "%s/n.sock", f->dir);
+	snprintf(x.sw, sizeof(x.sw), "default");
+	fds[0] = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	assert_int_equal(ask(f, UV_IOCTL_ADD_NET, &x, fds, 1, NULL, NULL), -EINVAL);
+	close(fds[0]);
+	img = open(f->img, O_RDONLY);
+	assert_int_equal(try_blk(f, "free.sock", img, 2, UV_DEV_F_READONLY), -EBUSY);
+	close(img); /* the image is the limited export's */
+	assert_int_equal(listed(f, l), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_listed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
