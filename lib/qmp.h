@@ -23,6 +23,10 @@ int qmp_fd(const struct qmp *q);
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args, json_object **ret, char *err,
 		size_t errlen);
 
+/* The same, passing fd along with the request (QEMU's add-fd, getfd); fd stays the caller's. */
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
+		   char *err, size_t errlen);
+
 /* Reads whatever the socket has and delivers events. Returns -EPIPE when QEMU hung up. */
 int qmp_dispatch(struct qmp *q);
 

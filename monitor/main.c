@@ -21,17 +21,22 @@
 #include <unistd.h>
 
 #include "desc.h"
+#include "engine_uid.h"
 #include "monitor.h"
 #include "pidfd.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ultra-monitor [--run-dir DIR] [--qemu PATH] --definition FILE.json\n"
-		   "       ultra-monitor [--run-dir DIR] [--qemu PATH] --attach NAME\n"
-		   "       ultra-monitor [--run-dir DIR] [--qemu PATH] --ultravisor SOCK --partition N\n"
+	fprintf(f, "usage: ultra-monitor [OPTIONS] --definition FILE.json [--partition N]\n"
+		   "       ultra-monitor [OPTIONS] --attach NAME\n"
+		   "       ultra-monitor [OPTIONS] --ultravisor SOCK --partition N\n"
+		   "OPTIONS: [--run-dir DIR] [--qemu PATH] [--engine-uid-base UID]\n"
 		   "Starts the guest partition FILE.json defines, or partition N of the ultravisor's\n"
 		   "resource database, or re-attaches to its running engine. State, console and control sockets live in DIR/partitions/NAME\n"
-		   "(DIR defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n");
+		   "(DIR defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n"
+		   "The engine runs as uid = gid = UID + N (default UID %u; a definition without\n"
+		   "--partition is N = 0, shared by all such partitions).\n",
+		UV_ENGINE_UID_BASE_DEFAULT);
 }
 
 static int set_paths(struct mon_paths *p, const char *run_dir, const char *name)
@@ -311,11 +316,13 @@ int main(int argc, char **argv)
 		{"qemu", required_argument, NULL, 'q'},
 		{"ultravisor", required_argument, NULL, 'u'},
 		{"partition", required_argument, NULL, 'p'},
+		{"engine-uid-base", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct monitor m = {.pidfd = -1, .ctl_fd = -1, .epfd = -1, .sigfd = -1, .stop_timer = -1,
-			    .uv_sock = -1, .uv_mem_fd = -1, .follow_timer = -1};
+			    .uv_sock = -1, .uv_mem_fd = -1, .follow_timer = -1,
+			    .uid_base = UV_ENGINE_UID_BASE_DEFAULT, .engine_uid = (uid_t)-1};
 	const char *def = NULL, *attach = NULL, *run_dir = getenv("ULTRA_RUN_DIR"), *uv = NULL;
 	long partition = -1;
 	char err[512] = "";
@@ -330,11 +337,20 @@ int main(int argc, char **argv)
 		case 'a': attach = optarg; break;
 		case 'r': run_dir = optarg; break;
 		case 'q': m.qemu_bin = optarg; break;
+		case 'U':
+			if (uv_engine_uid_base_parse(optarg, &m.uid_base)) {
+				fprintf(stderr, "ultra-monitor: --engine-uid-base %s: want a uid of "
+					"at least %u with room for %u partitions below 2^31\n",
+					optarg, UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if ((!!def + !!attach + !!uv) != 1 || (uv && (partition <= 0 || partition > UINT32_MAX)) ||
+	    (def && partition != -1 && (partition < 0 || partition >= (long)UV_ENGINE_UID_SPAN)) || (attach && partition != -1) ||
 	    optind != argc) {
 		usage(stderr);
 		return 2;
@@ -344,6 +360,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < MON_CLIENTS_MAX; i++)
 		m.clients[i].fd = -1;
 
+	/* The engine's uid is base + this number (lib/engine_uid.h); a stand-alone definition
+	 * without --partition shares number 0 with every other such partition. */
+	m.engine_id = partition > 0 ? (uint32_t)partition : 0;
 	if (def) {
 		r = load_definition(def, run_dir, &m, err, sizeof(err));
 	} else if (uv) {

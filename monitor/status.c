@@ -31,6 +31,9 @@ json_object *mon_status_json(const struct monitor *m)
 	json_object_object_add(o, "cpus_pinned", json_object_new_string(m->cpus_pinned));
 	json_object_object_add(o, "console", json_object_new_string(m->paths.console));
 	json_object_object_add(o, "console_log", json_object_new_string(m->paths.console_log));
+	/* Who the engine runs as (engine_cred.c); -1 while none runs or it is not known yet. */
+	json_object_object_add(o, "engine_uid", json_object_new_int64(
+		m->engine_uid == (uid_t)-1 ? -1 : (int64_t)m->engine_uid));
 	return o;
 }
 
