@@ -35,6 +35,8 @@ struct cmdp {
 	const char *io_path; /* the I/O partition's control socket; exports go beside it */
 	int io_fd;
 	uint32_t self; /* our partition number (2) */
+	const char *uid_base; /* --engine-uid-base as given (NULL: the default), for monitors too */
+	uint32_t uid_base_v;  /* its value: engines run as uid_base_v + partition number */
 	int uv_sock;
 	struct uv_cmd *chan;
 	void *db_map;
@@ -103,11 +105,13 @@ int cmd_pid_alive(pid_t pid);
 /* iolink.c: the I/O partition's control socket (include/ultra/io_ctl.h). Negative errno, or
  * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */
 int cmd_io_list(struct cmdp *c, struct uv_ioctl_export *list, unsigned *n);
-/* lim (NULL: none) is the export's I/O limit, which ultra-io enforces (claim 19). */
-int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags,
-                   const struct uv_disk_limit *lim);
-int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint32_t flags);
-int cmd_io_add_net(struct cmdp *c, const char *path, const char *sw);
+/* Exports for partition part: its engine alone may reach the socket and is let in. lim (NULL:
+ * none) is the export's I/O limit, which ultra-io enforces (claim 19). */
+int cmd_io_add_blk(struct cmdp *c, uint32_t part, const char *path, const char *image,
+                   uint32_t flags, const struct uv_disk_limit *lim);
+int cmd_io_add_direct(struct cmdp *c, uint32_t part, const char *path, const char *image,
+                      uint32_t flags);
+int cmd_io_add_net(struct cmdp *c, uint32_t part, const char *path, const char *sw);
 int cmd_io_remove(struct cmdp *c, const char *path);
 void cmd_io_close(struct cmdp *c);
 

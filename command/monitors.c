@@ -29,7 +29,7 @@ int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *bu
 /* In the grandchild: a new session, stdio to the partition's monitor log, then exec. */
 static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
 {
-	char part[16], *argv[6];
+	char part[16], *argv[8];
 	int fd, maxfd = (int)sysconf(_SC_OPEN_MAX);
 
 	setsid();
@@ -49,6 +49,11 @@ static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
 	argv[3] = "--partition";
 	argv[4] = part;
 	argv[5] = NULL;
+	if (c->uid_base) { /* the engine's uid must be the one its export sockets were made for */
+		argv[5] = "--engine-uid-base";
+		argv[6] = (char *)c->uid_base;
+		argv[7] = NULL;
+	}
 	setenv("ULTRA_RUN_DIR", c->run_dir, 1);
 	execv(argv[0], argv);
 	_exit(127);

@@ -94,15 +94,17 @@ static int granted(const struct uv_partition_desc *d, const char *path)
 	return 0;
 }
 
-/* The list entry serving w as the definition says (same kind, image, mode, switch), or -1. */
-static int listed(const struct sync_ctx *x, const struct want *w)
+/* The list entry serving w to partition id as the definition says (same kind, image, mode,
+ * switch), or -1. */
+static int listed(const struct sync_ctx *x, uint32_t id, const struct want *w)
 {
 	struct stat st;
 
 	for (unsigned i = 0; i < x->n_list; i++) {
 		const struct uv_ioctl_export *l = &x->list[i];
 
-		if (strncmp(l->path, w->at, sizeof(l->path)) || l->kind != w->dev.kind)
+		if (strncmp(l->path, w->at, sizeof(l->path)) || l->kind != w->dev.kind ||
+		    l->partition != id)
 			continue;
 		if (w->image &&
 		    (l->flags != w->dev.flags || stat(w->image, &st) ||
@@ -131,7 +133,7 @@ static int device_txn(struct sync_ctx *x, uint32_t id, const struct uv_device *d
 static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct want *w)
 {
 	const char *path = w->at;
-	int i = x->list ? listed(x, w) : -1, r = 0;
+	int i = x->list ? listed(x, p->id, w) : -1, r = 0;
 
 	if (x->list && i >= 0) {
 		x->claimed[i] = 1;
@@ -144,11 +146,11 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 				x->claimed[k] = 1;
 			}
 		if (w->dev.kind == UV_DEV_DIRECT_BLK)
-			r = cmd_io_add_direct(x->c, path, w->image, w->dev.flags);
+			r = cmd_io_add_direct(x->c, p->id, path, w->image, w->dev.flags);
 		else if (w->image)
-			r = cmd_io_add_blk(x->c, path, w->image, w->dev.flags, &w->lim);
+			r = cmd_io_add_blk(x->c, p->id, path, w->image, w->dev.flags, &w->lim);
 		else
-			r = cmd_io_add_net(x->c, path, w->sw);
+			r = cmd_io_add_net(x->c, p->id, path, w->sw);
 		if (r)
 			return api_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
 			                p->desc.name, w->image ? w->image : w->sw, path,

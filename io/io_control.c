@@ -149,13 +149,15 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 	}
 	r = vhost_blk_limit(x->blk, c->s, in->iops, in->bytes_per_sec);
 	if (r == 0)
-		r = vhu_server_adopt(c->s, fds[0], x->info.path, &x->blk->dev);
+		r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->blk->dev,
+		                         x->info.partition);
 	if (r < 0) {
 		device_free(x);
 		return r;
 	}
-	fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s (added)\n", x->info.path,
-	        (unsigned long long)disk->size, disk->read_only ? ", read-only" : "");
+	fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s to partition %u (added)\n",
+	        x->info.path, (unsigned long long)disk->size, disk->read_only ? ", read-only" : "",
+	        x->info.partition);
 	if (in->iops || in->bytes_per_sec)
 		fprintf(stderr, "ultra-io: %s: limited to %llu requests and %llu bytes a second "
 		                "(0: no limit)\n",
@@ -205,13 +207,15 @@ static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
 	r = vhost_net_new(x->info.path, sw, &x->net);
 	if (r < 0)
 		return r;
-	r = vhu_server_adopt(c->s, fds[0], x->info.path, &x->net->dev);
+	r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->net->dev,
+	                         x->info.partition);
 	if (r < 0) {
 		vhost_net_free(x->net);
 		x->net = NULL;
 		return r;
 	}
-	fprintf(stderr, "ultra-io: %s: port of switch %s (added)\n", x->info.path, x->info.sw);
+	fprintf(stderr, "ultra-io: %s: port of switch %s for partition %u (added)\n", x->info.path,
+	        x->info.sw, x->info.partition);
 	return 0;
 }
 
@@ -226,7 +230,7 @@ static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_e
 	if (nfds != (op == UV_IOCTL_ADD_BLK ? 2u : 1u) || !ctl_str_ok(in->path, sizeof(in->path)))
 		return -EINVAL;
 	/* Only a disk we serve can be limited here: a direct disk's limit is its engine's. */
-	if (in->reserved || (op != UV_IOCTL_ADD_BLK && (in->iops || in->bytes_per_sec)))
+	if (op != UV_IOCTL_ADD_BLK && (in->iops || in->bytes_per_sec))
 		return -EINVAL;
 	if (export_named(c, in->path))
 		return -EEXIST;
@@ -392,9 +396,10 @@ int io_control_open(struct vhu_server *s, const char *path, io_switch_fn sw, voi
 		c->clients[i] = (struct ctl_client){.fd = -1, .ctl = c};
 	while (c->nrings < CTL_RINGS && disk_raw_ring_init(&c->rings[c->nrings]) == 0)
 		c->nrings++;
-	/* The exports' sockets go beside it (the command partition's choice): one folder for us. */
+	/* The exports' sockets go beside it (the command partition's choice): one folder for us,
+	 * which each partition's engine must cross to reach its own socket, but not list. */
 	snprintf(dir, sizeof(dir), "%s", path);
-	mkdir(dirname(dir), 0700);
+	mkdir(dirname(dir), 0711);
 	old = umask(077);
 	c->fd = uv_unix_listen(path, SOCK_SEQPACKET | SOCK_NONBLOCK, 4);
 	umask(old);

@@ -28,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "engine_uid.h"
 #include "io_control.h"
 #include "io_sandbox.h"
 #include "tap.h"
@@ -39,9 +40,13 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
+	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE[,for=P] ...] "
+	                "[--net SOCKET[,switch=NAME][,for=P] ...] "
 	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
-	                "[--pair LOCKFILE] [--control SOCKET] [--no-sandbox]\n");
+	                "[--pair LOCKFILE] [--control SOCKET] [--engine-uid-base UID] "
+	                "[--no-sandbox]\n"
+	                "An export's socket is partition P's (default 0): chowned to its engine's "
+	                "uid, UID + P, the only client let in.\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -54,23 +59,56 @@ struct exports {
 	/* sockets to bind once this instance is the active one */
 	const char *path[2 * MAX_EXPORTS];
 	struct vhu_device *dev[2 * MAX_EXPORTS];
+	uint32_t part[2 * MAX_EXPORTS]; /* whose engine alone may connect */
 	unsigned nbind;
+	uint32_t uid_base;
 };
 
-static void to_bind(struct exports *x, const char *path, struct vhu_device *dev)
+/* Takes a trailing ",for=P" off arg: the partition the export is for (0 without one). */
+static int partition_of(const char *opt, char *arg, uint32_t *part)
+{
+	char *at = strstr(arg, ",for="), *end = NULL;
+	unsigned long v;
+
+	*part = 0;
+	if (!at)
+		return 0;
+	v = strtoul(at + 5, &end, 10);
+	if (at[5] < '0' || at[5] > '9' || *end || v >= UV_ENGINE_UID_SPAN) {
+		fprintf(stderr, "ultra-io: %s %s: for= wants a partition number below %u\n", opt,
+		        arg, UV_ENGINE_UID_SPAN);
+		return -EINVAL;
+	}
+	*at = 0;
+	*part = (uint32_t)v;
+	return 0;
+}
+
+static void to_bind(struct exports *x, const char *path, struct vhu_device *dev, uint32_t part)
 {
 	x->path[x->nbind] = path;
+	x->part[x->nbind] = part;
 	x->dev[x->nbind++] = dev;
 }
 
+/* Each socket is made its partition's engine's (lib/engine_uid.h): only that engine can reach
+ * it by path, and only it is let in (vhost_user.c). */
 static int bind_all(struct vhu_server *s, const struct exports *x)
 {
 	for (unsigned i = 0; i < x->nbind; i++) {
+		uid_t uid = 0;
 		int r = vhu_server_export(s, x->path[i], x->dev[i]);
+
+		if (r == 0 && (r = uv_engine_uid(x->uid_base, x->part[i], &uid)) == 0 &&
+		    (r = vhu_server_bind_peer(s, x->path[i], x->part[i])) == 0 &&
+		    chown(x->path[i], uid, (gid_t)uid) < 0)
+			r = -errno;
 		if (r < 0) {
 			fprintf(stderr, "ultra-io: listen on %s: %s\n", x->path[i], strerror(-r));
 			return r;
 		}
+		fprintf(stderr, "ultra-io: %s: partition %u's (uid %u)\n", x->path[i], x->part[i],
+		        (unsigned)uid);
 	}
 	return 0;
 }
@@ -142,17 +180,18 @@ static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg)
 
 static int export_net(struct vhu_server *s, char *arg, struct exports *x)
 {
-	struct vswitch *sw = switch_of(x, "--net", arg);
 	struct vhost_net *n = NULL;
+	struct vswitch *sw;
+	uint32_t part;
 	int r;
 
-	if (!sw)
+	if (partition_of("--net", arg, &part) < 0 || !(sw = switch_of(x, "--net", arg)))
 		return -EINVAL;
 	r = vhost_net_new(arg, sw, &n);
 	if (r < 0)
 		return r;
 	x->net[x->nnet++] = n;
-	to_bind(x, arg, &n->dev);
+	to_bind(x, arg, &n->dev, part);
 	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
 	return 0;
 }
@@ -178,8 +217,11 @@ static int export_blk(struct exports *x, char *arg, struct vhost_blk **out)
 {
 	char *eq = strchr(arg, '=');
 	struct disk *disk = NULL;
+	uint32_t part;
 	int r;
 
+	if (partition_of("--blk", arg, &part) < 0)
+		return -EINVAL;
 	if (!eq || eq == arg || !eq[1]) {
 		fprintf(stderr, "ultra-io: --blk %s: want SOCKET=IMAGE\n", arg);
 		return -EINVAL;
@@ -195,7 +237,7 @@ static int export_blk(struct exports *x, char *arg, struct vhost_blk **out)
 		disk->ops->close(disk);
 		return r;
 	}
-	to_bind(x, arg, &(*out)->dev);
+	to_bind(x, arg, &(*out)->dev, part);
 	fprintf(stderr, "ultra-io: %s: serving %s (%llu bytes)\n", arg, eq + 1,
 	        (unsigned long long)disk->size);
 	return 0;
@@ -242,7 +284,7 @@ static int link_ultravisor(struct vhu_server *s, const char *sock, const char *p
 
 int main(int argc, char **argv)
 {
-	struct exports x = {0};
+	struct exports x = {.uid_base = UV_ENGINE_UID_BASE_DEFAULT};
 	struct vhu_server *s = NULL;
 	struct io_control *ctl = NULL;
 	struct io_uvlink *uv = NULL;
@@ -272,6 +314,14 @@ int main(int argc, char **argv)
 			uv_part = argv[++i];
 		} else if (!strcmp(argv[i], "--pair") && i + 1 < argc) {
 			pair = argv[++i];
+		} else if (!strcmp(argv[i], "--engine-uid-base") && i + 1 < argc) {
+			if (uv_engine_uid_base_parse(argv[++i], &x.uid_base) < 0) {
+				fprintf(stderr, "ultra-io: --engine-uid-base %s: want a uid of at least "
+				        "%u with room for %u partitions below 2^31\n", argv[i],
+				        UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+				goto out;
+			}
+			vhu_server_set_uid_base(s, x.uid_base);
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {

@@ -24,6 +24,11 @@
  *
  * An image (st_dev, st_ino) is in at most one export or direct disk: ADD_BLK and ADD_DIRECT
  * of an image in use are refused with EBUSY.
+ *
+ * Every export is for one partition (the export's partition field, version 2): ultra-io lets
+ * a vhost-user client in only if SO_PEERCRED says it runs as that partition's engine uid
+ * (lib/engine_uid.h), and the command partition chowns the socket it binds to that uid, so
+ * that engine, and no other, can reach it by path (docs/io-partition.md).
  */
 #ifndef ULTRA_IO_CTL_H
 #define ULTRA_IO_CTL_H
@@ -33,7 +38,7 @@
 #include <ultra/descriptor.h>
 
 #define UV_IOCTL_MAGIC 0x4c544349u /* "ICTL" little-endian */
-#define UV_IOCTL_VERSION 2u /* 2: an export's I/O limit */
+#define UV_IOCTL_VERSION 3u /* 2: an export's I/O limit; 3: the partition it is for */
 #define UV_IOCTL_PATH_MAX 108 /* sun_path */
 #define UV_IOCTL_EXPORTS_MAX 48
 
@@ -63,7 +68,7 @@ struct uv_ioctl_export {
 	uint64_t image_ino; /* image an export serves */
 	char sw[UV_NAME_MAX];             /* net: the switch */
 	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket (direct: a name): its key */
-	uint32_t reserved;                /* 0 */
+	uint32_t partition;               /* whose engine alone may connect (its number) */
 	uint32_t iops;                    /* blk: the limit (0: none); LIST repeats it */
 	uint64_t bytes_per_sec;
 };
@@ -79,5 +84,6 @@ _Static_assert(offsetof(struct uv_ioctl_export, size) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, image_dev) == 16, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, sw) == 32, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, path) == 64, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, partition) == 176, "io control ABI");
 
 #endif

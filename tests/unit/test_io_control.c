@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../io/blk_throttle.c"
@@ -72,6 +73,8 @@ static int setup(void **state)
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
 	assert_int_equal(vhu_server_new(&f->s), 0);
+	/* We stand for partition 0's engine: its uid is ours. */
+	vhu_server_set_uid_base(f->s, geteuid());
 	assert_int_equal(io_control_open(f->s, f->ctl, one_switch, f, &f->c), 0);
 	f->stop = eventfd(0, EFD_CLOEXEC);
 	assert_int_equal(pthread_create(&f->loop, NULL, run, f), 0);
@@ -134,9 +137,10 @@ static unsigned listed(struct fixture *f, struct uv_ioctl_export *out)
 
 /* ADD_BLK of path leaf, with a socket bound at leaf + ".new" when the path is exported already
  * (binding replaces a socket file). */
-static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds, uint32_t flags)
+static int try_blk_for(struct fixture *f, const char *leaf, int image, unsigned nfds,
+		       uint32_t flags, uint32_t partition)
 {
-	struct uv_ioctl_export x = {.flags = flags};
+	struct uv_ioctl_export x = {.flags = flags, .partition = partition};
 	char bound[160];
 	int fds[2], r;
 
@@ -147,6 +151,11 @@ static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds
 	r = ask(f, UV_IOCTL_ADD_BLK, &x, fds, nfds, NULL, NULL);
 	close(fds[0]);
 	return r;
+}
+
+static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds, uint32_t flags)
+{
+	return try_blk_for(f, leaf, image, nfds, flags, 0);
 }
 
 /* The virtio features the export at leaf offers a front end that asks (GET_FEATURES). */
@@ -313,9 +322,6 @@ static void test_limit_listed(void **state)
 	snprintf(x.path, sizeof(x.path), "%s/lim.sock", f->dir);
 	fds[0] = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
 	fds[1] = img;
-	x.reserved = 1;
-	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL), -EINVAL);
-	x.reserved = 0;
 	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL), 0);
 	close(fds[0]);
 	close(img);
@@ -340,6 +346,76 @@ static void test_limit_listed(void **state)
 	assert_int_equal(listed(f, l), 1);
 }
 
+/* A front end on the socket at leaf asks GET_FEATURES: true if answered, false if the
+ * connection was closed on it unanswered. */
+static bool answered(struct fixture *f, const char *leaf)
+{
+	struct vhu_hdr h = {VHU_GET_FEATURES, VHU_FLAG_VERSION, 0};
+	uint8_t reply[sizeof(h) + 8];
+	char path[160];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, leaf);
+	fd = uv_unix_connect(path, SOCK_STREAM);
+	if (fd < 0)
+		return false; /* the socket's mode keeps us out */
+	if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h)) {
+		close(fd);
+		return false;
+	}
+	n = recv(fd, reply, sizeof(reply), MSG_WAITALL);
+	close(fd);
+	return n == (ssize_t)sizeof(reply);
+}
+
+/* In a child running as uid: connects to leaf and asks GET_FEATURES; exit 0 if answered. */
+static bool answered_as(struct fixture *f, const char *leaf, uid_t uid)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(setresgid(uid, uid, uid) || setresuid(uid, uid, uid) ? 2
+		      : answered(f, leaf) ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 2);
+	return WEXITSTATUS(status) == 0;
+}
+
+/* An export is for one partition: its engine's uid alone is let in, whoever else reaches the
+ * socket is closed on and counted (docs/io-partition.md). */
+static void test_only_the_partitions_engine_gets_in(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8];
+	int img = open(f->img, O_RDWR);
+	char path[160];
+
+	assert_int_equal(try_blk_for(f, "big.sock", img, 2, 0, UV_ENGINE_UID_SPAN), -ERANGE);
+	assert_int_equal(listed(f, l), 0); /* a partition without an engine uid: nothing added */
+	assert_int_equal(try_blk_for(f, "p5.sock", img, 2, 0, 5), 0);
+	close(img);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].partition, 5);
+	/* We reach the socket, but we are not partition 5's engine (uid ours + 5). */
+	assert_int_equal(vhu_server_refused(f->s), 0);
+	assert_false(answered(f, "p5.sock"));
+	assert_int_equal(vhu_server_refused(f->s), 1);
+	if (geteuid() != 0)
+		return; /* becoming partition 5's engine takes root */
+	snprintf(path, sizeof(path), "%s/p5.sock", f->dir);
+	assert_int_equal(chown(path, geteuid() + 5, geteuid() + 5), 0); /* as the command does */
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	assert_true(answered_as(f, "p5.sock", geteuid() + 5));
+	assert_false(answered_as(f, "p5.sock", geteuid() + 6)); /* its neighbour is refused... */
+	assert_int_equal(vhu_server_refused(f->s), 1); /* ...by the socket's mode, before us */
+	assert_int_equal(chmod(path, 0666), 0);       /* with the mode opened by hand, by us */
+	assert_false(answered_as(f, "p5.sock", geteuid() + 6));
+	assert_int_equal(vhu_server_refused(f->s), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +423,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_listed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_the_partitions_engine_gets_in, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
