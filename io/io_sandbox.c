@@ -107,13 +107,18 @@ static int unix_sockets(scmp_filter_ctx ctx)
 	return r ? r : no_exec(ctx);
 }
 
-/* The serving process: no executable memory, and fcntl only to seal an inflight region, to
- * check that a handed-back one is sealed, and to read a direct disk's flags (O_DIRECT, access). */
+/* The serving process: no executable memory, fcntl only to seal an inflight region, to check
+ * that a handed-back one is sealed, and to read a direct disk's flags (O_DIRECT, access), and
+ * getsockopt only to ask who a new client is (SO_PEERCRED, vhost_user.c). */
 static int serving(scmp_filter_ctx ctx)
 {
 	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 	                         SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
 
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+		                     SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+		                     SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 		                     SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS));

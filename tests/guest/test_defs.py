@@ -40,7 +40,7 @@ class DefsSystem(System):
             with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
                 s.settimeout(5)
                 s.connect(self.io_ctl)
-                s.send(struct.pack("<IHHIiII", 0x4c544349, 2, 24, 1, 0, 0, 0))
+                s.send(struct.pack("<IHHIiII", 0x4c544349, 3, 24, 1, 0, 0, 0))
                 reply = s.recv(65536)
         except OSError:
             return None
