@@ -58,6 +58,13 @@ int mon_cred_for(const struct monitor *m, struct mon_cred *c, char *err, size_t 
 			snprintf(err, errlen, "/dev/kvm: %s", strerror(errno));
 			return r;
 		}
+		if (st.st_gid == 0 && (st.st_mode & 06) != 06) {
+			/* Root's group is never handed to an engine. */
+			snprintf(err, errlen, "/dev/kvm belongs to group root (mode %04o): give it a "
+				 "group of its own (kvm) for the engine to use it",
+				 (unsigned)(st.st_mode & 07777));
+			return -EACCES;
+		}
 		if (st.st_gid != 0 && st.st_gid != out.gid)
 			out.groups[out.ngroups++] = st.st_gid;
 	}

@@ -213,3 +213,25 @@ def test_no_engine_when_the_drop_fails():
     check(not os.path.exists(p.path("qemu.pid")), "an engine was started")
     check(p.state().get("state") == "crashed" and "cannot confine" in p.state().get("reason", ""),
           f"state: {p.state()}")
+
+
+def test_a_kvm_engine_gets_the_kvm_group_and_no_other():
+    """Under KVM the engine's one supplementary group is /dev/kvm's; a /dev/kvm only root's
+    group may use is refused with a clear error rather than handing out group root."""
+    st = os.stat("/dev/kvm")
+    w = workspace()
+    p = w.partition("kvmgrp", memory_mib=128, accel="kvm").start()
+    if st.st_gid == 0 and st.st_mode & 0o006 != 0o006:
+        rc = p.monitor.wait(30)
+        out = p.monitor_output()
+        check(rc != 0 and "/dev/kvm belongs to group root" in out, f"monitor: {out}")
+        check(not os.path.exists(p.path("qemu.pid")), "an engine was started")
+        return
+    # (This machine's /dev/kvm may not run a guest: look at QEMU while it lives.)
+    pid = wait_for(lambda: p.qemu_pid() or p.monitor.poll() is not None, 30, "QEMU")
+    check(pid is not True, f"the monitor refused: {p.monitor_output()}")
+    try:
+        groups = status_fields(pid)["Groups"].split()
+    except OSError:
+        return  # KVM unusable here: QEMU already gone
+    check(groups == [str(st.st_gid)], f"QEMU's groups under KVM: {groups}")
