@@ -204,7 +204,7 @@ static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
 	sw = c->switch_for(c->sw_ctx, x->info.sw);
 	if (!sw)
 		return -ENOSPC;
-	r = vhost_net_new(x->info.path, sw, &x->net);
+	r = vhost_net_new(x->info.path, sw, true, &x->net);
 	if (r < 0)
 		return r;
 	r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->net->dev,

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
- *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--pair LOCKFILE]
+ *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME][,offload=off] ...]
+ *            [--tap IFNAME[,switch=NAME][,offload=off] ...] [--ultravisor SOCK --partition N]
+ *            [--pair LOCKFILE]
  *            [--control SOCKET] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
  * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
- * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. offload=off
+ * offers that port no checksum or segmentation offloads (docs/io-partition.md). With
  * --ultravisor, this is system partition N (role io) and every memory table a client sends must
  * lie in the grants the resource database gives the partition that owns its socket (claims 20,
  * 21); without it, tables are only checked for consistency. --control lets the command
@@ -41,8 +43,9 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE[,for=P] ...] "
-	                "[--net SOCKET[,switch=NAME][,for=P] ...] "
-	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
+	                "[--net SOCKET[,switch=NAME][,offload=off][,for=P] ...] "
+	                "[--tap IFNAME[,switch=NAME][,offload=off] ...] "
+	                "[--ultravisor SOCK --partition N] "
 	                "[--pair LOCKFILE] [--control SOCKET] [--engine-uid-base UID] "
 	                "[--no-sandbox]\n"
 	                "An export's socket is partition P's (default 0): chowned to its engine's "
@@ -159,21 +162,35 @@ static struct vswitch *switch_for(void *x, const char *name)
 	return switch_named(x, name);
 }
 
-/* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
-static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg)
+/* Splits "WHAT[,switch=NAME][,offload=off]" in place; returns the switch or NULL (after a
+ * message) and whether offloads stay on. */
+static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg, bool *offload)
 {
 	char *comma = strchr(arg, ',');
 	const char *name = "default";
 	struct vswitch *sw = NULL;
+	bool ok = *arg != '\0';
 
-	if (comma) {
+	*offload = true;
+	while (comma && ok) {
+		char *item = comma + 1;
 		*comma = '\0';
-		name = strncmp(comma + 1, "switch=", 7) ? "" : comma + 8;
+		comma = strchr(item, ',');
+		if (comma)
+			*comma = '\0';
+		if (!strncmp(item, "switch=", 7) && item[7])
+			name = item + 7;
+		else if (!strcmp(item, "offload=off"))
+			*offload = false;
+		else
+			ok = false;
+		if (comma)
+			*comma = ','; /* put back for the next round's split */
 	}
-	if (*arg && *name)
+	if (ok)
 		sw = switch_named(x, name);
 	if (!sw)
-		fprintf(stderr, "ultra-io: %s %s: want %s[,switch=NAME]\n", opt, arg,
+		fprintf(stderr, "ultra-io: %s %s: want %s[,switch=NAME][,offload=off]\n", opt, arg,
 		        strcmp(opt, "--tap") ? "SOCKET" : "IFNAME");
 	return sw;
 }
@@ -182,34 +199,38 @@ static int export_net(struct vhu_server *s, char *arg, struct exports *x)
 {
 	struct vhost_net *n = NULL;
 	struct vswitch *sw;
+	bool offload;
 	uint32_t part;
 	int r;
 
-	if (partition_of("--net", arg, &part) < 0 || !(sw = switch_of(x, "--net", arg)))
+	if (partition_of("--net", arg, &part) < 0 || !(sw = switch_of(x, "--net", arg, &offload)))
 		return -EINVAL;
-	r = vhost_net_new(arg, sw, &n);
+	r = vhost_net_new(arg, sw, offload, &n);
 	if (r < 0)
 		return r;
 	x->net[x->nnet++] = n;
 	to_bind(x, arg, &n->dev, part);
-	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
+	fprintf(stderr, "ultra-io: %s: port of switch %s%s\n", arg, sw->name,
+	        offload ? "" : ", no offloads");
 	return 0;
 }
 
 static int uplink_tap(struct vhu_server *s, char *arg, struct exports *x)
 {
-	struct vswitch *sw = switch_of(x, "--tap", arg);
+	bool offload;
+	struct vswitch *sw = switch_of(x, "--tap", arg, &offload);
 	int r;
 
 	if (!sw)
 		return -EINVAL;
-	r = tap_open(arg, sw, s, &x->tap[x->ntap]);
+	r = tap_open(arg, sw, s, offload, &x->tap[x->ntap]);
 	if (r < 0) {
 		fprintf(stderr, "ultra-io: tap %s: %s\n", arg, strerror(-r));
 		return r;
 	}
 	x->ntap++;
-	fprintf(stderr, "ultra-io: tap %s: uplink of switch %s\n", arg, sw->name);
+	fprintf(stderr, "ultra-io: tap %s: uplink of switch %s%s\n", arg, sw->name,
+	        tap_offloads(x->tap[x->ntap - 1]) ? ", with offloads" : "");
 	return 0;
 }
 

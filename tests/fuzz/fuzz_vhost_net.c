@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "../../io/guest_mem.c"
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
 #include "../../io/vhost_net.c"
 #include "../../io/virtqueue.c"
@@ -21,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vswitch sw;
 	struct vhost_net *n = NULL;
 
-	if (size < 1 || vhost_net_new("fuzz", &sw, &n) < 0)
+	if (size < 1 || vhost_net_new("fuzz", &sw, true, &n) < 0)
 		return 0;
 	sw_init(&sw, "fuzz", 0);
 	for (unsigned i = 0; i < 2; i++) {

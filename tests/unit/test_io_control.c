@@ -24,6 +24,8 @@
 #include "../../io/guest_mem.c"
 #include "../../io/inflight.c"
 #include "../../io/io_control.c"
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
 #include "../../io/throttle.c"
 #include "../../io/vhost_blk.c"

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 
 #include "../../io/guest_mem.c"
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
 #include "../../io/vhost_net.c"
 #include "../../io/virtqueue.c"
@@ -32,7 +34,7 @@ struct fx {
 static void start(struct fx *f, uint64_t features)
 {
 	sw_init(&f->sw, "t", 0);
-	assert_int_equal(vhost_net_new("net", &f->sw, &f->n), 0);
+	assert_int_equal(vhost_net_new("net", &f->sw, true, &f->n), 0);
 	for (unsigned i = 0; i < 2; i++) {
 		f->g[i].mem = tm_add(&f->g[i].m, NT_GPA, NT_UVA, NT_SIZE);
 		assert_int_equal(nt_attach(f->n, &f->g[i], features), 0);
