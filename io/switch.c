@@ -114,9 +114,10 @@ static void send_to(struct vswitch *sw, struct sw_port *p, const struct net_offl
 	int r;
 
 	if (!(o->needs & ~takes)) {
-		if (o->vh.gso_type)
+		r = p->deliver(p->owner, &o->vh, frame, len);
+		count(p, r);
+		if (r == 0 && o->vh.gso_type)
 			p->c.gso_out++;
-		count(p, p->deliver(p->owner, &o->vh, frame, len));
 		return;
 	}
 	if (o->vh.gso_type) {

@@ -37,7 +37,7 @@ struct sw_counters {
 	uint64_t filtered;  /* from the port: destination learnt on the same port (no hairpin) */
 	uint64_t drop_hdr;  /* from the port: offload header inconsistent with the frame */
 	uint64_t gso_in;    /* from the port: TSO frames accepted */
-	uint64_t gso_out;   /* to the port: TSO frames passed on whole */
+	uint64_t gso_out;   /* to the port: TSO frames delivered whole */
 	uint64_t segmented; /* to the port: TSO frames cut into segments in software */
 	uint64_t csummed;   /* to the port: partial checksums completed in software */
 };
