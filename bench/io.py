@@ -8,10 +8,12 @@
           qsd       qemu-storage-daemon's vhost-user-blk export
           built-in  QEMU's own virtio-blk-device (the monitor's kind "blk")
   net   iperf3 (Debian's 3.12) TCP from one guest to another, 10.99.0.1 -> 10.99.0.2:
-          ours      both guests' vhost-user-net NICs on one ultra-io switch
+          ours      both guests' vhost-user-net NICs on one ultra-io switch (checksum and TSO
+                    offloads, mergeable receive buffers: whatever QEMU's virtio-net negotiates)
+          ours-nooff the same switch with both ports exported offload=off (plain frames)
           tap       QEMU's built-in virtio-net on taps in a Linux bridge, in a network
                     namespace the bench makes and removes (QEMU's default offloads: TSO/csum)
-          tap-nooff the same with every offload and mergeable buffers off, as ours offers
+          tap-nooff the same with every offload and mergeable buffers off, as ours-nooff
 
 Every guest is started by the same QEMU command line (it mirrors monitor/qemu_cmd.c: microvm,
 TCG, -cpu max, shared memfd RAM, virtio-mmio modern transport), the same kernel, cmdline,
@@ -53,7 +55,7 @@ JOBS = [("seq-read 1M QD8", "--rw=read --bs=1M --iodepth=8"),
         ("rand-read 4K QD1", "--rw=randread --bs=4k --iodepth=1"),
         ("rand-read 4K QD32", "--rw=randread --bs=4k --iodepth=32")]
 DISK_BACKENDS = ("ours", "qsd", "built-in")
-NET_BACKENDS = ("ours", "tap", "tap-nooff")
+NET_BACKENDS = ("ours", "tap", "ours-nooff", "tap-nooff")
 # For profiling one case: JOB=substring of a job name, BACKENDS=comma list (the table needs all).
 JOBS = [j for j in JOBS if os.environ.get("JOB", "") in j[0]]
 if os.environ.get("BACKENDS"):
@@ -267,7 +269,7 @@ def tally(b, backend):
     """Shows ultra-io's closing counters (requests, how many ran batched; switch ports), then
     starts its next log afresh."""
     log = b.path("ultra-io.log")
-    if backend == "ours" and os.path.exists(log):
+    if backend.startswith("ours") and os.path.exists(log):
         for line in read_text(log).splitlines():
             if re.search(r"requests,|port \d+: in", line):
                 print("    " + line, file=sys.stderr)
@@ -338,10 +340,11 @@ def net_round(b, initrd):
         for i, (me, peer) in enumerate((NET_IPS, NET_IPS[::-1])):
             role = "client" if i == 0 else "server"
             mac = f"02:00:00:00:00:0{i + 1}"
-            if backend == "ours":
+            if backend.startswith("ours"):
                 if server is None:
                     socks = [b.path(f"net{k}.sock") for k in range(2)]
-                    server, _ = b.ultra_io(["--net", socks[0], "--net", socks[1]])
+                    opt = ",offload=off" if backend == "ours-nooff" else ""
+                    server, _ = b.ultra_io(["--net", socks[0] + opt, "--net", socks[1] + opt])
                 dev = ["-chardev", f"socket,id=vun0,path={socks[i]},reconnect=1",
                        "-netdev", "vhost-user,id=net0,chardev=vun0",
                        "-device", f"virtio-net-device,netdev=net0,mac={mac}"]
@@ -403,9 +406,11 @@ def print_net(rounds):
           f"median of {len(rounds)}")
     vals = {b: median_of(rounds, lambda r: r[b]) for b in NET_BACKENDS}
     for b in NET_BACKENDS:
-        ratio = f"{vals['ours'] / vals[b]:9.2f}x" if b != "ours" and "ours" in vals else ""
+        ours = "ours-nooff" if b == "tap-nooff" and "ours-nooff" in vals else "ours"
+        ratio = (f"{vals[ours] / vals[b]:9.2f}x ({ours}/this)"
+                 if not b.startswith("ours") and ours in vals else "")
         label = {"ours": "ours (ultra-io switch)", "tap": "tap bridge, QEMU virtio-net",
-                 "tap-nooff": "tap bridge, no offloads"}[b]
+                 "ours-nooff": "ours, offload=off", "tap-nooff": "tap bridge, no offloads"}[b]
         print(f"{label:32}{vals[b]:10.1f} Mbit/s{ratio}")
 
 

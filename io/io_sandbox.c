@@ -21,6 +21,7 @@ static const int allowed[] = {
     SCMP_SYS(sendmsg),
     SCMP_SYS(read),
     SCMP_SYS(write),
+    SCMP_SYS(writev), /* the tap uplink: virtio-net header and frame in one write */
     SCMP_SYS(close),
     /* client memory tables */
     SCMP_SYS(fstat),

@@ -25,7 +25,7 @@ struct tap_port {
 	bool vnet;        /* frames carry a virtio-net header both ways (IFF_VNET_HDR) */
 	uint32_t offload; /* NET_OFF_* the kernel sends us and takes from us */
 	uint64_t write_errors;
-	uint8_t *buf; /* SW_GSO_MAX bytes */
+	uint8_t *buf; /* a header and SW_GSO_MAX bytes of frame, as read */
 };
 
 /* Into the host: a full tap queue (EAGAIN) drops the frame like any full port. */
@@ -48,20 +48,21 @@ static uint32_t tap_takes(void *owner) { return ((const struct tap_port *)owner)
 static void tap_ready(struct vhu_watch *w)
 {
 	struct tap_port *t = container_of(w, struct tap_port, watch);
+	size_t hlen = t->vnet ? sizeof(struct virtio_net_hdr) : 0;
 	struct virtio_net_hdr vh = {0};
-	struct iovec iov[2] = {{&vh, sizeof(vh)}, {t->buf, SW_GSO_MAX}};
 
 	for (int i = 0; i < TAP_BATCH; i++) {
-		ssize_t n = readv(t->fd, t->vnet ? iov : iov + 1, t->vnet ? 2 : 1);
+		ssize_t n = read(t->fd, t->buf, hlen + SW_GSO_MAX);
 		if (n <= 0)
 			return;
+		if ((size_t)n < hlen)
+			continue;
 		if (!t->vnet) {
 			sw_input(t->sw, t->port, t->buf, (size_t)n, sw_now());
 			continue;
 		}
-		if ((size_t)n < sizeof(vh))
-			continue;
-		sw_input_vh(t->sw, t->port, &vh, t->offload, t->buf, (size_t)n - sizeof(vh),
+		memcpy(&vh, t->buf, hlen);
+		sw_input_vh(t->sw, t->port, &vh, t->offload, t->buf + hlen, (size_t)n - hlen,
 		            sw_now());
 	}
 }
@@ -96,7 +97,7 @@ int tap_open(const char *name, struct vswitch *sw, struct vhu_server *s, bool of
 		goto out;
 	}
 	t = calloc(1, sizeof(*t));
-	if (!t || !(t->buf = malloc(SW_GSO_MAX))) {
+	if (!t || !(t->buf = malloc(sizeof(struct virtio_net_hdr) + SW_GSO_MAX))) {
 		r = -ENOMEM;
 		goto out;
 	}

@@ -4,9 +4,12 @@ virtio_net drivers negotiate checksum and TCP segmentation offloads and mergeabl
 buffers with the I/O partition, 64 KiB TSO packets cross the switch whole (its counters say
 so) and a TCP transfer delivers the same bytes it sent. A port exported with offload=off
 negotiates none of them: the switch segments and checksums in software for it, and transfers
-both ways still deliver the right bytes."""
+both ways still deliver the right bytes. The tap uplink carries TSO packets to and from a
+network namespace's TCP."""
+import hashlib
 import os
 import re
+import subprocess
 
 from harness import check, workspace
 from test_io_blk import IoPartition
@@ -108,3 +111,58 @@ def test_port_without_offloads_gets_segments():
     check(ka["tso_in"] == 0 and ka["tso_out"] == 0, f"a port without offloads: {ka}")
     check(kb["tso_in"] > 0 and ka["segmented"] > 0, f"b's TSO not segmented for a: {ka} {kb}")
     check(ka["header"] == 0 and kb["header"] == 0, f"headers dropped: {ka} {kb}")
+
+
+def test_tap_uplink_carries_tso_both_ways():
+    """The tap uplink with IFF_VNET_HDR and TUNSETOFFLOAD: a namespace's TCP (busybox wget and
+    httpd there) and a guest's exchange files both ways, bytes intact, with TSO packets
+    crossing the tap whole in both directions."""
+    w = workspace()
+    sock = os.path.join(w.dir, "net.sock")
+    io = IoPartition(w, net=[f"{sock},switch=up"], tap=["uvtap0,switch=up"],
+                     prefix=["unshare", "--net"])
+    www = os.path.join(w.dir, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "f"), "wb") as f:
+        f.write(os.urandom(FILE_KIB << 10))
+    ns = ["nsenter", "-t", str(io.proc.pid), "-n", "busybox"]
+
+    def in_ns(*cmd, timeout=60):
+        return subprocess.run([*ns, *cmd], capture_output=True, timeout=timeout)
+    httpd = None
+    try:
+        for cmd in (("ip", "addr", "add", "10.99.1.254/24", "dev", "uvtap0"),
+                    ("ip", "link", "set", "uvtap0", "up")):
+            r = in_ns(*cmd)
+            check(r.returncode == 0, f"configuring the tap: {cmd}: {r.stderr}")
+        httpd = subprocess.Popen([*ns, "httpd", "-f", "-p", "8080", "-h", www])
+        p = w.partition("offup", memory_mib=256,
+                        devices=[{"kind": "vhost-user-net", "path": sock}]).start().wait_boot()
+        bring_up(p, GUESTS[0][1])
+        ping(p, "10.99.1.254")
+        # namespace -> guest: the host's TSO packets through the tap
+        p.out("wget -q -O /tmp/f http://10.99.1.254:8080/f", timeout=240)
+        with open(os.path.join(www, "f"), "rb") as f:
+            want = hashlib.md5(f.read()).hexdigest()
+        got = p.out("md5sum /tmp/f").split()[0]
+        check(got == want, f"namespace -> guest: the copy reads {got}, the original {want}")
+        # guest -> namespace: the guest's TSO packets out through the tap
+        p.out("mkdir -p /tmp/www && mv /tmp/f /tmp/www/g && httpd -p 8080 -h /tmp/www")
+        r = in_ns("wget", "-q", "-O", "-", f"http://{GUESTS[0][1]}:8080/g", timeout=240)
+        check(r.returncode == 0, f"the namespace cannot fetch from the guest: {r.stderr}")
+        got = hashlib.md5(r.stdout).hexdigest()
+        check(got == want, f"guest -> namespace: the copy reads {got}, the original {want}")
+        check(io.alive(), "ultra-io died: " + io.output())
+    finally:
+        if httpd:
+            httpd.kill()
+            httpd.wait()
+        io.stop()
+    log = io.output()
+    check("uplink of switch up, with offloads" in log, "the tap has no offloads: " + log)
+    m = re.search(r"tap uvtap0 port \d+: in (\d+) out (\d+) dropped: size (\d+) source \d+ "
+                  r"undeliverable \d+ hairpin \d+ header (\d+); tso in (\d+) out (\d+)", log)
+    check(m, f"tap tally: {log}")
+    tap_in, tap_out, size, header, tso_in, tso_out = map(int, m.groups())
+    check(size == 0 and header == 0, f"tap frames dropped: {m.group(0)}")
+    check(tso_in > 0 and tso_out > 0, f"no TSO across the tap both ways: {m.group(0)}")
