@@ -143,8 +143,7 @@ int net_offload_check(const struct virtio_net_hdr *vh, uint32_t allowed, const u
 }
 
 /* Rewrites the copied headers in seg for segment i of n, carrying plen payload bytes. */
-static void fix_headers(const struct net_offload *o, uint8_t *seg, size_t i, size_t n,
-                        size_t plen)
+static void fix_headers(const struct net_offload *o, uint8_t *seg, size_t i, size_t n, size_t plen)
 {
 	uint8_t *ip = seg + o->l3, *tcp = seg + o->l4;
 	size_t tcplen = o->hdr - o->l4 + plen;
@@ -162,7 +161,7 @@ static void fix_headers(const struct net_offload *o, uint8_t *seg, size_t i, siz
 	}
 	put32(tcp + 4, get32(tcp + 4) + (uint32_t)(i * o->vh.gso_size));
 	if (i + 1 < n)
-		tcp[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		tcp[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 	if (i > 0)
 		tcp[13] &= (uint8_t)~TCP_CWR;
 	put16(tcp + TCP_CSUM_OFF, 0);

@@ -185,7 +185,8 @@ static uint32_t fill(const struct vq_chain *c, struct rx_stream *s)
 		const struct vq_buf *b = &c->buf[i];
 		for (uint32_t k = 0; k < b->len && s->done < s->total;) {
 			bool in_hdr = s->done < s->hlen;
-			const uint8_t *src = in_hdr ? s->hdr + s->done : s->frame + (s->done - s->hlen);
+			const uint8_t *src =
+			    in_hdr ? s->hdr + s->done : s->frame + (s->done - s->hlen);
 			uint64_t left = in_hdr ? s->hlen - s->done : s->total - s->done;
 			uint64_t m = b->len - k < left ? b->len - k : left;
 			memcpy(b->p + k, src, m);
@@ -252,7 +253,7 @@ static int deliver_merged(struct vhost_net *n, struct vhu_queue *q, struct rx_st
 		}
 		r = pop_rx(n, q, &c);
 		if (r == -EIO)
-			break; /* those taken so far are returned empty below: the guest broke its ring */
+			break; /* the guest broke its ring: those taken go back empty below */
 		if (r < 0) {
 			unpop(&q->vq, last_avail, resubmitted);
 			return r;

@@ -38,8 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		g[i].m.r[0] = (struct gm_region){
 		    .gpa = NT_GPA, .uva = NT_UVA, .size = NT_SIZE, .host = g[i].mem};
 		/* bit 0: VERSION_1; bits 1 and 2: guest 0's and 1's offloads and MRG_RXBUF */
-		nt_attach(n, &g[i], (data[0] & 1 ? 1ull << VIRTIO_F_VERSION_1 : 0) |
-		                        (data[0] & (2u << i) ? VHOST_NET_OFFLOADS : 0));
+		nt_attach(n, &g[i],
+		          (data[0] & 1 ? 1ull << VIRTIO_F_VERSION_1 : 0) |
+		              (data[0] & (2u << i) ? VHOST_NET_OFFLOADS : 0));
 	}
 	for (int round = 0; round < 4; round++)
 		for (unsigned i = 0; i < 2; i++)

@@ -13,11 +13,11 @@
 struct nf_spec {
 	bool v6, vlan;
 	size_t payload;
-	uint8_t flags;   /* TCP flags byte */
-	uint8_t topts;   /* TCP option bytes (multiple of 4) */
-	uint8_t ipopts;  /* IPv4 option bytes (multiple of 4) */
+	uint8_t flags;  /* TCP flags byte */
+	uint8_t topts;  /* TCP option bytes (multiple of 4) */
+	uint8_t ipopts; /* IPv4 option bytes (multiple of 4) */
 	uint32_t seq;
-	uint16_t id;     /* IPv4 identification */
+	uint16_t id;      /* IPv4 identification */
 	uint8_t src, dst; /* last byte of the MAC addresses 02:00:00:00:00:xx */
 };
 

@@ -84,8 +84,9 @@ static void test_csum_fill_udp(void **state)
 		n = l.len - udp;
 		frame[l.l3 + (v6 ? 6 : 9)] = 17;
 		nf_put16(frame + udp + 4, (uint32_t)n);
-		uint32_t ph = v6 ? net_pseudo6(frame + l.l3 + 8, frame + l.l3 + 24, 17, (uint32_t)n)
-		                 : net_pseudo4(frame + l.l3 + 12, frame + l.l3 + 16, 17, (uint32_t)n);
+		uint32_t ph =
+		    v6 ? net_pseudo6(frame + l.l3 + 8, frame + l.l3 + 24, 17, (uint32_t)n)
+		       : net_pseudo4(frame + l.l3 + 12, frame + l.l3 + 16, 17, (uint32_t)n);
 		nf_put16(frame + udp + 6, net_csum_fold(ph));
 		assert_int_equal(net_csum_fill(frame, l.len, udp, 6), 0);
 		uint16_t want = nf_ref_l4(frame, l.l3, udp, n, v6, 17, 6);
@@ -130,7 +131,8 @@ static void check_segments(const struct nf_spec *s, uint16_t mss)
 		} else {
 			assert_int_equal(nf_get16(ip + 2), l.hdr - l.l3 + plen);
 			assert_int_equal(nf_get16(ip + 4), (uint16_t)(s->id + i));
-			assert_int_equal(nf_ref_csum(ip, l.l4 - l.l3), 0); /* header checksum holds */
+			assert_int_equal(nf_ref_csum(ip, l.l4 - l.l3),
+			                 0); /* header checksum holds */
 		}
 		assert_int_equal(nf_get32(tcp + 4), s->seq + (uint32_t)at);
 		uint8_t want = s->flags;
@@ -152,13 +154,17 @@ static void test_tso4_segments(void **state)
 {
 	(void)state;
 	/* 4000 bytes at 1448: 1448, 1448, 1104 */
-	check_segments(&(struct nf_spec){.payload = 4000, .flags = 0x80 | 0x10 | 0x08 | 0x01,
-	                                 .topts = 12, .seq = 0xfffff000u, .id = 0xfffe},
+	check_segments(&(struct nf_spec){.payload = 4000,
+	                                 .flags = 0x80 | 0x10 | 0x08 | 0x01,
+	                                 .topts = 12,
+	                                 .seq = 0xfffff000u,
+	                                 .id = 0xfffe},
 	               1448);
 	/* an exact multiple, IPv4 options, a VLAN tag */
-	check_segments(&(struct nf_spec){.payload = 2896, .flags = 0x18, .ipopts = 8, .vlan = true,
-	                                 .seq = 77, .id = 5},
-	               1448);
+	check_segments(
+	    &(struct nf_spec){
+		.payload = 2896, .flags = 0x18, .ipopts = 8, .vlan = true, .seq = 77, .id = 5},
+	    1448);
 	/* less than one segment: FIN and PSH stay */
 	check_segments(&(struct nf_spec){.payload = 100, .flags = 0x19, .seq = 1}, 1448);
 	/* the smallest MSS allowed for 64 KiB */
@@ -168,9 +174,10 @@ static void test_tso4_segments(void **state)
 static void test_tso6_segments(void **state)
 {
 	(void)state;
-	check_segments(&(struct nf_spec){.v6 = true, .payload = 5000, .flags = 0x80 | 0x18,
-	                                 .topts = 12, .seq = 123456},
-	               1428);
+	check_segments(
+	    &(struct nf_spec){
+		.v6 = true, .payload = 5000, .flags = 0x80 | 0x18, .topts = 12, .seq = 123456},
+	    1428);
 	check_segments(&(struct nf_spec){.v6 = true, .vlan = true, .payload = 1, .flags = 0x11},
 	               1440);
 }
@@ -224,18 +231,18 @@ static void test_hostile_headers_refused(void **state)
 	nf_build(frame, &s, &l);
 	ok = nf_tso_hdr(&s, &l, 1448);
 	assert_int_equal(check_exact(&ok, NET_OFF_ALL, l.len), 0);
-#define BAD(field, value)                                                                    \
-	do {                                                                                 \
-		vh = ok;                                                                     \
-		vh.field = value;                                                            \
-		assert_int_equal(check_exact(&vh, NET_OFF_ALL, l.len), -EPROTO);             \
+#define BAD(field, value)                                                                          \
+	do {                                                                                       \
+		vh = ok;                                                                           \
+		vh.field = value;                                                                  \
+		assert_int_equal(check_exact(&vh, NET_OFF_ALL, l.len), -EPROTO);                   \
 	} while (0)
-	BAD(gso_type, 3);                           /* UDP: never offered */
-	BAD(gso_type, 5);                           /* UDP_L4 */
-	BAD(gso_type, VIRTIO_NET_HDR_GSO_TCPV6);    /* an IPv4 frame */
-	BAD(flags, 0);                              /* TSO without NEEDS_CSUM */
+	BAD(gso_type, 3);                        /* UDP: never offered */
+	BAD(gso_type, 5);                        /* UDP_L4 */
+	BAD(gso_type, VIRTIO_NET_HDR_GSO_TCPV6); /* an IPv4 frame */
+	BAD(flags, 0);                           /* TSO without NEEDS_CSUM */
 	BAD(gso_size, 0);
-	BAD(gso_size, 5);                           /* 600 segments */
+	BAD(gso_size, 5); /* 600 segments */
 	BAD(csum_start, (uint16_t)(l.l4 + 2));
 	BAD(csum_start, 0xffff);
 	BAD(csum_offset, 6);
@@ -257,8 +264,8 @@ static void test_hostile_headers_refused(void **state)
 	struct {
 		size_t at;
 		uint8_t v;
-	} lies[] = {{l.l3, 0x44}, {l.l3, 0x4f}, {l.l4 + 12, 0x40},
-	            {l.l3 + 9, 17}, {l.l3 + 6, 0x20}, {l.l3 + 7, 1}, {l.l3, 0x65}, {12, 0x86}};
+	} lies[] = {{l.l3, 0x44},     {l.l3, 0x4f},  {l.l4 + 12, 0x40}, {l.l3 + 9, 17},
+	            {l.l3 + 6, 0x20}, {l.l3 + 7, 1}, {l.l3, 0x65},      {12, 0x86}};
 	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
 		uint8_t keep = frame[lies[i].at];
 		frame[lies[i].at] = lies[i].v;
@@ -266,8 +273,8 @@ static void test_hostile_headers_refused(void **state)
 		frame[lies[i].at] = keep;
 	}
 	/* a partial checksum alone: the field must lie inside the frame, CSUM negotiated */
-	vh = (struct virtio_net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
-	                             .csum_offset = 16};
+	vh = (struct virtio_net_hdr){
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 16};
 	assert_int_equal(check_exact(&vh, NET_OFF_CSUM, 52), 0);
 	assert_int_equal(check_exact(&vh, NET_OFF_CSUM, 51), -EPROTO);
 	assert_int_equal(check_exact(&vh, 0, 52), -EPROTO);

@@ -101,8 +101,9 @@ static void test_tso_whole_or_segmented(void **state)
 		size_t plen = i < 2 ? 1448 : 4000 - 2 * 1448;
 		assert_int_equal(none->len[i], l.hdr + plen);
 		assert_int_equal(nf_get32(none->f[i] + l.l4 + 4), 1000 + i * 1448);
-		assert_int_equal(nf_get16(none->f[i] + l.l4 + 16),
-		                 nf_ref_l4(none->f[i], l.l3, l.l4, l.hdr - l.l4 + plen, false, 6, 16));
+		assert_int_equal(
+		    nf_get16(none->f[i] + l.l4 + 16),
+		    nf_ref_l4(none->f[i], l.l3, l.l4, l.hdr - l.l4 + plen, false, 6, 16));
 	}
 	assert_int_equal(f->sw.ports[0].c.gso_in, 1);
 	assert_int_equal(f->sw.ports[1].c.gso_out, 1);
@@ -124,8 +125,8 @@ static void test_partial_checksum_filled_for_plain_port(void **state)
 	nf_put16(f->frame + l.l4 + 16,
 	         net_csum_fold(net_pseudo6(f->frame + l.l3 + 8, f->frame + l.l3 + 24, 6,
 	                                   (uint32_t)(l.len - l.l4))));
-	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-	                            .csum_start = (uint16_t)l.l4, .csum_offset = 16};
+	struct virtio_net_hdr vh = {
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = (uint16_t)l.l4, .csum_offset = 16};
 	sw_input_vh(&f->sw, f->port[0], &vh, NET_OFF_CSUM, f->frame, l.len, SEC);
 	assert_int_equal(f->sink[1].got, 1);
 	assert_int_equal(f->sink[1].vh[0].flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
@@ -133,7 +134,8 @@ static void test_partial_checksum_filled_for_plain_port(void **state)
 	assert_int_equal(f->sink[2].got, 1);
 	assert_int_equal(f->sink[2].vh[0].flags, 0);
 	const uint8_t *g = f->sink[2].f[0];
-	assert_int_equal(nf_get16(g + l.l4 + 16), nf_ref_l4(g, l.l3, l.l4, l.len - l.l4, true, 6, 16));
+	assert_int_equal(nf_get16(g + l.l4 + 16),
+	                 nf_ref_l4(g, l.l3, l.l4, l.len - l.l4, true, 6, 16));
 	assert_memory_equal(g, f->frame, l.l4 + 16); /* nothing else changed */
 	assert_memory_equal(g + l.l4 + 18, f->frame + l.l4 + 18, l.len - l.l4 - 18);
 	assert_int_equal(f->sw.ports[2].c.csummed, 1);
