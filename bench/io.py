@@ -411,7 +411,8 @@ def print_net(rounds):
                  if not b.startswith("ours") and ours in vals else "")
         label = {"ours": "ours (ultra-io switch)", "tap": "tap bridge, QEMU virtio-net",
                  "ours-nooff": "ours, offload=off", "tap-nooff": "tap bridge, no offloads"}[b]
-        print(f"{label:32}{vals[b]:10.1f} Mbit/s{ratio}")
+        each = " ".join(f"{r[b]:.0f}" for r in rounds) if len(rounds) > 1 else ""
+        print(f"{label:32}{vals[b]:10.1f} Mbit/s{ratio}" + (f"  (rounds: {each})" if each else ""))
 
 
 def main():
