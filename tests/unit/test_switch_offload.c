@@ -141,6 +141,29 @@ static void test_partial_checksum_filled_for_plain_port(void **state)
 	assert_int_equal(f->sw.ports[2].c.csummed, 1);
 }
 
+/* An ECN flow's TSO packet: whole only to a port that also takes ECN (GUEST_ECN); a port
+ * with TSO4 alone gets segments, CWR on the first only. */
+static void test_ecn_needs_ecn(void **state)
+{
+	struct fx *f = *state;
+	struct nf_spec s = {.payload = 3000, .flags = 0x80 | 0x10, .seq = 5, .src = 1};
+	struct nf_layout l;
+
+	f->sink[2].takes = NET_OFF_CSUM | NET_OFF_TSO4;
+	nf_build(f->frame, &s, &l);
+	memset(f->frame, 0xff, 6);
+	struct virtio_net_hdr vh = nf_tso_hdr(&s, &l, 1448);
+	vh.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	sw_input_vh(&f->sw, f->port[0], &vh, NET_OFF_ALL, f->frame, l.len, SEC);
+	assert_int_equal(f->sink[1].got, 1);
+	assert_int_equal(f->sink[1].vh[0].gso_type,
+	                 VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN);
+	assert_int_equal(f->sink[2].got, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(f->sink[2].f[i][l.l4 + 13], i ? 0x10 : 0x90);
+	assert_int_equal(f->sw.ports[2].c.segmented, 1);
+}
+
 static void test_hostile_headers_dropped(void **state)
 {
 	struct fx *f = *state;
@@ -172,6 +195,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_tso_whole_or_segmented),
 	    T(test_partial_checksum_filled_for_plain_port),
+	    T(test_ecn_needs_ecn),
 	    T(test_hostile_headers_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
