@@ -42,7 +42,7 @@
 enum kind { K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE, K_XCORE };
 
 #define SPIN_TRIES 20000u /* in-place rows retry this often before sleeping on the doorbell */
-#define XBUF_MAX 64u       /* cross-core memcpy: buffers in flight (a 1 MiB ring of them) */
+#define XBUF_MAX 64u      /* cross-core memcpy: buffers in flight (a 1 MiB ring of them) */
 
 /* Cross-core memcpy: buffers of one message each, each with a full/empty flag on its own line;
  * a side that found its buffer not ready spins as long as the channel rows do, then sleeps on
@@ -88,8 +88,8 @@ static void link_open(struct link *l, enum kind kind)
 	}
 	if (kind == K_XCORE) {
 		l->size = DEST + XBUF_MAX * sizeof(struct xflag);
-		l->mem = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		              -1, 0);
+		l->mem =
+		    mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (l->mem == MAP_FAILED)
 			die("mmap", errno);
 		l->efd[0] = l->efd[1] = -1;
@@ -208,9 +208,10 @@ static void zc_send_n(struct link *l, int dir, const uint8_t *src, size_t len, u
 	while (count) {
 		r = uv_chan_send_reserve(l->ch, (unsigned)dir, len, &p);
 		if (r == -EAGAIN) {
-			zc_wait(l, &tries, tries + 1 < SPIN_TRIES
-			                       ? 1
-			                       : uv_chan_arm_send(l->ch, (unsigned)dir, len));
+			zc_wait(l, &tries,
+			        tries + 1 < SPIN_TRIES
+			            ? 1
+			            : uv_chan_arm_send(l->ch, (unsigned)dir, len));
 			continue;
 		}
 		if (r)
@@ -234,7 +235,8 @@ static void zc_recv_n(struct link *l, int dir, uint8_t *dest, size_t len, uint64
 		r = uv_chan_recv_peek(l->ch, (unsigned)dir, &v);
 		if (r == -EAGAIN) {
 			zc_wait(l, &tries,
-			        tries + 1 < SPIN_TRIES ? 1 : uv_chan_arm_recv(l->ch, (unsigned)dir));
+			        tries + 1 < SPIN_TRIES ? 1
+			                               : uv_chan_arm_recv(l->ch, (unsigned)dir));
 			continue;
 		}
 		if (r || v.len != len)
@@ -479,8 +481,8 @@ static void row(size_t size, const char *name, double rate, double mc, double xc
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = {64, 4096, 65536};
-	static const char *const names[] = {"channel",   "channel+spin", "channel+zc",
-	                                    "unix",      "pipe",         "xcore-memcpy"};
+	static const char *const names[] = {"channel", "channel+spin", "channel+zc",
+	                                    "unix",    "pipe",         "xcore-memcpy"};
 	static const enum kind rows[] = {K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE};
 	static const enum kind rtts[] = {K_CHAN, K_CHAN_SPIN, K_UNIX, K_PIPE};
 	double scale = argc > 1 ? atof(argv[1]) : 1.0, rate, mc, xc, p50, p99;

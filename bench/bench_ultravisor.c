@@ -105,7 +105,7 @@ static int cmp_float(const void *a, const void *b)
 }
 
 static int run(const char *what, const char *target, int n, struct shared *sh, double *tps,
-	       double *p50, double *p99)
+               double *p50, double *p99)
 {
 	pid_t pids[128];
 	double start, end;
@@ -121,7 +121,7 @@ static int run(const char *what, const char *target, int n, struct shared *sh, d
 			while (bench_now_s() < start)
 				usleep(1000);
 			_exit(strcmp(what, "ultravisor") ? sender_sqlite(target, i, sh, end)
-							 : sender_ultravisor(target, i, sh, end));
+			                                 : sender_ultravisor(target, i, sh, end));
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -178,10 +178,12 @@ static int prepare_ultravisor(const char *dir, const char *sock, pid_t *pid)
 		memset(&t, 0, sizeof(t));
 		t.hdr.type = UV_TXN_CREATE_PARTITION;
 		t.u.create = (struct uv_partition_desc){.magic = UV_DESC_MAGIC,
-							.version = UV_DESC_VERSION,
-							.size = sizeof(struct uv_partition_desc),
-							.id = id, .vcpus = 1, .n_mem = 1,
-							.mem_bytes = UV_MEM_MIN};
+		                                        .version = UV_DESC_VERSION,
+		                                        .size = sizeof(struct uv_partition_desc),
+		                                        .id = id,
+		                                        .vcpus = 1,
+		                                        .n_mem = 1,
+		                                        .mem_bytes = UV_MEM_MIN};
 		t.u.create.mem[0].size = UV_MEM_MIN;
 		snprintf(t.u.create.name, sizeof(t.u.create.name), "b%u", id);
 		snprintf(t.u.create.kernel, sizeof(t.u.create.kernel), "/vmlinux");
@@ -211,9 +213,10 @@ int main(void)
 		return 1;
 	}
 	if (sqlite3_open(db, &s) != SQLITE_OK ||
-	    sqlite3_exec(s, "PRAGMA journal_mode=WAL; CREATE TABLE txn(id INTEGER PRIMARY KEY, "
-			    "sender INTEGER, payload BLOB);",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(s,
+	                 "PRAGMA journal_mode=WAL; CREATE TABLE txn(id INTEGER PRIMARY KEY, "
+	                 "sender INTEGER, payload BLOB);",
+	                 NULL, NULL, NULL) != SQLITE_OK)
 		return 1;
 	sqlite3_close(s);
 	printf("durable transactions through the ultravisor (command channels, group commit) vs "

@@ -164,7 +164,8 @@ int main(int argc, char **argv)
 	memset(r.src, 2, MSG);
 	memset(r.dst, 3, (size_t)ROLL * MSG);
 
-	printf("| writer | reader | depth | GB/s | x in-cache memcpy |\n|---|---|---:|---:|---:|\n");
+	printf(
+	    "| writer | reader | depth | GB/s | x in-cache memcpy |\n|---|---|---:|---:|---:|\n");
 	for (unsigned p = PUT_PLAIN; p <= PUT_NT; p++) {
 		if ((p == PUT_CLDEMOTE && !cld) || (p == PUT_NT && !avx512)) {
 			printf("| %s | - | - | not on this CPU | - |\n", put_name[p]);
@@ -180,8 +181,8 @@ int main(int argc, char **argv)
 				x = cross(&r);
 				if (x < 0)
 					goto out;
-				printf("| %s | %s | %u | %.2f | %.2f (memcpy %.2f) |\n", put_name[p], use_name[u],
-				       r.depth, x, x / mc, mc);
+				printf("| %s | %s | %u | %.2f | %.2f (memcpy %.2f) |\n",
+				       put_name[p], use_name[u], r.depth, x, x / mc, mc);
 			}
 	}
 	rc = 0;

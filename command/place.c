@@ -27,10 +27,11 @@
 #include "command.h"
 
 struct want {
-	struct uv_device dev;   /* the grant: kind, flags, socket (direct: image) path */
-	const char *image, *sw; /* what ultra-io serves on it (direct: records as taken) */
+	struct uv_device dev;     /* the grant: kind, flags, socket (direct: image) path */
+	const char *image, *sw;   /* what ultra-io serves on it (direct: records as taken) */
 	struct uv_disk_limit lim; /* a served disk's I/O limit, which ultra-io enforces */
-	char at[UV_IOCTL_PATH_MAX + 4]; /* ultra-io's name for it: the socket, or NAME.diskN.direct */
+	char at[UV_IOCTL_PATH_MAX +
+	        4]; /* ultra-io's name for it: the socket, or NAME.diskN.direct */
 };
 
 struct sync_ctx {
@@ -44,8 +45,8 @@ struct sync_ctx {
 	int failed;
 };
 
-int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i,
-                   const char *ext, char *buf, size_t cap)
+int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, const char *ext,
+                   char *buf, size_t cap)
 {
 	char dir[512];
 	int n;
@@ -63,10 +64,10 @@ static unsigned wants_of(struct cmdp *c, const struct uv_partition_desc *d, stru
 		const struct uv_disk_req *k = &d->disk[i];
 		int direct = k->flags & UV_DISK_F_DIRECT;
 
-		w[n] = (struct want){.dev = {.kind = direct ? UV_DEV_DIRECT_BLK
-		                                            : UV_DEV_VHOST_USER_BLK,
-		                             .flags = k->flags & UV_DEV_F_READONLY},
-		                     .image = k->image};
+		w[n] = (struct want){
+		    .dev = {.kind = direct ? UV_DEV_DIRECT_BLK : UV_DEV_VHOST_USER_BLK,
+		            .flags = k->flags & UV_DEV_F_READONLY},
+		    .image = k->image};
 		/* A direct disk's limit is the monitor's to set (the engine's cgroup): ultra-io
 		 * is not on its data path. */
 		if (!direct)

@@ -159,8 +159,9 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 	        x->info.path, (unsigned long long)disk->size, disk->read_only ? ", read-only" : "",
 	        x->info.partition);
 	if (in->iops || in->bytes_per_sec)
-		fprintf(stderr, "ultra-io: %s: limited to %llu requests and %llu bytes a second "
-		                "(0: no limit)\n",
+		fprintf(stderr,
+		        "ultra-io: %s: limited to %llu requests and %llu bytes a second "
+		        "(0: no limit)\n",
 		        x->info.path, (unsigned long long)in->iops,
 		        (unsigned long long)in->bytes_per_sec);
 	return 0;
@@ -189,7 +190,8 @@ static int add_direct(struct io_control *c, struct ctl_export *x, int fd)
 	if (S_ISREG(st.st_mode))
 		x->info.size = (uint64_t)st.st_size;
 	close(fd);
-	fprintf(stderr, "ultra-io: %s: a direct disk of %llu bytes%s (added; not on our data path)\n",
+	fprintf(stderr,
+	        "ultra-io: %s: a direct disk of %llu bytes%s (added; not on our data path)\n",
 	        x->info.path, (unsigned long long)x->info.size, ro ? ", read-only" : "");
 	return 0;
 }
@@ -207,8 +209,7 @@ static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
 	r = vhost_net_new(x->info.path, sw, true, &x->net);
 	if (r < 0)
 		return r;
-	r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->net->dev,
-	                         x->info.partition);
+	r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->net->dev, x->info.partition);
 	if (r < 0) {
 		vhost_net_free(x->net);
 		x->net = NULL;
@@ -221,8 +222,8 @@ static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
 
 /* ADD_BLK / ADD_NET: on success the fds belong to the export; on failure to the caller, but
  * for an image the disk took (*image_taken). */
-static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in, const int *fds,
-               unsigned nfds, bool *image_taken)
+static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in,
+                      const int *fds, unsigned nfds, bool *image_taken)
 {
 	struct ctl_export *x;
 	int r;
@@ -237,7 +238,7 @@ static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_e
 	if (!(x = free_export(c)))
 		return -ENOSPC;
 	*x = (struct ctl_export){.used = true, .info = *in, .ctl = c};
-	x->info.kind = op == UV_IOCTL_ADD_BLK ? UV_DEV_VHOST_USER_BLK
+	x->info.kind = op == UV_IOCTL_ADD_BLK   ? UV_DEV_VHOST_USER_BLK
 	               : op == UV_IOCTL_ADD_NET ? UV_DEV_VHOST_USER_NET
 	                                        : UV_DEV_DIRECT_BLK;
 	x->info.image_dev = x->info.image_ino = 0;
@@ -295,7 +296,7 @@ static void ctl_reply(int fd, uint32_t op, int status, const struct io_control *
 }
 
 static void ctl_request(struct io_control *c, int fd, const uint8_t *buf, size_t n, int *fds,
-                    unsigned nfds)
+                        unsigned nfds)
 {
 	struct uv_ioctl_msg m = {0};
 	struct uv_ioctl_export in = {0};
@@ -347,7 +348,7 @@ static void client_ready(struct vhu_watch *w)
 	n = uv_recv_fds(cl->fd, buf, sizeof(buf), fds, 2, &nfds);
 	if (n == -EAGAIN)
 		return;
-	if (n <= 0) { /* gone, or a message too long for any request */
+	if (n <= 0) {          /* gone, or a message too long for any request */
 		close(cl->fd); /* also takes it out of the epoll set */
 		cl->fd = -1;
 		return;

@@ -157,10 +157,7 @@ static struct vswitch *switch_named(struct exports *x, const char *name)
 	return sw;
 }
 
-static struct vswitch *switch_for(void *x, const char *name)
-{
-	return switch_named(x, name);
-}
+static struct vswitch *switch_for(void *x, const char *name) { return switch_named(x, name); }
 
 /* Splits "WHAT[,switch=NAME][,offload=off]" in place; returns the switch or NULL (after a
  * message) and whether offloads stay on. */
@@ -280,14 +277,15 @@ static int stop_signals(void)
 /* --ultravisor SOCK --partition N: check tables against the database through a connector
  * forked now, before the sandbox. */
 static int link_ultravisor(struct vhu_server *s, const char *sock, const char *part,
-			   struct io_uvlink **out)
+                           struct io_uvlink **out)
 {
 	char err[256], *end = NULL;
 	unsigned long n = part ? strtoul(part, &end, 10) : 0;
 	int r;
 
 	if (!sock || !part || !*part || *end || n == 0 || n > UINT32_MAX) {
-		fprintf(stderr, "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
+		fprintf(stderr,
+		        "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
 		return -EINVAL;
 	}
 	r = io_uvlink_open(sock, (uint32_t)n, out, err, sizeof(err));
@@ -299,7 +297,7 @@ static int link_ultravisor(struct vhu_server *s, const char *sock, const char *p
 		fprintf(stderr, "ultra-io: %s (retried at each memory table)\n", err);
 	vhu_server_set_policy(s, io_uvlink_policy(*out));
 	fprintf(stderr, "ultra-io: partition %lu: memory tables checked against the grants at %s\n",
-		n, sock);
+	        n, sock);
 	return 0;
 }
 
@@ -337,9 +335,10 @@ int main(int argc, char **argv)
 			pair = argv[++i];
 		} else if (!strcmp(argv[i], "--engine-uid-base") && i + 1 < argc) {
 			if (uv_engine_uid_base_parse(argv[++i], &x.uid_base) < 0) {
-				fprintf(stderr, "ultra-io: --engine-uid-base %s: want a uid of at least "
-				        "%u with room for %u partitions below 2^31\n", argv[i],
-				        UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+				fprintf(stderr,
+				        "ultra-io: --engine-uid-base %s: want a uid of at least "
+				        "%u with room for %u partitions below 2^31\n",
+				        argv[i], UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
 				goto out;
 			}
 			vhu_server_set_uid_base(s, x.uid_base);

@@ -16,13 +16,20 @@
 static const char *fs_name(long type)
 {
 	switch ((unsigned long)type) {
-	case 0x01021994: return "tmpfs";
-	case 0x794c7630: return "overlay";
-	case 0x9123683e: return "btrfs";
-	case 0x6969: return "nfs";
-	case 0x65735546: return "fuse";
-	case 0x2fc12fc1: return "zfs";
-	default: return "a file system";
+	case 0x01021994:
+		return "tmpfs";
+	case 0x794c7630:
+		return "overlay";
+	case 0x9123683e:
+		return "btrfs";
+	case 0x6969:
+		return "nfs";
+	case 0x65735546:
+		return "fuse";
+	case 0x2fc12fc1:
+		return "zfs";
+	default:
+		return "a file system";
 	}
 }
 

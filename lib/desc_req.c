@@ -46,8 +46,8 @@ static int direct_check(const char *field, const char *image, const struct stat 
 		                   field, image, (long long)st->st_size);
 	fd = open(image, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
-		return uv_def_fail(err, errlen, "%s: %s: cannot be opened for direct I/O: %s", field,
-		                   image, strerror(errno));
+		return uv_def_fail(err, errlen, "%s: %s: cannot be opened for direct I/O: %s",
+		                   field, image, strerror(errno));
 	close(fd);
 	return 0;
 }
@@ -81,8 +81,8 @@ static int limits_check(const struct uv_partition_desc *d, char *err, size_t err
 		const struct uv_disk_limit *l = &d->disk_limit[i];
 
 		if (l->reserved)
-			return uv_def_fail(err, errlen, "disks[%u].limits: reserved field is not zero",
-			                   i);
+			return uv_def_fail(err, errlen,
+			                   "disks[%u].limits: reserved field is not zero", i);
 		if (i >= d->n_disk && (l->iops || l->bytes_per_sec))
 			return uv_def_fail(err, errlen, "disks[%u].limits: no such disk", i);
 	}

@@ -158,13 +158,13 @@ static int send_request(struct qmp *q, const char *s, int fd)
 }
 
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args, json_object **ret, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	return qmp_execute_fd(q, cmd, args, -1, ret, err, errlen);
 }
 
 int qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	json_object *req = json_object_new_object(), *answer = NULL, *v, *id;
 	unsigned long my_id = ++q->next_id;
@@ -209,7 +209,7 @@ out:
 }
 
 int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
-	     struct qmp **out)
+             struct qmp **out)
 {
 	struct qmp *q;
 	json_object *greeting = NULL;
@@ -254,7 +254,4 @@ void qmp_close(struct qmp *q)
 	free(q);
 }
 
-int qmp_fd(const struct qmp *q)
-{
-	return q->fd;
-}
+int qmp_fd(const struct qmp *q) { return q->fd; }

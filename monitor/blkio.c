@@ -33,11 +33,12 @@ static int plan_one(struct monitor *m, unsigned k, const struct uv_disk_limit *l
 	int r;
 
 	if (!m->cg_io_kind) {
-		snprintf(err, errlen,
-		         "disks[%u].limits: a direct disk's limit needs the kernel's io controller, "
-		         "and no cgroup v2 mount lists io in cgroup.controllers nor is a cgroup v1 "
-		         "hierarchy mounted with blkio (/proc/mounts)",
-		         k);
+		snprintf(
+		    err, errlen,
+		    "disks[%u].limits: a direct disk's limit needs the kernel's io controller, "
+		    "and no cgroup v2 mount lists io in cgroup.controllers nor is a cgroup v1 "
+		    "hierarchy mounted with blkio (/proc/mounts)",
+		    k);
 		return -ENOTSUP;
 	}
 	if ((r = uv_cg_io_device(image, "/sys", &ma, &mi, why, sizeof(why)))) {
@@ -46,11 +47,12 @@ static int plan_one(struct monitor *m, unsigned k, const struct uv_disk_limit *l
 	}
 	for (unsigned i = 0; i < m->n_io_limit; i++)
 		if (m->io_limit[i].major == ma && m->io_limit[i].minor == mi) {
-			snprintf(err, errlen,
-			         "disks[%u].limits: %s is on device %u:%u like another limited direct "
-			         "disk; the kernel limits a partition per device, so their limits "
-			         "cannot be kept apart",
-			         k, image, ma, mi);
+			snprintf(
+			    err, errlen,
+			    "disks[%u].limits: %s is on device %u:%u like another limited direct "
+			    "disk; the kernel limits a partition per device, so their limits "
+			    "cannot be kept apart",
+			    k, image, ma, mi);
 			return -EINVAL;
 		}
 	m->io_limit[m->n_io_limit++] = (struct mon_io_limit){ma, mi, l->iops, l->bytes_per_sec};
@@ -126,12 +128,13 @@ int mon_blkio_start(struct monitor *m, char *err, size_t errlen)
 	if ((r = apply(m, err, errlen)))
 		return r;
 	for (unsigned i = 0; i < m->n_io_limit; i++)
-		fprintf(stderr,
-		        "monitor[%s]: direct disk I/O on %u:%u held to %llu requests and %llu bytes "
-		        "a second each way (0: no limit) by %s\n",
-		        m->desc->name, m->io_limit[i].major, m->io_limit[i].minor,
-		        (unsigned long long)m->io_limit[i].iops,
-		        (unsigned long long)m->io_limit[i].bytes_per_sec, m->cg_io);
+		fprintf(
+		    stderr,
+		    "monitor[%s]: direct disk I/O on %u:%u held to %llu requests and %llu bytes "
+		    "a second each way (0: no limit) by %s\n",
+		    m->desc->name, m->io_limit[i].major, m->io_limit[i].minor,
+		    (unsigned long long)m->io_limit[i].iops,
+		    (unsigned long long)m->io_limit[i].bytes_per_sec, m->cg_io);
 	return 0;
 }
 

@@ -110,7 +110,7 @@ static json_object *ok_reply(json_object *ret)
 static bool engine_up(const struct monitor *m)
 {
 	return m->qmp && (m->state == UV_STATE_RUNNING || m->state == UV_STATE_PAUSED ||
-			  m->state == UV_STATE_STOPPING);
+	                  m->state == UV_STATE_STOPPING);
 }
 
 static json_object *do_qmp(struct monitor *m, const char *cmd, json_object *args)
@@ -152,7 +152,7 @@ static json_object *do_cpu_share(struct monitor *m, json_object *args)
 	/* The same bounds as a definition's: no more CPU than the partition's vCPUs can use. */
 	if (!(x >= 0 && x <= m->desc->vcpus) || (x > 0 && x < 0.001))
 		return error_reply("set-cpu-share: cpu_share %g is out of range 0 or 0.001..%u", x,
-				   m->desc->vcpus);
+		                   m->desc->vcpus);
 	if (m->qemu_pid <= 0)
 		return error_reply("partition is not running (%s)", "no engine");
 	if (mon_cpu_set(m, (uint32_t)(x * 1000.0 + 0.5), err, sizeof(err)))

@@ -139,8 +139,9 @@ static void tail_of_log(const char *path, char *out, size_t outlen)
 	if (fd < 0)
 		return;
 	end = lseek(fd, 0, SEEK_END);
-	if (end > 0 && lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0,
-			     SEEK_SET) >= 0 &&
+	if (end > 0 &&
+	    lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET) >=
+	        0 &&
 	    (n = read(fd, buf, sizeof(buf) - 1)) > 0) {
 		char *line;
 		buf[n] = 0;
@@ -169,14 +170,14 @@ void mon_engine_exited(struct monitor *m)
 			snprintf(reason, sizeof(reason), "guest kernel panicked");
 		else if (have_status && WIFSIGNALED(status))
 			snprintf(reason, sizeof(reason), "QEMU killed by signal %d (%s)%s%s",
-				 WTERMSIG(status), strsignal(WTERMSIG(status)), last[0] ? "; " : "",
-				 last);
+			         WTERMSIG(status), strsignal(WTERMSIG(status)), last[0] ? "; " : "",
+			         last);
 		else if (have_status)
 			snprintf(reason, sizeof(reason), "QEMU exited with status %d%s%s",
-				 WEXITSTATUS(status), last[0] ? "; " : "", last);
+			         WEXITSTATUS(status), last[0] ? "; " : "", last);
 		else
 			snprintf(reason, sizeof(reason), "QEMU exited without shutting down%s%s",
-				 last[0] ? "; " : "", last);
+			         last[0] ? "; " : "", last);
 		mon_set_state(m, UV_STATE_CRASHED, reason);
 	}
 	unlink(m->paths.pid);

@@ -25,14 +25,22 @@ enum { STEP_NNP = 1, STEP_BOUNDING, STEP_AMBIENT, STEP_GROUPS, STEP_GID, STEP_UI
 const char *mon_cred_step_name(int step)
 {
 	switch (step) {
-	case STEP_NNP: return "PR_SET_NO_NEW_PRIVS";
-	case STEP_BOUNDING: return "dropping the capability bounding set";
-	case STEP_AMBIENT: return "clearing ambient capabilities";
-	case STEP_GROUPS: return "setgroups";
-	case STEP_GID: return "setresgid";
-	case STEP_UID: return "setresuid";
-	case STEP_VERIFY: return "checking the dropped credentials";
-	default: return "exec";
+	case STEP_NNP:
+		return "PR_SET_NO_NEW_PRIVS";
+	case STEP_BOUNDING:
+		return "dropping the capability bounding set";
+	case STEP_AMBIENT:
+		return "clearing ambient capabilities";
+	case STEP_GROUPS:
+		return "setgroups";
+	case STEP_GID:
+		return "setresgid";
+	case STEP_UID:
+		return "setresuid";
+	case STEP_VERIFY:
+		return "checking the dropped credentials";
+	default:
+		return "exec";
 	}
 }
 
@@ -44,9 +52,10 @@ int mon_cred_for(const struct monitor *m, struct mon_cred *c, char *err, size_t 
 	int r;
 
 	if ((r = uv_engine_uid(m->uid_base, m->engine_id, &uid))) {
-		snprintf(err, errlen, "partition number %u has no engine uid under base %u "
-			 "(numbers below %u have one)", m->engine_id, m->uid_base,
-			 UV_ENGINE_UID_SPAN);
+		snprintf(err, errlen,
+		         "partition number %u has no engine uid under base %u "
+		         "(numbers below %u have one)",
+		         m->engine_id, m->uid_base, UV_ENGINE_UID_SPAN);
 		return r;
 	}
 	out.uid = uid;
@@ -60,9 +69,10 @@ int mon_cred_for(const struct monitor *m, struct mon_cred *c, char *err, size_t 
 		}
 		if (st.st_gid == 0 && (st.st_mode & 06) != 06) {
 			/* Root's group is never handed to an engine. */
-			snprintf(err, errlen, "/dev/kvm belongs to group root (mode %04o): give it a "
-				 "group of its own (kvm) for the engine to use it",
-				 (unsigned)(st.st_mode & 07777));
+			snprintf(err, errlen,
+			         "/dev/kvm belongs to group root (mode %04o): give it a "
+			         "group of its own (kvm) for the engine to use it",
+			         (unsigned)(st.st_mode & 07777));
 			return -EACCES;
 		}
 		if (st.st_gid != 0 && st.st_gid != out.gid)

@@ -78,7 +78,7 @@ static void child_fail(int err_pipe, int err, int step)
  * calls until exec. fds[i] goes to fd number 3 + i (QEMU_MEM_FD, ...); a -1 leaves its number
  * closed. */
 static void child_exec(char **argv, const int *fds, int n, int log_fd, int err_pipe,
-		       const struct mon_cred *cred)
+                       const struct mon_cred *cred)
 {
 	int high[QEMU_FDS_MAX], null_fd, pipe_high, step = 0, r, i;
 	sigset_t none;
@@ -137,8 +137,8 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 	fds[2] = uv_unix_listen(m->paths.console, SOCK_STREAM, 4);
 	if (fds[1] < 0 || fds[2] < 0) {
 		r = fds[1] < 0 ? fds[1] : fds[2];
-		snprintf(err, errlen, "binding %s: %s", fds[1] < 0 ? m->paths.qmp : m->paths.console,
-			 strerror(-r));
+		snprintf(err, errlen, "binding %s: %s",
+		         fds[1] < 0 ? m->paths.qmp : m->paths.console, strerror(-r));
 		goto out;
 	}
 	log_fd = open(m->paths.qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -173,10 +173,11 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		waitpid(pid, NULL, 0);
 		r = -ce.err;
 		if (ce.step)
-			snprintf(err, errlen,
-				 "cannot confine the engine to uid %u: %s: %s (the monitor must run "
-				 "as root; the engine never runs with the monitor's privileges)",
-				 (unsigned)cred.uid, mon_cred_step_name(ce.step), strerror(ce.err));
+			snprintf(
+			    err, errlen,
+			    "cannot confine the engine to uid %u: %s: %s (the monitor must run "
+			    "as root; the engine never runs with the monitor's privileges)",
+			    (unsigned)cred.uid, mon_cred_step_name(ce.step), strerror(ce.err));
 		else
 			snprintf(err, errlen, "cannot run %s: %s", m->qemu_bin, strerror(ce.err));
 		goto out;

@@ -62,7 +62,7 @@ struct monitor {
 	enum uv_part_state state;
 	char reason[MON_REASON_MAX];
 	char shutdown_reason[64]; /* from QEMU's SHUTDOWN event, empty if none came */
-	long long started; /* wall-clock seconds when QEMU started */
+	long long started;        /* wall-clock seconds when QEMU started */
 	int epfd;
 	int sigfd;
 	int stop_timer; /* graceful stop deadline */
@@ -76,13 +76,14 @@ struct monitor {
 	const void *uv_db;
 	size_t uv_db_size;
 	struct uv_resdb_view *uv_view; /* the read-only database, attached once */
-	int follow_timer;	       /* re-reads the partition's record for changes */
+	int follow_timer;              /* re-reads the partition's record for changes */
 	int uv_mem_fd;
 	struct mon_uv_chan uv_chan[UV_CTL_FDS_MAX];
 	unsigned n_uv_chan;
 	uint32_t partition;
-	/* The engine's identity (engine_cred.c): uid = gid = uid_base + engine_id (lib/engine_uid.h);
-	 * engine_id is the partition number, or what --partition gave a stand-alone definition. */
+	/* The engine's identity (engine_cred.c): uid = gid = uid_base + engine_id
+	 * (lib/engine_uid.h); engine_id is the partition number, or what --partition gave a
+	 * stand-alone definition. */
 	uint32_t uid_base;
 	uint32_t engine_id;
 	uid_t engine_uid;
@@ -104,7 +105,7 @@ struct monitor {
 
 /* uvsource.c */
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
-		size_t errlen);
+                size_t errlen);
 void mon_uv_report(struct monitor *m, enum uv_part_state s);
 void mon_uv_hand_back(struct monitor *m);
 void mon_uv_follow(struct monitor *m);
@@ -119,16 +120,16 @@ enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
 #define QEMU_LOG_FD 6 /* console.log, opened O_APPEND by the monitor */
 #define QEMU_KERNEL_FD 7
 #define QEMU_INITRD_FD 8 /* left closed without an initrd */
-#define QEMU_CHAN_FD0 9 /* ultravisor channel i's memory object is fd QEMU_CHAN_FD0 + i */
+#define QEMU_CHAN_FD0 9  /* ultravisor channel i's memory object is fd QEMU_CHAN_FD0 + i */
 /* then direct disk k (in descriptor order) is fd QEMU_CHAN_FD0 + n_uv_chan + k, then the
  * files of the other devices the engine would open by path (files.c), in descriptor order */
 #define QEMU_FDS_MAX (QEMU_CHAN_FD0 - QEMU_MEM_FD + UV_CTL_FDS_MAX + UV_DEVICES_MAX)
-#define QEMU_LOG_FDSET 100 /* QEMU's fd set of the console log (disks use 1 + device index) */
+#define QEMU_LOG_FDSET 100  /* QEMU's fd set of the console log (disks use 1 + device index) */
 #define QEMU_DUMP_FDSET 101 /* the dump-memory target, while a dump runs */
 
 /* direct.c: opens the direct disks the descriptor grants (fds: room for UV_DEVICES_MAX). */
 int mon_direct_open(const struct uv_partition_desc *d, int *fds, unsigned *n, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* engine_cred.c: who the engine runs as (docs/monitor.md, "The engine's identity"). */
 struct mon_cred {
@@ -150,11 +151,11 @@ const char *mon_cred_step_name(int step);
 /* files.c: what the engine would otherwise open by path, opened by the monitor (who can) and
  * inherited. fds[0..2]: console log, kernel, initrd (-1 without one). */
 int mon_boot_files_open(const struct monitor *m, const struct mon_cred *c, int *fds, char *err,
-			size_t errlen);
+                        size_t errlen);
 /* The block images and channel files of the descriptor's BLK and CHANNEL devices, in
  * descriptor order (fds: room for UV_DEVICES_MAX). */
 int mon_dev_files_open(const struct monitor *m, const struct mon_cred *c, int *fds, unsigned *n,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 bool mon_dev_is_file(const struct uv_device *v); /* one of those */
 
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */

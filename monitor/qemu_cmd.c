@@ -86,7 +86,8 @@ static void add_cmdline(struct argv_buf *a, const struct monitor *m)
 	if (!strstr(c, "console="))
 		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " console=ttyS0");
 	if (m->accel == UV_ACCEL_TCG && !strstr(c, "tsc_early_khz=") && (khz = host_tsc_khz()))
-		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc_early_khz=%lu", khz);
+		len +=
+		    (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc_early_khz=%lu", khz);
 	add(a, "-append");
 	add(a, "%s%s", c, extra);
 }
@@ -114,8 +115,8 @@ static void add_channel(struct argv_buf *a, uint32_t i, const char *path, int fd
 		return;
 	}
 	add(a, "-object");
-	add(a, "memory-backend-file,id=chan%u,mem-path=/proc/self/fd/%d,size=%llu,share=on", i,
-	    fd, (unsigned long long)st.st_size);
+	add(a, "memory-backend-file,id=chan%u,mem-path=/proc/self/fd/%d,size=%llu,share=on", i, fd,
+	    (unsigned long long)st.st_size);
 	add(a, "-device");
 	add(a, "ivshmem-plain,memdev=chan%u", i);
 }
@@ -126,7 +127,8 @@ static void add_uv_channels(struct argv_buf *a, const struct monitor *m)
 {
 	for (unsigned i = 0; i < m->n_uv_chan; i++) {
 		add(a, "-object");
-		add(a, "memory-backend-file,id=uvchan%u,mem-path=/proc/self/fd/%u,size=%llu,share=on",
+		add(a,
+		    "memory-backend-file,id=uvchan%u,mem-path=/proc/self/fd/%u,size=%llu,share=on",
 		    m->uv_chan[i].id, QEMU_CHAN_FD0 + i, (unsigned long long)m->uv_chan[i].size);
 		add(a, "-device");
 		add(a, "ivshmem-plain,memdev=uvchan%u", m->uv_chan[i].id);

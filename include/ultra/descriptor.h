@@ -77,14 +77,15 @@ enum uv_dev_kind {
 
 struct uv_mem_region {
 	uint64_t pool_offset; /* offset of the region in the memory object behind the grant */
-	uint64_t guest_phys; /* where the guest sees it */
+	uint64_t guest_phys;  /* where the guest sees it */
 	uint64_t size;
 };
 
 struct uv_device {
-	uint32_t kind; /* enum uv_dev_kind */
+	uint32_t kind;  /* enum uv_dev_kind */
 	uint32_t flags; /* UV_DEV_F_* */
-	char path[UV_PATH_MAX]; /* image file, vhost-user socket or channel memory; NUL-terminated */
+	/* image file, vhost-user socket or channel memory; NUL-terminated */
+	char path[UV_PATH_MAX];
 };
 
 /*
@@ -123,12 +124,12 @@ struct uv_partition_desc {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t size; /* sizeof(struct uv_partition_desc) as the writer knew it */
-	uint32_t id; /* partition number, a (2,10,10,10) index (claim 33) */
+	uint32_t id;   /* partition number, a (2,10,10,10) index (claim 33) */
 	char name[UV_NAME_MAX];
 	uint32_t vcpus;
 	uint32_t cpu_share_milli; /* 1000 = one whole host CPU; 0 = unlimited */
-	uint32_t accel; /* enum uv_accel */
-	uint32_t state; /* enum uv_part_state */
+	uint32_t accel;           /* enum uv_accel */
+	uint32_t state;           /* enum uv_part_state */
 	uint32_t n_mem;
 	uint32_t n_dev;
 	uint64_t mem_bytes; /* sum of the regions' sizes */

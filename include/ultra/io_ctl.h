@@ -38,8 +38,8 @@
 #include <ultra/descriptor.h>
 
 #define UV_IOCTL_MAGIC 0x4c544349u /* "ICTL" little-endian */
-#define UV_IOCTL_VERSION 3u /* 2: an export's I/O limit; 3: the partition it is for */
-#define UV_IOCTL_PATH_MAX 108 /* sun_path */
+#define UV_IOCTL_VERSION 3u        /* 2: an export's I/O limit; 3: the partition it is for */
+#define UV_IOCTL_PATH_MAX 108      /* sun_path */
 #define UV_IOCTL_EXPORTS_MAX 48
 
 enum uv_ioctl_op {

@@ -138,7 +138,7 @@ _Static_assert(offsetof(struct vhu_inflight, queue_size) == 18, "queue_size at 1
 struct vhu_inflight_desc {
 	uint8_t inflight; /* 1: popped from the avail ring, not yet in the used ring */
 	uint8_t padding[5];
-	uint16_t next; /* packed rings only; unused for split */
+	uint16_t next;    /* packed rings only; unused for split */
 	uint64_t counter; /* order in which heads were popped: resubmit in this order */
 };
 _Static_assert(sizeof(struct vhu_inflight_desc) == 16, "inflight entry is 16 bytes");
@@ -273,7 +273,6 @@ _Static_assert(offsetof(struct virtio_blk_cfg, max_discard_sectors) == 36, "disc
 #define VIRTIO_BLK_CFG_BYTES 60u
 _Static_assert(offsetof(struct virtio_blk_cfg, unused1) + 3 == VIRTIO_BLK_CFG_BYTES,
                "virtio-blk config is 60 bytes");
-
 
 /* ---- virtio-net (virtio 1.2, 5.1) ---- */
 

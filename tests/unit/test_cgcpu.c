@@ -65,7 +65,7 @@ static void test_paths(void **state)
 	assert_int_equal(uv_cg_path("/r", "..", p, sizeof(p)), -EINVAL);
 	assert_int_equal(uv_cg_path("/r", "a/../../x", p, sizeof(p)), -EINVAL);
 	assert_int_equal(uv_cg_path("/r", "a-much-longer-partition-name-abcdef", p, 32),
-			 -ENAMETOOLONG);
+	                 -ENAMETOOLONG);
 }
 
 struct tmp {
@@ -123,12 +123,12 @@ static void test_detect_v1_beside_an_empty_unified(void **state)
 	sub(set, sizeof(set), t->dir, "cpuset");
 	put(uni, "cgroup.controllers", "hugetlb\n");
 	snprintf(mounts, sizeof(mounts),
-		 "tmpfs %s tmpfs rw 0 0\ngarbage\n"
-		 "cgroup %s cgroup rw,relatime,cpuacct 0 0\n"
-		 "cgroup %s/cpu\\040b cgroup rw,relatime,cpu 0 0\n"
-		 "cgroup %s cgroup rw,cpuset 0 0\ncgroup2 %s cgroup2 rw 0 0\n"
-		 "cgroup %s/blkio cgroup rw,relatime,blkio 0 0\n",
-		 t->dir, acct, t->dir, set, uni, t->dir);
+	         "tmpfs %s tmpfs rw 0 0\ngarbage\n"
+	         "cgroup %s cgroup rw,relatime,cpuacct 0 0\n"
+	         "cgroup %s/cpu\\040b cgroup rw,relatime,cpu 0 0\n"
+	         "cgroup %s cgroup rw,cpuset 0 0\ncgroup2 %s cgroup2 rw 0 0\n"
+	         "cgroup %s/blkio cgroup rw,relatime,blkio 0 0\n",
+	         t->dir, acct, t->dir, set, uni, t->dir);
 	put(t->dir, "mounts", mounts);
 	snprintf(mounts, sizeof(mounts), "%s/mounts", t->dir);
 	assert_int_equal(uv_cg_detect(mounts, &l), 0);
@@ -152,7 +152,7 @@ static void test_detect_v2_and_none(void **state)
 	put(uni, "cgroup.controllers", "cpuset cpu io memory pids\n");
 	/* A lingering empty v1 mount must not win over the unified hierarchy that has cpu. */
 	snprintf(mounts, sizeof(mounts),
-		 "cgroup2 %s cgroup2 rw 0 0\ncgroup %s cgroup rw,cpu,cpuacct 0 0\n", uni, old);
+	         "cgroup2 %s cgroup2 rw 0 0\ncgroup %s cgroup rw,cpu,cpuacct 0 0\n", uni, old);
 	put(t->dir, "mounts", mounts);
 	snprintf(mounts, sizeof(mounts), "%s/mounts", t->dir);
 	assert_int_equal(uv_cg_detect(mounts, &l), 0);
@@ -178,8 +178,8 @@ static void test_write_and_read_limits(void **state)
 
 	sub(v1, sizeof(v1), t->dir, "v1");
 	sub(v2, sizeof(v2), t->dir, "v2");
-	for (const char *const *f = (const char *const[]){"cpu.cfs_quota_us", "cpu.cfs_period_us",
-							  "cpu.shares", NULL};
+	for (const char *const *f =
+	         (const char *const[]){"cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares", NULL};
 	     *f; f++)
 		put(v1, *f, "");
 	put(v2, "cpu.max", "");
@@ -242,7 +242,6 @@ static void test_cpulists(void **state)
 	assert_int_equal(uv_cpu_pick(&s, use, 5, &pick), -ERANGE);
 }
 
-
 /* The device io.max takes for an image: the disk under a file's file system, a partition's
  * whole disk; none for a file system with no device (tmpfs), said so. */
 static void test_io_device(void **state)
@@ -299,10 +298,9 @@ static void read_back(const char *dir, const char *leaf, char *buf, size_t len)
 static void test_io_limit_files(void **state)
 {
 	struct tmp *t = *state;
-	static const char *const v1[] = {"blkio.throttle.read_iops_device",
-	                                 "blkio.throttle.write_iops_device",
-	                                 "blkio.throttle.read_bps_device",
-	                                 "blkio.throttle.write_bps_device"};
+	static const char *const v1[] = {
+	    "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device",
+	    "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device"};
 	char buf[256];
 
 	put(t->dir, "io.max", "");
@@ -326,16 +324,16 @@ static void test_io_limit_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_limits_are_exact_and_within_kernel_bounds),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test_setup_teardown(test_detect_v1_beside_an_empty_unified, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_detect_v2_and_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_and_read_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_io_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_io_limit_files, setup, teardown),
-		cmocka_unit_test(test_cpulists),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_limits_are_exact_and_within_kernel_bounds),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test_setup_teardown(test_detect_v1_beside_an_empty_unified, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_v2_and_none, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_and_read_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_io_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_io_limit_files, setup, teardown),
+	    cmocka_unit_test(test_cpulists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ static void test_formula(void **state)
 	u = 42;
 	assert_int_equal(uv_engine_uid(100000, UV_ENGINE_UID_SPAN, &u), -ERANGE);
 	assert_int_equal(uv_engine_uid(0x7fffff00u, 0x100, &u), -ERANGE); /* past 2^31-1 */
-	assert_int_equal(uv_engine_uid(UINT32_MAX, 1, &u), -ERANGE);     /* no wrap to 0 */
+	assert_int_equal(uv_engine_uid(UINT32_MAX, 1, &u), -ERANGE);      /* no wrap to 0 */
 	assert_int_equal(u, 42);
 }
 
@@ -55,8 +55,9 @@ static void test_base_parse(void **state)
 	assert_int_equal(uv_engine_uid(base, UV_ENGINE_UID_SPAN - 1, &u), 0);
 	snprintf(buf, sizeof(buf), "%u", 0x7fffffffu - (UV_ENGINE_UID_SPAN - 1) + 1);
 	base = 7;
-	const char *bad[] = {buf, "0", "1000", "65535", "-5", "+70000", " 70000", "70000x", "",
-			     "99999999999999999999", "0x70000000"};
+	const char *bad[] = {buf,         "0",      "1000",   "65535", "-5",
+	                     "+70000",    " 70000", "70000x", "",      "99999999999999999999",
+	                     "0x70000000"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(uv_engine_uid_base_parse(bad[i], &base), -EINVAL);
 	assert_int_equal(uv_engine_uid_base_parse(NULL, &base), -EINVAL);
@@ -114,7 +115,7 @@ static void test_peer_check_other_uid(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(uv_peer_check(c, want, &got), 0);
 	assert_int_equal(got, want);
-	assert_int_equal(uv_peer_check(c, 0, &got), -EACCES); /* not root's */
+	assert_int_equal(uv_peer_check(c, 0, &got), -EACCES);        /* not root's */
 	assert_int_equal(uv_peer_check(c, want + 1, &got), -EACCES); /* nor the next partition's */
 	close(c);
 	close(l);
@@ -123,10 +124,10 @@ static void test_peer_check_other_uid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_formula),
-		cmocka_unit_test(test_base_parse),
-		cmocka_unit_test(test_peer_check_socketpair),
-		cmocka_unit_test(test_peer_check_other_uid),
+	    cmocka_unit_test(test_formula),
+	    cmocka_unit_test(test_base_parse),
+	    cmocka_unit_test(test_peer_check_socketpair),
+	    cmocka_unit_test(test_peer_check_other_uid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,7 +105,7 @@ static int teardown(void **state)
 
 /* One request; its status, and LIST's exports in out (if not NULL). */
 static int ask(struct fixture *f, uint32_t op, const struct uv_ioctl_export *x, const int *fds,
-	       unsigned nfds, struct uv_ioctl_export *out, unsigned *n)
+               unsigned nfds, struct uv_ioctl_export *out, unsigned *n)
 {
 	uint8_t buf[sizeof(struct uv_ioctl_msg) + 8 * sizeof(struct uv_ioctl_export)];
 	struct uv_ioctl_msg m = {UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), op, 0, x ? 1 : 0, 0};
@@ -140,7 +140,7 @@ static unsigned listed(struct fixture *f, struct uv_ioctl_export *out)
 /* ADD_BLK of path leaf, with a socket bound at leaf + ".new" when the path is exported already
  * (binding replaces a socket file). */
 static int try_blk_for(struct fixture *f, const char *leaf, int image, unsigned nfds,
-		       uint32_t flags, uint32_t partition)
+                       uint32_t flags, uint32_t partition)
 {
 	struct uv_ioctl_export x = {.flags = flags, .partition = partition};
 	char bound[160];
@@ -265,7 +265,7 @@ static void test_direct_disk_recorded(void **state)
 	fd = open(f->img, O_RDWR);
 	assert_int_equal(try_blk(f, "d1.sock", fd, 2, 0), -EBUSY);
 	assert_int_equal(try_direct(f, "x1.direct", O_RDONLY | O_DIRECT, UV_DEV_F_READONLY),
-			 -EBUSY);
+	                 -EBUSY);
 	assert_int_equal(listed(f, l), 1);
 	/* Removed, the image is free again. */
 	assert_int_equal(ask(f, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL), 0);
@@ -279,14 +279,15 @@ static void test_bad_requests_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct uv_ioctl_export l[8], x = {0};
-	struct uv_ioctl_msg m = {UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), UV_IOCTL_LIST, 0, 0, 0};
+	struct uv_ioctl_msg m = {
+	    UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), UV_IOCTL_LIST, 0, 0, 0};
 	uint8_t buf[64];
 	unsigned nfds;
 	int img = open(f->img, O_RDWR), v;
 
-	assert_int_equal(try_blk(f, "a.sock", img, 1, 0), -EINVAL);      /* no image fd */
-	assert_int_equal(try_blk(f, "b.sock", img, 2, 0x80), -EINVAL);   /* unknown flag */
-	assert_int_equal(try_blk(f, "c.sock", f->sock, 2, 0), -EINVAL);  /* not a file */
+	assert_int_equal(try_blk(f, "a.sock", img, 1, 0), -EINVAL);     /* no image fd */
+	assert_int_equal(try_blk(f, "b.sock", img, 2, 0x80), -EINVAL);  /* unknown flag */
+	assert_int_equal(try_blk(f, "c.sock", f->sock, 2, 0), -EINVAL); /* not a file */
 	close(img);
 	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, NULL, NULL, 0, NULL, NULL), -EINVAL);
 	assert_int_equal(ask(f, 99, NULL, NULL, 0, NULL, NULL), -EOPNOTSUPP);
@@ -380,7 +381,8 @@ static bool answered_as(struct fixture *f, const char *leaf, uid_t uid)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(setresgid(uid, uid, uid) || setresuid(uid, uid, uid) ? 2
-		      : answered(f, leaf) ? 0 : 1);
+		      : answered(f, leaf)                                  ? 0
+		                                                           : 1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 2);
 	return WEXITSTATUS(status) == 0;
@@ -413,7 +415,7 @@ static void test_only_the_partitions_engine_gets_in(void **state)
 	assert_true(answered_as(f, "p5.sock", geteuid() + 5));
 	assert_false(answered_as(f, "p5.sock", geteuid() + 6)); /* its neighbour is refused... */
 	assert_int_equal(vhu_server_refused(f->s), 1); /* ...by the socket's mode, before us */
-	assert_int_equal(chmod(path, 0666), 0);       /* with the mode opened by hand, by us */
+	assert_int_equal(chmod(path, 0666), 0);        /* with the mode opened by hand, by us */
 	assert_false(answered_as(f, "p5.sock", geteuid() + 6));
 	assert_int_equal(vhu_server_refused(f->s), 2);
 }
@@ -421,12 +423,12 @@ static void test_only_the_partitions_engine_gets_in(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limit_listed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_only_the_partitions_engine_gets_in, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_listed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_only_the_partitions_engine_gets_in, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

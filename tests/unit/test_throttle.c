@@ -109,7 +109,7 @@ static void the_tighter_limit_decides(void **state)
 	uint64_t got;
 
 	(void)state;
-	throttle_init(&t, 1000, 1 << 20); /* 1000 requests or 1 MiB a second */
+	throttle_init(&t, 1000, 1 << 20);         /* 1000 requests or 1 MiB a second */
 	got = greedy(&t, T0, 10 * SEC, 4096, &n); /* 256 requests make a MiB: bytes bind */
 	assert_in_range(got, 10 << 20, (10 << 20) + (1 << 20) / 10 + 4096);
 	throttle_init(&t, 100, 1 << 20);
@@ -153,7 +153,8 @@ static void told_to_wait_then_let_through(void **state)
 
 		now += (uint64_t)(rand_r(&seed) % 3) * 1000000; /* 0-2 ms between requests */
 		if ((w = throttle_wait(&t, now))) {
-			assert_true(w <= bytes * SEC / (3 << 20) + SEC); /* bounded by one request */
+			assert_true(w <=
+			            bytes * SEC / (3 << 20) + SEC); /* bounded by one request */
 			now += w;
 			assert_int_equal(throttle_wait(&t, now), 0);
 		}
