@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "bench_util.h"
 
 #ifndef SLOT
 #define SLOT 64u
@@ -41,7 +42,7 @@
 enum kind { K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE, K_XCORE };
 
 #define SPIN_TRIES 20000u /* in-place rows retry this often before sleeping on the doorbell */
-#define XBUF_MAX 64u       /* cross-core memcpy: buffers in flight (a 1 MiB ring of them) */
+#define XBUF_MAX 64u      /* cross-core memcpy: buffers in flight (a 1 MiB ring of them) */
 
 /* Cross-core memcpy: buffers of one message each, each with a full/empty flag on its own line;
  * a side that found its buffer not ready spins as long as the channel rows do, then sleeps on
@@ -61,23 +62,6 @@ struct link {
 	int fd[2][2]; /* [direction][0 read, 1 write]: 0 = parent->child, 1 = child->parent */
 	struct uv_chan *ch;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	(void)sched_setaffinity(0, sizeof(set), &set);
-}
 
 static void die(const char *what, int err)
 {
@@ -104,8 +88,8 @@ static void link_open(struct link *l, enum kind kind)
 	}
 	if (kind == K_XCORE) {
 		l->size = DEST + XBUF_MAX * sizeof(struct xflag);
-		l->mem = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		              -1, 0);
+		l->mem =
+		    mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (l->mem == MAP_FAILED)
 			die("mmap", errno);
 		l->efd[0] = l->efd[1] = -1;
@@ -224,9 +208,10 @@ static void zc_send_n(struct link *l, int dir, const uint8_t *src, size_t len, u
 	while (count) {
 		r = uv_chan_send_reserve(l->ch, (unsigned)dir, len, &p);
 		if (r == -EAGAIN) {
-			zc_wait(l, &tries, tries + 1 < SPIN_TRIES
-			                       ? 1
-			                       : uv_chan_arm_send(l->ch, (unsigned)dir, len));
+			zc_wait(l, &tries,
+			        tries + 1 < SPIN_TRIES
+			            ? 1
+			            : uv_chan_arm_send(l->ch, (unsigned)dir, len));
 			continue;
 		}
 		if (r)
@@ -250,7 +235,8 @@ static void zc_recv_n(struct link *l, int dir, uint8_t *dest, size_t len, uint64
 		r = uv_chan_recv_peek(l->ch, (unsigned)dir, &v);
 		if (r == -EAGAIN) {
 			zc_wait(l, &tries,
-			        tries + 1 < SPIN_TRIES ? 1 : uv_chan_arm_recv(l->ch, (unsigned)dir));
+			        tries + 1 < SPIN_TRIES ? 1
+			                               : uv_chan_arm_recv(l->ch, (unsigned)dir));
 			continue;
 		}
 		if (r || v.len != len)
@@ -402,19 +388,19 @@ static double throughput(enum kind kind, size_t len, uint64_t count, uint8_t *sr
 	if (pid < 0)
 		die("fork", errno);
 	if (pid == 0) {
-		pin(1);
+		(void)bench_pin(1);
 		link_side(&l, 1);
 		read_all(sync[0], &go, 1);
 		send_n(&l, 1, src, len, count);
 		link_close(&l);
 		_exit(0);
 	}
-	pin(0);
+	(void)bench_pin(0);
 	link_side(&l, 0);
-	t0 = now_s();
+	t0 = bench_now_s();
 	write_all(sync[1], &go, 1);
 	recv_n(&l, 1, dest, len, count);
-	t = now_s() - t0;
+	t = bench_now_s() - t0;
 	waitpid(pid, &status, 0);
 	link_close(&l);
 	close(sync[0]);
@@ -428,14 +414,14 @@ static double memcpy_rate(size_t len, uint64_t count, const uint8_t *src, uint8_
 	uint64_t i;
 	double t0;
 
-	pin(0);
-	t0 = now_s();
+	(void)bench_pin(0);
+	t0 = bench_now_s();
 	for (i = 0; i < count; i++) {
 		memcpy(dest + off, src, len);
 		__asm__ volatile("" : : "r"(dest) : "memory"); /* keep every copy */
 		off = off + len > DEST - len ? 0 : off + len;
 	}
-	return (double)count / (now_s() - t0);
+	return (double)count / (bench_now_s() - t0);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -461,7 +447,7 @@ static void round_trip(enum kind kind, double *p50, double *p99)
 	if (pid < 0)
 		die("fork", errno);
 	if (pid == 0) {
-		pin(1);
+		(void)bench_pin(1);
 		link_side(&l, 1);
 		for (i = 0; i < RTT_ROUNDS + 100; i++) {
 			recv_n(&l, 0, back, sizeof(back), 1);
@@ -470,14 +456,14 @@ static void round_trip(enum kind kind, double *p50, double *p99)
 		link_close(&l);
 		_exit(0);
 	}
-	pin(0);
+	(void)bench_pin(0);
 	link_side(&l, 0);
 	for (i = 0; i < RTT_ROUNDS + 100; i++) {
-		t = now_s();
+		t = bench_now_s();
 		send_n(&l, 0, msg, sizeof(msg), 1);
 		recv_n(&l, 1, back, sizeof(back), 1);
 		if (i >= 100) /* warm-up rounds are not counted */
-			rtt[i - 100] = (now_s() - t) * 1e6;
+			rtt[i - 100] = (bench_now_s() - t) * 1e6;
 	}
 	waitpid(pid, &status, 0);
 	link_close(&l);
@@ -495,8 +481,8 @@ static void row(size_t size, const char *name, double rate, double mc, double xc
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = {64, 4096, 65536};
-	static const char *const names[] = {"channel",   "channel+spin", "channel+zc",
-	                                    "unix",      "pipe",         "xcore-memcpy"};
+	static const char *const names[] = {"channel", "channel+spin", "channel+zc",
+	                                    "unix",    "pipe",         "xcore-memcpy"};
 	static const enum kind rows[] = {K_CHAN, K_CHAN_SPIN, K_CHAN_ZC, K_UNIX, K_PIPE};
 	static const enum kind rtts[] = {K_CHAN, K_CHAN_SPIN, K_UNIX, K_PIPE};
 	double scale = argc > 1 ? atof(argv[1]) : 1.0, rate, mc, xc, p50, p99;

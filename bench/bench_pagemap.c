@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pagemap.h"
+#include "bench_util.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -45,7 +46,7 @@ static void bm_set(struct bitmap *b, uint64_t p, uint64_t n, int on)
 
 /* First fit: the lowest free pages, as runs, until n pages are found. */
 static int bm_alloc(struct bitmap *b, uint64_t n, struct uv_pm_extent *ext, size_t cap,
-		    size_t *n_ext)
+                    size_t *n_ext)
 {
 	uint64_t i, p, run, w;
 	size_t k = 0;
@@ -55,7 +56,7 @@ static int bm_alloc(struct bitmap *b, uint64_t n, struct uv_pm_extent *ext, size
 			p = i * 64 + (uint64_t)__builtin_ctzll(w);
 			/* Extend the run across whole free words quickly. */
 			for (run = 0; n > run && p + run < PAGES &&
-				      !(b->w[(p + run) / 64] >> ((p + run) % 64) & 1);) {
+			              !(b->w[(p + run) / 64] >> ((p + run) % 64) & 1);) {
 				if ((p + run) % 64 == 0 && !b->w[(p + run) / 64] && n - run >= 64)
 					run += 64;
 				else
@@ -64,7 +65,7 @@ static int bm_alloc(struct bitmap *b, uint64_t n, struct uv_pm_extent *ext, size
 			if (k == cap)
 				return -ENOBUFS;
 			bm_set(b, p, run, 1);
-			ext[k++] = (struct uv_pm_extent){ .offset = p * 4096, .size = run * 4096 };
+			ext[k++] = (struct uv_pm_extent){.offset = p * 4096, .size = run * 4096};
 			n -= run;
 			i = (p + run) / 64;
 			if (i >= b->nwords)
@@ -94,14 +95,6 @@ struct held {
 	struct uv_pm_extent *ext;
 	size_t n;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -161,10 +154,10 @@ static int background(struct uv_pagemap *pm, struct bitmap *bm, struct held *hp,
 		size = bg_size();
 		if (uv_pagemap_alloc(pm, (uint32_t)(i % 16), size, e, CAP, &n))
 			return -1;
-		hp[i] = (struct held){ copy_ext(e, n), n };
+		hp[i] = (struct held){copy_ext(e, n), n};
 		if (bm_alloc(bm, size / 4096, e, CAP, &n))
 			return -1;
-		hb[i] = (struct held){ copy_ext(e, n), n };
+		hb[i] = (struct held){copy_ext(e, n), n};
 		used += size;
 	}
 	for (i = 0; i < BG_OPS; i += 2) {
@@ -191,18 +184,18 @@ static int measure_ours(struct uv_pagemap *pm, uint64_t bytes, size_t reps, stru
 	if (!ta || !tf)
 		goto out;
 	for (i = 0; i < reps; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (uv_pagemap_alloc(pm, 99, bytes, e, CAP, &n))
 			goto out;
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (uv_pagemap_free(pm, 99, e, n))
 			goto out;
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		ta[i] = t1 - t0;
 		tf[i] = t2 - t1;
 	}
-	*l = (struct lat){ pct(ta, reps, 50), pct(ta, reps, 99), pct(tf, reps, 50),
-			   pct(tf, reps, 99), n };
+	*l = (struct lat){pct(ta, reps, 50), pct(ta, reps, 99), pct(tf, reps, 50),
+	                  pct(tf, reps, 99), n};
 	r = 0;
 out:
 	free(ta);
@@ -220,17 +213,17 @@ static int measure_bitmap(struct bitmap *bm, uint64_t bytes, size_t reps, struct
 	if (!ta || !tf)
 		goto out;
 	for (i = 0; i < reps; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (bm_alloc(bm, bytes / 4096, e, CAP, &n))
 			goto out;
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		bm_free(bm, e, n);
-		t2 = now_ns();
+		t2 = bench_now_ns();
 		ta[i] = t1 - t0;
 		tf[i] = t2 - t1;
 	}
-	*l = (struct lat){ pct(ta, reps, 50), pct(ta, reps, 99), pct(tf, reps, 50),
-			   pct(tf, reps, 99), n };
+	*l = (struct lat){pct(ta, reps, 50), pct(ta, reps, 99), pct(tf, reps, 50),
+	                  pct(tf, reps, 99), n};
 	r = 0;
 out:
 	free(ta);
@@ -267,13 +260,13 @@ int main(void)
 		uint64_t bytes;
 		size_t reps;
 	} cases[] = {
-		{ "4 KiB", 4096, 20000 },
-		{ "4 MiB", 4 * MIB, 5000 },
-		{ "6 MiB", 6 * MIB, 5000 },
-		{ "4 GiB", 4 * GIB, 200 },
+	    {"4 KiB", 4096, 20000},
+	    {"4 MiB", 4 * MIB, 5000},
+	    {"6 MiB", 6 * MIB, 5000},
+	    {"4 GiB", 4 * GIB, 200},
 	};
 	struct held *hp = calloc(BG_OPS, sizeof(*hp)), *hb = calloc(BG_OPS, sizeof(*hb));
-	struct bitmap bm = { .nwords = PAGES / 64 };
+	struct bitmap bm = {.nwords = PAGES / 64};
 	size_t area_size = uv_pagemap_size_for(POOL), i;
 	struct uv_pagemap pm;
 	struct lat o, b;
@@ -287,8 +280,7 @@ int main(void)
 	}
 	printf("pool 64 GiB: %d mixed allocations (4 KiB .. 16 MiB), then every other one freed; "
 	       "%.1f GiB free\n",
-	       BG_OPS,
-	       (double)uv_pagemap_free_bytes(&pm) / GIB);
+	       BG_OPS, (double)uv_pagemap_free_bytes(&pm) / GIB);
 	printf("metadata: page map %u index pages in use (%.1f MiB of a %.1f MiB worst-case area); "
 	       "bitmap %.1f MiB\n\n",
 	       pm.h->ipages_live, pm.h->ipages_live * 4096.0 / MIB, area_size / (double)MIB,

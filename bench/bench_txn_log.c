@@ -22,6 +22,7 @@
 
 #include "txn_codec.h"
 #include "txn_log.h"
+#include "bench_util.h"
 
 struct lat {
 	uint64_t *ns;
@@ -43,14 +44,6 @@ struct worker {
 	uint32_t id;
 	struct lat lat;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void lat_push(struct lat *l, uint64_t v)
 {
@@ -114,14 +107,14 @@ static void *worker_main(void *arg)
 
 	while (!atomic_load(&r->stop)) {
 		size_t n = payload(i++, buf, sizeof(buf));
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		int ret = r->log ? log_txn(r, w->id, buf, n) : sqlite_txn(r, w->id, buf, n);
 
 		if (ret) {
 			r->failed = 1;
 			break;
 		}
-		lat_push(&w->lat, now_ns() - t0);
+		lat_push(&w->lat, bench_now_ns() - t0);
 	}
 	return NULL;
 }
@@ -143,7 +136,7 @@ static void run_threads(struct run *r, int threads, double seconds)
 	size_t k;
 
 	atomic_store(&r->stop, 0);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < threads; i++) {
 		w[i].run = r;
 		w[i].id = (uint32_t)i;
@@ -153,7 +146,7 @@ static void run_threads(struct run *r, int threads, double seconds)
 	atomic_store(&r->stop, 1);
 	for (i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	for (i = 0; i < threads; i++) {
 		for (k = 0; k < w[i].lat.n; k++)
 			lat_push(&all, w[i].lat.ns[k]);
@@ -256,10 +249,10 @@ static void restart_log(const char *dir, uint64_t n)
 	}
 	uv_log_close(log);
 	ops.ctx = &got;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (uv_log_open(path, &ops, &log, &rep))
 		exit(1);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	uv_log_close(log);
 	snprintf(path, sizeof(path), "%s/restart/seg-0000000000000000.log", dir);
 	stat(path, &st);
@@ -292,7 +285,7 @@ static void restart_sqlite(const char *dir, uint64_t n)
 	sqlite3_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 	sqlite3_close(db);
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (sqlite_open(path, &db))
 		exit(1);
 	sqlite3_prepare_v2(db, "SELECT seq, sender, payload FROM txn ORDER BY seq", -1, &s, NULL);
@@ -304,7 +297,7 @@ static void restart_sqlite(const char *dir, uint64_t n)
 	}
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	stat(path, &st);
 	printf("| %-28s | %9llu | %8.1f | %9.3f |\n", "SQLite: open + read all rows",
 	       (unsigned long long)got, (double)st.st_size / 1048576.0, (double)(t1 - t0) / 1e9);

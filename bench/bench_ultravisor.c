@@ -21,17 +21,10 @@
 #include <unistd.h>
 
 #include "uvclient.h"
+#include "bench_util.h"
 
 #define SECONDS 2.0
 #define MAX_SAMPLES 400000
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct shared {
 	uint64_t count[128];
@@ -58,10 +51,10 @@ static int sender_ultravisor(const char *sock_path, int idx, struct shared *sh, 
 		return 1;
 	if (getenv("UV_SPIN"))
 		uv_cmd_set_spin(c, (unsigned)atoi(getenv("UV_SPIN")));
-	while (now() < end) {
+	while (bench_now_s() < end) {
 		struct uv_txn t;
 		struct uv_txn_response resp;
-		double t0 = now();
+		double t0 = bench_now_s();
 
 		memset(&t, 0, sizeof(t));
 		t.hdr.type = UV_TXN_SET_CPU_SHARE;
@@ -69,7 +62,7 @@ static int sender_ultravisor(const char *sock_path, int idx, struct shared *sh, 
 		t.u.cpu.cpu_share_milli = share = share % 1000 + 1;
 		if (uv_cmd_submit(c, &t, &resp, 10000) || resp.reason != UV_TXN_OK)
 			return 1;
-		record(sh, (float)((now() - t0) * 1e6));
+		record(sh, (float)((bench_now_s() - t0) * 1e6));
 		sh->count[idx]++;
 	}
 	uv_cmd_close(c);
@@ -89,15 +82,15 @@ static int sender_sqlite(const char *db_path, int idx, struct shared *sh, double
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL);
 	if (sqlite3_prepare_v2(db, "INSERT INTO txn(sender, payload) VALUES(?, ?)", -1, &st, NULL))
 		return 1;
-	while (now() < end) {
-		double t0 = now();
+	while (bench_now_s() < end) {
+		double t0 = bench_now_s();
 
 		sqlite3_bind_int(st, 1, idx);
 		sqlite3_bind_blob(st, 2, payload, sizeof(payload), SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return 1;
 		sqlite3_reset(st);
-		record(sh, (float)((now() - t0) * 1e6));
+		record(sh, (float)((bench_now_s() - t0) * 1e6));
 		sh->count[idx]++;
 	}
 	sqlite3_finalize(st);
@@ -112,7 +105,7 @@ static int cmp_float(const void *a, const void *b)
 }
 
 static int run(const char *what, const char *target, int n, struct shared *sh, double *tps,
-	       double *p50, double *p99)
+               double *p50, double *p99)
 {
 	pid_t pids[128];
 	double start, end;
@@ -120,15 +113,15 @@ static int run(const char *what, const char *target, int n, struct shared *sh, d
 	int bad = 0;
 
 	memset(sh, 0, sizeof(*sh));
-	start = now() + 0.3;
+	start = bench_now_s() + 0.3;
 	end = start + SECONDS;
 	for (int i = 0; i < n; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
-			while (now() < start)
+			while (bench_now_s() < start)
 				usleep(1000);
 			_exit(strcmp(what, "ultravisor") ? sender_sqlite(target, i, sh, end)
-							 : sender_ultravisor(target, i, sh, end));
+			                                 : sender_ultravisor(target, i, sh, end));
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -185,10 +178,12 @@ static int prepare_ultravisor(const char *dir, const char *sock, pid_t *pid)
 		memset(&t, 0, sizeof(t));
 		t.hdr.type = UV_TXN_CREATE_PARTITION;
 		t.u.create = (struct uv_partition_desc){.magic = UV_DESC_MAGIC,
-							.version = UV_DESC_VERSION,
-							.size = sizeof(struct uv_partition_desc),
-							.id = id, .vcpus = 1, .n_mem = 1,
-							.mem_bytes = UV_MEM_MIN};
+		                                        .version = UV_DESC_VERSION,
+		                                        .size = sizeof(struct uv_partition_desc),
+		                                        .id = id,
+		                                        .vcpus = 1,
+		                                        .n_mem = 1,
+		                                        .mem_bytes = UV_MEM_MIN};
 		t.u.create.mem[0].size = UV_MEM_MIN;
 		snprintf(t.u.create.name, sizeof(t.u.create.name), "b%u", id);
 		snprintf(t.u.create.kernel, sizeof(t.u.create.kernel), "/vmlinux");
@@ -218,9 +213,10 @@ int main(void)
 		return 1;
 	}
 	if (sqlite3_open(db, &s) != SQLITE_OK ||
-	    sqlite3_exec(s, "PRAGMA journal_mode=WAL; CREATE TABLE txn(id INTEGER PRIMARY KEY, "
-			    "sender INTEGER, payload BLOB);",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(s,
+	                 "PRAGMA journal_mode=WAL; CREATE TABLE txn(id INTEGER PRIMARY KEY, "
+	                 "sender INTEGER, payload BLOB);",
+	                 NULL, NULL, NULL) != SQLITE_OK)
 		return 1;
 	sqlite3_close(s);
 	printf("durable transactions through the ultravisor (command channels, group commit) vs "

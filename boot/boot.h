@@ -28,7 +28,7 @@ struct boot_child {
 	char cmdline[512];  /* system partitions: run by /bin/sh -c "exec CMDLINE"; empty: none */
 	pid_t pid;          /* 0 when not running */
 	int pidfd;
-	bool failed;        /* given up on after too many deaths */
+	bool failed; /* given up on after too many deaths */
 	unsigned restarts;
 	uint64_t deaths[16]; /* monotonic ms of recent deaths, for the back-off */
 	unsigned n_deaths;

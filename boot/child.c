@@ -93,7 +93,7 @@ int boot_spawn(struct boot *b, struct boot_child *c)
 		/* Who it is and where the ultravisor listens, for its command line to use
 		 * ("ultra-io --ultravisor $ULTRA_UV_SOCK --partition $ULTRA_PARTITION ..."). */
 		if (c != &b->uv && (setenv("ULTRA_UV_SOCK", b->sock_path, 1) ||
-				    setenv("ULTRA_PARTITION", part, 1)))
+		                    setenv("ULTRA_PARTITION", part, 1)))
 			_exit(127);
 		execv(argv[0], (char *const *)argv);
 		fprintf(stderr, "ultra-boot: exec %s: %s\n", argv[0], strerror(errno));

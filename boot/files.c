@@ -62,19 +62,21 @@ static json_object *child_json(const struct boot_child *c, bool status)
 	}
 	json_object_object_add(o, "pid", json_object_new_int64(c->pid));
 	json_object_object_add(o, "state",
-			       json_object_new_string(c->failed  ? "failed"
-						      : c->pid ? "running"
-						      : c->cmdline[0] || !c->partition ? "down"
-										: "recorded"));
+	                       json_object_new_string(c->failed ? "failed"
+	                                              : c->pid  ? "running"
+	                                              : c->cmdline[0] || !c->partition
+	                                                  ? "down"
+	                                                  : "recorded"));
 	json_object_object_add(o, "restarts", json_object_new_int64(c->restarts));
-	json_object_object_add(o, "last_restart_ms", json_object_new_int64((int64_t)c->last_restart_ms));
+	json_object_object_add(o, "last_restart_ms",
+	                       json_object_new_int64((int64_t)c->last_restart_ms));
 	return o;
 }
 
 static int write_json(const char *dir, const char *leaf, json_object *root, bool durable)
 {
-	int r = write_atomic(dir, leaf,
-			     json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), durable);
+	int r = write_atomic(
+	    dir, leaf, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), durable);
 	json_object_put(root);
 	return r;
 }

@@ -22,20 +22,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ultra-boot [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
-		"                  [--ultravisor PATH] [--ultravisor-arg ARG ...]\n"
-		"                  [--system PART:ROLE:NAME=CMDLINE ...] [--command-partition N]\n"
-		"                  [--io-pair PART:NAME:PART:NAME=CMDLINE ...]\n"
-		"                  [--max-restarts N] [--window-s S]\n"
-		"Starts the ultravisor (default: next to ultra-boot) with DIR, RUN and the pool size,\n"
-		"records and starts each system partition (ROLE command, operations or io; CMDLINE run\n"
-		"by /bin/sh), and restarts whichever dies. Unless a --system entry has role command,\n"
-		"partition N (default 2, 0 for none) is recorded as the command partition with no\n"
-		"program. A child dying more than N times (default 5) in S seconds (default 60) is\n"
-		"left down. --io-pair starts two io partitions running CMDLINE (ultra-io) as a\n"
-		"redundant pair: one serves, the other takes over when it dies (and is replaced).\n"
-		"Status: RUN/boot-status.json; definitions: DIR/boot-definitions.json.\n");
+	fprintf(
+	    f,
+	    "usage: ultra-boot [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
+	    "                  [--ultravisor PATH] [--ultravisor-arg ARG ...]\n"
+	    "                  [--system PART:ROLE:NAME=CMDLINE ...] [--command-partition N]\n"
+	    "                  [--io-pair PART:NAME:PART:NAME=CMDLINE ...]\n"
+	    "                  [--max-restarts N] [--window-s S]\n"
+	    "Starts the ultravisor (default: next to ultra-boot) with DIR, RUN and the pool size,\n"
+	    "records and starts each system partition (ROLE command, operations or io; CMDLINE run\n"
+	    "by /bin/sh), and restarts whichever dies. Unless a --system entry has role command,\n"
+	    "partition N (default 2, 0 for none) is recorded as the command partition with no\n"
+	    "program. A child dying more than N times (default 5) in S seconds (default 60) is\n"
+	    "left down. --io-pair starts two io partitions running CMDLINE (ultra-io) as a\n"
+	    "redundant pair: one serves, the other takes over when it dies (and is replaced).\n"
+	    "Status: RUN/boot-status.json; definitions: DIR/boot-definitions.json.\n");
 }
 
 static int parse_role(const char *s, size_t len)
@@ -86,13 +87,14 @@ static int add_io_pair(struct boot *b, const char *arg)
 	const char *eq = strchr(arg, '=');
 	int used = 0, r;
 
-	if (!eq || sscanf(arg, "%15[0-9]:%31[^:=]:%15[0-9]:%31[^:=]=%n", pa, na, pb, nb, &used) != 4 ||
+	if (!eq ||
+	    sscanf(arg, "%15[0-9]:%31[^:=]:%15[0-9]:%31[^:=]=%n", pa, na, pb, nb, &used) != 4 ||
 	    arg + used != eq + 1 || !eq[1])
 		return -EINVAL;
 	for (int i = 0; i < 2; i++) {
 		if (snprintf(entry, sizeof(entry), "%s:io:%s=%s --pair %s/%s-%s.pair.lock",
-			     i ? pb : pa, i ? nb : na, eq + 1, b->cfg.run_dir, na, nb) >=
-		    (int)sizeof(entry))
+		             i ? pb : pa, i ? nb : na, eq + 1, b->cfg.run_dir, na,
+		             nb) >= (int)sizeof(entry))
 			return -EINVAL;
 		if ((r = add_system(b, entry)))
 			return r;
@@ -111,8 +113,8 @@ static int add_command(struct boot *b, unsigned long p)
 	if (b->n_sys == BOOT_SYSTEM_MAX || p <= BOOT_PARTITION || p > 255)
 		return -EINVAL;
 	memmove(&b->sys[1], &b->sys[0], b->n_sys * sizeof(b->sys[0]));
-	b->sys[0] = (struct boot_child){.partition = (uint32_t)p, .role = UV_ROLE_COMMAND,
-					.pidfd = -1, .name = "command"};
+	b->sys[0] = (struct boot_child){
+	    .partition = (uint32_t)p, .role = UV_ROLE_COMMAND, .pidfd = -1, .name = "command"};
 	b->n_sys++;
 	return 0;
 }
@@ -181,18 +183,18 @@ static int setup(struct boot *b)
 static int parse(struct boot *b, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"state-dir", required_argument, NULL, 's'},
-		{"run-dir", required_argument, NULL, 'r'},
-		{"pool-mib", required_argument, NULL, 'p'},
-		{"ultravisor", required_argument, NULL, 'u'},
-		{"ultravisor-arg", required_argument, NULL, 'a'},
-		{"system", required_argument, NULL, 'y'},
-		{"command-partition", required_argument, NULL, 'c'},
-		{"max-restarts", required_argument, NULL, 'n'},
-		{"window-s", required_argument, NULL, 'w'},
-		{"io-pair", required_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"pool-mib", required_argument, NULL, 'p'},
+	    {"ultravisor", required_argument, NULL, 'u'},
+	    {"ultravisor-arg", required_argument, NULL, 'a'},
+	    {"system", required_argument, NULL, 'y'},
+	    {"command-partition", required_argument, NULL, 'c'},
+	    {"max-restarts", required_argument, NULL, 'n'},
+	    {"window-s", required_argument, NULL, 'w'},
+	    {"io-pair", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	unsigned long command = BOOT_COMMAND_DEFAULT;
 	const char *pairs[BOOT_SYSTEM_MAX / 2];
@@ -201,10 +203,18 @@ static int parse(struct boot *b, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': b->cfg.state_dir = optarg; break;
-		case 'r': b->cfg.run_dir = optarg; break;
-		case 'p': b->cfg.pool_mib = optarg; break;
-		case 'u': b->cfg.ultravisor = optarg; break;
+		case 's':
+			b->cfg.state_dir = optarg;
+			break;
+		case 'r':
+			b->cfg.run_dir = optarg;
+			break;
+		case 'p':
+			b->cfg.pool_mib = optarg;
+			break;
+		case 'u':
+			b->cfg.ultravisor = optarg;
+			break;
 		case 'a':
 			if (b->cfg.n_uv_args == BOOT_ARGS_MAX)
 				return 2;
@@ -212,28 +222,42 @@ static int parse(struct boot *b, int argc, char **argv)
 			break;
 		case 'y':
 			if (add_system(b, optarg)) {
-				fprintf(stderr, "ultra-boot: --system %s: expected PART:ROLE:NAME=CMDLINE "
-						"with a new PART in 2..255, ROLE command, operations or io\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "ultra-boot: --system %s: expected PART:ROLE:NAME=CMDLINE "
+				    "with a new PART in 2..255, ROLE command, operations or io\n",
+				    optarg);
 				return 2;
 			}
 			break;
-		case 'c': command = strtoul(optarg, NULL, 10); break;
-		case 'n': b->cfg.max_restarts = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'w': b->cfg.window_ms = (unsigned)strtoul(optarg, NULL, 10) * 1000u; break;
+		case 'c':
+			command = strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			b->cfg.max_restarts = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			b->cfg.window_ms = (unsigned)strtoul(optarg, NULL, 10) * 1000u;
+			break;
 		case 'P':
 			if (npairs == BOOT_SYSTEM_MAX / 2)
 				return 2;
 			pairs[npairs++] = optarg; /* after the loop: the run directory may follow */
 			break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	for (unsigned i = 0; i < npairs; i++)
 		if (add_io_pair(b, pairs[i])) {
-			fprintf(stderr, "ultra-boot: --io-pair %s: expected PART:NAME:PART:NAME=CMDLINE "
-					"with two new PARTs in 2..255\n", pairs[i]);
+			fprintf(stderr,
+			        "ultra-boot: --io-pair %s: expected PART:NAME:PART:NAME=CMDLINE "
+			        "with two new PARTs in 2..255\n",
+			        pairs[i]);
 			return 2;
 		}
 	if (optind != argc || b->cfg.max_restarts > 15 || !b->cfg.window_ms ||
@@ -252,8 +276,10 @@ int main(int argc, char **argv)
 	int r;
 
 	b.cfg = (struct boot_config){.state_dir = "/var/lib/ultravisor",
-				     .run_dir = "/run/ultravisor", .max_restarts = 5,
-				     .window_ms = 60000, .answer_ms = 30000};
+	                             .run_dir = "/run/ultravisor",
+	                             .max_restarts = 5,
+	                             .window_ms = 60000,
+	                             .answer_ms = 30000};
 	b.ctl = b.epfd = b.sigfd = b.lockfd = -1;
 	b.uv = (struct boot_child){.name = "ultravisor", .pidfd = -1};
 	default_ultravisor(uv_path, sizeof(uv_path));
@@ -262,7 +288,7 @@ int main(int argc, char **argv)
 		return r;
 	if ((r = setup(&b))) {
 		fprintf(stderr, "ultra-boot: %s: %s\n", b.cfg.state_dir,
-			r == -EWOULDBLOCK ? "another ultra-boot runs here" : strerror(-r));
+		        r == -EWOULDBLOCK ? "another ultra-boot runs here" : strerror(-r));
 		return 1;
 	}
 	if ((r = boot_write_definitions(&b)))

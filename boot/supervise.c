@@ -82,15 +82,15 @@ int boot_start_all(struct boot *b)
 
 		/* Left failed by an earlier ultra-boot: take its preserved resources back. */
 		uv_client_simple(b->ctl, UV_CTL_PARTITION_RESTARTED, c->partition, 0, NULL, 0, NULL,
-				 NULL, err, sizeof(err));
+		                 NULL, err, sizeof(err));
 		if ((r = start_system(b, c)))
 			return r;
 		if (c->pid)
 			fprintf(stderr, "ultra-boot: partition %u (%s) started, pid %d\n",
-				c->partition, c->name, c->pid);
+			        c->partition, c->name, c->pid);
 		else
 			fprintf(stderr, "ultra-boot: partition %u (%s) recorded, no program yet\n",
-				c->partition, c->name);
+			        c->partition, c->name);
 	}
 	boot_write_status(b);
 	return 0;
@@ -115,7 +115,7 @@ static void uv_died(struct boot *b, uint64_t t0)
 	boot_uv_drop(b);
 	if (boot_backoff_exceeded(b, &b->uv, t0)) {
 		fprintf(stderr, "ultra-boot: the ultravisor died %u times within %u s: giving up\n",
-			b->uv.n_deaths, b->cfg.window_ms / 1000);
+		        b->uv.n_deaths, b->cfg.window_ms / 1000);
 		b->uv.failed = true;
 		b->exiting = true;
 		return;
@@ -125,14 +125,15 @@ static void uv_died(struct boot *b, uint64_t t0)
 		return; /* died again while starting: its pidfd reports it */
 	if (r) {
 		fprintf(stderr, "ultra-boot: the restarted ultravisor does not answer: %s\n",
-			strerror(-r));
+		        strerror(-r));
 		return;
 	}
 	b->uv.restarts++;
 	b->uv.last_restart_ms = boot_now_ms() - t0;
-	fprintf(stderr, "ultra-boot: ultravisor restarted as pid %d, answering %llu ms after its "
-			"death (restart %u)\n",
-		b->uv.pid, (unsigned long long)b->uv.last_restart_ms, b->uv.restarts);
+	fprintf(stderr,
+	        "ultra-boot: ultravisor restarted as pid %d, answering %llu ms after its "
+	        "death (restart %u)\n",
+	        b->uv.pid, (unsigned long long)b->uv.last_restart_ms, b->uv.restarts);
 }
 
 static void system_died(struct boot *b, struct boot_child *c, uint64_t t0)
@@ -142,14 +143,15 @@ static void system_died(struct boot *b, struct boot_child *c, uint64_t t0)
 	boot_uv_report(b, UV_CTL_PARTITION_FAILED, c->partition);
 	if (boot_backoff_exceeded(b, c, t0)) {
 		c->failed = true;
-		fprintf(stderr, "ultra-boot: partition %u (%s) died %u times within %u s: left failed, "
-				"its resources stay preserved\n",
-			c->partition, c->name, c->n_deaths, b->cfg.window_ms / 1000);
+		fprintf(stderr,
+		        "ultra-boot: partition %u (%s) died %u times within %u s: left failed, "
+		        "its resources stay preserved\n",
+		        c->partition, c->name, c->n_deaths, b->cfg.window_ms / 1000);
 		return;
 	}
 	if (boot_spawn(b, c) || watch(b, c)) {
 		fprintf(stderr, "ultra-boot: partition %u (%s): cannot restart\n", c->partition,
-			c->name);
+		        c->name);
 		return;
 	}
 	/* Claims 8, 55: the new instance gets what was preserved. */
@@ -157,8 +159,9 @@ static void system_died(struct boot *b, struct boot_child *c, uint64_t t0)
 		boot_uv_set_state(b, c->partition, UV_STATE_RUNNING);
 	c->restarts++;
 	c->last_restart_ms = boot_now_ms() - t0;
-	fprintf(stderr, "ultra-boot: partition %u (%s) restarted as pid %d in %llu ms (restart %u)\n",
-		c->partition, c->name, c->pid, (unsigned long long)c->last_restart_ms, c->restarts);
+	fprintf(stderr,
+	        "ultra-boot: partition %u (%s) restarted as pid %d in %llu ms (restart %u)\n",
+	        c->partition, c->name, c->pid, (unsigned long long)c->last_restart_ms, c->restarts);
 }
 
 static void on_death(struct boot *b, struct boot_child *c, int status)
@@ -173,7 +176,7 @@ static void on_death(struct boot *b, struct boot_child *c, int status)
 		uv_died(b, t0);
 	} else {
 		fprintf(stderr, "ultra-boot: partition %u (%s) died: %s\n", c->partition, c->name,
-			how);
+		        how);
 		system_died(b, c, t0);
 	}
 	boot_write_status(b);

@@ -39,7 +39,7 @@ int boot_uv_wait(struct boot *b, int timeout_ms)
 	for (;;) {
 		if (uv_client_connect(b->sock_path, &b->ctl) == 0) {
 			if (uv_cmd_open(b->ctl, BOOT_PARTITION, UV_ROLE_BOOT, &b->cmd, err,
-					sizeof(err)) == 0)
+			                sizeof(err)) == 0)
 				return 0;
 			fprintf(stderr, "ultra-boot: boot command channel: %s\n", err);
 			boot_uv_drop(b);
@@ -85,7 +85,8 @@ static bool recorded(struct boot *b, uint32_t p)
 	close(fd);
 	if (map == MAP_FAILED)
 		return false;
-	found = uv_resdb_view_attach(&v, map, size) == 0 && uv_resdb_read_desc(&v, p, &d, NULL) == 0;
+	found =
+	    uv_resdb_view_attach(&v, map, size) == 0 && uv_resdb_read_desc(&v, p, &d, NULL) == 0;
 	munmap(map, size);
 	return found;
 }
@@ -100,9 +101,13 @@ int boot_uv_record(struct boot *b, const struct boot_child *c)
 
 	memset(&t, 0, sizeof(t));
 	t.hdr.type = UV_TXN_CREATE_PARTITION;
-	*d = (struct uv_partition_desc){.magic = UV_DESC_MAGIC, .version = UV_DESC_VERSION,
-					.size = sizeof(*d), .id = c->partition, .vcpus = 1,
-					.n_mem = 1, .mem_bytes = UV_MEM_MIN};
+	*d = (struct uv_partition_desc){.magic = UV_DESC_MAGIC,
+	                                .version = UV_DESC_VERSION,
+	                                .size = sizeof(*d),
+	                                .id = c->partition,
+	                                .vcpus = 1,
+	                                .n_mem = 1,
+	                                .mem_bytes = UV_MEM_MIN};
 	d->mem[0].size = UV_MEM_MIN;
 	snprintf(d->name, sizeof(d->name), "%s", c->name);
 	snprintf(d->kernel, sizeof(d->kernel), "system:%s", c->name);
@@ -113,7 +118,7 @@ int boot_uv_record(struct boot *b, const struct boot_child *c)
 		return 0;
 	if (r > 0)
 		fprintf(stderr, "ultra-boot: recording partition %u (%s) refused: %s\n",
-			c->partition, c->name, uv_txn_reason_str(r));
+		        c->partition, c->name, uv_txn_reason_str(r));
 	return r > 0 ? -EPERM : r;
 }
 
@@ -129,7 +134,7 @@ int boot_uv_set_state(struct boot *b, uint32_t partition, uint8_t state)
 	r = submit(b, &t, "set a system partition's state");
 	if (r > 0)
 		fprintf(stderr, "ultra-boot: partition %u to %s refused: %s\n", partition,
-			uv_state_name(state), uv_txn_reason_str(r));
+		        uv_state_name(state), uv_txn_reason_str(r));
 	return r > 0 ? -EPERM : r;
 }
 
@@ -144,7 +149,7 @@ int boot_uv_report(struct boot *b, enum uv_ctl_op op, uint32_t partition)
 	r = uv_client_simple(b->ctl, op, partition, 0, NULL, 0, NULL, NULL, err, sizeof(err));
 	if (r)
 		fprintf(stderr, "ultra-boot: %s %u: %s\n",
-			op == UV_CTL_PARTITION_FAILED ? "PARTITION_FAILED" : "PARTITION_RESTARTED",
-			partition, err);
+		        op == UV_CTL_PARTITION_FAILED ? "PARTITION_FAILED" : "PARTITION_RESTARTED",
+		        partition, err);
 	return r;
 }

@@ -33,10 +33,12 @@ json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p)
 	json_object_object_add(o, "memory_mib", json_object_new_int64(p->desc.mem_bytes >> 20));
 	json_object_object_add(o, "granted_mib", json_object_new_int64(p->rec.mem_bytes >> 20));
 	json_object_object_add(o, "vcpus", json_object_new_int64(p->desc.vcpus));
-	json_object_object_add(o, "cpu_share", json_object_new_double(p->rec.cpu_share_milli / 1000.0));
+	json_object_object_add(o, "cpu_share",
+	                       json_object_new_double(p->rec.cpu_share_milli / 1000.0));
 	if (p->rec.state == UV_STATE_RUNNING || p->rec.state == UV_STATE_PAUSED) {
 		st = cmd_monitor_status(c, p->desc.name);
-		if (st && json_object_object_get_ex(st, "started", &v) && json_object_get_int64(v) > 0)
+		if (st && json_object_object_get_ex(st, "started", &v) &&
+		    json_object_get_int64(v) > 0)
 			uptime = (long long)time(NULL) - json_object_get_int64(v);
 	}
 	json_object_object_add(o, "uptime_s", json_object_new_int64(uptime < 0 ? 0 : uptime));
@@ -86,9 +88,11 @@ static json_object *v_define(struct cmdp *c, json_object *args, struct api_err *
 	{
 		(void)val;
 		if (uv_def_policy_key(key)) {
-			api_fail(e, "invalid-definition", "%s: belongs to the operations partition: "
-				 "define through RUN/ops.sock (ultra define does when ultra-ops runs)",
-				 key);
+			api_fail(
+			    e, "invalid-definition",
+			    "%s: belongs to the operations partition: "
+			    "define through RUN/ops.sock (ultra define does when ultra-ops runs)",
+			    key);
 			return NULL;
 		}
 	}
@@ -129,7 +133,7 @@ static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct ap
 	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
 	    !isfinite(x = json_object_get_double(v)) || x < 0 || x > UV_VCPUS_MAX) {
 		api_fail(e, "bad-request", "arguments.cpu_share: expected 0..%d CPUs (0: no limit)",
-			 UV_VCPUS_MAX);
+		         UV_VCPUS_MAX);
 		return NULL;
 	}
 	if (cmd_set_cpu_share(c, name, (uint32_t)llround(x * 1000.0), &p, e))
@@ -140,7 +144,7 @@ static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct ap
 /* stop and destroy are the monitor's: the request returns once it has taken the order; the
  * state then moves through stopping to stopped (watch it with info). */
 static json_object *to_monitor(struct cmdp *c, json_object *args, const char *what,
-			       json_object *margs, struct api_err *e)
+                               json_object *margs, struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	struct cmd_part p = {0};
@@ -210,8 +214,8 @@ static void copy_member(json_object *to, json_object *from, const char *key)
 
 static json_object *v_info(struct cmdp *c, json_object *args, struct api_err *e)
 {
-	const char *name = need_name(args, e), *keys[] = {"reason", "accel", "monitor_pid",
-							   "qemu_pid", "started"};
+	const char *name = need_name(args, e),
+		   *keys[] = {"reason", "accel", "monitor_pid", "qemu_pid", "started"};
 	json_object *o, *st;
 	struct cmd_part p = {0};
 	char path[512];
@@ -249,16 +253,16 @@ static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
 
 static const struct verb verbs[] = {
-	{"define", define_args, v_define},   {"undefine", name_args, v_undefine},
-	{"start", name_args, v_start},       {"stop", stop_args, v_stop},
-	{"destroy", name_args, v_destroy},   {"list", no_args, v_list},
-	{"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
+    {"define", define_args, v_define}, {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},     {"stop", stop_args, v_stop},
+    {"destroy", name_args, v_destroy}, {"list", no_args, v_list},
+    {"info", name_args, v_info},       {"set-cpu-share", share_args, v_set_cpu_share},
 };
 
 static const struct verb *check_request(json_object *req, json_object **args, struct api_err *e)
 {
 	const char *name = uv_api_envelope(req, CMD_API_VERSION, "this command partition", args,
-					   &e->code, e->message, sizeof(e->message));
+	                                   &e->code, e->message, sizeof(e->message));
 	unsigned i;
 
 	if (!name)
@@ -271,7 +275,7 @@ static const struct verb *check_request(json_object *req, json_object **args, st
 		return NULL;
 	}
 	if (uv_api_args_known(*args, verbs[i].args, verbs[i].name, &e->code, e->message,
-			      sizeof(e->message)))
+	                      sizeof(e->message)))
 		return NULL;
 	return &verbs[i];
 }

@@ -93,7 +93,7 @@ static int grant_to_peer(const struct cmd_part *peer, void *ctx)
 	if (!size || peer->id == s->self->id || peer->rec.status != UV_RESDB_LIVE)
 		return 0;
 	if (each_chan(s->c, between, &p))
-		return 0; /* granted already (the peer started first) */
+		return 0;     /* granted already (the peer started first) */
 	ch.id = p.max_id + 1; /* above every channel recorded, so free */
 	ch.endpoint[0] = p.a;
 	ch.endpoint[1] = p.b;

@@ -34,7 +34,9 @@ struct cmdp {
 	const char *monitor_bin;
 	const char *io_path; /* the I/O partition's control socket; exports go beside it */
 	int io_fd;
-	uint32_t self; /* our partition number (2) */
+	uint32_t self;        /* our partition number (2) */
+	const char *uid_base; /* --engine-uid-base as given (NULL: the default), for monitors too */
+	uint32_t uid_base_v;  /* its value: engines run as uid_base_v + partition number */
 	int uv_sock;
 	struct uv_cmd *chan;
 	void *db_map;
@@ -63,15 +65,14 @@ int cmd_view_find(struct cmdp *c, const char *name, struct cmd_part *out);
 int cmd_view_free_id(struct cmdp *c, uint32_t *id);
 /* The pool extents owned by partition id (at most max), their count in *n. */
 int cmd_view_extents(struct cmdp *c, uint32_t id, struct uv_txn_extent *ext, unsigned max,
-		     unsigned *n);
+                     unsigned *n);
 
 /* monitors.c: one ultra-monitor per started guest. */
 /* Starts NAME's monitor (partition id) once its last one is gone; its pid in *pid. */
-int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid,
-		      struct api_err *e);
+int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid, struct api_err *e);
 /* Sends {"execute":what,...} to NAME's monitor; its "return" member in *ret (may be NULL). */
 int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
-		     json_object **ret, struct api_err *e);
+                     json_object **ret, struct api_err *e);
 /* The last line the monitor of partition id wrote to RUN/monitor-ID.log (empty if none). */
 void cmd_monitor_log_tail(struct cmdp *c, uint32_t id, char *buf, size_t cap);
 /* NAME's state.json as the monitor last wrote it, or NULL. */
@@ -80,12 +81,12 @@ int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *bu
 
 /* policy.c: requests -> transactions. */
 int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
-	       struct api_err *e);
+               struct api_err *e);
 int cmd_undefine(struct cmdp *c, const char *name, struct api_err *e);
 int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e);
 /* SET_CPU_SHARE (claim 26); the partition's monitor puts it in force (docs/cpu.md). */
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
-		      struct api_err *e);
+                      struct api_err *e);
 
 /* api.c: one request line -> one reply object. */
 json_object *cmd_api_handle(struct cmdp *c, const char *line);
@@ -103,17 +104,21 @@ int cmd_pid_alive(pid_t pid);
 /* iolink.c: the I/O partition's control socket (include/ultra/io_ctl.h). Negative errno, or
  * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */
 int cmd_io_list(struct cmdp *c, struct uv_ioctl_export *list, unsigned *n);
-int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags);
-int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint32_t flags);
-int cmd_io_add_net(struct cmdp *c, const char *path, const char *sw);
+/* Exports for partition part: its engine alone may reach the socket and is let in. lim (NULL:
+ * none) is the export's I/O limit, which ultra-io enforces (claim 19). */
+int cmd_io_add_blk(struct cmdp *c, uint32_t part, const char *path, const char *image,
+                   uint32_t flags, const struct uv_disk_limit *lim);
+int cmd_io_add_direct(struct cmdp *c, uint32_t part, const char *path, const char *image,
+                      uint32_t flags);
+int cmd_io_add_net(struct cmdp *c, uint32_t part, const char *path, const char *sw);
 int cmd_io_remove(struct cmdp *c, const char *path);
 void cmd_io_close(struct cmdp *c);
 
 /* place.c: a partition's disks and NICs on the I/O partition (docs/definitions.md). */
 /* ultra-io's name for NAME's disk or NIC i (what is "disk" or "nic"): its socket with ext
  * "sock", a direct disk's record with ext "direct". */
-int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i,
-		   const char *ext, char *buf, size_t cap);
+int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, const char *ext,
+                   char *buf, size_t cap);
 /* Whether p should have its disks, NICs and channels now: active, or a monitor still runs. */
 int cmd_place_wanted(struct cmdp *c, const struct cmd_part *p);
 /* Before p's monitor starts: its exports made and granted ("io" error if ultra-io refuses). */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "engine_uid.h"
 #include "fdpass.h"
 #include "unixsock.h"
 
@@ -124,13 +125,24 @@ int cmd_io_remove(struct cmdp *c, const char *path)
 	return call(c, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL);
 }
 
-/* The export's socket, bound here with no permissions for anybody else. */
-static int listen_at(const char *path)
+/* The export's socket, bound here with no permissions for anybody but partition part's
+ * engine, which owns it (lib/engine_uid.h): it reconnects by path after an ultra-io restart. */
+static int listen_at(struct cmdp *c, uint32_t part, const char *path)
 {
 	mode_t old = umask(077);
-	int fd = uv_unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 16);
+	int fd = uv_unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 16), r;
+	uid_t uid;
 
 	umask(old);
+	if (fd < 0)
+		return fd;
+	if ((r = uv_engine_uid(c->uid_base_v, part, &uid)) == 0 && chown(path, uid, (gid_t)uid) < 0)
+		r = -errno;
+	if (r) {
+		close(fd);
+		unlink(path);
+		return r;
+	}
 	return fd;
 }
 
@@ -145,9 +157,14 @@ static uint64_t image_size(int fd)
 	return size;
 }
 
-int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t flags)
+int cmd_io_add_blk(struct cmdp *c, uint32_t part, const char *path, const char *image,
+                   uint32_t flags, const struct uv_disk_limit *lim)
 {
-	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_BLK, .flags = flags};
+	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_BLK,
+	                            .flags = flags,
+	                            .partition = part,
+	                            .bytes_per_sec = lim ? lim->bytes_per_sec : 0,
+	                            .iops = lim ? lim->iops : 0};
 	int fds[2] = {-1, -1}, r;
 
 	if (strlen(path) >= UV_IOCTL_PATH_MAX)
@@ -157,7 +174,7 @@ int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t
 	if (fds[1] < 0)
 		return -errno;
 	x.size = image_size(fds[1]);
-	fds[0] = listen_at(path);
+	fds[0] = listen_at(c, part, path);
 	r = fds[0] < 0 ? fds[0] : call(c, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL);
 	if (fds[0] >= 0)
 		close(fds[0]); /* ultra-io holds its own copy now */
@@ -169,9 +186,10 @@ int cmd_io_add_blk(struct cmdp *c, const char *path, const char *image, uint32_t
 
 /* The fast path: the image opened as the engine will have it (O_DIRECT) goes to ultra-io only
  * so that it knows the image is taken and can say no; nothing is bound, nothing served. */
-int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint32_t flags)
+int cmd_io_add_direct(struct cmdp *c, uint32_t part, const char *path, const char *image,
+                      uint32_t flags)
 {
-	struct uv_ioctl_export x = {.kind = UV_DEV_DIRECT_BLK, .flags = flags};
+	struct uv_ioctl_export x = {.kind = UV_DEV_DIRECT_BLK, .flags = flags, .partition = part};
 	int mode = (flags & UV_DEV_F_READONLY) ? O_RDONLY : O_RDWR;
 	int fd, r;
 
@@ -187,16 +205,16 @@ int cmd_io_add_direct(struct cmdp *c, const char *path, const char *image, uint3
 	return r;
 }
 
-int cmd_io_add_net(struct cmdp *c, const char *path, const char *sw)
+int cmd_io_add_net(struct cmdp *c, uint32_t part, const char *path, const char *sw)
 {
-	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_NET};
+	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_NET, .partition = part};
 	int fd, r;
 
 	if (strlen(path) >= UV_IOCTL_PATH_MAX)
 		return -ENAMETOOLONG;
 	snprintf(x.path, sizeof(x.path), "%s", path);
 	snprintf(x.sw, sizeof(x.sw), "%s", sw);
-	fd = listen_at(path);
+	fd = listen_at(c, part, path);
 	if (fd < 0)
 		return fd;
 	r = call(c, UV_IOCTL_ADD_NET, &x, &fd, 1, NULL, NULL);

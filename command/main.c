@@ -18,14 +18,20 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "engine_uid.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
-		   "[--partition N] [--io SOCK]\n"
-		   "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
-		   "PATH to the ultra-monitor next to this program, --io (the I/O partition's control\n"
-		   "socket, where disks and NICs are placed) to RUN/io/control.sock.\n");
+	fprintf(
+	    f,
+	    "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
+	    "[--partition N] [--io SOCK] [--engine-uid-base UID]\n"
+	    "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
+	    "PATH to the ultra-monitor next to this program, --io (the I/O partition's control\n"
+	    "socket, where disks and NICs are placed) to RUN/io/control.sock. Partition P's\n"
+	    "engine runs as uid UID + P (default UID %u), given to its monitor; its export\n"
+	    "sockets are that uid's.\n",
+	    UV_ENGINE_UID_BASE_DEFAULT);
 }
 
 /* ultra-monitor lives next to us in every build. */
@@ -45,12 +51,20 @@ static void default_monitor(char *buf, size_t cap)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"ultravisor", required_argument, NULL, 'u'}, {"run-dir", required_argument, NULL, 'r'},
-		{"monitor", required_argument, NULL, 'm'},    {"partition", required_argument, NULL, 'p'},
-		{"io", required_argument, NULL, 'i'},         {"help", no_argument, NULL, 'h'},
-		{0},
+	    {"ultravisor", required_argument, NULL, 'u'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"monitor", required_argument, NULL, 'm'},
+	    {"partition", required_argument, NULL, 'p'},
+	    {"io", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"engine-uid-base", required_argument, NULL, 'U'},
+	    {0},
 	};
-	struct cmdp c = {.uv_sock = -1, .listen_fd = -1, .io_fd = -1, .self = 2};
+	struct cmdp c = {.uv_sock = -1,
+	                 .listen_fd = -1,
+	                 .io_fd = -1,
+	                 .self = 2,
+	                 .uid_base_v = UV_ENGINE_UID_BASE_DEFAULT};
 	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512];
 	struct api_err e;
 	int o, i;
@@ -58,13 +72,37 @@ int main(int argc, char **argv)
 	c.run_dir = getenv("ULTRA_RUN_DIR") ? getenv("ULTRA_RUN_DIR") : "/run/ultravisor";
 	while ((o = getopt_long(argc, argv, "u:r:m:p:i:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'u': c.uv_path = optarg; break;
-		case 'r': c.run_dir = optarg; break;
-		case 'm': c.monitor_bin = optarg; break;
-		case 'p': c.self = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'i': c.io_path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'u':
+			c.uv_path = optarg;
+			break;
+		case 'r':
+			c.run_dir = optarg;
+			break;
+		case 'm':
+			c.monitor_bin = optarg;
+			break;
+		case 'p':
+			c.self = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			c.io_path = optarg;
+			break;
+		case 'U':
+			if (uv_engine_uid_base_parse(optarg, &c.uid_base_v)) {
+				fprintf(stderr,
+				        "ultra-command: --engine-uid-base %s: want a uid of "
+				        "at least %u with room for %u partitions below 2^31\n",
+				        optarg, UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+				return 2;
+			}
+			c.uid_base = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || !c.self) {

@@ -29,7 +29,7 @@ int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *bu
 /* In the grandchild: a new session, stdio to the partition's monitor log, then exec. */
 static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
 {
-	char part[16], *argv[6];
+	char part[16], *argv[8];
 	int fd, maxfd = (int)sysconf(_SC_OPEN_MAX);
 
 	setsid();
@@ -49,6 +49,11 @@ static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
 	argv[3] = "--partition";
 	argv[4] = part;
 	argv[5] = NULL;
+	if (c->uid_base) { /* the engine's uid must be the one its export sockets were made for */
+		argv[5] = "--engine-uid-base";
+		argv[6] = (char *)c->uid_base;
+		argv[7] = NULL;
+	}
 	setenv("ULTRA_RUN_DIR", c->run_dir, 1);
 	execv(argv[0], argv);
 	_exit(127);
@@ -62,13 +67,14 @@ void cmd_monitor_log_tail(struct cmdp *c, uint32_t id, char *buf, size_t cap)
 	int fd = -1;
 
 	buf[0] = 0;
-	if (snprintf(path, sizeof(path), "%s/monitor-%u.log", c->run_dir, id) >= (int)sizeof(path) ||
+	if (snprintf(path, sizeof(path), "%s/monitor-%u.log", c->run_dir, id) >=
+	        (int)sizeof(path) ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
 	end = lseek(fd, 0, SEEK_END);
 	if (end >= 0)
-		n = pread(fd, tail, sizeof(tail) - 1, end > (off_t)sizeof(tail) - 1
-							   ? end - (off_t)sizeof(tail) + 1 : 0);
+		n = pread(fd, tail, sizeof(tail) - 1,
+		          end > (off_t)sizeof(tail) - 1 ? end - (off_t)sizeof(tail) + 1 : 0);
 	close(fd);
 	if (n <= 0)
 		return;
@@ -102,7 +108,7 @@ static int wait_dir_free(struct cmdp *c, const char *name)
 }
 
 int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_out,
-		      struct api_err *e)
+                      struct api_err *e)
 {
 	char log[512];
 	int st = 0, n, pfd[2];
@@ -141,7 +147,7 @@ int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_
 	close(pfd[0]);
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) || g <= 0)
 		return api_fail(e, "internal", "could not start ultra-monitor for partition %u",
-				id);
+		                id);
 	*pid_out = g;
 	return 0;
 }
@@ -179,7 +185,7 @@ static int read_line(int fd, char *buf, size_t cap, int timeout_ms)
 }
 
 int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
-		     json_object **ret, struct api_err *e)
+                     json_object **ret, struct api_err *e)
 {
 	char path[512], buf[8192];
 	json_object *req = json_object_new_object(), *reply = NULL, *v;

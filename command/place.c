@@ -27,9 +27,11 @@
 #include "command.h"
 
 struct want {
-	struct uv_device dev;   /* the grant: kind, flags, socket (direct: image) path */
-	const char *image, *sw; /* what ultra-io serves on it (direct: records as taken) */
-	char at[UV_IOCTL_PATH_MAX + 4]; /* ultra-io's name for it: the socket, or NAME.diskN.direct */
+	struct uv_device dev;     /* the grant: kind, flags, socket (direct: image) path */
+	const char *image, *sw;   /* what ultra-io serves on it (direct: records as taken) */
+	struct uv_disk_limit lim; /* a served disk's I/O limit, which ultra-io enforces */
+	char at[UV_IOCTL_PATH_MAX +
+	        4]; /* ultra-io's name for it: the socket, or NAME.diskN.direct */
 };
 
 struct sync_ctx {
@@ -43,8 +45,8 @@ struct sync_ctx {
 	int failed;
 };
 
-int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i,
-                   const char *ext, char *buf, size_t cap)
+int cmd_place_path(struct cmdp *c, const char *name, const char *what, unsigned i, const char *ext,
+                   char *buf, size_t cap)
 {
 	char dir[512];
 	int n;
@@ -62,10 +64,14 @@ static unsigned wants_of(struct cmdp *c, const struct uv_partition_desc *d, stru
 		const struct uv_disk_req *k = &d->disk[i];
 		int direct = k->flags & UV_DISK_F_DIRECT;
 
-		w[n] = (struct want){.dev = {.kind = direct ? UV_DEV_DIRECT_BLK
-		                                            : UV_DEV_VHOST_USER_BLK,
-		                             .flags = k->flags & UV_DEV_F_READONLY},
-		                     .image = k->image};
+		w[n] = (struct want){
+		    .dev = {.kind = direct ? UV_DEV_DIRECT_BLK : UV_DEV_VHOST_USER_BLK,
+		            .flags = k->flags & UV_DEV_F_READONLY},
+		    .image = k->image};
+		/* A direct disk's limit is the monitor's to set (the engine's cgroup): ultra-io
+		 * is not on its data path. */
+		if (!direct)
+			w[n].lim = d->disk_limit[i];
 		if (cmd_place_path(c, d->name, "disk", i, direct ? "direct" : "sock", w[n].at,
 		                   sizeof(w[n].at)))
 			w[n].dev.kind = UV_DEV_NONE;
@@ -89,21 +95,25 @@ static int granted(const struct uv_partition_desc *d, const char *path)
 	return 0;
 }
 
-/* The list entry serving w as the definition says (same kind, image, mode, switch), or -1. */
-static int listed(const struct sync_ctx *x, const struct want *w)
+/* The list entry serving w to partition id as the definition says (same kind, image, mode,
+ * switch), or -1. */
+static int listed(const struct sync_ctx *x, uint32_t id, const struct want *w)
 {
 	struct stat st;
 
 	for (unsigned i = 0; i < x->n_list; i++) {
 		const struct uv_ioctl_export *l = &x->list[i];
 
-		if (strncmp(l->path, w->at, sizeof(l->path)) || l->kind != w->dev.kind)
+		if (strncmp(l->path, w->at, sizeof(l->path)) || l->kind != w->dev.kind ||
+		    l->partition != id)
 			continue;
 		if (w->image &&
 		    (l->flags != w->dev.flags || stat(w->image, &st) ||
 		     l->image_dev != (uint64_t)st.st_dev || l->image_ino != (uint64_t)st.st_ino))
 			continue;
 		if (w->sw && strncmp(l->sw, w->sw, sizeof(l->sw)))
+			continue;
+		if (l->iops != w->lim.iops || l->bytes_per_sec != w->lim.bytes_per_sec)
 			continue;
 		return (int)i;
 	}
@@ -124,7 +134,7 @@ static int device_txn(struct sync_ctx *x, uint32_t id, const struct uv_device *d
 static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct want *w)
 {
 	const char *path = w->at;
-	int i = x->list ? listed(x, w) : -1, r = 0;
+	int i = x->list ? listed(x, p->id, w) : -1, r = 0;
 
 	if (x->list && i >= 0) {
 		x->claimed[i] = 1;
@@ -137,11 +147,11 @@ static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct 
 				x->claimed[k] = 1;
 			}
 		if (w->dev.kind == UV_DEV_DIRECT_BLK)
-			r = cmd_io_add_direct(x->c, path, w->image, w->dev.flags);
+			r = cmd_io_add_direct(x->c, p->id, path, w->image, w->dev.flags);
 		else if (w->image)
-			r = cmd_io_add_blk(x->c, path, w->image, w->dev.flags);
+			r = cmd_io_add_blk(x->c, p->id, path, w->image, w->dev.flags, &w->lim);
 		else
-			r = cmd_io_add_net(x->c, path, w->sw);
+			r = cmd_io_add_net(x->c, p->id, path, w->sw);
 		if (r)
 			return api_fail(x->e, "io", "partition %s: exporting %s on %s: %s",
 			                p->desc.name, w->image ? w->image : w->sw, path,

@@ -43,14 +43,15 @@ static int image_taken(const struct cmd_part *p, void *ctx)
 	for (uint32_t i = 0; i < x->d->n_disk; i++)
 		for (uint32_t j = 0; j < p->desc.n_disk && j < UV_DISKS_MAX; j++)
 			if (!strncmp(x->d->disk[i].image, p->desc.disk[j].image, UV_PATH_MAX))
-				return api_fail(x->e, "invalid-definition",
-						"disks[%u].image: %s is a disk of partition %s already",
-						i, x->d->disk[i].image, p->desc.name);
+				return api_fail(
+				    x->e, "invalid-definition",
+				    "disks[%u].image: %s is a disk of partition %s already", i,
+				    x->d->disk[i].image, p->desc.name);
 	return 0;
 }
 
 int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cmd_part *out,
-	       struct api_err *e)
+               struct api_err *e)
 {
 	struct image_ctx ix = {NULL, e};
 	struct uv_partition_desc d;
@@ -64,13 +65,14 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 		return api_fail(e, "invalid-definition", "%s", err);
 	for (uint32_t i = 0; i < d.n_dev && i < UV_DEVICES_MAX; i++)
 		if (d.dev[i].kind == UV_DEV_DIRECT_BLK) /* the I/O partition must know of it */
-			return api_fail(e, "invalid-definition",
-					"devices[%u].kind: direct-blk is granted by placement only: "
-					"ask for it with disks[].direct",
-					i);
+			return api_fail(
+			    e, "invalid-definition",
+			    "devices[%u].kind: direct-blk is granted by placement only: "
+			    "ask for it with disks[].direct",
+			    i);
 	if (cmd_view_find(c, d.name, &old) == 0)
 		return api_fail(e, "exists", "a partition named %s is already defined (number %u)",
-				d.name, old.id);
+		                d.name, old.id);
 	ix.d = &d;
 	if (cmd_view_each(c, image_taken, &ix))
 		return -1;
@@ -98,7 +100,7 @@ static int revoke_all(struct cmdp *c, uint32_t id, struct api_err *e)
 
 	if ((r = cmd_view_extents(c, id, ext, 64, &n)) && r != -E2BIG)
 		return api_fail(e, "internal", "reading partition %u's memory: %s", id,
-				strerror(-r));
+		                strerror(-r));
 	if (!n)
 		return 0;
 	memset(&t, 0, sizeof(t));
@@ -130,7 +132,8 @@ static int settle_crashed(struct cmdp *c, struct cmd_part *p, struct api_err *e)
 	if (cmd_uv_submit(c, &t, "settle the crashed partition", e))
 		return -1;
 	if (cmd_view_find(c, p->desc.name, p))
-		return api_fail(e, "internal", "partition %s vanished while settling", p->desc.name);
+		return api_fail(e, "internal", "partition %s vanished while settling",
+		                p->desc.name);
 	return 0;
 }
 
@@ -145,7 +148,7 @@ int cmd_undefine(struct cmdp *c, const char *name, struct api_err *e)
 		return -1;
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return api_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
-				uv_state_name(p.rec.state));
+		                uv_state_name(p.rec.state));
 	if (p.rec.n_channels && cmd_chans_drop(c, p.id, e))
 		return -1;
 	if (p.rec.mem_bytes && revoke_all(c, p.id, e))
@@ -188,9 +191,9 @@ static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, str
 			state = json_object_get_string(v);
 			if (!strcmp(state, "crashed") || !strcmp(state, "stopped")) {
 				api_fail(e, "monitor", "partition %s did not start: %s", name,
-					 json_object_object_get_ex(st, "reason", &v)
-					     ? json_object_get_string(v)
-					     : state);
+				         json_object_object_get_ex(st, "reason", &v)
+				             ? json_object_get_string(v)
+				             : state);
 				json_object_put(st);
 				return -1;
 			}
@@ -204,8 +207,8 @@ static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, str
 	}
 	cmd_monitor_log_tail(c, p->id, tail, sizeof(tail));
 	return api_fail(e, "monitor", "partition %s: its monitor %s: %s", name,
-			i < 500 ? "exited" : "did not report within 10 s",
-			tail[0] ? tail : "no output");
+	                i < 500 ? "exited" : "did not report within 10 s",
+	                tail[0] ? tail : "no output");
 }
 
 int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e)
@@ -219,7 +222,7 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api
 		return -1;
 	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return api_fail(e, "busy", "partition %s is already %s", name,
-				uv_state_name(p.rec.state));
+		                uv_state_name(p.rec.state));
 	if (grant(c, &p, e))
 		return -1;
 	if (cmd_chans_start(c, &p, e) || cmd_place_start(c, &p, e)) {
@@ -234,7 +237,7 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api
 }
 
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
-		      struct api_err *e)
+                      struct api_err *e)
 {
 	struct cmd_part p = {0};
 	struct uv_txn t;
@@ -243,7 +246,7 @@ int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct c
 		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	if (milli > p.desc.vcpus * 1000u)
 		return api_fail(e, "bad-request", "cpu_share: %.3f is more than %s's %u vCPUs",
-				milli / 1000.0, name, p.desc.vcpus);
+		                milli / 1000.0, name, p.desc.vcpus);
 	memset(&t, 0, sizeof(t));
 	t.hdr.type = UV_TXN_SET_CPU_SHARE;
 	t.u.cpu.partition_id = p.id;

@@ -84,8 +84,10 @@ static int serve(struct cmdp *c, struct cmd_client *cl)
 		cl->buf[cl->len] = 0;
 	}
 	if (cl->len == CMD_LINE_MAX - 1) {
-		dprintf(cl->fd, "{\"error\":{\"code\":\"bad-request\",\"message\":\"request "
-				"longer than %d bytes\"}}\n", CMD_LINE_MAX - 1);
+		dprintf(cl->fd,
+		        "{\"error\":{\"code\":\"bad-request\",\"message\":\"request "
+		        "longer than %d bytes\"}}\n",
+		        CMD_LINE_MAX - 1);
 		return -1;
 	}
 	return 0;
@@ -123,7 +125,8 @@ int cmd_server_run(struct cmdp *c)
 		if (p[0].revents & POLLIN)
 			accept_one(c);
 		for (i = 0; i < CMD_CLIENTS_MAX; i++)
-			if (c->clients[i].fd >= 0 && (p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			if (c->clients[i].fd >= 0 &&
+			    (p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) &&
 			    serve(c, &c->clients[i]))
 				drop(&c->clients[i]);
 	}

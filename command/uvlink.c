@@ -48,7 +48,7 @@ static int map_db(struct cmdp *c, struct api_err *e)
 	close(fd);
 	if (map == MAP_FAILED)
 		return api_fail(e, "ultravisor", "mapping the resource database: %s",
-				strerror(errno));
+		                strerror(errno));
 	if (uv_resdb_view_attach(&c->view, map, size)) {
 		munmap(map, size);
 		return api_fail(e, "ultravisor", "the resource database region is not valid");
@@ -67,13 +67,13 @@ int cmd_uv_connect(struct cmdp *c, struct api_err *e)
 		return 0;
 	cmd_uv_close(c);
 	if ((r = uv_client_connect(c->uv_path, &c->uv_sock)))
-		return api_fail(e, "ultravisor", "cannot reach the ultravisor at %s: %s", c->uv_path,
-				strerror(-r));
+		return api_fail(e, "ultravisor", "cannot reach the ultravisor at %s: %s",
+		                c->uv_path, strerror(-r));
 	if (map_db(c, e))
 		goto fail;
 	if (uv_cmd_open(c->uv_sock, c->self, UV_ROLE_COMMAND, &c->chan, err, sizeof(err))) {
 		api_fail(e, "ultravisor", "opening the command channel as partition %u: %s",
-			 c->self, err);
+		         c->self, err);
 		goto fail;
 	}
 	return 0;
@@ -85,12 +85,24 @@ fail:
 static enum uv_txn_reason reason_code_of(enum uv_txn_reason r, const char **code)
 {
 	switch (r) {
-	case UV_TXN_NO_SPACE: *code = "no-space"; break;
-	case UV_TXN_EXISTS: *code = "exists"; break;
-	case UV_TXN_BUSY: *code = "busy"; break;
-	case UV_TXN_NO_SUCH_PARTITION: *code = "no-such-partition"; break;
-	case UV_TXN_NOT_PERMITTED: *code = "not-permitted"; break;
-	default: *code = "refused"; break;
+	case UV_TXN_NO_SPACE:
+		*code = "no-space";
+		break;
+	case UV_TXN_EXISTS:
+		*code = "exists";
+		break;
+	case UV_TXN_BUSY:
+		*code = "busy";
+		break;
+	case UV_TXN_NO_SUCH_PARTITION:
+		*code = "no-such-partition";
+		break;
+	case UV_TXN_NOT_PERMITTED:
+		*code = "not-permitted";
+		break;
+	default:
+		*code = "refused";
+		break;
 	}
 	return r;
 }
@@ -115,7 +127,7 @@ int cmd_uv_submit(struct cmdp *c, struct uv_txn *t, const char *what, struct api
 	if (resp.reason != UV_TXN_OK) {
 		reason_code_of(resp.reason, &code);
 		return api_fail(e, code, "%s refused by the ultravisor: %s (%s)", what,
-				uv_txn_reason_str(resp.reason), uv_txn_reason_name(resp.reason));
+		                uv_txn_reason_str(resp.reason), uv_txn_reason_name(resp.reason));
 	}
 	return 0;
 }

@@ -102,7 +102,7 @@ static int add_extent(const struct uv_pm_block *b, void *ctx)
 }
 
 int cmd_view_extents(struct cmdp *c, uint32_t id, struct uv_txn_extent *ext, unsigned max,
-		     unsigned *n)
+                     unsigned *n)
 {
 	struct ext_ctx x;
 	uint32_t seq;

@@ -46,8 +46,10 @@ static int report_gone(struct cmdp *c, const struct cmd_part *p)
 	if (cmd_uv_submit(c, &t, "record the crash", &e))
 		fprintf(stderr, "ultra-command: partition %s: %s\n", p->desc.name, e.message);
 	else
-		fprintf(stderr, "ultra-command: partition %s: its monitor and engine are gone: "
-			"crashed\n", p->desc.name);
+		fprintf(stderr,
+		        "ultra-command: partition %s: its monitor and engine are gone: "
+		        "crashed\n",
+		        p->desc.name);
 	return 0;
 }
 
@@ -59,7 +61,8 @@ static int check_one(const struct cmd_part *p, void *ctx)
 	struct api_err e;
 	pid_t pid;
 
-	if (p->id < CMD_FIRST_GUEST || (p->rec.state != UV_STATE_RUNNING && p->rec.state != UV_STATE_PAUSED))
+	if (p->id < CMD_FIRST_GUEST ||
+	    (p->rec.state != UV_STATE_RUNNING && p->rec.state != UV_STATE_PAUSED))
 		return 0;
 	/* No state file for a running partition: its run directory went with the host. */
 	st = cmd_monitor_status(c, p->desc.name);
@@ -74,14 +77,11 @@ static int check_one(const struct cmd_part *p, void *ctx)
 		return report_gone(c, p);
 	if (cmd_monitor_spawn(c, p->id, p->desc.name, &pid, &e) == 0)
 		fprintf(stderr, "ultra-command: partition %s: monitor %d died, restarted as %d\n",
-			p->desc.name, (int)monitor, (int)pid);
+		        p->desc.name, (int)monitor, (int)pid);
 	else
 		fprintf(stderr, "ultra-command: partition %s: restarting its monitor: %s\n",
-			p->desc.name, e.message);
+		        p->desc.name, e.message);
 	return 0;
 }
 
-void cmd_watch_monitors(struct cmdp *c)
-{
-	cmd_view_each(c, check_one, c);
-}
+void cmd_watch_monitors(struct cmdp *c) { cmd_view_each(c, check_one, c); }

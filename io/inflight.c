@@ -106,7 +106,8 @@ int inflight_map(const struct vhu_inflight *p, int fd, unsigned max_queues, stru
 	 * queues of 32768 entries, so the product cannot overflow. */
 	f.entries = LOAD(&((struct vhu_inflight_queue *)f.base)->desc_num);
 	r = -EINVAL;
-	if (f.entries < p->queue_size || f.entries > VRING_MAX_SIZE || (f.entries & (f.entries - 1)) ||
+	if (f.entries < p->queue_size || f.entries > VRING_MAX_SIZE ||
+	    (f.entries & (f.entries - 1)) ||
 	    f.size != f.nqueues * vhu_inflight_queue_bytes(f.entries))
 		goto out;
 	for (unsigned i = 0; i < f.nqueues; i++) {

@@ -147,14 +147,24 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 		disk->ops->close(disk);
 		return r;
 	}
-	r = vhu_server_adopt(c->s, fds[0], x->info.path, &x->blk->dev);
-	if (r < 0)
+	r = vhost_blk_limit(x->blk, c->s, in->iops, in->bytes_per_sec);
+	if (r == 0)
+		r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->blk->dev,
+		                         x->info.partition);
+	if (r < 0) {
 		device_free(x);
-	else
-		fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s (added)\n",
-		        x->info.path, (unsigned long long)disk->size,
-		        disk->read_only ? ", read-only" : "");
-	return r;
+		return r;
+	}
+	fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s to partition %u (added)\n",
+	        x->info.path, (unsigned long long)disk->size, disk->read_only ? ", read-only" : "",
+	        x->info.partition);
+	if (in->iops || in->bytes_per_sec)
+		fprintf(stderr,
+		        "ultra-io: %s: limited to %llu requests and %llu bytes a second "
+		        "(0: no limit)\n",
+		        x->info.path, (unsigned long long)in->iops,
+		        (unsigned long long)in->bytes_per_sec);
+	return 0;
 }
 
 /* The fast path: the client's engine does this disk's I/O itself (O_DIRECT), so there is
@@ -180,7 +190,8 @@ static int add_direct(struct io_control *c, struct ctl_export *x, int fd)
 	if (S_ISREG(st.st_mode))
 		x->info.size = (uint64_t)st.st_size;
 	close(fd);
-	fprintf(stderr, "ultra-io: %s: a direct disk of %llu bytes%s (added; not on our data path)\n",
+	fprintf(stderr,
+	        "ultra-io: %s: a direct disk of %llu bytes%s (added; not on our data path)\n",
 	        x->info.path, (unsigned long long)x->info.size, ro ? ", read-only" : "");
 	return 0;
 }
@@ -195,35 +206,39 @@ static int add_nic(struct io_control *c, struct ctl_export *x, const int *fds)
 	sw = c->switch_for(c->sw_ctx, x->info.sw);
 	if (!sw)
 		return -ENOSPC;
-	r = vhost_net_new(x->info.path, sw, &x->net);
+	r = vhost_net_new(x->info.path, sw, true, &x->net);
 	if (r < 0)
 		return r;
-	r = vhu_server_adopt(c->s, fds[0], x->info.path, &x->net->dev);
+	r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->net->dev, x->info.partition);
 	if (r < 0) {
 		vhost_net_free(x->net);
 		x->net = NULL;
 		return r;
 	}
-	fprintf(stderr, "ultra-io: %s: port of switch %s (added)\n", x->info.path, x->info.sw);
+	fprintf(stderr, "ultra-io: %s: port of switch %s for partition %u (added)\n", x->info.path,
+	        x->info.sw, x->info.partition);
 	return 0;
 }
 
 /* ADD_BLK / ADD_NET: on success the fds belong to the export; on failure to the caller, but
  * for an image the disk took (*image_taken). */
-static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in, const int *fds,
-               unsigned nfds, bool *image_taken)
+static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_export *in,
+                      const int *fds, unsigned nfds, bool *image_taken)
 {
 	struct ctl_export *x;
 	int r;
 
 	if (nfds != (op == UV_IOCTL_ADD_BLK ? 2u : 1u) || !ctl_str_ok(in->path, sizeof(in->path)))
 		return -EINVAL;
+	/* Only a disk we serve can be limited here: a direct disk's limit is its engine's. */
+	if (op != UV_IOCTL_ADD_BLK && (in->iops || in->bytes_per_sec))
+		return -EINVAL;
 	if (export_named(c, in->path))
 		return -EEXIST;
 	if (!(x = free_export(c)))
 		return -ENOSPC;
 	*x = (struct ctl_export){.used = true, .info = *in, .ctl = c};
-	x->info.kind = op == UV_IOCTL_ADD_BLK ? UV_DEV_VHOST_USER_BLK
+	x->info.kind = op == UV_IOCTL_ADD_BLK   ? UV_DEV_VHOST_USER_BLK
 	               : op == UV_IOCTL_ADD_NET ? UV_DEV_VHOST_USER_NET
 	                                        : UV_DEV_DIRECT_BLK;
 	x->info.image_dev = x->info.image_ino = 0;
@@ -281,7 +296,7 @@ static void ctl_reply(int fd, uint32_t op, int status, const struct io_control *
 }
 
 static void ctl_request(struct io_control *c, int fd, const uint8_t *buf, size_t n, int *fds,
-                    unsigned nfds)
+                        unsigned nfds)
 {
 	struct uv_ioctl_msg m = {0};
 	struct uv_ioctl_export in = {0};
@@ -333,7 +348,7 @@ static void client_ready(struct vhu_watch *w)
 	n = uv_recv_fds(cl->fd, buf, sizeof(buf), fds, 2, &nfds);
 	if (n == -EAGAIN)
 		return;
-	if (n <= 0) { /* gone, or a message too long for any request */
+	if (n <= 0) {          /* gone, or a message too long for any request */
 		close(cl->fd); /* also takes it out of the epoll set */
 		cl->fd = -1;
 		return;
@@ -382,9 +397,10 @@ int io_control_open(struct vhu_server *s, const char *path, io_switch_fn sw, voi
 		c->clients[i] = (struct ctl_client){.fd = -1, .ctl = c};
 	while (c->nrings < CTL_RINGS && disk_raw_ring_init(&c->rings[c->nrings]) == 0)
 		c->nrings++;
-	/* The exports' sockets go beside it (the command partition's choice): one folder for us. */
+	/* The exports' sockets go beside it (the command partition's choice): one folder for us,
+	 * which each partition's engine must cross to reach its own socket, but not list. */
 	snprintf(dir, sizeof(dir), "%s", path);
-	mkdir(dirname(dir), 0700);
+	mkdir(dirname(dir), 0711);
 	old = umask(077);
 	c->fd = uv_unix_listen(path, SOCK_SEQPACKET | SOCK_NONBLOCK, 4);
 	umask(old);

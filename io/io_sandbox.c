@@ -21,6 +21,7 @@ static const int allowed[] = {
     SCMP_SYS(sendmsg),
     SCMP_SYS(read),
     SCMP_SYS(write),
+    SCMP_SYS(writev), /* the tap uplink: virtio-net header and frame in one write */
     SCMP_SYS(close),
     /* client memory tables */
     SCMP_SYS(fstat),
@@ -35,6 +36,9 @@ static const int allowed[] = {
     SCMP_SYS(fdatasync),
     SCMP_SYS(fallocate),
     SCMP_SYS(io_uring_enter),
+    /* a limited disk's timer (blk_throttle.c): made when its export is added, then set */
+    SCMP_SYS(timerfd_create),
+    SCMP_SYS(timerfd_settime),
     /* allocator, exit, unlinking our sockets on the way out */
     SCMP_SYS(brk),
     SCMP_SYS(madvise),
@@ -104,13 +108,18 @@ static int unix_sockets(scmp_filter_ctx ctx)
 	return r ? r : no_exec(ctx);
 }
 
-/* The serving process: no executable memory, and fcntl only to seal an inflight region, to
- * check that a handed-back one is sealed, and to read a direct disk's flags (O_DIRECT, access). */
+/* The serving process: no executable memory, fcntl only to seal an inflight region, to check
+ * that a handed-back one is sealed, and to read a direct disk's flags (O_DIRECT, access), and
+ * getsockopt only to ask who a new client is (SO_PEERCRED, vhost_user.c). */
 static int serving(scmp_filter_ctx ctx)
 {
 	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 	                         SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS));
 
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+		                     SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+		                     SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 		                     SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS));

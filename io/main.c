@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra-io: the I/O partition (claims 17-21, 63-67).
  *
- *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...]
- *            [--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] [--pair LOCKFILE]
+ *   ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME][,offload=off] ...]
+ *            [--tap IFNAME[,switch=NAME][,offload=off] ...] [--ultravisor SOCK --partition N]
+ *            [--pair LOCKFILE]
  *            [--control SOCKET] [--no-sandbox]
  *
  * Exports each IMAGE (raw file or block device) as a vhost-user-blk device on the Unix socket
  * SOCKET, and each --net SOCKET as a vhost-user-net device whose clients are ports of the
  * learning switch NAME ("default" if not given; claim 25), which --tap connects to the host's
- * tap interface IFNAME (an uplink); any number of front ends may connect to each. With
+ * tap interface IFNAME (an uplink); any number of front ends may connect to each. offload=off
+ * offers that port no checksum or segmentation offloads (docs/io-partition.md). With
  * --ultravisor, this is system partition N (role io) and every memory table a client sends must
  * lie in the grants the resource database gives the partition that owns its socket (claims 20,
  * 21); without it, tables are only checked for consistency. --control lets the command
@@ -28,6 +30,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "engine_uid.h"
 #include "io_control.h"
 #include "io_sandbox.h"
 #include "tap.h"
@@ -39,9 +42,14 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE ...] [--net SOCKET[,switch=NAME] ...] "
-	                "[--tap IFNAME[,switch=NAME] ...] [--ultravisor SOCK --partition N] "
-	                "[--pair LOCKFILE] [--control SOCKET] [--no-sandbox]\n");
+	fprintf(stderr, "usage: ultra-io [--blk SOCKET=IMAGE[,for=P] ...] "
+	                "[--net SOCKET[,switch=NAME][,offload=off][,for=P] ...] "
+	                "[--tap IFNAME[,switch=NAME][,offload=off] ...] "
+	                "[--ultravisor SOCK --partition N] "
+	                "[--pair LOCKFILE] [--control SOCKET] [--engine-uid-base UID] "
+	                "[--no-sandbox]\n"
+	                "An export's socket is partition P's (default 0): chowned to its engine's "
+	                "uid, UID + P, the only client let in.\n");
 }
 
 /* Everything exported, freed after the server (whose clients hold switch ports). */
@@ -54,23 +62,56 @@ struct exports {
 	/* sockets to bind once this instance is the active one */
 	const char *path[2 * MAX_EXPORTS];
 	struct vhu_device *dev[2 * MAX_EXPORTS];
+	uint32_t part[2 * MAX_EXPORTS]; /* whose engine alone may connect */
 	unsigned nbind;
+	uint32_t uid_base;
 };
 
-static void to_bind(struct exports *x, const char *path, struct vhu_device *dev)
+/* Takes a trailing ",for=P" off arg: the partition the export is for (0 without one). */
+static int partition_of(const char *opt, char *arg, uint32_t *part)
+{
+	char *at = strstr(arg, ",for="), *end = NULL;
+	unsigned long v;
+
+	*part = 0;
+	if (!at)
+		return 0;
+	v = strtoul(at + 5, &end, 10);
+	if (at[5] < '0' || at[5] > '9' || *end || v >= UV_ENGINE_UID_SPAN) {
+		fprintf(stderr, "ultra-io: %s %s: for= wants a partition number below %u\n", opt,
+		        arg, UV_ENGINE_UID_SPAN);
+		return -EINVAL;
+	}
+	*at = 0;
+	*part = (uint32_t)v;
+	return 0;
+}
+
+static void to_bind(struct exports *x, const char *path, struct vhu_device *dev, uint32_t part)
 {
 	x->path[x->nbind] = path;
+	x->part[x->nbind] = part;
 	x->dev[x->nbind++] = dev;
 }
 
+/* Each socket is made its partition's engine's (lib/engine_uid.h): only that engine can reach
+ * it by path, and only it is let in (vhost_user.c). */
 static int bind_all(struct vhu_server *s, const struct exports *x)
 {
 	for (unsigned i = 0; i < x->nbind; i++) {
+		uid_t uid = 0;
 		int r = vhu_server_export(s, x->path[i], x->dev[i]);
+
+		if (r == 0 && (r = uv_engine_uid(x->uid_base, x->part[i], &uid)) == 0 &&
+		    (r = vhu_server_bind_peer(s, x->path[i], x->part[i])) == 0 &&
+		    chown(x->path[i], uid, (gid_t)uid) < 0)
+			r = -errno;
 		if (r < 0) {
 			fprintf(stderr, "ultra-io: listen on %s: %s\n", x->path[i], strerror(-r));
 			return r;
 		}
+		fprintf(stderr, "ultra-io: %s: partition %u's (uid %u)\n", x->path[i], x->part[i],
+		        (unsigned)uid);
 	}
 	return 0;
 }
@@ -116,61 +157,77 @@ static struct vswitch *switch_named(struct exports *x, const char *name)
 	return sw;
 }
 
-static struct vswitch *switch_for(void *x, const char *name)
-{
-	return switch_named(x, name);
-}
+static struct vswitch *switch_for(void *x, const char *name) { return switch_named(x, name); }
 
-/* Splits "WHAT[,switch=NAME]" in place; returns the switch or NULL (after a message). */
-static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg)
+/* Splits "WHAT[,switch=NAME][,offload=off]" in place; returns the switch or NULL (after a
+ * message) and whether offloads stay on. */
+static struct vswitch *switch_of(struct exports *x, const char *opt, char *arg, bool *offload)
 {
 	char *comma = strchr(arg, ',');
 	const char *name = "default";
 	struct vswitch *sw = NULL;
+	bool ok = *arg != '\0';
 
-	if (comma) {
+	*offload = true;
+	while (comma && ok) {
+		char *item = comma + 1;
 		*comma = '\0';
-		name = strncmp(comma + 1, "switch=", 7) ? "" : comma + 8;
+		comma = strchr(item, ',');
+		if (comma)
+			*comma = '\0';
+		if (!strncmp(item, "switch=", 7) && item[7])
+			name = item + 7;
+		else if (!strcmp(item, "offload=off"))
+			*offload = false;
+		else
+			ok = false;
+		if (comma)
+			*comma = ','; /* put back for the next round's split */
 	}
-	if (*arg && *name)
+	if (ok)
 		sw = switch_named(x, name);
 	if (!sw)
-		fprintf(stderr, "ultra-io: %s %s: want %s[,switch=NAME]\n", opt, arg,
+		fprintf(stderr, "ultra-io: %s %s: want %s[,switch=NAME][,offload=off]\n", opt, arg,
 		        strcmp(opt, "--tap") ? "SOCKET" : "IFNAME");
 	return sw;
 }
 
 static int export_net(struct vhu_server *s, char *arg, struct exports *x)
 {
-	struct vswitch *sw = switch_of(x, "--net", arg);
 	struct vhost_net *n = NULL;
+	struct vswitch *sw;
+	bool offload;
+	uint32_t part;
 	int r;
 
-	if (!sw)
+	if (partition_of("--net", arg, &part) < 0 || !(sw = switch_of(x, "--net", arg, &offload)))
 		return -EINVAL;
-	r = vhost_net_new(arg, sw, &n);
+	r = vhost_net_new(arg, sw, offload, &n);
 	if (r < 0)
 		return r;
 	x->net[x->nnet++] = n;
-	to_bind(x, arg, &n->dev);
-	fprintf(stderr, "ultra-io: %s: port of switch %s\n", arg, sw->name);
+	to_bind(x, arg, &n->dev, part);
+	fprintf(stderr, "ultra-io: %s: port of switch %s%s\n", arg, sw->name,
+	        offload ? "" : ", no offloads");
 	return 0;
 }
 
 static int uplink_tap(struct vhu_server *s, char *arg, struct exports *x)
 {
-	struct vswitch *sw = switch_of(x, "--tap", arg);
+	bool offload;
+	struct vswitch *sw = switch_of(x, "--tap", arg, &offload);
 	int r;
 
 	if (!sw)
 		return -EINVAL;
-	r = tap_open(arg, sw, s, &x->tap[x->ntap]);
+	r = tap_open(arg, sw, s, offload, &x->tap[x->ntap]);
 	if (r < 0) {
 		fprintf(stderr, "ultra-io: tap %s: %s\n", arg, strerror(-r));
 		return r;
 	}
 	x->ntap++;
-	fprintf(stderr, "ultra-io: tap %s: uplink of switch %s\n", arg, sw->name);
+	fprintf(stderr, "ultra-io: tap %s: uplink of switch %s%s\n", arg, sw->name,
+	        tap_offloads(x->tap[x->ntap - 1]) ? ", with offloads" : "");
 	return 0;
 }
 
@@ -178,8 +235,11 @@ static int export_blk(struct exports *x, char *arg, struct vhost_blk **out)
 {
 	char *eq = strchr(arg, '=');
 	struct disk *disk = NULL;
+	uint32_t part;
 	int r;
 
+	if (partition_of("--blk", arg, &part) < 0)
+		return -EINVAL;
 	if (!eq || eq == arg || !eq[1]) {
 		fprintf(stderr, "ultra-io: --blk %s: want SOCKET=IMAGE\n", arg);
 		return -EINVAL;
@@ -195,7 +255,7 @@ static int export_blk(struct exports *x, char *arg, struct vhost_blk **out)
 		disk->ops->close(disk);
 		return r;
 	}
-	to_bind(x, arg, &(*out)->dev);
+	to_bind(x, arg, &(*out)->dev, part);
 	fprintf(stderr, "ultra-io: %s: serving %s (%llu bytes)\n", arg, eq + 1,
 	        (unsigned long long)disk->size);
 	return 0;
@@ -217,14 +277,15 @@ static int stop_signals(void)
 /* --ultravisor SOCK --partition N: check tables against the database through a connector
  * forked now, before the sandbox. */
 static int link_ultravisor(struct vhu_server *s, const char *sock, const char *part,
-			   struct io_uvlink **out)
+                           struct io_uvlink **out)
 {
 	char err[256], *end = NULL;
 	unsigned long n = part ? strtoul(part, &end, 10) : 0;
 	int r;
 
 	if (!sock || !part || !*part || *end || n == 0 || n > UINT32_MAX) {
-		fprintf(stderr, "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
+		fprintf(stderr,
+		        "ultra-io: --ultravisor SOCK and --partition N (N > 0) go together\n");
 		return -EINVAL;
 	}
 	r = io_uvlink_open(sock, (uint32_t)n, out, err, sizeof(err));
@@ -236,13 +297,13 @@ static int link_ultravisor(struct vhu_server *s, const char *sock, const char *p
 		fprintf(stderr, "ultra-io: %s (retried at each memory table)\n", err);
 	vhu_server_set_policy(s, io_uvlink_policy(*out));
 	fprintf(stderr, "ultra-io: partition %lu: memory tables checked against the grants at %s\n",
-		n, sock);
+	        n, sock);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct exports x = {0};
+	struct exports x = {.uid_base = UV_ENGINE_UID_BASE_DEFAULT};
 	struct vhu_server *s = NULL;
 	struct io_control *ctl = NULL;
 	struct io_uvlink *uv = NULL;
@@ -272,6 +333,15 @@ int main(int argc, char **argv)
 			uv_part = argv[++i];
 		} else if (!strcmp(argv[i], "--pair") && i + 1 < argc) {
 			pair = argv[++i];
+		} else if (!strcmp(argv[i], "--engine-uid-base") && i + 1 < argc) {
+			if (uv_engine_uid_base_parse(argv[++i], &x.uid_base) < 0) {
+				fprintf(stderr,
+				        "ultra-io: --engine-uid-base %s: want a uid of at least "
+				        "%u with room for %u partitions below 2^31\n",
+				        argv[i], UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+				goto out;
+			}
+			vhu_server_set_uid_base(s, x.uid_base);
 		} else if (!strcmp(argv[i], "--no-sandbox")) {
 			sandbox = 0;
 		} else {

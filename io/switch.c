@@ -33,6 +33,12 @@ int sw_port_add(struct vswitch *sw, void *owner, sw_deliver_fn deliver)
 	return -ENOSPC;
 }
 
+void sw_port_takes(struct vswitch *sw, int port, sw_takes_fn takes)
+{
+	if (port >= 0 && port < SW_PORTS_MAX)
+		sw->ports[port].takes = takes;
+}
+
 void sw_port_del(struct vswitch *sw, int port)
 {
 	if (port < 0 || port >= SW_PORTS_MAX)
@@ -81,24 +87,71 @@ static void learn(struct vswitch *sw, const uint8_t addr[6], int port, uint64_t 
 	m->used = true;
 }
 
-static void send_to(struct sw_port *p, const uint8_t *frame, size_t len)
+static const struct virtio_net_hdr plain;
+
+static void count(struct sw_port *p, int r)
 {
-	if (p->deliver(p->owner, frame, len) == 0)
+	if (r == 0)
 		p->c.out++;
 	else
 		p->c.drop_out++;
 }
 
-void sw_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now)
+static int emit_segment(void *ctx, const uint8_t *frame, size_t len)
 {
+	struct sw_port *p = ctx;
+	int r = p->deliver(p->owner, &plain, frame, len);
+
+	count(p, r);
+	return r;
+}
+
+/* Whole to a port that takes the frame's offloads; otherwise the switch does their work. */
+static void send_to(struct vswitch *sw, struct sw_port *p, const struct net_offload *o,
+                    const uint8_t *frame, size_t len)
+{
+	uint32_t takes = o->needs && p->takes ? p->takes(p->owner) : 0;
+	int r;
+
+	if (!(o->needs & ~takes)) {
+		r = p->deliver(p->owner, &o->vh, frame, len);
+		count(p, r);
+		if (r == 0 && o->vh.gso_type)
+			p->c.gso_out++;
+		return;
+	}
+	if (o->vh.gso_type) {
+		p->c.segmented++;
+		if (net_gso_segment(o, frame, len, sw->seg, sizeof(sw->seg), emit_segment, p) < 0)
+			p->c.drop_out++; /* segments longer than any plain frame */
+		return;
+	}
+	p->c.csummed++;
+	r = net_csum_copy(o, frame, len, sw->seg, sizeof(sw->seg));
+	count(p, r < 0 ? r : p->deliver(p->owner, &plain, sw->seg, (size_t)r));
+}
+
+static bool size_ok(const struct virtio_net_hdr *vh, size_t len)
+{
+	return len >= SW_FRAME_MIN && len <= (vh->gso_type ? SW_GSO_MAX : SW_FRAME_MAX);
+}
+
+void sw_input_vh(struct vswitch *sw, int port, const struct virtio_net_hdr *vh, uint32_t allowed,
+                 const uint8_t *frame, size_t len, uint64_t now)
+{
+	struct net_offload o;
 	struct sw_port *in;
 	int to;
 
 	if (port < 0 || port >= SW_PORTS_MAX || !sw->ports[port].owner)
 		return;
 	in = &sw->ports[port];
-	if (len < SW_FRAME_MIN || len > SW_FRAME_MAX) {
+	if (!size_ok(vh, len)) {
 		in->c.drop_size++;
+		return;
+	}
+	if (net_offload_check(vh, allowed, frame, len, &o) < 0) {
+		in->c.drop_hdr++;
 		return;
 	}
 	if (is_group(frame + 6) || is_zero(frame + 6)) {
@@ -106,6 +159,8 @@ void sw_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, ui
 		return;
 	}
 	in->c.in++;
+	if (o.vh.gso_type)
+		in->c.gso_in++;
 	learn(sw, frame + 6, port, now);
 	to = is_group(frame) ? -1 : sw_lookup(sw, frame, now);
 	if (to == port) {
@@ -113,13 +168,18 @@ void sw_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, ui
 		return;
 	}
 	if (to >= 0) {
-		send_to(&sw->ports[to], frame, len);
+		send_to(sw, &sw->ports[to], &o, frame, len);
 		return;
 	}
 	sw->flooded++;
 	for (int i = 0; i < SW_PORTS_MAX; i++)
 		if (i != port && sw->ports[i].owner)
-			send_to(&sw->ports[i], frame, len);
+			send_to(sw, &sw->ports[i], &o, frame, len);
+}
+
+void sw_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now)
+{
+	sw_input_vh(sw, port, &plain, 0, frame, len, now);
 }
 
 void sw_port_print(const struct vswitch *sw, int port, const char *who)
@@ -128,10 +188,14 @@ void sw_port_print(const struct vswitch *sw, int port, const char *who)
 
 	fprintf(stderr,
 	        "ultra-io: %s port %d: in %llu out %llu dropped: size %llu source %llu "
-	        "undeliverable %llu hairpin %llu\n",
+	        "undeliverable %llu hairpin %llu header %llu; tso in %llu out %llu segmented %llu; "
+	        "checksummed %llu\n",
 	        who, port, (unsigned long long)k->in, (unsigned long long)k->out,
 	        (unsigned long long)k->drop_size, (unsigned long long)k->drop_src,
-	        (unsigned long long)k->drop_out, (unsigned long long)k->filtered);
+	        (unsigned long long)k->drop_out, (unsigned long long)k->filtered,
+	        (unsigned long long)k->drop_hdr, (unsigned long long)k->gso_in,
+	        (unsigned long long)k->gso_out, (unsigned long long)k->segmented,
+	        (unsigned long long)k->csummed);
 }
 
 uint64_t sw_now(void)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "vhost_blk.h"
+#include "blk_throttle.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -364,9 +365,12 @@ static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 
 	/* At most one ring's worth per wake-up, so one busy guest cannot starve the others. */
 	while (served < q->vq.num) {
+		if (blk_throttle_hold(b->throttle, q))
+			break; /* over the export's limit: the rest waits in the ring */
 		int r = vq_pop(&q->vq, &c);
 		if (r <= 0)
 			break;
+		blk_throttle_charge(b->throttle, &c);
 		int64_t len = handle_chain(b, q, &c);
 		if (len >= 0) {
 			vq_push(&q->vq, c.head, (uint32_t)len);
@@ -385,6 +389,11 @@ static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 	return served;
 }
 
+static void blk_detach(struct vhu_device *d, struct vhu_client *c)
+{
+	blk_throttle_forget(blk_of(d)->throttle, c);
+}
+
 static const struct vhu_device_ops blk_ops = {
     .kind = "vhost-user-blk",
     .features = BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) |
@@ -392,6 +401,7 @@ static const struct vhu_device_ops blk_ops = {
     .num_queues = blk_num_queues,
     .config = blk_config,
     .serve = blk_serve,
+    .detach = blk_detach,
     .event_fd = blk_event_fd,
     .complete = blk_complete,
     .drain = blk_drain,
@@ -431,8 +441,27 @@ void vhost_blk_free(struct vhost_blk *b)
 	fprintf(stderr, "ultra-io: %s: %llu requests, %llu run concurrently, %llu refused\n",
 	        b->dev.name, (unsigned long long)b->requests, (unsigned long long)b->batched,
 	        (unsigned long long)b->refused);
+	if (b->throttle)
+		fprintf(stderr, "ultra-io: %s: held back %llu times by its limit (%llu let through "
+		                "for want of room to note the queue)\n",
+		        b->dev.name, (unsigned long long)b->throttle->delayed,
+		        (unsigned long long)b->throttle->missed);
+	blk_throttle_free(b->throttle);
 	b->disk->ops->close(b->disk);
 	free(b->req);
 	free(b->inflight);
 	free(b);
+}
+
+int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, uint64_t iops,
+                    uint64_t bytes_per_sec)
+{
+	struct blk_throttle *t = NULL;
+	int r = blk_throttle_new(s, iops, bytes_per_sec, &t);
+
+	if (r < 0)
+		return r;
+	blk_throttle_free(b->throttle);
+	b->throttle = t;
+	return 0;
 }

@@ -12,6 +12,7 @@
 
 struct blk_req;
 struct blk_inflight;
+struct blk_throttle;
 
 struct vhost_blk {
 	struct vhu_device dev; /* first: the server hands us &dev */
@@ -19,6 +20,7 @@ struct vhost_blk {
 	struct blk_req *req;     /* scratch for the request being served (32 KiB of iovecs) */
 	struct blk_inflight *inflight; /* reads and writes on the disk, completed later */
 	unsigned nqueues;
+	struct blk_throttle *throttle; /* the export's I/O limit (blk_throttle.h); NULL: none */
 	uint64_t refused;  /* chains refused (bad layout, range or address) */
 	uint64_t requests; /* chains completed */
 	uint64_t batched;  /* of those, reads and writes queued while another was in flight */
@@ -27,5 +29,10 @@ struct vhost_blk {
 /* Takes ownership of disk. */
 int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out);
 void vhost_blk_free(struct vhost_blk *b);
+/* Limits the export to iops requests and bytes_per_sec bytes a second (0: no limit of that
+ * kind), reads and writes of all its clients together; what goes beyond waits in the event loop
+ * of s (claim 19). */
+int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, uint64_t iops,
+                    uint64_t bytes_per_sec);
 
 #endif

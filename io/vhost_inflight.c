@@ -84,8 +84,9 @@ int vhu_track_queue(struct vhu_client *c, struct vhu_queue *q)
 	if (!iq)
 		return 0; /* no region, or not for this queue: untracked */
 	if (q->num > c->inflight.entries) {
-		fprintf(stderr, "ultra-io: %s: client %u: queue %u has %u entries, its inflight "
-		                "region %u\n",
+		fprintf(stderr,
+		        "ultra-io: %s: client %u: queue %u has %u entries, its inflight "
+		        "region %u\n",
 		        c->exp->dev->name, c->id, q->index, q->num, c->inflight.entries);
 		return -EINVAL;
 	}
@@ -94,7 +95,8 @@ int vhu_track_queue(struct vhu_client *c, struct vhu_queue *q)
 		return -ENOMEM;
 	n = inflight_scan(iq, c->inflight.entries, q->num, q->vq.used_idx, heads, &top);
 	if (n < 0) {
-		fprintf(stderr, "ultra-io: %s: client %u: queue %u: inflight region unusable (%s)\n",
+		fprintf(stderr,
+		        "ultra-io: %s: client %u: queue %u: inflight region unusable (%s)\n",
 		        c->exp->dev->name, c->id, q->index, strerror(-n));
 		free(heads);
 		return n;
@@ -107,8 +109,9 @@ int vhu_track_queue(struct vhu_client *c, struct vhu_queue *q)
 	 * from the list, the rest completed. */
 	q->vq.last_avail = (uint16_t)(q->vq.used_idx + n);
 	if (n)
-		fprintf(stderr, "ultra-io: %s: client %u: queue %u: %d requests left in flight, "
-		                "redone first\n",
+		fprintf(stderr,
+		        "ultra-io: %s: client %u: queue %u: %d requests left in flight, "
+		        "redone first\n",
 		        c->exp->dev->name, c->id, q->index, n);
 	return 0;
 }

@@ -5,7 +5,17 @@
 #include <string.h>
 
 /* What each request must carry. */
-enum payload_kind { P_NONE, P_U64, P_STATE, P_ADDR, P_MEM, P_CFG, P_VRING_FD, P_INFLIGHT, P_INFLIGHT_FD };
+enum payload_kind {
+	P_NONE,
+	P_U64,
+	P_STATE,
+	P_ADDR,
+	P_MEM,
+	P_CFG,
+	P_VRING_FD,
+	P_INFLIGHT,
+	P_INFLIGHT_FD
+};
 
 struct request_rule {
 	const char *name;

@@ -4,6 +4,7 @@
 #define IO_VHOST_PRIV_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "inflight.h"
 #include "vhost_msg.h"
@@ -20,6 +21,10 @@ struct vhu_export {
 	struct vhu_device *dev;
 	struct vhu_server *server;
 	unsigned next_id;
+	/* The partition it serves and the uid its engine runs as (lib/engine_uid.h): the only
+	 * peer let in (SO_PEERCRED). Partition 0 until vhu_server_bind_peer says otherwise. */
+	uint32_t partition;
+	uid_t peer_uid;
 	/* Removed at run time (vhu_server_unexport): no longer listening, freed with its device
 	 * once the event loop's batch is over and its clients are gone. */
 	bool retired;
@@ -55,6 +60,8 @@ struct vhu_server {
 	unsigned nexports;
 	struct vhu_client *clients;
 	struct vhu_mem_policy *policy;
+	uint32_t uid_base;     /* engine uids are uid_base + partition */
+	unsigned long refused; /* connections from a uid other than the export's partition's */
 };
 
 /* vhost_req.c */

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "engine_uid.h"
 #include "unixsock.h"
 #include "vhost_priv.h"
 
@@ -22,6 +23,7 @@ int vhu_server_new(struct vhu_server **out)
 
 	if (!s)
 		return -ENOMEM;
+	s->uid_base = UV_ENGINE_UID_BASE_DEFAULT;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0) {
 		int r = -errno;
@@ -57,11 +59,50 @@ int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w)
 	return watch(s->epfd, fd, w, true);
 }
 
+void vhu_server_set_uid_base(struct vhu_server *s, uint32_t base)
+{
+	s->uid_base = base;
+	for (unsigned i = 0; i < s->nexports; i++)
+		uv_engine_uid(base, s->exports[i]->partition, &s->exports[i]->peer_uid);
+}
+
+int vhu_server_bind_peer(struct vhu_server *s, const char *path, uint32_t partition)
+{
+	for (unsigned i = 0; i < s->nexports; i++) {
+		struct vhu_export *e = s->exports[i];
+		uid_t uid;
+		int r;
+
+		if (e->retired || strcmp(e->path, path))
+			continue;
+		if ((r = uv_engine_uid(s->uid_base, partition, &uid)))
+			return r;
+		e->partition = partition;
+		e->peer_uid = uid;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+unsigned long vhu_server_refused(const struct vhu_server *s)
+{
+	return s->refused;
+}
+
 int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev)
 {
+	return vhu_server_adopt_for(s, fd, path, dev, 0);
+}
+
+int vhu_server_adopt_for(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev,
+                         uint32_t partition)
+{
 	struct vhu_export *e;
+	uid_t uid;
 	int r;
 
+	if ((r = uv_engine_uid(s->uid_base, partition, &uid)))
+		return r;
 	if (s->nexports == VHU_EXPORTS_MAX)
 		return -ENOSPC;
 	e = calloc(1, sizeof(*e));
@@ -74,6 +115,8 @@ int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_
 	e->fd = fd;
 	e->dev = dev;
 	e->server = s;
+	e->partition = partition;
+	e->peer_uid = uid;
 	e->done_fd = dev->ops->event_fd ? dev->ops->event_fd(dev) : -1;
 	r = e->done_fd < 0 ? 0 : watch(s->epfd, e->done_fd, &e->done_watch, true);
 	if (r == 0) {
@@ -135,6 +178,27 @@ static void client_free(struct vhu_client *c)
 	free(c);
 }
 
+/* Only the engine of the partition the socket was exported for gets in: whoever else reached
+ * the socket (a mode changed by hand, root, another partition's engine) is shut out before a
+ * single message is read. */
+static bool peer_allowed(struct vhu_export *e, int fd)
+{
+	uid_t got = (uid_t)-1;
+	int r = uv_peer_check(fd, e->peer_uid, &got);
+
+	if (r == 0)
+		return true;
+	e->server->refused++;
+	if (r == -EACCES)
+		fprintf(stderr, "ultra-io: %s: connection from uid %u refused: the socket is partition "
+		        "%u's, whose engine is uid %u (%lu refused)\n", e->path, (unsigned)got,
+		        e->partition, (unsigned)e->peer_uid, e->server->refused);
+	else
+		fprintf(stderr, "ultra-io: %s: connection refused: its credentials: %s (%lu refused)\n",
+		        e->path, strerror(-r), e->server->refused);
+	return false;
+}
+
 static void accept_client(struct vhu_export *e)
 {
 	struct vhu_client *c;
@@ -145,6 +209,10 @@ static void accept_client(struct vhu_export *e)
 	fd = accept4(e->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	if (!peer_allowed(e, fd)) {
+		close(fd);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);

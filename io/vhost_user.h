@@ -88,11 +88,23 @@ int vhu_server_new(struct vhu_server **out);
 void vhu_server_free(struct vhu_server *s);
 /* Without a policy every consistent table is accepted (stand-alone use). */
 void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p);
+/* Who may connect (docs/io-partition.md): every export serves one partition, and a client is
+ * let in only if its uid (SO_PEERCRED) is that partition's engine uid, uid_base + partition
+ * (lib/engine_uid.h); anybody else is closed on and counted. An export serves partition 0 until
+ * bound. The base defaults to UV_ENGINE_UID_BASE_DEFAULT. */
+void vhu_server_set_uid_base(struct vhu_server *s, uint32_t base);
+/* The export at path serves partition: -ENOENT if none, -ERANGE if it has no engine uid. */
+int vhu_server_bind_peer(struct vhu_server *s, const char *path, uint32_t partition);
+/* Connections refused so far for coming from the wrong uid. */
+unsigned long vhu_server_refused(const struct vhu_server *s);
 /* Listens on a fresh Unix socket at path (mode 0600) and serves dev there. */
 int vhu_server_export(struct vhu_server *s, const char *path, struct vhu_device *dev);
 /* Serves dev on fd, a socket someone else bound at path and listens on (taken over on success):
  * an export added after the sandbox, which forbids socket and bind (docs/io-partition.md). */
 int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev);
+/* The same for partition's engine alone (-ERANGE, nothing taken, if it has no engine uid). */
+int vhu_server_adopt_for(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev,
+                         uint32_t partition);
 /* Stops serving path at once (its clients are dropped, its socket closed and unlinked) and calls
  * release(dev, ctx) once nothing refers to dev any more: after the event loop's current batch,
  * or in vhu_server_free. -ENOENT if nothing is exported there. */

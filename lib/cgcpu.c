@@ -108,11 +108,15 @@ int uv_cg_detect(const char *mounts_path, struct uv_cg_layout *out)
 				take(&l.cpu_kind, l.cpu_root, UV_CG_V2, dir);
 			if (has_word(ctl, "cpuset", " \n"))
 				take(&l.cpuset_kind, l.cpuset_root, UV_CG_V2, dir);
+			if (has_word(ctl, "io", " \n"))
+				take(&l.io_kind, l.io_root, UV_CG_V2, dir);
 		} else if (!strcmp(type, "cgroup")) {
 			if (has_word(opts, "cpu", ","))
 				take(&l.cpu_kind, l.cpu_root, UV_CG_V1, dir);
 			if (has_word(opts, "cpuset", ","))
 				take(&l.cpuset_kind, l.cpuset_root, UV_CG_V1, dir);
+			if (has_word(opts, "blkio", ","))
+				take(&l.io_kind, l.io_root, UV_CG_V1, dir);
 		}
 	}
 	fclose(f);

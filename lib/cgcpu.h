@@ -35,6 +35,8 @@ struct uv_cg_layout {
 	char cpu_root[PATH_MAX];
 	enum uv_cg_kind cpuset_kind;
 	char cpuset_root[PATH_MAX];
+	enum uv_cg_kind io_kind; /* v2 io (io.max) or v1 blkio (blkio.throttle.*): lib/cgio.h */
+	char io_root[PATH_MAX];
 };
 
 struct uv_cpu_limits {
@@ -46,7 +48,7 @@ struct uv_cpu_limits {
 
 /* Reads a mount table in /proc/mounts format (mounts_path) and picks the cpu controller: the
  * unified hierarchy when its cgroup.controllers lists cpu, else a v1 hierarchy mounted with the
- * cpu option; the same for cpuset. -ENOENT if the file cannot be read. */
+ * cpu option; the same for cpuset, and for io (v1: blkio). -ENOENT if the file cannot be read. */
 int uv_cg_detect(const char *mounts_path, struct uv_cg_layout *out);
 
 /* The quota, period and weight for share_milli (> 0). Shares under 10 milli-CPUs lengthen the

@@ -17,9 +17,9 @@ struct uv_chan_q {
 	/* A batch publishes its index at least every quarter ring, so the peer can start on the
 	 * first large messages while we copy the rest. */
 	uint32_t publish_slots;
-	int tx;        /* we are the producer */
-	uint32_t head; /* consumer: ours; producer: last value seen from the peer */
-	uint32_t tail; /* producer: ours; consumer: last value seen from the peer */
+	int tx;            /* we are the producer */
+	uint32_t head;     /* consumer: ours; producer: last value seen from the peer */
+	uint32_t tail;     /* producer: ours; consumer: last value seen from the peer */
 	uint32_t peeked;   /* consumer: slots of the message uv_chan_recv_peek showed, or 0 */
 	uint32_t reserved; /* producer: slots uv_chan_send_reserve set aside, or 0 */
 };

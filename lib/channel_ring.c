@@ -157,7 +157,8 @@ int uv_chan_send(struct uv_chan *ch, unsigned qi, const struct iovec *msgs, unsi
 		mh.len = (uint32_t)msgs[i].iov_len;
 		/* A message starts on a slot and slots are >= 16 bytes: its header never wraps. */
 		memcpy(q->slots + uv_chan_ring_pos(q, q->tail), &mh, sizeof(mh));
-		copy_in(q, uv_chan_ring_pos(q, q->tail) + sizeof(mh), msgs[i].iov_base, msgs[i].iov_len);
+		copy_in(q, uv_chan_ring_pos(q, q->tail) + sizeof(mh), msgs[i].iov_base,
+		        msgs[i].iov_len);
 		q->tail += need;
 		free_slots -= need;
 		if (q->tail - published >= q->publish_slots) {
@@ -184,7 +185,8 @@ int uv_chan_msg_next(struct uv_chan *ch, struct uv_chan_q *q, uint32_t *len, uin
 			return -EAGAIN;
 		memcpy(&mh, q->slots + uv_chan_ring_pos(q, q->head), sizeof(mh));
 		if (mh.flags == UV_CHAN_MSG_SKIP && !mh.len) {
-			/* Padding to the ring's end: bounded by the ring, then by what is published. */
+			/* Padding to the ring's end: bounded by the ring, then by what is
+			 * published. */
 			n = q->slot_count - (q->head & (q->slot_count - 1));
 			if (n > used)
 				return uv_chan_break(ch);

@@ -6,7 +6,8 @@
 
 #include "def_policy.h"
 
-static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+static const char name_chars[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 
 int uv_def_policy_key(const char *key)
 {
@@ -31,8 +32,9 @@ int uv_def_policy_check(const char *key, json_object *val, char *err, size_t err
 	s = json_object_get_string(val);
 	n = (size_t)json_object_get_string_len(val);
 	if (!n || n >= UV_NAME_MAX || strspn(s, name_chars) != n || s[0] == '.') {
-		snprintf(err, errlen, "domain: \"%.40s\" is not a domain name (1..%d of [A-Za-z0-9._-])",
-			 s, UV_NAME_MAX - 1);
+		snprintf(err, errlen,
+		         "domain: \"%.40s\" is not a domain name (1..%d of [A-Za-z0-9._-])", s,
+		         UV_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
 	va_list ap;
 
@@ -22,10 +22,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int str_ok(const char *s, size_t cap)
-{
-	return memchr(s, 0, cap) != NULL;
-}
+static int str_ok(const char *s, size_t cap) { return memchr(s, 0, cap) != NULL; }
 
 static int path_check(const char *field, const char *p, int must_exist, char *err, size_t errlen)
 {
@@ -51,12 +48,12 @@ static int channel_check(const char *field, const char *p, char *err, size_t err
 	sz = (uint64_t)st.st_size;
 	if (sz < UV_CHAN_MEM_MIN || (sz & (sz - 1)))
 		return fail(err, errlen,
-			    "%s: %s: channel memory is %llu bytes; it must be a power of two of at "
-			    "least %u bytes (an ivshmem BAR)",
-			    field, p, (unsigned long long)sz, UV_CHAN_MEM_MIN);
+		            "%s: %s: channel memory is %llu bytes; it must be a power of two of at "
+		            "least %u bytes (an ivshmem BAR)",
+		            field, p, (unsigned long long)sz, UV_CHAN_MEM_MIN);
 	if (sz > UV_CHAN_MEM_MAX)
-		return fail(err, errlen, "%s: %s: channel memory is %llu bytes, at most %llu", field,
-			    p, (unsigned long long)sz, (unsigned long long)UV_CHAN_MEM_MAX);
+		return fail(err, errlen, "%s: %s: channel memory is %llu bytes, at most %llu",
+		            field, p, (unsigned long long)sz, (unsigned long long)UV_CHAN_MEM_MAX);
 	return 0;
 }
 
@@ -74,32 +71,35 @@ static int mem_check(const struct uv_partition_desc *d, char *err, size_t errlen
 		return fail(err, errlen, "memory: no memory granted");
 	if (d->n_mem > UV_MEM_REGIONS_MAX)
 		return fail(err, errlen, "memory: %u regions, at most %d", d->n_mem,
-			    UV_MEM_REGIONS_MAX);
+		            UV_MEM_REGIONS_MAX);
 	for (i = 0; i < d->n_mem; i++) {
 		const struct uv_mem_region *r = &d->mem[i];
 		if (r->size == 0)
 			return fail(err, errlen, "memory[%u]: size is zero", i);
 		if (r->size % UV_MEM_ALIGN || r->guest_phys % UV_MEM_ALIGN ||
 		    r->pool_offset % UV_MEM_ALIGN)
-			return fail(err, errlen, "memory[%u]: size and addresses must be multiples of 1 MiB",
-				    i);
-		/* Regions tile guest RAM from 0 in order: the layout QEMU gives a single backend. */
+			return fail(err, errlen,
+			            "memory[%u]: size and addresses must be multiples of 1 MiB", i);
+		/* Regions tile guest RAM from 0 in order: the layout QEMU gives a single backend.
+		 */
 		if (r->guest_phys != next_gpa)
-			return fail(err, errlen, "memory[%u]: guest address 0x%llx, expected 0x%llx", i,
-				    (unsigned long long)r->guest_phys,
-				    (unsigned long long)next_gpa);
+			return fail(
+			    err, errlen, "memory[%u]: guest address 0x%llx, expected 0x%llx", i,
+			    (unsigned long long)r->guest_phys, (unsigned long long)next_gpa);
 		if (r->size > UV_MEM_MAX || total + r->size > UV_MEM_MAX)
 			return fail(err, errlen, "memory: more than %llu GiB",
-				    (unsigned long long)(UV_MEM_MAX >> 30));
+			            (unsigned long long)(UV_MEM_MAX >> 30));
 		total += r->size;
 		next_gpa += r->size;
 	}
 	if (total != d->mem_bytes)
-		return fail(err, errlen, "memory: regions add up to %llu bytes, descriptor says %llu",
-			    (unsigned long long)total, (unsigned long long)d->mem_bytes);
+		return fail(err, errlen,
+		            "memory: regions add up to %llu bytes, descriptor says %llu",
+		            (unsigned long long)total, (unsigned long long)d->mem_bytes);
 	if (total < UV_MEM_MIN)
 		return fail(err, errlen, "memory: %llu MiB is too little, at least %llu MiB",
-			    (unsigned long long)(total >> 20), (unsigned long long)(UV_MEM_MIN >> 20));
+		            (unsigned long long)(total >> 20),
+		            (unsigned long long)(UV_MEM_MIN >> 20));
 	return 0;
 }
 
@@ -112,7 +112,7 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 		return fail(err, errlen, "descriptor: bad magic 0x%08x", d->magic);
 	if (d->version != UV_DESC_VERSION)
 		return fail(err, errlen, "descriptor: version %u, this build knows %u", d->version,
-			    UV_DESC_VERSION);
+		            UV_DESC_VERSION);
 	if (d->size != sizeof(*d))
 		return fail(err, errlen, "descriptor: size %u, expected %zu", d->size, sizeof(*d));
 	if ((r = name_check(d->name, err, errlen)))
@@ -120,8 +120,9 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 	if (d->vcpus < 1 || d->vcpus > UV_VCPUS_MAX)
 		return fail(err, errlen, "vcpus: %u is out of range 1..%d", d->vcpus, UV_VCPUS_MAX);
 	if (d->cpu_share_milli > d->vcpus * 1000u)
-		return fail(err, errlen, "cpu_share: %u.%03u CPUs is more than its %u vCPUs can use",
-			    d->cpu_share_milli / 1000, d->cpu_share_milli % 1000, d->vcpus);
+		return fail(err, errlen,
+		            "cpu_share: %u.%03u CPUs is more than its %u vCPUs can use",
+		            d->cpu_share_milli / 1000, d->cpu_share_milli % 1000, d->vcpus);
 	if (d->accel > UV_ACCEL_TCG)
 		return fail(err, errlen, "accel: unknown value %u", d->accel);
 	if (d->state > UV_STATE_CRASHED)
@@ -135,7 +136,8 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 	if (!str_ok(d->cmdline, UV_CMDLINE_MAX))
 		return fail(err, errlen, "cmdline: longer than %d characters", UV_CMDLINE_MAX - 1);
 	if (d->n_dev > UV_DEVICES_MAX)
-		return fail(err, errlen, "devices: %u devices, at most %d", d->n_dev, UV_DEVICES_MAX);
+		return fail(err, errlen, "devices: %u devices, at most %d", d->n_dev,
+		            UV_DEVICES_MAX);
 	for (i = 0; i < d->n_dev; i++) {
 		const struct uv_device *v = &d->dev[i];
 		char field[32];
@@ -145,7 +147,8 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 		if (v->kind == UV_DEV_NONE || v->kind > UV_DEV_KIND_MAX)
 			return fail(err, errlen, "devices[%u].kind: unknown value %u", i, v->kind);
 		if (v->flags & ~UV_DEV_F_READONLY)
-			return fail(err, errlen, "devices[%u].flags: unknown bits 0x%x", i, v->flags);
+			return fail(err, errlen, "devices[%u].flags: unknown bits 0x%x", i,
+			            v->flags);
 		if (v->kind == UV_DEV_RNG)
 			continue;
 		file = v->kind == UV_DEV_BLK || v->kind == UV_DEV_DIRECT_BLK;
@@ -161,10 +164,10 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 const char *uv_state_name(enum uv_part_state s)
 {
 	static const char *const names[] = {
-		[UV_STATE_DEFINED] = "defined",	  [UV_STATE_STARTING] = "starting",
-		[UV_STATE_RUNNING] = "running",	  [UV_STATE_PAUSED] = "paused",
-		[UV_STATE_STOPPING] = "stopping", [UV_STATE_STOPPED] = "stopped",
-		[UV_STATE_CRASHED] = "crashed",
+	    [UV_STATE_DEFINED] = "defined",   [UV_STATE_STARTING] = "starting",
+	    [UV_STATE_RUNNING] = "running",   [UV_STATE_PAUSED] = "paused",
+	    [UV_STATE_STOPPING] = "stopping", [UV_STATE_STOPPED] = "stopped",
+	    [UV_STATE_CRASHED] = "crashed",
 	};
 	if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
 		return "unknown";
@@ -174,13 +177,13 @@ const char *uv_state_name(enum uv_part_state s)
 const char *uv_dev_kind_name(enum uv_dev_kind k)
 {
 	static const char *const names[] = {
-		[UV_DEV_NONE] = "none",
-		[UV_DEV_RNG] = "rng",
-		[UV_DEV_BLK] = "blk",
-		[UV_DEV_VHOST_USER_BLK] = "vhost-user-blk",
-		[UV_DEV_VHOST_USER_NET] = "vhost-user-net",
-		[UV_DEV_CHANNEL] = "channel",
-		[UV_DEV_DIRECT_BLK] = "direct-blk",
+	    [UV_DEV_NONE] = "none",
+	    [UV_DEV_RNG] = "rng",
+	    [UV_DEV_BLK] = "blk",
+	    [UV_DEV_VHOST_USER_BLK] = "vhost-user-blk",
+	    [UV_DEV_VHOST_USER_NET] = "vhost-user-net",
+	    [UV_DEV_CHANNEL] = "channel",
+	    [UV_DEV_DIRECT_BLK] = "direct-blk",
 	};
 	if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
 		return "unknown";

@@ -13,7 +13,7 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 /* Parses a definition (JSON text) into *d and validates it. Unknown keys are errors. Relative
  * paths are resolved against base_dir when it is not NULL. On failure *d is untouched. */
 int uv_desc_from_json(const char *json, const char *base_dir, struct uv_partition_desc *d,
-		      char *err, size_t errlen);
+                      char *err, size_t errlen);
 int uv_desc_from_file(const char *path, struct uv_partition_desc *d, char *err, size_t errlen);
 
 const char *uv_state_name(enum uv_part_state s);

@@ -33,7 +33,7 @@ int uv_def_fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 int uv_def_string(json_object *v, const char *path, char *dst, size_t cap, const char *base,
-		  int is_path, char *err, size_t errlen)
+                  int is_path, char *err, size_t errlen)
 {
 	const char *s;
 	int n;
@@ -53,7 +53,7 @@ int uv_def_string(json_object *v, const char *path, char *dst, size_t cap, const
 }
 
 int uv_def_uint(json_object *v, const char *path, uint64_t max, uint64_t *out, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	int64_t x;
 
@@ -63,13 +63,13 @@ int uv_def_uint(json_object *v, const char *path, uint64_t max, uint64_t *out, c
 	x = json_object_get_int64(v);
 	if (errno || x < 0 || (uint64_t)x > max)
 		return fail(err, errlen, "%s: %s is out of range 0..%llu", path,
-			    json_object_to_json_string(v), (unsigned long long)max);
+		            json_object_to_json_string(v), (unsigned long long)max);
 	*out = (uint64_t)x;
 	return 0;
 }
 
 static int parse_device(json_object *o, unsigned idx, const char *base, struct uv_device *dev,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	char path[64];
 	int have_kind = 0, r;
@@ -91,15 +91,16 @@ static int parse_device(json_object *o, unsigned idx, const char *base, struct u
 				if (!strcmp(k, uv_dev_kind_name(i)))
 					break;
 			if (i > UV_DEV_KIND_MAX)
-				return fail(err, errlen,
-					    "%s: unknown device kind \"%s\" (rng, blk, vhost-user-blk, "
-					    "vhost-user-net, channel, direct-blk)",
-					    path, k);
+				return fail(
+				    err, errlen,
+				    "%s: unknown device kind \"%s\" (rng, blk, vhost-user-blk, "
+				    "vhost-user-net, channel, direct-blk)",
+				    path, k);
 			dev->kind = i;
 			have_kind = 1;
 		} else if (!strcmp(key, "path")) {
 			if ((r = get_string(val, path, dev->path, sizeof(dev->path), base, 1, err,
-					    errlen)))
+			                    errlen)))
 				return r;
 		} else if (!strcmp(key, "readonly")) {
 			if (!json_object_is_type(val, json_type_boolean))
@@ -116,7 +117,7 @@ static int parse_device(json_object *o, unsigned idx, const char *base, struct u
 }
 
 static int parse_top(json_object *root, const char *base, struct uv_partition_desc *d, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	uint64_t u;
 	int r, have_name = 0, have_mem = 0, have_kernel = 0;
@@ -131,7 +132,7 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 	{
 		if (!strcmp(key, "name")) {
 			if ((r = get_string(val, "name", d->name, sizeof(d->name), NULL, 0, err,
-					    errlen)))
+			                    errlen)))
 				return r;
 			have_name = 1;
 		} else if (!strcmp(key, "memory_mib")) {
@@ -154,13 +155,14 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 			x = json_object_get_double(val);
 			if (!isfinite(x) || x < 0.001 || x > UV_VCPUS_MAX)
 				return fail(err, errlen, "cpu_share: %s is out of range 0.001..%d",
-					    json_object_to_json_string(val), UV_VCPUS_MAX);
+				            json_object_to_json_string(val), UV_VCPUS_MAX);
 			d->cpu_share_milli = (uint32_t)llround(x * 1000.0);
 		} else if (!strcmp(key, "accel")) {
 			const char *a;
 
 			if (!json_object_is_type(val, json_type_string))
-				return fail(err, errlen, "accel: expected \"auto\", \"kvm\" or \"tcg\"");
+				return fail(err, errlen,
+				            "accel: expected \"auto\", \"kvm\" or \"tcg\"");
 			a = json_object_get_string(val);
 			if (!strcmp(a, "auto"))
 				d->accel = UV_ACCEL_AUTO;
@@ -170,19 +172,19 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 				d->accel = UV_ACCEL_TCG;
 			else
 				return fail(err, errlen,
-					    "accel: \"%s\" is not \"auto\", \"kvm\" or \"tcg\"", a);
+				            "accel: \"%s\" is not \"auto\", \"kvm\" or \"tcg\"", a);
 		} else if (!strcmp(key, "kernel")) {
-			if ((r = get_string(val, "kernel", d->kernel, sizeof(d->kernel), base, 1, err,
-					    errlen)))
+			if ((r = get_string(val, "kernel", d->kernel, sizeof(d->kernel), base, 1,
+			                    err, errlen)))
 				return r;
 			have_kernel = 1;
 		} else if (!strcmp(key, "initrd")) {
-			if ((r = get_string(val, "initrd", d->initrd, sizeof(d->initrd), base, 1, err,
-					    errlen)))
+			if ((r = get_string(val, "initrd", d->initrd, sizeof(d->initrd), base, 1,
+			                    err, errlen)))
 				return r;
 		} else if (!strcmp(key, "cmdline")) {
 			if ((r = get_string(val, "cmdline", d->cmdline, sizeof(d->cmdline), NULL, 0,
-					    err, errlen)))
+			                    err, errlen)))
 				return r;
 		} else if (!strcmp(key, "devices")) {
 			size_t i, n;
@@ -192,10 +194,10 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 			n = json_object_array_length(val);
 			if (n > UV_DEVICES_MAX)
 				return fail(err, errlen, "devices: %zu devices, at most %d", n,
-					    UV_DEVICES_MAX);
+				            UV_DEVICES_MAX);
 			for (i = 0; i < n; i++)
-				if ((r = parse_device(json_object_array_get_idx(val, i), (unsigned)i,
-						      base, &d->dev[i], err, errlen)))
+				if ((r = parse_device(json_object_array_get_idx(val, i),
+				                      (unsigned)i, base, &d->dev[i], err, errlen)))
 					return r;
 			d->n_dev = (uint32_t)n;
 		} else if ((r = uv_def_requests(key, val, base, d, err, errlen)) != -ENOENT) {
@@ -219,7 +221,7 @@ static int parse_top(json_object *root, const char *base, struct uv_partition_de
 }
 
 int uv_desc_from_json(const char *json, const char *base_dir, struct uv_partition_desc *d,
-		      char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
 	struct json_tokener *tok = NULL;
 	json_object *root = NULL;
@@ -237,7 +239,7 @@ int uv_desc_from_json(const char *json, const char *base_dir, struct uv_partitio
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
 	    tok->char_offset != (int)strnlen(json, DEF_MAX_BYTES)) {
 		r = fail(err, errlen, "definition: not valid JSON at byte %d: %s", tok->char_offset,
-			 json_tokener_error_desc(json_tokener_get_error(tok)));
+		         json_tokener_error_desc(json_tokener_get_error(tok)));
 		goto out;
 	}
 	if ((r = parse_top(root, base_dir, tmp, err, errlen)))

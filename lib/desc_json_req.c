@@ -4,7 +4,9 @@
  * 1, docs/definitions.md):
  *
  *   "disks":    [{"image": PATH, "readonly": BOOL,        served by an I/O partition, or
- *                 "direct": BOOL}]                        (direct) by the engine, fast path
+ *                 "direct": BOOL,                         (direct) by the engine, fast path;
+ *                 "limits": {"iops": N,                   at most N requests and B bytes a
+ *                            "bytes_per_sec": B}}]        second, reads and writes together
  *   "nics":     [{"switch": NAME}]                         a port of that switch
  *   "channels": [{"peer": PARTITION, "size_kib": N}]       a memory channel to PARTITION
  *
@@ -17,9 +19,51 @@
 #include "desc_int.h"
 
 #define CHAN_KIB_DEFAULT 64u
+#define LIMIT_IOPS_MAX UINT32_MAX
+#define LIMIT_BPS_MAX (1ull << 50) /* 1 PiB/s: far beyond any disk, far from overflowing */
 
 typedef int (*item_fn)(json_object *o, const char *at, const char *base,
                        struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen);
+
+static int limit_value(json_object *v, const char *path, uint64_t max, uint64_t *out, char *err,
+                       size_t errlen)
+{
+	int r = uv_def_uint(v, path, max, out, err, errlen);
+
+	if (!r && *out == 0)
+		return uv_def_fail(err, errlen, "%s: must be positive (leave it out for no limit)",
+		                   path);
+	return r;
+}
+
+static int disk_limits(json_object *o, const char *at, struct uv_disk_limit *l, char *err,
+                       size_t errlen)
+{
+	char path[80];
+	uint64_t v;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object))
+		return uv_def_fail(err, errlen, "%s: expected an object", at);
+	*l = (struct uv_disk_limit){0};
+	json_object_object_foreach(o, key, val)
+	{
+		snprintf(path, sizeof(path), "%s.%s", at, key);
+		if (!strcmp(key, "iops")) {
+			if ((r = limit_value(val, path, LIMIT_IOPS_MAX, &v, err, errlen)))
+				return r;
+			l->iops = (uint32_t)v;
+		} else if (!strcmp(key, "bytes_per_sec")) {
+			if ((r = limit_value(val, path, LIMIT_BPS_MAX, &v, err, errlen)))
+				return r;
+			l->bytes_per_sec = v;
+		} else {
+			return uv_def_fail(err, errlen, "%s: unknown key (iops, bytes_per_sec)",
+			                   path);
+		}
+	}
+	return 0;
+}
 
 static int disk_item(json_object *o, const char *at, const char *base, struct uv_partition_desc *d,
                      unsigned idx, char *err, size_t errlen)
@@ -46,6 +90,9 @@ static int disk_item(json_object *o, const char *at, const char *base, struct uv
 				return uv_def_fail(err, errlen, "%s: expected true or false", path);
 			k->flags &= ~UV_DISK_F_DIRECT;
 			k->flags |= json_object_get_boolean(val) ? UV_DISK_F_DIRECT : 0;
+		} else if (!strcmp(key, "limits")) {
+			if ((r = disk_limits(val, path, &d->disk_limit[idx], err, errlen)))
+				return r;
 		} else {
 			return uv_def_fail(err, errlen, "%s: unknown key", path);
 		}

@@ -46,8 +46,8 @@ static int direct_check(const char *field, const char *image, const struct stat 
 		                   field, image, (long long)st->st_size);
 	fd = open(image, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
-		return uv_def_fail(err, errlen, "%s: %s: cannot be opened for direct I/O: %s", field,
-		                   image, strerror(errno));
+		return uv_def_fail(err, errlen, "%s: %s: cannot be opened for direct I/O: %s",
+		                   field, image, strerror(errno));
 	close(fd);
 	return 0;
 }
@@ -73,12 +73,30 @@ static int image_check(const char *field, const struct uv_disk_req *k, int check
 	return (k->flags & UV_DISK_F_DIRECT) ? direct_check(field, k->image, &st, err, errlen) : 0;
 }
 
+/* Limits belong to the disks asked for; a limit beyond them, or a reserved bit, is a torn or
+ * hostile record. Any positive value is enforceable; zero means none. */
+static int limits_check(const struct uv_partition_desc *d, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < UV_DISKS_MAX; i++) {
+		const struct uv_disk_limit *l = &d->disk_limit[i];
+
+		if (l->reserved)
+			return uv_def_fail(err, errlen,
+			                   "disks[%u].limits: reserved field is not zero", i);
+		if (i >= d->n_disk && (l->iops || l->bytes_per_sec))
+			return uv_def_fail(err, errlen, "disks[%u].limits: no such disk", i);
+	}
+	return 0;
+}
+
 static int disks_check(const struct uv_partition_desc *d, int check_files, char *err, size_t errlen)
 {
 	char field[32];
 	uint32_t i, j;
 	int r;
 
+	if ((r = limits_check(d, err, errlen)))
+		return r;
 	for (i = 0; i < d->n_disk; i++) {
 		const struct uv_disk_req *k = &d->disk[i];
 

@@ -17,8 +17,8 @@ int api_fail(struct api_err *e, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-static const char *refuse(const char **code, const char *c, char *msg, size_t cap,
-			  const char *what, const char *detail)
+static const char *refuse(const char **code, const char *c, char *msg, size_t cap, const char *what,
+                          const char *detail)
 {
 	*code = c;
 	snprintf(msg, cap, "%s%s", what, detail);
@@ -26,28 +26,29 @@ static const char *refuse(const char **code, const char *c, char *msg, size_t ca
 }
 
 const char *uv_api_envelope(json_object *req, int version, const char *who, json_object **args,
-			    const char **code, char *msg, size_t cap)
+                            const char **code, char *msg, size_t cap)
 {
 	json_object *v;
 
 	if (!req || !json_object_is_type(req, json_type_object))
-		return refuse(code, "bad-request", msg, cap, "a request is one JSON object per line",
-			      "");
+		return refuse(code, "bad-request", msg, cap,
+		              "a request is one JSON object per line", "");
 	json_object_object_foreach(req, key, val)
 	{
 		(void)val;
 		if (strcmp(key, "version") && strcmp(key, "execute") && strcmp(key, "arguments"))
 			return refuse(code, "bad-request", msg, cap, key, ": unknown member");
 	}
-	if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) != version) {
+	if (!json_object_object_get_ex(req, "version", &v) ||
+	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) != version) {
 		*code = "bad-version";
 		snprintf(msg, cap, "version: %s speaks version %d", who, version);
 		return NULL;
 	}
 	if (!json_object_object_get_ex(req, "execute", &v) ||
 	    !json_object_is_type(v, json_type_string))
-		return refuse(code, "bad-request", msg, cap, "execute: expected a command name", "");
+		return refuse(code, "bad-request", msg, cap, "execute: expected a command name",
+		              "");
 	*args = NULL;
 	if (json_object_object_get_ex(req, "arguments", args) &&
 	    !json_object_is_type(*args, json_type_object))
@@ -56,7 +57,7 @@ const char *uv_api_envelope(json_object *req, int version, const char *who, json
 }
 
 int uv_api_args_known(json_object *args, const char *const *allowed, const char *verb,
-		      const char **code, char *msg, size_t cap)
+                      const char **code, char *msg, size_t cap)
 {
 	const char *const *a;
 

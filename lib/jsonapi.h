@@ -20,16 +20,16 @@ struct api_err {
 
 /* Sets e and returns -1, so a failing step reads `return api_fail(e, CODE, ...)`. */
 int api_fail(struct api_err *e, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Checks req's envelope; returns its "execute" (owned by req) and its arguments (NULL if none)
  * in *args, or NULL with *code and msg set. who says whose version is spoken ("the command
  * partition"). */
 const char *uv_api_envelope(json_object *req, int version, const char *who, json_object **args,
-			    const char **code, char *msg, size_t cap);
+                            const char **code, char *msg, size_t cap);
 /* 0 if every member of args is in allowed (NULL-terminated), else -1 with *code and msg set. */
 int uv_api_args_known(json_object *args, const char *const *allowed, const char *verb,
-		      const char **code, char *msg, size_t cap);
+                      const char **code, char *msg, size_t cap);
 /* {"return": ret} when ret is not NULL (taking it), else {"error": {code, message}}. */
 json_object *uv_api_reply(json_object *ret, const char *code, const char *message);
 

@@ -11,8 +11,7 @@ static int hhmm(const char *s, unsigned *min)
 	unsigned h, m;
 	int n = 0;
 
-	if (sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || m > 59 || h > 24 ||
-	    (h == 24 && m))
+	if (sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || m > 59 || h > 24 || (h == 24 && m))
 		return -EINVAL;
 	*min = h * 60 + m;
 	return 0;
@@ -22,8 +21,8 @@ int ops_window_parse(const char *s, uint16_t *from, uint16_t *to)
 {
 	unsigned f, t;
 
-	if (strlen(s) != 11 || s[5] != '-' || hhmm(s, &f) || hhmm(s + 6, &t) ||
-	    f == OPS_DAY_MIN || f == t)
+	if (strlen(s) != 11 || s[5] != '-' || hhmm(s, &f) || hhmm(s + 6, &t) || f == OPS_DAY_MIN ||
+	    f == t)
 		return -EINVAL;
 	*from = (uint16_t)f;
 	*to = (uint16_t)t;
@@ -51,8 +50,8 @@ bool ops_windows_overlap(const struct ops_sched *a, const struct ops_sched *b)
 	return false;
 }
 
-int ops_sched_value(const struct ops_sched *s, size_t n, enum ops_target kind,
-		    const char *target, enum ops_setting setting, unsigned m, uint32_t *value)
+int ops_sched_value(const struct ops_sched *s, size_t n, enum ops_target kind, const char *target,
+                    enum ops_setting setting, unsigned m, uint32_t *value)
 {
 	for (size_t i = 0; i < n; i++)
 		if (s[i].target_kind == kind && s[i].setting == setting &&
@@ -63,8 +62,8 @@ int ops_sched_value(const struct ops_sched *s, size_t n, enum ops_target kind,
 	return 0;
 }
 
-void ops_domain_limits(const struct ops_domain *d, const struct ops_sched *s, size_t n,
-		       unsigned m, uint32_t *memory_mib, uint32_t *cpu_milli)
+void ops_domain_limits(const struct ops_domain *d, const struct ops_sched *s, size_t n, unsigned m,
+                       uint32_t *memory_mib, uint32_t *cpu_milli)
 {
 	if (!ops_sched_value(s, n, OPS_TARGET_DOMAIN, d->name, OPS_SET_MEMORY_MIB, m, memory_mib))
 		*memory_mib = d->memory_mib;
@@ -78,18 +77,18 @@ uint32_t ops_cpu_weight(uint32_t cpu_milli, uint32_t vcpus)
 }
 
 static uint32_t base_share(const struct ops_part *p, const struct ops_sched *s, size_t ns,
-			   unsigned m)
+                           unsigned m)
 {
 	uint32_t v;
 
 	return ops_sched_value(s, ns, OPS_TARGET_PARTITION, p->name, OPS_SET_CPU_SHARE, m, &v)
-		       ? v
-		       : p->cpu_milli;
+	           ? v
+	           : p->cpu_milli;
 }
 
 /* Scales the active members of domain d when they want more than its CPU limit in force. */
 static void fit_domain(struct ops_member *mem, size_t n, const struct ops_domain *d,
-		       const struct ops_sched *s, size_t ns, unsigned m)
+                       const struct ops_sched *s, size_t ns, unsigned m)
 {
 	uint32_t lim_mib, lim_milli;
 	uint64_t sum = 0;
@@ -106,13 +105,14 @@ static void fit_domain(struct ops_member *mem, size_t n, const struct ops_domain
 
 		if (!mem[i].active || strcmp(mem[i].part->domain, d->name))
 			continue;
-		w = ops_cpu_weight(mem[i].want_milli, mem[i].part->vcpus) * (uint64_t)lim_milli / sum;
+		w = ops_cpu_weight(mem[i].want_milli, mem[i].part->vcpus) * (uint64_t)lim_milli /
+		    sum;
 		mem[i].want_milli = w ? (uint32_t)w : 1;
 	}
 }
 
 void ops_shares(struct ops_member *mem, size_t n, const struct ops_domain *doms, size_t nd,
-		const struct ops_sched *s, size_t ns, unsigned m)
+                const struct ops_sched *s, size_t ns, unsigned m)
 {
 	for (size_t i = 0; i < n; i++)
 		mem[i].want_milli = base_share(mem[i].part, s, ns, m);
@@ -121,21 +121,23 @@ void ops_shares(struct ops_member *mem, size_t n, const struct ops_domain *doms,
 }
 
 int ops_domain_admit(const char *domain, uint32_t limit_mib, uint32_t limit_milli,
-		     uint64_t used_mib, uint64_t used_milli, uint32_t mem_mib, uint32_t cpu_milli,
-		     char *err, size_t errlen)
+                     uint64_t used_mib, uint64_t used_milli, uint32_t mem_mib, uint32_t cpu_milli,
+                     char *err, size_t errlen)
 {
 	if (limit_mib && used_mib + mem_mib > limit_mib) {
-		snprintf(err, errlen, "domain %s: %u MiB more would make %llu MiB, over its limit "
-				      "of %u MiB (%llu MiB in use)",
-			 domain, mem_mib, (unsigned long long)(used_mib + mem_mib), limit_mib,
-			 (unsigned long long)used_mib);
+		snprintf(err, errlen,
+		         "domain %s: %u MiB more would make %llu MiB, over its limit "
+		         "of %u MiB (%llu MiB in use)",
+		         domain, mem_mib, (unsigned long long)(used_mib + mem_mib), limit_mib,
+		         (unsigned long long)used_mib);
 		return -ENOSPC;
 	}
 	if (limit_milli && used_milli + cpu_milli > limit_milli) {
-		snprintf(err, errlen, "domain %s: %.3f CPU more would make %.3f, over its limit of "
-				      "%.3f CPU (%.3f in use)",
-			 domain, cpu_milli / 1000.0, (double)(used_milli + cpu_milli) / 1000.0,
-			 limit_milli / 1000.0, (double)used_milli / 1000.0);
+		snprintf(err, errlen,
+		         "domain %s: %.3f CPU more would make %.3f, over its limit of "
+		         "%.3f CPU (%.3f in use)",
+		         domain, cpu_milli / 1000.0, (double)(used_milli + cpu_milli) / 1000.0,
+		         limit_milli / 1000.0, (double)used_milli / 1000.0);
 		return -ENOSPC;
 	}
 	return 0;

@@ -12,32 +12,40 @@
 #include "opsdb_int.h"
 
 static const char schema[] =
-	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
-	"CREATE TABLE domains (name TEXT PRIMARY KEY, memory_mib INTEGER NOT NULL,"
-	" cpu_milli INTEGER NOT NULL);"
-	"CREATE TABLE partitions (name TEXT PRIMARY KEY, domain TEXT REFERENCES domains(name),"
-	" autostart INTEGER NOT NULL, memory_mib INTEGER NOT NULL, vcpus INTEGER NOT NULL,"
-	" cpu_milli INTEGER NOT NULL, definition TEXT NOT NULL, base_dir TEXT);"
-	"CREATE TABLE schedules (id INTEGER PRIMARY KEY, target_kind INTEGER NOT NULL,"
-	" target TEXT NOT NULL, from_min INTEGER NOT NULL, to_min INTEGER NOT NULL,"
-	" setting INTEGER NOT NULL, value INTEGER NOT NULL);";
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+    "CREATE TABLE domains (name TEXT PRIMARY KEY, memory_mib INTEGER NOT NULL,"
+    " cpu_milli INTEGER NOT NULL);"
+    "CREATE TABLE partitions (name TEXT PRIMARY KEY, domain TEXT REFERENCES domains(name),"
+    " autostart INTEGER NOT NULL, memory_mib INTEGER NOT NULL, vcpus INTEGER NOT NULL,"
+    " cpu_milli INTEGER NOT NULL, definition TEXT NOT NULL, base_dir TEXT);"
+    "CREATE TABLE schedules (id INTEGER PRIMARY KEY, target_kind INTEGER NOT NULL,"
+    " target TEXT NOT NULL, from_min INTEGER NOT NULL, to_min INTEGER NOT NULL,"
+    " setting INTEGER NOT NULL, value INTEGER NOT NULL);";
 
 int opsdb_errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW: return 0;
-	case SQLITE_CONSTRAINT: return -EEXIST;
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return -EBUSY;
-	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
 	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT: return -EBADMSG;
+	case SQLITE_CORRUPT:
+		return -EBADMSG;
 	case SQLITE_READONLY:
-	case SQLITE_PERM: return -EACCES;
-	case SQLITE_FULL: return -ENOSPC;
-	default: return -EIO;
+	case SQLITE_PERM:
+		return -EACCES;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	default:
+		return -EIO;
 	}
 }
 
@@ -46,15 +54,9 @@ static int exec(struct opsdb *db, const char *sql)
 	return opsdb_errno(sqlite3_exec(db->db, sql, NULL, NULL, NULL));
 }
 
-int opsdb_begin(struct opsdb *db)
-{
-	return exec(db, "BEGIN IMMEDIATE");
-}
+int opsdb_begin(struct opsdb *db) { return exec(db, "BEGIN IMMEDIATE"); }
 
-int opsdb_commit(struct opsdb *db)
-{
-	return exec(db, "COMMIT");
-}
+int opsdb_commit(struct opsdb *db) { return exec(db, "COMMIT"); }
 
 void opsdb_rollback(struct opsdb *db)
 {
@@ -97,8 +99,8 @@ int opsdb_run(struct opsdb *db, const char *sql, const char *a, const char *b)
 }
 
 int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
-		  int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
-		  size_t *n)
+                  int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
+                  size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	char *a = NULL, *b;
@@ -173,7 +175,7 @@ static int check_schema(struct opsdb *db, const char *path, char *err, size_t er
 	if (!tables) {
 		if ((r = create_schema(db)))
 			snprintf(err, errlen, "%s: cannot create the schema: %s", path,
-				 sqlite3_errmsg(db->db));
+			         sqlite3_errmsg(db->db));
 		return r;
 	}
 	if ((r = one_int(db, "SELECT version FROM schema_version", &version))) {
@@ -182,7 +184,7 @@ static int check_schema(struct opsdb *db, const char *path, char *err, size_t er
 	}
 	if (version != OPSDB_SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %lld; this ultra-ops reads version %d",
-			 path, version, OPSDB_SCHEMA_VERSION);
+		         path, version, OPSDB_SCHEMA_VERSION);
 		return -EPROTO;
 	}
 	return 0;
@@ -197,7 +199,8 @@ static int integrity(struct opsdb *db, const char *path, char *err, size_t errle
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		s = sqlite3_column_text(st, 0);
 		if (!s || strcmp((const char *)s, "ok")) {
-			snprintf(err, errlen, "%s: damaged store: %s", path, s ? (const char *)s : "?");
+			snprintf(err, errlen, "%s: damaged store: %s", path,
+			         s ? (const char *)s : "?");
 			r = -EBADMSG;
 		}
 	} else {
@@ -218,7 +221,8 @@ int opsdb_open(const char *path, struct opsdb **out, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
-		snprintf(err, errlen, "%s: %s", path, db->db ? sqlite3_errmsg(db->db) : "no memory");
+		snprintf(err, errlen, "%s: %s", path,
+		         db->db ? sqlite3_errmsg(db->db) : "no memory");
 		r = -EIO;
 		goto fail;
 	}
@@ -226,7 +230,7 @@ int opsdb_open(const char *path, struct opsdb **out, char *err, size_t errlen)
 	if ((r = exec(db, "PRAGMA journal_mode=WAL")) || (r = exec(db, "PRAGMA foreign_keys=ON")) ||
 	    (r = exec(db, "PRAGMA synchronous=FULL"))) {
 		snprintf(err, errlen, "%s: not an ultra-ops store (%s)", path,
-			 sqlite3_errmsg(db->db));
+		         sqlite3_errmsg(db->db));
 		goto fail;
 	}
 	if ((r = check_schema(db, path, err, errlen)) || (r = integrity(db, path, err, errlen)))

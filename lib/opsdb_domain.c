@@ -40,8 +40,10 @@ static int row(sqlite3_stmt *st, void *out)
 int opsdb_domain_get(struct opsdb *db, const char *name, struct ops_domain *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db->db, "SELECT name, memory_mib, cpu_milli FROM domains "
-					    "WHERE name = ?", -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(db->db,
+	                            "SELECT name, memory_mib, cpu_milli FROM domains "
+	                            "WHERE name = ?",
+	                            -1, &st, NULL);
 
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -55,7 +57,7 @@ int opsdb_domain_get(struct opsdb *db, const char *name, struct ops_domain *out)
 int opsdb_domain_list(struct opsdb *db, struct ops_domain **out, size_t *n)
 {
 	return opsdb_collect(db, "SELECT name, memory_mib, cpu_milli FROM domains ORDER BY name",
-			     sizeof(**out), row, NULL, (void **)out, n);
+	                     sizeof(**out), row, NULL, (void **)out, n);
 }
 
 /* A domain with partitions in it stays: they would lose their limits silently. Its schedules
@@ -69,7 +71,7 @@ int opsdb_domain_del(struct opsdb *db, const char *name)
 		return r;
 	if (!(r = opsdb_domain_get(db, name, &d)) &&
 	    !(r = opsdb_run(db, "DELETE FROM schedules WHERE target_kind = 1 AND target = ?", name,
-			    NULL)))
+	                    NULL)))
 		r = opsdb_run(db, "DELETE FROM domains WHERE name = ?", name, NULL);
 	if (r == -EEXIST) /* the foreign key of a partition in it */
 		r = -EBUSY;

@@ -22,8 +22,8 @@ int opsdb_run(struct opsdb *db, const char *sql, const char *a, const char *b);
 /* Every row of sql, each turned by row() into one elem-sized element of a malloc'ed array;
  * on failure nothing is returned (row's own allocations are undone by clear, if given). */
 int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
-		  int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
-		  size_t *n);
+                  int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
+                  size_t *n);
 /* A malloc'ed copy of a text column, or NULL. */
 char *opsdb_text(sqlite3_stmt *st, int col);
 

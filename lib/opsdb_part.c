@@ -19,8 +19,10 @@ int opsdb_part_add(struct opsdb *db, const struct ops_part *p)
 		return r;
 	if (p->domain[0] && (r = opsdb_domain_get(db, p->domain, &d)))
 		return opsdb_write_end(db, own, r);
-	rc = sqlite3_prepare_v2(db->db, "INSERT INTO partitions (" PART_COLS ") VALUES "
-					"(?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db->db,
+	                        "INSERT INTO partitions (" PART_COLS ") VALUES "
+	                        "(?, ?, ?, ?, ?, ?, ?, ?)",
+	                        -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
 		if (p->domain[0])
@@ -76,8 +78,10 @@ static int row(sqlite3_stmt *st, void *out)
 int opsdb_part_get(struct opsdb *db, const char *name, struct ops_part *out)
 {
 	sqlite3_stmt *st = NULL;
-	int r = -ENOENT, rc = sqlite3_prepare_v2(db->db, "SELECT " PART_COLS " FROM partitions "
-						"WHERE name = ?", -1, &st, NULL);
+	int r = -ENOENT, rc = sqlite3_prepare_v2(db->db,
+	                                         "SELECT " PART_COLS " FROM partitions "
+	                                         "WHERE name = ?",
+	                                         -1, &st, NULL);
 
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -90,15 +94,12 @@ int opsdb_part_get(struct opsdb *db, const char *name, struct ops_part *out)
 	return r;
 }
 
-static void clear(void *p)
-{
-	ops_part_clear(p);
-}
+static void clear(void *p) { ops_part_clear(p); }
 
 int opsdb_part_list(struct opsdb *db, struct ops_part **out, size_t *n)
 {
 	return opsdb_collect(db, "SELECT " PART_COLS " FROM partitions ORDER BY name",
-			     sizeof(**out), row, clear, (void **)out, n);
+	                     sizeof(**out), row, clear, (void **)out, n);
 }
 
 int opsdb_part_del(struct opsdb *db, const char *name)
@@ -110,8 +111,10 @@ int opsdb_part_del(struct opsdb *db, const char *name)
 		return r;
 	if (!(r = opsdb_part_get(db, name, &p))) {
 		ops_part_clear(&p);
-		if (!(r = opsdb_run(db, "DELETE FROM schedules WHERE target_kind = 0 AND "
-					"target = ?", name, NULL)))
+		if (!(r = opsdb_run(db,
+		                    "DELETE FROM schedules WHERE target_kind = 0 AND "
+		                    "target = ?",
+		                    name, NULL)))
 			r = opsdb_run(db, "DELETE FROM partitions WHERE name = ?", name, NULL);
 	}
 	return opsdb_write_end(db, own, r);

@@ -31,9 +31,10 @@ int opsdb_sched_add(struct opsdb *db, struct ops_sched *s)
 		return r;
 	if ((r = target_exists(db, s)))
 		return opsdb_write_end(db, own, r);
-	rc = sqlite3_prepare_v2(db->db, "INSERT INTO schedules (target_kind, target, from_min, "
-					"to_min, setting, value) VALUES (?, ?, ?, ?, ?, ?)", -1,
-				&st, NULL);
+	rc = sqlite3_prepare_v2(db->db,
+	                        "INSERT INTO schedules (target_kind, target, from_min, "
+	                        "to_min, setting, value) VALUES (?, ?, ?, ?, ?, ?)",
+	                        -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int(st, 1, s->target_kind);
 		sqlite3_bind_text(st, 2, s->target, -1, SQLITE_STATIC);
@@ -84,7 +85,8 @@ static int row(sqlite3_stmt *st, void *out)
 
 int opsdb_sched_list(struct opsdb *db, struct ops_sched **out, size_t *n)
 {
-	return opsdb_collect(db, "SELECT id, target_kind, target, from_min, to_min, setting, value "
-				 "FROM schedules ORDER BY id",
-			     sizeof(**out), row, NULL, (void **)out, n);
+	return opsdb_collect(db,
+	                     "SELECT id, target_kind, target, from_min, to_min, setting, value "
+	                     "FROM schedules ORDER BY id",
+	                     sizeof(**out), row, NULL, (void **)out, n);
 }

@@ -5,15 +5,11 @@
 #include <errno.h>
 #include <string.h>
 
-static uint64_t align_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) & ~(a - 1);
-}
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 
 static int pool_ok(uint64_t pool_bytes)
 {
-	return pool_bytes && pool_bytes <= UV_PM_POOL_MAX &&
-	       pool_bytes % UV_PM_TIER_BYTES(0) == 0;
+	return pool_bytes && pool_bytes <= UV_PM_POOL_MAX && pool_bytes % UV_PM_TIER_BYTES(0) == 0;
 }
 
 uint32_t uv_pagemap_ipages_for(uint64_t pool_bytes)
@@ -24,7 +20,7 @@ uint32_t uv_pagemap_ipages_for(uint64_t pool_bytes)
 		return 0;
 	/* One page per 4 MiB block and per 4 GiB block that may be sub-allocated, plus the root. */
 	return (uint32_t)((pages + pm_pages(1) - 1) / pm_pages(1) +
-			  (pages + pm_pages(2) - 1) / pm_pages(2) + 1);
+	                  (pages + pm_pages(2) - 1) / pm_pages(2) + 1);
 }
 
 static uint64_t meta_end(uint32_t n_ipages)
@@ -186,7 +182,7 @@ int uv_pagemap_init(struct uv_pagemap *pm, void *area, size_t area_size, uint64_
 	 * stay sub-allocated for good, which is what keeps them from ever coalescing. */
 	if (pool_bytes < UV_PM_POOL_MAX) {
 		r = pm_range(&tmp, pool_bytes, UV_PM_POOL_MAX - pool_bytes, UV_PM_E_FREE,
-			     UV_PM_E_UNAVAIL);
+		             UV_PM_E_UNAVAIL);
 		if (r < 0) {
 			h->magic = 0;
 			return r == -ENOMEM ? -EINVAL : r;

@@ -82,15 +82,15 @@ int uv_pagemap_init(struct uv_pagemap *pm, void *area, size_t area_size, uint64_
  * Writes up to cap extents (largest tier first, address order within a tier) and their number
  * to *n_ext. On failure *n_ext is untouched and ext[] holds scratch (it is the undo list). */
 int uv_pagemap_alloc(struct uv_pagemap *pm, uint32_t owner, uint64_t bytes,
-		     struct uv_pm_extent *ext, size_t cap, size_t *n_ext);
+                     struct uv_pm_extent *ext, size_t cap, size_t *n_ext);
 /* Takes exactly these page-aligned ranges for owner, or none of them: -EBUSY if any page is
  * not free (including overlaps within the list). Used when the audit log replays a grant. */
 int uv_pagemap_claim(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_extent *ext,
-		     size_t n);
+                     size_t n);
 /* Frees these ranges, every page of which must be owned by owner (-EINVAL otherwise, nothing
  * freed). Free blocks coalesce and emptied index pages return to the free list. */
 int uv_pagemap_free(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_extent *ext,
-		    size_t n);
+                    size_t n);
 /* Frees every block of owner; returns the number of 4 KiB pages freed. */
 int64_t uv_pagemap_free_owner(struct uv_pagemap *pm, uint32_t owner);
 

@@ -43,8 +43,9 @@ static int find_free(const struct uv_pagemap *pm, unsigned t, uint32_t *page, un
 		ents = pm_entries(pm, k);
 		for (i = 0; i < PM_FAN; i++) {
 			e = ents[i];
-			if (level - 1 == t ? e == UV_PM_E_FREE :
-					     pm_is_sub(e) && pm_meta(pm, e & UV_PM_E_VALUE)->nfree[t])
+			if (level - 1 == t
+			        ? e == UV_PM_E_FREE
+			        : pm_is_sub(e) && pm_meta(pm, e & UV_PM_E_VALUE)->nfree[t])
 				break;
 		}
 		if (i == PM_FAN)
@@ -69,13 +70,13 @@ static int record(struct take *tk, uint64_t off, unsigned t)
 	}
 	if (tk->n == tk->cap)
 		return -ENOBUFS;
-	tk->ext[tk->n++] = (struct uv_pm_extent){ .offset = off, .size = size, .tier = t };
+	tk->ext[tk->n++] = (struct uv_pm_extent){.offset = off, .size = size, .tier = t};
 	return 0;
 }
 
 /* Takes free tier-t entries of page k from slot on, while the request still needs whole ones. */
 static int take_from_page(struct uv_pagemap *pm, struct take *tk, uint32_t k, unsigned slot,
-			  unsigned t)
+                          unsigned t)
 {
 	uint32_t *ents = pm_entries(pm, k);
 	uint64_t base = page_base(pm, k);
@@ -165,8 +166,8 @@ static int take_tier(struct uv_pagemap *pm, struct take *tk, unsigned t)
 		return 0;
 	}
 	if (pm->h->free_blocks[t])
-		return pm_is_sub(pm->h->root) ? take_walk(pm, tk, pm->h->root & UV_PM_E_VALUE, t) :
-						-EUCLEAN;
+		return pm_is_sub(pm->h->root) ? take_walk(pm, tk, pm->h->root & UV_PM_E_VALUE, t)
+		                              : -EUCLEAN;
 	r = split_down_to(pm, t, &k);
 	if (r < 0)
 		return r;
@@ -194,9 +195,9 @@ static int take_all(struct uv_pagemap *pm, struct take *tk)
 }
 
 int uv_pagemap_alloc(struct uv_pagemap *pm, uint32_t owner, uint64_t bytes,
-		     struct uv_pm_extent *ext, size_t cap, size_t *n_ext)
+                     struct uv_pm_extent *ext, size_t cap, size_t *n_ext)
 {
-	struct take tk = { .owner = owner, .ext = ext, .cap = cap };
+	struct take tk = {.owner = owner, .ext = ext, .cap = cap};
 	size_t i;
 	int r;
 

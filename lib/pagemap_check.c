@@ -18,13 +18,13 @@ struct chk {
 };
 
 static int check_entry(struct chk *c, uint32_t e, unsigned t, uint64_t base, uint32_t k,
-		       unsigned slot, uint64_t acc[UV_PM_TIERS]);
+                       unsigned slot, uint64_t acc[UV_PM_TIERS]);
 
 static int check_page(struct chk *c, uint32_t n, uint32_t parent, unsigned slot, unsigned level,
-		      uint64_t base, uint64_t acc[UV_PM_TIERS])
+                      uint64_t base, uint64_t acc[UV_PM_TIERS])
 {
 	const struct uv_pagemap_imeta *m;
-	uint64_t local[UV_PM_TIERS] = { 0 };
+	uint64_t local[UV_PM_TIERS] = {0};
 	unsigned i, t;
 	int r;
 
@@ -37,7 +37,7 @@ static int check_page(struct chk *c, uint32_t n, uint32_t parent, unsigned slot,
 		return -EUCLEAN;
 	for (i = 0; i < PM_FAN; i++) {
 		r = check_entry(c, pm_entries(c->pm, n)[i], level - 1,
-				base + ((uint64_t)i << UV_PM_TIER_SHIFT(level - 1)), n, i, local);
+		                base + ((uint64_t)i << UV_PM_TIER_SHIFT(level - 1)), n, i, local);
 		if (r < 0)
 			return r;
 	}
@@ -52,7 +52,7 @@ static int check_page(struct chk *c, uint32_t n, uint32_t parent, unsigned slot,
 }
 
 static int check_entry(struct chk *c, uint32_t e, unsigned t, uint64_t base, uint32_t k,
-		       unsigned slot, uint64_t acc[UV_PM_TIERS])
+                       unsigned slot, uint64_t acc[UV_PM_TIERS])
 {
 	uint64_t pool = c->pm->h->pool_bytes;
 
@@ -87,8 +87,8 @@ static int check_free_list(struct chk *c)
 int uv_pagemap_check(const struct uv_pagemap *pm)
 {
 	const struct uv_pagemap_hdr *h = pm->h;
-	struct chk c = { .pm = pm };
-	uint64_t acc[UV_PM_TIERS] = { 0 }, pages = 0;
+	struct chk c = {.pm = pm};
+	uint64_t acc[UV_PM_TIERS] = {0}, pages = 0;
 	unsigned t;
 	int r;
 

@@ -27,13 +27,13 @@ int uv_desc_offset_of(uint32_t partition, uint64_t wordsize, uint64_t *off)
 	if (partition > UV_PM_E_VALUE)
 		return -EINVAL;
 	return uv_desc_offset(partition >> 20, (partition >> 10) & FIELD_MASK,
-			      partition & FIELD_MASK, wordsize, off);
+	                      partition & FIELD_MASK, wordsize, off);
 }
 
 int uv_pm_index_encode(uint64_t offset, unsigned tier, uint32_t *index)
 {
-	static const uint32_t prefix[UV_PM_TIERS] = { UV_PM_IX_SUB4G | UV_PM_IX_SUB4M,
-						      UV_PM_IX_SUB4G, 0, UV_PM_IX_SUB4M };
+	static const uint32_t prefix[UV_PM_TIERS] = {UV_PM_IX_SUB4G | UV_PM_IX_SUB4M,
+	                                             UV_PM_IX_SUB4G, 0, UV_PM_IX_SUB4M};
 	uint64_t pages = offset >> UV_PM_PAGE_SHIFT;
 
 	if (tier >= UV_PM_TIERS || offset >= UV_PM_POOL_MAX ||

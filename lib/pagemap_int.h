@@ -8,10 +8,7 @@
 #define PM_TOP 3 /* tier of the root entry */
 #define PM_FAN UV_PM_FANOUT
 
-static inline uint64_t pm_pages(unsigned tier)
-{
-	return 1ull << (UV_PM_SCALE_SHIFT * tier);
-}
+static inline uint64_t pm_pages(unsigned tier) { return 1ull << (UV_PM_SCALE_SHIFT * tier); }
 
 static inline uint32_t *pm_entries(const struct uv_pagemap *pm, uint32_t k)
 {
@@ -34,10 +31,7 @@ static inline int pm_is_sub(uint32_t e)
 	return (e & (UV_PM_E_SUB | UV_PM_E_OWNED)) == UV_PM_E_SUB;
 }
 
-static inline uint32_t pm_owned(uint32_t owner)
-{
-	return UV_PM_E_OWNED | owner;
-}
+static inline uint32_t pm_owned(uint32_t owner) { return UV_PM_E_OWNED | owner; }
 
 /* Writers bracket every change so concurrent readers can detect a torn read. */
 static inline void pm_write_begin(struct uv_pagemap *pm)

@@ -39,7 +39,7 @@ static uint64_t splits_needed(const struct range_op *op, uint64_t base, unsigned
 
 /* First and last child slot of a tier-t block at base that the range touches. */
 static void child_span(const struct range_op *op, uint64_t base, unsigned tier, unsigned *first,
-		       unsigned *last)
+                       unsigned *last)
 {
 	unsigned shift = UV_PM_TIER_SHIFT(tier - 1);
 	uint64_t lo = op->a > base ? op->a : base;
@@ -51,7 +51,7 @@ static void child_span(const struct range_op *op, uint64_t base, unsigned tier, 
 }
 
 static int range_check(const struct uv_pagemap *pm, uint32_t e, unsigned tier, uint64_t base,
-		       struct range_op *op)
+                       struct range_op *op)
 {
 	unsigned i, first, last;
 	uint32_t *ents;
@@ -81,7 +81,7 @@ static int range_check(const struct uv_pagemap *pm, uint32_t e, unsigned tier, u
 }
 
 static void range_apply(struct uv_pagemap *pm, uint32_t k, unsigned slot, unsigned tier,
-			uint64_t base, const struct range_op *op)
+                        uint64_t base, const struct range_op *op)
 {
 	uint32_t *ep = pm_entry(pm, k, slot), *cp, n;
 	unsigned i, first, last;
@@ -122,7 +122,7 @@ static void range_apply(struct uv_pagemap *pm, uint32_t k, unsigned slot, unsign
 
 int pm_range(struct uv_pagemap *pm, uint64_t off, uint64_t size, uint32_t expect, uint32_t set)
 {
-	struct range_op op = { .a = off, .b = off + size, .expect = expect, .set = set };
+	struct range_op op = {.a = off, .b = off + size, .expect = expect, .set = set};
 	int r;
 
 	r = range_check(pm, pm->h->root, PM_TOP, 0, &op);
@@ -142,8 +142,8 @@ static int extent_ok(const struct uv_pagemap *pm, const struct uv_pm_extent *e)
 	       e->offset < pm->h->pool_bytes && e->size <= pm->h->pool_bytes - e->offset;
 }
 
-static int extents_ok(const struct uv_pagemap *pm, uint32_t owner,
-		      const struct uv_pm_extent *ext, size_t n)
+static int extents_ok(const struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_extent *ext,
+                      size_t n)
 {
 	size_t i;
 
@@ -158,7 +158,7 @@ static int extents_ok(const struct uv_pagemap *pm, uint32_t owner,
 /* Applies ext[0..n) one by one; on failure undoes the ones done, newest first. Undoing cannot
  * fail: it only needs the index pages that the forward step just released. */
 static int apply_all(struct uv_pagemap *pm, const struct uv_pm_extent *ext, size_t n,
-		     uint32_t expect, uint32_t set)
+                     uint32_t expect, uint32_t set)
 {
 	size_t i;
 	int r = 0;
@@ -177,15 +177,14 @@ static int apply_all(struct uv_pagemap *pm, const struct uv_pm_extent *ext, size
 }
 
 int uv_pagemap_claim(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_extent *ext,
-		     size_t n)
+                     size_t n)
 {
 	if (!extents_ok(pm, owner, ext, n))
 		return -EINVAL;
 	return apply_all(pm, ext, n, UV_PM_E_FREE, pm_owned(owner));
 }
 
-int uv_pagemap_free(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_extent *ext,
-		    size_t n)
+int uv_pagemap_free(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_extent *ext, size_t n)
 {
 	int r;
 
@@ -197,7 +196,7 @@ int uv_pagemap_free(struct uv_pagemap *pm, uint32_t owner, const struct uv_pm_ex
 }
 
 static uint64_t free_owner_at(struct uv_pagemap *pm, uint32_t k, unsigned slot, unsigned tier,
-			      uint32_t want)
+                              uint32_t want)
 {
 	uint32_t *ep = pm_entry(pm, k, slot), *ents, n;
 	uint64_t freed = 0;

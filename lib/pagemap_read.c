@@ -29,12 +29,12 @@ int uv_pagemap_view_attach(struct uv_pagemap_view *v, const void *area, size_t a
 	    h->ipage_off % UV_PM_IPAGE_BYTES || h->ipage_off > area_size || ipage_end > area_size)
 		return -EUCLEAN;
 	*v = (struct uv_pagemap_view){
-		.base = area,
-		.area_size = area_size,
-		.pool_bytes = h->pool_bytes,
-		.n_ipages = h->n_ipages,
-		.meta_off = h->meta_off,
-		.ipage_off = h->ipage_off,
+	    .base = area,
+	    .area_size = area_size,
+	    .pool_bytes = h->pool_bytes,
+	    .n_ipages = h->n_ipages,
+	    .meta_off = h->meta_off,
+	    .ipage_off = h->ipage_off,
 	};
 	return 0;
 }
@@ -57,24 +57,21 @@ int uv_pagemap_read_changed(const struct uv_pagemap_view *v, uint32_t seq)
 
 static uint32_t load_entry(const struct uv_pagemap_view *v, uint32_t k, unsigned slot)
 {
-	const uint32_t *ents = (const uint32_t *)(v->base + v->ipage_off +
-						 (uint64_t)k * UV_PM_IPAGE_BYTES);
+	const uint32_t *ents =
+	    (const uint32_t *)(v->base + v->ipage_off + (uint64_t)k * UV_PM_IPAGE_BYTES);
 
 	return __atomic_load_n(&ents[slot], __ATOMIC_RELAXED);
 }
 
-static int is_sub(uint32_t e)
-{
-	return (e & (UV_PM_E_SUB | UV_PM_E_OWNED)) == UV_PM_E_SUB;
-}
+static int is_sub(uint32_t e) { return (e & (UV_PM_E_SUB | UV_PM_E_OWNED)) == UV_PM_E_SUB; }
 
 /* Fills b from a leaf entry e for the tier-t block at base; -EUCLEAN if e is no valid leaf. */
 static int classify(const struct uv_pagemap_view *v, uint32_t e, unsigned t, uint64_t base,
-		    struct uv_pm_block *b)
+                    struct uv_pm_block *b)
 {
 	int past_end = base + UV_PM_TIER_BYTES(t) > v->pool_bytes;
 
-	*b = (struct uv_pm_block){ .offset = base, .size = UV_PM_TIER_BYTES(t), .tier = t };
+	*b = (struct uv_pm_block){.offset = base, .size = UV_PM_TIER_BYTES(t), .tier = t};
 	if (e == UV_PM_E_UNAVAIL) {
 		b->state = UV_PM_UNAVAIL;
 		return base >= v->pool_bytes ? 0 : -EUCLEAN;
@@ -181,7 +178,7 @@ static int walk_entry(struct walk *w, uint32_t e, unsigned t, uint64_t base)
 	w->budget--;
 	for (i = 0; i < UV_PM_FANOUT; i++) {
 		r = walk_entry(w, load_entry(w->v, k, i), t - 1,
-			       base + ((uint64_t)i << UV_PM_TIER_SHIFT(t - 1)));
+		               base + ((uint64_t)i << UV_PM_TIER_SHIFT(t - 1)));
 		if (r)
 			return r;
 	}
@@ -190,7 +187,7 @@ static int walk_entry(struct walk *w, uint32_t e, unsigned t, uint64_t base)
 
 int uv_pagemap_walk(const struct uv_pagemap_view *v, uint32_t owner, uv_pm_walk_cb cb, void *ctx)
 {
-	struct walk w = { .v = v, .owner = owner, .cb = cb, .ctx = ctx, .budget = v->n_ipages };
+	struct walk w = {.v = v, .owner = owner, .cb = cb, .ctx = ctx, .budget = v->n_ipages};
 	int r;
 
 	if (!cb || (owner != UV_PM_NONE && owner > UV_PM_OWNER_MAX))

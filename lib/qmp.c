@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "qmp.h"
+#include "fdpass.h"
 #include "unixsock.h"
 
 #include <errno.h>
@@ -138,8 +139,32 @@ static int send_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
+/* The request goes out in one piece: with fd >= 0, in one message carrying it (SCM_RIGHTS),
+ * which is how QEMU takes an fd for add-fd and getfd. */
+static int send_request(struct qmp *q, const char *s, int fd)
+{
+	int r;
+
+	if (fd < 0) {
+		r = send_all(q->fd, s, strlen(s));
+		return r ? r : send_all(q->fd, "\n", 1);
+	}
+	char *line = NULL;
+	if (asprintf(&line, "%s\n", s) < 0)
+		return -ENOMEM;
+	r = uv_send_fds(q->fd, line, strlen(line), &fd, 1);
+	free(line);
+	return r;
+}
+
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args, json_object **ret, char *err,
-		size_t errlen)
+                size_t errlen)
+{
+	return qmp_execute_fd(q, cmd, args, -1, ret, err, errlen);
+}
+
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
+                   char *err, size_t errlen)
 {
 	json_object *req = json_object_new_object(), *answer = NULL, *v, *id;
 	unsigned long my_id = ++q->next_id;
@@ -153,9 +178,7 @@ int qmp_execute(struct qmp *q, const char *cmd, json_object *args, json_object *
 		json_object_object_add(req, "arguments", json_object_get(args));
 	json_object_object_add(req, "id", json_object_new_int64((int64_t)my_id));
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	r = send_all(q->fd, s, strlen(s));
-	if (!r)
-		r = send_all(q->fd, "\n", 1);
+	r = send_request(q, s, fd);
 	json_object_put(req);
 	if (r)
 		goto out;
@@ -186,7 +209,7 @@ out:
 }
 
 int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
-	     struct qmp **out)
+             struct qmp **out)
 {
 	struct qmp *q;
 	json_object *greeting = NULL;
@@ -231,7 +254,4 @@ void qmp_close(struct qmp *q)
 	free(q);
 }
 
-int qmp_fd(const struct qmp *q)
-{
-	return q->fd;
-}
+int qmp_fd(const struct qmp *q) { return q->fd; }

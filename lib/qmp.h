@@ -13,7 +13,7 @@ typedef void (*qmp_event_fn)(void *opaque, const char *event, json_object *data)
 
 /* Connects to path, negotiates capabilities. timeout_ms bounds every wait. */
 int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
-	     struct qmp **out);
+             struct qmp **out);
 void qmp_close(struct qmp *q);
 int qmp_fd(const struct qmp *q);
 
@@ -21,7 +21,11 @@ int qmp_fd(const struct qmp *q);
  * On success *ret (if not NULL) holds the "return" member (caller puts it). A QMP error gives
  * -EIO with the error's description in err. */
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args, json_object **ret, char *err,
-		size_t errlen);
+                size_t errlen);
+
+/* The same, passing fd along with the request (QEMU's add-fd, getfd); fd stays the caller's. */
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
+                   char *err, size_t errlen);
 
 /* Reads whatever the socket has and delivers events. Returns -EPIPE when QEMU hung up. */
 int qmp_dispatch(struct qmp *q);

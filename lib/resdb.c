@@ -299,7 +299,8 @@ int uv_resdb_read_desc(const struct uv_resdb_view *v, uint32_t partition,
 
 int uv_resdb_read_chan(const struct uv_resdb_view *v, uint32_t i, struct uv_resdb_chan *out)
 {
-	const uint8_t *recp = v->base + v->geo.chan_off + (uint64_t)i * sizeof(struct uv_resdb_chan);
+	const uint8_t *recp =
+	    v->base + v->geo.chan_off + (uint64_t)i * sizeof(struct uv_resdb_chan);
 	struct uv_resdb_chan ch;
 	int r;
 

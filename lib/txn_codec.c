@@ -71,8 +71,8 @@ static enum uv_txn_reason check_memory(const struct uv_txn *t)
 		if (t->hdr.type != UV_TXN_GRANT_MEMORY)
 			return UV_TXN_BAD_COUNT;
 		return t->u.memory.bytes && t->u.memory.bytes % UV_TXN_PAGE_SIZE == 0
-			       ? UV_TXN_OK
-			       : UV_TXN_BAD_VALUE;
+		           ? UV_TXN_OK
+		           : UV_TXN_BAD_VALUE;
 	}
 	for (i = 0; i < t->u.memory.n_extents; i++) {
 		struct uv_txn_extent e = uv_txn_extent_at(t, i);

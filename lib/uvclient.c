@@ -37,7 +37,7 @@ int uv_client_connect(const char *path, int *sock_out)
 }
 
 int uv_client_call(int sock, const struct uv_ctl_req *req, struct uv_ctl_resp *resp, int *fds,
-		   unsigned max_fds, unsigned *n_fds)
+                   unsigned max_fds, unsigned *n_fds)
 {
 	ssize_t n;
 	int r;
@@ -59,10 +59,13 @@ int uv_client_call(int sock, const struct uv_ctl_req *req, struct uv_ctl_resp *r
 }
 
 int uv_client_simple(int sock, enum uv_ctl_op op, uint32_t partition, uint8_t role, int *fds,
-		     unsigned max_fds, unsigned *n_fds, uint64_t *size, char *err, size_t errlen)
+                     unsigned max_fds, unsigned *n_fds, uint64_t *size, char *err, size_t errlen)
 {
-	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION, .op = op,
-				 .partition = partition, .role = role};
+	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC,
+	                         .version = UV_CTL_VERSION,
+	                         .op = op,
+	                         .partition = partition,
+	                         .role = role};
 	struct uv_ctl_resp resp;
 	unsigned dummy;
 	int r;
@@ -94,11 +97,13 @@ static void close_all(int *fds, unsigned *n)
 }
 
 int uv_client_get_channels(int sock, uint32_t partition, int fds[UV_CTL_FDS_MAX],
-			   struct uv_ctl_channel info[UV_CTL_FDS_MAX], unsigned *n, char *err,
-			   size_t errlen)
+                           struct uv_ctl_channel info[UV_CTL_FDS_MAX], unsigned *n, char *err,
+                           size_t errlen)
 {
-	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION,
-				 .op = UV_CTL_GET_CHANNELS, .partition = partition};
+	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC,
+	                         .version = UV_CTL_VERSION,
+	                         .op = UV_CTL_GET_CHANNELS,
+	                         .partition = partition};
 	struct {
 		struct uv_ctl_resp resp;
 		struct uv_ctl_channel chan[UV_CTL_FDS_MAX];
@@ -137,10 +142,10 @@ transport:
 }
 
 static int adopt(int sock, enum uv_ctl_op op, uint32_t partition, const int *fds, unsigned n,
-		 char *err, size_t errlen)
+                 char *err, size_t errlen)
 {
-	struct uv_ctl_req req = {.magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION, .op = op,
-				 .partition = partition};
+	struct uv_ctl_req req = {
+	    .magic = UV_CTL_MAGIC, .version = UV_CTL_VERSION, .op = op, .partition = partition};
 	struct uv_ctl_resp resp;
 	unsigned got = 0;
 	int junk[1];
@@ -163,13 +168,13 @@ static int adopt(int sock, enum uv_ctl_op op, uint32_t partition, const int *fds
 }
 
 int uv_client_adopt_memory(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	return adopt(sock, UV_CTL_ADOPT_MEMORY, partition, fds, n, err, errlen);
 }
 
 int uv_client_adopt_channels(int sock, uint32_t partition, const int *fds, unsigned n, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	return adopt(sock, UV_CTL_ADOPT_CHANNELS, partition, fds, n, err, errlen);
 }
@@ -189,7 +194,7 @@ void uv_cmd_close(struct uv_cmd *c)
 }
 
 int uv_cmd_open(int sock, uint32_t partition, uint8_t role, struct uv_cmd **out, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	struct uv_chan_endpoint ep = {.side = UV_CHAN_SIDE_B, .part_id = partition};
 	struct uv_cmd *c = calloc(1, sizeof(*c));
@@ -203,7 +208,7 @@ int uv_cmd_open(int sock, uint32_t partition, uint8_t role, struct uv_cmd **out,
 	c->partition = partition;
 	c->role = role;
 	r = uv_client_simple(sock, UV_CTL_OPEN_COMMAND, partition, role, c->fds, 3, &n, &size, err,
-			     errlen);
+	                     errlen);
 	if (r)
 		goto fail;
 	if (n != 3 || size == 0 || size > (64u << 20)) {
@@ -231,10 +236,7 @@ fail:
 	return r;
 }
 
-void uv_cmd_set_spin(struct uv_cmd *c, unsigned spin_us)
-{
-	uv_chan_set_spin(c->ch, spin_us);
-}
+void uv_cmd_set_spin(struct uv_cmd *c, unsigned spin_us) { uv_chan_set_spin(c->ch, spin_us); }
 
 int uv_cmd_send(struct uv_cmd *c, struct uv_txn *t, uint64_t *request_id, int timeout_ms)
 {
@@ -268,7 +270,7 @@ int uv_cmd_send_raw(struct uv_cmd *c, const void *buf, size_t len, int timeout_m
 }
 
 int uv_cmd_recv(struct uv_cmd *c, struct uv_txn_response *resp, uint64_t *request_id,
-		int timeout_ms)
+                int timeout_ms)
 {
 	struct uv_chan_buf b = {.data = c->buf, .cap = sizeof(c->buf)};
 	struct uv_txn t;
@@ -285,8 +287,7 @@ int uv_cmd_recv(struct uv_cmd *c, struct uv_txn_response *resp, uint64_t *reques
 	return 0;
 }
 
-int uv_cmd_submit(struct uv_cmd *c, struct uv_txn *t, struct uv_txn_response *resp,
-		  int timeout_ms)
+int uv_cmd_submit(struct uv_cmd *c, struct uv_txn *t, struct uv_txn_response *resp, int timeout_ms)
 {
 	uint64_t id, got;
 	int r;

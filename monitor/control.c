@@ -110,7 +110,7 @@ static json_object *ok_reply(json_object *ret)
 static bool engine_up(const struct monitor *m)
 {
 	return m->qmp && (m->state == UV_STATE_RUNNING || m->state == UV_STATE_PAUSED ||
-			  m->state == UV_STATE_STOPPING);
+	                  m->state == UV_STATE_STOPPING);
 }
 
 static json_object *do_qmp(struct monitor *m, const char *cmd, json_object *args)
@@ -126,18 +126,17 @@ static json_object *do_qmp(struct monitor *m, const char *cmd, json_object *args
 
 static json_object *do_dump(struct monitor *m, json_object *args)
 {
-	json_object *path, *a, *reply;
+	json_object *path;
+	char err[512];
 
 	if (!args || !json_object_object_get_ex(args, "path", &path) ||
 	    !json_object_is_type(path, json_type_string))
 		return error_reply("dump-memory: %s", "arguments.path (string) is required");
-	a = json_object_new_object();
-	json_object_object_add(a, "val", json_object_new_int64(0));
-	json_object_object_add(a, "size", json_object_new_int64((int64_t)m->desc->mem_bytes));
-	json_object_object_add(a, "filename", json_object_get(path));
-	reply = do_qmp(m, "pmemsave", a);
-	json_object_put(a);
-	return reply;
+	if (!engine_up(m))
+		return error_reply("partition is not running (%s)", "no engine");
+	if (mon_engine_dump(m, json_object_get_string(path), err, sizeof(err)))
+		return error_reply("dump-memory: %s", err);
+	return ok_reply(NULL);
 }
 
 static json_object *do_cpu_share(struct monitor *m, json_object *args)
@@ -153,7 +152,7 @@ static json_object *do_cpu_share(struct monitor *m, json_object *args)
 	/* The same bounds as a definition's: no more CPU than the partition's vCPUs can use. */
 	if (!(x >= 0 && x <= m->desc->vcpus) || (x > 0 && x < 0.001))
 		return error_reply("set-cpu-share: cpu_share %g is out of range 0 or 0.001..%u", x,
-				   m->desc->vcpus);
+		                   m->desc->vcpus);
 	if (m->qemu_pid <= 0)
 		return error_reply("partition is not running (%s)", "no engine");
 	if (mon_cpu_set(m, (uint32_t)(x * 1000.0 + 0.5), err, sizeof(err)))

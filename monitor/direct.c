@@ -27,8 +27,8 @@ static int open_one(const struct uv_device *v, int *fd_out, char *err, size_t er
 	}
 	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) ||
 	    (S_ISREG(st.st_mode) && st.st_size % 512)) {
-		snprintf(err, errlen, "direct disk %s: not a file of whole sectors or a block device",
-		         v->path);
+		snprintf(err, errlen,
+		         "direct disk %s: not a file of whole sectors or a block device", v->path);
 		close(fd);
 		return -EINVAL;
 	}

@@ -79,6 +79,55 @@ int mon_engine_destroy(struct monitor *m)
 	return uv_pidfd_signal(m->pidfd, SIGKILL);
 }
 
+/* The engine runs as the partition's uid and can reach no folder of ours, so it writes the
+ * dump into a file the monitor opened: lent to it as an fd set for the dump (QEMU's pmemsave
+ * reopens it through /proc/self/fd, which needs the file to be the engine's) and taken back. */
+int mon_engine_dump(struct monitor *m, const char *path, char *err, size_t errlen)
+{
+	json_object *a = json_object_new_object(), *ret = NULL, *v;
+	char target[64], ignore[128];
+	int fd, r, qfd = -1;
+
+	if (m->engine_uid == (uid_t)-1) {
+		json_object_put(a);
+		snprintf(err, errlen, "the engine's uid is not known");
+		return -ESRCH;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchown(fd, m->engine_uid, (gid_t)m->engine_uid) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	json_object_object_add(a, "fdset-id", json_object_new_int(QEMU_DUMP_FDSET));
+	if ((r = qmp_execute_fd(m->qmp, "add-fd", a, fd, &ret, err, errlen)))
+		goto out;
+	if (ret && json_object_object_get_ex(ret, "fd", &v))
+		qfd = json_object_get_int(v);
+	json_object_put(a);
+	a = json_object_new_object();
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", qfd);
+	json_object_object_add(a, "val", json_object_new_int64(0));
+	json_object_object_add(a, "size", json_object_new_int64((int64_t)m->desc->mem_bytes));
+	json_object_object_add(a, "filename", json_object_new_string(target));
+	r = qfd < 0 ? -EPROTO : qmp_execute(m->qmp, "pmemsave", a, NULL, err, errlen);
+	json_object_put(a);
+	a = json_object_new_object();
+	json_object_object_add(a, "fdset-id", json_object_new_int(QEMU_DUMP_FDSET));
+	qmp_execute(m->qmp, "remove-fd", a, NULL, ignore, sizeof(ignore));
+	if (r == -EPROTO)
+		snprintf(err, errlen, "add-fd: QEMU named no fd");
+out:
+	json_object_put(a);
+	json_object_put(ret);
+	if (fd >= 0) {
+		if (fchown(fd, geteuid(), getegid()) < 0 && !r) /* the engine's no more */
+			r = -errno;
+		close(fd);
+	}
+	return r;
+}
+
 static void tail_of_log(const char *path, char *out, size_t outlen)
 {
 	char buf[160];
@@ -90,8 +139,9 @@ static void tail_of_log(const char *path, char *out, size_t outlen)
 	if (fd < 0)
 		return;
 	end = lseek(fd, 0, SEEK_END);
-	if (end > 0 && lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0,
-			     SEEK_SET) >= 0 &&
+	if (end > 0 &&
+	    lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET) >=
+	        0 &&
 	    (n = read(fd, buf, sizeof(buf) - 1)) > 0) {
 		char *line;
 		buf[n] = 0;
@@ -120,18 +170,19 @@ void mon_engine_exited(struct monitor *m)
 			snprintf(reason, sizeof(reason), "guest kernel panicked");
 		else if (have_status && WIFSIGNALED(status))
 			snprintf(reason, sizeof(reason), "QEMU killed by signal %d (%s)%s%s",
-				 WTERMSIG(status), strsignal(WTERMSIG(status)), last[0] ? "; " : "",
-				 last);
+			         WTERMSIG(status), strsignal(WTERMSIG(status)), last[0] ? "; " : "",
+			         last);
 		else if (have_status)
 			snprintf(reason, sizeof(reason), "QEMU exited with status %d%s%s",
-				 WEXITSTATUS(status), last[0] ? "; " : "", last);
+			         WEXITSTATUS(status), last[0] ? "; " : "", last);
 		else
 			snprintf(reason, sizeof(reason), "QEMU exited without shutting down%s%s",
-				 last[0] ? "; " : "", last);
+			         last[0] ? "; " : "", last);
 		mon_set_state(m, UV_STATE_CRASHED, reason);
 	}
 	unlink(m->paths.pid);
 	mon_cpu_release(m);
+	mon_blkio_release(m);
 	m->qemu_pid = 0;
 	m->exiting = true;
 }

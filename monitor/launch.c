@@ -58,11 +58,29 @@ static int write_pidfile(const char *path, pid_t pid)
 	return r;
 }
 
-/* Runs in the forked child: becomes QEMU. Only async-signal-safe calls until exec.
- * fds[i] goes to fd number 3 + i (QEMU_MEM_FD, QEMU_QMP_FD, QEMU_CON_FD, then the channels). */
-static void child_exec(char **argv, const int *fds, int n, int log_fd, int err_pipe)
+/* What the child reports through the error pipe when it cannot become QEMU. */
+struct child_err {
+	int err;  /* errno */
+	int step; /* 0: exec (or the fd set-up before it); else a mon_cred_drop step */
+};
+
+static void child_fail(int err_pipe, int err, int step)
 {
-	int high[QEMU_FDS_MAX], null_fd, pipe_high, e, i;
+	struct child_err e = {err, step};
+
+	if (write(err_pipe, &e, sizeof(e)) < 0) {
+		/* nothing left to report through */
+	}
+	_exit(127);
+}
+
+/* Runs in the forked child: becomes QEMU, as the partition's own uid. Only async-signal-safe
+ * calls until exec. fds[i] goes to fd number 3 + i (QEMU_MEM_FD, ...); a -1 leaves its number
+ * closed. */
+static void child_exec(char **argv, const int *fds, int n, int log_fd, int err_pipe,
+                       const struct mon_cred *cred)
+{
+	int high[QEMU_FDS_MAX], null_fd, pipe_high, step = 0, r, i;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -71,41 +89,46 @@ static void child_exec(char **argv, const int *fds, int n, int log_fd, int err_p
 	setsid();
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
-		goto fail;
+		child_fail(err_pipe, errno, 0);
 	/* Move the inherited fds (and the error pipe) out of the way first, so no dup2 below
 	 * clobbers a source. */
 	if ((pipe_high = fcntl(err_pipe, F_DUPFD_CLOEXEC, 100)) < 0)
-		goto fail;
+		child_fail(err_pipe, errno, 0);
 	err_pipe = pipe_high;
 	for (i = 0; i < n; i++)
-		if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
-			goto fail;
+		if (fds[i] >= 0 && (high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
+			child_fail(err_pipe, errno, 0);
 	for (i = 0; i < n; i++)
-		if (dup2(high[i], QEMU_MEM_FD + i) < 0)
-			goto fail;
-	/* Nothing else of the monitor's leaks into QEMU: only stdio, RAM, its two sockets, its
-	 * channels and the error pipe (cloexec). */
-	for (int fd = QEMU_MEM_FD + n; fd < 1024; fd++)
-		if (fd != err_pipe)
+		if (fds[i] >= 0 && dup2(high[i], QEMU_MEM_FD + i) < 0)
+			child_fail(err_pipe, errno, 0);
+	/* Nothing else of the monitor's leaks into QEMU: only stdio, the fds above and the error
+	 * pipe (cloexec). */
+	for (int fd = QEMU_MEM_FD; fd < 1024; fd++)
+		if (fd != err_pipe && (fd >= QEMU_MEM_FD + n || fds[fd - QEMU_MEM_FD] < 0))
 			close(fd);
+	if ((r = mon_cred_drop(cred, &step)) < 0)
+		child_fail(err_pipe, -r, step);
 	execvp(argv[0], argv);
-fail:
-	e = errno;
-	if (write(err_pipe, &e, sizeof(e)) < 0) {
-		/* nothing left to report through */
-	}
-	_exit(127);
+	child_fail(err_pipe, errno, 0);
 }
 
 int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 {
 	char **argv = NULL;
-	int pipefd[2] = {-1, -1}, log_fd = -1, child_errno = 0, r;
-	int fds[QEMU_FDS_MAX] = {mem_fd, -1, -1}, n_fds = QEMU_CHAN_FD0 - QEMU_MEM_FD;
-	unsigned n_direct = 0;
+	int pipefd[2] = {-1, -1}, log_fd = -1, r;
+	int fds[QEMU_FDS_MAX], n_fds = QEMU_CHAN_FD0 - QEMU_MEM_FD, first_opened = n_fds;
+	unsigned n_direct = 0, n_files = 0;
+	struct child_err ce = {0, 0};
+	struct mon_cred cred;
 	pid_t pid;
 	ssize_t n;
 
+	for (int i = 0; i < QEMU_FDS_MAX; i++)
+		fds[i] = -1;
+	fds[0] = mem_fd;
+	if ((r = mon_cred_for(m, &cred, err, errlen)))
+		return r;
+	m->engine_uid = cred.uid;
 	if ((r = mon_qemu_argv(m, &argv))) {
 		snprintf(err, errlen, "building the QEMU command line: %s", strerror(-r));
 		return r;
@@ -114,8 +137,8 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 	fds[2] = uv_unix_listen(m->paths.console, SOCK_STREAM, 4);
 	if (fds[1] < 0 || fds[2] < 0) {
 		r = fds[1] < 0 ? fds[1] : fds[2];
-		snprintf(err, errlen, "binding %s: %s", fds[1] < 0 ? m->paths.qmp : m->paths.console,
-			 strerror(-r));
+		snprintf(err, errlen, "binding %s: %s",
+		         fds[1] < 0 ? m->paths.qmp : m->paths.console, strerror(-r));
 		goto out;
 	}
 	log_fd = open(m->paths.qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -124,11 +147,17 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", m->paths.qemu_log, strerror(errno));
 		goto out;
 	}
+	if ((r = mon_boot_files_open(m, &cred, fds + QEMU_LOG_FD - QEMU_MEM_FD, err, errlen)))
+		goto out;
 	for (unsigned i = 0; i < m->n_uv_chan; i++)
 		fds[n_fds++] = m->uv_chan[i].fd; /* the monitor keeps its own: QEMU gets copies */
+	first_opened = n_fds;
 	if ((r = mon_direct_open(m->desc, fds + n_fds, &n_direct, err, errlen)) < 0)
 		goto out;
 	n_fds += (int)n_direct;
+	if ((r = mon_dev_files_open(m, &cred, fds + n_fds, &n_files, err, errlen)) < 0)
+		goto out;
+	n_fds += (int)n_files;
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -136,14 +165,21 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, fds, n_fds, log_fd, pipefd[1]);
+		child_exec(argv, fds, n_fds, log_fd, pipefd[1], &cred);
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	n = read(pipefd[0], &child_errno, sizeof(child_errno));
-	if (n == sizeof(child_errno)) {
+	n = read(pipefd[0], &ce, sizeof(ce));
+	if (n == sizeof(ce)) {
 		waitpid(pid, NULL, 0);
-		r = -child_errno;
-		snprintf(err, errlen, "cannot run %s: %s", m->qemu_bin, strerror(child_errno));
+		r = -ce.err;
+		if (ce.step)
+			snprintf(
+			    err, errlen,
+			    "cannot confine the engine to uid %u: %s: %s (the monitor must run "
+			    "as root; the engine never runs with the monitor's privileges)",
+			    (unsigned)cred.uid, mon_cred_step_name(ce.step), strerror(ce.err));
+		else
+			snprintf(err, errlen, "cannot run %s: %s", m->qemu_bin, strerror(ce.err));
 		goto out;
 	}
 	m->qemu_pid = pid;
@@ -159,12 +195,13 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 	if (r)
 		snprintf(err, errlen, "%s: %s", m->paths.pid, strerror(-r));
 out:
-	/* QEMU alone holds the listening sockets: if it dies, connecting fails at once. */
-	for (int i = 1; i < 3; i++)
+	/* QEMU alone holds the listening sockets and the files: if it dies, connecting fails at
+	 * once. The memory and the channels stay the caller's. */
+	for (int i = 1; i < QEMU_CHAN_FD0 - QEMU_MEM_FD; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	for (unsigned i = 0; i < n_direct; i++) /* QEMU has its own */
-		close(fds[n_fds - (int)n_direct + (int)i]);
+	for (int i = first_opened; i < n_fds; i++)
+		close(fds[i]);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
@@ -224,5 +261,8 @@ int mon_qemu_find(struct monitor *m)
 		return m->pidfd == -ESRCH ? 0 : m->pidfd;
 	m->qemu_pid = pid;
 	m->qemu_is_child = false;
+	snprintf(buf, sizeof(buf), "/proc/%d", (int)pid);
+	if (stat(buf, &st) == 0) /* who it runs as: what dump-memory hands its file to */
+		m->engine_uid = st.st_uid;
 	return 1;
 }

@@ -21,17 +21,24 @@
 #include <unistd.h>
 
 #include "desc.h"
+#include "engine_uid.h"
 #include "monitor.h"
 #include "pidfd.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ultra-monitor [--run-dir DIR] [--qemu PATH] --definition FILE.json\n"
-		   "       ultra-monitor [--run-dir DIR] [--qemu PATH] --attach NAME\n"
-		   "       ultra-monitor [--run-dir DIR] [--qemu PATH] --ultravisor SOCK --partition N\n"
-		   "Starts the guest partition FILE.json defines, or partition N of the ultravisor's\n"
-		   "resource database, or re-attaches to its running engine. State, console and control sockets live in DIR/partitions/NAME\n"
-		   "(DIR defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n");
+	fprintf(
+	    f,
+	    "usage: ultra-monitor [OPTIONS] --definition FILE.json [--partition N]\n"
+	    "       ultra-monitor [OPTIONS] --attach NAME\n"
+	    "       ultra-monitor [OPTIONS] --ultravisor SOCK --partition N\n"
+	    "OPTIONS: [--run-dir DIR] [--qemu PATH] [--engine-uid-base UID]\n"
+	    "Starts the guest partition FILE.json defines, or partition N of the ultravisor's\n"
+	    "resource database, or re-attaches to its running engine. State, console and control sockets live in DIR/partitions/NAME\n"
+	    "(DIR defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n"
+	    "The engine runs as uid = gid = UID + N (default UID %u; a definition without\n"
+	    "--partition is N = 0, shared by all such partitions).\n",
+	    UV_ENGINE_UID_BASE_DEFAULT);
 }
 
 static int set_paths(struct mon_paths *p, const char *run_dir, const char *name)
@@ -154,7 +161,7 @@ static void on_signal(struct monitor *m)
 			continue; /* the pidfd says when QEMU ends */
 		/* The monitor leaves; the guest does not. A new monitor re-attaches. */
 		fprintf(stderr, "monitor[%s]: signal %u, detaching (the guest keeps running)\n",
-			m->desc->name, si.ssi_signo);
+		        m->desc->name, si.ssi_signo);
 		m->exiting = true;
 	}
 }
@@ -192,8 +199,7 @@ static int run_loop(struct monitor *m)
 				uint64_t ticks;
 				if (read(m->follow_timer, &ticks, sizeof(ticks)) > 0)
 					mon_uv_follow(m);
-			}
-			else if (tag == &m->ctl_fd)
+			} else if (tag == &m->ctl_fd)
 				mon_ctl_accept(m);
 			else if (tag == &m->pidfd) {
 				if (m->qmp) /* take the last events (SHUTDOWN) first */
@@ -220,10 +226,10 @@ static int attach_existing(struct monitor *m, char *err, size_t errlen)
 	r = mon_qmp_connect(m, 5000);
 	if (r) {
 		snprintf(err, errlen, "QEMU pid %d is alive but its QMP socket does not answer: %s",
-			 m->qemu_pid, strerror(-r));
+		         m->qemu_pid, strerror(-r));
 		return r;
 	}
-	if ((r = mon_cpu_reattach(m, err, errlen)))
+	if ((r = mon_cpu_reattach(m, err, errlen)) || (r = mon_blkio_reattach(m, err, errlen)))
 		return r;
 	r = qmp_execute(m->qmp, "query-status", NULL, &st, err, errlen);
 	if (r)
@@ -244,13 +250,17 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 
 	m->accel = mon_accel_resolve(m->desc->accel, why, sizeof(why));
 	fprintf(stderr, "monitor[%s]: engine %s (%s)\n", m->desc->name, uv_accel_name(m->accel),
-		why);
+	        why);
+	/* A direct disk's limit the host cannot enforce stops the start before anything runs,
+	 * and before "starting", so whoever started us reads the reason as the first state. */
+	if ((r = mon_blkio_plan(m, err, errlen)))
+		return r;
 	mon_set_state(m, UV_STATE_STARTING, "");
 	r = m->uv_mem_fd >= 0 ? (mem_fd = dup(m->uv_mem_fd)) < 0 ? -errno : 0
-			      : mon_mem_create(m->desc, &mem_fd);
+	                      : mon_mem_create(m->desc, &mem_fd);
 	if (r) {
 		snprintf(err, errlen, "guest memory (%llu MiB): %s",
-			 (unsigned long long)(m->desc->mem_bytes >> 20), strerror(-r));
+		         (unsigned long long)(m->desc->mem_bytes >> 20), strerror(-r));
 		return r;
 	}
 	r = mon_qemu_spawn(m, mem_fd, err, errlen);
@@ -258,7 +268,7 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	if (r)
 		return r;
 	/* QEMU waits on -S: the share is in force before the guest's first instruction. */
-	if ((r = mon_cpu_start(m, err, errlen)))
+	if ((r = mon_cpu_start(m, err, errlen)) || (r = mon_blkio_start(m, err, errlen)))
 		return r;
 	r = mon_qmp_connect(m, 30000);
 	if (r) {
@@ -273,7 +283,7 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 }
 
 static int load_definition(const char *def, const char *run_dir, struct monitor *m, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	struct uv_partition_desc d;
 	int r;
@@ -301,17 +311,26 @@ static int load_definition(const char *def, const char *run_dir, struct monitor 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"definition", required_argument, NULL, 'd'},
-		{"attach", required_argument, NULL, 'a'},
-		{"run-dir", required_argument, NULL, 'r'},
-		{"qemu", required_argument, NULL, 'q'},
-		{"ultravisor", required_argument, NULL, 'u'},
-		{"partition", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"definition", required_argument, NULL, 'd'},
+	    {"attach", required_argument, NULL, 'a'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"qemu", required_argument, NULL, 'q'},
+	    {"ultravisor", required_argument, NULL, 'u'},
+	    {"partition", required_argument, NULL, 'p'},
+	    {"engine-uid-base", required_argument, NULL, 'U'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct monitor m = {.pidfd = -1, .ctl_fd = -1, .epfd = -1, .sigfd = -1, .stop_timer = -1,
-			    .uv_sock = -1, .uv_mem_fd = -1, .follow_timer = -1};
+	struct monitor m = {.pidfd = -1,
+	                    .ctl_fd = -1,
+	                    .epfd = -1,
+	                    .sigfd = -1,
+	                    .stop_timer = -1,
+	                    .uv_sock = -1,
+	                    .uv_mem_fd = -1,
+	                    .follow_timer = -1,
+	                    .uid_base = UV_ENGINE_UID_BASE_DEFAULT,
+	                    .engine_uid = (uid_t)-1};
 	const char *def = NULL, *attach = NULL, *run_dir = getenv("ULTRA_RUN_DIR"), *uv = NULL;
 	long partition = -1;
 	char err[512] = "";
@@ -320,18 +339,44 @@ int main(int argc, char **argv)
 	m.qemu_bin = getenv("ULTRA_QEMU") ? getenv("ULTRA_QEMU") : "qemu-system-x86_64";
 	while ((c = getopt_long(argc, argv, "d:a:r:q:u:p:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': uv = optarg; break;
-		case 'p': partition = strtol(optarg, NULL, 10); break;
-		case 'd': def = optarg; break;
-		case 'a': attach = optarg; break;
-		case 'r': run_dir = optarg; break;
-		case 'q': m.qemu_bin = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'u':
+			uv = optarg;
+			break;
+		case 'p':
+			partition = strtol(optarg, NULL, 10);
+			break;
+		case 'd':
+			def = optarg;
+			break;
+		case 'a':
+			attach = optarg;
+			break;
+		case 'r':
+			run_dir = optarg;
+			break;
+		case 'q':
+			m.qemu_bin = optarg;
+			break;
+		case 'U':
+			if (uv_engine_uid_base_parse(optarg, &m.uid_base)) {
+				fprintf(stderr,
+				        "ultra-monitor: --engine-uid-base %s: want a uid of "
+				        "at least %u with room for %u partitions below 2^31\n",
+				        optarg, UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if ((!!def + !!attach + !!uv) != 1 || (uv && (partition <= 0 || partition > UINT32_MAX)) ||
-	    optind != argc) {
+	    (def && partition != -1 && (partition < 0 || partition >= (long)UV_ENGINE_UID_SPAN)) ||
+	    (attach && partition != -1) || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -340,6 +385,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < MON_CLIENTS_MAX; i++)
 		m.clients[i].fd = -1;
 
+	/* The engine's uid is base + this number (lib/engine_uid.h); a stand-alone definition
+	 * without --partition shares number 0 with every other such partition. */
+	m.engine_id = partition > 0 ? (uint32_t)partition : 0;
 	if (def) {
 		r = load_definition(def, run_dir, &m, err, sizeof(err));
 	} else if (uv) {
@@ -357,7 +405,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (!uv && (r = map_descriptor(m.paths.desc, &m.desc))) {
 		snprintf(err, sizeof(err), "%s: cannot map descriptor: %s", m.paths.desc,
-			 strerror(-r));
+		         strerror(-r));
 		goto fail;
 	}
 	if ((r = uv_desc_validate(m.desc, 1, err, sizeof(err))))
@@ -383,14 +431,15 @@ int main(int argc, char **argv)
 		m.accel = mon_accel_resolve(m.desc->accel, err, sizeof(err));
 		r = attach_existing(&m, err, sizeof(err));
 		if (r)
-			goto fail; /* the engine may be fine; its state is not ours to judge */
+			goto fail;    /* the engine may be fine; its state is not ours to judge */
 		mon_uv_hand_back(&m); /* the ultravisor may have restarted while we were away */
 	} else if (attach) {
 		r = -ESRCH;
 		snprintf(err, sizeof(err), "no running engine for %s to attach to", attach);
 		if (access(m.paths.pid, F_OK) == 0) { /* it was running when its monitor left */
 			unlink(m.paths.pid);
-			mon_set_state(&m, UV_STATE_CRASHED, "engine gone while no monitor was attached");
+			mon_set_state(&m, UV_STATE_CRASHED,
+			              "engine gone while no monitor was attached");
 		}
 		goto fail;
 	} else {
@@ -402,7 +451,7 @@ int main(int argc, char **argv)
 		goto fail_engine;
 	if (m.uv_view) { /* follow the partition's record: twice a second is plenty for a policy */
 		struct itimerspec its = {.it_interval = {.tv_nsec = 500000000},
-					 .it_value = {.tv_nsec = 500000000}};
+		                         .it_value = {.tv_nsec = 500000000}};
 		m.follow_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (m.follow_timer < 0 || timerfd_settime(m.follow_timer, 0, &its, NULL) < 0) {
 			r = -errno;
@@ -420,6 +469,7 @@ fail_engine:
 		uv_pidfd_signal(m.pidfd, SIGKILL); /* half-started: nothing should survive */
 		waitpid(m.qemu_pid, NULL, 0);
 		mon_cpu_release(&m);
+		mon_blkio_release(&m);
 	}
 	if (m.desc)
 		mon_set_state(&m, UV_STATE_CRASHED, err);

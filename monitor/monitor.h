@@ -5,11 +5,13 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <ultra/descriptor.h>
 #include <ultra/uvctl.h>
 
 #include "cgcpu.h"
+#include "cgio.h"
 #include "qmp.h"
 
 #define MON_CLIENTS_MAX 16
@@ -42,6 +44,12 @@ struct mon_uv_chan {
 	uint64_t size;
 };
 
+/* A direct disk's I/O limit, on the device that holds its image (blkio.c). */
+struct mon_io_limit {
+	unsigned major, minor;
+	uint64_t iops, bytes_per_sec;
+};
+
 struct monitor {
 	const struct uv_partition_desc *desc; /* read-only mapping (claim 10) */
 	struct mon_paths paths;
@@ -54,7 +62,7 @@ struct monitor {
 	enum uv_part_state state;
 	char reason[MON_REASON_MAX];
 	char shutdown_reason[64]; /* from QEMU's SHUTDOWN event, empty if none came */
-	long long started; /* wall-clock seconds when QEMU started */
+	long long started;        /* wall-clock seconds when QEMU started */
 	int epfd;
 	int sigfd;
 	int stop_timer; /* graceful stop deadline */
@@ -68,11 +76,17 @@ struct monitor {
 	const void *uv_db;
 	size_t uv_db_size;
 	struct uv_resdb_view *uv_view; /* the read-only database, attached once */
-	int follow_timer;	       /* re-reads the partition's record for changes */
+	int follow_timer;              /* re-reads the partition's record for changes */
 	int uv_mem_fd;
 	struct mon_uv_chan uv_chan[UV_CTL_FDS_MAX];
 	unsigned n_uv_chan;
 	uint32_t partition;
+	/* The engine's identity (engine_cred.c): uid = gid = uid_base + engine_id
+	 * (lib/engine_uid.h); engine_id is the partition number, or what --partition gave a
+	 * stand-alone definition. */
+	uint32_t uid_base;
+	uint32_t engine_id;
+	uid_t engine_uid;
 	/* CPU share (cpu.c): the one in force (set-cpu-share may change it live), its cgroups
 	 * (empty without a controller) and the CPUs it is pinned to (empty unless whole). */
 	uint32_t cpu_share_milli;
@@ -80,11 +94,18 @@ struct monitor {
 	char cg_cpu[PATH_MAX];
 	char cg_cpuset[PATH_MAX];
 	char cpus_pinned[256];
+	/* Direct disks' I/O limits (blkio.c): what the descriptor asks, and the engine's cgroup of
+	 * the io (v1: blkio) controller carrying it; empty when no direct disk is limited. */
+	struct mon_io_limit io_limit[UV_DISKS_MAX];
+	unsigned n_io_limit;
+	enum uv_cg_kind cg_io_kind;
+	char cg_io_root[PATH_MAX];
+	char cg_io[PATH_MAX];
 };
 
 /* uvsource.c */
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
-		size_t errlen);
+                size_t errlen);
 void mon_uv_report(struct monitor *m, enum uv_part_state s);
 void mon_uv_hand_back(struct monitor *m);
 void mon_uv_follow(struct monitor *m);
@@ -96,13 +117,46 @@ enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
 #define QEMU_MEM_FD 3 /* guest RAM (sealed memfd) */
 #define QEMU_QMP_FD 4 /* listening QMP socket, bound by the monitor */
 #define QEMU_CON_FD 5 /* listening console socket, bound by the monitor */
-#define QEMU_CHAN_FD0 6 /* ultravisor channel i's memory object is fd QEMU_CHAN_FD0 + i */
-/* then direct disk k (in descriptor order) is fd QEMU_CHAN_FD0 + n_uv_chan + k */
+#define QEMU_LOG_FD 6 /* console.log, opened O_APPEND by the monitor */
+#define QEMU_KERNEL_FD 7
+#define QEMU_INITRD_FD 8 /* left closed without an initrd */
+#define QEMU_CHAN_FD0 9  /* ultravisor channel i's memory object is fd QEMU_CHAN_FD0 + i */
+/* then direct disk k (in descriptor order) is fd QEMU_CHAN_FD0 + n_uv_chan + k, then the
+ * files of the other devices the engine would open by path (files.c), in descriptor order */
 #define QEMU_FDS_MAX (QEMU_CHAN_FD0 - QEMU_MEM_FD + UV_CTL_FDS_MAX + UV_DEVICES_MAX)
+#define QEMU_LOG_FDSET 100  /* QEMU's fd set of the console log (disks use 1 + device index) */
+#define QEMU_DUMP_FDSET 101 /* the dump-memory target, while a dump runs */
 
 /* direct.c: opens the direct disks the descriptor grants (fds: room for UV_DEVICES_MAX). */
 int mon_direct_open(const struct uv_partition_desc *d, int *fds, unsigned *n, char *err,
-		    size_t errlen);
+                    size_t errlen);
+
+/* engine_cred.c: who the engine runs as (docs/monitor.md, "The engine's identity"). */
+struct mon_cred {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[1]; /* the group of /dev/kvm under KVM; nothing else */
+	int ngroups;
+};
+int mon_cred_for(const struct monitor *m, struct mon_cred *c, char *err, size_t errlen);
+/* Whether the engine may open a file of this mode and owner by reopening an inherited fd
+ * (/proc/self/fd/N): want is R_OK, W_OK or both. Mode bits only (an ACL may allow more). */
+bool mon_cred_may(const struct mon_cred *c, const struct stat *st, int want);
+/* In the forked child, just before exec (async-signal-safe): no new privileges, no
+ * capabilities, c's groups, gid and uid, each checked. 0, or a negative errno with the step
+ * that failed in *step (mon_cred_step_name). */
+int mon_cred_drop(const struct mon_cred *c, int *step);
+const char *mon_cred_step_name(int step);
+
+/* files.c: what the engine would otherwise open by path, opened by the monitor (who can) and
+ * inherited. fds[0..2]: console log, kernel, initrd (-1 without one). */
+int mon_boot_files_open(const struct monitor *m, const struct mon_cred *c, int *fds, char *err,
+                        size_t errlen);
+/* The block images and channel files of the descriptor's BLK and CHANNEL devices, in
+ * descriptor order (fds: room for UV_DEVICES_MAX). */
+int mon_dev_files_open(const struct monitor *m, const struct mon_cred *c, int *fds, unsigned *n,
+                       char *err, size_t errlen);
+bool mon_dev_is_file(const struct uv_device *v); /* one of those */
 
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
 int mon_qemu_argv(const struct monitor *m, char ***argv_out);
@@ -118,6 +172,14 @@ int mon_cpu_start(struct monitor *m, char *err, size_t errlen); /* QEMU spawned,
 int mon_cpu_reattach(struct monitor *m, char *err, size_t errlen);
 int mon_cpu_set(struct monitor *m, uint32_t share_milli, char *err, size_t errlen);
 void mon_cpu_release(struct monitor *m);
+
+/* blkio.c: direct disks' I/O limits on the host's block layer (claims 19, 22). plan finds the
+ * devices and the controller before QEMU is spawned and refuses a limit it could not enforce;
+ * start (after mon_cpu_start: on cgroup v2 the group may be the same) moves QEMU in. */
+int mon_blkio_plan(struct monitor *m, char *err, size_t errlen);
+int mon_blkio_start(struct monitor *m, char *err, size_t errlen);
+int mon_blkio_reattach(struct monitor *m, char *err, size_t errlen);
+void mon_blkio_release(struct monitor *m);
 
 /* status.c */
 void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);
@@ -136,6 +198,8 @@ int mon_qmp_connect(struct monitor *m, int timeout_ms);
 void mon_qmp_event(void *opaque, const char *event, json_object *data);
 int mon_engine_stop(struct monitor *m, int timeout_s, char *err, size_t errlen);
 int mon_engine_destroy(struct monitor *m);
+/* Guest RAM as the engine sees it, into a file path the monitor creates (mode 0600). */
+int mon_engine_dump(struct monitor *m, const char *path, char *err, size_t errlen);
 void mon_engine_exited(struct monitor *m);
 
 #endif

@@ -47,6 +47,18 @@ __attribute__((format(printf, 2, 3))) static void add(struct argv_buf *a, const 
 	a->v[a->n] = NULL;
 }
 
+/* QEMU reads ",," as a literal comma: a path cannot smuggle in options of its own. out has
+ * room for twice strlen(in) + 1. */
+static void escape_commas(const char *in, char *out)
+{
+	for (; *in; in++) {
+		if (*in == ',')
+			*out++ = ',';
+		*out++ = *in;
+	}
+	*out = 0;
+}
+
 /* Under TCG the guest's early TSC calibration against the PIT fails when the host is busy
  * (measured: 1 of 2 guests hung); telling the kernel the frequency skips the calibration. */
 static unsigned long host_tsc_khz(void)
@@ -74,7 +86,8 @@ static void add_cmdline(struct argv_buf *a, const struct monitor *m)
 	if (!strstr(c, "console="))
 		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " console=ttyS0");
 	if (m->accel == UV_ACCEL_TCG && !strstr(c, "tsc_early_khz=") && (khz = host_tsc_khz()))
-		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc_early_khz=%lu", khz);
+		len +=
+		    (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc_early_khz=%lu", khz);
 	add(a, "-append");
 	add(a, "%s%s", c, extra);
 }
@@ -90,27 +103,19 @@ static bool has_channel(const struct uv_partition_desc *d)
 }
 
 /* The channel's memory object becomes BAR 2 of an ivshmem-plain PCI device, mapped shared so
- * the guest and the other endpoint see the same bytes. Its size comes from the object itself
+ * the guest and the other endpoint see the same bytes. QEMU maps the file the monitor opened
+ * (files.c) through /proc/self/fd, walking no folder. Its size comes from the object itself
  * (validated at start as a power of two); a file that vanished since fails the argv build. */
-static void add_channel(struct argv_buf *a, uint32_t i, const char *path)
+static void add_channel(struct argv_buf *a, uint32_t i, const char *path, int fd)
 {
-	char esc[2 * UV_PATH_MAX];
 	struct stat st;
-	size_t n = 0;
 
 	if (stat(path, &st) != 0) {
 		a->err = -errno;
 		return;
 	}
-	/* QEMU reads ",," as a literal comma: a path cannot smuggle in options of its own. */
-	for (; *path; path++) {
-		if (*path == ',')
-			esc[n++] = ',';
-		esc[n++] = *path;
-	}
-	esc[n] = 0;
 	add(a, "-object");
-	add(a, "memory-backend-file,id=chan%u,mem-path=%s,size=%llu,share=on", i, esc,
+	add(a, "memory-backend-file,id=chan%u,mem-path=/proc/self/fd/%d,size=%llu,share=on", i, fd,
 	    (unsigned long long)st.st_size);
 	add(a, "-device");
 	add(a, "ivshmem-plain,memdev=chan%u", i);
@@ -122,34 +127,43 @@ static void add_uv_channels(struct argv_buf *a, const struct monitor *m)
 {
 	for (unsigned i = 0; i < m->n_uv_chan; i++) {
 		add(a, "-object");
-		add(a, "memory-backend-file,id=uvchan%u,mem-path=/proc/self/fd/%u,size=%llu,share=on",
+		add(a,
+		    "memory-backend-file,id=uvchan%u,mem-path=/proc/self/fd/%u,size=%llu,share=on",
 		    m->uv_chan[i].id, QEMU_CHAN_FD0 + i, (unsigned long long)m->uv_chan[i].size);
 		add(a, "-device");
 		add(a, "ivshmem-plain,memdev=uvchan%u", m->uv_chan[i].id);
 	}
 }
 
-/* A direct disk (the fast path): the engine does its I/O itself, by DMA between guest RAM and
- * the storage (O_DIRECT, io_uring), on the image the monitor opened (direct.c), an fd set
- * whose fd QEMU only dups. QEMU aligns the guest's requests to what O_DIRECT needs. */
-static void add_direct(struct argv_buf *a, uint32_t i, int fd, bool ro)
+/* A disk whose image the monitor opened (direct.c, files.c), as an fd set QEMU only dups. */
+static void add_disk_fd(struct argv_buf *a, uint32_t i, int fd, bool ro, const char *io)
 {
 	add(a, "-add-fd");
 	add(a, "fd=%d,set=%u", fd, i + 1);
 	add(a, "-blockdev");
-	add(a,
-	    "driver=file,node-name=disk%u,filename=/dev/fdset/%u,read-only=%s,"
-	    "cache.direct=on,aio=io_uring",
-	    i, i + 1, ro ? "on" : "off");
+	add(a, "driver=file,node-name=disk%u,filename=/dev/fdset/%u,read-only=%s,%s", i, i + 1,
+	    ro ? "on" : "off", io);
 	add(a, "-device");
 	add(a, "virtio-blk-device,drive=disk%u", i);
+}
+
+/* A direct disk (the fast path): the engine does its I/O itself, by DMA between guest RAM and
+ * the storage (O_DIRECT, io_uring). QEMU aligns the guest's requests to what O_DIRECT needs. */
+static void add_direct(struct argv_buf *a, uint32_t i, int fd, bool ro)
+{
+	add_disk_fd(a, i, fd, ro, "cache.direct=on,aio=io_uring");
 }
 
 static void add_devices(struct argv_buf *a, const struct monitor *m)
 {
 	const struct uv_partition_desc *d = m->desc;
-	int direct_fd = QEMU_CHAN_FD0 + (int)m->n_uv_chan;
+	int direct_fd = QEMU_CHAN_FD0 + (int)m->n_uv_chan, file_fd;
 	uint32_t i, h;
+
+	/* The fds the monitor passes: direct disks first, then the other devices' files. */
+	file_fd = direct_fd;
+	for (i = 0; i < d->n_dev && i < UV_DEVICES_MAX; i++)
+		file_fd += d->dev[i].kind == UV_DEV_DIRECT_BLK;
 
 	for (i = 0; i < d->n_dev; i++) {
 		const struct uv_device *v = &d->dev[i];
@@ -163,13 +177,7 @@ static void add_devices(struct argv_buf *a, const struct monitor *m)
 			add(a, "virtio-rng-device,rng=rng%u", i);
 			break;
 		case UV_DEV_BLK:
-			add(a, "-blockdev");
-			add(a,
-			    "driver=file,node-name=disk%u,filename=%s,read-only=%s,"
-			    "cache.direct=off,aio=threads",
-			    i, v->path, ro ? "on" : "off");
-			add(a, "-device");
-			add(a, "virtio-blk-device,drive=disk%u", i);
+			add_disk_fd(a, i, file_fd++, ro, "cache.direct=off,aio=threads");
 			break;
 		case UV_DEV_VHOST_USER_BLK:
 			add(a, "-chardev");
@@ -190,7 +198,7 @@ static void add_devices(struct argv_buf *a, const struct monitor *m)
 			    h >> 24, (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff, i & 0xff);
 			break;
 		case UV_DEV_CHANNEL:
-			add_channel(a, i, v->path);
+			add_channel(a, i, v->path, file_fd++);
 			break;
 		case UV_DEV_DIRECT_BLK:
 			add_direct(a, i, direct_fd++, ro);
@@ -206,6 +214,9 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	const struct uv_partition_desc *d = m->desc;
 	struct argv_buf a = {0};
 	unsigned long long mib = d->mem_bytes >> 20;
+	char log_esc[2 * sizeof(m->paths.console_log)];
+
+	escape_commas(m->paths.console_log, log_esc);
 
 	add(&a, "%s", m->qemu_bin);
 	add(&a, "-name");
@@ -234,11 +245,15 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	    QEMU_MEM_FD);
 	add(&a, "-sandbox");
 	add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	/* The log is written through the fd the monitor opened; the fd set's opaque names it, so
+	 * a re-attaching monitor knows this QEMU by its command line (launch.c is_our_qemu). */
+	add(&a, "-add-fd");
+	add(&a, "fd=%d,set=%d,opaque=%s", QEMU_LOG_FD, QEMU_LOG_FDSET, log_esc);
 	add(&a, "-chardev");
 	/* Both sockets are bound by the monitor and inherited: they exist before QEMU runs, so the
 	 * monitor connects at once instead of polling for QEMU to create them. */
-	add(&a, "socket,id=con0,fd=%d,server=on,wait=off,logfile=%s,logappend=on", QEMU_CON_FD,
-	    m->paths.console_log);
+	add(&a, "socket,id=con0,fd=%d,server=on,wait=off,logfile=/dev/fdset/%d,logappend=on",
+	    QEMU_CON_FD, QEMU_LOG_FDSET);
 	add(&a, "-serial");
 	add(&a, "chardev:con0");
 	add(&a, "-chardev");
@@ -247,11 +262,12 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	add(&a, "chardev=qmp0,mode=control");
 	add(&a, "-global");
 	add(&a, "virtio-mmio.force-legacy=false");
+	/* Opened by the monitor (files.c): the engine walks no folder to reach them. */
 	add(&a, "-kernel");
-	add(&a, "%s", d->kernel);
+	add(&a, "/proc/self/fd/%d", QEMU_KERNEL_FD);
 	if (d->initrd[0]) {
 		add(&a, "-initrd");
-		add(&a, "%s", d->initrd);
+		add(&a, "/proc/self/fd/%d", QEMU_INITRD_FD);
 	}
 	add_cmdline(&a, m);
 	add_devices(&a, m);

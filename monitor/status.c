@@ -22,15 +22,18 @@ json_object *mon_status_json(const struct monitor *m)
 	json_object_object_add(o, "accel", json_object_new_string(uv_accel_name(m->accel)));
 	json_object_object_add(o, "vcpus", json_object_new_int((int)m->desc->vcpus));
 	json_object_object_add(o, "memory_mib",
-			       json_object_new_int64((int64_t)(m->desc->mem_bytes >> 20)));
+	                       json_object_new_int64((int64_t)(m->desc->mem_bytes >> 20)));
 	json_object_object_add(o, "qemu_pid", json_object_new_int(m->qemu_pid));
 	json_object_object_add(o, "monitor_pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "started", json_object_new_int64(m->started));
-	json_object_object_add(o, "cpu_share",
-			       json_object_new_double(m->cpu_share_milli / 1000.0));
+	json_object_object_add(o, "cpu_share", json_object_new_double(m->cpu_share_milli / 1000.0));
 	json_object_object_add(o, "cpus_pinned", json_object_new_string(m->cpus_pinned));
 	json_object_object_add(o, "console", json_object_new_string(m->paths.console));
 	json_object_object_add(o, "console_log", json_object_new_string(m->paths.console_log));
+	/* Who the engine runs as (engine_cred.c); -1 while none runs or it is not known yet. */
+	json_object_object_add(
+	    o, "engine_uid",
+	    json_object_new_int64(m->engine_uid == (uid_t)-1 ? -1 : (int64_t)m->engine_uid));
 	return o;
 }
 
@@ -73,7 +76,7 @@ void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason)
 	st = mon_status_json(m);
 	write_state_file(m, st);
 	fprintf(stderr, "monitor[%s]: %s%s%s\n", m->desc->name, uv_state_name(s),
-		m->reason[0] ? ": " : "", m->reason);
+	        m->reason[0] ? ": " : "", m->reason);
 	ev = json_object_new_object();
 	json_object_object_add(ev, "event", json_object_new_string("state"));
 	json_object_object_add(ev, "timestamp", json_object_new_int64((int64_t)time(NULL)));

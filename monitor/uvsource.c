@@ -35,16 +35,17 @@ static int load_channels(struct monitor *m, uint32_t partition, char *err, size_
 		/* Trust the object, not the message: QEMU maps exactly what the fd holds. */
 		if (fstat(fds[i], &st) || (uint64_t)st.st_size != info[i].size ||
 		    info[i].size < UV_GCHAN_SIZE_MIN || (info[i].size & (info[i].size - 1))) {
-			snprintf(err, errlen, "channel %u: its memory object is not a %llu-byte BAR",
-				 info[i].channel_id, (unsigned long long)info[i].size);
+			snprintf(err, errlen,
+			         "channel %u: its memory object is not a %llu-byte BAR",
+			         info[i].channel_id, (unsigned long long)info[i].size);
 			for (unsigned j = 0; j < n; j++)
 				close(fds[j]);
 			return -EPROTO;
 		}
 	}
 	for (unsigned i = 0; i < n; i++)
-		m->uv_chan[i] = (struct mon_uv_chan){.fd = fds[i], .id = info[i].channel_id,
-						     .size = info[i].size};
+		m->uv_chan[i] = (struct mon_uv_chan){
+		    .fd = fds[i], .id = info[i].channel_id, .size = info[i].size};
 	m->n_uv_chan = n;
 	return 0;
 }
@@ -52,7 +53,7 @@ static int load_channels(struct monitor *m, uint32_t partition, char *err, size_
 /* The database read-only (claim 11), with a view on it: each ultravisor instance makes its own
  * object. Nothing is left behind on failure. */
 static int map_db(int sock, struct uv_resdb_view **view, void **map, uint64_t *size, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	struct uv_resdb_view *v = NULL;
 	unsigned n = 0;
@@ -87,7 +88,7 @@ fail:
 }
 
 int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	struct uv_resdb_view *view = NULL;
 	struct uv_partition_desc *d = NULL;
@@ -109,7 +110,7 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 	}
 	if ((r = uv_resdb_read_desc(view, partition, d, NULL))) {
 		snprintf(err, errlen, "partition %u: %s", partition,
-			 r == -ENOENT ? "not in the resource database" : strerror(-r));
+		         r == -ENOENT ? "not in the resource database" : strerror(-r));
 		goto fail;
 	}
 	/* The monitor channel makes this connection the partition's one monitor, the only
@@ -117,7 +118,7 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 	if ((r = uv_cmd_open(m->uv_sock, partition, UV_ROLE_MONITOR, &m->uv_cmd, err, errlen)))
 		goto fail;
 	r = uv_client_simple(m->uv_sock, UV_CTL_GET_MEMORY, partition, 0, fds, UV_CTL_FDS_MAX, &n,
-			     &bytes, err, errlen);
+	                     &bytes, err, errlen);
 	if (r)
 		goto fail;
 	if (n != 1 || bytes != d->mem_bytes) {
@@ -125,10 +126,10 @@ int mon_uv_load(struct monitor *m, const char *sock_path, uint32_t partition, ch
 			close(fds[i]);
 		r = -EINVAL;
 		snprintf(err, errlen,
-			 "partition %u: %u memory grants of %llu MiB for a %llu MiB descriptor; a "
-			 "guest needs exactly one grant of its memory size",
-			 partition, n, (unsigned long long)(bytes >> 20),
-			 (unsigned long long)(d->mem_bytes >> 20));
+		         "partition %u: %u memory grants of %llu MiB for a %llu MiB descriptor; a "
+		         "guest needs exactly one grant of its memory size",
+		         partition, n, (unsigned long long)(bytes >> 20),
+		         (unsigned long long)(d->mem_bytes >> 20));
 		goto fail;
 	}
 	if ((r = load_channels(m, partition, err, errlen))) {
@@ -174,7 +175,7 @@ void mon_uv_hand_back(struct monitor *m)
 	fd = uv_pidfd_getfd(m->pidfd, QEMU_MEM_FD);
 	if (fd < 0) {
 		fprintf(stderr, "monitor[%s]: cannot take the engine's memory object: %s\n",
-			m->desc->name, strerror(-fd));
+		        m->desc->name, strerror(-fd));
 		return;
 	}
 	r = uv_client_adopt_memory(m->uv_sock, m->partition, &fd, 1, err, sizeof(err));
@@ -250,11 +251,11 @@ void mon_uv_report(struct monitor *m, enum uv_part_state s)
 	if (r && reconnect(m) == 0)
 		r = uv_cmd_submit(m->uv_cmd, &t, &resp, 500);
 	if (r)
-		fprintf(stderr, "monitor[%s]: ultravisor did not take the state: %s\n", m->desc->name,
-			strerror(-r));
+		fprintf(stderr, "monitor[%s]: ultravisor did not take the state: %s\n",
+		        m->desc->name, strerror(-r));
 	else if (resp.reason != UV_TXN_OK)
 		fprintf(stderr, "monitor[%s]: ultravisor refused state %s: %s\n", m->desc->name,
-			uv_state_name(s), uv_txn_reason_str(resp.reason));
+		        uv_state_name(s), uv_txn_reason_str(resp.reason));
 }
 
 /* The command partition changes a running partition's CPU share by transaction (claims 26-28);
@@ -278,10 +279,10 @@ void mon_uv_follow(struct monitor *m)
 		return;
 	if (mon_cpu_set(m, rec.cpu_share_milli, err, sizeof(err)))
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
-			m->desc->name, rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000, err);
+		        m->desc->name, rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000, err);
 	else {
 		mon_status_save(m);
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,
-			rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000);
+		        rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000);
 	}
 }

@@ -34,11 +34,11 @@ json_object *ops_api_handle(struct ops *o, const char *line)
 	const char *name;
 
 	name = uv_api_envelope(req, OPS_API_VERSION, "the operations partition", &args, &e.code,
-			       e.message, sizeof(e.message));
+	                       e.message, sizeof(e.message));
 	if (name && !(verb = find_verb(name)))
 		api_fail(&e, "unknown-command", "execute: unknown command \"%s\"", name);
-	if (verb && !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message,
-				       sizeof(e.message)))
+	if (verb &&
+	    !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message, sizeof(e.message)))
 		ret = verb->fn(o, args, &e);
 	reply = uv_api_reply(ret, e.code, e.message);
 	json_object_put(req);

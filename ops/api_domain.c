@@ -11,7 +11,7 @@
 
 /* A non-negative number argument in thousandths (CPUs) or units (MiB), at most max. */
 static int arg_num(json_object *args, const char *key, double scale, double max, uint32_t *out,
-		   struct api_err *e)
+                   struct api_err *e)
 {
 	json_object *v;
 	double x;
@@ -22,7 +22,7 @@ static int arg_num(json_object *args, const char *key, double scale, double max,
 	      (scale > 1 && json_object_is_type(v, json_type_double))) ||
 	    !isfinite(x = json_object_get_double(v)) || x < 0 || x > max)
 		return api_fail(e, "bad-request", "arguments.%s: expected %s 0..%g", key,
-				scale > 1 ? "a number" : "an integer", max);
+		                scale > 1 ? "a number" : "an integer", max);
 	*out = (uint32_t)llround(x * scale);
 	return 0;
 }
@@ -36,8 +36,10 @@ static json_object *v_domain_create(struct ops *o, json_object *args, struct api
 
 	if (!args || !json_object_object_get_ex(args, "name", &n) ||
 	    uv_def_policy_check("domain", n, err, sizeof(err))) {
-		api_fail(e, "bad-request", "arguments.name: expected a domain name (1..%d of "
-			 "[A-Za-z0-9._-])", UV_NAME_MAX - 1);
+		api_fail(e, "bad-request",
+		         "arguments.name: expected a domain name (1..%d of "
+		         "[A-Za-z0-9._-])",
+		         UV_NAME_MAX - 1);
 		return NULL;
 	}
 	snprintf(d.name, sizeof(d.name), "%s", json_object_get_string(n));
@@ -46,7 +48,7 @@ static json_object *v_domain_create(struct ops *o, json_object *args, struct api
 		return NULL;
 	if ((r = opsdb_domain_add(o->db, &d))) {
 		api_fail(e, r == -EEXIST ? "exists" : "internal", "domain %s: %s", d.name,
-			 r == -EEXIST ? "exists already" : strerror(-r));
+		         r == -EEXIST ? "exists already" : strerror(-r));
 		return NULL;
 	}
 	return json_object_new_object();
@@ -89,7 +91,8 @@ static json_object *v_domain_list(struct ops *o, json_object *args, struct api_e
 	}
 	a = json_object_new_array();
 	for (size_t i = 0; i < nd; i++) {
-		json_object *x = json_object_new_object(), *names = json_object_new_array(), *lp, *v;
+		json_object *x = json_object_new_object(), *names = json_object_new_array(), *lp,
+			    *v;
 		uint32_t lim_mib, lim_milli;
 		uint64_t used_mib = 0, used_milli = 0;
 
@@ -102,7 +105,8 @@ static json_object *v_domain_list(struct ops *o, json_object *args, struct api_e
 			if (lp && json_object_object_get_ex(lp, "state", &v) &&
 			    ops_state_active(json_object_get_string(v))) {
 				used_mib += p[j].memory_mib;
-				used_milli += ops_cpu_weight(ops_milli(lp, "cpu_share"), p[j].vcpus);
+				used_milli +=
+				    ops_cpu_weight(ops_milli(lp, "cpu_share"), p[j].vcpus);
 			}
 		}
 		json_object_object_add(x, "name", json_object_new_string(d[i].name));
@@ -110,9 +114,9 @@ static json_object *v_domain_list(struct ops *o, json_object *args, struct api_e
 		json_object_object_add(x, "cpu_share", ops_json_cpus(d[i].cpu_milli));
 		json_object_object_add(x, "memory_mib_now", json_object_new_int64(lim_mib));
 		json_object_object_add(x, "cpu_share_now", ops_json_cpus(lim_milli));
-		json_object_object_add(x, "used_memory_mib", json_object_new_int64((int64_t)used_mib));
-		json_object_object_add(x, "used_cpu_share",
-				       ops_json_cpus((uint32_t)used_milli));
+		json_object_object_add(x, "used_memory_mib",
+		                       json_object_new_int64((int64_t)used_mib));
+		json_object_object_add(x, "used_cpu_share", ops_json_cpus((uint32_t)used_milli));
 		json_object_object_add(x, "partitions", names);
 		json_object_array_add(a, x);
 	}
@@ -126,7 +130,7 @@ out:
 
 /* Exactly one of partition and domain names the target; it must exist. */
 static int sched_target(struct ops *o, json_object *args, struct ops_sched *s,
-			struct ops_part *part, struct api_err *e)
+                        struct ops_part *part, struct api_err *e)
 {
 	const char *p = ops_arg_str(args, "partition"), *d = ops_arg_str(args, "domain");
 	struct ops_domain dom;
@@ -143,7 +147,7 @@ static int sched_target(struct ops *o, json_object *args, struct ops_sched *s,
 }
 
 static int sched_setting(json_object *args, struct ops_sched *s, const struct ops_part *part,
-			 struct api_err *e)
+                         struct api_err *e)
 {
 	const char *set = ops_arg_str(args, "setting");
 	double max;
@@ -154,13 +158,11 @@ static int sched_setting(json_object *args, struct ops_sched *s, const struct op
 		s->setting = OPS_SET_MEMORY_MIB;
 	else
 		return api_fail(e, "bad-request", "arguments.setting: expected cpu_share%s",
-				s->target_kind == OPS_TARGET_DOMAIN ? " or memory_mib" : "");
-	max = s->setting == OPS_SET_MEMORY_MIB ? (1 << 20)
-	      : part->name[0]			 ? part->vcpus
-						 : 4096;
+		                s->target_kind == OPS_TARGET_DOMAIN ? " or memory_mib" : "");
+	max = s->setting == OPS_SET_MEMORY_MIB ? (1 << 20) : part->name[0] ? part->vcpus : 4096;
 	if (arg_num(args, "value", s->setting == OPS_SET_CPU_SHARE ? 1000 : 1, max, &s->value, e))
 		return api_fail(e, "bad-request", "arguments.value: expected %s 0..%g",
-				s->setting == OPS_SET_CPU_SHARE ? "a CPU share" : "MiB", max);
+		                s->setting == OPS_SET_CPU_SHARE ? "a CPU share" : "MiB", max);
 	return 0;
 }
 
@@ -172,16 +174,16 @@ static json_object *sched_json(const struct ops_sched *s, unsigned m)
 	ops_window_format(s->from_min, s->to_min, win, sizeof(win));
 	json_object_object_add(x, "id", json_object_new_int64(s->id));
 	json_object_object_add(x, s->target_kind == OPS_TARGET_DOMAIN ? "domain" : "partition",
-			       json_object_new_string(s->target));
+	                       json_object_new_string(s->target));
 	json_object_object_add(x, "window", json_object_new_string(win));
-	json_object_object_add(x, "setting", json_object_new_string(
-					      s->setting == OPS_SET_CPU_SHARE ? "cpu_share"
-									      : "memory_mib"));
-	json_object_object_add(x, "value", s->setting == OPS_SET_CPU_SHARE
-						   ? ops_json_cpus(s->value)
-						   : json_object_new_int64(s->value));
+	json_object_object_add(
+	    x, "setting",
+	    json_object_new_string(s->setting == OPS_SET_CPU_SHARE ? "cpu_share" : "memory_mib"));
+	json_object_object_add(x, "value",
+	                       s->setting == OPS_SET_CPU_SHARE ? ops_json_cpus(s->value)
+	                                                       : json_object_new_int64(s->value));
 	json_object_object_add(x, "active",
-			       json_object_new_boolean(ops_window_has(s->from_min, s->to_min, m)));
+	                       json_object_new_boolean(ops_window_has(s->from_min, s->to_min, m)));
 	return x;
 }
 
@@ -195,8 +197,9 @@ static json_object *v_schedule_add(struct ops *o, json_object *args, struct api_
 	int r;
 
 	if (!win || ops_window_parse(win, &s.from_min, &s.to_min)) {
-		api_fail(e, "bad-request", "arguments.window: expected HH:MM-HH:MM (00:00-24:00 for "
-			 "all day; a window may wrap past midnight)");
+		api_fail(e, "bad-request",
+		         "arguments.window: expected HH:MM-HH:MM (00:00-24:00 for "
+		         "all day; a window may wrap past midnight)");
 		return NULL;
 	}
 	if (sched_target(o, args, &s, &part, e) || sched_setting(args, &s, &part, e))
@@ -209,7 +212,7 @@ static json_object *v_schedule_add(struct ops *o, json_object *args, struct api_
 		if (old[i].target_kind == s.target_kind && old[i].setting == s.setting &&
 		    !strcmp(old[i].target, s.target) && ops_windows_overlap(&old[i], &s)) {
 			api_fail(e, "conflict", "window %s overlaps schedule %lld of %s", win,
-				 (long long)old[i].id, s.target);
+			         (long long)old[i].id, s.target);
 			goto out;
 		}
 	if ((r = opsdb_sched_add(o->db, &s)))
@@ -234,8 +237,8 @@ static json_object *v_schedule_remove(struct ops *o, json_object *args, struct a
 	}
 	if ((r = opsdb_sched_del(o->db, json_object_get_int64(v)))) {
 		api_fail(e, r == -ENOENT ? "no-such-schedule" : "internal", "schedule %lld: %s",
-			 (long long)json_object_get_int64(v),
-			 r == -ENOENT ? "no such schedule" : strerror(-r));
+		         (long long)json_object_get_int64(v),
+		         r == -ENOENT ? "no such schedule" : strerror(-r));
 		return NULL;
 	}
 	return json_object_new_object();
@@ -266,11 +269,11 @@ static const char *const add_args[] = {"partition", "domain", "window", "setting
 static const char *const id_args[] = {"id", NULL};
 
 const struct ops_verb ops_domain_verbs[] = {
-	{"domain-create", create_args, v_domain_create},
-	{"domain-delete", name_args, v_domain_delete},
-	{"domain-list", no_args, v_domain_list},
-	{"schedule-add", add_args, v_schedule_add},
-	{"schedule-remove", id_args, v_schedule_remove},
-	{"schedule-list", no_args, v_schedule_list},
-	{NULL, NULL, NULL},
+    {"domain-create", create_args, v_domain_create},
+    {"domain-delete", name_args, v_domain_delete},
+    {"domain-list", no_args, v_domain_list},
+    {"schedule-add", add_args, v_schedule_add},
+    {"schedule-remove", id_args, v_schedule_remove},
+    {"schedule-list", no_args, v_schedule_list},
+    {NULL, NULL, NULL},
 };

@@ -116,7 +116,7 @@ static const char *const name_args[] = {"name", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
 
 const struct ops_verb ops_part_verbs[] = {
-	{"define", define_args, v_define}, {"undefine", name_args, v_undefine},
-	{"start", name_args, v_start},     {"list", no_args, v_list},
-	{"status", no_args, v_status},     {NULL, NULL, NULL},
+    {"define", define_args, v_define}, {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},     {"list", no_args, v_list},
+    {"status", no_args, v_status},     {NULL, NULL, NULL},
 };

@@ -76,7 +76,7 @@ static json_object *exchange(struct ops_link *l, const char *req)
 }
 
 int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
-		 struct api_err *e)
+                 struct api_err *e)
 {
 	json_object *req = json_object_new_object(), *rep, *v, *err;
 	const char *s;
@@ -92,17 +92,17 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 		rep = exchange(&o->cmd, s);
 	if (!rep) {
 		api_fail(e, "command", "%s: the command partition at %s does not answer", execute,
-			 o->cmd.path);
+		         o->cmd.path);
 	} else if (json_object_object_get_ex(rep, "return", &v)) {
 		*ret = json_object_get(v);
 		r = 0;
 	} else if (json_object_object_get_ex(rep, "error", &err) &&
-		   json_object_object_get_ex(err, "code", &v)) {
+	           json_object_object_get_ex(err, "code", &v)) {
 		/* Its codes are ours too (docs/operations.md): passed on as they are. */
 		static const char *const codes[] = {
-			"bad-request", "invalid-definition", "no-such-partition", "exists", "busy",
-			"not-running", "no-space", "not-permitted", "refused", "monitor",
-			"ultravisor"};
+		    "bad-request", "invalid-definition", "no-such-partition", "exists",  "busy",
+		    "not-running", "no-space",           "not-permitted",     "refused", "monitor",
+		    "ultravisor"};
 		const char *code = "internal";
 
 		for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -111,7 +111,8 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 		json_object_object_get_ex(err, "message", &v);
 		api_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
 	} else {
-		api_fail(e, "internal", "%s: unexpected answer from the command partition", execute);
+		api_fail(e, "internal", "%s: unexpected answer from the command partition",
+		         execute);
 	}
 	json_object_put(rep);
 	json_object_put(req);
@@ -149,7 +150,7 @@ json_object *ops_listed(json_object *list, const char *name)
 bool ops_state_active(const char *state)
 {
 	return state && (!strcmp(state, "starting") || !strcmp(state, "running") ||
-			 !strcmp(state, "paused") || !strcmp(state, "stopping"));
+	                 !strcmp(state, "paused") || !strcmp(state, "stopping"));
 }
 
 uint32_t ops_milli(json_object *o, const char *key)
@@ -157,8 +158,8 @@ uint32_t ops_milli(json_object *o, const char *key)
 	json_object *v;
 
 	return o && json_object_object_get_ex(o, key, &v)
-		       ? (uint32_t)llround(json_object_get_double(v) * 1000.0)
-		       : 0;
+	           ? (uint32_t)llround(json_object_get_double(v) * 1000.0)
+	           : 0;
 }
 
 json_object *ops_json_cpus(uint32_t milli)

@@ -18,20 +18,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command SOCK] "
-		   "[--now-file PATH] [--tick-ms N]\n"
-		   "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/command.sock,\n"
-		   "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
-		   "for now while it holds them (tests). Times of day are local (TZ).\n");
+	fprintf(f,
+	        "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command SOCK] "
+	        "[--now-file PATH] [--tick-ms N]\n"
+	        "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/command.sock,\n"
+	        "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
+	        "for now while it holds them (tests). Times of day are local (TZ).\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"run-dir", required_argument, NULL, 'r'},  {"db", required_argument, NULL, 'd'},
-		{"command", required_argument, NULL, 'c'},  {"now-file", required_argument, NULL, 'n'},
-		{"tick-ms", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{0},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"command", required_argument, NULL, 'c'},
+	    {"now-file", required_argument, NULL, 'n'},
+	    {"tick-ms", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct ops o = {.cmd = {.fd = -1}, .listen_fd = -1, .tick_ms = 1000};
 	const char *db = "/var/lib/ultravisor/ops.db";
@@ -41,13 +45,27 @@ int main(int argc, char **argv)
 	o.run_dir = getenv("ULTRA_RUN_DIR") ? getenv("ULTRA_RUN_DIR") : "/run/ultravisor";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': o.run_dir = optarg; break;
-		case 'd': db = optarg; break;
-		case 'c': o.cmd.path = optarg; break;
-		case 'n': o.now_file = optarg; break;
-		case 't': o.tick_ms = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'r':
+			o.run_dir = optarg;
+			break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'c':
+			o.cmd.path = optarg;
+			break;
+		case 'n':
+			o.now_file = optarg;
+			break;
+		case 't':
+			o.tick_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || o.tick_ms < 10 || o.tick_ms > 60000) {
@@ -68,7 +86,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "ultra-ops: store %s, serving %s/ops.sock, command partition %s\n", db,
-		o.run_dir, o.cmd.path);
+	        o.run_dir, o.cmd.path);
 	r = ops_server_run(&o);
 	opsdb_close(o.db);
 	return r ? 1 : 0;

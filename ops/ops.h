@@ -45,7 +45,7 @@ unsigned ops_minute(const struct ops *o);
 
 /* cmdlink.c: one request to the command partition; its "return" in *ret (put it). */
 int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
-		 struct api_err *e);
+                 struct api_err *e);
 /* The command partition's list, or NULL (e says why). */
 json_object *ops_cmd_list(struct ops *o, struct api_err *e);
 /* The partition named name in a list, or NULL. */
@@ -58,7 +58,7 @@ json_object *ops_json_cpus(uint32_t milli);
 /* policy.c: the decisions that need the command partition's view. */
 int ops_start(struct ops *o, const char *name, json_object **ret, struct api_err *e);
 int ops_define(struct ops *o, json_object *def, const char *base_dir, json_object **ret,
-	       struct api_err *e);
+               struct api_err *e);
 /* Puts the shares the policy wants now in force (claims 46, 86); list from ops_cmd_list. */
 void ops_apply_shares(struct ops *o, json_object *list);
 

@@ -56,7 +56,7 @@ static int snap_load(struct ops *o, json_object *list, struct snap *s, struct ap
 
 		s->mem[i].part = &s->parts[i];
 		s->mem[i].active = p && json_object_object_get_ex(p, "state", &v) &&
-				   ops_state_active(json_object_get_string(v));
+		                   ops_state_active(json_object_get_string(v));
 	}
 	return 0;
 }
@@ -90,7 +90,7 @@ static int admit(struct ops *o, struct snap *s, struct ops_member *me, struct ap
 		return 0;
 	ops_domain_limits(d, s->sched, s->ns, m, &lim_mib, &lim_milli);
 	if (!ops_sched_value(s->sched, s->ns, OPS_TARGET_PARTITION, me->part->name,
-			     OPS_SET_CPU_SHARE, m, &mine))
+	                     OPS_SET_CPU_SHARE, m, &mine))
 		mine = me->part->cpu_milli;
 	for (size_t i = 0; i < s->np; i++) {
 		uint32_t w;
@@ -98,14 +98,14 @@ static int admit(struct ops *o, struct snap *s, struct ops_member *me, struct ap
 		if (!s->mem[i].active || &s->mem[i] == me || strcmp(s->parts[i].domain, d->name))
 			continue;
 		if (!ops_sched_value(s->sched, s->ns, OPS_TARGET_PARTITION, s->parts[i].name,
-				     OPS_SET_CPU_SHARE, m, &w))
+		                     OPS_SET_CPU_SHARE, m, &w))
 			w = s->parts[i].cpu_milli;
 		used_mib += s->parts[i].memory_mib;
 		used_milli += ops_cpu_weight(w, s->parts[i].vcpus);
 	}
 	if (ops_domain_admit(d->name, lim_mib, lim_milli, used_mib, used_milli,
-			     me->part->memory_mib, ops_cpu_weight(mine, me->part->vcpus), err,
-			     sizeof(err)))
+	                     me->part->memory_mib, ops_cpu_weight(mine, me->part->vcpus), err,
+	                     sizeof(err)))
 		return api_fail(e, "domain-limit", "cannot start %s: %s", me->part->name, err);
 	return 0;
 }
@@ -174,10 +174,10 @@ void ops_apply_shares(struct ops *o, json_object *list)
 			continue;
 		if (set_share(o, s.parts[i].name, s.mem[i].want_milli, &e))
 			fprintf(stderr, "ultra-ops: %s: cpu_share %.3f: %s\n", s.parts[i].name,
-				s.mem[i].want_milli / 1000.0, e.message);
+			        s.mem[i].want_milli / 1000.0, e.message);
 		else
 			fprintf(stderr, "ultra-ops: %s: cpu_share %.3f -> %.3f\n", s.parts[i].name,
-				now / 1000.0, s.mem[i].want_milli / 1000.0);
+			        now / 1000.0, s.mem[i].want_milli / 1000.0);
 	}
 	snap_free(&s);
 }
@@ -191,16 +191,17 @@ static int check_domain(struct ops *o, const struct ops_part *p, struct api_err 
 	if (!p->domain[0])
 		return 0;
 	if (opsdb_domain_get(o->db, p->domain, &d))
-		return api_fail(e, "invalid-definition", "domain: no domain named %s (ultra domain "
-				"create %s)", p->domain, p->domain);
+		return api_fail(e, "invalid-definition",
+		                "domain: no domain named %s (ultra domain "
+		                "create %s)",
+		                p->domain, p->domain);
 	if (ops_domain_admit(d.name, d.memory_mib, d.cpu_milli, 0, 0, p->memory_mib,
-			     ops_cpu_weight(p->cpu_milli, p->vcpus), err, sizeof(err)))
+	                     ops_cpu_weight(p->cpu_milli, p->vcpus), err, sizeof(err)))
 		return api_fail(e, "domain-limit", "%s can never run in it: %s", p->name, err);
 	return 0;
 }
 
-static int parse_def(json_object *def, const char *base_dir, struct ops_part *p,
-		     struct api_err *e)
+static int parse_def(json_object *def, const char *base_dir, struct ops_part *p, struct api_err *e)
 {
 	struct uv_partition_desc *d = calloc(1, sizeof(*d));
 	struct uv_def_policy pol;
@@ -211,7 +212,7 @@ static int parse_def(json_object *def, const char *base_dir, struct ops_part *p,
 		return api_fail(e, "internal", "out of memory");
 	if (uv_def_policy_take(def, &pol, err, sizeof(err)) ||
 	    uv_desc_from_json(json_object_to_json_string_ext(def, JSON_C_TO_STRING_PLAIN), base_dir,
-			      d, err, sizeof(err))) {
+	                      d, err, sizeof(err))) {
 		api_fail(e, "invalid-definition", "%s", err);
 		goto out;
 	}
@@ -231,7 +232,7 @@ out:
 }
 
 static int push(struct ops *o, json_object *def, const char *base_dir, json_object **ret,
-		struct api_err *e)
+                struct api_err *e)
 {
 	json_object *a = json_object_new_object();
 
@@ -242,7 +243,7 @@ static int push(struct ops *o, json_object *def, const char *base_dir, json_obje
 }
 
 int ops_define(struct ops *o, json_object *given, const char *base_dir, json_object **ret,
-	       struct api_err *e)
+               struct api_err *e)
 {
 	json_object *def = NULL;
 	struct ops_part p, old;

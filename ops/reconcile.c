@@ -31,10 +31,10 @@ static void push_one(struct ops *o, const struct ops_part *p)
 		json_object_object_add(a, "base_dir", json_object_new_string(p->base_dir));
 	if (ops_cmd_call(o, "define", a, &ret, &e))
 		fprintf(stderr, "ultra-ops: %s: pushing its definition: %s (%s)\n", p->name,
-			e.message, e.code);
+		        e.message, e.code);
 	else
 		fprintf(stderr, "ultra-ops: %s: definition pushed to the command partition\n",
-			p->name);
+		        p->name);
 	json_object_put(ret);
 }
 
@@ -125,7 +125,7 @@ static void restart_crashed(struct ops *o, json_object *list)
 
 		if (parts[i].autostart && st && !strcmp(st, "crashed")) {
 			fprintf(stderr, "ultra-ops: %s: crashed; restarting it (autostart)\n",
-				parts[i].name);
+			        parts[i].name);
 			autostart(o, &parts[i]);
 			o->restart_after = now.tv_sec + RESTART_GAP;
 			break;

@@ -64,8 +64,10 @@ static void serve(struct ops *o, int fd)
 			buf[len] = 0;
 		}
 		if (len == OPS_LINE_MAX - 1) {
-			dprintf(fd, "{\"error\":{\"code\":\"bad-request\",\"message\":\"request "
-				    "longer than %d bytes\"}}\n", OPS_LINE_MAX - 1);
+			dprintf(fd,
+			        "{\"error\":{\"code\":\"bad-request\",\"message\":\"request "
+			        "longer than %d bytes\"}}\n",
+			        OPS_LINE_MAX - 1);
 			break;
 		}
 	}

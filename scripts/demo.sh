@@ -90,7 +90,9 @@ else
 		echo 'echo disk vda: $(cat /sys/block/vda/size) sectors; echo hello > /dev/vda; head -c 5 /dev/vda; echo'
 		sleep 2
 	} | socat - "UNIX-CONNECT:$run_dir/partitions/$name/console.sock" >/dev/null 2>&1 || true
-	cat "$run_dir/partitions/$name/console.log"
+	# The guest shell asks its terminal for the cursor position (ESC[6n) after each prompt;
+	# a terminal answers it, this log has no one to, so it is left out of what is shown.
+	sed 's/\x1b\[6n//g' "$run_dir/partitions/$name/console.log"
 	echo "== ultra stop (the guest powers off on the ACPI button)"
 	"$bin/ultra" stop "$name"
 	"$bin/ultra" list

@@ -72,6 +72,18 @@ resolve_kernel_package() {
     printf '%s %s\n' "$pkg" "$ver"
 }
 
+# With the cache lock held: removes kernels other than the one in use and fetches an
+# interrupted run left behind (the lock says no fetch is under way). Guest images are built
+# from the cache into build/guest, so nothing runs from an older kernel's folder.
+prune_kernels() {
+    local keep=$1 d
+    for d in "$CACHE"/kernel/linux-image-* "$CACHE"/kernel/.fetch.*; do
+        [ -e "$d" ] && [ "$d" != "$keep" ] || continue
+        log "removing ${d#"$CACHE"/kernel/} from the kernel cache"
+        rm -rf "$d"
+    done
+}
+
 # Downloads and unpacks the kernel package into $CACHE/kernel/<pkg>_<version>/root unless present.
 fetch_kernel() {
     local pkg=$1 ver=$2 dir=$3
@@ -79,6 +91,7 @@ fetch_kernel() {
     # Worktrees share the cache: one setup fetches while the others wait, then reuse it.
     exec 9>"$CACHE/kernel/.lock"
     flock 9
+    prune_kernels "$dir"
     if [ -f "$dir/.unpacked" ]; then
         log "kernel $pkg $ver cached in $dir"
         exec 9>&-

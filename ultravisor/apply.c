@@ -10,8 +10,8 @@
 
 #include "uvd.h"
 
-enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *seq,
-			       uint64_t *lsn, uint64_t result[2])
+enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *seq, uint64_t *lsn,
+                               uint64_t result[2])
 {
 	enum uv_txn_reason reason;
 	struct uv_txn done;
@@ -29,7 +29,7 @@ enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *
 	if (len < 0)
 		goto undo;
 	r = uv_log_begin(u->log, t->hdr.sender_id, t->hdr.sender_role, u->logbuf, (uint32_t)len,
-			 seq);
+	                 seq);
 	if (r)
 		goto undo;
 	/* A grant's memory object exists before the grant commits: a host that cannot back it
@@ -75,7 +75,7 @@ int uvd_system_change(struct uvd *u, uint32_t partition, enum uv_part_state stat
 
 	uv_resdb_state_txn(&t, partition, state);
 	r = state == UV_STATE_CRASHED ? uv_resdb_partition_failed(&u->db, partition)
-				      : uv_resdb_partition_restarted(&u->db, partition);
+	                              : uv_resdb_partition_restarted(&u->db, partition);
 	if (r)
 		return r;
 	/* The database already changed; log the equivalent record so replay does the same. */

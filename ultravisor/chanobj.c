@@ -38,9 +38,8 @@ static int format_geometry(uint64_t size, const uint32_t ep[2], struct uv_chan_c
 	cfg->n_queues = 2;
 	for (slots = UV_CHAN_SLOTS_MAX; slots >= UV_CHAN_SLOTS_MIN; slots >>= 1) {
 		for (uint32_t q = 0; q < 2; q++)
-			cfg->q[q] = (struct uv_chan_qconfig){.slot_size = UV_GCHAN_SLOT_SIZE,
-							     .slot_count = slots,
-							     .producer = q};
+			cfg->q[q] = (struct uv_chan_qconfig){
+			    .slot_size = UV_GCHAN_SLOT_SIZE, .slot_count = slots, .producer = q};
 		if ((uint64_t)UV_GCHAN_SLOT_SIZE * slots <= UV_CHAN_RING_MAX) {
 			size_t need = uv_chan_region_size(cfg);
 			if (need && need <= size)
@@ -145,8 +144,8 @@ int uvd_chanobj_rebuild(struct uvd *u)
 	return first;
 }
 
-int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds,
-		    struct uv_ctl_channel *info, unsigned max, unsigned *n, uint64_t *bytes)
+int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds, struct uv_ctl_channel *info,
+                    unsigned max, unsigned *n, uint64_t *bytes)
 {
 	unsigned k = 0;
 
@@ -166,8 +165,8 @@ int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds,
 			info[j] = info[j - 1];
 			fds[j] = fds[j - 1];
 		}
-		info[j] = (struct uv_ctl_channel){.channel_id = o->id, .side = side,
-						  .peer = o->endpoint[!side], .size = o->size};
+		info[j] = (struct uv_ctl_channel){
+		    .channel_id = o->id, .side = side, .peer = o->endpoint[!side], .size = o->size};
 		fds[j] = o->fd;
 		*bytes += o->size;
 		k++;

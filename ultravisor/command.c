@@ -66,7 +66,7 @@ static bool has_monitor(const struct uvd *u, uint32_t partition)
 }
 
 int uvd_chan_open(struct uvd *u, struct uvd_conn *owner, uint32_t partition, uint8_t role,
-		  int fds_out[3], uint64_t *size, char *err, size_t errlen)
+                  int fds_out[3], uint64_t *size, char *err, size_t errlen)
 {
 	struct uv_chan_config cfg = {.part_id = {0, partition}, .n_queues = 2};
 	struct uv_chan_endpoint ep = {.side = UV_CHAN_SIDE_A, .part_id = 0};
@@ -76,8 +76,8 @@ int uvd_chan_open(struct uvd *u, struct uvd_conn *owner, uint32_t partition, uin
 	int r, i;
 
 	if (partition == 0 || !may_open(u, partition, role)) {
-		snprintf(err, errlen, "partition %u may not send transactions as role %u", partition,
-			 role);
+		snprintf(err, errlen, "partition %u may not send transactions as role %u",
+		         partition, role);
 		return -EACCES;
 	}
 	/* One monitor per partition: it alone receives the partition's memory and channels. */
@@ -132,8 +132,8 @@ int uvd_chan_open(struct uvd *u, struct uvd_conn *owner, uint32_t partition, uin
 	c->role = role;
 	c->owner = owner;
 	fds_out[0] = dup(c->fds[0]); /* the caller closes it once sent */
-	fds_out[1] = c->fds[2];	     /* the peer waits on the doorbell we ring */
-	fds_out[2] = c->fds[1];	     /* and rings ours */
+	fds_out[1] = c->fds[2];      /* the peer waits on the doorbell we ring */
+	fds_out[2] = c->fds[1];      /* and rings ours */
 	if (fds_out[0] < 0) {
 		r = -errno;
 		goto fail;
@@ -148,7 +148,7 @@ fail:
 }
 
 static void queue_reply(struct uvd *u, struct uvd_chan *c, const struct uv_txn_hdr *req,
-			enum uv_txn_reason reason, uint64_t seq, const uint64_t result[2])
+                        enum uv_txn_reason reason, uint64_t seq, const uint64_t result[2])
 {
 	struct uvd_reply *r = &u->replies[u->n_replies++];
 
@@ -184,7 +184,8 @@ void uvd_flush(struct uvd *u)
 			r->reason = UV_TXN_IO_ERROR;
 			u->exiting = true;
 		}
-		uv_txn_response_init(&resp, &r->req, r->reason, r->reason == UV_TXN_OK ? r->seq : 0);
+		uv_txn_response_init(&resp, &r->req, r->reason,
+		                     r->reason == UV_TXN_OK ? r->seq : 0);
 		resp.u.response.result[0] = r->result[0];
 		resp.u.response.result[1] = r->result[1];
 		len = uv_txn_encode(&resp, buf, sizeof(buf), &reason);

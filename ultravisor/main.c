@@ -20,23 +20,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ultravisor [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
-		"                  [--max-partitions N] [--system PART:ROLE ...] [--checkpoint-every N]\n"
-		"                  [--hugetlb]\n"
-		"       ultravisor --dump-log DIR\n"
-		"State (audit log, snapshots) lives in DIR (default /var/lib/ultravisor); the control\n"
-		"socket is RUN/ultravisor.sock (default /run/ultravisor). ROLE is boot, command,\n"
-		"operations or io; the default system partitions are 1:boot 2:command 3:operations\n"
-		"4:io 5:io.\n");
+	fprintf(
+	    f,
+	    "usage: ultravisor [--state-dir DIR] [--run-dir DIR] [--pool-mib N]\n"
+	    "                  [--max-partitions N] [--system PART:ROLE ...] [--checkpoint-every N]\n"
+	    "                  [--hugetlb]\n"
+	    "       ultravisor --dump-log DIR\n"
+	    "State (audit log, snapshots) lives in DIR (default /var/lib/ultravisor); the control\n"
+	    "socket is RUN/ultravisor.sock (default /run/ultravisor). ROLE is boot, command,\n"
+	    "operations or io; the default system partitions are 1:boot 2:command 3:operations\n"
+	    "4:io 5:io.\n");
 }
 
 static int parse_role(const char *s)
 {
 	static const char *const names[] = {[UV_ROLE_BOOT] = "boot",
-					    [UV_ROLE_COMMAND] = "command",
-					    [UV_ROLE_OPERATIONS] = "operations",
-					    [UV_ROLE_IO] = "io"};
+	                                    [UV_ROLE_COMMAND] = "command",
+	                                    [UV_ROLE_OPERATIONS] = "operations",
+	                                    [UV_ROLE_IO] = "io"};
 	for (int i = UV_ROLE_BOOT; i <= UV_ROLE_IO; i++)
 		if (!strcmp(s, names[i]))
 			return i;
@@ -66,7 +67,7 @@ static uint64_t default_pool(void)
 
 	/* Half the host: the rest is for the host kernel, QEMU and the system partitions. */
 	return pages > 0 && psz > 0 ? ((uint64_t)pages * (uint64_t)psz / 2) & ~((1ull << 22) - 1)
-				    : 1ull << 30;
+	                            : 1ull << 30;
 }
 
 static int loop(struct uvd *u)
@@ -74,7 +75,8 @@ static int loop(struct uvd *u)
 	struct epoll_event evs[32];
 
 	while (!u->exiting) {
-		/* Channels with records left over from their last turn are served without sleeping. */
+		/* Channels with records left over from their last turn are served without sleeping.
+		 */
 		int n = epoll_wait(u->epfd, evs, 32, uvd_chan_any_ready(u) ? 0 : -1);
 
 		if (n < 0 && errno != EINTR)
@@ -87,7 +89,7 @@ static int loop(struct uvd *u)
 			} else if (tag == &u->listen_fd) {
 				uvd_accept(u);
 			} else if ((char *)tag >= (char *)u->conns &&
-				   (char *)tag < (char *)(u->conns + UVD_CONNS_MAX)) {
+			           (char *)tag < (char *)(u->conns + UVD_CONNS_MAX)) {
 				struct uvd_conn *c = tag;
 				if (c->fd >= 0)
 					uvd_conn_io(u, c);
@@ -102,7 +104,7 @@ static int loop(struct uvd *u)
 		/* Keep restart time bounded: fold the log into a snapshot now and then. */
 		if (u->since_checkpoint >= u->checkpoint_every && uvd_checkpoint(u) == 0)
 			fprintf(stderr, "ultravisor: checkpoint after %llu commits\n",
-				(unsigned long long)u->committed);
+			        (unsigned long long)u->committed);
 	}
 	return 0;
 }
@@ -159,16 +161,16 @@ static int setup(struct uvd *u, const char *run_dir, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"state-dir", required_argument, NULL, 's'},
-		{"run-dir", required_argument, NULL, 'r'},
-		{"pool-mib", required_argument, NULL, 'p'},
-		{"max-partitions", required_argument, NULL, 'm'},
-		{"system", required_argument, NULL, 'y'},
-		{"dump-log", required_argument, NULL, 'd'},
-		{"checkpoint-every", required_argument, NULL, 'c'},
-		{"hugetlb", no_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"pool-mib", required_argument, NULL, 'p'},
+	    {"max-partitions", required_argument, NULL, 'm'},
+	    {"system", required_argument, NULL, 'y'},
+	    {"dump-log", required_argument, NULL, 'd'},
+	    {"checkpoint-every", required_argument, NULL, 'c'},
+	    {"hugetlb", no_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *run_dir = "/run/ultravisor";
 	struct uvd *u = calloc(1, sizeof(*u));
@@ -190,15 +192,28 @@ int main(int argc, char **argv)
 		u->chans[i].fds[0] = u->chans[i].fds[1] = u->chans[i].fds[2] = -1;
 	while ((c = getopt_long(argc, argv, "s:r:p:m:y:d:c:Hh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'H': u->hugetlb = true; break;
-		case 'c': u->checkpoint_every = strtoull(optarg, NULL, 10); break;
-		case 's': u->state_dir = optarg; break;
-		case 'r': run_dir = optarg; break;
-		case 'p': u->cfg.pool_bytes = strtoull(optarg, NULL, 10) << 20; break;
-		case 'm': u->cfg.max_partitions = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'H':
+			u->hugetlb = true;
+			break;
+		case 'c':
+			u->checkpoint_every = strtoull(optarg, NULL, 10);
+			break;
+		case 's':
+			u->state_dir = optarg;
+			break;
+		case 'r':
+			run_dir = optarg;
+			break;
+		case 'p':
+			u->cfg.pool_bytes = strtoull(optarg, NULL, 10) << 20;
+			break;
+		case 'm':
+			u->cfg.max_partitions = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		case 'y':
 			if (add_system(u, optarg)) {
-				fprintf(stderr, "ultravisor: --system %s: expected PART:ROLE\n", optarg);
+				fprintf(stderr, "ultravisor: --system %s: expected PART:ROLE\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -206,8 +221,12 @@ int main(int argc, char **argv)
 			r = uv_log_dump(optarg, stdout);
 			free(u);
 			return r ? 1 : 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -215,9 +234,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!u->cfg.n_system)
-		for (const char *const *d = (const char *const[]){"1:boot", "2:command",
-								   "3:operations", "4:io", "5:io",
-								   NULL};
+		for (const char *const *d =
+		         (const char *const[]){"1:boot", "2:command", "3:operations", "4:io",
+		                               "5:io", NULL};
 		     *d; d++)
 			add_system(u, *d);
 	if ((r = setup(u, run_dir, err, sizeof(err)))) {
@@ -225,7 +244,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "ultravisor: serving %s (pool %llu MiB, database %zu KiB)\n", u->sock_path,
-		(unsigned long long)(u->cfg.pool_bytes >> 20), u->region_size >> 10);
+	        (unsigned long long)(u->cfg.pool_bytes >> 20), u->region_size >> 10);
 	r = loop(u);
 	/* A clean stop folds the log into a snapshot: the next start replays nothing. */
 	if (u->since_checkpoint && uvd_checkpoint(u))

@@ -21,7 +21,7 @@
 #endif
 
 static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
-		      const struct uv_txn_extent *ext, uint32_t n)
+                      const struct uv_txn_extent *ext, uint32_t n)
 {
 	struct uvd_memobj *m;
 	uint64_t size = 0;
@@ -48,8 +48,8 @@ static int memobj_new(struct uvd *u, uint32_t partition, uint64_t seq,
 	}
 	snprintf(name, sizeof(name), "uv-mem-p%u-s%llu", partition, (unsigned long long)seq);
 	huge = u->hugetlb && size % HUGE_2M == 0;
-	fd = memfd_create(name,
-			  MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+	                            (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	/* Huge pages are taken now (fallocate), so a grant the pool cannot back is refused here
 	 * rather than QEMU failing to map it later. */
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
@@ -118,7 +118,8 @@ static int covers(const struct uvd_memobj *m, const struct uv_txn *t)
 		for (j = 0; j < t->u.memory.n_extents; j++) {
 			struct uv_txn_extent x = uv_txn_extent_at(t, j);
 			if (x.pool_offset <= m->extents[i].pool_offset &&
-			    m->extents[i].pool_offset + m->extents[i].size <= x.pool_offset + x.size) {
+			    m->extents[i].pool_offset + m->extents[i].size <=
+			        x.pool_offset + x.size) {
 				hit++;
 				break;
 			}
@@ -146,7 +147,8 @@ int uvd_mem_track(struct uvd *u, const struct uv_txn *t, uint64_t seq)
 	}
 	case UV_TXN_REVOKE_MEMORY:
 		for (i = u->n_mem; i-- > 0;)
-			if (u->mem[i].partition == t->u.memory.partition_id && covers(&u->mem[i], t))
+			if (u->mem[i].partition == t->u.memory.partition_id &&
+			    covers(&u->mem[i], t))
 				memobj_drop(u, i);
 		return 0;
 	case UV_TXN_DESTROY_PARTITION:
@@ -248,7 +250,7 @@ int uvd_mem_rebuild(struct uvd *u)
 }
 
 int uvd_mem_fds(struct uvd *u, uint32_t partition, int *fds, unsigned max, unsigned *n,
-		uint64_t *bytes)
+                uint64_t *bytes)
 {
 	size_t order[UV_CTL_FDS_MAX];
 	unsigned k = 0;

@@ -25,7 +25,7 @@ static int on_snapshot(void *opaque, const void *state, size_t len, uint64_t nex
 
 	if (r)
 		snprintf(c->err, c->errlen, "snapshot before seq %llu does not load: %s",
-			 (unsigned long long)next_seq, strerror(-r));
+		         (unsigned long long)next_seq, strerror(-r));
 	return r;
 }
 
@@ -42,13 +42,14 @@ static int on_committed(void *opaque, const struct uv_log_entry *e)
 		/* A committed record that no longer applies means the log and the code disagree:
 		 * starting would serve a database that differs from what was acknowledged. */
 		snprintf(c->err, c->errlen, "committed transaction seq %llu does not re-apply: %s",
-			 (unsigned long long)e->seq, uv_txn_reason_str(reason));
+		         (unsigned long long)e->seq, uv_txn_reason_str(reason));
 		return -EUCLEAN;
 	}
 	c->applied++;
 	if (uvd_mem_track(c->u, &t, e->seq) < 0)
-		fprintf(stderr, "ultravisor: WARNING: no memory object for seq %llu (host memory?)\n",
-			(unsigned long long)e->seq);
+		fprintf(stderr,
+		        "ultravisor: WARNING: no memory object for seq %llu (host memory?)\n",
+		        (unsigned long long)e->seq);
 	return 0;
 }
 
@@ -63,8 +64,8 @@ static int on_pending(void *opaque, const struct uv_log_entry *e)
 int uvd_recover(struct uvd *u, char *err, size_t errlen)
 {
 	struct replay_ctx c = {.u = u, .err = err, .errlen = errlen};
-	struct uv_log_replay replay = {.snapshot = on_snapshot, .committed = on_committed,
-				       .pending = on_pending, .ctx = &c};
+	struct uv_log_replay replay = {
+	    .snapshot = on_snapshot, .committed = on_committed, .pending = on_pending, .ctx = &c};
 	struct uv_log_report rep;
 	int r;
 
@@ -75,13 +76,14 @@ int uvd_recover(struct uvd *u, char *err, size_t errlen)
 			snprintf(err, errlen, "audit log in %s: %s", u->state_dir, strerror(-r));
 		return r;
 	}
-	fprintf(stderr, "ultravisor: recovered %llu committed transactions, rolled back %llu pending",
-		(unsigned long long)c.applied, (unsigned long long)c.pending);
+	fprintf(stderr,
+	        "ultravisor: recovered %llu committed transactions, rolled back %llu pending",
+	        (unsigned long long)c.applied, (unsigned long long)c.pending);
 	if (rep.damage != UV_LOG_INTACT)
 		fprintf(stderr, "; WARNING: log %s at segment %llu offset %llu, %llu bytes cut",
-			uv_log_damage_str(rep.damage), (unsigned long long)rep.damage_segment,
-			(unsigned long long)rep.damage_offset,
-			(unsigned long long)rep.truncated_bytes);
+		        uv_log_damage_str(rep.damage), (unsigned long long)rep.damage_segment,
+		        (unsigned long long)rep.damage_offset,
+		        (unsigned long long)rep.truncated_bytes);
 	fprintf(stderr, "\n");
 	return 0;
 }

@@ -33,8 +33,8 @@ int uvd_region_create(struct uvd *u)
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) <
-	    0) {
+	if (fcntl(fd, F_ADD_SEALS,
+	          F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
 		r = -errno;
 		munmap(p, size);
 		close(fd);

@@ -74,7 +74,7 @@ void uvd_accept(struct uvd *u)
 }
 
 __attribute__((format(printf, 3, 4))) static int refuse(struct uv_ctl_resp *resp, int err,
-							const char *fmt, ...)
+                                                        const char *fmt, ...)
 {
 	va_list ap;
 
@@ -101,7 +101,7 @@ static bool req_ok(const struct uv_ctl_req *req, ssize_t n)
 
 /* A restarted ultravisor takes back the memory objects a running engine holds. */
 static void adopt(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *req, int *in,
-		  unsigned n_in, struct uv_ctl_resp *resp)
+                  unsigned n_in, struct uv_ctl_resp *resp)
 {
 	unsigned i;
 	int r = 0;
@@ -115,7 +115,7 @@ static void adopt(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *re
 		refuse(resp, -EINVAL, "no object attached");
 	for (i = 0; i < n_in; i++) {
 		if (!resp->error && (r = chan ? uvd_chanobj_adopt(u, req->partition, in[i])
-					      : uvd_mem_adopt(u, req->partition, in[i])))
+		                              : uvd_mem_adopt(u, req->partition, in[i])))
 			refuse(resp, r, "partition %u: object %u is not one of its %s",
 			       req->partition, i, chan ? "channels" : "grants");
 		close(in[i]);
@@ -123,7 +123,7 @@ static void adopt(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *re
 }
 
 static void handle(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *req,
-		   struct ctl_reply *reply, int *fds, unsigned *n_fds, int *owned)
+                   struct ctl_reply *reply, int *fds, unsigned *n_fds, int *owned)
 {
 	struct uv_ctl_resp *resp = &reply->resp;
 	const struct uv_resdb_part *p;
@@ -153,7 +153,8 @@ static void handle(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *r
 		}
 		r = uvd_mem_fds(u, req->partition, fds, UV_CTL_FDS_MAX, n_fds, &resp->size);
 		if (r)
-			refuse(resp, r, "partition %u has too many grants to hand over", req->partition);
+			refuse(resp, r, "partition %u has too many grants to hand over",
+			       req->partition);
 		return;
 	case UV_CTL_GET_CHANNELS:
 		if (!uv_resdb_desc(&u->db, req->partition)) {
@@ -167,14 +168,14 @@ static void handle(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *r
 		}
 		/* Only channels with this partition as an endpoint: nobody else's. */
 		r = uvd_chanobj_fds(u, req->partition, fds, reply->chan, UV_CTL_FDS_MAX, n_fds,
-				    &resp->size);
+		                    &resp->size);
 		if (r)
 			refuse(resp, r, "partition %u has too many channels to hand over",
 			       req->partition);
 		return;
 	case UV_CTL_OPEN_COMMAND:
 		r = uvd_chan_open(u, c, req->partition, req->role, fds, &resp->size, resp->message,
-				  sizeof(resp->message));
+		                  sizeof(resp->message));
 		if (r) {
 			resp->error = r;
 			return;
@@ -191,11 +192,12 @@ static void handle(struct uvd *u, struct uvd_conn *c, const struct uv_ctl_req *r
 			refuse(resp, -ENOENT, "no partition %u", req->partition);
 			return;
 		}
-		if (req->op == UV_CTL_PARTITION_FAILED) /* its queued, unprocessed work is dropped */
+		if (req->op ==
+		    UV_CTL_PARTITION_FAILED) /* its queued, unprocessed work is dropped */
 			uvd_chan_close_partition(u, req->partition);
 		r = uvd_system_change(u, req->partition,
-				      req->op == UV_CTL_PARTITION_FAILED ? UV_STATE_CRASHED
-									 : UV_STATE_STARTING);
+		                      req->op == UV_CTL_PARTITION_FAILED ? UV_STATE_CRASHED
+		                                                         : UV_STATE_STARTING);
 		if (r)
 			refuse(resp, r, "partition %u: %s", req->partition, strerror(-r));
 		return;
@@ -215,8 +217,8 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c)
 	ssize_t n;
 
 	n = uv_recv_fds(c->fd, &req, sizeof(req), in, 4, &n_in);
-	bool adopting = req_ok(&req, n) &&
-			(req.op == UV_CTL_ADOPT_MEMORY || req.op == UV_CTL_ADOPT_CHANNELS);
+	bool adopting =
+	    req_ok(&req, n) && (req.op == UV_CTL_ADOPT_MEMORY || req.op == UV_CTL_ADOPT_CHANNELS);
 
 	if (adopting) {
 		memset(&reply, 0, sizeof(reply));

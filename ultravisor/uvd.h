@@ -53,7 +53,7 @@ struct uvd_chan {
 	int fds[3]; /* memory, our doorbell, the peer's doorbell */
 	uint32_t partition;
 	uint8_t role;
-	bool ready; /* more records are queued than one turn took */
+	bool ready;             /* more records are queued than one turn took */
 	struct uvd_conn *owner; /* the connection that opened it: the channel dies with it */
 };
 
@@ -85,7 +85,7 @@ struct uvd {
 	size_t n_chanobj, cap_chanobj;
 	struct uvd_reply replies[UVD_REPLIES_MAX];
 	unsigned n_replies;
-	uint64_t pending_lsn; /* the log position the replies wait for */
+	uint64_t pending_lsn;       /* the log position the replies wait for */
 	struct uv_resdb_result res; /* scratch for apply: large, so not on the stack */
 	unsigned char logbuf[64 * 1024];
 	unsigned char rx[UVD_BATCH][20 * 1024]; /* a batch of received records */
@@ -104,7 +104,7 @@ int uvd_checkpoint(struct uvd *u);
 
 /* memobj.c */
 int uvd_mem_track(struct uvd *u, const struct uv_txn *committed, uint64_t seq);
-int uvd_mem_rebuild(struct uvd *u); /* objects for snapshot-only grants */
+int uvd_mem_rebuild(struct uvd *u);               /* objects for snapshot-only grants */
 void uvd_mem_forget(struct uvd *u, uint64_t seq); /* a grant that did not commit */
 int uvd_mem_adopt(struct uvd *u, uint32_t partition, int fd);
 
@@ -112,20 +112,20 @@ int uvd_mem_adopt(struct uvd *u, uint32_t partition, int fd);
 int uvd_fd_describe(int fd, char *name, size_t cap, uint64_t *size);
 int uvd_fd_replace(int *slot, int fd); /* a close-on-exec duplicate of fd replaces *slot */
 int uvd_mem_fds(struct uvd *u, uint32_t partition, int *fds, unsigned max, unsigned *n,
-		uint64_t *bytes);
+                uint64_t *bytes);
 void uvd_mem_free_all(struct uvd *u);
 
 /* chanobj.c */
 int uvd_chanobj_track(struct uvd *u, const struct uv_txn *committed);
 int uvd_chanobj_rebuild(struct uvd *u); /* from the database's channel records */
 int uvd_chanobj_adopt(struct uvd *u, uint32_t partition, int fd);
-int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds,
-		    struct uv_ctl_channel *info, unsigned max, unsigned *n, uint64_t *bytes);
+int uvd_chanobj_fds(const struct uvd *u, uint32_t partition, int *fds, struct uv_ctl_channel *info,
+                    unsigned max, unsigned *n, uint64_t *bytes);
 void uvd_chanobj_free_all(struct uvd *u);
 
 /* apply.c: one transaction through validation, the database and the log */
-enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *seq,
-			       uint64_t *lsn, uint64_t result[2]);
+enum uv_txn_reason uvd_execute(struct uvd *u, const struct uv_txn *t, uint64_t *seq, uint64_t *lsn,
+                               uint64_t result[2]);
 int uvd_system_change(struct uvd *u, uint32_t partition, enum uv_part_state state);
 int uvd_bootstrap(struct uvd *u);
 
@@ -136,7 +136,7 @@ void uvd_conn_io(struct uvd *u, struct uvd_conn *c);
 
 /* command.c */
 int uvd_chan_open(struct uvd *u, struct uvd_conn *owner, uint32_t partition, uint8_t role,
-		  int fds_out[3], uint64_t *size, char *err, size_t errlen);
+                  int fds_out[3], uint64_t *size, char *err, size_t errlen);
 void uvd_chan_close_conn(struct uvd *u, const struct uvd_conn *owner);
 void uvd_chan_io(struct uvd *u, struct uvd_chan *c);
 bool uvd_chan_any_ready(struct uvd *u);

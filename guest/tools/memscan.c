@@ -184,8 +184,8 @@ static void search(struct scan *s, const unsigned char *hay, size_t n, uint64_t 
 		return;
 	last = hay + n - s->nlen; /* the last place a match may start */
 	while (start <= last) {
-		const unsigned char *a = memchr(start + s->anchor, s->needle[s->anchor],
-						(size_t)(last - start) + 1);
+		const unsigned char *a =
+		    memchr(start + s->anchor, s->needle[s->anchor], (size_t)(last - start) + 1);
 		size_t i = 0;
 		if (!a)
 			return;
@@ -200,7 +200,7 @@ static void search(struct scan *s, const unsigned char *hay, size_t n, uint64_t 
 
 /* Reads [pa, pa+len) of one RAM segment into buf, leaving our own excluded pages zero. */
 static int read_chunk(int fd, const Elf64_Phdr *ph, uint64_t pa, size_t len, unsigned char *buf,
-		      struct scan *s)
+                      struct scan *s)
 {
 	size_t off = 0;
 
@@ -247,7 +247,8 @@ static int read_phdrs(int fd, Elf64_Phdr **out, size_t *count)
 	size_t bytes;
 
 	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || !eh.e_phnum)
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    !eh.e_phnum)
 		return -EINVAL;
 	bytes = (size_t)eh.e_phnum * sizeof(*ph);
 	ph = malloc(bytes);
@@ -289,14 +290,14 @@ static int scan_kcore(struct scan *s, unsigned char *buf)
 static void *locked_pages(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
 static int cmd_find(const char *arg)
 {
 	struct excluded *skip = calloc(1, sizeof(*skip));
-	struct scan s = { .skip = skip };
+	struct scan s = {.skip = skip};
 	unsigned char *needle = locked_pages(PAGE);
 	unsigned char *buf = locked_pages(CHUNK + MAX_NEEDLE);
 	size_t nlen = 0;
@@ -309,7 +310,7 @@ static int cmd_find(const char *arg)
 	}
 	if (parse_needle(arg, needle, &nlen) < 0) {
 		fprintf(stderr, "memscan: needle must be %lu-%lu bytes (text or hex:HEX)\n",
-			MIN_NEEDLE, MAX_NEEDLE);
+		        MIN_NEEDLE, MAX_NEEDLE);
 		return 2;
 	}
 	s.needle = needle;
@@ -326,10 +327,12 @@ static int cmd_find(const char *arg)
 	}
 	ram = iomem_ram_bytes();
 	if (s.hits)
-		printf("FOUND-TOTAL %" PRIu64 " scanned %" PRIu64 " bytes (RAM %" PRIu64 " bytes)\n",
+		printf("FOUND-TOTAL %" PRIu64 " scanned %" PRIu64 " bytes (RAM %" PRIu64
+		       " bytes)\n",
 		       s.hits, s.scanned, ram);
 	else
-		printf("NOTFOUND scanned %" PRIu64 " bytes (RAM %" PRIu64 " bytes)\n", s.scanned, ram);
+		printf("NOTFOUND scanned %" PRIu64 " bytes (RAM %" PRIu64 " bytes)\n", s.scanned,
+		       ram);
 	return 0;
 }
 
@@ -348,7 +351,7 @@ static void plant_child(int wfd, const unsigned char *str, size_t len)
 			memcpy(mem + i * PAGE, str, len);
 		virt_to_phys(mem, &phys);
 		n = snprintf(msg, sizeof(msg), "PLANTED %lu pid %d phys 0x%" PRIx64 "\n",
-			     PLANT_PAGES, (int)getpid(), phys);
+		             PLANT_PAGES, (int)getpid(), phys);
 	}
 	if (write(wfd, msg, (size_t)n) != n || !mem)
 		_exit(1);
@@ -368,7 +371,7 @@ static int cmd_plant(const char *arg)
 
 	if (parse_needle(arg, str, &len) < 0) {
 		fprintf(stderr, "memscan: string must be %lu-%lu bytes (text or hex:HEX)\n",
-			MIN_NEEDLE, MAX_NEEDLE);
+		        MIN_NEEDLE, MAX_NEEDLE);
 		return 2;
 	}
 	if (pipe(fds) < 0)
@@ -404,6 +407,6 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "plant") == 0)
 		return cmd_plant(argv[2]);
 	fprintf(stderr, "usage: memscan find STRING|hex:HEX\n"
-			"       memscan plant STRING|hex:HEX\n");
+	                "       memscan plant STRING|hex:HEX\n");
 	return 2;
 }

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define UV_DESC_MAGIC 0x43534455u /* "UDSC" little-endian */
-#define UV_DESC_VERSION 2u /* 2: disks, NICs and channels a definition asks for */
+#define UV_DESC_VERSION 3u /* 2: disks, NICs and channels a definition asks for; 3: disk limits */
 
 #define UV_NAME_MAX 32
 #define UV_PATH_MAX 256
@@ -77,14 +77,15 @@ enum uv_dev_kind {
 
 struct uv_mem_region {
 	uint64_t pool_offset; /* offset of the region in the memory object behind the grant */
-	uint64_t guest_phys; /* where the guest sees it */
+	uint64_t guest_phys;  /* where the guest sees it */
 	uint64_t size;
 };
 
 struct uv_device {
-	uint32_t kind; /* enum uv_dev_kind */
+	uint32_t kind;  /* enum uv_dev_kind */
 	uint32_t flags; /* UV_DEV_F_* */
-	char path[UV_PATH_MAX]; /* image file, vhost-user socket or channel memory; NUL-terminated */
+	/* image file, vhost-user socket or channel memory; NUL-terminated */
+	char path[UV_PATH_MAX];
 };
 
 /*
@@ -97,6 +98,15 @@ struct uv_disk_req {
 	uint32_t flags; /* UV_DEV_F_READONLY, UV_DISK_F_DIRECT */
 	uint32_t reserved;
 	char image[UV_PATH_MAX]; /* raw image file or block device; NUL-terminated */
+};
+
+/* A disk's I/O limit (docs/definitions.md, "limits"): reads and writes together, per second;
+ * 0 means no limit of that kind. disk_limit[i] belongs to disk[i]. The I/O partition enforces it
+ * for a served disk; the monitor has the kernel enforce it for a direct one (claims 19, 22). */
+struct uv_disk_limit {
+	uint64_t bytes_per_sec;
+	uint32_t iops;
+	uint32_t reserved;
 };
 
 struct uv_nic_req {
@@ -114,12 +124,12 @@ struct uv_partition_desc {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t size; /* sizeof(struct uv_partition_desc) as the writer knew it */
-	uint32_t id; /* partition number, a (2,10,10,10) index (claim 33) */
+	uint32_t id;   /* partition number, a (2,10,10,10) index (claim 33) */
 	char name[UV_NAME_MAX];
 	uint32_t vcpus;
 	uint32_t cpu_share_milli; /* 1000 = one whole host CPU; 0 = unlimited */
-	uint32_t accel; /* enum uv_accel */
-	uint32_t state; /* enum uv_part_state */
+	uint32_t accel;           /* enum uv_accel */
+	uint32_t state;           /* enum uv_part_state */
 	uint32_t n_mem;
 	uint32_t n_dev;
 	uint64_t mem_bytes; /* sum of the regions' sizes */
@@ -135,6 +145,7 @@ struct uv_partition_desc {
 	struct uv_disk_req disk[UV_DISKS_MAX];
 	struct uv_nic_req nic[UV_NICS_MAX];
 	struct uv_chan_req chan[UV_CHANNELS_MAX];
+	struct uv_disk_limit disk_limit[UV_DISKS_MAX]; /* version 3 */
 };
 
 _Static_assert(sizeof(struct uv_mem_region) == 24, "mem region ABI");
@@ -161,7 +172,10 @@ _Static_assert(offsetof(struct uv_partition_desc, n_disk) == 5520, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, disk) == 5536, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, nic) == 6592, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, chan) == 6752, "desc ABI");
-_Static_assert(sizeof(struct uv_partition_desc) == 7072, "desc ABI");
+_Static_assert(sizeof(struct uv_disk_limit) == 16, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, iops) == 8, "disk limit ABI");
+_Static_assert(offsetof(struct uv_partition_desc, disk_limit) == 7072, "desc ABI");
+_Static_assert(sizeof(struct uv_partition_desc) == 7136, "desc ABI");
 _Static_assert(sizeof(struct uv_partition_desc) % 8 == 0, "desc ABI");
 
 #endif

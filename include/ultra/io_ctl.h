@@ -11,7 +11,9 @@
  *   reply    struct uv_ioctl_msg (status)       [+ count struct uv_ioctl_export for LIST]
  *
  *   LIST      every export added here, in no particular order
- *   ADD_BLK   fds: listening socket, image (O_RDWR, or O_RDONLY with UV_DEV_F_READONLY)
+ *   ADD_BLK   fds: listening socket, image (O_RDWR, or O_RDONLY with UV_DEV_F_READONLY);
+ *             iops and bytes_per_sec (0: none) limit the export's requests, reads and writes
+ *             together, over all its clients: ultra-io delays what goes beyond (claim 19)
  *   ADD_NET   fds: listening socket; the export's clients become ports of switch sw
  *   REMOVE    by path: clients dropped, socket closed and unlinked, image closed
  *   ADD_DIRECT fd: the image (with O_DIRECT; O_RDWR, or O_RDONLY with UV_DEV_F_READONLY).
@@ -22,6 +24,11 @@
  *
  * An image (st_dev, st_ino) is in at most one export or direct disk: ADD_BLK and ADD_DIRECT
  * of an image in use are refused with EBUSY.
+ *
+ * Every export is for one partition (the export's partition field, version 2): ultra-io lets
+ * a vhost-user client in only if SO_PEERCRED says it runs as that partition's engine uid
+ * (lib/engine_uid.h), and the command partition chowns the socket it binds to that uid, so
+ * that engine, and no other, can reach it by path (docs/io-partition.md).
  */
 #ifndef ULTRA_IO_CTL_H
 #define ULTRA_IO_CTL_H
@@ -31,8 +38,8 @@
 #include <ultra/descriptor.h>
 
 #define UV_IOCTL_MAGIC 0x4c544349u /* "ICTL" little-endian */
-#define UV_IOCTL_VERSION 1u
-#define UV_IOCTL_PATH_MAX 108 /* sun_path */
+#define UV_IOCTL_VERSION 3u        /* 2: an export's I/O limit; 3: the partition it is for */
+#define UV_IOCTL_PATH_MAX 108      /* sun_path */
 #define UV_IOCTL_EXPORTS_MAX 48
 
 enum uv_ioctl_op {
@@ -61,16 +68,22 @@ struct uv_ioctl_export {
 	uint64_t image_ino; /* image an export serves */
 	char sw[UV_NAME_MAX];             /* net: the switch */
 	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket (direct: a name): its key */
+	uint32_t partition;               /* whose engine alone may connect (its number) */
+	uint32_t iops;                    /* blk: the limit (0: none); LIST repeats it */
+	uint64_t bytes_per_sec;
 };
 
 _Static_assert(sizeof(struct uv_ioctl_msg) == 24, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, op) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, status) == 12, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, count) == 16, "io control ABI");
-_Static_assert(sizeof(struct uv_ioctl_export) == 176, "io control ABI");
+_Static_assert(sizeof(struct uv_ioctl_export) == 192, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, iops) == 180, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, bytes_per_sec) == 184, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, size) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, image_dev) == 16, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, sw) == 32, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, path) == 64, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, partition) == 176, "io control ABI");
 
 #endif

@@ -62,15 +62,15 @@ struct uv_pagemap_hdr {
 	uint32_t hdr_size;
 	uint32_t seq; /* odd while the writer is changing the map; readers retry on change */
 	uint64_t area_size;
-	uint64_t pool_bytes; /* multiple of 4 KiB, at most 4 TiB */
-	uint32_t root; /* entry of the one 4 TiB block */
-	uint32_t n_ipages; /* index pages the area has room for */
+	uint64_t pool_bytes;  /* multiple of 4 KiB, at most 4 TiB */
+	uint32_t root;        /* entry of the one 4 TiB block */
+	uint32_t n_ipages;    /* index pages the area has room for */
 	uint32_t ipages_used; /* index pages [0, used) have been handed out at least once */
-	uint32_t free_head; /* returned index pages, linked through uv_pagemap_imeta.next_free */
+	uint32_t free_head;   /* returned index pages, linked through uv_pagemap_imeta.next_free */
 	uint32_t ipages_live; /* index pages in the tree now */
 	uint32_t pad0;
-	uint64_t meta_off; /* array of n_ipages struct uv_pagemap_imeta */
-	uint64_t ipage_off; /* array of n_ipages index pages, 4 KiB aligned */
+	uint64_t meta_off;   /* array of n_ipages struct uv_pagemap_imeta */
+	uint64_t ipage_off;  /* array of n_ipages index pages, 4 KiB aligned */
 	uint64_t free_pages; /* free 4 KiB pages in total: "does it fit" is one compare */
 	uint64_t free_blocks[UV_PM_TIERS]; /* free entries per tier */
 	uint64_t reserved[2];
@@ -79,18 +79,18 @@ struct uv_pagemap_hdr {
 /* Writer's bookkeeping for one index page. Readers never need it and never trust it. */
 struct uv_pagemap_imeta {
 	uint32_t parent; /* index page holding the entry that points here; UV_PM_NONE = root */
-	uint16_t slot; /* that entry's number in the parent */
-	uint8_t level; /* 1..3: the tier of the block this page subdivides */
+	uint16_t slot;   /* that entry's number in the parent */
+	uint8_t level;   /* 1..3: the tier of the block this page subdivides */
 	uint8_t pad;
-	uint32_t next_free; /* free-list link while the page is unused */
+	uint32_t next_free;              /* free-list link while the page is unused */
 	uint32_t nfree[UV_PM_TIERS - 1]; /* free entries of each tier in the subtree below */
 };
 
 /* One contiguous run of whole blocks of one tier: what alloc returns, what claim and free take. */
 struct uv_pm_extent {
 	uint64_t offset; /* in the pool */
-	uint64_t size; /* bytes, a multiple of the tier's block size */
-	uint32_t tier; /* 0..3; ignored by claim and free, which take any page-aligned range */
+	uint64_t size;   /* bytes, a multiple of the tier's block size */
+	uint32_t tier;   /* 0..3; ignored by claim and free, which take any page-aligned range */
 	uint32_t pad;
 };
 

@@ -80,10 +80,10 @@ _Static_assert(offsetof(struct uv_ctl_resp, message) == 24, "ctl ABI");
  * endpoints; side is where the asking partition attaches. */
 struct uv_ctl_channel {
 	uint32_t channel_id;
-	uint32_t side; /* enum uv_chan_side of the asking partition */
-	uint32_t peer; /* the other endpoint's partition */
+	uint32_t side;     /* enum uv_chan_side of the asking partition */
+	uint32_t peer;     /* the other endpoint's partition */
 	uint32_t reserved; /* 0 */
-	uint64_t size; /* bytes of the memory object: a power of two >= 4 KiB (a PCI BAR) */
+	uint64_t size;     /* bytes of the memory object: a power of two >= 4 KiB (a PCI BAR) */
 };
 
 _Static_assert(sizeof(struct uv_ctl_channel) == 24, "ctl ABI");

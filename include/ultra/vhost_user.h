@@ -138,7 +138,7 @@ _Static_assert(offsetof(struct vhu_inflight, queue_size) == 18, "queue_size at 1
 struct vhu_inflight_desc {
 	uint8_t inflight; /* 1: popped from the avail ring, not yet in the used ring */
 	uint8_t padding[5];
-	uint16_t next; /* packed rings only; unused for split */
+	uint16_t next;    /* packed rings only; unused for split */
 	uint64_t counter; /* order in which heads were popped: resubmit in this order */
 };
 _Static_assert(sizeof(struct vhu_inflight_desc) == 16, "inflight entry is 16 bytes");
@@ -274,10 +274,17 @@ _Static_assert(offsetof(struct virtio_blk_cfg, max_discard_sectors) == 36, "disc
 _Static_assert(offsetof(struct virtio_blk_cfg, unused1) + 3 == VIRTIO_BLK_CFG_BYTES,
                "virtio-blk config is 60 bytes");
 
-
 /* ---- virtio-net (virtio 1.2, 5.1) ---- */
 
+#define VIRTIO_NET_F_CSUM 0       /* device takes partial checksums */
+#define VIRTIO_NET_F_GUEST_CSUM 1 /* driver takes partial checksums */
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_GUEST_ECN 9
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_HOST_ECN 13
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 #define VIRTIO_NET_S_LINK_UP 1
@@ -296,6 +303,12 @@ struct virtio_net_hdr {
 _Static_assert(sizeof(struct virtio_net_hdr) == 12, "net header is 12 bytes");
 _Static_assert(offsetof(struct virtio_net_hdr, num_buffers) == 10, "num_buffers at 10");
 #define VIRTIO_NET_HDR_LEGACY_BYTES 10u
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1 /* checksum csum_start.. into csum_start + csum_offset */
+#define VIRTIO_NET_HDR_F_DATA_VALID 2 /* receive only: the checksum was verified */
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80 /* or'ed into gso_type: the TCP flow uses ECN */
 
 struct virtio_net_cfg {
 	uint8_t mac[6];

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	data += sizeof(p);
 	size -= sizeof(p);
-	entries = 1u << (data[0] % 7); /* 1..64 */
+	entries = 1u << (data[0] % 7);                               /* 1..64 */
 	num = data[0] & 0x80 ? entries : 1u << ((data[0] >> 3) % 8); /* mostly <= entries */
 	memcpy(&ring_used, data + 1, 2);
 	data += 3;

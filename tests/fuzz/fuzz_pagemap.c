@@ -47,7 +47,8 @@ static void read_all(const void *area, size_t size)
 		return;
 	for (i = 0; i < 64; i++) {
 		off = (v.pool_bytes / 64) * (uint64_t)i;
-		if (uv_pagemap_lookup(&v, off, &b) == 0 && !(b.offset <= off && off - b.offset < b.size))
+		if (uv_pagemap_lookup(&v, off, &b) == 0 &&
+		    !(b.offset <= off && off - b.offset < b.size))
 			abort();
 	}
 	uv_pagemap_walk(&v, UV_PM_NONE, count_cb, &n);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Two hostile network clients on one switch: the input is both guests' memory (rings,
- * descriptors, frames) and the features. Both transmit queues are served a few times, so
+ * descriptors, offload headers, frames) and the features, offloads and mergeable receive
+ * buffers included. Both transmit queues are served a few times, so
  * frames travel into hostile receive rings; the memory is allocated at exactly its size so
  * ASan catches any access outside. */
 #include <stdint.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 
 #include "../../io/guest_mem.c"
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
 #include "../../io/vhost_net.c"
 #include "../../io/virtqueue.c"
@@ -21,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vswitch sw;
 	struct vhost_net *n = NULL;
 
-	if (size < 1 || vhost_net_new("fuzz", &sw, &n) < 0)
+	if (size < 1 || vhost_net_new("fuzz", &sw, true, &n) < 0)
 		return 0;
 	sw_init(&sw, "fuzz", 0);
 	for (unsigned i = 0; i < 2; i++) {
@@ -34,7 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		g[i].m.n = 1;
 		g[i].m.r[0] = (struct gm_region){
 		    .gpa = NT_GPA, .uva = NT_UVA, .size = NT_SIZE, .host = g[i].mem};
-		nt_attach(n, &g[i], data[0] & 1 ? 1ull << VIRTIO_F_VERSION_1 : 0);
+		/* bit 0: VERSION_1; bits 1 and 2: guest 0's and 1's offloads and MRG_RXBUF */
+		nt_attach(n, &g[i],
+		          (data[0] & 1 ? 1ull << VIRTIO_F_VERSION_1 : 0) |
+		              (data[0] & (2u << i) ? VHOST_NET_OFFLOADS : 0));
 	}
 	for (int round = 0; round < 4; round++)
 		for (unsigned i = 0; i < 2; i++)

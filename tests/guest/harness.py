@@ -21,6 +21,13 @@ KERNEL = os.environ.get("ULTRA_KERNEL", os.path.join(ROOT, "build", "guest", "vm
 INITRD = os.environ.get("ULTRA_INITRD", os.path.join(ROOT, "build", "guest", "initramfs.cpio.gz"))
 MARKER = b"ULTRA-INIT-OK"
 BOOT_TIMEOUT = float(os.environ.get("ULTRA_BOOT_TIMEOUT", "90"))
+# Every engine runs as uid ENGINE_UID_BASE + its partition number (lib/engine_uid.h); a
+# stand-alone definition started without --partition is number 0.
+ENGINE_UID_BASE = 0x70000000
+
+
+def engine_uid(partition=0):
+    return ENGINE_UID_BASE + partition
 
 
 class TestFailure(Exception):
@@ -260,6 +267,9 @@ class Workspace:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="uvt-", dir="/tmp")
+        # Engines run as their partition's uid and reach their vhost-user sockets here by
+        # path: they may cross the folder but not list it (what they may open is chowned).
+        os.chmod(self.dir, 0o711)
         self.shm = None
 
     def shm_path(self, leaf):

@@ -8,7 +8,7 @@ import secrets
 import subprocess
 
 import harness
-from harness import check, workspace
+from harness import check, engine_uid, workspace
 
 CHANMSG = os.path.join(harness.BUILD, "guest", "chanmsg")
 CHAN_BYTES = 64 << 10  # a power of two, as an ivshmem BAR must be
@@ -25,6 +25,9 @@ def make_channel(w, leaf, side_a, side_b):
     r = subprocess.run([CHANMSG, "format", path, str(side_a), str(side_b)], capture_output=True,
                        text=True, timeout=30)
     check(r.returncode == 0, f"formatting {leaf}: {r.stdout}{r.stderr}")
+    # The engines map it through the fd their monitor opened, as their own uid: both ends here
+    # are stand-alone partitions without a number (uid engine_uid(0)). Its folder stays closed.
+    os.chown(path, engine_uid(0), engine_uid(0))
     return path
 
 

@@ -19,8 +19,8 @@ class IoPartition:
     def __init__(self, w, *exports, net=(), tap=(), prefix=(), extra=()):
         self.log = os.path.join(w.dir, "ultra-io.log")
         args = [*prefix, ULTRA_IO]
-        for sock, image in exports:
-            args += ["--blk", f"{sock}={image}"]
+        for sock, image, *part in exports:  # (socket, image[, the partition it is for])
+            args += ["--blk", f"{sock}={image}" + (f",for={part[0]}" if part else "")]
         for spec in net:
             args += ["--net", spec]
         for spec in tap:

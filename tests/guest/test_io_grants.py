@@ -76,7 +76,7 @@ def test_tables_must_lie_in_the_clients_grants():
     uv.ctl("channel", "2", "13", "14", "64K")  # 12 is not
     # (A second partition granted the same socket is refused by the database itself,
     # DOUBLE_ALLOC; ultra-io would refuse it too: tests/unit/test_io_grants.c.)
-    io = checked_io(w, uv, (a, image(w, "a.img", 0xA1)), (b, image(w, "b.img", 0xB2)))
+    io = checked_io(w, uv, (a, image(w, "a.img", 0xA1), 12), (b, image(w, "b.img", 0xB2), 13))
     ctl = uv_client.Control(uv.sock)
     fds = []
     try:
@@ -98,7 +98,7 @@ def test_tables_must_lie_in_the_clients_grants():
         r = vc.Client.region
         whole = [r(0, vc.MEM, vc.UVA, 0)]
 
-        c = vc.Client(a)
+        c = vc.Client(a, partition=12)
         c.use_memory(own)
         c.negotiate()
         stray = os.memfd_create("not-a-grant")
@@ -142,7 +142,7 @@ def test_tables_must_lie_in_the_clients_grants():
 
         # A socket no partition is granted: nobody's, whatever memory comes with it.
         for mem in (own, other):
-            d = vc.Client(b)
+            d = vc.Client(b, partition=13)
             d.use_memory(mem)
             d.negotiate()
             check(not d.mem_table(whole, fds=[mem]), "a table on a socket nobody owns accepted")
@@ -164,7 +164,7 @@ def test_tables_must_lie_in_the_clients_grants():
         fresh, = ctl.memory(12)
         fds.append(fresh)
         check(os.fstat(fresh).st_ino != os.fstat(own).st_ino, "recovery reused the object")
-        e = vc.Client(a)
+        e = vc.Client(a, partition=12)
         e.use_memory(fresh)
         e.negotiate()
         check(not e.mem_table(whole, fds=[own]), "a stale object accepted after a restart")
@@ -195,7 +195,7 @@ def test_guest_disk_with_the_check_on():
     img = os.path.join(w.dir, "disk.img")
     with open(img, "wb") as f:
         f.truncate(16 * MIB)
-    io = checked_io(w, uv, (sock, img))
+    io = checked_io(w, uv, (sock, img, 12))
     try:
         p = w.partition("grantblk", memory_mib=160, devices=blk(sock))
         uv.ctl("create", "12", p.def_file())
@@ -220,7 +220,7 @@ def test_guest_disk_with_the_check_on():
             uv.start()
             io.proc.send_signal(signal.SIGKILL)
             io.proc.wait()
-            io = checked_io(w, uv, (sock, img))
+            io = checked_io(w, uv, (sock, img, 12))
             wait_for(lambda: "memory table refused" in io.output(), 30,
                      "QEMU's stale table to be refused")
             check("not granted to partition 12" in io.output(), io.output())

@@ -51,10 +51,15 @@ class System:
             f.truncate(64 << 20)
         return w, cls(w, image, ops_db=os.path.join(w.dir, "ops.db") if ops else None)
 
+    BLK_FOR = 10
+
     def io_serves(self):
         """ultra-io's own arguments (None: no I/O partition), and the path that exists once it
         is ready."""
-        return (f"--blk {self.blk}={self.image}", self.blk) if self.image else (None, None)
+        # The disk is for the first guest a test defines: the command partition gives it number
+        # 10 (lowest free >= 10, command/policy.c), and only its engine's uid gets in.
+        return (f"--blk {self.blk}={self.image},for={self.BLK_FOR}", self.blk) if self.image \
+            else (None, None)
 
     def io_args(self, exports):
         """ultra-boot's arguments for the I/O partition(s) serving EXPORTS."""

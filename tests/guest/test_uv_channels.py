@@ -44,13 +44,14 @@ def test_guests_exchange_over_a_channel_granted_by_transaction():
         p.wait_boot()
     a, b, c = parts[ID_A], parts[ID_B], parts[ID_C]
 
-    # The device is backed by the ultravisor's object, inherited as fd 6 (no path names it).
+    # The device is backed by the ultravisor's object, inherited as fd 9 (QEMU_CHAN_FD0, after
+    # RAM, QMP, console, console log, kernel and initrd; no path names it).
     for p in (a, b):
-        obj = os.readlink(f"/proc/{p.qemu_pid()}/fd/6")
-        check(obj.startswith(f"/memfd:uv-chan-{CHAN}-p{ID_A}-p{ID_B}"), f"{p.name}: fd 6 is {obj}")
+        obj = os.readlink(f"/proc/{p.qemu_pid()}/fd/9")
+        check(obj.startswith(f"/memfd:uv-chan-{CHAN}-p{ID_A}-p{ID_B}"), f"{p.name}: fd 9 is {obj}")
         args = qemu_args(p)
         check(args.count("ivshmem-plain") == 1 and "pcie=on" in args and
-              f"mem-path=/proc/self/fd/6,size={64 << 10}," in args, f"{p.name}'s QEMU: {args}")
+              f"mem-path=/proc/self/fd/9,size={64 << 10}," in args, f"{p.name}'s QEMU: {args}")
         ids = p.out("cat /sys/bus/pci/devices/*/vendor /sys/bus/pci/devices/*/device | "
                     "tr '\\n' ' '")
         check(ids.split().count("0x1110") == 1, f"{p.name}: not one ivshmem device: {ids}")

@@ -25,18 +25,55 @@ NUM = 8
 DESC, AVAIL, USED, BUFS = 0x0, 0x1000, 0x2000, 0x10000
 
 
+ENGINE_UID_BASE = 0x70000000  # lib/engine_uid.h; an export is partition 0's without for=
+
+
 class Closed(Exception):
     pass
 
 
+def connect_as(path, uid):
+    """A connection to path made by a child running as uid, as an engine's would be: SO_PEERCRED
+    names uid, and the socket file's mode is checked against uid."""
+    parent, child = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parent.close()
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            socket.send_fds(child, [b"ok"], [s.fileno()])
+            os._exit(0)
+        except BaseException as e:  # report it to the parent, never run on as a test
+            try:
+                child.sendall(f"{type(e).__name__}: {e}".encode()[:500])
+            finally:
+                os._exit(1)
+    child.close()
+    try:
+        msg, fds, _, _ = socket.recv_fds(parent, 512, 1)
+    finally:
+        parent.close()
+        os.waitpid(pid, 0)
+    if not fds:
+        text = msg.decode(errors="replace")
+        raise (PermissionError if text.startswith("PermissionError") else OSError)(
+            f"connecting to {path} as uid {uid}: {text}")
+    return socket.socket(fileno=fds[0])
+
+
 class Client:
-    """event_idx: negotiate VIRTIO_RING_F_EVENT_IDX and behave like a driver that wants an
-    interrupt for each completion it waits for (used_event set before each submission)."""
-    def __init__(self, path, timeout=5, event_idx=False):
+    def __init__(self, path, timeout=5, partition=0, event_idx=False):
+        """Connects as partition's engine (uid ENGINE_UID_BASE + partition), the one client
+        ultra-io lets in on its export. event_idx: negotiate VIRTIO_RING_F_EVENT_IDX and behave
+        like a driver that wants an interrupt for each completion it waits for (used_event set
+        before each submission)."""
         self.event_idx = event_idx
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = connect_as(path, ENGINE_UID_BASE + partition)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
         self.memfd = os.memfd_create("guest")
         os.ftruncate(self.memfd, MEM)
         self.mem = mmap.mmap(self.memfd, MEM)

@@ -20,8 +20,8 @@
 #include "unixsock.h"
 #include "uvd_testlib.h"
 
-#define P_SYS_IO 4u  /* the dummy system partition: role io */
-#define P_TEST 12u   /* a guest partition recorded through the command channel */
+#define P_SYS_IO 4u /* the dummy system partition: role io */
+#define P_TEST 12u  /* a guest partition recorded through the command channel */
 #define WAIT_MS 15000
 
 struct fx {
@@ -63,7 +63,7 @@ static pid_t status_pid(struct fx *f, int sys, char *state, size_t len)
 	if (sys < 0)
 		json_object_object_get_ex(root, "ultravisor", &c);
 	else if (json_object_object_get_ex(root, "system", &v) &&
-		 (size_t)sys < json_object_array_length(v))
+	         (size_t)sys < json_object_array_length(v))
 		c = json_object_array_get_idx(v, (size_t)sys);
 	if (c && json_object_object_get_ex(c, "pid", &v))
 		pid = (pid_t)json_object_get_int(v);
@@ -105,9 +105,9 @@ static void start_with(struct fx *f, const char *opt, const char *arg, const cha
 		int null = open("/dev/null", O_WRONLY);
 		if (!getenv("UVD_TEST_VERBOSE"))
 			dup2(null, 2);
-		execl(bin, bin, "--ultravisor", uv, "--state-dir", f->d.state, "--run-dir", f->d.run,
-		      "--pool-mib", "256", opt, arg, "--max-restarts", max_restarts, "--window-s", "60",
-		      (char *)NULL);
+		execl(bin, bin, "--ultravisor", uv, "--state-dir", f->d.state, "--run-dir",
+		      f->d.run, "--pool-mib", "256", opt, arg, "--max-restarts", max_restarts,
+		      "--window-s", "60", (char *)NULL);
 		_exit(127);
 	}
 	assert_true(f->d.pid > 0);
@@ -137,7 +137,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	pid_t pids[4] = {status_pid(f, -1, NULL, 0), status_pid(f, 0, NULL, 0),
-			 status_pid(f, 1, NULL, 0), status_pid(f, 2, NULL, 0)};
+	                 status_pid(f, 1, NULL, 0), status_pid(f, 2, NULL, 0)};
 
 	uvd_kill(&f->d);
 	for (int i = 0; i < 4; i++)
@@ -212,7 +212,7 @@ static void test_ultravisor_restarted_with_committed_state(void **state)
 	uv2 = wait_new_pid(f, -1, uv);
 	assert_true(uv2 > 0);
 	print_message("ultravisor answering again %llu ms after kill -9\n",
-		      (unsigned long long)(now_ms() - t0));
+	              (unsigned long long)(now_ms() - t0));
 	assert_int_equal(read_part(f, P_TEST, &rec), 0);
 	assert_int_equal(rec.mem_bytes, 8 * MiB);
 	/* the restarted ultravisor takes transactions again, as the command partition sends them */
@@ -257,7 +257,7 @@ static void test_system_partition_failed_then_restarted(void **state)
 	io2 = wait_new_pid(f, 1, io);
 	assert_true(io2 > 0);
 	print_message("io partition back %llu ms after kill -9\n",
-		      (unsigned long long)(now_ms() - t0));
+	              (unsigned long long)(now_ms() - t0));
 	/* running again in the database once the restart completed */
 	for (uint64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(2))
 		if (read_part(f, P_SYS_IO, &rec) == 0 && rec.state == UV_STATE_RUNNING)
@@ -358,7 +358,7 @@ static bool wait_in_flock(pid_t pid)
 }
 
 /* The entry (1 or 2) of the pair member that serves: in its filter, its socket answering. */
-static int wait_active(struct fx *f, const char *sock, pid_t not)
+static int wait_active(struct fx *f, const char *sock, pid_t not )
 {
 	for (uint64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(5)) {
 		for (int e = 1; e <= 2; e++) {
@@ -411,14 +411,14 @@ static void test_io_pair_standby_takes_over(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ultravisor_restarted_with_committed_state, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_system_partition_failed_then_restarted, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_definitions_kept_in_state_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partition_that_keeps_dying_is_left_failed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_io_pair_standby_takes_over, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ultravisor_restarted_with_committed_state, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_system_partition_failed_then_restarted, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_definitions_kept_in_state_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partition_that_keeps_dying_is_left_failed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_io_pair_standby_takes_over, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* CPU shares: the quota a share becomes, finding the controller, cgroup paths and files. */
+/* CPU shares: the quota a share becomes, finding the controller, cgroup paths and files; and
+ * direct disks' I/O limits (cgio.h): the device an image is on, the io/blkio files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cgcpu.h"
+#include "cgio.h"
 
 static void test_limits(void **state)
 {
@@ -62,7 +65,7 @@ static void test_paths(void **state)
 	assert_int_equal(uv_cg_path("/r", "..", p, sizeof(p)), -EINVAL);
 	assert_int_equal(uv_cg_path("/r", "a/../../x", p, sizeof(p)), -EINVAL);
 	assert_int_equal(uv_cg_path("/r", "a-much-longer-partition-name-abcdef", p, 32),
-			 -ENAMETOOLONG);
+	                 -ENAMETOOLONG);
 }
 
 struct tmp {
@@ -120,11 +123,12 @@ static void test_detect_v1_beside_an_empty_unified(void **state)
 	sub(set, sizeof(set), t->dir, "cpuset");
 	put(uni, "cgroup.controllers", "hugetlb\n");
 	snprintf(mounts, sizeof(mounts),
-		 "tmpfs %s tmpfs rw 0 0\ngarbage\n"
-		 "cgroup %s cgroup rw,relatime,cpuacct 0 0\n"
-		 "cgroup %s/cpu\\040b cgroup rw,relatime,cpu 0 0\n"
-		 "cgroup %s cgroup rw,cpuset 0 0\ncgroup2 %s cgroup2 rw 0 0\n",
-		 t->dir, acct, t->dir, set, uni);
+	         "tmpfs %s tmpfs rw 0 0\ngarbage\n"
+	         "cgroup %s cgroup rw,relatime,cpuacct 0 0\n"
+	         "cgroup %s/cpu\\040b cgroup rw,relatime,cpu 0 0\n"
+	         "cgroup %s cgroup rw,cpuset 0 0\ncgroup2 %s cgroup2 rw 0 0\n"
+	         "cgroup %s/blkio cgroup rw,relatime,blkio 0 0\n",
+	         t->dir, acct, t->dir, set, uni, t->dir);
 	put(t->dir, "mounts", mounts);
 	snprintf(mounts, sizeof(mounts), "%s/mounts", t->dir);
 	assert_int_equal(uv_cg_detect(mounts, &l), 0);
@@ -132,6 +136,9 @@ static void test_detect_v1_beside_an_empty_unified(void **state)
 	assert_string_equal(l.cpu_root, cpu);
 	assert_int_equal(l.cpuset_kind, UV_CG_V1);
 	assert_string_equal(l.cpuset_root, set);
+	assert_int_equal(l.io_kind, UV_CG_V1); /* blkio, this machine's io controller */
+	snprintf(set, sizeof(set), "%s/blkio", t->dir);
+	assert_string_equal(l.io_root, set);
 }
 
 static void test_detect_v2_and_none(void **state)
@@ -145,18 +152,20 @@ static void test_detect_v2_and_none(void **state)
 	put(uni, "cgroup.controllers", "cpuset cpu io memory pids\n");
 	/* A lingering empty v1 mount must not win over the unified hierarchy that has cpu. */
 	snprintf(mounts, sizeof(mounts),
-		 "cgroup2 %s cgroup2 rw 0 0\ncgroup %s cgroup rw,cpu,cpuacct 0 0\n", uni, old);
+	         "cgroup2 %s cgroup2 rw 0 0\ncgroup %s cgroup rw,cpu,cpuacct 0 0\n", uni, old);
 	put(t->dir, "mounts", mounts);
 	snprintf(mounts, sizeof(mounts), "%s/mounts", t->dir);
 	assert_int_equal(uv_cg_detect(mounts, &l), 0);
 	assert_int_equal(l.cpu_kind, UV_CG_V2);
 	assert_string_equal(l.cpu_root, uni);
 	assert_int_equal(l.cpuset_kind, UV_CG_V2);
+	assert_int_equal(l.io_kind, UV_CG_V2);
 
 	put(t->dir, "mounts", "proc /proc proc rw 0 0\n");
 	assert_int_equal(uv_cg_detect(mounts, &l), 0);
 	assert_int_equal(l.cpu_kind, UV_CG_NONE);
 	assert_int_equal(l.cpuset_kind, UV_CG_NONE);
+	assert_int_equal(l.io_kind, UV_CG_NONE);
 	snprintf(mounts, sizeof(mounts), "%s/missing", t->dir);
 	assert_int_equal(uv_cg_detect(mounts, &l), -ENOENT);
 }
@@ -169,8 +178,8 @@ static void test_write_and_read_limits(void **state)
 
 	sub(v1, sizeof(v1), t->dir, "v1");
 	sub(v2, sizeof(v2), t->dir, "v2");
-	for (const char *const *f = (const char *const[]){"cpu.cfs_quota_us", "cpu.cfs_period_us",
-							  "cpu.shares", NULL};
+	for (const char *const *f =
+	         (const char *const[]){"cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares", NULL};
 	     *f; f++)
 		put(v1, *f, "");
 	put(v2, "cpu.max", "");
@@ -233,17 +242,98 @@ static void test_cpulists(void **state)
 	assert_int_equal(uv_cpu_pick(&s, use, 5, &pick), -ERANGE);
 }
 
+/* The device io.max takes for an image: the disk under a file's file system, a partition's
+ * whole disk; none for a file system with no device (tmpfs), said so. */
+static void test_io_device(void **state)
+{
+	struct tmp *t = *state;
+	char img[256], sys[256], dev[512], blk[768], disk[512], part[768], link[1024], why[512];
+	unsigned ma = 0, mi = 0;
+	struct stat st;
+
+	snprintf(img, sizeof(img), "%s/d.img", t->dir);
+	put(t->dir, "d.img", "");
+	assert_int_equal(stat(img, &st), 0);
+	sub(sys, sizeof(sys), t->dir, "sys");
+	sub(dev, sizeof(dev), sys, "dev");
+	sub(blk, sizeof(blk), dev, "block");
+	/* No such device in this sysfs: not a real block device. */
+	assert_int_equal(uv_cg_io_device(img, sys, &ma, &mi, why, sizeof(why)), -ENODEV);
+	assert_non_null(strstr(why, "no block device of its own"));
+	/* The image's device is a partition of disk 8:0. */
+	sub(disk, sizeof(disk), sys, "disk");
+	put(disk, "dev", "8:0\n");
+	sub(part, sizeof(part), disk, "part1");
+	put(part, "partition", "1\n");
+	snprintf(link, sizeof(link), "%s/%u:%u", blk, major(st.st_dev), minor(st.st_dev));
+	assert_int_equal(symlink(part, link), 0);
+	assert_int_equal(uv_cg_io_device(img, sys, &ma, &mi, why, sizeof(why)), 0);
+	assert_int_equal(ma, 8);
+	assert_int_equal(mi, 0);
+	/* A whole disk is itself. */
+	unlink(link);
+	assert_int_equal(symlink(disk, link), 0);
+	assert_int_equal(uv_cg_io_device(img, sys, &ma, &mi, why, sizeof(why)), 0);
+	assert_int_equal(ma, major(st.st_dev));
+	assert_int_equal(mi, minor(st.st_dev));
+	assert_int_equal(uv_cg_io_device(t->dir, sys, &ma, &mi, why, sizeof(why)), -EINVAL);
+	assert_int_equal(uv_cg_io_device("/nonexistent.img", sys, &ma, &mi, why, sizeof(why)),
+	                 -ENOENT);
+	/* tmpfs has anonymous device numbers (major 0): named in the message. */
+	if (stat("/dev/shm", &st) == 0 && major(st.st_dev) == 0) {
+		snprintf(img, sizeof(img), "/dev/shm/uvcgio-%d.img", (int)getpid());
+		put("/dev/shm", img + strlen("/dev/shm/"), "");
+		assert_int_equal(uv_cg_io_device(img, "/sys", &ma, &mi, why, sizeof(why)), -ENODEV);
+		unlink(img);
+		assert_non_null(strstr(why, "tmpfs"));
+	}
+}
+
+static void read_back(const char *dir, const char *leaf, char *buf, size_t len)
+{
+	assert_int_equal(uv_cg_read_file(dir, leaf, buf, len), 0);
+}
+
+/* v2: one io.max line, both directions; v1: four throttle files, 0 lifting a limit. */
+static void test_io_limit_files(void **state)
+{
+	struct tmp *t = *state;
+	static const char *const v1[] = {
+	    "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device",
+	    "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device"};
+	char buf[256];
+
+	put(t->dir, "io.max", "");
+	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V2, 254, 0, 300, 1 << 20), 0);
+	read_back(t->dir, "io.max", buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 riops=300 wiops=300 rbps=1048576 wbps=1048576");
+	put(t->dir, "io.max", ""); /* a plain file keeps old bytes; a cgroup file takes a line */
+	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V2, 8, 16, 0, 4096), 0);
+	read_back(t->dir, "io.max", buf, sizeof(buf));
+	assert_string_equal(buf, "8:16 riops=max wiops=max rbps=4096 wbps=4096");
+	for (int i = 0; i < 4; i++)
+		put(t->dir, v1[i], "");
+	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V1, 254, 0, 0, 2 << 20), 0);
+	read_back(t->dir, v1[0], buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 0");
+	read_back(t->dir, v1[3], buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 2097152");
+	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_NONE, 254, 0, 1, 1), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_limits_are_exact_and_within_kernel_bounds),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test_setup_teardown(test_detect_v1_beside_an_empty_unified, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_detect_v2_and_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_and_read_limits, setup, teardown),
-		cmocka_unit_test(test_cpulists),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_limits_are_exact_and_within_kernel_bounds),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test_setup_teardown(test_detect_v1_beside_an_empty_unified, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_v2_and_none, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_and_read_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_io_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_io_limit_files, setup, teardown),
+	    cmocka_unit_test(test_cpulists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

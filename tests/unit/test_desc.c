@@ -56,28 +56,28 @@ static void test_bad_values(void **state)
 	expect_error("{\"name\":\"g\",\"memory_mib\":0,\"kernel\":\"/k\"}", "memory");
 	expect_error("{\"name\":\"g\",\"memory_mib\":16,\"kernel\":\"/k\"}", "too little");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"vcpus\":100000,\"kernel\":\"/k\"}",
-		     "vcpus");
+	             "vcpus");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"vcpus\":0,\"kernel\":\"/k\"}", "vcpus");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"vcpus\":-1,\"kernel\":\"/k\"}", "vcpus");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64}", "kernel: missing");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"\"}", "kernel");
 	expect_error("{\"name\":\"a/b\",\"memory_mib\":64,\"kernel\":\"/k\"}", "name");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/k\",\"bogus\":1}",
-		     "bogus: unknown key");
+	             "bogus: unknown key");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/k\",\"accel\":\"xen\"}",
-		     "accel");
+	             "accel");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/k\",\"cpu_share\":3,"
-		     "\"vcpus\":2}",
-		     "cpu_share");
+	             "\"vcpus\":2}",
+	             "cpu_share");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/k\","
-		     "\"devices\":[{\"kind\":\"floppy\"}]}",
-		     "devices[0].kind");
+	             "\"devices\":[{\"kind\":\"floppy\"}]}",
+	             "devices[0].kind");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/k\","
-		     "\"devices\":[{\"kind\":\"blk\"}]}",
-		     "devices[0].path");
+	             "\"devices\":[{\"kind\":\"blk\"}]}",
+	             "devices[0].path");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/k\","
-		     "\"devices\":[{\"kind\":\"rng\",\"speed\":3}]}",
-		     "devices[0].speed: unknown key");
+	             "\"devices\":[{\"kind\":\"rng\",\"speed\":3}]}",
+	             "devices[0].speed: unknown key");
 	expect_error("{\"name\":\"g\",\"memory_mib\":64,", "not valid JSON");
 	expect_error("{\"name\":\"g\"} trailing", "not valid JSON");
 	expect_error("[1,2]", "expected a JSON object");
@@ -89,9 +89,9 @@ static void test_validate_checks_files(void **state)
 	char err[256] = "";
 
 	assert_int_equal(uv_desc_from_json("{\"name\":\"g\",\"memory_mib\":64,"
-					   "\"kernel\":\"/nonexistent/vmlinux\"}",
-					   NULL, &d, err, sizeof(err)),
-			 0);
+	                                   "\"kernel\":\"/nonexistent/vmlinux\"}",
+	                                   NULL, &d, err, sizeof(err)),
+	                 0);
 	assert_int_not_equal(uv_desc_validate(&d, 1, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "kernel: /nonexistent/vmlinux"));
 }
@@ -104,9 +104,9 @@ static void channel_case(const char *path, const char *needle)
 	int r;
 
 	snprintf(json, sizeof(json),
-		 "{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/dev/null\","
-		 "\"devices\":[{\"kind\":\"channel\",\"path\":\"%s\"}]}",
-		 path);
+	         "{\"name\":\"g\",\"memory_mib\":64,\"kernel\":\"/dev/null\","
+	         "\"devices\":[{\"kind\":\"channel\",\"path\":\"%s\"}]}",
+	         path);
 	assert_int_equal(uv_desc_from_json(json, NULL, &d, err, sizeof(err)), 0);
 	assert_int_equal(d.dev[0].kind, UV_DEV_CHANNEL);
 	r = uv_desc_validate(&d, 1, err, sizeof(err));
@@ -126,8 +126,11 @@ static void test_channel_memory_checked(void **state)
 	static const struct {
 		off_t size;
 		const char *needle;
-	} cases[] = {{4096, NULL}, {1 << 20, NULL}, {0, "power of two"}, {2048, "power of two"},
-		     {12288, "power of two"}};
+	} cases[] = {{4096, NULL},
+	             {1 << 20, NULL},
+	             {0, "power of two"},
+	             {2048, "power of two"},
+	             {12288, "power of two"}};
 	unsigned i;
 	int fd;
 
@@ -176,11 +179,11 @@ static void test_validate_binary_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_definition),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_validate_checks_files),
-		cmocka_unit_test(test_validate_binary_fields),
-		cmocka_unit_test(test_channel_memory_checked),
+	    cmocka_unit_test(test_good_definition),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_validate_checks_files),
+	    cmocka_unit_test(test_validate_binary_fields),
+	    cmocka_unit_test(test_channel_memory_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,10 +44,10 @@ static void test_requests_parsed(void **state)
 
 	(void)state;
 	parse_ok(HEAD "\"disks\":[{\"image\":\"web1.img\",\"readonly\":false},"
-		      "{\"image\":\"/srv/ro.img\",\"readonly\":true}],"
-		      "\"nics\":[{\"switch\":\"lan\"},{}],"
-		      "\"channels\":[{\"peer\":\"db1\",\"size_kib\":256},{\"peer\":\"log\"}]}",
-		 &d);
+	              "{\"image\":\"/srv/ro.img\",\"readonly\":true}],"
+	              "\"nics\":[{\"switch\":\"lan\"},{}],"
+	              "\"channels\":[{\"peer\":\"db1\",\"size_kib\":256},{\"peer\":\"log\"}]}",
+	         &d);
 	assert_int_equal(d.n_disk, 2);
 	assert_string_equal(d.disk[0].image, "/defs/web1.img"); /* relative to the definition */
 	assert_int_equal(d.disk[0].flags, 0);
@@ -73,16 +73,17 @@ static void test_disk_errors(void **state)
 	expect_error(HEAD "\"disks\":[1]}", "disks[0]: expected an object");
 	expect_error(HEAD "\"disks\":[{\"readonly\":true}]}", "disks[0].image: missing");
 	expect_error(HEAD "\"disks\":[{\"image\":\"a\"},{\"image\":7}]}",
-		     "disks[1].image: expected a string");
+	             "disks[1].image: expected a string");
 	expect_error(HEAD "\"disks\":[{\"image\":\"\"}]}", "disks[0].image: path is empty");
 	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"readonly\":1}]}",
-		     "disks[0].readonly: expected true or false");
-	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"size\":1}]}", "disks[0].size: unknown key");
+	             "disks[0].readonly: expected true or false");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"size\":1}]}",
+	             "disks[0].size: unknown key");
 	expect_error(HEAD "\"disks\":[{\"image\":\"a\"},{\"image\":\"/defs/a\"}]}",
-		     "disks[1].image: /defs/a is disks[0] already");
+	             "disks[1].image: /defs/a is disks[0] already");
 	expect_error(HEAD "\"disks\":[{\"image\":\"a\"},{\"image\":\"b\"},{\"image\":\"c\"},"
-		     "{\"image\":\"d\"},{\"image\":\"e\"}]}",
-		     "disks: 5 entries, at most 4");
+	                  "{\"image\":\"d\"},{\"image\":\"e\"}]}",
+	             "disks: 5 entries, at most 4");
 }
 
 static void test_nic_errors(void **state)
@@ -94,8 +95,9 @@ static void test_nic_errors(void **state)
 	expect_error(HEAD "\"nics\":[{},{\"switch\":\"a/b\"}]}", "nics[1].switch: character '/'");
 	expect_error(HEAD "\"nics\":[{\"switch\":\"\"}]}", "nics[0].switch: must not be empty");
 	expect_error(HEAD "\"nics\":[{\"switch\":\"0123456789012345678901234567890123\"}]}",
-		     "nics[0].switch: longer than");
-	expect_error(HEAD "\"nics\":[{\"mac\":\"02:00:00:00:00:01\"}]}", "nics[0].mac: unknown key");
+	             "nics[0].switch: longer than");
+	expect_error(HEAD "\"nics\":[{\"mac\":\"02:00:00:00:00:01\"}]}",
+	             "nics[0].mac: unknown key");
 	expect_error(HEAD "\"nics\":[{},{},{},{},{}]}", "nics: 5 entries, at most 4");
 }
 
@@ -106,25 +108,25 @@ static void test_channel_errors(void **state)
 	expect_error(HEAD "\"channels\":[{\"peer\":2}]}", "channels[0].peer: expected a string");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"../x\"}]}", "channels[0].peer: character");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"web1\"}]}",
-		     "channels[0].peer: a partition has no channel to itself");
+	             "channels[0].peer: a partition has no channel to itself");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\"},{\"peer\":\"db\"}]}",
-		     "channels[1].peer: channels[0] goes to db already");
+	             "channels[1].peer: channels[0] goes to db already");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\",\"size_kib\":\"64\"}]}",
-		     "channels[0].size_kib: expected an integer");
+	             "channels[0].size_kib: expected an integer");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\",\"size_kib\":-4}]}",
-		     "channels[0].size_kib: -4 is out of range");
+	             "channels[0].size_kib: -4 is out of range");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\",\"size_kib\":100}]}",
-		     "channels[0].size_kib: 100 is not a power of two");
+	             "channels[0].size_kib: 100 is not a power of two");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\",\"size_kib\":2}]}",
-		     "channels[0].size_kib: 2 is not a power of two in 4..");
+	             "channels[0].size_kib: 2 is not a power of two in 4..");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\",\"size_kib\":2097152}]}",
-		     "channels[0].size_kib: 2097152 is out of range");
+	             "channels[0].size_kib: 2097152 is out of range");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"db\",\"ring\":1}]}",
-		     "channels[0].ring: unknown key");
+	             "channels[0].ring: unknown key");
 	expect_error(HEAD "\"channels\":[{\"peer\":\"a\"},{\"peer\":\"b\"},{\"peer\":\"c\"},"
-		     "{\"peer\":\"d\"},{\"peer\":\"e\"},{\"peer\":\"f\"},{\"peer\":\"g\"},"
-		     "{\"peer\":\"h\"},{\"peer\":\"i\"}]}",
-		     "channels: 9 entries, at most 8");
+	                  "{\"peer\":\"d\"},{\"peer\":\"e\"},{\"peer\":\"f\"},{\"peer\":\"g\"},"
+	                  "{\"peer\":\"h\"},{\"peer\":\"i\"}]}",
+	             "channels: 9 entries, at most 8");
 }
 
 /* Every disk and NIC becomes a device at start: they must fit beside the fixed devices. */
@@ -137,9 +139,10 @@ static void test_device_budget(void **state)
 	(void)state;
 	n = (size_t)snprintf(json, sizeof(json), HEAD "\"devices\":[");
 	for (i = 0; i < 13; i++)
-		n += (size_t)snprintf(json + n, sizeof(json) - n, "%s{\"kind\":\"rng\"}", i ? "," : "");
+		n += (size_t)snprintf(json + n, sizeof(json) - n, "%s{\"kind\":\"rng\"}",
+		                      i ? "," : "");
 	snprintf(json + n, sizeof(json) - n,
-		 "],\"disks\":[{\"image\":\"a\"},{\"image\":\"b\"}],\"nics\":[{},{}]}");
+	         "],\"disks\":[{\"image\":\"a\"},{\"image\":\"b\"}],\"nics\":[{},{}]}");
 	expect_error(json, "disks: 13 devices, 2 disks and 2 NICs make more than 16 devices");
 }
 
@@ -152,8 +155,9 @@ static void test_images_checked_when_files_are(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(img, sizeof(img), "%s/web1.img", dir);
-	snprintf(json, sizeof(json), "{\"name\":\"web1\",\"memory_mib\":64,\"kernel\":\"/dev/null\","
-				     "\"disks\":[{\"image\":\"web1.img\"}]}");
+	snprintf(json, sizeof(json),
+	         "{\"name\":\"web1\",\"memory_mib\":64,\"kernel\":\"/dev/null\","
+	         "\"disks\":[{\"image\":\"web1.img\"}]}");
 	assert_int_equal(uv_desc_from_json(json, dir, &d, err, sizeof(err)), 0);
 	assert_int_not_equal(uv_desc_validate(&d, 1, err, sizeof(err)), 0);
 	if (!strstr(err, "disks[0].image: ") || !strstr(err, "No such file"))
@@ -183,16 +187,16 @@ static void test_direct_disks(void **state)
 
 	(void)state;
 	parse_ok(HEAD "\"disks\":[{\"image\":\"a\",\"direct\":true,\"readonly\":true},"
-		      "{\"direct\":false,\"image\":\"b\"},{\"image\":\"c\",\"direct\":true}],"
-		      "\"devices\":[{\"kind\":\"direct-blk\",\"path\":\"d\"}]}",
-		 &d);
+	              "{\"direct\":false,\"image\":\"b\"},{\"image\":\"c\",\"direct\":true}],"
+	              "\"devices\":[{\"kind\":\"direct-blk\",\"path\":\"d\"}]}",
+	         &d);
 	assert_int_equal(d.disk[0].flags, UV_DEV_F_READONLY | UV_DISK_F_DIRECT);
 	assert_int_equal(d.disk[1].flags, 0);
 	assert_int_equal(d.disk[2].flags, UV_DISK_F_DIRECT);
 	assert_int_equal(d.dev[0].kind, UV_DEV_DIRECT_BLK);
 	assert_int_equal(uv_desc_validate(&d, 0, err, sizeof(err)), 0);
 	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"direct\":\"yes\"}]}",
-		     "disks[0].direct: expected true or false");
+	             "disks[0].direct: expected true or false");
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(img, sizeof(img), "%s/odd.img", dir);
@@ -215,7 +219,7 @@ static void test_direct_disks(void **state)
 	if (direct_ok)
 		assert_int_equal(uv_desc_validate(&d, 1, err, sizeof(err)), 0);
 	else if (uv_desc_validate(&d, 1, err, sizeof(err)) == 0 ||
-		 !strstr(err, "cannot be opened for direct I/O"))
+	         !strstr(err, "cannot be opened for direct I/O"))
 		fail_msg("no O_DIRECT here, yet: %s", err);
 	/* Without "direct" the same torn file is a fine vhost-user disk. */
 	assert_int_equal(truncate(img, 1000), 0);
@@ -232,8 +236,9 @@ static void test_binary_requests_checked(void **state)
 	char err[256];
 
 	(void)state;
-	parse_ok(HEAD "\"disks\":[{\"image\":\"a\"}],\"nics\":[{}],\"channels\":[{\"peer\":\"x\"}]}",
-		 &d);
+	parse_ok(HEAD
+	         "\"disks\":[{\"image\":\"a\"}],\"nics\":[{}],\"channels\":[{\"peer\":\"x\"}]}",
+	         &d);
 	assert_int_equal(uv_desc_validate(&d, 0, err, sizeof(err)), 0);
 	bad = d;
 	bad.n_disk = UV_DISKS_MAX + 1;
@@ -271,17 +276,66 @@ static void test_binary_requests_checked(void **state)
 	assert_int_not_equal(uv_desc_validate(&bad, 0, err, sizeof(err)), 0);
 }
 
+/* "limits": both optional, positive integers, kept with their disk; the record is checked too. */
+static void test_disk_limits(void **state)
+{
+	struct uv_partition_desc d, bad;
+	char err[256];
+
+	(void)state;
+	parse_ok(HEAD "\"disks\":[{\"image\":\"a\"},"
+	              "{\"image\":\"b\",\"limits\":{\"iops\":200,\"bytes_per_sec\":1048576}},"
+	              "{\"image\":\"c\",\"direct\":true,\"limits\":{\"bytes_per_sec\":4096}},"
+	              "{\"image\":\"d\",\"limits\":{}}]}",
+	         &d);
+	assert_int_equal(d.disk_limit[0].iops + d.disk_limit[0].bytes_per_sec, 0);
+	assert_int_equal(d.disk_limit[1].iops, 200);
+	assert_int_equal(d.disk_limit[1].bytes_per_sec, 1048576);
+	assert_int_equal(d.disk_limit[2].iops, 0);
+	assert_int_equal(d.disk_limit[2].bytes_per_sec, 4096);
+	assert_int_equal(d.disk_limit[3].iops + d.disk_limit[3].bytes_per_sec, 0);
+
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":5}]}",
+	             "disks[0].limits: expected an object");
+	expect_error(HEAD
+	             "\"disks\":[{\"image\":\"a\"},{\"image\":\"b\",\"limits\":{\"iops\":0}}]}",
+	             "disks[1].limits.iops: must be positive");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"iops\":-3}}]}",
+	             "disks[0].limits.iops: -3 is out of range");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"iops\":4294967296}}]}",
+	             "disks[0].limits.iops: 4294967296 is out of range");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"bytes_per_sec\":1.5}}]}",
+	             "disks[0].limits.bytes_per_sec: expected an integer");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"bytes_per_sec\":\"1M\"}}]}",
+	             "disks[0].limits.bytes_per_sec: expected an integer");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"bytes_per_sec\":0}}]}",
+	             "disks[0].limits.bytes_per_sec: must be positive");
+	expect_error(HEAD "\"disks\":[{\"image\":\"a\",\"limits\":{\"total_iops_sec\":5}}]}",
+	             "disks[0].limits.total_iops_sec: unknown key");
+
+	assert_int_equal(uv_desc_validate(&d, 0, err, sizeof(err)), 0);
+	bad = d;
+	bad.disk_limit[1].reserved = 1;
+	assert_int_not_equal(uv_desc_validate(&bad, 0, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "disks[1].limits"));
+	bad = d;
+	bad.n_disk = 2; /* disk 2's limit is left behind */
+	assert_int_not_equal(uv_desc_validate(&bad, 0, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "disks[2].limits: no such disk"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_requests_parsed),
-		cmocka_unit_test(test_disk_errors),
-		cmocka_unit_test(test_nic_errors),
-		cmocka_unit_test(test_channel_errors),
-		cmocka_unit_test(test_device_budget),
-		cmocka_unit_test(test_images_checked_when_files_are),
-		cmocka_unit_test(test_direct_disks),
-		cmocka_unit_test(test_binary_requests_checked),
+	    cmocka_unit_test(test_requests_parsed),
+	    cmocka_unit_test(test_disk_errors),
+	    cmocka_unit_test(test_nic_errors),
+	    cmocka_unit_test(test_channel_errors),
+	    cmocka_unit_test(test_device_budget),
+	    cmocka_unit_test(test_images_checked_when_files_are),
+	    cmocka_unit_test(test_direct_disks),
+	    cmocka_unit_test(test_binary_requests_checked),
+	    cmocka_unit_test(test_disk_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

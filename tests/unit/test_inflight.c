@@ -21,13 +21,13 @@
 #include "io_testmem.h"
 
 #define NUM 8u
-#define QB 192u /* 16 + 8 * 16, rounded up to 64 */
+#define QB 192u     /* 16 + 8 * 16, rounded up to 64 */
 #define QBIG 16448u /* 16 + 16 * 1024 = 16400, rounded up to 64 */
 
 static struct vhu_inflight payload(uint64_t size, uint64_t off, uint16_t nq, uint16_t qs)
 {
-	return (struct vhu_inflight){.mmap_size = size, .mmap_offset = off, .num_queues = nq,
-	                             .queue_size = qs};
+	return (struct vhu_inflight){
+	    .mmap_size = size, .mmap_offset = off, .num_queues = nq, .queue_size = qs};
 }
 
 static void test_layout_and_payload_checks(void **state)
@@ -37,7 +37,8 @@ static void test_layout_and_payload_checks(void **state)
 	(void)state;
 	assert_int_equal(vhu_inflight_queue_bytes(8), QB);
 	assert_int_equal(vhu_inflight_queue_bytes(1), 64);
-	assert_int_equal(vhu_inflight_queue_bytes(VRING_MAX_SIZE), 16 + 16ull * VRING_MAX_SIZE + 48);
+	assert_int_equal(vhu_inflight_queue_bytes(VRING_MAX_SIZE),
+	                 16 + 16ull * VRING_MAX_SIZE + 48);
 	p = payload(4 * QB, 0, 4, NUM);
 	assert_int_equal(inflight_check(&p, 4, 1), 0);
 	p.num_queues = 5; /* more than the device has */
@@ -76,7 +77,8 @@ static void test_created_region_maps_back(void **state)
 	assert_int_equal(inflight_create(&want, 4, &a, &fd, &reply), 0);
 	/* Room for any ring the driver may pick, whatever queue size the front end was given. */
 	assert_int_equal(a.entries, VHU_INFLIGHT_MIN_ENTRIES);
-	assert_int_equal(reply.mmap_size, 2 * (uint64_t)vhu_inflight_queue_bytes(VHU_INFLIGHT_MIN_ENTRIES));
+	assert_int_equal(reply.mmap_size,
+	                 2 * (uint64_t)vhu_inflight_queue_bytes(VHU_INFLIGHT_MIN_ENTRIES));
 	assert_int_equal(reply.mmap_size, 2 * QBIG);
 	assert_int_equal(reply.num_queues, 2);
 	assert_int_equal(reply.queue_size, NUM);
@@ -187,8 +189,9 @@ static void test_scan_refuses_garbage(void **state)
 	assert_int_equal(top, 5); /* untouched on error */
 	q->desc[3].inflight = 0;
 	assert_int_equal(inflight_scan(q, NUM / 2, NUM / 2, 0, heads, &top), -EINVAL); /* header */
-	assert_int_equal(inflight_scan(q, NUM, NUM * 2, 0, heads, &top), -EINVAL); /* ring > region */
-	q->desc[5].inflight = 1; /* a head a ring of 4 does not have */
+	assert_int_equal(inflight_scan(q, NUM, NUM * 2, 0, heads, &top),
+	                 -EINVAL); /* ring > region */
+	q->desc[5].inflight = 1;   /* a head a ring of 4 does not have */
 	assert_int_equal(inflight_scan(q, NUM, NUM / 2, 0, heads, &top), -EINVAL);
 	assert_int_equal(inflight_scan(q, NUM, NUM, 0, heads, &top), 1);
 	q->desc[5].inflight = 0;

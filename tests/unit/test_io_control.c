@@ -16,13 +16,18 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../io/blk_throttle.c"
 #include "../../io/disk_raw.c"
 #include "../../io/guest_mem.c"
 #include "../../io/inflight.c"
 #include "../../io/io_control.c"
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
+#include "../../io/throttle.c"
 #include "../../io/vhost_blk.c"
 #include "../../io/vhost_inflight.c"
 #include "../../io/vhost_msg.c"
@@ -70,6 +75,8 @@ static int setup(void **state)
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
 	assert_int_equal(vhu_server_new(&f->s), 0);
+	/* We stand for partition 0's engine: its uid is ours. */
+	vhu_server_set_uid_base(f->s, geteuid());
 	assert_int_equal(io_control_open(f->s, f->ctl, one_switch, f, &f->c), 0);
 	f->stop = eventfd(0, EFD_CLOEXEC);
 	assert_int_equal(pthread_create(&f->loop, NULL, run, f), 0);
@@ -98,7 +105,7 @@ static int teardown(void **state)
 
 /* One request; its status, and LIST's exports in out (if not NULL). */
 static int ask(struct fixture *f, uint32_t op, const struct uv_ioctl_export *x, const int *fds,
-	       unsigned nfds, struct uv_ioctl_export *out, unsigned *n)
+               unsigned nfds, struct uv_ioctl_export *out, unsigned *n)
 {
 	uint8_t buf[sizeof(struct uv_ioctl_msg) + 8 * sizeof(struct uv_ioctl_export)];
 	struct uv_ioctl_msg m = {UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), op, 0, x ? 1 : 0, 0};
@@ -132,9 +139,10 @@ static unsigned listed(struct fixture *f, struct uv_ioctl_export *out)
 
 /* ADD_BLK of path leaf, with a socket bound at leaf + ".new" when the path is exported already
  * (binding replaces a socket file). */
-static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds, uint32_t flags)
+static int try_blk_for(struct fixture *f, const char *leaf, int image, unsigned nfds,
+                       uint32_t flags, uint32_t partition)
 {
-	struct uv_ioctl_export x = {.flags = flags};
+	struct uv_ioctl_export x = {.flags = flags, .partition = partition};
 	char bound[160];
 	int fds[2], r;
 
@@ -145,6 +153,11 @@ static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds
 	r = ask(f, UV_IOCTL_ADD_BLK, &x, fds, nfds, NULL, NULL);
 	close(fds[0]);
 	return r;
+}
+
+static int try_blk(struct fixture *f, const char *leaf, int image, unsigned nfds, uint32_t flags)
+{
+	return try_blk_for(f, leaf, image, nfds, flags, 0);
 }
 
 /* The virtio features the export at leaf offers a front end that asks (GET_FEATURES). */
@@ -252,7 +265,7 @@ static void test_direct_disk_recorded(void **state)
 	fd = open(f->img, O_RDWR);
 	assert_int_equal(try_blk(f, "d1.sock", fd, 2, 0), -EBUSY);
 	assert_int_equal(try_direct(f, "x1.direct", O_RDONLY | O_DIRECT, UV_DEV_F_READONLY),
-			 -EBUSY);
+	                 -EBUSY);
 	assert_int_equal(listed(f, l), 1);
 	/* Removed, the image is free again. */
 	assert_int_equal(ask(f, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL), 0);
@@ -266,14 +279,15 @@ static void test_bad_requests_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct uv_ioctl_export l[8], x = {0};
-	struct uv_ioctl_msg m = {UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), UV_IOCTL_LIST, 0, 0, 0};
+	struct uv_ioctl_msg m = {
+	    UV_IOCTL_MAGIC, UV_IOCTL_VERSION, sizeof(m), UV_IOCTL_LIST, 0, 0, 0};
 	uint8_t buf[64];
 	unsigned nfds;
 	int img = open(f->img, O_RDWR), v;
 
-	assert_int_equal(try_blk(f, "a.sock", img, 1, 0), -EINVAL);      /* no image fd */
-	assert_int_equal(try_blk(f, "b.sock", img, 2, 0x80), -EINVAL);   /* unknown flag */
-	assert_int_equal(try_blk(f, "c.sock", f->sock, 2, 0), -EINVAL);  /* not a file */
+	assert_int_equal(try_blk(f, "a.sock", img, 1, 0), -EINVAL);     /* no image fd */
+	assert_int_equal(try_blk(f, "b.sock", img, 2, 0x80), -EINVAL);  /* unknown flag */
+	assert_int_equal(try_blk(f, "c.sock", f->sock, 2, 0), -EINVAL); /* not a file */
 	close(img);
 	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, NULL, NULL, 0, NULL, NULL), -EINVAL);
 	assert_int_equal(ask(f, 99, NULL, NULL, 0, NULL, NULL), -EOPNOTSUPP);
@@ -300,12 +314,121 @@ static void test_bad_requests_refused(void **state)
 	assert_int_equal(listed(f, l), 0); /* nothing was added by any of them */
 }
 
+/* A disk's I/O limit travels with ADD_BLK, is listed back (so the command partition sees a
+ * changed one) and is the export's; a NIC or a direct disk cannot carry one here. */
+static void test_limit_listed(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8], x = {.iops = 300, .bytes_per_sec = 1 << 20};
+	int fds[2], img = open(f->img, O_RDWR);
+
+	snprintf(x.path, sizeof(x.path), "%s/lim.sock", f->dir);
+	fds[0] = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	fds[1] = img;
+	assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL), 0);
+	close(fds[0]);
+	close(img);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].iops, 300);
+	assert_int_equal(l[0].bytes_per_sec, 1 << 20);
+	for (unsigned i = 0; i < UV_IOCTL_EXPORTS_MAX; i++)
+		if (f->c->exp[i].used) {
+			assert_non_null(f->c->exp[i].blk->throttle);
+			assert_int_equal(f->c->exp[i].blk->throttle->tb.iops, 300);
+		}
+	memset(&x, 0, sizeof(x));
+	x.bytes_per_sec = 1;
+	snprintf(x.path, sizeof(x.path), "%s/n.sock", f->dir);
+	snprintf(x.sw, sizeof(x.sw), "default");
+	fds[0] = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	assert_int_equal(ask(f, UV_IOCTL_ADD_NET, &x, fds, 1, NULL, NULL), -EINVAL);
+	close(fds[0]);
+	img = open(f->img, O_RDONLY);
+	assert_int_equal(try_blk(f, "free.sock", img, 2, UV_DEV_F_READONLY), -EBUSY);
+	close(img); /* the image is the limited export's */
+	assert_int_equal(listed(f, l), 1);
+}
+
+/* A front end on the socket at leaf asks GET_FEATURES: true if answered, false if the
+ * connection was closed on it unanswered. */
+static bool answered(struct fixture *f, const char *leaf)
+{
+	struct vhu_hdr h = {VHU_GET_FEATURES, VHU_FLAG_VERSION, 0};
+	uint8_t reply[sizeof(h) + 8];
+	char path[160];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, leaf);
+	fd = uv_unix_connect(path, SOCK_STREAM);
+	if (fd < 0)
+		return false; /* the socket's mode keeps us out */
+	if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h)) {
+		close(fd);
+		return false;
+	}
+	n = recv(fd, reply, sizeof(reply), MSG_WAITALL);
+	close(fd);
+	return n == (ssize_t)sizeof(reply);
+}
+
+/* In a child running as uid: connects to leaf and asks GET_FEATURES; exit 0 if answered. */
+static bool answered_as(struct fixture *f, const char *leaf, uid_t uid)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(setresgid(uid, uid, uid) || setresuid(uid, uid, uid) ? 2
+		      : answered(f, leaf)                                  ? 0
+		                                                           : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 2);
+	return WEXITSTATUS(status) == 0;
+}
+
+/* An export is for one partition: its engine's uid alone is let in, whoever else reaches the
+ * socket is closed on and counted (docs/io-partition.md). */
+static void test_only_the_partitions_engine_gets_in(void **state)
+{
+	struct fixture *f = *state;
+	struct uv_ioctl_export l[8];
+	int img = open(f->img, O_RDWR);
+	char path[160];
+
+	assert_int_equal(try_blk_for(f, "big.sock", img, 2, 0, UV_ENGINE_UID_SPAN), -ERANGE);
+	assert_int_equal(listed(f, l), 0); /* a partition without an engine uid: nothing added */
+	assert_int_equal(try_blk_for(f, "p5.sock", img, 2, 0, 5), 0);
+	close(img);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].partition, 5);
+	/* We reach the socket, but we are not partition 5's engine (uid ours + 5). */
+	assert_int_equal(vhu_server_refused(f->s), 0);
+	assert_false(answered(f, "p5.sock"));
+	assert_int_equal(vhu_server_refused(f->s), 1);
+	if (geteuid() != 0)
+		return; /* becoming partition 5's engine takes root */
+	snprintf(path, sizeof(path), "%s/p5.sock", f->dir);
+	assert_int_equal(chown(path, geteuid() + 5, geteuid() + 5), 0); /* as the command does */
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	assert_true(answered_as(f, "p5.sock", geteuid() + 5));
+	assert_false(answered_as(f, "p5.sock", geteuid() + 6)); /* its neighbour is refused... */
+	assert_int_equal(vhu_server_refused(f->s), 1); /* ...by the socket's mode, before us */
+	assert_int_equal(chmod(path, 0666), 0);        /* with the mode opened by hand, by us */
+	assert_false(answered_as(f, "p5.sock", geteuid() + 6));
+	assert_int_equal(vhu_server_refused(f->s), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_list_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_listed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_only_the_partitions_engine_gets_in, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 #include "desc.h"
 #include "ops_policy.h"
 
-#define HM(h, m) ((h) * 60 + (m))
+#define HM(h, m) ((h)*60 + (m))
 
 static void test_window_parse(void **state)
 {
@@ -31,9 +31,16 @@ static void test_window_parse(void **state)
 	assert_int_equal(t, 1440);
 	ops_window_format(f, t, buf, sizeof(buf));
 	assert_string_equal(buf, "00:00-24:00");
-	const char *bad[] = {"", "8:30-17:00", "08:30-17:60", "25:00-01:00", "24:00-01:00",
-			     "10:00-10:00", "08:30 17:00", "08:30-17:00x", "ab:cd-ef:gh",
-			     "24:01-01:00"};
+	const char *bad[] = {"",
+	                     "8:30-17:00",
+	                     "08:30-17:60",
+	                     "25:00-01:00",
+	                     "24:00-01:00",
+	                     "10:00-10:00",
+	                     "08:30 17:00",
+	                     "08:30-17:00x",
+	                     "ab:cd-ef:gh",
+	                     "24:01-01:00"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (!ops_window_parse(bad[i], &f, &t))
 			fail_msg("\"%s\" was accepted", bad[i]);
@@ -77,14 +84,34 @@ static void test_overlap(void **state)
 }
 
 static const struct ops_sched table[] = {
-	{.id = 1, .target_kind = OPS_TARGET_PARTITION, .setting = OPS_SET_CPU_SHARE,
-	 .target = "web", .from_min = HM(22, 0), .to_min = HM(6, 0), .value = 250},
-	{.id = 2, .target_kind = OPS_TARGET_DOMAIN, .setting = OPS_SET_CPU_SHARE,
-	 .target = "web", .from_min = HM(9, 0), .to_min = HM(10, 0), .value = 111},
-	{.id = 3, .target_kind = OPS_TARGET_DOMAIN, .setting = OPS_SET_CPU_SHARE,
-	 .target = "batch", .from_min = HM(8, 0), .to_min = HM(18, 0), .value = 500},
-	{.id = 4, .target_kind = OPS_TARGET_DOMAIN, .setting = OPS_SET_MEMORY_MIB,
-	 .target = "batch", .from_min = HM(8, 0), .to_min = HM(18, 0), .value = 256},
+    {.id = 1,
+     .target_kind = OPS_TARGET_PARTITION,
+     .setting = OPS_SET_CPU_SHARE,
+     .target = "web",
+     .from_min = HM(22, 0),
+     .to_min = HM(6, 0),
+     .value = 250},
+    {.id = 2,
+     .target_kind = OPS_TARGET_DOMAIN,
+     .setting = OPS_SET_CPU_SHARE,
+     .target = "web",
+     .from_min = HM(9, 0),
+     .to_min = HM(10, 0),
+     .value = 111},
+    {.id = 3,
+     .target_kind = OPS_TARGET_DOMAIN,
+     .setting = OPS_SET_CPU_SHARE,
+     .target = "batch",
+     .from_min = HM(8, 0),
+     .to_min = HM(18, 0),
+     .value = 500},
+    {.id = 4,
+     .target_kind = OPS_TARGET_DOMAIN,
+     .setting = OPS_SET_MEMORY_MIB,
+     .target = "batch",
+     .from_min = HM(8, 0),
+     .to_min = HM(18, 0),
+     .value = 256},
 };
 #define NT (sizeof(table) / sizeof(table[0]))
 
@@ -93,16 +120,20 @@ static void test_sched_value_by_target_and_time(void **state)
 	uint32_t v = 0;
 
 	(void)state;
-	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "web",
-					 OPS_SET_CPU_SHARE, HM(23, 0), &v), 1);
+	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "web", OPS_SET_CPU_SHARE,
+	                                 HM(23, 0), &v),
+	                 1);
 	assert_int_equal(v, 250);
-	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "web",
-					 OPS_SET_CPU_SHARE, HM(12, 0), &v), 0);
+	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "web", OPS_SET_CPU_SHARE,
+	                                 HM(12, 0), &v),
+	                 0);
 	/* A domain and a partition of one name are different targets. */
-	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "web",
-					 OPS_SET_CPU_SHARE, HM(9, 30), &v), 0);
-	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "db",
-					 OPS_SET_CPU_SHARE, HM(23, 0), &v), 0);
+	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "web", OPS_SET_CPU_SHARE,
+	                                 HM(9, 30), &v),
+	                 0);
+	assert_int_equal(ops_sched_value(table, NT, OPS_TARGET_PARTITION, "db", OPS_SET_CPU_SHARE,
+	                                 HM(23, 0), &v),
+	                 0);
 }
 
 static void test_domain_limits_in_force(void **state)
@@ -125,8 +156,9 @@ static void test_shares_follow_schedule_and_domain(void **state)
 	struct ops_part b1 = {.name = "b1", .domain = "batch", .vcpus = 1, .cpu_milli = 600};
 	struct ops_part b2 = {.name = "b2", .domain = "batch", .vcpus = 1, .cpu_milli = 0};
 	struct ops_domain doms[] = {{.name = "batch", .cpu_milli = 2000}};
-	struct ops_member m[] = {{.part = &web, .active = true}, {.part = &b1, .active = true},
-				 {.part = &b2, .active = true}};
+	struct ops_member m[] = {{.part = &web, .active = true},
+	                         {.part = &b1, .active = true},
+	                         {.part = &b2, .active = true}};
 
 	(void)state;
 	/* Noon: web its own 0.5; batch limited to 0.5 by schedule, wanted 0.6 + 1 (unlimited
@@ -140,7 +172,8 @@ static void test_shares_follow_schedule_and_domain(void **state)
 	assert_int_equal(m[0].want_milli, 250);
 	assert_int_equal(m[1].want_milli, 600);
 	assert_int_equal(m[2].want_milli, 0);
-	/* Only active members count: with b2 stopped, b1 alone (0.6) is over 0.5 and gets it all. */
+	/* Only active members count: with b2 stopped, b1 alone (0.6) is over 0.5 and gets it all.
+	 */
 	m[2].active = false;
 	ops_shares(m, 3, doms, 1, table, NT, HM(12, 0));
 	assert_int_equal(m[1].want_milli, 500);
@@ -149,7 +182,7 @@ static void test_shares_follow_schedule_and_domain(void **state)
 static void test_definition_policy_keys(void **state)
 {
 	json_object *def = json_tokener_parse("{\"name\":\"a\",\"domain\":\"batch\","
-					      "\"autostart\":true,\"memory_mib\":64}");
+	                                      "\"autostart\":true,\"memory_mib\":64}");
 	struct uv_def_policy p;
 	struct uv_partition_desc d;
 	char err[256] = "";
@@ -164,37 +197,37 @@ static void test_definition_policy_keys(void **state)
 
 	/* The definition parser accepts them, with errors that name the key. */
 	assert_int_equal(uv_desc_from_json("{\"name\":\"a\",\"memory_mib\":64,\"kernel\":\"/k\","
-					   "\"domain\":\"b\",\"autostart\":false}",
-					   NULL, &d, err, sizeof(err)),
-			 0);
+	                                   "\"domain\":\"b\",\"autostart\":false}",
+	                                   NULL, &d, err, sizeof(err)),
+	                 0);
 	assert_int_not_equal(uv_desc_from_json("{\"name\":\"a\",\"memory_mib\":64,\"kernel\":"
-					       "\"/k\",\"autostart\":\"yes\"}",
-					       NULL, &d, err, sizeof(err)),
-			     0);
+	                                       "\"/k\",\"autostart\":\"yes\"}",
+	                                       NULL, &d, err, sizeof(err)),
+	                     0);
 	assert_non_null(strstr(err, "autostart: expected true or false"));
 	assert_int_not_equal(uv_desc_from_json("{\"name\":\"a\",\"memory_mib\":64,\"kernel\":"
-					       "\"/k\",\"domain\":7}",
-					       NULL, &d, err, sizeof(err)),
-			     0);
+	                                       "\"/k\",\"domain\":7}",
+	                                       NULL, &d, err, sizeof(err)),
+	                     0);
 	assert_non_null(strstr(err, "domain: expected"));
 	assert_int_not_equal(uv_desc_from_json("{\"name\":\"a\",\"memory_mib\":64,\"kernel\":"
-					       "\"/k\",\"domain\":\"a/b\"}",
-					       NULL, &d, err, sizeof(err)),
-			     0);
+	                                       "\"/k\",\"domain\":\"a/b\"}",
+	                                       NULL, &d, err, sizeof(err)),
+	                     0);
 	assert_non_null(strstr(err, "domain: \"a/b\" is not a domain name"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_window_parse),
-		cmocka_unit_test(test_window_edges),
-		cmocka_unit_test(test_window_wraps_past_midnight),
-		cmocka_unit_test(test_overlap),
-		cmocka_unit_test(test_sched_value_by_target_and_time),
-		cmocka_unit_test(test_domain_limits_in_force),
-		cmocka_unit_test(test_shares_follow_schedule_and_domain),
-		cmocka_unit_test(test_definition_policy_keys),
+	    cmocka_unit_test(test_window_parse),
+	    cmocka_unit_test(test_window_edges),
+	    cmocka_unit_test(test_window_wraps_past_midnight),
+	    cmocka_unit_test(test_overlap),
+	    cmocka_unit_test(test_sched_value_by_target_and_time),
+	    cmocka_unit_test(test_domain_limits_in_force),
+	    cmocka_unit_test(test_shares_follow_schedule_and_domain),
+	    cmocka_unit_test(test_definition_policy_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,8 +59,12 @@ static struct opsdb *open_ok(const char *path)
 
 static struct ops_part part(const char *name, const char *domain, uint32_t mib)
 {
-	struct ops_part p = {.autostart = true, .memory_mib = mib, .vcpus = 2, .cpu_milli = 500,
-			     .definition = "{\"name\":\"x\"}", .base_dir = "/defs"};
+	struct ops_part p = {.autostart = true,
+	                     .memory_mib = mib,
+	                     .vcpus = 2,
+	                     .cpu_milli = 500,
+	                     .definition = "{\"name\":\"x\"}",
+	                     .base_dir = "/defs"};
 
 	snprintf(p.name, sizeof(p.name), "%s", name);
 	snprintf(p.domain, sizeof(p.domain), "%s", domain);
@@ -73,8 +77,12 @@ static void test_round_trip_survives_reopen(void **state)
 	struct opsdb *db = open_ok(f->path);
 	struct ops_domain d = {.name = "batch", .memory_mib = 1024, .cpu_milli = 1500}, got;
 	struct ops_part p = part("web1", "batch", 256), q, *all = NULL;
-	struct ops_sched s = {.target_kind = OPS_TARGET_PARTITION, .setting = OPS_SET_CPU_SHARE,
-			      .from_min = 22 * 60, .to_min = 6 * 60, .target = "web1", .value = 250},
+	struct ops_sched s = {.target_kind = OPS_TARGET_PARTITION,
+	                      .setting = OPS_SET_CPU_SHARE,
+	                      .from_min = 22 * 60,
+	                      .to_min = 6 * 60,
+	                      .target = "web1",
+	                      .value = 250},
 			 *ss = NULL;
 	size_t n = 0;
 
@@ -158,8 +166,12 @@ static void test_domain_keeps_its_partitions(void **state)
 	struct opsdb *db = open_ok(f->path);
 	struct ops_domain d = {.name = "batch", .memory_mib = 512}, got;
 	struct ops_part p = part("p", "batch", 256);
-	struct ops_sched s = {.target_kind = OPS_TARGET_DOMAIN, .setting = OPS_SET_MEMORY_MIB,
-			      .target = "batch", .from_min = 0, .to_min = 60, .value = 128},
+	struct ops_sched s = {.target_kind = OPS_TARGET_DOMAIN,
+	                      .setting = OPS_SET_MEMORY_MIB,
+	                      .target = "batch",
+	                      .from_min = 0,
+	                      .to_min = 60,
+	                      .value = 128},
 			 *ss = NULL;
 	size_t n = 0;
 
@@ -231,7 +243,7 @@ static void test_other_schema_version_is_refused(void **state)
 	opsdb_close(db);
 	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(s, "UPDATE schema_version SET version = 7", NULL, NULL, NULL),
-			 SQLITE_OK);
+	                 SQLITE_OK);
 	sqlite3_close(s);
 	expect_refused(f->path, -EPROTO, "schema version 7");
 }
@@ -257,7 +269,7 @@ static void test_truncated_store_is_refused(void **state)
 	/* Fold the WAL into the main file, then cut it in the middle. */
 	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
 	sqlite3_exec(s, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE", NULL, NULL,
-		     NULL);
+	             NULL);
 	sqlite3_close(s);
 	assert_int_equal(truncate(f->path, 40 * 1024), 0);
 	expect_refused(f->path, -EBADMSG, "");
@@ -271,17 +283,16 @@ static void test_domain_admission(void **state)
 	(void)state;
 	assert_int_equal(ops_domain_admit("d", 512, 1000, 256, 500, 256, 500, err, sizeof(err)), 0);
 	assert_int_equal(ops_domain_admit("d", 512, 1000, 256, 0, 257, 0, err, sizeof(err)),
-			 -ENOSPC);
+	                 -ENOSPC);
 	assert_non_null(strstr(err, "domain d"));
 	assert_non_null(strstr(err, "513 MiB"));
 	assert_non_null(strstr(err, "512 MiB"));
 	assert_int_equal(ops_domain_admit("d", 0, 1000, 0, 750, 1 << 20, 251, err, sizeof(err)),
-			 -ENOSPC);
+	                 -ENOSPC);
 	assert_non_null(strstr(err, "1.001"));
 	/* 0 = no limit. */
-	assert_int_equal(ops_domain_admit("d", 0, 0, 1 << 30, 1 << 30, 1 << 20, 64000, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ops_domain_admit("d", 0, 0, 1 << 30, 1 << 30, 1 << 20, 64000, err, sizeof(err)), 0);
 	/* An unlimited share counts as all its vCPUs. */
 	assert_int_equal(ops_cpu_weight(0, 3), 3000);
 	assert_int_equal(ops_cpu_weight(250, 3), 250);
@@ -290,17 +301,16 @@ static void test_domain_admission(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_survives_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names_are_unique_and_targets_must_exist, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_domain_keeps_its_partitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_file_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_database_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_schema_version_is_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_store_is_refused, setup, teardown),
-		cmocka_unit_test(test_domain_admission),
+	    cmocka_unit_test_setup_teardown(test_round_trip_survives_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_names_are_unique_and_targets_must_exist, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_domain_keeps_its_partitions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_file_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_database_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_schema_version_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_store_is_refused, setup, teardown),
+	    cmocka_unit_test(test_domain_admission),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

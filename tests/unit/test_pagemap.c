@@ -54,9 +54,8 @@ static void test_sizing_and_bad_init(void **state)
 	assert_int_equal(uv_pagemap_init(&pm, area + 4, sizeof(area) - 4, POOL), -EINVAL);
 	assert_int_equal(uv_pagemap_init(&pm, area, 256, POOL), -EINVAL);
 	/* A pool end cut at every level needs three index pages: two are not enough. */
-	assert_int_equal(uv_pagemap_init(&pm, area, uv_pagemap_size_with(POOL - 4096, 2),
-					 POOL - 4096),
-			 -EINVAL);
+	assert_int_equal(
+	    uv_pagemap_init(&pm, area, uv_pagemap_size_with(POOL - 4096, 2), POOL - 4096), -EINVAL);
 	open_map(&t, POOL, 0);
 	assert_int_equal(uv_pagemap_free_bytes(&t.pm), POOL);
 	tmap_close(&t);
@@ -121,7 +120,7 @@ static void test_tier_4g_and_largest_first(void **state)
 	assert_int_equal(uv_pagemap_ipages_avail(&t.pm), before);
 	/* 8 GiB + 8 MiB + 8 KiB: two 4 GiB, two 4 MiB and two 4 KiB blocks. */
 	assert_int_equal(uv_pagemap_alloc(&t.pm, 3, 8 * GiB + 8 * MiB + 8 * KiB, ext, CAP, &n_ext),
-			 0);
+	                 0);
 	assert_int_equal(n_ext, 3);
 	expect_ext(0, 4 * GiB, 8 * GiB, 2);
 	expect_ext(1, 12 * GiB, 8 * MiB, 1);
@@ -154,14 +153,14 @@ static void test_tier_4t_whole_pool(void **state)
 static void test_alignment_and_bounds(void **state)
 {
 	struct tmap t;
-	struct uv_pm_extent e = { .offset = 4096, .size = 4096 };
+	struct uv_pm_extent e = {.offset = 4096, .size = 4096};
 	struct uv_pm_block b;
 
 	open_map(&t, POOL, 0);
 	assert_int_equal(uv_pagemap_alloc(&t.pm, 1, 0, ext, CAP, &n_ext), -EINVAL);
 	assert_int_equal(uv_pagemap_alloc(&t.pm, 1, 4097, ext, CAP, &n_ext), -EINVAL);
 	assert_int_equal(uv_pagemap_alloc(&t.pm, UV_PM_OWNER_MAX + 1, 4096, ext, CAP, &n_ext),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(uv_pagemap_alloc(&t.pm, 1, POOL + 4096, ext, CAP, &n_ext), -ENOMEM);
 	e.offset = 100;
 	assert_int_equal(uv_pagemap_claim(&t.pm, 1, &e, 1), -EINVAL);
@@ -239,7 +238,7 @@ static void test_coalescing_returns_index_pages(void **state)
 static void test_free_part_of_a_block(void **state)
 {
 	struct tmap t;
-	struct uv_pm_extent mid = { .offset = 4 * MiB + 8 * KiB, .size = 4 * KiB };
+	struct uv_pm_extent mid = {.offset = 4 * MiB + 8 * KiB, .size = 4 * KiB};
 
 	open_map(&t, POOL, 0);
 	assert_int_equal(uv_pagemap_alloc(&t.pm, 1, 12 * MiB, ext, CAP, &n_ext), 0);
@@ -262,11 +261,11 @@ static void test_free_part_of_a_block(void **state)
 static void test_claim_exact_and_busy(void **state)
 {
 	struct tmap t;
-	struct uv_pm_extent a[2] = { { .offset = 8 * MiB + 4096, .size = 5 * MiB },
-				     { .offset = 40 * GiB, .size = 4 * GiB + 4096 } };
-	struct uv_pm_extent overlap[2] = { { .offset = 0, .size = 8192 },
-					   { .offset = 4096, .size = 4096 } };
-	struct uv_pm_extent busy = { .offset = 12 * MiB, .size = 4096 };
+	struct uv_pm_extent a[2] = {{.offset = 8 * MiB + 4096, .size = 5 * MiB},
+	                            {.offset = 40 * GiB, .size = 4 * GiB + 4096}};
+	struct uv_pm_extent overlap[2] = {{.offset = 0, .size = 8192},
+	                                  {.offset = 4096, .size = 4096}};
+	struct uv_pm_extent busy = {.offset = 12 * MiB, .size = 4096};
 
 	open_map(&t, POOL, 0);
 	assert_int_equal(uv_pagemap_claim(&t.pm, 3, a, 2), 0);
@@ -287,7 +286,7 @@ static void test_claim_exact_and_busy(void **state)
 
 static int same_runs(struct tmap *x, struct tmap *y)
 {
-	struct runs rx = { 0 }, ry = { 0 };
+	struct runs rx = {0}, ry = {0};
 	int same;
 
 	assert_int_equal(uv_pagemap_walk(&x->view, UV_PM_NONE, runs_add, &rx), 0);
@@ -300,7 +299,7 @@ static int same_runs(struct tmap *x, struct tmap *y)
 
 static void test_replay_by_alloc_and_by_claim(void **state)
 {
-	static const uint64_t sizes[] = { 6 * MiB, 4096, 4 * GiB + 12 * KiB, 3 * MiB, 4 * MiB };
+	static const uint64_t sizes[] = {6 * MiB, 4096, 4 * GiB + 12 * KiB, 3 * MiB, 4 * MiB};
 	struct tmap a, b, c;
 	struct uv_pm_extent eb[CAP];
 	size_t i, nb;
@@ -309,7 +308,8 @@ static void test_replay_by_alloc_and_by_claim(void **state)
 	open_map(&b, POOL, 0);
 	open_map(&c, POOL, 0);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		assert_int_equal(uv_pagemap_alloc(&a.pm, (uint32_t)i, sizes[i], ext, CAP, &n_ext), 0);
+		assert_int_equal(uv_pagemap_alloc(&a.pm, (uint32_t)i, sizes[i], ext, CAP, &n_ext),
+		                 0);
 		assert_int_equal(uv_pagemap_alloc(&b.pm, (uint32_t)i, sizes[i], eb, CAP, &nb), 0);
 		assert_int_equal(nb, n_ext);
 		assert_memory_equal(eb, ext, nb * sizeof(*eb));
@@ -330,7 +330,7 @@ static void test_replay_by_alloc_and_by_claim(void **state)
 static void test_walk_owner(void **state)
 {
 	struct tmap t;
-	struct runs r = { 0 };
+	struct runs r = {0};
 
 	open_map(&t, POOL, 0);
 	assert_int_equal(uv_pagemap_alloc(&t.pm, 1, 4096, ext, CAP, &n_ext), 0);
@@ -365,7 +365,7 @@ static void test_extent_array_too_small(void **state)
 static void test_index_pages_run_out(void **state)
 {
 	struct tmap t;
-	struct uv_pm_extent far = { .offset = 8 * GiB + 4096, .size = 4096 };
+	struct uv_pm_extent far = {.offset = 8 * GiB + 4096, .size = 4096};
 
 	/* Root, one 4 MiB-level page and one page-level page: no more. */
 	open_map(&t, POOL, uv_pagemap_size_with(POOL, 3));
@@ -385,13 +385,13 @@ static void test_reader_refuses_corruption(void **state)
 {
 	struct tmap t;
 	struct uv_pm_block b;
-	struct runs r = { 0 };
+	struct runs r = {0};
 	uint32_t *root_page;
 	size_t i;
 
 	open_map(&t, POOL, 0);
 	root_page = (uint32_t *)((uint8_t *)t.area + t.pm.h->ipage_off +
-				 (uint64_t)(t.pm.h->root & UV_PM_E_VALUE) * 4096);
+	                         (uint64_t)(t.pm.h->root & UV_PM_E_VALUE) * 4096);
 	root_page[0] = UV_PM_E_SUB | 0x3FFFFFFF; /* index page far outside the area */
 	assert_int_equal(uv_pagemap_lookup(&t.view, 0, &b), -EUCLEAN);
 	root_page[0] = UV_PM_E_FREE;
@@ -446,23 +446,23 @@ static void test_claim31_33_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizing_and_bad_init),
-		cmocka_unit_test(test_tier_4k),
-		cmocka_unit_test(test_tier_4m_takes_one_entry),
-		cmocka_unit_test(test_mixed_6m),
-		cmocka_unit_test(test_tier_4g_and_largest_first),
-		cmocka_unit_test(test_tier_4t_whole_pool),
-		cmocka_unit_test(test_alignment_and_bounds),
-		cmocka_unit_test(test_pool_end_not_power_of_two),
-		cmocka_unit_test(test_coalescing_returns_index_pages),
-		cmocka_unit_test(test_free_part_of_a_block),
-		cmocka_unit_test(test_claim_exact_and_busy),
-		cmocka_unit_test(test_replay_by_alloc_and_by_claim),
-		cmocka_unit_test(test_walk_owner),
-		cmocka_unit_test(test_extent_array_too_small),
-		cmocka_unit_test(test_index_pages_run_out),
-		cmocka_unit_test(test_reader_refuses_corruption),
-		cmocka_unit_test(test_claim31_33_names),
+	    cmocka_unit_test(test_sizing_and_bad_init),
+	    cmocka_unit_test(test_tier_4k),
+	    cmocka_unit_test(test_tier_4m_takes_one_entry),
+	    cmocka_unit_test(test_mixed_6m),
+	    cmocka_unit_test(test_tier_4g_and_largest_first),
+	    cmocka_unit_test(test_tier_4t_whole_pool),
+	    cmocka_unit_test(test_alignment_and_bounds),
+	    cmocka_unit_test(test_pool_end_not_power_of_two),
+	    cmocka_unit_test(test_coalescing_returns_index_pages),
+	    cmocka_unit_test(test_free_part_of_a_block),
+	    cmocka_unit_test(test_claim_exact_and_busy),
+	    cmocka_unit_test(test_replay_by_alloc_and_by_claim),
+	    cmocka_unit_test(test_walk_owner),
+	    cmocka_unit_test(test_extent_array_too_small),
+	    cmocka_unit_test(test_index_pages_run_out),
+	    cmocka_unit_test(test_reader_refuses_corruption),
+	    cmocka_unit_test(test_claim31_33_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,24 +22,24 @@
 #define CAP 256
 #define PAGE 4096ull
 
-static const uint32_t owners[N_OWNERS] = { 0, 1, 2, 3, 1023, 1u << 20, UV_PM_OWNER_MAX };
+static const uint32_t owners[N_OWNERS] = {0, 1, 2, 3, 1023, 1u << 20, UV_PM_OWNER_MAX};
 
 struct world {
 	uint64_t seed, rng;
 	int step;
 	uint64_t pool, pages, model_free;
-	uint8_t *model; /* 0 free, else owner index + 1 */
+	uint8_t *model;      /* 0 free, else owner index + 1 */
 	struct tmap a, b, c; /* a: the map under test; b: same ops; c: allocs replayed as claims */
 	uint32_t live_empty;
 	struct uv_pm_extent held[N_OWNERS][HELD];
 	size_t nheld[N_OWNERS];
 };
 
-#define CHECK(w, cond)                                                                        \
-	do {                                                                                  \
-		if (!(cond))                                                                  \
-			fail_msg("seed %llu step %d: %s", (unsigned long long)(w)->seed,      \
-				 (w)->step, #cond);                                           \
+#define CHECK(w, cond)                                                                             \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fail_msg("seed %llu step %d: %s", (unsigned long long)(w)->seed,           \
+			         (w)->step, #cond);                                                \
 	} while (0)
 
 static uint64_t rnd(struct world *w)
@@ -50,10 +50,7 @@ static uint64_t rnd(struct world *w)
 	return w->rng;
 }
 
-static uint64_t below(struct world *w, uint64_t n)
-{
-	return n ? rnd(w) % n : 0;
-}
+static uint64_t below(struct world *w, uint64_t n) { return n ? rnd(w) % n : 0; }
 
 /* Every model page of [off, off+size) holds v. */
 static int model_all(const struct world *w, uint64_t off, uint64_t size, uint8_t v)
@@ -108,7 +105,7 @@ static int cmp_run(const struct uv_pm_block *b, void *ctx)
 
 static void compare(struct world *w)
 {
-	struct cmp c = { .w = w };
+	struct cmp c = {.w = w};
 	struct uv_pm_block b;
 	uint64_t off;
 	int i;
@@ -301,7 +298,7 @@ static void op_free_owner(struct world *w, unsigned o)
 
 static int same_map(struct tmap *x, struct tmap *y)
 {
-	struct runs rx = { 0 }, ry = { 0 };
+	struct runs rx = {0}, ry = {0};
 	int same;
 
 	same = uv_pagemap_walk(&x->view, UV_PM_NONE, runs_add, &rx) == 0 &&
@@ -379,7 +376,7 @@ static void test_time_seed(void **state)
 	uint64_t seed = (uint64_t)time(NULL);
 
 	print_message("time seed %llu (failures name it; rerun with PAGEMAP_SEED)\n",
-		      (unsigned long long)seed);
+	              (unsigned long long)seed);
 	if (getenv("PAGEMAP_SEED"))
 		seed = strtoull(getenv("PAGEMAP_SEED"), NULL, 0);
 	run(seed, 37 * MiB + 12 * KiB, 2500);
@@ -389,9 +386,9 @@ static void test_time_seed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_small_pool_fixed_seeds),
-		cmocka_unit_test(test_large_pool_fixed_seeds),
-		cmocka_unit_test(test_time_seed),
+	    cmocka_unit_test(test_small_pool_fixed_seeds),
+	    cmocka_unit_test(test_large_pool_fixed_seeds),
+	    cmocka_unit_test(test_time_seed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

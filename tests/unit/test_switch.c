@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
 
 #define NPORTS 4
@@ -32,9 +34,11 @@ struct fx {
 	uint8_t frame[SW_FRAME_MAX + 64];
 };
 
-static int deliver(void *owner, const uint8_t *frame, size_t len)
+static int deliver(void *owner, const struct virtio_net_hdr *vh, const uint8_t *frame, size_t len)
 {
 	struct sink *s = owner;
+
+	(void)vh;
 
 	if (s->full)
 		return -ENOBUFS;

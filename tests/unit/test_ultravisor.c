@@ -129,9 +129,8 @@ static void map_db(struct fixture *f, struct uv_resdb_view *v, const void **base
 	char err[256];
 
 	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
-	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &sz, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    uv_client_simple(sock, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &sz, err, sizeof(err)), 0);
 	close(sock);
 	assert_int_equal(n, 1);
 	*base = mmap(NULL, sz, PROT_READ, MAP_SHARED, fd, 0);
@@ -205,7 +204,7 @@ static void test_only_system_partitions_open_command_channels(void **state)
 
 	assert_int_equal(uv_cmd_open(f->sock, 40, UV_ROLE_COMMAND, &c, err, sizeof(err)), -EACCES);
 	assert_int_equal(uv_cmd_open(f->sock, P_BOOT, UV_ROLE_COMMAND, &c, err, sizeof(err)),
-			 -EACCES);
+	                 -EACCES);
 	assert_non_null(strstr(err, "may not"));
 }
 
@@ -250,23 +249,23 @@ static void test_memory_object_follows_grant(void **state)
 	assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
 	/* Nobody in particular gets nothing. */
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 30, 0, fds, UV_CTL_FDS_MAX, &n,
-					  &bytes, err, sizeof(err)),
-			 -EACCES);
+	                                  &bytes, err, sizeof(err)),
+	                 -EACCES);
 	/* The partition's monitor (the connection holding its monitor channel) does. */
 	assert_int_equal(uv_cmd_open(sock, 30, UV_ROLE_MONITOR, &mon, err, sizeof(err)), 0);
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 32, 0, fds, UV_CTL_FDS_MAX, &n,
-					  &bytes, err, sizeof(err)),
-			 -EACCES); /* another partition's memory: no */
+	                                  &bytes, err, sizeof(err)),
+	                 -EACCES); /* another partition's memory: no */
 	{
 		int other;
 		assert_int_equal(uv_client_connect(f->d.sock, &other), 0);
 		assert_int_equal(uv_cmd_open(other, 30, UV_ROLE_MONITOR, &second, err, sizeof(err)),
-				 -EBUSY); /* one monitor per partition */
+		                 -EBUSY); /* one monitor per partition */
 		close(other);
 	}
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 30, 0, fds, UV_CTL_FDS_MAX, &n,
-					  &bytes, err, sizeof(err)),
-			 0);
+	                                  &bytes, err, sizeof(err)),
+	                 0);
 	assert_int_equal(n, 2); /* one object per grant, in grant order */
 	assert_int_equal(bytes, 10 * MiB);
 	assert_int_equal(fstat(fds[0], &st), 0);
@@ -282,17 +281,17 @@ static void test_memory_object_follows_grant(void **state)
 		int stranger = memfd_create("uv-mem-p30-s999", MFD_CLOEXEC);
 		assert_true(stranger >= 0);
 		assert_int_equal(ftruncate(stranger, 6 * MiB), 0);
-		assert_int_not_equal(uv_client_adopt_memory(sock, 30, &stranger, 1, err, sizeof(err)),
-				     0);
+		assert_int_not_equal(
+		    uv_client_adopt_memory(sock, 30, &stranger, 1, err, sizeof(err)), 0);
 		close(stranger);
 	}
 	assert_int_equal(uv_client_adopt_memory(f->sock, 30, &fds[0], 1, err, sizeof(err)),
-			 -EACCES);
+	                 -EACCES);
 	close(fds[0]);
 	close(fds[1]);
 	assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 31, 0, fds, UV_CTL_FDS_MAX, &n,
-					  &bytes, err, sizeof(err)),
-			 -ENOENT);
+	                                  &bytes, err, sizeof(err)),
+	                 -ENOENT);
 	uv_cmd_close(mon);
 	close(sock);
 	/* The monitor's connection is gone, and its claim with it: a new monitor may take over. */
@@ -328,10 +327,10 @@ static unsigned get_channels(struct fixture *f, uint32_t id, int *fds, struct uv
 
 /* Attaches to fd as (side, part); returns uv_chan_attach's result, the channel in *out. */
 static int attach(int fd, uint64_t size, uint32_t side, uint32_t part, void **mem,
-		  struct uv_chan **out)
+                  struct uv_chan **out)
 {
-	struct uv_chan_endpoint ep = {.side = side, .part_id = part, .wait_fd = -1,
-				      .signal_fd = -1};
+	struct uv_chan_endpoint ep = {
+	    .side = side, .part_id = part, .wait_fd = -1, .signal_fd = -1};
 	char err[256];
 
 	*mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -385,9 +384,8 @@ static void test_channel_goes_to_its_endpoints_only(void **state)
 		char err[256];
 		int sock;
 		assert_int_equal(uv_client_connect(f->d.sock, &sock), 0);
-		assert_int_equal(uv_client_get_channels(sock, 99, fds_c, info_c, &n, err,
-							sizeof(err)),
-				 -ENOENT);
+		assert_int_equal(
+		    uv_client_get_channels(sock, 99, fds_c, info_c, &n, err, sizeof(err)), -ENOENT);
 		close(sock);
 	}
 
@@ -395,7 +393,7 @@ static void test_channel_goes_to_its_endpoints_only(void **state)
 	assert_int_equal(attach(fds[1], info[1].size, UV_CHAN_SIDE_A, 40, &ma, &a), 0);
 	assert_int_equal(attach(fds_b[1], info_b[1].size, UV_CHAN_SIDE_B, 41, &mb, &b), 0);
 	assert_int_equal(attach(fds_b[1], info_b[1].size, UV_CHAN_SIDE_B, 42, &mw, &wrong),
-			 -EACCES);
+	                 -EACCES);
 	munmap(mw, info_b[1].size);
 	/* Both fds are the same memory: A's message arrives at B (queue 0 is A's). */
 	assert_int_equal(uv_chan_send(a, 0, &iov, 1), 1);
@@ -547,7 +545,8 @@ static void test_kill9_recovery_equals_acknowledged(void **state)
 			else if (t.hdr.type == UV_TXN_DESTROY_PARTITION)
 				assert_int_equal(resp.reason, UV_TXN_BUSY); /* still holds memory */
 			else if (t.hdr.type == UV_TXN_SET_CPU_SHARE)
-				fail_msg("set cpu share refused: %s", uv_txn_reason_str(resp.reason));
+				fail_msg("set cpu share refused: %s",
+				         uv_txn_reason_str(resp.reason));
 			else
 				assert_int_equal(resp.reason, UV_TXN_NO_SPACE);
 		}
@@ -564,15 +563,15 @@ static void test_kill9_recovery_equals_acknowledged(void **state)
 		if (in_flight && model_matches(&with_inflight, &v) && !model_matches(&acked, &v)) {
 			acked = with_inflight; /* it was committed before the kill */
 			inflight_committed++;
-		}
-		else if (!model_matches(&acked, &v))
-			fail_msg("kill %d (seed %u): database differs from the acknowledged history",
-				 k, seed);
+		} else if (!model_matches(&acked, &v))
+			fail_msg(
+			    "kill %d (seed %u): database differs from the acknowledged history", k,
+			    seed);
 		munmap((void *)base, size);
 	}
 	print_message("%u transactions acknowledged across the kills; %u in flight at a kill were "
-		      "durable\n",
-		      total_acked, inflight_committed);
+	              "durable\n",
+	              total_acked, inflight_committed);
 	assert_true(total_acked > (unsigned)kills); /* the kills did land mid-stream */
 }
 
@@ -603,7 +602,8 @@ static void test_failed_partition_keeps_resources_for_its_restart(void **state)
 	struct uv_resdb_part rec;
 	struct uv_txn t;
 
-	assert_int_equal(create(f, 4), UV_TXN_OK); /* partition 4 is configured as an io partition */
+	assert_int_equal(create(f, 4),
+	                 UV_TXN_OK); /* partition 4 is configured as an io partition */
 	assert_int_equal(grant(f, 4, 8 * MiB), UV_TXN_OK);
 	tx_hdr(&t, UV_TXN_SET_STATE, P_CMD, UV_ROLE_COMMAND);
 	t.u.state.partition_id = 4;
@@ -668,8 +668,8 @@ static void test_memory_objects_survive_snapshots(void **state)
 		connect_cmd(f);
 		sock = f->sock; /* the command partition's connection */
 		assert_int_equal(uv_client_simple(sock, UV_CTL_GET_MEMORY, 50, 0, fds,
-						  UV_CTL_FDS_MAX, &n, &bytes, err, sizeof(err)),
-				 0);
+		                                  UV_CTL_FDS_MAX, &n, &bytes, err, sizeof(err)),
+		                 0);
 		assert_int_equal(bytes, 12 * MiB);
 		for (unsigned i = 0; i < n; i++)
 			close(fds[i]);
@@ -727,24 +727,21 @@ static void test_channel_objects_handed_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_transactions_reach_the_database, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_refusals_carry_reasons_and_change_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_only_system_partitions_open_command_channels,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_database_mapping_is_read_only, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_memory_object_follows_grant, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_channel_goes_to_its_endpoints_only, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_kill9_recovery_equals_acknowledged, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_failed_partition_keeps_resources_for_its_restart,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_objects_survive_snapshots, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_channel_objects_handed_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions_reach_the_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_carry_reasons_and_change_nothing, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_only_system_partitions_open_command_channels,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_database_mapping_is_read_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_object_follows_grant, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channel_goes_to_its_endpoints_only, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_kill9_recovery_equals_acknowledged, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_partition_keeps_resources_for_its_restart,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_objects_survive_snapshots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channel_objects_handed_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 
 #include "../../io/guest_mem.c"
+#include "../../io/net_csum.c"
+#include "../../io/net_gso.c"
 #include "../../io/switch.c"
 #include "../../io/vhost_net.c"
 #include "../../io/virtqueue.c"
 #include "io_testmem.h"
+#include "net_frames.h"
 #include "net_testlib.h"
 
 #define V1 (1ull << VIRTIO_F_VERSION_1)
@@ -29,15 +32,17 @@ struct fx {
 	struct nt_guest g[2];
 };
 
-static void start(struct fx *f, uint64_t features)
+static void start2(struct fx *f, uint64_t features0, uint64_t features1)
 {
 	sw_init(&f->sw, "t", 0);
-	assert_int_equal(vhost_net_new("net", &f->sw, &f->n), 0);
+	assert_int_equal(vhost_net_new("net", &f->sw, true, &f->n), 0);
 	for (unsigned i = 0; i < 2; i++) {
 		f->g[i].mem = tm_add(&f->g[i].m, NT_GPA, NT_UVA, NT_SIZE);
-		assert_int_equal(nt_attach(f->n, &f->g[i], features), 0);
+		assert_int_equal(nt_attach(f->n, &f->g[i], i ? features1 : features0), 0);
 	}
 }
+
+static void start(struct fx *f, uint64_t features) { start2(f, features, features); }
 
 static int setup(void **state)
 {
@@ -237,6 +242,113 @@ static void test_stopped_receiver_gets_nothing(void **state)
 	assert_int_equal(f->n->dev.ops->serve(&f->n->dev, &f->g[1].c.q[RXQ]), 0);
 }
 
+/* Restarts the fixture with these features for guest 0 (sender) and guest 1. */
+static struct fx *restart(void **state, uint64_t features0, uint64_t features1)
+{
+	struct fx *f;
+
+	teardown(state);
+	f = calloc(1, sizeof(*f));
+	start2(f, features0, features1);
+	*state = f;
+	return f;
+}
+
+/* Guest 0 sends one TSO packet (4000 bytes of TCP payload at an MSS of 1448, to guest 1's
+ * MAC 02::02) with its header; returns the frame's layout. */
+static struct nf_layout send_tso(struct fx *f, struct nf_spec *s)
+{
+	struct nf_layout l;
+	uint8_t *p = f->g[0].mem + NT_BUFS;
+
+	*s = (struct nf_spec){.payload = 4000, .flags = 0x19, .seq = 77, .src = 1, .dst = 2};
+	nf_build(p + HDR, s, &l);
+	memset(p + HDR, 0xff, 6); /* broadcast: guest 1's MAC is not learnt yet */
+	struct virtio_net_hdr vh = nf_tso_hdr(s, &l, 1448);
+	memcpy(p, &vh, HDR);
+	desc(f, 0, TXQ, 0, NT_GPA + NT_BUFS, HDR + (uint32_t)l.len, 0, 0);
+	offer(f, 0, TXQ, 0);
+	serve_tx0(f);
+	return l;
+}
+
+/* Guest 1 offers n receive buffers of len bytes each from NT_BUFS. */
+static void rx_buffers(struct fx *f, uint16_t first, unsigned n, uint32_t len)
+{
+	for (uint16_t i = first; i < first + n; i++) {
+		desc(f, 1, RXQ, i, NT_GPA + NT_BUFS + i * 0x1000u, len, VRING_DESC_F_WRITE, 0);
+		offer(f, 1, RXQ, i);
+	}
+}
+
+static void test_tso_into_mergeable_buffers(void **state)
+{
+	struct fx *f = restart(state, V1 | VHOST_NET_OFFLOADS, V1 | VHOST_NET_OFFLOADS);
+	struct nf_spec s;
+	struct virtio_net_hdr got;
+	uint8_t joined[8192];
+
+	rx_buffers(f, 0, 2, 1600); /* two buffers: not enough, nothing taken */
+	struct nf_layout l = send_tso(f, &s);
+	assert_int_equal(vq(f, 1, RXQ)->used->idx, 0);
+	assert_int_equal(f->sw.ports[1].c.drop_out, 1);
+	rx_buffers(f, 2, 1, 1600); /* a third: the same two are used again, then it */
+	send_tso(f, &s);
+	assert_int_equal(vq(f, 1, RXQ)->used->idx, 3);
+	size_t at = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		struct vring_used_elem e = used(f, 1, RXQ, k);
+		assert_int_equal(e.id, k);
+		assert_int_equal(e.len, k < 2 ? 1600 : HDR + l.len - 3200);
+		memcpy(joined + at, f->g[1].mem + NT_BUFS + k * 0x1000u, e.len);
+		at += e.len;
+	}
+	memcpy(&got, joined, HDR);
+	assert_int_equal(got.num_buffers, 3);
+	assert_int_equal(got.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(got.gso_size, 1448);
+	assert_int_equal(got.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_memory_equal(joined + HDR, f->g[0].mem + NT_BUFS + HDR, l.len);
+	assert_int_equal(f->sw.ports[1].c.gso_out, 1);
+}
+
+static void test_tso_segmented_for_guest_without_offloads(void **state)
+{
+	struct fx *f = restart(state, V1 | VHOST_NET_OFFLOADS, V1);
+	struct nf_spec s;
+	struct virtio_net_hdr got;
+
+	rx_buffers(f, 0, 4, 1526);
+	struct nf_layout l = send_tso(f, &s);
+	assert_int_equal(vq(f, 1, RXQ)->used->idx, 3);
+	for (unsigned k = 0; k < 3; k++) {
+		const uint8_t *fr = f->g[1].mem + NT_BUFS + k * 0x1000u + HDR;
+		size_t plen = k < 2 ? 1448 : 4000 - 2896;
+		assert_int_equal(used(f, 1, RXQ, k).len, HDR + l.hdr + plen);
+		memcpy(&got, fr - HDR, HDR);
+		assert_int_equal(got.flags | got.gso_type, 0);
+		assert_int_equal(got.num_buffers, 1);
+		assert_int_equal(nf_get32(fr + l.l4 + 4), 77 + k * 1448);
+		assert_int_equal(fr[l.l4 + 13], k < 2 ? 0x10 : 0x19);
+		assert_int_equal(nf_get16(fr + l.l4 + 16),
+		                 nf_ref_l4(fr, l.l3, l.l4, l.hdr - l.l4 + plen, false, 6, 16));
+	}
+	assert_int_equal(f->sw.ports[1].c.segmented, 1);
+}
+
+static void test_offload_header_not_negotiated_dropped(void **state)
+{
+	/* guest 0 took only the checksum offload: its TSO packet is dropped and counted */
+	struct fx *f = restart(state, V1 | (1ull << VIRTIO_NET_F_CSUM), V1);
+	struct nf_spec s;
+
+	rx_buffers(f, 0, 4, 1526);
+	send_tso(f, &s);
+	assert_int_equal(vq(f, 1, RXQ)->used->idx, 0);
+	assert_int_equal(f->sw.ports[0].c.drop_hdr, 1);
+	assert_int_equal(vq(f, 0, TXQ)->used->idx, 1); /* its buffer still goes back */
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -247,6 +359,9 @@ int main(void)
 	    T(test_oversize_frame_dropped),
 	    T(test_hostile_receive_buffers),
 	    T(test_stopped_receiver_gets_nothing),
+	    T(test_tso_into_mergeable_buffers),
+	    T(test_tso_segmented_for_guest_without_offloads),
+	    T(test_offload_header_not_negotiated_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

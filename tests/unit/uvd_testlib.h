@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Running an ultravisor daemon from a test: its own state and run directories, killed at the end. */
+/* Running an ultravisor daemon from a test: its own state and run directories, killed at the end.
+ */
 #ifndef ULTRA_UVD_TESTLIB_H
 #define ULTRA_UVD_TESTLIB_H
 
@@ -48,7 +49,7 @@ static inline void uvd_dirs(struct uvd_proc *p)
 /* Starts the daemon (with one extra option pair, if any) and waits until its socket answers.
  * Returns 0 or -1. */
 static inline int uvd_start_opt(struct uvd_proc *p, const char *pool_mib, const char *opt,
-				const char *val)
+                                const char *val)
 {
 	char bin[PATH_MAX + 32];
 	int sock = -1;

@@ -48,7 +48,7 @@ static char *read_reply(int fd)
 }
 
 static int call_at(const char *sock, const char *who, int fd, const char *execute,
-		   json_object *args, json_object **ret);
+                   json_object *args, json_object **ret);
 
 int ultra_call(struct ultra *u, const char *execute, json_object *args, json_object **ret)
 {
@@ -63,8 +63,7 @@ int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json
 /* define, undefine and start go through the operations partition while it runs, so that its
  * store stays the truth about definitions (docs/operations.md); without it, or when -c names
  * a command partition, straight to the command partition. */
-int ultra_call_managed(struct ultra *u, const char *execute, json_object *args,
-		       json_object **ret)
+int ultra_call_managed(struct ultra *u, const char *execute, json_object *args, json_object **ret)
 {
 	int fd = u->direct ? -1 : uv_unix_connect(u->ops_sock, SOCK_STREAM);
 
@@ -74,7 +73,7 @@ int ultra_call_managed(struct ultra *u, const char *execute, json_object *args,
 }
 
 static int call_at(const char *sock, const char *who, int fd, const char *execute,
-		   json_object *args, json_object **ret)
+                   json_object *args, json_object **ret)
 {
 	json_object *req = json_object_new_object(), *reply = NULL, *v, *e;
 	char *line = NULL;
@@ -101,7 +100,7 @@ static int call_at(const char *sock, const char *who, int fd, const char *execut
 		rc = ULTRA_OK;
 	} else if (json_object_object_get_ex(reply, "error", &e)) {
 		fprintf(stderr, "ultra: %s: %s (%s)\n", execute, ultra_str(e, "message"),
-			ultra_str(e, "code"));
+		        ultra_str(e, "code"));
 	} else {
 		fprintf(stderr, "ultra: %s: unexpected answer %s\n", execute, line);
 	}
@@ -136,8 +135,7 @@ long long ultra_int(json_object *o, const char *key)
 {
 	json_object *v;
 
-	return o && json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v)
-							     : 0;
+	return o && json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : 0;
 }
 
 void ultra_fmt_uptime(long long s, char *buf, size_t cap)
@@ -161,7 +159,7 @@ static int in(const char *s, const char *const *set)
 }
 
 int ultra_wait_state(struct ultra *u, const char *name, const char *const *states, int timeout_s,
-		     const char *doing)
+                     const char *doing)
 {
 	struct timespec ts = {0, 200 * 1000 * 1000};
 	int tty = isatty(2), i, rc;
@@ -173,17 +171,17 @@ int ultra_wait_state(struct ultra *u, const char *name, const char *const *state
 		if (in(ultra_str(info, "state"), states)) {
 			if (tty)
 				fprintf(stderr, "\r%s %s: %s after %.1f s\n", doing, name,
-					ultra_str(info, "state"), i / 5.0);
+				        ultra_str(info, "state"), i / 5.0);
 			json_object_put(info);
 			return ULTRA_OK;
 		}
 		if (tty)
-			fprintf(stderr, "\r%s %s: %s (%.1f s)", doing, name, ultra_str(info, "state"),
-				i / 5.0);
+			fprintf(stderr, "\r%s %s: %s (%.1f s)", doing, name,
+			        ultra_str(info, "state"), i / 5.0);
 		json_object_put(info);
 		nanosleep(&ts, NULL);
 	}
 	fprintf(stderr, "%sultra: %s: still not %s after %d s\n", tty ? "\n" : "", name, states[0],
-		timeout_s);
+	        timeout_s);
 	return ULTRA_FAILED;
 }

@@ -61,7 +61,7 @@ int ultra_cmd_console(struct ultra *u, int argc, char **argv)
 	sock = uv_unix_connect(ultra_str(info, "console"), SOCK_STREAM);
 	if (sock < 0) {
 		fprintf(stderr, "ultra: console: %s is not running (%s)\n", argv[0],
-			strerror(-sock));
+		        strerror(-sock));
 		json_object_put(info);
 		return ULTRA_FAILED;
 	}

@@ -18,7 +18,7 @@ int ultra_cmd_define(struct ultra *u, int argc, char **argv)
 	def = json_object_from_file(argv[0]);
 	if (!def) {
 		fprintf(stderr, "ultra: define: %s: not readable JSON (%s)\n", argv[0],
-			json_util_get_last_err());
+		        json_util_get_last_err());
 		return ULTRA_FAILED;
 	}
 	args = json_object_new_object();

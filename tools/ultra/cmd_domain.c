@@ -47,7 +47,7 @@ static int create(struct ultra *u, int argc, char **argv)
 
 /* "used/limit" with prec decimals; "-" for no limit. */
 static void limit(json_object *d, const char *used, const char *now, int prec, char *buf,
-		  size_t cap)
+                  size_t cap)
 {
 	json_object *v;
 	double u = json_object_object_get_ex(d, used, &v) ? json_object_get_double(v) : 0;

@@ -7,7 +7,8 @@
 static void cpus(json_object *p, char *buf, size_t cap)
 {
 	json_object *v;
-	double share = json_object_object_get_ex(p, "cpu_share", &v) ? json_object_get_double(v) : 0;
+	double share =
+	    json_object_object_get_ex(p, "cpu_share", &v) ? json_object_get_double(v) : 0;
 
 	if (share > 0)
 		snprintf(buf, cap, "%lld (%.2f)", ultra_int(p, "vcpus"), share);

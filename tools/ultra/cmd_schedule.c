@@ -29,16 +29,18 @@ static int add(struct ultra *u, int argc, char **argv)
 	json_object_object_add(a, domain ? "domain" : "partition", json_object_new_string(argv[0]));
 	json_object_object_add(a, "window", json_object_new_string(argv[1]));
 	json_object_object_add(a, "setting", json_object_new_string(setting ? setting : ""));
-	json_object_object_add(a, "value", strcmp(setting ? setting : "", "cpu_share")
-						   ? json_object_new_int64((long long)x)
-						   : json_object_new_double(x));
+	json_object_object_add(a, "value",
+	                       strcmp(setting ? setting : "", "cpu_share")
+	                           ? json_object_new_int64((long long)x)
+	                           : json_object_new_double(x));
 	free(setting);
 	if ((rc = ultra_call_ops(u, "schedule-add", a, &ret)))
 		return rc;
 	if (u->json)
 		ultra_print_json(ret);
 	else
-		printf("schedule %lld: %s %s %s\n", ultra_int(ret, "id"), argv[0], argv[1], argv[2]);
+		printf("schedule %lld: %s %s %s\n", ultra_int(ret, "id"), argv[0], argv[1],
+		       argv[2]);
 	json_object_put(ret);
 	return ULTRA_OK;
 }
@@ -65,13 +67,13 @@ static int list(struct ultra *u)
 		s = json_object_array_get_idx(ret, i);
 		dom = json_object_object_get_ex(s, "domain", &v);
 		snprintf(target, sizeof(target), "%s%s", dom ? "domain " : "",
-			 dom ? json_object_get_string(v) : ultra_str(s, "partition"));
+		         dom ? json_object_get_string(v) : ultra_str(s, "partition"));
 		snprintf(set, sizeof(set), "%s=%s", ultra_str(s, "setting"), ultra_str(s, "value"));
 		printf("%-4lld %-24s %-12s %-18s %s\n", ultra_int(s, "id"), target,
 		       ultra_str(s, "window"), set,
 		       json_object_object_get_ex(s, "active", &v) && json_object_get_boolean(v)
-			       ? "yes"
-			       : "no");
+		           ? "yes"
+		           : "no");
 	}
 	json_object_put(ret);
 	return ULTRA_OK;

@@ -37,8 +37,8 @@ static int proc_sample(long long pid, unsigned long long *ticks, long long *rss_
 	fclose(f);
 	/* after "comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime */
-	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!s ||
+	    sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	*ticks = ut + st;
 	snprintf(path, sizeof(path), "/proc/%lld/status", pid);
@@ -62,7 +62,8 @@ static int collect(struct ultra *u, struct sample *out, int max)
 		return -rc;
 	for (size_t i = 0; i < json_object_array_length(list) && n < max; i++) {
 		p = json_object_array_get_idx(list, i);
-		if (strcmp(ultra_str(p, "state"), "running") && strcmp(ultra_str(p, "state"), "paused"))
+		if (strcmp(ultra_str(p, "state"), "running") &&
+		    strcmp(ultra_str(p, "state"), "paused"))
 			continue;
 		if (ultra_call(u, "info", ultra_name_arg(ultra_str(p, "name")), &info))
 			continue;
@@ -70,8 +71,8 @@ static int collect(struct ultra *u, struct sample *out, int max)
 		snprintf(s->name, sizeof(s->name), "%s", ultra_str(p, "name"));
 		snprintf(s->state, sizeof(s->state), "%s", ultra_str(p, "state"));
 		s->pid = ultra_int(info, "qemu_pid");
-		s->share = json_object_object_get_ex(p, "cpu_share", &v) ? json_object_get_double(v)
-									 : 0;
+		s->share =
+		    json_object_object_get_ex(p, "cpu_share", &v) ? json_object_get_double(v) : 0;
 		json_object_put(info);
 		info = NULL;
 		if (s->pid > 0 && proc_sample(s->pid, &s->ticks, &s->rss_kib) == 0)
@@ -82,7 +83,7 @@ static int collect(struct ultra *u, struct sample *out, int max)
 }
 
 static void print_round(struct ultra *u, const struct sample *a, const struct sample *b, int n,
-			double secs)
+                        double secs)
 {
 	long hz = sysconf(_SC_CLK_TCK);
 	json_object *arr = u->json ? json_object_new_array() : NULL;
@@ -99,7 +100,7 @@ static void print_round(struct ultra *u, const struct sample *a, const struct sa
 			json_object_object_add(o, "cpu", json_object_new_double(cpu));
 			json_object_object_add(o, "cpu_share", json_object_new_double(b[i].share));
 			json_object_object_add(o, "rss_mib",
-					       json_object_new_int64(b[i].rss_kib / 1024));
+			                       json_object_new_int64(b[i].rss_kib / 1024));
 			json_object_array_add(arr, o);
 		} else {
 			char share[16] = "-";
@@ -134,7 +135,7 @@ int ultra_cmd_top(struct ultra *u, int argc, char **argv)
 		return ULTRA_USAGE;
 	for (int r = 0; rounds < 0 || r < rounds; r++) {
 		struct timespec ts = {.tv_sec = (time_t)secs,
-				      .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
+		                      .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
 		if ((n = collect(u, a, TOP_MAX)) < 0)
 			return -n;
 		nanosleep(&ts, NULL);

@@ -12,23 +12,21 @@
 #include "ultra.h"
 
 static const struct ultra_verb verbs[] = {
-	{"define", "FILE", "record a partition from its JSON definition", ultra_cmd_define},
-	{"undefine", "NAME", "forget a stopped partition, giving its memory back",
-	 ultra_cmd_undefine},
-	{"start", "NAME", "grant its memory and boot it", ultra_cmd_start},
-	{"stop", "[--timeout S] [--no-wait] NAME", "shut it down (forced after S seconds)",
-	 ultra_cmd_stop},
-	{"destroy", "NAME", "stop it at once", ultra_cmd_destroy},
-	{"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
-	{"info", "NAME", "one partition in detail", ultra_cmd_info},
-	{"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
-	{"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
-	{"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",
-	 ultra_cmd_top},
-	{"domain", "create|delete|list ...", "domains: groups of partitions with limits",
-	 ultra_cmd_domain},
-	{"schedule", "add|remove|list ...", "settings that change by time of day",
-	 ultra_cmd_schedule},
+    {"define", "FILE", "record a partition from its JSON definition", ultra_cmd_define},
+    {"undefine", "NAME", "forget a stopped partition, giving its memory back", ultra_cmd_undefine},
+    {"start", "NAME", "grant its memory and boot it", ultra_cmd_start},
+    {"stop", "[--timeout S] [--no-wait] NAME", "shut it down (forced after S seconds)",
+     ultra_cmd_stop},
+    {"destroy", "NAME", "stop it at once", ultra_cmd_destroy},
+    {"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
+    {"info", "NAME", "one partition in detail", ultra_cmd_info},
+    {"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
+    {"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
+    {"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",
+     ultra_cmd_top},
+    {"domain", "create|delete|list ...", "domains: groups of partitions with limits",
+     ultra_cmd_domain},
+    {"schedule", "add|remove|list ...", "settings that change by time of day", ultra_cmd_schedule},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -40,17 +38,20 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ultra [--json] [-c SOCK] [--state-dir DIR] VERB ...\n");
 	for (i = 0; i < N_VERBS; i++)
 		fprintf(f, "  %-8s %-32s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
-	fprintf(f, "SOCK defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
-		   "$ULTRA_STATE_DIR or /var/lib/ultravisor. define, undefine and start go through\n"
-		   "the operations partition ($ULTRA_RUN_DIR/ops.sock) while it runs.\n");
+	fprintf(f,
+	        "SOCK defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
+	        "$ULTRA_STATE_DIR or /var/lib/ultravisor. define, undefine and start go through\n"
+	        "the operations partition ($ULTRA_RUN_DIR/ops.sock) while it runs.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},       {"connect", required_argument, NULL, 'c'},
-		{"state-dir", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-		{0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct ultra u = {0};
 	char sock[4096], ops_sock[4096];
@@ -62,11 +63,22 @@ int main(int argc, char **argv)
 	/* Options only before the verb: the verb's own come after it. */
 	while ((o = getopt_long(argc, argv, "+jc:s:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'j': u.json = 1; break;
-		case 'c': u.sock = optarg; u.direct = 1; break;
-		case 's': u.state_dir = optarg; break;
-		case 'h': usage(stdout); return ULTRA_OK;
-		default: usage(stderr); return ULTRA_USAGE;
+		case 'j':
+			u.json = 1;
+			break;
+		case 'c':
+			u.sock = optarg;
+			u.direct = 1;
+			break;
+		case 's':
+			u.state_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return ULTRA_OK;
+		default:
+			usage(stderr);
+			return ULTRA_USAGE;
 		}
 	}
 	if (!u.sock) {

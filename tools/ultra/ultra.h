@@ -15,8 +15,8 @@ enum {
 };
 
 struct ultra {
-	const char *sock;      /* the command partition's control socket */
-	const char *ops_sock;  /* the operations partition's (docs/operations.md) */
+	const char *sock;     /* the command partition's control socket */
+	const char *ops_sock; /* the operations partition's (docs/operations.md) */
 	const char *run_dir;
 	const char *state_dir; /* the ultravisor's (audit log) */
 	int json;              /* --json: machine-readable output */
@@ -36,8 +36,7 @@ int ultra_call(struct ultra *u, const char *execute, json_object *args, json_obj
 /* The same to the operations partition. */
 int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json_object **ret);
 /* To the operations partition when it answers, else to the command partition. */
-int ultra_call_managed(struct ultra *u, const char *execute, json_object *args,
-		       json_object **ret);
+int ultra_call_managed(struct ultra *u, const char *execute, json_object *args, json_object **ret);
 /* {"name": name} */
 json_object *ultra_name_arg(const char *name);
 /* Prints o as one JSON line (--json output). */
@@ -49,7 +48,7 @@ long long ultra_int(json_object *o, const char *key);
 /* Polls info until NAME is in one of the states (NULL-terminated) or timeout_s passes; prints
  * a progress line on a terminal. 0, or an exit code. */
 int ultra_wait_state(struct ultra *u, const char *name, const char *const *states, int timeout_s,
-		     const char *doing);
+                     const char *doing);
 
 int ultra_cmd_define(struct ultra *u, int argc, char **argv);
 int ultra_cmd_undefine(struct ultra *u, int argc, char **argv);

@@ -44,8 +44,8 @@ static int submit(struct uv_cmd *c, struct uv_txn *t, const char *what, uint64_t
 		return 1;
 	}
 	if (resp.reason != UV_TXN_OK) {
-		fprintf(stderr, "uvctl: %s refused: %s (%s)\n", what, uv_txn_reason_str(resp.reason),
-			uv_txn_reason_name(resp.reason));
+		fprintf(stderr, "uvctl: %s refused: %s (%s)\n", what,
+		        uv_txn_reason_str(resp.reason), uv_txn_reason_name(resp.reason));
 		return resp.reason == UV_TXN_EXISTS ? 3 : 1;
 	}
 	if (result)
@@ -81,9 +81,13 @@ static int cmd_boot_command(int sock, uint32_t id)
 		return 1;
 	memset(&t, 0, sizeof(t));
 	t.hdr.type = UV_TXN_CREATE_PARTITION;
-	t.u.create = (struct uv_partition_desc){.magic = UV_DESC_MAGIC, .version = UV_DESC_VERSION,
-						.size = sizeof(struct uv_partition_desc), .id = id,
-						.vcpus = 1, .n_mem = 1, .mem_bytes = UV_MEM_MIN};
+	t.u.create = (struct uv_partition_desc){.magic = UV_DESC_MAGIC,
+	                                        .version = UV_DESC_VERSION,
+	                                        .size = sizeof(struct uv_partition_desc),
+	                                        .id = id,
+	                                        .vcpus = 1,
+	                                        .n_mem = 1,
+	                                        .mem_bytes = UV_MEM_MIN};
 	t.u.create.mem[0].size = UV_MEM_MIN;
 	snprintf(t.u.create.name, sizeof(t.u.create.name), "command");
 	snprintf(t.u.create.kernel, sizeof(t.u.create.kernel), "system:command");
@@ -228,7 +232,8 @@ static int cmd_show(int sock, uint32_t id)
 	char err[256];
 	void *map;
 
-	if ((r = uv_client_simple(sock, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &size, err, sizeof(err)))) {
+	if ((r = uv_client_simple(sock, UV_CTL_GET_DB, 0, 0, &fd, 1, &n, &size, err,
+	                          sizeof(err)))) {
 		fprintf(stderr, "uvctl: %s\n", err);
 		return 1;
 	}
@@ -241,7 +246,7 @@ static int cmd_show(int sock, uint32_t id)
 	r = uv_resdb_read_desc(&v, id, &d, &rec);
 	if (r) {
 		fprintf(stderr, "uvctl: partition %u: %s\n", id,
-			r == -ENOENT ? "no such partition" : strerror(-r));
+		        r == -ENOENT ? "no such partition" : strerror(-r));
 		munmap(map, size);
 		return 1;
 	}
@@ -267,7 +272,7 @@ static int cmd_memory(int sock, uint32_t id)
 	if (open_as(sock, 2, UV_ROLE_COMMAND, &c))
 		return 1;
 	r = uv_client_simple(sock, UV_CTL_GET_MEMORY, id, 0, fds, UV_CTL_FDS_MAX, &n, &bytes, err,
-			     sizeof(err));
+	                     sizeof(err));
 	if (r)
 		fprintf(stderr, "uvctl: %s\n", err);
 	for (unsigned i = 0; i < n; i++) {
@@ -334,7 +339,9 @@ int main(int argc, char **argv)
 	close(sock);
 	return r;
 usage:
-	fprintf(stderr, "usage: uvctl [-s SOCK] boot-command [ID] | create ID DEF.json | "
-			"channel ID A B SIZE | state ID STATE | show ID | memory ID | cpu ID MILLI | failed ID | restarted ID\n");
+	fprintf(
+	    stderr,
+	    "usage: uvctl [-s SOCK] boot-command [ID] | create ID DEF.json | "
+	    "channel ID A B SIZE | state ID STATE | show ID | memory ID | cpu ID MILLI | failed ID | restarted ID\n");
 	return 2;
 }

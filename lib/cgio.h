@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A direct disk's I/O limit on the host's block layer (claims 19, 22; docs/io-partition.md).
+ * The engine does a direct disk's I/O itself (O_DIRECT, io_uring), so the limit can only be the
+ * kernel's: the engine's cgroup gets io.max (cgroup v2) or blkio.throttle.* (v1) for the block
+ * device that holds the image. The kernel counts per device and per direction: reads and writes
+ * are each held to the limit.
+ */
+#ifndef ULTRA_LIB_CGIO_H
+#define ULTRA_LIB_CGIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgcpu.h"
+
+/* The block device the kernel throttles for image: the disk under its file system (a file) or
+ * the disk itself (a block device); for a partition, its whole disk, which is what io.max
+ * takes. sys_root is "/sys" but for tests. A file on a file system without a block device of
+ * its own (tmpfs, overlay, btrfs, NFS, FUSE: a device number with major 0) cannot be limited:
+ * -ENODEV with why saying so; other errors as negative errno, also with why. */
+int uv_cg_io_device(const char *image, const char *sys_root, unsigned *major, unsigned *minor,
+                    char *why, size_t whylen);
+
+/* Holds the cgroup dir's I/O to device major:minor to iops requests and bytes_per_sec bytes a
+ * second in each direction (0: no limit of that kind; both 0 lift the limit). */
+int uv_cg_write_io_limits(const char *dir, enum uv_cg_kind kind, unsigned major, unsigned minor,
+                          uint64_t iops, uint64_t bytes_per_sec);
+
+#endif

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* An exported disk's I/O limit (io/throttle.c, io/blk_throttle.c), on a fake clock: the burst a
+ * rested disk may take, the steady rate, requests larger than a second's budget, that a request
+ * told to wait may go when told, and the event-loop side: a held queue is kicked, not failed. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* clang-format off: cmocka needs the four above first */
+#include <cmocka.h>
+/* clang-format on */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../../io/blk_throttle.c"
+#include "../../io/throttle.c"
+
+#define SEC 1000000000ull
+#define T0 (1000 * SEC) /* a monotonic clock is far from zero */
+
+/* A guest that always has a request ready: it waits exactly as long as the bucket says and
+ * counts what it got through in [start, start + span). Returns the bytes moved. */
+static uint64_t greedy(struct throttle *t, uint64_t start, uint64_t span, uint64_t req_bytes,
+                       unsigned *reqs)
+{
+	uint64_t now = start, bytes = 0, w;
+
+	*reqs = 0;
+	while (now < start + span) {
+		if ((w = throttle_wait(t, now))) {
+			now += w;
+			continue;
+		}
+		throttle_charge(t, now, req_bytes);
+		bytes += req_bytes;
+		(*reqs)++;
+	}
+	return bytes;
+}
+
+/* At one instant a rested disk takes a tenth of a second's budget, and one request more. */
+static void burst_is_a_tenth_of_a_second(void **state)
+{
+	struct throttle t;
+	unsigned n = 0;
+
+	(void)state;
+	throttle_init(&t, 100, 0);
+	while (throttle_wait(&t, T0) == 0 && n < 1000) {
+		throttle_charge(&t, T0, 4096);
+		n++;
+	}
+	assert_int_equal(n, 100 * THROTTLE_BURST_NS / SEC + 1);
+	/* The next one is due when the first tenth of a second has been paid for. */
+	assert_int_equal(throttle_wait(&t, T0), SEC / 100);
+}
+
+/* Idle time earns no more than the burst: after 100 s of rest, the same burst as after none. */
+static void idle_earns_no_more_than_the_burst(void **state)
+{
+	struct throttle t;
+	unsigned n = 0;
+	uint64_t now = T0;
+
+	(void)state;
+	throttle_init(&t, 50, 0);
+	throttle_charge(&t, now, 0);
+	now += 100 * SEC;
+	while (throttle_wait(&t, now) == 0 && n < 1000) {
+		throttle_charge(&t, now, 0);
+		n++;
+	}
+	assert_int_equal(n, 50 * THROTTLE_BURST_NS / SEC + 1);
+}
+
+/* Over 10 s a greedy guest gets the rate, plus no more than the burst. */
+static void steady_rate_in_requests(void **state)
+{
+	struct throttle t;
+	unsigned n;
+
+	(void)state;
+	throttle_init(&t, 200, 0);
+	greedy(&t, T0, 10 * SEC, 512, &n);
+	assert_in_range(n, 2000, 2000 + 200 * THROTTLE_BURST_NS / SEC + 1);
+}
+
+static void steady_rate_in_bytes(void **state)
+{
+	struct throttle t;
+	unsigned n;
+	uint64_t rate = 1 << 20, got;
+
+	(void)state;
+	throttle_init(&t, 0, rate);
+	got = greedy(&t, T0, 10 * SEC, 64 << 10, &n);
+	assert_in_range(got, 10 * rate, 10 * rate + rate * THROTTLE_BURST_NS / SEC + (64 << 10));
+}
+
+/* Both limits at once: whichever is tighter for the requests at hand decides. */
+static void the_tighter_limit_decides(void **state)
+{
+	struct throttle t;
+	unsigned n;
+	uint64_t got;
+
+	(void)state;
+	throttle_init(&t, 1000, 1 << 20);         /* 1000 requests or 1 MiB a second */
+	got = greedy(&t, T0, 10 * SEC, 4096, &n); /* 256 requests make a MiB: bytes bind */
+	assert_in_range(got, 10 << 20, (10 << 20) + (1 << 20) / 10 + 4096);
+	throttle_init(&t, 100, 1 << 20);
+	greedy(&t, T0, 10 * SEC, 512, &n); /* 100 requests are 50 KiB: requests bind */
+	assert_in_range(n, 1000, 1000 + 11);
+}
+
+/* A request bigger than a second's budget is not refused nor stuck: it goes when its turn
+ * comes, and its followers pay for it, so the rate still holds. */
+static void requests_larger_than_a_second_progress(void **state)
+{
+	struct throttle t;
+	unsigned n;
+	uint64_t got, w;
+
+	(void)state;
+	throttle_init(&t, 0, 1000); /* 1000 bytes a second, requests of 4096 */
+	assert_int_equal(throttle_wait(&t, T0), 0);
+	throttle_charge(&t, T0, 4096);
+	w = throttle_wait(&t, T0);
+	/* 4.096 s to pay, less the burst's tenth of a second. */
+	assert_int_equal(w, 4096 * SEC / 1000 - THROTTLE_BURST_NS);
+	assert_int_equal(throttle_wait(&t, T0 + w), 0);
+	throttle_init(&t, 0, 1000);
+	got = greedy(&t, T0, 100 * SEC, 4096, &n);
+	assert_true(n >= 24); /* 100 s at 1000 B/s: 24.4 requests' worth, and the first is free */
+	assert_true(got <= 100 * 1000 + 4096 + 100);
+}
+
+/* Whatever happened before, waiting as long as told is enough: nobody waits forever. */
+static void told_to_wait_then_let_through(void **state)
+{
+	struct throttle t;
+	uint64_t now = T0, w;
+	unsigned seed = 7;
+
+	(void)state;
+	throttle_init(&t, 300, 3 << 20);
+	for (int i = 0; i < 20000; i++) {
+		uint64_t bytes = (uint64_t)(rand_r(&seed) % 256) * 4096;
+
+		now += (uint64_t)(rand_r(&seed) % 3) * 1000000; /* 0-2 ms between requests */
+		if ((w = throttle_wait(&t, now))) {
+			assert_true(w <=
+			            bytes * SEC / (3 << 20) + SEC); /* bounded by one request */
+			now += w;
+			assert_int_equal(throttle_wait(&t, now), 0);
+		}
+		throttle_charge(&t, now, bytes);
+	}
+}
+
+static void no_limit_never_waits(void **state)
+{
+	struct throttle t;
+
+	(void)state;
+	throttle_init(&t, 0, 0);
+	assert_false(throttle_limited(&t));
+	for (int i = 0; i < 10000; i++) {
+		throttle_charge(&t, T0, 1 << 20);
+		assert_int_equal(throttle_wait(&t, T0), 0);
+	}
+}
+
+/* The event-loop side: the server is not needed to see the timer kick a held queue. */
+int vhu_server_watch(struct vhu_server *s, int fd, struct vhu_watch *w)
+{
+	(void)s;
+	(void)fd;
+	(void)w;
+	return 0;
+}
+
+static void held_queue_is_kicked_not_failed(void **state)
+{
+	struct blk_throttle *t = NULL;
+	struct vhu_queue q = {0}, other = {0};
+	struct vhu_client *me = (struct vhu_client *)&q, *them = (struct vhu_client *)&other;
+	struct vq_buf buf = {.len = 512 + BLK_OVERHEAD};
+	struct vq_chain c = {.n = 1, .buf = &buf};
+	struct pollfd p;
+	eventfd_t v;
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(blk_throttle_new(NULL, 0, 0, &t), 0);
+	assert_null(t); /* no limit, no throttle: and NULL never holds */
+	assert_false(blk_throttle_hold(NULL, &q));
+	assert_int_equal(blk_throttle_new(NULL, 20, 0, &t), 0);
+	q.kick_fd = eventfd(0, EFD_NONBLOCK);
+	other.kick_fd = eventfd(0, EFD_NONBLOCK);
+	q.client = me;
+	other.client = them;
+	while (!blk_throttle_hold(t, &q) && n < 100) {
+		blk_throttle_charge(t, &c);
+		n++;
+	}
+	assert_int_equal(n, 20 * THROTTLE_BURST_NS / SEC + 1);
+	assert_true(blk_throttle_hold(t, &other));
+	assert_int_equal(t->nwaiting, 2);
+	blk_throttle_forget(t, them); /* that client left: it is not kicked */
+	assert_int_equal(t->nwaiting, 1);
+	/* Nothing yet: the next request is due in 50 ms. */
+	assert_int_equal(eventfd_read(q.kick_fd, &v), -1);
+	p = (struct pollfd){.fd = t->timer_fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	t->watch.ready(&t->watch);
+	assert_int_equal(eventfd_read(q.kick_fd, &v), 0);
+	assert_int_equal(eventfd_read(other.kick_fd, &v), -1);
+	assert_false(blk_throttle_hold(t, &q)); /* and now it may go */
+	assert_int_equal(t->delayed, 2);
+	close(q.kick_fd);
+	close(other.kick_fd);
+	blk_throttle_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(burst_is_a_tenth_of_a_second),
+	    cmocka_unit_test(idle_earns_no_more_than_the_burst),
+	    cmocka_unit_test(steady_rate_in_requests),
+	    cmocka_unit_test(steady_rate_in_bytes),
+	    cmocka_unit_test(the_tighter_limit_decides),
+	    cmocka_unit_test(requests_larger_than_a_second_progress),
+	    cmocka_unit_test(told_to_wait_then_let_through),
+	    cmocka_unit_test(no_limit_never_waits),
+	    cmocka_unit_test(held_queue_is_kicked_not_failed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
