@@ -46,7 +46,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PRECIOUS: $(B)/%.o $(B)/tests/unit/%.o $(B)/bench/%.o
-.PHONY: all tests fuzz clean check lint
+.PHONY: all tests fuzz clean check lint format format-check
 all: $(BINS) $(TEST_BIN) $(GUEST_TOOLS) $(BENCH_BIN)
 tests: $(TEST_BIN)
 
@@ -89,6 +89,13 @@ fuzz: $(FUZZ_BIN)
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io command ops
+
+# Every tracked C source and header, formatted by .clang-format.
+C_SOURCES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(C_SOURCES)
+format-check:
+	clang-format --dry-run --Werror $(C_SOURCES)
 
 check:
 	tests/run.sh

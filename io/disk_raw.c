@@ -321,10 +321,7 @@ int disk_raw_adopt(int fd, uint64_t size, bool read_only, const struct io_uring 
 	return raw_new(fd, &st, size, read_only, ring, out);
 }
 
-int disk_raw_ring_init(struct io_uring *ring)
-{
-	return io_uring_queue_init(RING_DEPTH, ring, 0);
-}
+int disk_raw_ring_init(struct io_uring *ring) { return io_uring_queue_init(RING_DEPTH, ring, 0); }
 
 int disk_raw_give_ring(struct disk *d, struct io_uring *out)
 {

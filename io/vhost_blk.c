@@ -442,8 +442,9 @@ void vhost_blk_free(struct vhost_blk *b)
 	        b->dev.name, (unsigned long long)b->requests, (unsigned long long)b->batched,
 	        (unsigned long long)b->refused);
 	if (b->throttle)
-		fprintf(stderr, "ultra-io: %s: held back %llu times by its limit (%llu let through "
-		                "for want of room to note the queue)\n",
+		fprintf(stderr,
+		        "ultra-io: %s: held back %llu times by its limit (%llu let through "
+		        "for want of room to note the queue)\n",
 		        b->dev.name, (unsigned long long)b->throttle->delayed,
 		        (unsigned long long)b->throttle->missed);
 	blk_throttle_free(b->throttle);

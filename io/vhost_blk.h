@@ -17,13 +17,13 @@ struct blk_throttle;
 struct vhost_blk {
 	struct vhu_device dev; /* first: the server hands us &dev */
 	struct disk *disk;
-	struct blk_req *req;     /* scratch for the request being served (32 KiB of iovecs) */
+	struct blk_req *req;           /* scratch for the request being served (32 KiB of iovecs) */
 	struct blk_inflight *inflight; /* reads and writes on the disk, completed later */
 	unsigned nqueues;
 	struct blk_throttle *throttle; /* the export's I/O limit (blk_throttle.h); NULL: none */
-	uint64_t refused;  /* chains refused (bad layout, range or address) */
-	uint64_t requests; /* chains completed */
-	uint64_t batched;  /* of those, reads and writes queued while another was in flight */
+	uint64_t refused;              /* chains refused (bad layout, range or address) */
+	uint64_t requests;             /* chains completed */
+	uint64_t batched; /* of those, reads and writes queued while another was in flight */
 };
 
 /* Takes ownership of disk. */

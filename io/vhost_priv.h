@@ -83,8 +83,8 @@ void vhu_untrack_queue(struct vhu_queue *q);
 /* vhost_user.c */
 int vhu_send(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size);
 /* The same with one fd passed along (SCM_RIGHTS); fd stays ours. */
-int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload,
-                uint32_t size, int fd);
+int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size,
+                int fd);
 int vhu_watch_fd(struct vhu_client *c, int fd, struct vhu_watch *w, bool on);
 void vhu_serve_queue(struct vhu_queue *q);
 

@@ -9,8 +9,8 @@
 #include "vhost_priv.h"
 
 #define BIT(n) (1ull << (n))
-#define PROTO_OFFERED                                                                          \
-	(BIT(VHU_PROTO_MQ) | BIT(VHU_PROTO_REPLY_ACK) | BIT(VHU_PROTO_CONFIG) |                 \
+#define PROTO_OFFERED                                                                              \
+	(BIT(VHU_PROTO_MQ) | BIT(VHU_PROTO_REPLY_ACK) | BIT(VHU_PROTO_CONFIG) |                    \
 	 BIT(VHU_PROTO_INFLIGHT))
 
 static uint64_t features_offered(const struct vhu_client *c)
@@ -93,7 +93,7 @@ static int table_allowed(struct vhu_client *c, struct vhu_msg *m)
 	if (r < 0 || !p)
 		return r;
 	return p->check(p, c->exp->dev, c->exp->path, c->id, m->p.mem.regions, m->fds,
-			m->p.mem.nregions);
+	                m->p.mem.nregions);
 }
 
 static int set_mem_table(struct vhu_client *c, struct vhu_msg *m)

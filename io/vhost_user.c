@@ -34,10 +34,7 @@ int vhu_server_new(struct vhu_server **out)
 	return 0;
 }
 
-void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p)
-{
-	s->policy = p;
-}
+void vhu_server_set_policy(struct vhu_server *s, struct vhu_mem_policy *p) { s->policy = p; }
 
 static int watch(int epfd, int fd, struct vhu_watch *w, bool on)
 {
@@ -84,10 +81,7 @@ int vhu_server_bind_peer(struct vhu_server *s, const char *path, uint32_t partit
 	return -ENOENT;
 }
 
-unsigned long vhu_server_refused(const struct vhu_server *s)
-{
-	return s->refused;
-}
+unsigned long vhu_server_refused(const struct vhu_server *s) { return s->refused; }
 
 int vhu_server_adopt(struct vhu_server *s, int fd, const char *path, struct vhu_device *dev)
 {
@@ -190,11 +184,14 @@ static bool peer_allowed(struct vhu_export *e, int fd)
 		return true;
 	e->server->refused++;
 	if (r == -EACCES)
-		fprintf(stderr, "ultra-io: %s: connection from uid %u refused: the socket is partition "
-		        "%u's, whose engine is uid %u (%lu refused)\n", e->path, (unsigned)got,
-		        e->partition, (unsigned)e->peer_uid, e->server->refused);
+		fprintf(stderr,
+		        "ultra-io: %s: connection from uid %u refused: the socket is partition "
+		        "%u's, whose engine is uid %u (%lu refused)\n",
+		        e->path, (unsigned)got, e->partition, (unsigned)e->peer_uid,
+		        e->server->refused);
 	else
-		fprintf(stderr, "ultra-io: %s: connection refused: its credentials: %s (%lu refused)\n",
+		fprintf(stderr,
+		        "ultra-io: %s: connection refused: its credentials: %s (%lu refused)\n",
 		        e->path, strerror(-r), e->server->refused);
 	return false;
 }
@@ -250,8 +247,8 @@ static void accept_client(struct vhu_export *e)
 	fprintf(stderr, "ultra-io: %s: client %u connected\n", e->dev->name, c->id);
 }
 
-int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload,
-                uint32_t size, int fd)
+int vhu_send_fd(struct vhu_client *c, const struct vhu_hdr *req, const void *payload, uint32_t size,
+                int fd)
 {
 	struct vhu_hdr h = {
 	    .request = req->request, .flags = VHU_FLAG_VERSION | VHU_FLAG_REPLY, .size = size};

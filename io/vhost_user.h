@@ -71,7 +71,8 @@ struct vhu_device_ops {
 struct vhu_device {
 	const struct vhu_device_ops *ops;
 	const char *name;
-	uint64_t features; /* offered on top of ops->features: this device's own (a read-only disk) */
+	uint64_t
+	    features; /* offered on top of ops->features: this device's own (a read-only disk) */
 };
 
 struct vhu_server;
@@ -81,7 +82,7 @@ struct vhu_server;
  * anything is mapped. 0 accepts; a negative errno refuses it like any bad table. */
 struct vhu_mem_policy {
 	int (*check)(struct vhu_mem_policy *p, const struct vhu_device *dev, const char *path,
-		     unsigned client, const struct vhu_region *r, const int *fds, unsigned n);
+	             unsigned client, const struct vhu_region *r, const int *fds, unsigned n);
 };
 
 int vhu_server_new(struct vhu_server **out);

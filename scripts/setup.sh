@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${ULTRA_CACHE:-/var/cache/ultravisor}
 OUT=$ROOT/build/guest
 PACKAGES=(qemu-system-x86 busybox-static libjson-c-dev libseccomp-dev liburing-dev libcmocka-dev
-          libsqlite3-dev clang libclang-rt-14-dev cpio xz-utils zstd socat python3 make gcc
+          libsqlite3-dev clang clang-format libclang-rt-14-dev cpio xz-utils zstd socat python3 make gcc
           pkg-config libc6-dev binutils gzip kmod e2fsprogs)
 # Guest kernel modules the initramfs loads; their dependencies are added from modules.dep.
 GUEST_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net virtio_rng virtio_console

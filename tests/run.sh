@@ -27,6 +27,7 @@ step build-release make -j2
 step build-asan make -j2 VARIANT=asan
 step build-fuzz make -j2 fuzz
 step cppcheck make lint
+step clang-format make format-check
 
 # cmocka binaries: count their test cases.
 for variant in release asan; do
