@@ -71,8 +71,8 @@ struct vhu_device_ops {
 struct vhu_device {
 	const struct vhu_device_ops *ops;
 	const char *name;
-	uint64_t
-	    features; /* offered on top of ops->features: this device's own (a read-only disk) */
+	/* offered on top of ops->features: this device's own (a read-only disk) */
+	uint64_t features;
 };
 
 struct vhu_server;
