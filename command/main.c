@@ -88,11 +88,8 @@ int main(int argc, char **argv)
 			c.io_path = optarg;
 			break;
 		case 'U':
-			if (uv_engine_uid_base_parse(optarg, &c.uid_base_v)) {
-				fprintf(stderr,
-				        "ultra-command: --engine-uid-base %s: want a uid of "
-				        "at least %u with room for %u partitions below 2^31\n",
-				        optarg, UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+			if (uv_engine_uid_base_arg(optarg, &c.uid_base_v, err, sizeof(err))) {
+				fprintf(stderr, "ultra-command: %s\n", err);
 				return 2;
 			}
 			c.uid_base = optarg;

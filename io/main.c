@@ -311,6 +311,7 @@ int main(int argc, char **argv)
 	int sig_fd = -1, lock_fd = -1, r, status = 1;
 	int sandbox = 1;
 	const char *pair = NULL, *ctl_path = NULL;
+	char err[160];
 
 	if (vhu_server_new(&s) < 0)
 		return 1;
@@ -334,11 +335,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--pair") && i + 1 < argc) {
 			pair = argv[++i];
 		} else if (!strcmp(argv[i], "--engine-uid-base") && i + 1 < argc) {
-			if (uv_engine_uid_base_parse(argv[++i], &x.uid_base) < 0) {
-				fprintf(stderr,
-				        "ultra-io: --engine-uid-base %s: want a uid of at least "
-				        "%u with room for %u partitions below 2^31\n",
-				        argv[i], UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+			if (uv_engine_uid_base_arg(argv[++i], &x.uid_base, err, sizeof(err))) {
+				fprintf(stderr, "ultra-io: %s\n", err);
 				goto out;
 			}
 			vhu_server_set_uid_base(s, x.uid_base);

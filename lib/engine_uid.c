@@ -2,6 +2,7 @@
 #include "engine_uid.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -29,6 +30,19 @@ int uv_engine_uid_base_parse(const char *s, uint32_t *base)
 		return -EINVAL;
 	*base = (uint32_t)v;
 	return 0;
+}
+
+int uv_engine_uid_base_arg(const char *s, uint32_t *base, char *err, size_t errlen)
+{
+	int r = uv_engine_uid_base_parse(s, base);
+
+	if (r)
+		snprintf(
+		    err, errlen,
+		    "--engine-uid-base %s: want a uid of at least %u with room for %u partitions "
+		    "below 2^31",
+		    s ? s : "(none)", UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+	return r;
 }
 
 int uv_peer_uid(int fd, uid_t *uid)

@@ -15,6 +15,7 @@
 #ifndef ULTRA_LIB_ENGINE_UID_H
 #define ULTRA_LIB_ENGINE_UID_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,6 +29,8 @@ int uv_engine_uid(uint32_t base, uint32_t partition, uid_t *uid);
 /* A base given on a command line: decimal, at least UV_ENGINE_UID_BASE_MIN, and the whole
  * span below 2^31. -EINVAL otherwise; *base untouched on failure. */
 int uv_engine_uid_base_parse(const char *s, uint32_t *base);
+/* The same for the --engine-uid-base option, with the reason for a refusal in err. */
+int uv_engine_uid_base_arg(const char *s, uint32_t *base, char *err, size_t errlen);
 
 /* The uid of the process at the other end of a connected Unix socket (SO_PEERCRED: as it was
  * when it connected, whatever it did since). */

@@ -358,11 +358,8 @@ int main(int argc, char **argv)
 			m.qemu_bin = optarg;
 			break;
 		case 'U':
-			if (uv_engine_uid_base_parse(optarg, &m.uid_base)) {
-				fprintf(stderr,
-				        "ultra-monitor: --engine-uid-base %s: want a uid of "
-				        "at least %u with room for %u partitions below 2^31\n",
-				        optarg, UV_ENGINE_UID_BASE_MIN, UV_ENGINE_UID_SPAN);
+			if (uv_engine_uid_base_arg(optarg, &m.uid_base, err, sizeof(err))) {
+				fprintf(stderr, "ultra-monitor: %s\n", err);
 				return 2;
 			}
 			break;

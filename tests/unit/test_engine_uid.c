@@ -62,6 +62,13 @@ static void test_base_parse(void **state)
 		assert_int_equal(uv_engine_uid_base_parse(bad[i], &base), -EINVAL);
 	assert_int_equal(uv_engine_uid_base_parse(NULL, &base), -EINVAL);
 	assert_int_equal(base, 7);
+	/* The option's refusal says what a base must be. */
+	char err[160] = "";
+	assert_int_equal(uv_engine_uid_base_arg("1000", &base, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--engine-uid-base 1000: want a uid of at least 65536"));
+	assert_int_equal(base, 7);
+	assert_int_equal(uv_engine_uid_base_arg("65536", &base, err, sizeof(err)), 0);
+	assert_int_equal(base, 65536);
 }
 
 static void test_peer_check_socketpair(void **state)
