@@ -15,9 +15,12 @@
 
 static uint64_t features_offered(const struct vhu_client *c)
 {
-	/* EVENT_IDX is the ring's, so every device gets it: fewer kicks and interrupts. */
+	/* EVENT_IDX and INDIRECT_DESC are the ring's, so every device gets them: fewer kicks and
+	 * interrupts, and a request or packet of many segments takes one ring slot, not one each.
+	 */
 	return c->exp->dev->ops->features | c->exp->dev->features | BIT(VIRTIO_F_VERSION_1) |
-	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHU_F_PROTOCOL_FEATURES);
+	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+	       BIT(VHU_F_PROTOCOL_FEATURES);
 }
 
 static struct vhu_queue *queue_of(struct vhu_client *c, uint32_t index)
@@ -208,6 +211,7 @@ static int set_vring_kick(struct vhu_client *c, struct vhu_msg *m)
 	if (r < 0)
 		return r;
 	vq_start_events(&q->vq, c->features & BIT(VIRTIO_RING_F_EVENT_IDX));
+	vq_allow_indirect(&q->vq, c->features & BIT(VIRTIO_RING_F_INDIRECT_DESC));
 	r = vhu_watch_fd(c, m->fds[0], &q->watch, true);
 	if (r < 0)
 		return r;

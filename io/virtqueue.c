@@ -31,16 +31,16 @@ int vq_set_rings(struct vq *q, const struct guest_mem *mem, uint32_t num, uint64
 	return 0;
 }
 
-/* One descriptor, each field read exactly once so the guest cannot change it between the
- * check and the use. */
-static struct vring_desc read_desc(const struct vq *q, uint16_t i)
+/* One descriptor of a table (the ring's, or an indirect one), each field read exactly once so
+ * the guest cannot change it between the check and the use. */
+static struct vring_desc read_desc(const struct vring_desc *tab, uint32_t i)
 {
 	struct vring_desc d;
 
-	d.addr = LOAD(&q->desc[i].addr);
-	d.len = LOAD(&q->desc[i].len);
-	d.flags = LOAD(&q->desc[i].flags);
-	d.next = LOAD(&q->desc[i].next);
+	d.addr = LOAD(&tab[i].addr);
+	d.len = LOAD(&tab[i].len);
+	d.flags = LOAD(&tab[i].flags);
+	d.next = LOAD(&tab[i].next);
 	return d;
 }
 
@@ -50,7 +50,7 @@ static enum vq_fault take_desc(struct vq *q, struct vq_chain *c, const struct vr
 	uint8_t *p;
 
 	if (d->flags & ~(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE))
-		return VQ_BAD_FLAGS; /* INDIRECT is not offered, anything else is unknown */
+		return VQ_BAD_FLAGS; /* INDIRECT only at a head (walk), anything else is unknown */
 	if (!write && c->n > c->nread)
 		return VQ_BAD_FLAGS; /* virtio 2.7.4.2: writable buffers come last */
 	p = gm_gpa(q->mem, d->addr, d->len);
@@ -65,12 +65,13 @@ static enum vq_fault take_desc(struct vq *q, struct vq_chain *c, const struct vr
 
 /* After a fault, follow the chain (bounded) to its end, touching nothing but descriptors, so
  * the device can report an error in the status byte if that byte is safely addressable. */
-static void find_tail(struct vq *q, struct vq_chain *c, struct vring_desc d, uint32_t seen)
+static void find_tail(struct vq *q, struct vq_chain *c, const struct vring_desc *tab, uint32_t size,
+                      struct vring_desc d, uint32_t seen)
 {
 	while (d.flags & VRING_DESC_F_NEXT) {
-		if (d.next >= q->num || ++seen >= q->num)
+		if (d.next >= size || ++seen >= q->num)
 			return;
-		d = read_desc(q, d.next);
+		d = read_desc(tab, d.next);
 	}
 	if (!(d.flags & VRING_DESC_F_WRITE) || (d.flags & VRING_DESC_F_INDIRECT))
 		return;
@@ -78,30 +79,64 @@ static void find_tail(struct vq *q, struct vq_chain *c, struct vring_desc d, uin
 	c->tail_len = c->tail ? d.len : 0;
 }
 
+/* A head with VRING_DESC_F_INDIRECT (virtio 1.2, 2.7.5.3): the chain is the table it points
+ * to, which must be whole descriptors, inside one region of guest memory, and no longer than
+ * the queue (the driver's own limit, so the scratch array holds it); the head has no NEXT.
+ * *tab and *size untouched on a refusal. */
+static enum vq_fault indirect_table(const struct vq *q, const struct vring_desc *head,
+                                    const struct vring_desc **tab, uint32_t *size)
+{
+	const struct vring_desc *t;
+
+	if (!q->indirect || (head->flags & ~VRING_DESC_F_INDIRECT))
+		return VQ_BAD_FLAGS;
+	if (head->len == 0 || head->len % sizeof(struct vring_desc) ||
+	    head->len / sizeof(struct vring_desc) > q->num)
+		return VQ_BAD_ADDR;
+	t = gm_gpa(q->mem, head->addr, head->len);
+	if (!t || ((uintptr_t)t & 7)) /* Linux's tables are kmalloc'ed: aligned */
+		return VQ_BAD_ADDR;
+	*tab = t;
+	*size = head->len / sizeof(struct vring_desc);
+	return VQ_OK;
+}
+
 static void walk(struct vq *q, struct vq_chain *c)
 {
+	const struct vring_desc *tab = q->desc;
+	uint32_t size = q->num, seen = 0;
 	struct vring_desc d;
-	uint16_t i = c->head;
-	uint32_t seen = 0;
 
-	for (;;) {
-		if (i >= q->num) {
-			c->fault = VQ_BAD_INDEX;
+	if (c->head >= size) {
+		c->fault = VQ_BAD_INDEX;
+		return;
+	}
+	d = read_desc(tab, c->head);
+	if (d.flags & VRING_DESC_F_INDIRECT) {
+		c->fault = indirect_table(q, &d, &tab, &size);
+		if (c->fault != VQ_OK) {
+			find_tail(q, c, tab, size, d, seen); /* through the ring if it went on */
 			return;
 		}
+		d = read_desc(tab, 0);
+	}
+	for (;;) {
 		if (seen++ >= q->num) {
 			c->fault = VQ_TOO_LONG; /* any loop ends up here */
 			return;
 		}
-		d = read_desc(q, i);
 		c->fault = take_desc(q, c, &d);
 		if (c->fault != VQ_OK) {
-			find_tail(q, c, d, seen);
+			find_tail(q, c, tab, size, d, seen);
 			return;
 		}
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			return;
-		i = d.next;
+		if (d.next >= size) {
+			c->fault = VQ_BAD_INDEX;
+			return;
+		}
+		d = read_desc(tab, d.next);
 	}
 }
 
@@ -127,6 +162,8 @@ static void start_chain(struct vq *q, struct vq_chain *c, uint16_t head)
 	if (c->fault != VQ_OK)
 		q->faults[c->fault]++;
 }
+
+void vq_allow_indirect(struct vq *q, bool indirect) { q->indirect = indirect; }
 
 void vq_start_events(struct vq *q, bool event_idx)
 {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Split-virtqueue walker (virtio 1.2, 2.7) over a client's memory table. The guest's vCPUs
  * are assumed hostile: every index, flag, length and address is read once, checked, and only
- * then used (claims 20, 21). Indirect descriptors are not offered and a chain using one is
- * refused. */
+ * then used (claims 20, 21). An indirect table (when negotiated) is held to the same rules: one
+ * per chain, at its head, inside one region, no longer than the queue. */
 #ifndef IO_VIRTQUEUE_H
 #define IO_VIRTQUEUE_H
 
@@ -23,7 +23,8 @@ enum vq_fault {
 	VQ_OK,
 	VQ_BAD_INDEX, /* head or next >= queue size */
 	VQ_TOO_LONG,  /* more descriptors than the queue holds: a loop or garbage */
-	VQ_BAD_FLAGS, /* unknown flags, INDIRECT, or readable after writable */
+	VQ_BAD_FLAGS, /* unknown flags, INDIRECT not negotiated or not alone at the head, or
+	               * readable after writable */
 	VQ_BAD_ADDR,  /* empty, wrapping, outside the table or spanning regions */
 	VQ_NFAULTS
 };
@@ -62,6 +63,7 @@ struct vq {
 	 * we want a kick. signalled_used is our used_idx at the last decision (invalid at start:
 	 * the first decision notifies). */
 	bool event_idx;
+	bool indirect; /* VIRTIO_RING_F_INDIRECT_DESC negotiated: a head may point to a table */
 	bool signalled_valid;
 	uint16_t signalled_used;
 };
@@ -79,6 +81,8 @@ static inline bool vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 int vq_set_rings(struct vq *q, const struct guest_mem *mem, uint32_t num, uint64_t desc_uva,
                  uint64_t avail_uva, uint64_t used_uva);
 
+/* VIRTIO_RING_F_INDIRECT_DESC negotiated or not: without it an INDIRECT head is refused. */
+void vq_allow_indirect(struct vq *q, bool indirect);
 /* A ring (re)starts: notification state from scratch, EVENT_IDX on or off as negotiated. */
 void vq_start_events(struct vq *q, bool event_idx);
 

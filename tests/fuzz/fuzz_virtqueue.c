@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 7)
 		return 0;
-	num = 1u << (data[0] % 9); /* 1 .. 256 */
+	num = 1u << ((data[0] & 0x3f) % 9); /* 1 .. 256 */
 	memcpy(off, data + 1, sizeof(off));
 	mem = aligned_alloc(16, MEM_SIZE);
 	memset(mem, 0, MEM_SIZE);
@@ -40,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vq_set_rings(&q, &m, num, UVA + off[0], UVA + off[1], UVA + off[2]) == 0) {
 		/* EVENT_IDX half the time: used_event and avail_event are part of the input */
 		vq_start_events(&q, data[0] & 0x80);
+		/* Indirect tables half the time, independently: the table is part of the input */
+		vq_allow_indirect(&q, data[0] & 0x40);
 		for (int i = 0; i < 64; i++) {
 			int r = vq_pop(&q, &c);
 			if (r <= 0)

@@ -136,7 +136,7 @@ def test_hostile_descriptors_are_refused_and_touch_nothing():
             c.desc(2, status, 1, vc.WRITE, 0)
             c.mem[status] = CANARY
             expect_refused(c, 0, status, what)
-        # Bad flags: INDIRECT (not offered) and readable after writable.
+        # Bad flags: INDIRECT (this client does not negotiate it) and readable after writable.
         c.desc(0, vc.BUFS, 16, vc.NEXT | vc.INDIRECT, 1)
         c.mem[status] = CANARY
         expect_refused(c, 0, status, "an indirect descriptor")

@@ -411,6 +411,99 @@ static void test_event_words_at_the_end_of_memory(void **state)
 	assert_false(vq_should_notify(&q)); /* 1 -> 2 does not pass 0xffff */
 }
 
+#define TABLE 0x3000u /* an indirect table's place in guest memory */
+
+/* Entry i of the indirect table at TABLE. */
+static void idesc(struct fx *f, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                  uint16_t next)
+{
+	((struct vring_desc *)(f->mem + TABLE))[i] = (struct vring_desc){addr, len, flags, next};
+}
+
+/* Offers head 0 pointing at the table (len bytes at addr) and pops it. */
+static enum vq_fault pop_indirect(struct fx *f, uint64_t addr, uint32_t len, uint16_t flags,
+                                  struct vq_chain *c)
+{
+	desc(f, 0, addr, len, flags, 1);
+	offer(f, 0);
+	return pop(f, c);
+}
+
+static void test_indirect_chain(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	vq_allow_indirect(&f->q, true);
+	idesc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 1);
+	idesc(f, 1, GPA + BUFS + 0x100, 8, VRING_DESC_F_NEXT, 2);
+	idesc(f, 2, GPA + BUFS + 0x800, 1, VRING_DESC_F_WRITE, 0);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 48, VRING_DESC_F_INDIRECT, &c), VQ_OK);
+	assert_int_equal(c.head, 0); /* completed by the ring's head, not the table's */
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.nread, 2);
+	assert_ptr_equal(c.buf[0].p, f->mem + BUFS);
+	assert_int_equal(c.buf[1].len, 8);
+	assert_ptr_equal(c.buf[2].p, f->mem + BUFS + 0x800);
+	assert_true(c.buf[2].write);
+	/* A table as long as the queue is the longest chain there may be. */
+	for (uint16_t i = 0; i < NUM; i++)
+		idesc(f, i, GPA + BUFS + 16u * i, 16, i + 1u < NUM ? VRING_DESC_F_NEXT : 0, i + 1);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, NUM * 16, VRING_DESC_F_INDIRECT, &c), VQ_OK);
+	assert_int_equal(c.n, NUM);
+}
+
+static void test_indirect_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct vq_chain c;
+
+	idesc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 1);
+	idesc(f, 1, GPA + BUFS + 0x800, 1, VRING_DESC_F_WRITE, 0);
+	/* Not negotiated. */
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_BAD_FLAGS);
+	vq_allow_indirect(&f->q, true);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_OK);
+	/* INDIRECT with NEXT or WRITE: the head must be the table alone. A ring chain going on
+	 * from it to a writable byte still gets its status there. */
+	desc(f, 1, GPA + BUFS + 0x800, 1, VRING_DESC_F_WRITE, 0);
+	assert_int_equal(
+	    pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, &c),
+	    VQ_BAD_FLAGS);
+	assert_ptr_equal(c.tail, f->mem + BUFS + 0x800);
+	assert_int_equal(
+	    pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, &c),
+	    VQ_BAD_FLAGS);
+	/* Lengths: empty, not whole descriptors, longer than the queue. */
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 0, VRING_DESC_F_INDIRECT, &c), VQ_BAD_ADDR);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 40, VRING_DESC_F_INDIRECT, &c), VQ_BAD_ADDR);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, (NUM + 1) * 16, VRING_DESC_F_INDIRECT, &c),
+	                 VQ_BAD_ADDR);
+	/* Placement: into the guard page above, misaligned, a front-end address. */
+	assert_int_equal(pop_indirect(f, GPA + SIZE - 16, 32, VRING_DESC_F_INDIRECT, &c),
+	                 VQ_BAD_ADDR);
+	assert_int_equal(pop_indirect(f, GPA + TABLE + 4, 32, VRING_DESC_F_INDIRECT, &c),
+	                 VQ_BAD_ADDR);
+	assert_int_equal(pop_indirect(f, UVA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_BAD_ADDR);
+	/* A table inside a table. */
+	idesc(f, 0, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, 0);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_BAD_FLAGS);
+	/* next past the table's end (though inside the ring's size). */
+	idesc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 2);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_BAD_INDEX);
+	/* A loop inside the table ends at the queue's length. */
+	idesc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 1);
+	idesc(f, 1, GPA + BUFS, 16, VRING_DESC_F_NEXT, 0);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_TOO_LONG);
+	/* A bad buffer in the table whose chain ends in a good writable byte: the status goes
+	 * there, found through the table. */
+	idesc(f, 0, GPA + SIZE, 16, VRING_DESC_F_NEXT, 1);
+	idesc(f, 1, GPA + BUFS + 0x800, 1, VRING_DESC_F_WRITE, 0);
+	assert_int_equal(pop_indirect(f, GPA + TABLE, 32, VRING_DESC_F_INDIRECT, &c), VQ_BAD_ADDR);
+	assert_ptr_equal(c.tail, f->mem + BUFS + 0x800);
+	assert_int_equal(c.tail_len, 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -422,6 +515,8 @@ int main(void)
 	    T(test_bad_flags),
 	    T(test_bad_addresses),
 	    T(test_spanning_regions),
+	    T(test_indirect_chain),
+	    T(test_indirect_refusals),
 	    T(test_ring_placement),
 	    T(test_need_event_arithmetic),
 	    T(test_event_idx_interrupts_when_asked),
