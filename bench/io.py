@@ -338,7 +338,7 @@ def disk_round(b, initrd, image):
             dev = ["-blockdev", f"driver=file,node-name=disk0,filename={image},read-only=off,"
                    "cache.direct=off,aio=threads", "-device", "virtio-blk-device,drive=disk0"]
         g = b.guest("disk-" + backend, initrd, "sh /bench/run.sh", dev,
-                    AS_ENGINE if backend == "ours" else ())
+                    AS_ENGINE if backend in ("ours", "base", "noevidx") else ())
         t0 = time.monotonic()
         (text,) = b.run_guests([g], 120 + len(JOBS) * (RUNTIME + RAMP + 30))
         if server:
