@@ -331,7 +331,8 @@ static void net_detach(struct vhu_device *d, struct vhu_client *c)
 
 static const struct vhu_device_ops net_ops = {
     .kind = "vhost-user-net",
-    .features = 0, /* the offloads are the export's own (vhost_net_new) */
+    /* Ring slots for TSO packets; the offloads are the export's own (vhost_net_new). */
+    .features = BIT(VIRTIO_RING_F_INDIRECT_DESC),
     .num_queues = net_num_queues,
     .config = net_config,
     .serve = net_serve,

@@ -15,12 +15,12 @@
 
 static uint64_t features_offered(const struct vhu_client *c)
 {
-	/* EVENT_IDX and INDIRECT_DESC are the ring's, so every device gets them: fewer kicks and
-	 * interrupts, and a request or packet of many segments takes one ring slot, not one each.
-	 */
+	/* EVENT_IDX is the ring's, so every device gets it: fewer kicks and interrupts.
+	 * INDIRECT_DESC is a device's choice (ops->features): it pays for NICs, whose TSO packets
+	 * take ~18 slots each without it, and costs disks, whose 3-descriptor requests fit the
+	 * ring anyway and whose guest then allocates a table per request (docs/performance.md). */
 	return c->exp->dev->ops->features | c->exp->dev->features | BIT(VIRTIO_F_VERSION_1) |
-	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
-	       BIT(VHU_F_PROTOCOL_FEATURES);
+	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHU_F_PROTOCOL_FEATURES);
 }
 
 static struct vhu_queue *queue_of(struct vhu_client *c, uint32_t index)
