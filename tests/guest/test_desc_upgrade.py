@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Upgrading the ultravisor under a state directory an older build wrote (claims 5, 7, 8, 31, 32;
+"""Upgrading the ultravisor under a state directory an older build wrote (claims 5, 7, 31, 32, 54;
 docs/txn-log.md, "Upgrading"): the fixtures in tests/fixtures/desc-upgrade were made by the real
 ultravisor of descriptor versions 1 and 2 (make-fixture.sh there), killed -9 with two partitions,
 their memory grants, a channel and a paused state committed. This build must print every record
