@@ -3,6 +3,7 @@
 #include "txn_codec.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "desc.h"
@@ -245,6 +246,27 @@ enum uv_txn_reason uv_txn_decode(const void *buf, size_t len, struct uv_txn *out
 		return r;
 	*out = t;
 	return UV_TXN_OK;
+}
+
+void uv_txn_explain(const void *buf, size_t len, enum uv_txn_reason reason, char *out, size_t cap)
+{
+	const unsigned char *p = buf;
+	struct uv_partition_desc d;
+	struct uv_txn_hdr h;
+	char why[192] = "";
+
+	if (!cap)
+		return;
+	snprintf(out, cap, "%s", uv_txn_reason_str(reason));
+	if (len <= sizeof(h) || (reason != UV_TXN_BAD_SIZE && reason != UV_TXN_BAD_DESC))
+		return;
+	memcpy(&h, p, sizeof(h));
+	if (h.type != UV_TXN_CREATE_PARTITION)
+		return;
+	if (uv_desc_upgrade(p + sizeof(h), len - sizeof(h), &d, why, sizeof(why)) == 0 &&
+	    uv_desc_validate(&d, 0, why, sizeof(why)) == 0)
+		return;
+	snprintf(out, cap, "%s (%s)", uv_txn_reason_str(reason), why);
 }
 
 struct uv_txn_extent uv_txn_extent_at(const struct uv_txn *t, uint32_t i)

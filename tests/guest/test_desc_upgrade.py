@@ -100,3 +100,45 @@ def test_v2_log_replays():
 def test_v2_snapshot_and_log_replay():
     replay("v2-snap", snapshot=True)
 
+
+
+def crc32c(data):
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_newer_descriptor_is_refused_naming_both_versions():
+    """A log whose descriptor is of a version this build does not know (as a newer build would
+    write it, CRC intact) is not guessed at: --dump-log and the daemon say which versions."""
+    w = workspace()
+    state = unpack(w, "v2-log")
+    seg = os.path.join(state, "seg-0000000000000000.log")
+    with open(seg, "r+b") as f:
+        data = bytearray(f.read(64 * 1024))
+        off = 32  # after the segment header
+        while True:
+            length = int.from_bytes(data[off + 8:off + 12], "little")
+            size = 32 + (length + 7) // 8 * 8
+            desc = off + 32 + 32  # log record header, transaction header
+            if length > 64 and data[desc + 16:desc + 21] == b"beta\0":
+                break
+            off += size
+        data[desc + 4:desc + 8] = (9).to_bytes(4, "little")
+        data[off + 4:off + 8] = crc32c(bytes(data[off + 8:off + size])).to_bytes(4, "little")
+        f.seek(0)
+        f.write(data)
+    want = "version 9 is newer than this build's version 3"
+    out = dump(state)
+    check(want in out, f"--dump-log does not say '{want}':\n{out}")
+    r = subprocess.run([UVD, "--state-dir", state, "--run-dir", w.dir, "--pool-mib", "512"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode != 0 and want in r.stderr, f"the daemon started or did not say why: "
+          f"{r.returncode} {r.stderr}")

@@ -240,12 +240,39 @@ static void test_log_record_refusals(void **state)
 	}
 }
 
+/* What the daemon and --dump-log say about a record this build cannot read. */
+static void test_explain_names_versions(void **state)
+{
+	unsigned char buf[HDR + sizeof(struct uv_partition_desc)];
+	char why[256];
+	size_t n;
+
+	(void)state;
+	n = old_record(4, V1_SIZE, V1_SIZE, buf);
+	uv_txn_explain(buf, n, uv_txn_decode(buf, n, &(struct uv_txn){0}), why, sizeof(why));
+	if (!strstr(why, "version 4 is newer than this build's version 3"))
+		fail_msg("explained as '%s'", why);
+	n = old_record(1, V2_SIZE, V2_SIZE, buf);
+	uv_txn_explain(buf, n, uv_txn_decode(buf, n, &(struct uv_txn){0}), why, sizeof(why));
+	if (!strstr(why, "version 1 says size 7072, version 1 is 5520 bytes"))
+		fail_msg("explained as '%s'", why);
+	n = old_record(1, V1_SIZE, V1_SIZE, buf);
+	memset(buf + HDR + offsetof(struct uv_partition_desc, vcpus), 0, 4);
+	uv_txn_explain(buf, n, uv_txn_decode(buf, n, &(struct uv_txn){0}), why, sizeof(why));
+	if (!strstr(why, "vcpus"))
+		fail_msg("explained as '%s'", why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_v1_upgrades),         cmocka_unit_test(test_v2_upgrades),
-	    cmocka_unit_test(test_current_is_identity), cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_log_record_decodes),  cmocka_unit_test(test_log_record_refusals),
+	    cmocka_unit_test(test_v1_upgrades),
+	    cmocka_unit_test(test_v2_upgrades),
+	    cmocka_unit_test(test_current_is_identity),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_log_record_decodes),
+	    cmocka_unit_test(test_log_record_refusals),
+	    cmocka_unit_test(test_explain_names_versions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
