@@ -46,8 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct uv_txn t;
 	ssize_t n;
 
-	if (uv_txn_decode(data, size, &t) != UV_TXN_OK)
+	enum uv_txn_reason r = uv_txn_decode(data, size, &t);
+
+	if (r != UV_TXN_OK) {
+		uv_txn_explain(data, size, r, line, sizeof(line)); /* reads the refused bytes too */
 		return 0;
+	}
 	uv_txn_summary(&t, line, sizeof(line));
 	n = uv_txn_encode(&t, out, sizeof(out), NULL);
 	if (t.hdr.type == UV_TXN_CREATE_PARTITION && n != (ssize_t)size) {
