@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "desc.h"
+#include "desc_upgrade.h"
 #include "resdb_int.h"
 
 struct cursor {
@@ -184,6 +185,18 @@ static int load_roles(struct uv_resdb *db, struct cursor *c, uint32_t n)
 	return 0;
 }
 
+/* A snapshot written by an earlier build holds that build's shorter descriptors (docs/txn-log.md,
+ * "Upgrading"); each one's own header says how long it is, and it is read as the current form. */
+static int get_desc(struct cursor *c, struct uv_partition_desc *d)
+{
+	size_t n = uv_desc_stored_size(c->in + c->len, c->cap - c->len);
+
+	if (!n || c->cap - c->len < n || uv_desc_upgrade(c->in + c->len, n, d, NULL, 0))
+		return -EINVAL;
+	c->len += n;
+	return 0;
+}
+
 static int load_parts(struct uv_resdb *db, struct cursor *c, uint32_t n)
 {
 	uint32_t i, last = 0;
@@ -192,7 +205,7 @@ static int load_parts(struct uv_resdb *db, struct cursor *c, uint32_t n)
 		struct uv_resdb_part p;
 		struct uv_partition_desc d;
 
-		if (get(c, &p, sizeof(p)) || get(c, &d, sizeof(d)))
+		if (get(c, &p, sizeof(p)) || get_desc(c, &d))
 			return -EINVAL;
 		/* Ascending ids: no duplicates, and the role is the configured one. */
 		if (p.id <= last || p.id >= db->h->max_partitions || d.id != p.id ||

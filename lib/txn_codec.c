@@ -3,9 +3,11 @@
 #include "txn_codec.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "desc.h"
+#include "desc_upgrade.h"
 
 /* What a type's body looks like on the wire and how to check it. */
 struct txn_layout {
@@ -201,6 +203,21 @@ static enum uv_txn_reason check_length(const struct txn_layout *l, const struct 
 	return UV_TXN_OK;
 }
 
+/* A create-partition record logged by an earlier build carries that build's shorter descriptor
+ * (docs/txn-log.md, "Upgrading"): the body is accepted only when the descriptor inside names an
+ * older version whose exact size is the body's; the decoded record holds the upgraded form. */
+static enum uv_txn_reason decode_old_create(const unsigned char *body, size_t n, struct uv_txn *t)
+{
+	size_t want = uv_desc_stored_size(body, n);
+
+	if (!want || want != n || want == sizeof(struct uv_partition_desc))
+		return UV_TXN_BAD_SIZE;
+	if (uv_desc_upgrade(body, n, &t->u.create, NULL, 0))
+		return UV_TXN_BAD_DESC;
+	t->extents = NULL;
+	return check_create(t);
+}
+
 enum uv_txn_reason uv_txn_decode(const void *buf, size_t len, struct uv_txn *out)
 {
 	const unsigned char *p = buf;
@@ -214,15 +231,42 @@ enum uv_txn_reason uv_txn_decode(const void *buf, size_t len, struct uv_txn *out
 	if ((r = check_header(&t.hdr, len)))
 		return r;
 	l = layout_of(t.hdr.type);
+	memset(&t.u, 0, sizeof(t.u));
+	if (t.hdr.type == UV_TXN_CREATE_PARTITION && len != sizeof(t.hdr) + l->body_size) {
+		if ((r = decode_old_create(p + sizeof(t.hdr), len - sizeof(t.hdr), &t)))
+			return r;
+		*out = t;
+		return UV_TXN_OK;
+	}
 	if (len < sizeof(t.hdr) + l->body_size)
 		return UV_TXN_BAD_SIZE;
-	memset(&t.u, 0, sizeof(t.u));
 	memcpy(&t.u, p + sizeof(t.hdr), l->body_size);
 	t.extents = l->has_extents ? p + sizeof(t.hdr) + l->body_size : NULL;
 	if ((r = check_length(l, &t, len)) || (r = l->check(&t)))
 		return r;
 	*out = t;
 	return UV_TXN_OK;
+}
+
+void uv_txn_explain(const void *buf, size_t len, enum uv_txn_reason reason, char *out, size_t cap)
+{
+	const unsigned char *p = buf;
+	struct uv_partition_desc d;
+	struct uv_txn_hdr h;
+	char why[192] = "";
+
+	if (!cap)
+		return;
+	snprintf(out, cap, "%s", uv_txn_reason_str(reason));
+	if (len <= sizeof(h) || (reason != UV_TXN_BAD_SIZE && reason != UV_TXN_BAD_DESC))
+		return;
+	memcpy(&h, p, sizeof(h));
+	if (h.type != UV_TXN_CREATE_PARTITION)
+		return;
+	if (uv_desc_upgrade(p + sizeof(h), len - sizeof(h), &d, why, sizeof(why)) == 0 &&
+	    uv_desc_validate(&d, 0, why, sizeof(why)) == 0)
+		return;
+	snprintf(out, cap, "%s (%s)", uv_txn_reason_str(reason), why);
 }
 
 struct uv_txn_extent uv_txn_extent_at(const struct uv_txn *t, uint32_t i)

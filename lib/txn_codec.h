@@ -33,6 +33,10 @@ struct uv_txn {
 /* Validates the len bytes at buf as exactly one record. On UV_TXN_OK *out is filled (its extents
  * point into buf); on any other reason *out is untouched. */
 enum uv_txn_reason uv_txn_decode(const void *buf, size_t len, struct uv_txn *out);
+/* Why the len bytes at buf decode as reason, for a person: the reason's text and, for a
+ * create-partition record, what is wrong with its descriptor (a version this build cannot read
+ * names both versions; docs/txn-log.md, "Upgrading"). Always NUL-terminates out. */
+void uv_txn_explain(const void *buf, size_t len, enum uv_txn_reason reason, char *out, size_t cap);
 
 struct uv_txn_extent uv_txn_extent_at(const struct uv_txn *t, uint32_t i);
 

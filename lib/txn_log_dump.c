@@ -51,7 +51,8 @@ static void print_payload(FILE *out, const unsigned char *payload, uint32_t len)
 	enum uv_txn_reason r = uv_txn_decode(payload, len, &t);
 
 	if (r) {
-		fprintf(out, "  undecodable transaction (%s)", uv_txn_reason_name(r));
+		uv_txn_explain(payload, len, r, line, sizeof(line));
+		fprintf(out, "  undecodable transaction (%s: %s)", uv_txn_reason_name(r), line);
 		return;
 	}
 	uv_txn_summary(&t, line, sizeof(line));

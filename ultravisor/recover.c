@@ -41,8 +41,11 @@ static int on_committed(void *opaque, const struct uv_log_entry *e)
 	if (reason != UV_TXN_OK) {
 		/* A committed record that no longer applies means the log and the code disagree:
 		 * starting would serve a database that differs from what was acknowledged. */
+		char why[256];
+
+		uv_txn_explain(e->payload, e->length, reason, why, sizeof(why));
 		snprintf(c->err, c->errlen, "committed transaction seq %llu does not re-apply: %s",
-		         (unsigned long long)e->seq, uv_txn_reason_str(reason));
+		         (unsigned long long)e->seq, why);
 		return -EUCLEAN;
 	}
 	c->applied++;

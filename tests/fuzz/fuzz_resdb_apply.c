@@ -117,17 +117,38 @@ static void sequence(const uint8_t *p, size_t n)
 	down(&f);
 }
 
-static void snapshot(const uint8_t *p, size_t n)
+static int upgraded_is_stable(const uint8_t *p, size_t n)
 {
 	struct fdb f;
 	uint8_t *again;
+	int ok;
+
+	up(&f, 0);
+	again = malloc(n);
+	ok = again && uv_resdb_load(&f.db, p, n) == 0 && uv_resdb_save_size(&f.db) == n &&
+	     uv_resdb_save(&f.db, again, n) == (ssize_t)n && memcmp(again, p, n) == 0;
+	free(again);
+	down(&f);
+	return ok;
+}
+
+/* A snapshot saves back to its own size -- or, holding descriptors of an older version
+ * (docs/txn-log.md, "Upgrading"), to a longer one that in turn saves back to itself. */
+static void snapshot(const uint8_t *p, size_t n)
+{
+	struct fdb f;
+	uint8_t *again = NULL;
+	size_t m;
 
 	up(&f, 0);
 	if (uv_resdb_load(&f.db, p, n) == 0) {
-		if (uv_resdb_check(&f.db) || uv_resdb_save_size(&f.db) != n)
+		m = uv_resdb_save_size(&f.db);
+		if (uv_resdb_check(&f.db) || m < n)
 			abort();
-		again = malloc(n);
-		if (!again || uv_resdb_save(&f.db, again, n) != (ssize_t)n)
+		again = malloc(m);
+		if (!again || uv_resdb_save(&f.db, again, m) != (ssize_t)m)
+			abort();
+		if (m != n && !upgraded_is_stable(again, m))
 			abort();
 		free(again);
 	} else if (uv_resdb_check(&f.db)) {

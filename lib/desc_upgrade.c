@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Descriptor versions as they were written to the audit log and snapshots (claims 31, 32): each
+ * version only appended fields, so an older descriptor is a prefix of the current layout and
+ * upgrading it is copying that prefix and leaving the rest zero.
+ */
+#include "desc_upgrade.h"
+
+#include <string.h>
+
+#include "desc_int.h"
+
+/* Where each version ended: 1 before the disk/NIC/channel requests, 2 before the disk limits. */
+#define DESC_V1_SIZE ((size_t)offsetof(struct uv_partition_desc, n_disk))
+#define DESC_V2_SIZE ((size_t)offsetof(struct uv_partition_desc, disk_limit))
+
+_Static_assert(DESC_V1_SIZE == 5520, "descriptor v1 ended at 5520 bytes");
+_Static_assert(DESC_V2_SIZE == 7072, "descriptor v2 ended at 7072 bytes");
+_Static_assert(UV_DESC_VERSION == 3, "a new descriptor version needs its size listed here");
+
+struct desc_head {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t size;
+};
+
+size_t uv_desc_version_size(uint32_t version)
+{
+	switch (version) {
+	case 1:
+		return DESC_V1_SIZE;
+	case 2:
+		return DESC_V2_SIZE;
+	case UV_DESC_VERSION:
+		return sizeof(struct uv_partition_desc);
+	default:
+		return 0;
+	}
+}
+
+size_t uv_desc_stored_size(const void *buf, size_t len)
+{
+	struct desc_head h;
+	size_t want;
+
+	if (len < sizeof(h))
+		return 0;
+	memcpy(&h, buf, sizeof(h));
+	want = uv_desc_version_size(h.version);
+	return h.magic == UV_DESC_MAGIC && want && h.size == want ? want : 0;
+}
+
+int uv_desc_upgrade(const void *buf, size_t len, struct uv_partition_desc *out, char *err,
+                    size_t errlen)
+{
+	struct uv_partition_desc d;
+	struct desc_head h;
+	size_t want;
+
+	if (len < sizeof(h))
+		return uv_def_fail(err, errlen, "descriptor: %zu bytes, too short for a header",
+		                   len);
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != UV_DESC_MAGIC)
+		return uv_def_fail(err, errlen, "descriptor: bad magic 0x%08x", h.magic);
+	if (h.version > UV_DESC_VERSION)
+		return uv_def_fail(err, errlen,
+		                   "descriptor: version %u is newer than this build's version %u",
+		                   h.version, UV_DESC_VERSION);
+	want = uv_desc_version_size(h.version);
+	if (!want)
+		return uv_def_fail(err, errlen,
+		                   "descriptor: unknown version %u (this build reads 1 to %u)",
+		                   h.version, UV_DESC_VERSION);
+	if (h.size != want)
+		return uv_def_fail(err, errlen,
+		                   "descriptor: version %u says size %u, version %u is %zu bytes",
+		                   h.version, h.size, h.version, want);
+	if (len != want)
+		return uv_def_fail(err, errlen,
+		                   "descriptor: version %u is %zu bytes, record holds %zu",
+		                   h.version, want, len);
+	memset(&d, 0, sizeof(d));
+	memcpy(&d, buf, want);
+	d.version = UV_DESC_VERSION;
+	d.size = sizeof(d);
+	*out = d;
+	return 0;
+}
