@@ -318,6 +318,16 @@ def cleanup():
             print(f"  cleanup: {e}")
     while _workspaces:
         w = _workspaces.pop()
-        shutil.rmtree(w.dir, ignore_errors=True)
-        if w.shm:
-            shutil.rmtree(w.shm, ignore_errors=True)
+        for d in (w.dir, w.shm):
+            if d:
+                _remove_tree(d)
+
+
+def _remove_tree(d):
+    """Removes d; says so when it cannot, rather than leaving it behind silently."""
+    for _ in range(3):
+        shutil.rmtree(d, ignore_errors=True)
+        if not os.path.exists(d):
+            return
+        time.sleep(0.2)  # something was still creating files in it: once more
+    print(f"  cleanup: could not remove {d}: {os.listdir(d)}")

@@ -5,6 +5,7 @@ Usage: run.py [substring-filter]. Prints one line per test and a last line "N pa
 """
 import importlib
 import os
+import signal
 import sys
 import time
 import traceback
@@ -13,7 +14,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+def _terminated(signum, frame):
+    # SIGTERM (a CI timeout, `timeout`) or SIGHUP would end Python without running the
+    # finally below: its engines outlive their monitors by design, so they would be left
+    # running. As an interrupt the test stops and harness.cleanup() still runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
     flt = sys.argv[1] if len(sys.argv) > 1 else ""
     here = os.path.dirname(os.path.abspath(__file__))
     tests = []
@@ -46,4 +56,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as e:
+        print(f"interrupted ({e or 'Ctrl-C'}): the running test's processes and files were removed")
+        sys.exit(130)

@@ -129,6 +129,10 @@ class System:
         for pid in self.seen:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        # Dead before the workspace goes: a process still inside a system call when the signal
+        # came could otherwise create a file in the state folder while it is being removed.
+        for pid in self.seen:
+            wait_for(lambda: not pid_alive(pid), 10, f"system process {pid} to die")
 
 
 COUNTER = ("(i=0; while :; do read up idle < /proc/uptime; echo \"CNT $i $up\"; i=$((i+1)); "
