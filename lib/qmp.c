@@ -39,7 +39,7 @@ static int fill(struct qmp *q, int timeout_ms)
 	int r;
 
 	if (q->len == sizeof(q->buf))
-		return -EMSGSIZE; /* a line longer than we accept: QEMU never sends one */
+		return -EPROTO; /* a line longer than we accept: QEMU never sends one */
 	r = poll(&p, 1, timeout_ms);
 	if (r < 0)
 		return -errno;
@@ -54,7 +54,8 @@ static int fill(struct qmp *q, int timeout_ms)
 	return 0;
 }
 
-/* Takes one complete line out of the buffer and parses it; NULL when no full line is there. */
+/* Takes one complete line out of the buffer and parses it: 1 with *msg, 0 when no full line is
+ * there, -EBADMSG for a line that is not a JSON object (consumed: the next line is read next). */
 static int next_message(struct qmp *q, json_object **msg)
 {
 	char *nl = memchr(q->buf, '\n', q->len);
@@ -68,17 +69,25 @@ static int next_message(struct qmp *q, json_object **msg)
 	*msg = json_tokener_parse(q->buf);
 	memmove(q->buf, q->buf + used, q->len - used);
 	q->len -= used;
+	if (*msg && !json_object_is_type(*msg, json_type_object)) {
+		json_object_put(*msg);
+		*msg = NULL;
+	}
 	return *msg ? 1 : -EBADMSG;
 }
 
-/* Delivers events; returns 1 with *answer set for anything that is not an event. */
+/* Delivers events; returns 1 with *answer set for anything that is not an event. The engine is
+ * not trusted (a guest may have taken QEMU over), so an event reaches the callback only with a
+ * string name and data that is an object or NULL: a malformed one is dropped. */
 static int route(struct qmp *q, json_object *msg, json_object **answer)
 {
 	json_object *ev, *data = NULL;
 
 	if (json_object_object_get_ex(msg, "event", &ev)) {
 		json_object_object_get_ex(msg, "data", &data);
-		if (q->on_event)
+		if (!json_object_is_type(data, json_type_object))
+			data = NULL;
+		if (q->on_event && json_object_is_type(ev, json_type_string))
 			q->on_event(q->opaque, json_object_get_string(ev), data);
 		json_object_put(msg);
 		return 0;
@@ -95,13 +104,14 @@ int qmp_dispatch(struct qmp *q)
 	r = fill(q, 0);
 	if (r < 0 && r != -ETIMEDOUT)
 		return r;
-	while ((r = next_message(q, &msg)) > 0) {
-		if (route(q, msg, &answer)) {
+	/* A line that is not JSON is skipped, not left to stall the lines behind it. */
+	while ((r = next_message(q, &msg)) != 0) {
+		if (r > 0 && route(q, msg, &answer)) {
 			/* An answer nobody waits for (a late reply after a timeout): drop it. */
 			json_object_put(answer);
 		}
 	}
-	return r;
+	return 0;
 }
 
 static int wait_answer(struct qmp *q, json_object **answer)
@@ -194,7 +204,9 @@ int qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd, js
 	if (json_object_object_get_ex(answer, "error", &v)) {
 		json_object *desc;
 		json_object_object_get_ex(v, "desc", &desc);
-		snprintf(err, errlen, "%s: %s", cmd, desc ? json_object_get_string(desc) : "error");
+		snprintf(err, errlen, "%s: %s", cmd,
+		         json_object_is_type(desc, json_type_string) ? json_object_get_string(desc)
+		                                                     : "error");
 		r = -EIO;
 		goto out;
 	}
@@ -208,8 +220,7 @@ out:
 	return r;
 }
 
-int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
-             struct qmp **out)
+int qmp_open_fd(int fd, int timeout_ms, qmp_event_fn on_event, void *opaque, struct qmp **out)
 {
 	struct qmp *q;
 	json_object *greeting = NULL;
@@ -217,16 +228,14 @@ int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaq
 	int r;
 
 	q = calloc(1, sizeof(*q));
-	if (!q)
+	if (!q) {
+		close(fd);
 		return -ENOMEM;
+	}
+	q->fd = fd;
 	q->timeout_ms = timeout_ms;
 	q->on_event = on_event;
 	q->opaque = opaque;
-	q->fd = uv_unix_connect(path, SOCK_STREAM);
-	if (q->fd < 0) {
-		r = q->fd;
-		goto fail;
-	}
 	/* The greeting is the first message; it carries "QMP" and no id. */
 	if ((r = wait_answer(q, &greeting)))
 		goto fail;
@@ -243,6 +252,16 @@ fail:
 	json_object_put(greeting);
 	qmp_close(q);
 	return r;
+}
+
+int qmp_open(const char *path, int timeout_ms, qmp_event_fn on_event, void *opaque,
+             struct qmp **out)
+{
+	int fd = uv_unix_connect(path, SOCK_STREAM);
+
+	if (fd < 0)
+		return fd;
+	return qmp_open_fd(fd, timeout_ms, on_event, opaque, out);
 }
 
 void qmp_close(struct qmp *q)

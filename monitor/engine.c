@@ -31,7 +31,8 @@ void mon_qmp_event(void *opaque, const char *event, json_object *data)
 		mon_set_state(m, UV_STATE_RUNNING, "");
 	else if (!strcmp(event, "SHUTDOWN")) {
 		const char *why = "shutdown";
-		if (data && json_object_object_get_ex(data, "reason", &reason))
+		if (json_object_object_get_ex(data, "reason", &reason) &&
+		    json_object_is_type(reason, json_type_string))
 			why = json_object_get_string(reason);
 		snprintf(m->shutdown_reason, sizeof(m->shutdown_reason), "%s", why);
 		if (m->state != UV_STATE_STOPPING)

@@ -145,8 +145,13 @@ static int setup_loop(struct monitor *m)
 	return 0;
 }
 
-static void qmp_lost(struct monitor *m)
+/* QEMU hung up, or broke the protocol (it is not trusted: the guest may own it); its pidfd still
+ * says when it ends. */
+static void qmp_lost(struct monitor *m, int why)
 {
+	if (why != -EPIPE)
+		fprintf(stderr, "monitor[%s]: QMP connection dropped: %s\n", m->desc->name,
+		        strerror(-why));
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, qmp_fd(m->qmp), NULL);
 	qmp_close(m->qmp);
 	m->qmp = NULL;
@@ -206,8 +211,9 @@ static int run_loop(struct monitor *m)
 					qmp_dispatch(m->qmp);
 				mon_engine_exited(m);
 			} else if (m->qmp && tag == m->qmp) {
-				if (qmp_dispatch(m->qmp) == -EPIPE)
-					qmp_lost(m);
+				int r = qmp_dispatch(m->qmp);
+				if (r < 0)
+					qmp_lost(m, r);
 			} else {
 				struct mon_client *c = tag;
 				if (c->fd >= 0)
