@@ -76,10 +76,28 @@ static unsigned long host_tsc_khz(void)
 	return (unsigned long)(mhz * 1000.0 + 0.5);
 }
 
+/* Under TCG the guest's TSC is the host's own (QEMU reads the host counter), so when the host
+ * keeps time by a constant TSC the guest's can be trusted too. Left to its watchdog, a guest on a
+ * busy host compares the TSC with an emulated timer read late, marks it unstable and falls back
+ * to jiffies, which lose every tick its starved vCPU misses (measured: 6 of 8 guests, clocks
+ * running 0.70-0.83x the host's). */
+static bool host_tsc_is_clock(void)
+{
+	char name[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = 0;
+	fclose(f);
+	return strcmp(name, "tsc\n") == 0;
+}
+
 static void add_cmdline(struct argv_buf *a, const struct monitor *m)
 {
 	const char *c = m->desc->cmdline;
-	char extra[128] = "";
+	char extra[160] = "";
 	size_t len = 0;
 	unsigned long khz;
 
@@ -88,6 +106,8 @@ static void add_cmdline(struct argv_buf *a, const struct monitor *m)
 	if (m->accel == UV_ACCEL_TCG && !strstr(c, "tsc_early_khz=") && (khz = host_tsc_khz()))
 		len +=
 		    (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc_early_khz=%lu", khz);
+	if (m->accel == UV_ACCEL_TCG && !strstr(c, "tsc=") && host_tsc_is_clock())
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len, " tsc=reliable");
 	add(a, "-append");
 	add(a, "%s%s", c, extra);
 }
