@@ -70,7 +70,7 @@ static int open_unix(struct uv_cmdconn *c, const struct uv_cmdaddr *a, char *err
 	int fd = uv_unix_connect(a->path, SOCK_STREAM);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", a->path, strerror(-fd));
+		snprintf(err, errlen, "%s", strerror(-fd));
 		return fd;
 	}
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {

@@ -26,6 +26,9 @@ static int tls_fail(struct uv_cmdconn *c, const char *doing, char *err, size_t e
 	if (v != X509_V_OK)
 		snprintf(err, errlen, "%s: the gateway's certificate: %s", doing,
 		         X509_verify_cert_error_string(v));
+	else if (e && ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET)
+		/* An alert the gateway sent: it refused our certificate (or our TLS). */
+		snprintf(err, errlen, "%s: the gateway refused us (%s)", doing, why);
 	else
 		snprintf(err, errlen, "%s: %s", doing, why ? why : "TLS failure");
 	ERR_clear_error();
