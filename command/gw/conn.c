@@ -45,7 +45,7 @@ struct gw_conn *gw_conn_new(struct gw *g, int fd, const char *peer)
 void gw_conn_free(struct gw_conn *c)
 {
 	if (c->ssl) {
-		if (c->established)
+		if (c->established && !c->lingering)
 			SSL_shutdown(c->ssl); /* close_notify, best effort */
 		SSL_free(c->ssl);
 	}
@@ -75,6 +75,32 @@ static int connect_command(struct gw_conn *c)
 	return epoll_ctl(c->gw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -1 : 0;
 }
 
+/* Our last word (an alert, close_notify, an error line) is out: stop writing, drain the peer
+ * for a while, then close (the loop drops it at the deadline or the peer's end). */
+static void start_linger(struct gw_conn *c)
+{
+	if (c->established)
+		SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	shutdown(c->tls_fd, SHUT_WR);
+	if (c->cmd_fd >= 0)
+		close(c->cmd_fd); /* frees the command partition's slot now */
+	c->cmd_fd = -1;
+	c->cmd_ev = 0;
+	c->lingering = true;
+	c->deadline = gw_now_ms() + GW_LINGER_MS;
+}
+
+static int drain(struct gw_conn *c)
+{
+	char junk[4096];
+	ssize_t n;
+
+	while ((n = recv(c->tls_fd, junk, sizeof(junk), 0)) > 0)
+		;
+	return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+}
+
 static int handshake(struct gw_conn *c)
 {
 	char why[256];
@@ -93,7 +119,8 @@ static int handshake(struct gw_conn *c)
 	}
 	gw_tls_reason(c, why, sizeof(why));
 	gw_log("%s: refused: %s", c->peer, why);
-	return -1;
+	start_linger(c);
+	return 0;
 }
 
 /* SSL_read or SSL_write: > 0 bytes, 0 would block (*want set), < 0 the connection is over. */
@@ -224,9 +251,11 @@ int gw_conn_pump(struct gw_conn *c)
 {
 	bool moved = true;
 
+	if (c->lingering)
+		return drain(c);
 	if (!c->established && handshake(c))
 		return -1;
-	if (!c->established)
+	if (!c->established || c->lingering)
 		return 0;
 	while (moved) {
 		moved = false;
@@ -236,5 +265,7 @@ int gw_conn_pump(struct gw_conn *c)
 		if (write_client(c, &moved))
 			return -1;
 	}
-	return c->closing && !c->down_len ? -1 : 0;
+	if (c->closing && !c->down_len)
+		start_linger(c);
+	return 0;
 }

@@ -25,6 +25,7 @@
 #define GW_CONNS_DEFAULT 16     /* the command partition serves 16 clients at a time */
 #define GW_CONNS_MAX 1024
 #define GW_HANDSHAKE_MS 10000 /* a peer that does not finish its handshake is dropped */
+#define GW_LINGER_MS 2000     /* after our last word, how long the peer's bytes are drained */
 #define GW_ALLOW_MAX 32
 
 struct gw;
@@ -37,21 +38,24 @@ struct gw_conn {
 	struct gw_conn *next;
 	int tls_fd, cmd_fd;
 	SSL *ssl;
-	char peer[64];          /* address:port, for the log */
-	char cn[128];           /* the client certificate's subject CN */
-	char refusal[192];      /* why our verify callback refused it, when it did */
-	bool established;       /* handshake done, command.sock connected */
-	bool inflight;          /* a request went on; its reply has not come back whole */
-	bool overlong;          /* the client sent a line over GW_LINE_MAX: answer, then close */
-	bool closing;           /* close once down is flushed */
-	bool dead;              /* dropped; freed after this batch of events */
-	size_t fwd;             /* bytes of the first line written to command.sock already */
-	struct uv_linebuf up;   /* client -> command partition */
+	char peer[64];        /* address:port, for the log */
+	char cn[128];         /* the client certificate's subject CN */
+	char refusal[192];    /* why our verify callback refused it, when it did */
+	bool established;     /* handshake done, command.sock connected */
+	bool inflight;        /* a request went on; its reply has not come back whole */
+	bool overlong;        /* the client sent a line over GW_LINE_MAX: answer, then close */
+	bool closing;         /* close once down is flushed */
+	bool dead;            /* dropped; freed after this batch of events */
+	bool lingering;       /* our side is shut; what the peer still sends is read and dropped, so
+	                       * that the kernel does not reset the connection over unread bytes and
+	                       * take our alert or error line with it */
+	size_t fwd;           /* bytes of the first line written to command.sock already */
+	struct uv_linebuf up; /* client -> command partition */
 	char down[GW_DOWN_CAP]; /* command partition -> client */
 	size_t down_len;
 	short rd_want, wr_want;  /* what SSL_read / SSL_write / the handshake wait for */
 	uint32_t tls_ev, cmd_ev; /* events registered with epoll */
-	uint64_t deadline;       /* of the handshake, monotonic ms */
+	uint64_t deadline;       /* of the handshake or the lingering, monotonic ms */
 };
 
 struct gw {

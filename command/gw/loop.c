@@ -62,7 +62,9 @@ static int update(struct gw_conn *c)
 {
 	uint32_t tls = 0, cmd = 0;
 
-	if (!c->established) {
+	if (c->lingering) {
+		tls = EPOLLIN;
+	} else if (!c->established) {
 		tls = to_epoll(c->rd_want);
 	} else {
 		if (uv_linebuf_space(&c->up) && !c->overlong && !c->closing)
@@ -172,7 +174,8 @@ static void accept_all(struct gw *g)
 	}
 }
 
-/* Handshakes that take too long are dropped: a peer cannot hold a slot by saying nothing. */
+/* Handshakes that take too long are dropped (a peer cannot hold a slot by saying nothing), and
+ * so are lingering connections at their time. */
 static void expire(struct gw *g)
 {
 	uint64_t now = gw_now_ms();
@@ -180,11 +183,12 @@ static void expire(struct gw *g)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (!c->established && now >= c->deadline) {
+		if (now < c->deadline || (c->established && !c->lingering))
+			continue;
+		if (!c->lingering)
 			gw_log("%s: refused: no TLS handshake within %d s", c->peer,
 			       GW_HANDSHAKE_MS / 1000);
-			drop(g, c);
-		}
+		drop(g, c);
 	}
 }
 
