@@ -6,7 +6,9 @@ addresses. Host B runs the whole system under ultra-boot (ultravisor, command pa
 partition, and the command partition's gateway ultra-cmdgw as its --helper), listening on B's
 address only. From host A, `ultra -c tls://B:PORT` with a client certificate by the cluster CA
 defines and starts a Linux guest on B and sees it running, and the console output whose path
-`info` gives; a client whose certificate another CA signed is refused with a clear error;
+`info` gives; the operations partition on host A (ultra-ops --command tls://B:PORT) defines
+and starts another there; a client whose certificate another CA signed is refused with a clear
+error;
 nothing listens in the root namespace; the gateway, killed, is restarted by ultra-boot.
 Namespaces, processes and files go at cleanup whether the test passed or not."""
 import json
@@ -102,6 +104,29 @@ def tcp_listeners(path):
     return ports
 
 
+def start_ops_on_a(w, hosts, certs, target):
+    """ultra-ops in namespace A, a client of B's command partition; its run directory."""
+    run_a = os.path.join(w.dir, "host-a")
+    os.mkdir(run_a)
+    log = open(os.path.join(run_a, "ops.log"), "ab")
+    proc = subprocess.Popen(hosts.in_a(
+        os.path.join(BIN, "ultra-ops"), "--run-dir", run_a, "--db", os.path.join(run_a, "ops.db"),
+        "--command", target, "--tls-ca", os.path.join(certs, "ca.pem"),
+        "--tls-cert", os.path.join(certs, "ops-a.pem"), "--tls-key",
+        os.path.join(certs, "ops-a.key")), stdout=log, stderr=log, start_new_session=True)
+    log.close()
+
+    def stop():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    harness.on_cleanup(stop)
+    wait_for(lambda: os.path.exists(os.path.join(run_a, "ops.sock")) or proc.poll() is not None,
+             30, "ultra-ops on host A")
+    check(proc.poll() is None, "ultra-ops exited: " + open(os.path.join(run_a, "ops.log")).read())
+    return run_a
+
+
 def test_ultra_drives_another_hosts_command_partition_over_tls():
     w = harness.workspace()
     hosts = Hosts()
@@ -148,6 +173,25 @@ def test_ultra_drives_another_hosts_command_partition_over_tls():
     g.wait_boot()
     check(harness.MARKER in open(info["console_log"], "rb").read(), "no console output")
 
+    # The operations partition on host A: define and start go through it to host B.
+    run_a = start_ops_on_a(w, hosts, certs, target)
+
+    def ultra_via_ops(*args):
+        r = subprocess.run(hosts.in_a(os.path.join(BIN, "ultra"), *args), capture_output=True,
+                           text=True, timeout=120, env=dict(os.environ, ULTRA_RUN_DIR=run_a))
+        check(r.returncode == 0, f"ultra {args[0]} through ultra-ops on A: {r.stderr}; "
+              + open(os.path.join(run_a, "ops.log")).read()[-1500:])
+
+    g2 = w.partition("netops", memory_mib=128)
+    ultra_via_ops("define", g2.def_file())
+    ultra_via_ops("start", "netops")
+    wait_for(lambda: any(p["name"] == "netops" and p["state"] == "running"
+                         for p in json.loads(ultra_a("--json", "list").stdout)), 60,
+             "netops, started by ultra-ops on A, to run on B")
+    status = harness.json_request(os.path.join(run_a, "ops.sock"),
+                                  {"version": 1, "execute": "status"})
+    check(status.get("return", {}).get("command") is True, f"ultra-ops' status: {status}")
+
     # Another CA's client certificate, the same CN: refused, and it says so.
     r = ultra_a("list", cert="other", ok=False)
     check(r.returncode == 3 and "refused us" in r.stderr and "unknown ca" in r.stderr,
@@ -162,8 +206,11 @@ def test_ultra_drives_another_hosts_command_partition_over_tls():
     wait_for(lambda: ultra_a("list", ok=False).returncode == 0, 30,
              "host A to reach the restarted gateway")
 
-    ultra_a("destroy", "netg")
-    wait_for(lambda: json.loads(ultra_a("--json", "info", "netg").stdout)["state"] == "stopped",
-             30, "netg to stop")
+    for name in ("netg", "netops"):
+        ultra_a("destroy", name)
+        wait_for(lambda: json.loads(ultra_a("--json", "info", name).stdout)["state"] ==
+                 "stopped", 30, f"{name} to stop")
     ultra_a("undefine", "netg")
-    check(json.loads(ultra_a("--json", "list").stdout) == [], "netg is still listed")
+    # ultra-ops' connection went with the old gateway: it connects again by itself.
+    ultra_via_ops("undefine", "netops")
+    check(json.loads(ultra_a("--json", "list").stdout) == [], "a partition is still listed")
