@@ -86,6 +86,9 @@ void gw_conn_free(struct gw_conn *c);
 /* Moves whatever can move now; 0 keep it, < 0 close it (the reason is logged). */
 int gw_conn_pump(struct gw_conn *c);
 
+/* sandbox.c: no new privileges, no capabilities, a seccomp allow list; after set-up. */
+int gw_sandbox_enter(void);
+
 /* loop.c */
 int gw_run(struct gw *g);
 

@@ -120,6 +120,10 @@ static int setup(struct gw *g, char *err, size_t errlen)
 		snprintf(err, errlen, "signalfd/epoll: %s", strerror(errno));
 		return -errno;
 	}
+	if ((r = gw_sandbox_enter())) {
+		snprintf(err, errlen, "entering the sandbox: %s", strerror(-r));
+		return r;
+	}
 	gw_log("listening on %s, relaying to %s, %u clients at most, %s", bound, g->cmd_path,
 	       g->max_conns, g->n_allow ? "CNs in the allow list only" : "any CN the CA signed");
 	return 0;

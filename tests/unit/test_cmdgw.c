@@ -6,7 +6,7 @@
  * back, in order; refused and logged with the reason: no client certificate, a certificate by
  * another CA, a CN not in the allow list, plaintext, TLS 1.2; a line over the bound gets an
  * error and the gateway goes on serving; a client that sends without reading is held back
- * (the gateway's memory stays put); SIGTERM ends it cleanly.
+ * (the gateway's memory stays put); it runs sandboxed; SIGTERM ends it cleanly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +292,37 @@ static void test_client_that_does_not_read(void **state)
 	uv_cmdconn_close(hog);
 }
 
+/* The value of a "Key:" line of /proc/PID/status, or "". */
+static void status_field(pid_t pid, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	out[0] = 0;
+	if (!(fp = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			sscanf(line + strlen(key) + 1, "%63s", out);
+	fclose(fp);
+}
+
+/* Taken over, it can do little: a seccomp filter, no capabilities, no new privileges. */
+static void test_sandboxed(void **state)
+{
+	char v[64];
+
+	status_field(fx.gw, "Seccomp", v, sizeof(v));
+	assert_string_equal(v, "2");
+	status_field(fx.gw, "NoNewPrivs", v, sizeof(v));
+	assert_string_equal(v, "1");
+	status_field(fx.gw, "CapEff", v, sizeof(v));
+	assert_string_equal(v, "0000000000000000");
+	status_field(fx.gw, "CapPrm", v, sizeof(v));
+	assert_string_equal(v, "0000000000000000");
+}
+
 static void test_sigterm_ends_it_cleanly(void **state)
 {
 	struct uv_cmdconn *c = open_as("", "ops");
@@ -323,6 +354,7 @@ int main(void)
 	    cmocka_unit_test(test_refuses_tls12),
 	    cmocka_unit_test(test_line_over_the_bound),
 	    cmocka_unit_test(test_client_that_does_not_read),
+	    cmocka_unit_test(test_sandboxed),
 	    cmocka_unit_test(test_sigterm_ends_it_cleanly),
 	};
 
