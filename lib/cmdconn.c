@@ -142,10 +142,19 @@ static int write_all(struct uv_cmdconn *c, const char *p, size_t n, uint64_t dea
 int uv_cmdconn_write_line(struct uv_cmdconn *c, const char *line, int timeout_ms, char *err,
                           size_t errlen)
 {
-	uint64_t deadline = deadline_of(timeout_ms);
-	int r = write_all(c, line, strlen(line), deadline, err, errlen);
+	size_t n = strlen(line);
+	char *buf = malloc(n + 1);
+	int r;
 
-	return r ? r : write_all(c, "\n", 1, deadline, err, errlen);
+	/* One write, one TLS record: a line and its '\n' apart would wait out Nagle's algorithm
+	 * against the peer's delayed ACK (40 ms a request). */
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	r = write_all(c, buf, n + 1, deadline_of(timeout_ms), err, errlen);
+	free(buf);
+	return r;
 }
 
 static int take_line(struct uv_cmdconn *c, size_t n, char **line)

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -68,11 +69,13 @@ static int tcp_connect_one(const struct addrinfo *ai, uint64_t deadline)
 {
 	int fd =
 	    socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	int r = 0, soerr = 0;
+	int r = 0, soerr = 0, one = 1;
 	socklen_t sl = sizeof(soerr);
 
 	if (fd < 0)
 		return -errno;
+	/* Requests are single lines waiting for their answer: send each at once. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS)
 			r = -errno;

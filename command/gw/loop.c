@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,6 +170,8 @@ static void accept_all(struct gw *g)
 				gw_log("accept: %s", strerror(errno));
 			return;
 		}
+		/* Replies are lines someone waits for: no Nagle delay on them. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		peer_name(&ss, peer, sizeof(peer));
 		accept_one(g, fd, peer);
 	}

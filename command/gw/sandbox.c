@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -94,7 +96,7 @@ static int add_all(scmp_filter_ctx ctx, const int *sys, size_t n)
 }
 
 /* Rules with arguments: memory never executable, sockets only Unix streams (to command.sock),
- * fcntl only to make that one non-blocking. */
+ * fcntl only to make that one non-blocking, setsockopt only for TCP_NODELAY. */
 struct arg_rule {
 	int sys;
 	unsigned n;
@@ -108,6 +110,9 @@ static const struct arg_rule narrow[] = {
      2,
      {SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_EQ, SOCK_STREAM | SOCK_CLOEXEC)}},
     {SCMP_SYS(fcntl), 1, {SCMP_A1(SCMP_CMP_EQ, F_SETFL)}},
+    {SCMP_SYS(setsockopt),
+     2,
+     {SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP), SCMP_A2(SCMP_CMP_EQ, TCP_NODELAY)}},
 };
 
 static int add_narrow(scmp_filter_ctx ctx)

@@ -9,6 +9,8 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
