@@ -91,7 +91,7 @@ static pid_t start_socat(struct gwfx *f, unsigned port)
 
 	snprintf(listen, sizeof(listen),
 	         "OPENSSL-LISTEN:%u,bind=127.0.0.1,reuseaddr,fork,cert=%s/gw.pem,key=%s/gw.key,"
-	         "cafile=%s/ca.pem,verify=1,openssl-min-proto-version=TLS1.3",
+	         "cafile=%s/ca.pem,verify=1,openssl-min-proto-version=TLS1.3,nodelay",
 	         port, f->dir, f->dir, f->dir);
 	snprintf(target, sizeof(target), "UNIX-CONNECT:%s", f->sock);
 	if ((pid = fork()) == 0) {
