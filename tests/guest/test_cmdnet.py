@@ -9,7 +9,8 @@ defines and starts a Linux guest on B and sees it running, and the console outpu
 `info` gives; the operations partition on host A (ultra-ops --command tls://B:PORT) defines
 and starts another there; a client whose certificate another CA signed is refused with a clear
 error;
-nothing listens in the root namespace; the gateway, killed, is restarted by ultra-boot.
+nothing listens in the root namespace; the gateway, killed, is restarted by ultra-boot; a
+restarted command partition is reached through the same gateway.
 Namespaces, processes and files go at cleanup whether the test passed or not."""
 import json
 import os
@@ -206,11 +207,19 @@ def test_ultra_drives_another_hosts_command_partition_over_tls():
     wait_for(lambda: ultra_a("list", ok=False).returncode == 0, 30,
              "host A to reach the restarted gateway")
 
+    # The command partition, killed, comes back; the gateway relays to the new one.
+    cmd = sysp.pid("command")
+    os.kill(cmd, signal.SIGKILL)
+    wait_for(lambda: sysp.pid("command") not in (0, cmd) and
+             ultra_a("list", ok=False).returncode == 0, 30,
+             "host A to reach the restarted command partition")
+
     for name in ("netg", "netops"):
         ultra_a("destroy", name)
         wait_for(lambda: json.loads(ultra_a("--json", "info", name).stdout)["state"] ==
                  "stopped", 30, f"{name} to stop")
     ultra_a("undefine", "netg")
-    # ultra-ops' connection went with the old gateway: it connects again by itself.
+    # ultra-ops' connection went with the old gateway (and the old command partition): it
+    # connects again by itself.
     ultra_via_ops("undefine", "netops")
     check(json.loads(ultra_a("--json", "list").stdout) == [], "a partition is still listed")
