@@ -6,7 +6,8 @@
  * back, in order; refused and logged with the reason: no client certificate, a certificate by
  * another CA, a CN not in the allow list, plaintext, TLS 1.2; a line over the bound gets an
  * error and the gateway goes on serving; a client that sends without reading is held back
- * (the gateway's memory stays put); it runs sandboxed; SIGTERM ends it cleanly.
+ * (the gateway's memory stays put); a client over --max-clients is refused; it runs sandboxed;
+ * SIGTERM ends it cleanly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +293,49 @@ static void test_client_that_does_not_read(void **state)
 	uv_cmdconn_close(hog);
 }
 
+/* --max-clients: one client more than that is refused and logged; a freed place is taken. */
+static void test_client_limit(void **state)
+{
+	struct uv_cmdconn *c[3], *extra = NULL;
+	struct uv_tls_files t;
+	char err[256], *reply;
+
+	kill(fx.gw, SIGKILL);
+	waitpid(fx.gw, NULL, 0);
+	fx.gw = 0;
+	fx.port = 0;
+	assert_int_equal(truncate(fx.log, 0), 0);
+	assert_int_equal(gwfx_start_gw(&fx, "--allow-cn ops --max-clients 3"), 0);
+	snprintf(addr, sizeof(addr), "tls://127.0.0.1:%u", fx.port);
+	for (int i = 0; i < 3; i++) {
+		c[i] = open_as("", "ops");
+		reply = ask(c[i], "list", err, sizeof(err));
+		assert_non_null(reply);
+		free(reply);
+	}
+	files(&t, "", "ops");
+	if (uv_cmdconn_open(addr, &t, 5000, &extra, err, sizeof(err)) == 0) {
+		assert_null(ask(extra, "list", err, sizeof(err)));
+		uv_cmdconn_close(extra);
+	}
+	assert_true(gwfx_logged(&fx, "refused: 3 clients already", 2000));
+	uv_cmdconn_close(c[0]);
+	/* Its place is free once the gateway has seen the end: soon, on a busy machine not at once.
+	 */
+	reply = NULL;
+	for (uint64_t end = gwfx_now_ms() + 5000; !reply && gwfx_now_ms() < end;) {
+		if (uv_cmdconn_open(addr, &t, 5000, &c[0], err, sizeof(err)) == 0 &&
+		    !(reply = ask(c[0], "list", err, sizeof(err))))
+			uv_cmdconn_close(c[0]);
+		if (!reply)
+			gwfx_sleep_ms(50);
+	}
+	assert_non_null(reply);
+	free(reply);
+	for (int i = 0; i < 3; i++)
+		uv_cmdconn_close(c[i]);
+}
+
 /* The value of a "Key:" line of /proc/PID/status, or "". */
 static void status_field(pid_t pid, const char *key, char *out, size_t len)
 {
@@ -354,6 +398,7 @@ int main(void)
 	    cmocka_unit_test(test_refuses_tls12),
 	    cmocka_unit_test(test_line_over_the_bound),
 	    cmocka_unit_test(test_client_that_does_not_read),
+	    cmocka_unit_test(test_client_limit),
 	    cmocka_unit_test(test_sandboxed),
 	    cmocka_unit_test(test_sigterm_ends_it_cleanly),
 	};
