@@ -5,7 +5,7 @@
 VARIANT ?= release
 B       := build/$(VARIANT)
 CC      ?= cc
-PKGS    := json-c libseccomp liburing sqlite3
+PKGS    := json-c libseccomp liburing sqlite3 openssl
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter \
 	-D_GNU_SOURCE -Iinclude -Ilib $(shell pkg-config --cflags $(PKGS))
@@ -24,6 +24,7 @@ LDFLAGS := $(LDFLAGS_V) $(EXTRA_LDFLAGS)
 # program folder -> executable name
 PROGRAMS := monitor:ultra-monitor ultravisor:ultravisor tools/uvctl:uvctl boot:ultra-boot io:ultra-io command:ultra-command tools/ultra:ultra
 PROGRAMS += ops:ultra-ops
+PROGRAMS += command/gw:ultra-cmdgw
 PROGRAMS += $(EXTRA_PROGRAMS)
 
 LIB_SRC := $(wildcard lib/*.c)

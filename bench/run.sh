@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, each printing ours beside its peer measured in the same run.
-# Usage: bench/run.sh [boot|system|io|virsh|ultravisor|txn_log|pagemap|channel|xcore ...]  (default: all)
+# Usage: bench/run.sh [boot|system|io|virsh|ultravisor|txn_log|pagemap|channel|xcore|cmdgw ...]  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -j2 >/dev/null
@@ -25,7 +25,7 @@ need_libvirt() {
 		{ echo "bench: apt-get install ${missing[*]} failed" >&2; return 1; }
 }
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(boot system io ultravisor txn_log pagemap channel xcore virsh)
+[ ${#want[@]} -gt 0 ] || want=(boot system io ultravisor txn_log pagemap channel xcore cmdgw virsh)
 for b in "${want[@]}"; do
 	echo "=== $b"
 	case $b in

@@ -20,13 +20,16 @@
 #define BOOT_PARTITION 1u
 #define BOOT_COMMAND_DEFAULT 2u
 
-/* One supervised process: the ultravisor, or a system partition. */
+/* One supervised process: the ultravisor, a system partition, or a helper of one. */
 struct boot_child {
 	char name[32];
 	uint32_t partition; /* 0 for the ultravisor */
 	uint8_t role;       /* enum uv_role */
 	char cmdline[512];  /* system partitions: run by /bin/sh -c "exec CMDLINE"; empty: none */
-	pid_t pid;          /* 0 when not running */
+	bool helper; /* a process of system partition `partition` that holds no channel and no
+	              * resources of its own (the command partition's network gateway): never
+	              * recorded or reported to the ultravisor, only restarted */
+	pid_t pid;   /* 0 when not running */
 	int pidfd;
 	bool failed; /* given up on after too many deaths */
 	unsigned restarts;

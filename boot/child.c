@@ -41,6 +41,8 @@ static void build_uv_argv(const struct boot *b, const char **argv, char pbuf[][1
 	argv[n++] = "1:boot";
 	for (unsigned i = 0; i < b->n_sys && n + 2 < max; i++) {
 		static const char *const roles[] = {"", "boot", "command", "operations", "io"};
+		if (b->sys[i].helper)
+			continue;
 		snprintf(pbuf[i], 16, "%u:%s", b->sys[i].partition, roles[b->sys[i].role]);
 		argv[n++] = "--system";
 		argv[n++] = pbuf[i];

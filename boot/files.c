@@ -55,7 +55,8 @@ static json_object *child_json(const struct boot_child *c, bool status)
 
 	json_object_object_add(o, "name", json_object_new_string(c->name));
 	json_object_object_add(o, "partition", json_object_new_int64(c->partition));
-	json_object_object_add(o, "role", json_object_new_string(role_name(c->role)));
+	json_object_object_add(o, "role",
+	                       json_object_new_string(c->helper ? "helper" : role_name(c->role)));
 	if (!status) {
 		json_object_object_add(o, "cmdline", json_object_new_string(c->cmdline));
 		return o;

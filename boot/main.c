@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	    "                  [--ultravisor PATH] [--ultravisor-arg ARG ...]\n"
 	    "                  [--system PART:ROLE:NAME=CMDLINE ...] [--command-partition N]\n"
 	    "                  [--io-pair PART:NAME:PART:NAME=CMDLINE ...]\n"
+	    "                  [--helper PART:NAME=CMDLINE ...]\n"
 	    "                  [--max-restarts N] [--window-s S]\n"
 	    "Starts the ultravisor (default: next to ultra-boot) with DIR, RUN and the pool size,\n"
 	    "records and starts each system partition (ROLE command, operations or io; CMDLINE run\n"
@@ -36,6 +37,9 @@ static void usage(FILE *f)
 	    "program. A child dying more than N times (default 5) in S seconds (default 60) is\n"
 	    "left down. --io-pair starts two io partitions running CMDLINE (ultra-io) as a\n"
 	    "redundant pair: one serves, the other takes over when it dies (and is replaced).\n"
+	    "--helper runs CMDLINE as a process of system partition PART that holds no channel\n"
+	    "(e.g. the command partition's gateway, ultra-cmdgw): started after the system\n"
+	    "partitions, restarted when it dies, never reported to the ultravisor.\n"
 	    "Status: RUN/boot-status.json; definitions: DIR/boot-definitions.json.\n");
 }
 
@@ -69,12 +73,47 @@ static int add_system(struct boot *b, const char *arg)
 	if ((r = parse_role(role, (size_t)(name - role))) < 0)
 		return -EINVAL;
 	for (unsigned i = 0; i < b->n_sys; i++)
-		if (b->sys[i].partition == p)
+		if (b->sys[i].partition == p && !b->sys[i].helper)
 			return -EEXIST;
 	*c = (struct boot_child){.partition = (uint32_t)p, .role = (uint8_t)r, .pidfd = -1};
 	memcpy(c->name, name + 1, (size_t)(eq - name - 1));
 	snprintf(c->cmdline, sizeof(c->cmdline), "%s", eq + 1);
 	b->n_sys++;
+	return 0;
+}
+
+/* PART:NAME=CMDLINE: a helper process of system partition PART (checked once all are known),
+ * e.g. the command partition's network gateway. It is started after the system partitions and
+ * restarted when it dies, but holds nothing the ultravisor records. */
+static int add_helper(struct boot *b, const char *arg)
+{
+	struct boot_child *c = &b->sys[b->n_sys];
+	const char *eq = strchr(arg, '=');
+	char *end;
+	unsigned long p = strtoul(arg, &end, 10);
+
+	if (b->n_sys == BOOT_SYSTEM_MAX || *end != ':' || p <= BOOT_PARTITION || p > 255 || !eq ||
+	    eq == end + 1 || (size_t)(eq - end - 1) >= sizeof(c->name) || !eq[1] ||
+	    strlen(eq + 1) >= sizeof(c->cmdline))
+		return -EINVAL;
+	*c = (struct boot_child){.partition = (uint32_t)p, .helper = true, .pidfd = -1};
+	memcpy(c->name, end + 1, (size_t)(eq - end - 1));
+	snprintf(c->cmdline, sizeof(c->cmdline), "%s", eq + 1);
+	b->n_sys++;
+	return 0;
+}
+
+/* Every helper belongs to a system partition that is there. */
+static int helpers_owned(const struct boot *b)
+{
+	for (unsigned i = 0; i < b->n_sys; i++) {
+		bool owner = false;
+
+		for (unsigned j = 0; j < b->n_sys && b->sys[i].helper; j++)
+			owner |= !b->sys[j].helper && b->sys[j].partition == b->sys[i].partition;
+		if (b->sys[i].helper && !owner)
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -106,7 +145,8 @@ static int add_io_pair(struct boot *b, const char *arg)
 static int add_command(struct boot *b, unsigned long p)
 {
 	for (unsigned i = 0; i < b->n_sys; i++)
-		if (b->sys[i].role == UV_ROLE_COMMAND || b->sys[i].partition == p)
+		if (!b->sys[i].helper &&
+		    (b->sys[i].role == UV_ROLE_COMMAND || b->sys[i].partition == p))
 			return 0;
 	if (!p)
 		return 0;
@@ -119,16 +159,22 @@ static int add_command(struct boot *b, unsigned long p)
 	return 0;
 }
 
+static int start_rank(const struct boot_child *c)
+{
+	return c->helper ? 1 : c->role == UV_ROLE_OPERATIONS ? 2 : 0;
+}
+
 /* The operations partition is a client of the command partition and starts the partitions
- * that I/O partitions serve: it starts last, whatever the order given. */
+ * that I/O partitions serve: it starts last, whatever the order given; helpers come after the
+ * partitions they belong to. */
 static void operations_last(struct boot *b)
 {
 	struct boot_child tmp[BOOT_SYSTEM_MAX] = {0};
 	unsigned n = 0;
 
-	for (int ops = 0; ops < 2; ops++)
+	for (int rank = 0; rank < 3; rank++)
 		for (unsigned i = 0; i < b->n_sys; i++)
-			if ((b->sys[i].role == UV_ROLE_OPERATIONS) == ops)
+			if (start_rank(&b->sys[i]) == rank)
 				tmp[n++] = b->sys[i];
 	memcpy(b->sys, tmp, n * sizeof(tmp[0]));
 }
@@ -193,6 +239,7 @@ static int parse(struct boot *b, int argc, char **argv)
 	    {"max-restarts", required_argument, NULL, 'n'},
 	    {"window-s", required_argument, NULL, 'w'},
 	    {"io-pair", required_argument, NULL, 'P'},
+	    {"helper", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -239,6 +286,16 @@ static int parse(struct boot *b, int argc, char **argv)
 		case 'w':
 			b->cfg.window_ms = (unsigned)strtoul(optarg, NULL, 10) * 1000u;
 			break;
+		case 'H':
+			if (add_helper(b, optarg)) {
+				fprintf(
+				    stderr,
+				    "ultra-boot: --helper %s: expected PART:NAME=CMDLINE with PART "
+				    "in 2..255\n",
+				    optarg);
+				return 2;
+			}
+			break;
 		case 'P':
 			if (npairs == BOOT_SYSTEM_MAX / 2)
 				return 2;
@@ -261,7 +318,7 @@ static int parse(struct boot *b, int argc, char **argv)
 			return 2;
 		}
 	if (optind != argc || b->cfg.max_restarts > 15 || !b->cfg.window_ms ||
-	    add_command(b, command)) {
+	    add_command(b, command) || helpers_owned(b)) {
 		usage(stderr);
 		return 2;
 	}

@@ -51,14 +51,14 @@ static int start_uv(struct boot *b)
 	return r;
 }
 
-/* Spawns a system partition and tells the ultravisor it runs. */
+/* Spawns a system partition and tells the ultravisor it runs (a helper: only spawns it). */
 static int start_system(struct boot *b, struct boot_child *c)
 {
 	int r = boot_spawn(b, c);
 
 	if (!r)
 		r = watch(b, c);
-	if (!r)
+	if (!r && !c->helper)
 		r = boot_uv_set_state(b, c->partition, UV_STATE_RUNNING);
 	return r;
 }
@@ -75,17 +75,21 @@ int boot_start_all(struct boot *b)
 	fprintf(stderr, "ultra-boot: ultravisor pid %d answers on %s\n", b->uv.pid, b->sock_path);
 	/* Record them all first: once the command partition runs, it alone allocates (claim 6). */
 	for (unsigned i = 0; i < b->n_sys; i++)
-		if ((r = boot_uv_record(b, &b->sys[i])))
+		if (!b->sys[i].helper && (r = boot_uv_record(b, &b->sys[i])))
 			return r;
 	for (unsigned i = 0; i < b->n_sys; i++) {
 		struct boot_child *c = &b->sys[i];
 
 		/* Left failed by an earlier ultra-boot: take its preserved resources back. */
-		uv_client_simple(b->ctl, UV_CTL_PARTITION_RESTARTED, c->partition, 0, NULL, 0, NULL,
-		                 NULL, err, sizeof(err));
+		if (!c->helper)
+			uv_client_simple(b->ctl, UV_CTL_PARTITION_RESTARTED, c->partition, 0, NULL,
+			                 0, NULL, NULL, err, sizeof(err));
 		if ((r = start_system(b, c)))
 			return r;
-		if (c->pid)
+		if (c->helper)
+			fprintf(stderr, "ultra-boot: partition %u's helper %s started, pid %d\n",
+			        c->partition, c->name, c->pid);
+		else if (c->pid)
 			fprintf(stderr, "ultra-boot: partition %u (%s) started, pid %d\n",
 			        c->partition, c->name, c->pid);
 		else
@@ -164,6 +168,25 @@ static void system_died(struct boot *b, struct boot_child *c, uint64_t t0)
 	        c->partition, c->name, c->pid, (unsigned long long)c->last_restart_ms, c->restarts);
 }
 
+/* A helper holds nothing the ultravisor records: restarted, with the same back-off. */
+static void helper_died(struct boot *b, struct boot_child *c, uint64_t t0)
+{
+	if (boot_backoff_exceeded(b, c, t0)) {
+		c->failed = true;
+		fprintf(stderr, "ultra-boot: helper %s died %u times within %u s: left down\n",
+		        c->name, c->n_deaths, b->cfg.window_ms / 1000);
+		return;
+	}
+	if (boot_spawn(b, c) || watch(b, c)) {
+		fprintf(stderr, "ultra-boot: helper %s: cannot restart\n", c->name);
+		return;
+	}
+	c->restarts++;
+	c->last_restart_ms = boot_now_ms() - t0;
+	fprintf(stderr, "ultra-boot: helper %s restarted as pid %d (restart %u)\n", c->name, c->pid,
+	        c->restarts);
+}
+
 static void on_death(struct boot *b, struct boot_child *c, int status)
 {
 	uint64_t t0 = boot_now_ms();
@@ -174,6 +197,9 @@ static void on_death(struct boot *b, struct boot_child *c, int status)
 	if (c == &b->uv) {
 		fprintf(stderr, "ultra-boot: the ultravisor died: %s\n", how);
 		uv_died(b, t0);
+	} else if (c->helper) {
+		fprintf(stderr, "ultra-boot: helper %s died: %s\n", c->name, how);
+		helper_died(b, c, t0);
 	} else {
 		fprintf(stderr, "ultra-boot: partition %u (%s) died: %s\n", c->partition, c->name,
 		        how);

@@ -107,7 +107,7 @@ static json_object *v_status(struct ops *o, json_object *args, struct api_err *e
 	snprintf(hm, sizeof(hm), "%02u:%02u", m / 60, m % 60);
 	json_object_object_add(r, "now", json_object_new_int64((int64_t)ops_now(o)));
 	json_object_object_add(r, "time_of_day", json_object_new_string(hm));
-	json_object_object_add(r, "command", json_object_new_boolean(o->cmd.fd >= 0));
+	json_object_object_add(r, "command", json_object_new_boolean(ops_cmd_connected(o)));
 	return r;
 }
 

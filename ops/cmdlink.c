@@ -1,85 +1,67 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra-ops as a client of the command partition (claim 36): one connection kept open, opened
- * again when the command partition restarts, one JSON line each way (docs/command.md). */
-#include <errno.h>
+ * again when the command partition restarts, one JSON line each way (docs/command.md); on this
+ * host through its socket, on another through its gateway over TLS (docs/cmdnet.md). */
 #include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "ops.h"
-#include "unixsock.h"
+#include "cmdconn.h"
 
+#define CONNECT_TIMEOUT_MS 10000
 #define REPLY_TIMEOUT_MS 60000
 
 static void link_close(struct ops_link *l)
 {
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = -1;
+	uv_cmdconn_close(l->conn);
+	l->conn = NULL;
 }
 
-static int link_open(struct ops_link *l)
+/* The address decides the transport (a Unix path or tls://HOST:PORT, lib/cmdconn.h). */
+static int link_open(struct ops_link *l, char *err, size_t errlen)
 {
-	int fd;
+	int r;
 
-	if (l->fd >= 0)
+	if (l->conn)
 		return 0;
-	if ((fd = uv_unix_connect(l->path, SOCK_STREAM)) < 0)
-		return fd;
-	l->fd = fd;
+	if ((r = uv_cmdconn_open(l->path, l->tls, CONNECT_TIMEOUT_MS, &l->conn, err, errlen)))
+		return r;
 	l->gen++;
 	return 0;
 }
 
-/* One reply line, or NULL when the partition went away or took too long. */
-static char *read_line(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	char *buf = malloc(OPS_LINE_MAX * 4), *nl;
-	size_t len = 0;
-	ssize_t n;
-
-	while (buf && len < OPS_LINE_MAX * 4 - 1 && poll(&p, 1, REPLY_TIMEOUT_MS) == 1) {
-		if ((n = read(fd, buf + len, OPS_LINE_MAX * 4 - 1 - len)) <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = 0;
-		if ((nl = strchr(buf, '\n'))) {
-			*nl = 0;
-			return buf;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
-static json_object *exchange(struct ops_link *l, const char *req)
+/* One request line and its reply, or NULL (err says why) when the partition went away or
+ * took too long. */
+static json_object *exchange(struct ops_link *l, const char *req, char *err, size_t errlen)
 {
 	json_object *rep = NULL;
-	char *line;
+	char *line = NULL;
 
-	if (link_open(l))
+	if (link_open(l, err, errlen))
 		return NULL;
-	if (dprintf(l->fd, "%s\n", req) < 0 || !(line = read_line(l->fd))) {
+	if (uv_cmdconn_write_line(l->conn, req, REPLY_TIMEOUT_MS, err, errlen) ||
+	    uv_cmdconn_read_line(l->conn, &line, REPLY_TIMEOUT_MS, err, errlen)) {
 		link_close(l);
 		return NULL;
 	}
-	rep = json_tokener_parse(line);
-	free(line);
-	if (!rep)
+	if (!(rep = json_tokener_parse(line))) {
+		snprintf(err, errlen, "an answer that is not JSON");
 		link_close(l);
+	}
+	free(line);
 	return rep;
 }
+
+bool ops_cmd_connected(const struct ops *o) { return o->cmd.conn != NULL; }
 
 int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
                  struct api_err *e)
 {
 	json_object *req = json_object_new_object(), *rep, *v, *err;
 	const char *s;
+	char why[512] = "";
 	int r = -1;
 
 	json_object_object_add(req, "version", json_object_new_int(1));
@@ -88,11 +70,11 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 		json_object_object_add(req, "arguments", args);
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	/* A broken connection is the command partition restarting: once more on a new one. */
-	if (!(rep = exchange(&o->cmd, s)))
-		rep = exchange(&o->cmd, s);
+	if (!(rep = exchange(&o->cmd, s, why, sizeof(why))))
+		rep = exchange(&o->cmd, s, why, sizeof(why));
 	if (!rep) {
-		api_fail(e, "command", "%s: the command partition at %s does not answer", execute,
-		         o->cmd.path);
+		api_fail(e, "command", "%s: the command partition at %s does not answer: %s",
+		         execute, o->cmd.path, why);
 	} else if (json_object_object_get_ex(rep, "return", &v)) {
 		*ret = json_object_get(v);
 		r = 0;

@@ -2,10 +2,12 @@
 /*
  * ultra-ops: the operations partition (claims 35-38, 46, 86; docs/operations.md).
  *
- *   ultra-ops [--run-dir RUN] [--db PATH] [--command SOCK] [--now-file PATH] [--tick-ms N]
+ *   ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] [--now-file PATH] [--tick-ms N]
+ *             [--tls-ca CA --tls-cert CERT --tls-key KEY]
  *
  * Keeps definitions, domains and schedules in SQLite at PATH, pushes the definitions to the
- * command partition at SOCK whenever it (re)appears, starts autostart partitions, puts scheduled
+ * command partition at ADDR (a socket path, or tls://HOST:PORT: another host's gateway,
+ * docs/cmdnet.md) whenever it (re)appears, starts autostart partitions, puts scheduled
  * CPU shares in force every tick, and serves RUN/ops.sock.
  */
 #include <getopt.h>
@@ -19,9 +21,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command SOCK] "
+	        "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] "
 	        "[--now-file PATH] [--tick-ms N]\n"
-	        "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/command.sock,\n"
+	        "                 [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
+	        "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, ADDR to RUN/command.sock\n"
+	        "(or unix:PATH, or tls://HOST:PORT with the cluster CA and our certificate),\n"
 	        "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
 	        "for now while it holds them (tests). Times of day are local (TZ).\n");
 }
@@ -29,15 +33,13 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"run-dir", required_argument, NULL, 'r'},
-	    {"db", required_argument, NULL, 'd'},
-	    {"command", required_argument, NULL, 'c'},
-	    {"now-file", required_argument, NULL, 'n'},
-	    {"tick-ms", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"run-dir", required_argument, NULL, 'r'},  {"db", required_argument, NULL, 'd'},
+	    {"command", required_argument, NULL, 'c'},  {"now-file", required_argument, NULL, 'n'},
+	    {"tick-ms", required_argument, NULL, 't'},  {"tls-ca", required_argument, NULL, 'A'},
+	    {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
+	    {"help", no_argument, NULL, 'h'},           {0},
 	};
-	struct ops o = {.cmd = {.fd = -1}, .listen_fd = -1, .tick_ms = 1000};
+	struct ops o = {.listen_fd = -1, .tick_ms = 1000};
 	const char *db = "/var/lib/ultravisor/ops.db";
 	char cmd_path[PATH_MAX], err[512];
 	int c, r;
@@ -60,6 +62,15 @@ int main(int argc, char **argv)
 		case 't':
 			o.tick_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'A':
+			o.tls.ca = optarg;
+			break;
+		case 'C':
+			o.tls.cert = optarg;
+			break;
+		case 'K':
+			o.tls.key = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -72,6 +83,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	o.cmd.tls = &o.tls;
 	if (!o.cmd.path) {
 		snprintf(cmd_path, sizeof(cmd_path), "%s/command.sock", o.run_dir);
 		o.cmd.path = cmd_path;

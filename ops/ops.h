@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cmdconn.h"
 #include "jsonapi.h"
 #include "opsdb.h"
 #include "ops_policy.h"
@@ -23,8 +24,9 @@
 /* The connection to the command partition. gen counts connections made: a new one means the
  * command partition may have restarted and the definitions are reconciled. */
 struct ops_link {
-	const char *path;
-	int fd;
+	const char *path;               /* an address: a socket path or tls://HOST:PORT */
+	const struct uv_tls_files *tls; /* for a tls:// address */
+	struct uv_cmdconn *conn;        /* NULL while not connected */
 	unsigned gen;
 };
 
@@ -33,6 +35,7 @@ struct ops {
 	const char *now_file; /* test clock: Unix seconds in a file, when it holds them */
 	struct opsdb *db;
 	struct ops_link cmd;
+	struct uv_tls_files tls; /* --tls-ca, --tls-cert, --tls-key */
 	unsigned reconciled_gen;
 	time_t restart_after; /* monotonic seconds: crashed autostart partitions, one at a time */
 	int listen_fd;
@@ -46,6 +49,8 @@ unsigned ops_minute(const struct ops *o);
 /* cmdlink.c: one request to the command partition; its "return" in *ret (put it). */
 int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
                  struct api_err *e);
+/* Whether a connection to the command partition is open now. */
+bool ops_cmd_connected(const struct ops *o);
 /* The command partition's list, or NULL (e says why). */
 json_object *ops_cmd_list(struct ops *o, struct api_err *e);
 /* The partition named name in a list, or NULL. */

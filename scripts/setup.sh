@@ -14,7 +14,7 @@ CACHE=${ULTRA_CACHE:-/var/cache/ultravisor}
 OUT=$ROOT/build/guest
 PACKAGES=(qemu-system-x86 busybox-static libjson-c-dev libseccomp-dev liburing-dev libcmocka-dev
           libsqlite3-dev clang clang-format libclang-rt-14-dev cpio xz-utils zstd socat python3 make gcc
-          pkg-config libc6-dev binutils gzip kmod e2fsprogs)
+          pkg-config libc6-dev binutils gzip kmod e2fsprogs libssl-dev openssl iproute2)
 # Guest kernel modules the initramfs loads; their dependencies are added from modules.dep.
 GUEST_MODULES=(virtio virtio_ring virtio_mmio virtio_blk virtio_net virtio_rng virtio_console
                uio uio_pci_generic button evdev ext4 crc32c_generic)

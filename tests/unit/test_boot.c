@@ -316,6 +316,39 @@ static void test_partition_that_keeps_dying_is_left_failed(void **state)
 	assert_true(answers(f)); /* the rest of the system carries on */
 }
 
+/* A helper of a system partition (the command partition's gateway, docs/cmdnet.md): started,
+ * restarted when killed, and never reported to the ultravisor; one that belongs to no system
+ * partition is refused. */
+static void test_helper_restarted_never_reported(void **state)
+{
+	struct fx *f = *state;
+	char bin[PATH_MAX + 32], st[32] = "";
+	pid_t gw, gw2, bad;
+	int status = -1;
+
+	start_with(f, "--helper", "2:gw=sleep 1000", "5");
+	gw = status_pid(f, 1, st, sizeof(st));
+	assert_string_equal(st, "running");
+	assert_int_equal(kill(gw, SIGKILL), 0);
+	gw2 = wait_new_pid(f, 1, gw);
+	assert_true(gw2 > 0);
+	assert_null(strstr(dump_log(f), "partition=2 state=crashed"));
+	assert_true(answers(f));
+
+	bin_path(bin, sizeof(bin), "ultra-boot");
+	bad = fork();
+	if (bad == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		execl(bin, bin, "--state-dir", f->d.state, "--run-dir", f->d.run, "--helper",
+		      "7:gw=sleep 1000", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(bad, &status, 0), bad);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+}
+
 /* 2 once a process is inside its seccomp filter (an active ultra-io), 0 before, -1 if gone. */
 static int seccomp_mode(pid_t pid)
 {
@@ -418,6 +451,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_definitions_kept_in_state_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partition_that_keeps_dying_is_left_failed, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_helper_restarted_never_reported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_io_pair_standby_takes_over, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);

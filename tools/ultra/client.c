@@ -1,63 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-/* The CLI's side of the control API: one connection per request, one line each way. */
+/* The CLI's side of the control API: one connection per request, one line each way, to a
+ * Unix socket or a host's gateway over TLS (lib/cmdconn.h, docs/cmdnet.md). */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ultra.h"
-#include "unixsock.h"
+#include "cmdconn.h"
 
-#define REPLY_MAX (4 << 20)
+#define CONNECT_TIMEOUT_MS 10000
 #define REPLY_TIMEOUT_MS 120000
 
-static char *read_reply(int fd)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap), *nl;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	ssize_t n;
-
-	while (buf) {
-		if (poll(&p, 1, REPLY_TIMEOUT_MS) != 1)
-			break;
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = 0;
-		if ((nl = strchr(buf, '\n'))) {
-			*nl = 0;
-			return buf;
-		}
-		if (len + 1 == cap) {
-			char *b = cap < REPLY_MAX ? realloc(buf, cap * 2) : NULL;
-
-			if (!b)
-				break;
-			buf = b;
-			cap *= 2;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
-static int call_at(const char *sock, const char *who, int fd, const char *execute,
-                   json_object *args, json_object **ret);
+static int call_at(struct ultra *u, const char *addr, const char *who, struct uv_cmdconn *c,
+                   const char *execute, json_object *args, json_object **ret);
 
 int ultra_call(struct ultra *u, const char *execute, json_object *args, json_object **ret)
 {
-	return call_at(u->sock, "command partition", -1, execute, args, ret);
+	return call_at(u, u->sock, "command partition", NULL, execute, args, ret);
 }
 
 int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json_object **ret)
 {
-	return call_at(u->ops_sock, "operations partition", -1, execute, args, ret);
+	return call_at(u, u->ops_sock, "operations partition", NULL, execute, args, ret);
 }
 
 /* define, undefine and start go through the operations partition while it runs, so that its
@@ -65,35 +32,42 @@ int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json
  * a command partition, straight to the command partition. */
 int ultra_call_managed(struct ultra *u, const char *execute, json_object *args, json_object **ret)
 {
-	int fd = u->direct ? -1 : uv_unix_connect(u->ops_sock, SOCK_STREAM);
+	struct uv_cmdconn *c = NULL;
+	char err[256];
 
-	if (fd < 0)
+	if (u->direct ||
+	    uv_cmdconn_open(u->ops_sock, NULL, CONNECT_TIMEOUT_MS, &c, err, sizeof(err)))
 		return ultra_call(u, execute, args, ret);
-	return call_at(u->ops_sock, "operations partition", fd, execute, args, ret);
+	return call_at(u, u->ops_sock, "operations partition", c, execute, args, ret);
 }
 
-static int call_at(const char *sock, const char *who, int fd, const char *execute,
-                   json_object *args, json_object **ret)
+/* One request on c (opened here when NULL) and its reply; c is closed. */
+static int call_at(struct ultra *u, const char *addr, const char *who, struct uv_cmdconn *c,
+                   const char *execute, json_object *args, json_object **ret)
 {
 	json_object *req = json_object_new_object(), *reply = NULL, *v, *e;
-	char *line = NULL;
-	int rc = ULTRA_FAILED;
+	char *line = NULL, err[512];
+	int rc = ULTRA_FAILED, r = 0;
 
-	if (fd < 0)
-		fd = uv_unix_connect(sock, SOCK_STREAM);
-	if (fd < 0) {
-		fprintf(stderr, "ultra: cannot reach the %s at %s: %s\n", who, sock, strerror(-fd));
+	if (!c && (r = uv_cmdconn_open(addr, &u->tls, CONNECT_TIMEOUT_MS, &c, err, sizeof(err)))) {
+		fprintf(stderr, "ultra: cannot reach the %s at %s: %s\n", who, addr, err);
 		json_object_put(args);
 		json_object_put(req);
-		return ULTRA_UNREACHABLE;
+		return r == -EINVAL ? ULTRA_USAGE : ULTRA_UNREACHABLE;
 	}
 	json_object_object_add(req, "version", json_object_new_int(1));
 	json_object_object_add(req, "execute", json_object_new_string(execute));
 	if (args)
 		json_object_object_add(req, "arguments", args);
-	if (dprintf(fd, "%s\n", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) < 0 ||
-	    !(line = read_reply(fd)) || !(reply = json_tokener_parse(line))) {
-		fprintf(stderr, "ultra: %s: no answer from the %s\n", execute, who);
+	if (uv_cmdconn_write_line(c, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
+	                          REPLY_TIMEOUT_MS, err, sizeof(err)) ||
+	    uv_cmdconn_read_line(c, &line, REPLY_TIMEOUT_MS, err, sizeof(err))) {
+		fprintf(stderr, "ultra: %s: no answer from the %s at %s: %s\n", execute, who, addr,
+		        err);
+		rc = ULTRA_UNREACHABLE;
+	} else if (!(reply = json_tokener_parse(line))) {
+		fprintf(stderr, "ultra: %s: an answer that is not JSON from the %s\n", execute,
+		        who);
 		rc = ULTRA_UNREACHABLE;
 	} else if (json_object_object_get_ex(reply, "return", &v)) {
 		*ret = json_object_get(v);
@@ -107,7 +81,7 @@ static int call_at(const char *sock, const char *who, int fd, const char *execut
 	free(line);
 	json_object_put(reply);
 	json_object_put(req);
-	close(fd);
+	uv_cmdconn_close(c);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ultra [--json] [-c SOCK] [--state-dir DIR] VERB ARGS: the operator's CLI.
+ * ultra [--json] [-c ADDR [--tls-ca CA --tls-cert CERT --tls-key KEY]] [--state-dir DIR] VERB
+ * ARGS: the operator's CLI. ADDR is a socket path or tls://HOST:PORT (docs/cmdnet.md).
  * Exit status: 0 done, 1 refused or failed (the message says why), 2 usage, 3 no command
  * partition to talk to.
  */
@@ -35,11 +36,14 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: ultra [--json] [-c SOCK] [--state-dir DIR] VERB ...\n");
+	fprintf(f, "usage: ultra [--json] [-c ADDR] [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
+	           "             [--state-dir DIR] VERB ...\n");
 	for (i = 0; i < N_VERBS; i++)
 		fprintf(f, "  %-8s %-32s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
 	fprintf(f,
-	        "SOCK defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
+	        "ADDR (a socket path, unix:PATH, or tls://HOST:PORT: another host's command\n"
+	        "partition through its gateway, with the cluster CA and this client's certificate\n"
+	        "and key) defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
 	        "$ULTRA_STATE_DIR or /var/lib/ultravisor. define, undefine and start go through\n"
 	        "the operations partition ($ULTRA_RUN_DIR/ops.sock) while it runs.\n");
 }
@@ -50,6 +54,9 @@ int main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"connect", required_argument, NULL, 'c'},
 	    {"state-dir", required_argument, NULL, 's'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -72,6 +79,15 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			u.state_dir = optarg;
+			break;
+		case 'A':
+			u.tls.ca = optarg;
+			break;
+		case 'C':
+			u.tls.cert = optarg;
+			break;
+		case 'K':
+			u.tls.key = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -6,6 +6,8 @@
 
 #include <json-c/json.h>
 
+#include "cmdconn.h"
+
 /* Exit codes: what a script can tell apart. */
 enum {
 	ULTRA_OK = 0,
@@ -15,8 +17,9 @@ enum {
 };
 
 struct ultra {
-	const char *sock;     /* the command partition's control socket */
-	const char *ops_sock; /* the operations partition's (docs/operations.md) */
+	const char *sock;        /* the command partition: a socket path or tls://HOST:PORT */
+	struct uv_tls_files tls; /* --tls-ca, --tls-cert, --tls-key: for a tls:// address */
+	const char *ops_sock;    /* the operations partition's (docs/operations.md) */
 	const char *run_dir;
 	const char *state_dir; /* the ultravisor's (audit log) */
 	int json;              /* --json: machine-readable output */
