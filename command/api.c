@@ -258,10 +258,10 @@ static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
 
 static const struct verb verbs[] = {
-    {"define", define_args, v_define}, {"undefine", name_args, v_undefine},
-    {"start", name_args, v_start},     {"stop", stop_args, v_stop},
-    {"destroy", name_args, v_destroy}, {"list", no_args, v_list},
-    {"info", name_args, v_info},       {"set-cpu-share", share_args, v_set_cpu_share},
+    {"define", define_args, v_define},   {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},       {"stop", stop_args, v_stop},
+    {"destroy", name_args, v_destroy},   {"list", no_args, v_list},
+    {"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
     {"resources", no_args, v_resources},
 };
 

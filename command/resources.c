@@ -24,8 +24,8 @@ static int count(const struct cmd_part *p, void *ctx)
 	t->partitions++;
 	if (st == UV_STATE_STARTING || st == UV_STATE_RUNNING || st == UV_STATE_PAUSED ||
 	    st == UV_STATE_STOPPING)
-		t->committed_milli += p->rec.cpu_share_milli ? p->rec.cpu_share_milli
-		                                             : p->desc.vcpus * 1000ull;
+		t->committed_milli +=
+		    p->rec.cpu_share_milli ? p->rec.cpu_share_milli : p->desc.vcpus * 1000ull;
 	return 0;
 }
 
@@ -55,7 +55,8 @@ json_object *cmd_resources(struct cmdp *c, struct api_err *e)
 	                            "free", json_object_new_int64(free_bytes >> 20)));
 	json_object_object_add(o, "cpus",
 	                       pair("total", json_object_new_int64(cpus > 0 ? cpus : 1),
-	                            "committed", json_object_new_double(t.committed_milli / 1000.0)));
+	                            "committed",
+	                            json_object_new_double(t.committed_milli / 1000.0)));
 	json_object_object_add(o, "partitions", json_object_new_int64(t.partitions));
 	return o;
 }

@@ -21,8 +21,9 @@ static bool short_of(const struct ops_place_host *h, const struct ops_place_need
                      size_t cap)
 {
 	size_t len = strlen(buf);
-	bool mem = h->free_mib < need->memory_mib, cpu = cpu_free(h) < need->cpu_milli,
-	     vcpus = (uint64_t)need->vcpus * 1000u > h->cpus_milli;
+	bool mem = h->free_mib<need->memory_mib, cpu = cpu_free(h) < need->cpu_milli,
+	                       vcpus = (uint64_t)need->vcpus * 1000u>
+	               h->cpus_milli;
 
 	if (!mem && !cpu && !vcpus)
 		return false;
@@ -30,7 +31,9 @@ static bool short_of(const struct ops_place_host *h, const struct ops_place_need
 	         len ? "; " : "", h->name, (unsigned long long)h->free_mib, cpu_free(h) / 1000.0,
 	         h->cpus_milli / 1000.0, mem ? "memory short" : "",
 	         mem && (cpu || vcpus) ? ", " : "",
-	         vcpus ? "fewer CPUs than vCPUs" : cpu ? "CPU short" : "");
+	         vcpus ? "fewer CPUs than vCPUs"
+	         : cpu ? "CPU short"
+	               : "");
 	return true;
 }
 
@@ -64,9 +67,8 @@ int ops_place(const struct ops_place_host *h, size_t n, const struct ops_place_n
 		snprintf(err, errlen, "no host of zone %s is up to run %s", zone, need->name);
 		return -ENOENT;
 	}
-	snprintf(err, errlen,
-	         "no host of zone %s can hold %s (%u MiB, %u vCPU%s, %.3g CPUs): %s", zone,
-	         need->name, need->memory_mib, need->vcpus, need->vcpus == 1 ? "" : "s",
+	snprintf(err, errlen, "no host of zone %s can hold %s (%u MiB, %u vCPU%s, %.3g CPUs): %s",
+	         zone, need->name, need->memory_mib, need->vcpus, need->vcpus == 1 ? "" : "s",
 	         need->cpu_milli / 1000.0, why);
 	return -ENOSPC;
 }

@@ -230,7 +230,8 @@ static int check_schema(struct opsdb *db, const char *path, char *err, size_t er
 		return -EBADMSG;
 	}
 	if (version == 1) /* a damaged store is refused, not upgraded */
-		return (r = integrity(db, path, err, errlen)) ? r : upgrade_v1(db, path, err, errlen);
+		return (r = integrity(db, path, err, errlen)) ? r
+		                                              : upgrade_v1(db, path, err, errlen);
 	if (version != OPSDB_SCHEMA_VERSION) {
 		snprintf(err, errlen,
 		         "%s: schema version %lld; this ultra-ops reads versions 1 and %d", path,

@@ -36,9 +36,9 @@ struct ops_part {
 	bool autostart;
 	uint32_t memory_mib;
 	uint32_t vcpus;
-	uint32_t cpu_milli; /* the definition's share; 0 = unlimited */
-	char *definition;   /* JSON text without domain/autostart/zone */
-	char *base_dir;     /* may be NULL */
+	uint32_t cpu_milli;     /* the definition's share; 0 = unlimited */
+	char *definition;       /* JSON text without domain/autostart/zone */
+	char *base_dir;         /* may be NULL */
 	char zone[UV_NAME_MAX]; /* "" = any zone */
 	char host[UV_NAME_MAX]; /* the host it was placed on; "" = none yet */
 };

@@ -64,7 +64,7 @@ int uv_pagemap_view_free(const struct uv_pagemap_view *v, uint64_t *bytes)
 		if (uv_pagemap_read_changed(v, seq))
 			continue;
 		*bytes = pages > v->pool_bytes >> UV_PM_PAGE_SHIFT ? v->pool_bytes
-		                                                    : pages << UV_PM_PAGE_SHIFT;
+		                                                   : pages << UV_PM_PAGE_SHIFT;
 		return 0;
 	}
 	return -EAGAIN;

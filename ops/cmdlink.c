@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ultra-ops as a client of the command partition (claim 36): one connection kept open, opened
- * again when the command partition restarts, one JSON line each way (docs/command.md). */
+/* ultra-ops as a client of each host's command partition (claims 36, 43): one connection per
+ * host kept open, opened again when that command partition restarts, one JSON line each way
+ * (docs/command.md). Every link is opened by ops_link_open() from the host's address. */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -15,20 +16,22 @@
 
 #define REPLY_TIMEOUT_MS 60000
 
-static void link_close(struct ops_link *l)
+void ops_link_close(struct ops_link *l)
 {
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
 }
 
-static int link_open(struct ops_link *l)
+/* The one place an address becomes a connection: today an address is the path of a command
+ * partition's Unix socket (a network transport extends this function, not its callers). */
+int ops_link_open(struct ops_link *l)
 {
 	int fd;
 
 	if (l->fd >= 0)
 		return 0;
-	if ((fd = uv_unix_connect(l->path, SOCK_STREAM)) < 0)
+	if ((fd = uv_unix_connect(l->address, SOCK_STREAM)) < 0)
 		return fd;
 	l->fd = fd;
 	l->gen++;
@@ -36,14 +39,14 @@ static int link_open(struct ops_link *l)
 }
 
 /* One reply line, or NULL when the partition went away or took too long. */
-static char *read_line(int fd)
+static char *read_line(int fd, unsigned timeout_ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char *buf = malloc(OPS_LINE_MAX * 4), *nl;
 	size_t len = 0;
 	ssize_t n;
 
-	while (buf && len < OPS_LINE_MAX * 4 - 1 && poll(&p, 1, REPLY_TIMEOUT_MS) == 1) {
+	while (buf && len < OPS_LINE_MAX * 4 - 1 && poll(&p, 1, (int)timeout_ms) == 1) {
 		if ((n = read(fd, buf + len, OPS_LINE_MAX * 4 - 1 - len)) <= 0)
 			break;
 		len += (size_t)n;
@@ -57,26 +60,26 @@ static char *read_line(int fd)
 	return NULL;
 }
 
-static json_object *exchange(struct ops_link *l, const char *req)
+static json_object *exchange(struct ops_link *l, const char *req, unsigned timeout_ms)
 {
 	json_object *rep = NULL;
 	char *line;
 
-	if (link_open(l))
+	if (ops_link_open(l))
 		return NULL;
-	if (dprintf(l->fd, "%s\n", req) < 0 || !(line = read_line(l->fd))) {
-		link_close(l);
+	if (dprintf(l->fd, "%s\n", req) < 0 || !(line = read_line(l->fd, timeout_ms))) {
+		ops_link_close(l);
 		return NULL;
 	}
 	rep = json_tokener_parse(line);
 	free(line);
 	if (!rep)
-		link_close(l);
+		ops_link_close(l);
 	return rep;
 }
 
-int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
-                 struct api_err *e)
+int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
+                         unsigned timeout_ms, json_object **ret, struct api_err *e)
 {
 	json_object *req = json_object_new_object(), *rep, *v, *err;
 	const char *s;
@@ -88,11 +91,16 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 		json_object_object_add(req, "arguments", args);
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	/* A broken connection is the command partition restarting: once more on a new one. */
-	if (!(rep = exchange(&o->cmd, s)))
-		rep = exchange(&o->cmd, s);
+	if (!(rep = exchange(&n->link, s, timeout_ms)))
+		rep = exchange(&n->link, s, timeout_ms);
 	if (!rep) {
-		api_fail(e, "command", "%s: the command partition at %s does not answer", execute,
-		         o->cmd.path);
+		if (o->implicit)
+			api_fail(e, "command", "%s: the command partition at %s does not answer",
+			         execute, n->link.address);
+		else
+			api_fail(e, "command",
+			         "%s: the command partition of host %s at %s does not answer",
+			         execute, n->host.name, n->link.address);
 	} else if (json_object_object_get_ex(rep, "return", &v)) {
 		*ret = json_object_get(v);
 		r = 0;
@@ -119,11 +127,18 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 	return r;
 }
 
-json_object *ops_cmd_list(struct ops *o, struct api_err *e)
+int ops_node_call(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
+                  json_object **ret, struct api_err *e)
+{
+	return ops_node_call_within(o, n, execute, args, REPLY_TIMEOUT_MS, ret, e);
+}
+
+json_object *ops_node_list(struct ops *o, struct ops_node *n, unsigned timeout_ms,
+                           struct api_err *e)
 {
 	json_object *ret = NULL;
 
-	if (ops_cmd_call(o, "list", NULL, &ret, e))
+	if (ops_node_call_within(o, n, "list", NULL, timeout_ms, &ret, e))
 		return NULL;
 	if (!json_object_is_type(ret, json_type_array)) {
 		json_object_put(ret);
@@ -131,6 +146,46 @@ json_object *ops_cmd_list(struct ops *o, struct api_err *e)
 		return NULL;
 	}
 	return ret;
+}
+
+/* Each stored partition's entry from the list of the host it is placed on (hosts that are
+ * not up are not asked: their partitions are missing, as if inactive). */
+static json_object *merged_list(struct ops *o)
+{
+	json_object *all = json_object_new_array(),
+		    **lists = calloc(o->n_nodes + 1, sizeof(*lists)), *p;
+	struct ops_part *parts = NULL;
+	struct api_err e;
+	size_t n = 0;
+
+	if (!lists)
+		return all;
+	for (size_t i = 0; i < o->n_nodes; i++)
+		lists[i] = o->nodes[i].state == OPS_NODE_UP
+		               ? ops_node_list(o, &o->nodes[i], ops_probe_ms(o), &e)
+		               : NULL;
+	if (!opsdb_part_list(o->db, &parts, &n))
+		for (size_t i = 0; i < n; i++) {
+			struct ops_node *h = ops_node_of(o, &parts[i]);
+
+			if (!h || !(p = ops_listed(lists[h - o->nodes], parts[i].name)))
+				continue;
+			p = json_object_get(p);
+			json_object_object_add(p, "host", json_object_new_string(h->host.name));
+			json_object_array_add(all, p);
+		}
+	ops_parts_free(parts, n);
+	for (size_t i = 0; i < o->n_nodes; i++)
+		json_object_put(lists[i]);
+	free(lists);
+	return all;
+}
+
+json_object *ops_cmd_list(struct ops *o, struct api_err *e)
+{
+	if (o->implicit)
+		return ops_node_list(o, &o->nodes[0], REPLY_TIMEOUT_MS, e);
+	return merged_list(o);
 }
 
 json_object *ops_listed(json_object *list, const char *name)

@@ -105,7 +105,8 @@ static void test_most_free_memory_then_name(void **state)
 
 static void test_nothing_fits_says_why(void **state)
 {
-	struct ops_place_host h[] = {host("hostA", "z1", 832, 1000), host("hostB", "z1", 672, 2000)};
+	struct ops_place_host h[] = {host("hostA", "z1", 832, 1000),
+	                             host("hostB", "z1", 672, 2000)};
 	struct ops_place_need n = need("z1", 2048, 1, 1000);
 	char err[512] = "";
 

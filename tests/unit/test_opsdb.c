@@ -395,7 +395,9 @@ static void test_host_rules(void **state)
 {
 	struct fixture *f = *state;
 	struct opsdb *db = open_ok(f->path);
-	struct ops_host a = {.name = "hostA", .address = "/run/a/command.sock", .zone = "z1",
+	struct ops_host a = {.name = "hostA",
+	                     .address = "/run/a/command.sock",
+	                     .zone = "z1",
 	                     .location = "rack 4, room 2"},
 			b = {.name = "hostB", .address = "tls://10.0.0.2:7000"}, got, *all = NULL;
 	struct ops_part p = part("web1", "", 256), q;

@@ -62,5 +62,6 @@ int ultra_cmd_log(struct ultra *u, int argc, char **argv);
 int ultra_cmd_top(struct ultra *u, int argc, char **argv);
 int ultra_cmd_domain(struct ultra *u, int argc, char **argv);
 int ultra_cmd_schedule(struct ultra *u, int argc, char **argv);
+int ultra_cmd_host(struct ultra *u, int argc, char **argv);
 
 #endif
