@@ -258,7 +258,7 @@ def conforms(value, shape, schema, where):
     if shape == "empty":
         check(value == {}, f"{where}: expected {{}}, got {value}")
         return
-    if shape.endswith("[]"):
+    if isinstance(shape, str) and shape.endswith("[]"):
         check(isinstance(value, list), f"{where}: expected an array, got {value}")
         for i, v in enumerate(value):
             conforms(v, shape[:-2], schema, f"{where}[{i}]")
