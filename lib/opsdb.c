@@ -133,6 +133,23 @@ int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
 	return 0;
 }
 
+int opsdb_one(struct opsdb *db, const char *sql, const char *key,
+              int (*row)(sqlite3_stmt *st, void *out), void *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		r = rc == SQLITE_ROW ? row(st, out) : rc == SQLITE_DONE ? -ENOENT : opsdb_errno(rc);
+	} else {
+		r = opsdb_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 char *opsdb_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);

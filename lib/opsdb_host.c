@@ -55,17 +55,7 @@ static int row(sqlite3_stmt *st, void *out)
 
 int opsdb_host_get(struct opsdb *db, const char *name, struct ops_host *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db->db, "SELECT " HOST_COLS " FROM hosts WHERE name = ?", -1,
-	                            &st, NULL);
-
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			row(st, out);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : opsdb_errno(rc);
+	return opsdb_one(db, "SELECT " HOST_COLS " FROM hosts WHERE name = ?", name, row, out);
 }
 
 int opsdb_host_list(struct opsdb *db, struct ops_host **out, size_t *n)

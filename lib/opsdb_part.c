@@ -89,21 +89,19 @@ static int row(sqlite3_stmt *st, void *out)
 
 int opsdb_part_get(struct opsdb *db, const char *name, struct ops_part *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = -ENOENT, rc = sqlite3_prepare_v2(db->db,
-	                                         "SELECT " PART_COLS " FROM partitions "
-	                                         "WHERE name = ?",
-	                                         -1, &st, NULL);
+	return opsdb_one(db, "SELECT " PART_COLS " FROM partitions WHERE name = ?", name, row, out);
+}
 
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		r = rc == SQLITE_ROW ? row(st, out) : rc == SQLITE_DONE ? -ENOENT : opsdb_errno(rc);
-	} else {
-		r = opsdb_errno(rc);
-	}
-	sqlite3_finalize(st);
-	return r;
+static int no_row(sqlite3_stmt *st, void *out)
+{
+	(void)st;
+	(void)out;
+	return 0;
+}
+
+int opsdb_part_exists(struct opsdb *db, const char *name)
+{
+	return opsdb_one(db, "SELECT name FROM partitions WHERE name = ?", name, no_row, NULL);
 }
 
 static void clear(void *p) { ops_part_clear(p); }
@@ -116,13 +114,11 @@ int opsdb_part_list(struct opsdb *db, struct ops_part **out, size_t *n)
 
 int opsdb_part_del(struct opsdb *db, const char *name)
 {
-	struct ops_part p;
 	int own, r;
 
 	if ((r = opsdb_write_begin(db, &own)))
 		return r;
-	if (!(r = opsdb_part_get(db, name, &p))) {
-		ops_part_clear(&p);
+	if (!(r = opsdb_part_exists(db, name))) {
 		if (!(r = opsdb_run(db,
 		                    "DELETE FROM schedules WHERE target_kind = 0 AND "
 		                    "target = ?",
@@ -135,13 +131,11 @@ int opsdb_part_del(struct opsdb *db, const char *name)
 int opsdb_part_set_host(struct opsdb *db, const char *name, const char *host)
 {
 	struct ops_host h;
-	struct ops_part p;
 	int own, r;
 
 	if ((r = opsdb_write_begin(db, &own)))
 		return r;
-	if (!(r = opsdb_part_get(db, name, &p))) {
-		ops_part_clear(&p);
+	if (!(r = opsdb_part_exists(db, name))) {
 		if (!host[0] || !(r = opsdb_host_get(db, host, &h)))
 			r = opsdb_run(db, "UPDATE partitions SET host = ? WHERE name = ?",
 			              host[0] ? host : NULL, name);

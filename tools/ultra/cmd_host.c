@@ -46,10 +46,10 @@ static long long nested(json_object *h, const char *outer, const char *key, doub
 
 static int list(struct ultra *u)
 {
-	json_object *ret = NULL, *h, *names;
+	json_object *ret = NULL, *h;
 	char mem[48], cpu[48];
 	double total = 0, committed = 0;
-	size_t i, j, n;
+	size_t i, n;
 	int rc;
 
 	if ((rc = ultra_call_ops(u, "host-list", NULL, &ret)))
@@ -78,11 +78,7 @@ static int list(struct ultra *u)
 		printf("%-12s %-8s %-8s %-14s %-10s", ultra_str(h, "name"),
 		       ultra_str(h, "zone")[0] ? ultra_str(h, "zone") : "-", ultra_str(h, "state"),
 		       mem, cpu);
-		json_object_object_get_ex(h, "partitions", &names);
-		for (j = 0; names && j < json_object_array_length(names); j++)
-			printf("%s%s", j ? "," : " ",
-			       json_object_get_string(json_object_array_get_idx(names, j)));
-		printf("\n");
+		ultra_print_names(h, "partitions");
 	}
 	json_object_put(ret);
 	return ULTRA_OK;
@@ -90,18 +86,11 @@ static int list(struct ultra *u)
 
 int ultra_cmd_host(struct ultra *u, int argc, char **argv)
 {
-	json_object *ret = NULL;
-	int rc;
-
 	if (argc >= 3 && !strcmp(argv[0], "add"))
 		return add(u, argc - 1, argv + 1);
 	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(u);
 	if (argc != 2 || strcmp(argv[0], "remove"))
 		return ULTRA_USAGE;
-	if ((rc = ultra_call_ops(u, "host-remove", ultra_name_arg(argv[1]), &ret)))
-		return rc;
-	json_object_put(ret);
-	printf(u->json ? "{}\n" : "host %s removed\n", argv[1]);
-	return ULTRA_OK;
+	return ultra_ops_named(u, "host-remove", "host", argv[1], "removed");
 }
