@@ -56,7 +56,13 @@ static json_object *v_undefine(struct ops *o, json_object *args, struct api_err 
 	n = stored ? ops_node_of(o, &p) : o->implicit ? &o->nodes[0] : NULL;
 	if (stored)
 		ops_part_clear(&p);
-	if (n) {
+	if (n && !o->implicit && n->state == OPS_NODE_DOWN) {
+		/* A dead host cannot be asked; it keeps its copy until someone undefines it there
+		 * (not ours any more, fencing leaves it alone). */
+		fprintf(stderr,
+		        "ultra-ops: %s: undefined while host %s is down: still defined there\n",
+		        name, n->host.name);
+	} else if (n) {
 		a = json_object_new_object();
 		json_object_object_add(a, "name", json_object_new_string(name));
 		r = ops_node_call(o, n, "undefine", a, &ret, e);

@@ -96,6 +96,10 @@ def names_on(host):
     return {p["name"]: p["state"] for p in rep["return"]}
 
 
+def listed_on(host, name):
+    return next((p for p in command(host, "list")["return"] if p["name"] == name), None)
+
+
 def start_host(w):
     h = System(w).start()
     harness.on_cleanup(lambda: kill_monitors(h.run))
@@ -132,6 +136,9 @@ def test_placement_zones_and_host_failure():
         check("its host is chosen when it starts" in out, f"define {name}: {out}")
         check(ops.stored(name)["host"] == "", f"{name} has a host before it started")
 
+    # The schedule's share is sent to whichever host s1 runs on (claims 46, 86).
+    ops.ultra("schedule", "add", "s1", "00:00-24:00", "cpu_share=0.5")
+
     # A partition of zone z2 lands on B, the only z2 host, though A has more free memory.
     ops.ultra("start", "pz2")
     check(ops.stored("pz2")["host"] == "B" and "pz2" in names_on(host_b) and
@@ -143,6 +150,7 @@ def test_placement_zones_and_host_failure():
     check((ops.stored("s1")["host"], ops.stored("s2")["host"]) == ("A", "B"),
           f"s1, s2 placed on {ops.stored('s1')['host']}, {ops.stored('s2')['host']}")
     check("s1" in names_on(host_a) and "s2" in names_on(host_b), "not where the store says")
+    check(listed_on(host_a, "s1")["cpu_share"] == 0.5, f"s1 on A: {listed_on(host_a, 's1')}")
     # Bigger than any host: refused with the zone and what each host lacks; nothing changed.
     before = (set(names_on(host_a)), set(names_on(host_b)))
     r = ops.ultra("start", "big", ok=False)
@@ -187,6 +195,7 @@ def test_placement_zones_and_host_failure():
     s1_on_b = harness.Partition(host_b.run, parts["s1"].definition)
     s1_on_b.wait_boot(timeout=max(10, FAILOVER_LIMIT - (time.monotonic() - t0)))
     check(s1_on_b.out("echo on-b").strip() == "on-b", "s1 does not answer on B")
+    check(listed_on(host_b, "s1")["cpu_share"] == 0.5, f"s1 on B: {listed_on(host_b, 's1')}")
     took = time.monotonic() - t0
     check(took < FAILOVER_LIMIT, f"s1 took {took:.0f}s to boot on B")
     check(ops.stored("pz1")["host"] == "A", f"pz1 left its zone: {ops.stored('pz1')}")
