@@ -67,7 +67,7 @@ int ops_place(const struct ops_place_host *h, size_t n, const struct ops_place_n
 		snprintf(err, errlen, "no host of zone %s is up to run %s", zone, need->name);
 		return -ENOENT;
 	}
-	snprintf(err, errlen, "no host of zone %s can hold %s (%u MiB, %u vCPU%s, %.3g CPUs): %s",
+	snprintf(err, errlen, "no host of zone %s can hold %s (%u MiB, %u vCPU%s, %.3g CPU): %s",
 	         zone, need->name, need->memory_mib, need->vcpus, need->vcpus == 1 ? "" : "s",
 	         need->cpu_milli / 1000.0, why);
 	return -ENOSPC;
