@@ -168,6 +168,10 @@ def test_placement_zones_and_host_failure():
           sorted(hosts["B"]["partitions"]) == ["pz2", "s2"], f"host list: {hosts}")
     check(hosts["A"]["memory_mib"]["free"] == hosts["A"]["memory_mib"]["total"] - 352,
           f"A's free memory: {hosts['A']}")
+    table = ops.ultra("host", "list").stdout.splitlines()
+    check(table[0].split()[:3] == ["HOST", "ZONE", "STATE"] and
+          table[1].split()[:3] == ["A", "z1", "up"] and table[1].endswith(" pz1,s1"),
+          f"ultra host list:\n{table}")
     r = ops.ultra("host", "remove", "A", ok=False)
     check(r.returncode == 1 and "(busy)" in r.stderr, f"removing a host in use: {r.stderr}")
 
