@@ -3,7 +3,8 @@
 
 Two hosts, simulated on this machine: each is its own ultra-boot with its own ultravisor and
 command partition, state and run directories. Host A is in zone z1, host B in zone z2. One
-ultra-ops, outside both, has both registered. The test shows that a partition of zone z2 lands
+ultra-ops, outside both, has both registered (before that it is the one-host ultra-ops of A,
+and A adopts the partition defined then). The test shows that a partition of zone z2 lands
 on B; that two partitions without a zone spread by free memory (A, then B); that a partition
 bigger than any host is refused with the reason and nothing changed; that after kill -9 of all
 of host A (its ultra-boot, system partitions, monitors and QEMUs) its zone-less partition boots on
@@ -36,11 +37,11 @@ class Ops:
         self.proc = None
         harness.on_cleanup(self.kill)
 
-    def start(self):
+    def start(self, command):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [os.path.join(BIN, "ultra-ops"), "--run-dir", self.run, "--db", self.db,
-                 "--tick-ms", "500", "--host-dead-ms", str(DEAD_MS)],
+                 "--command", command, "--tick-ms", "500", "--host-dead-ms", str(DEAD_MS)],
                 stdout=log, stderr=log, start_new_session=True, env=dict(os.environ, TZ="UTC"))
         wait_for(lambda: os.path.exists(os.path.join(self.run, "ops.sock")) or
                  self.proc.poll() is not None, 30, "ultra-ops' socket")
@@ -133,10 +134,15 @@ def start_host(w):
 def test_placement_zones_and_host_failure():
     wa, wb, wo = workspace(), workspace(), workspace()
     host_a, host_b = start_host(wa), start_host(wb)
-    ops = Ops(wo).start()
+    ops = Ops(wo).start(command=os.path.join(host_a.run, "command.sock"))
 
-    # Without hosts ultra-ops is the one-host ultra-ops: host-list is empty.
+    # Without hosts ultra-ops is the one-host ultra-ops of its --command socket (A's here): a
+    # definition is pushed there at once, host-list is empty.
     check(ops.json("host", "list") == [], "hosts before any was registered")
+    old = harness.Partition(wo.dir, wo.definition("old1", memory_mib=64))
+    out = ops.ultra("define", old.def_file()).stdout
+    check("old1 defined as number" in out and "old1" in names_on(host_a), f"define old1: {out}")
+    check(ops.stored("old1")["host"] == "", f"old1 in one-host mode: {ops.stored('old1')}")
     ops.ultra("host", "add", "A", os.path.join(host_a.run, "command.sock"), "--zone", "z1",
               "--location", "rack 1")
     ops.ultra("host", "add", "B", os.path.join(host_b.run, "command.sock"), "--zone", "z2")
@@ -144,6 +150,8 @@ def test_placement_zones_and_host_failure():
     check(r.returncode == 1 and "exists" in r.stderr, f"a second host at B's address: {r.stderr}")
     wait_for(lambda: all(h["state"] == "up" for h in ops.hosts().values()), 30,
              "both hosts to be up")
+    # A registered host adopts the stored partitions it holds that have no host yet.
+    check(ops.stored("old1")["host"] == "A", f"old1 not adopted by A: {ops.stored('old1')}")
     hosts = ops.hosts()
     check(hosts["A"]["zone"] == "z1" and hosts["A"]["location"] == "rack 1" and
           hosts["B"]["memory_mib"]["free"] == hosts["B"]["memory_mib"]["total"],
@@ -188,13 +196,13 @@ def test_placement_zones_and_host_failure():
     ops.ultra("start", "pz1")
     check(ops.stored("pz1")["host"] == "A", f"pz1: {ops.stored('pz1')}")
     hosts = ops.hosts()
-    check(sorted(hosts["A"]["partitions"]) == ["pz1", "s1"] and
+    check(sorted(hosts["A"]["partitions"]) == ["old1", "pz1", "s1"] and
           sorted(hosts["B"]["partitions"]) == ["pz2", "s2"], f"host list: {hosts}")
     check(hosts["A"]["memory_mib"]["free"] == hosts["A"]["memory_mib"]["total"] - 352,
           f"A's free memory: {hosts['A']}")
     table = ops.ultra("host", "list").stdout.splitlines()
     check(table[0].split()[:3] == ["HOST", "ZONE", "STATE"] and
-          table[1].split()[:3] == ["A", "z1", "up"] and table[1].endswith(" pz1,s1"),
+          table[1].split()[:3] == ["A", "z1", "up"] and table[1].endswith(" old1,pz1,s1"),
           f"ultra host list:\n{table}")
     r = ops.ultra("host", "remove", "A", ok=False)
     check(r.returncode == 1 and "(busy)" in r.stderr, f"removing a host in use: {r.stderr}")
