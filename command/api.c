@@ -246,6 +246,11 @@ static json_object *v_info(struct cmdp *c, json_object *args, struct api_err *e)
 	return o;
 }
 
+static json_object *v_resources(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	return cmd_resources(c, e);
+}
+
 static const char *const no_args[] = {NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const stop_args[] = {"name", "timeout", NULL};
@@ -253,10 +258,11 @@ static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
 
 static const struct verb verbs[] = {
-    {"define", define_args, v_define}, {"undefine", name_args, v_undefine},
-    {"start", name_args, v_start},     {"stop", stop_args, v_stop},
-    {"destroy", name_args, v_destroy}, {"list", no_args, v_list},
-    {"info", name_args, v_info},       {"set-cpu-share", share_args, v_set_cpu_share},
+    {"define", define_args, v_define},   {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},       {"stop", stop_args, v_stop},
+    {"destroy", name_args, v_destroy},   {"list", no_args, v_list},
+    {"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
+    {"resources", no_args, v_resources},
 };
 
 static const struct verb *check_request(json_object *req, json_object **args, struct api_err *e)

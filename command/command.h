@@ -67,6 +67,10 @@ int cmd_view_free_id(struct cmdp *c, uint32_t *id);
 int cmd_view_extents(struct cmdp *c, uint32_t id, struct uv_txn_extent *ext, unsigned max,
                      unsigned *n);
 
+/* resources.c: {memory_mib: {total, free}, cpus: {total, committed}, partitions} of this host,
+ * from the read-only database (claim 40); the operations partition places by it. */
+json_object *cmd_resources(struct cmdp *c, struct api_err *e);
+
 /* monitors.c: one ultra-monitor per started guest. */
 /* Starts NAME's monitor (partition id) once its last one is gone; its pid in *pid. */
 int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid, struct api_err *e);

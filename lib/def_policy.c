@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The operations partition's keys of a definition: domain and autostart. */
+/* The operations partition's keys of a definition: domain, autostart and zone. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +11,7 @@ static const char name_chars[] =
 
 int uv_def_policy_key(const char *key)
 {
-	return !strcmp(key, "domain") || !strcmp(key, "autostart");
+	return !strcmp(key, "domain") || !strcmp(key, "autostart") || !strcmp(key, "zone");
 }
 
 int uv_def_policy_check(const char *key, json_object *val, char *err, size_t errlen)
@@ -26,15 +26,14 @@ int uv_def_policy_check(const char *key, json_object *val, char *err, size_t err
 		return -EINVAL;
 	}
 	if (!json_object_is_type(val, json_type_string)) {
-		snprintf(err, errlen, "domain: expected a domain name (a string)");
+		snprintf(err, errlen, "%s: expected a %s name (a string)", key, key);
 		return -EINVAL;
 	}
 	s = json_object_get_string(val);
 	n = (size_t)json_object_get_string_len(val);
 	if (!n || n >= UV_NAME_MAX || strspn(s, name_chars) != n || s[0] == '.') {
-		snprintf(err, errlen,
-		         "domain: \"%.40s\" is not a domain name (1..%d of [A-Za-z0-9._-])", s,
-		         UV_NAME_MAX - 1);
+		snprintf(err, errlen, "%s: \"%.40s\" is not a %s name (1..%d of [A-Za-z0-9._-])",
+		         key, s, key, UV_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;
@@ -60,8 +59,14 @@ int uv_def_policy_take(json_object *def, struct uv_def_policy *out, char *err, s
 			return r;
 		p.autostart = json_object_get_boolean(v);
 	}
+	if (json_object_object_get_ex(def, "zone", &v)) {
+		if ((r = uv_def_policy_check("zone", v, err, errlen)))
+			return r;
+		snprintf(p.zone, sizeof(p.zone), "%s", json_object_get_string(v));
+	}
 	json_object_object_del(def, "domain");
 	json_object_object_del(def, "autostart");
+	json_object_object_del(def, "zone");
 	*out = p;
 	return 0;
 }

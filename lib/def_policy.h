@@ -2,7 +2,8 @@
 /*
  * The keys of a partition definition that belong to the operations partition, not to the
  * partition's descriptor (claims 35, 37): "domain" (the name of a domain it belongs to) and
- * "autostart" (started whenever the system is). The command partition never sees them.
+ * "autostart" (started whenever the system is) and "zone" (the zone whose hosts may run it,
+ * claim 42). The command partition never sees them.
  */
 #ifndef ULTRA_LIB_DEF_POLICY_H
 #define ULTRA_LIB_DEF_POLICY_H
@@ -16,6 +17,7 @@
 struct uv_def_policy {
 	char domain[UV_NAME_MAX]; /* "" = none */
 	bool autostart;
+	char zone[UV_NAME_MAX]; /* "" = any zone */
 };
 
 /* 1 if key is one of the operations partition's keys. */

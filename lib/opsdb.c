@@ -11,13 +11,18 @@
 
 #include "opsdb_int.h"
 
+/* Version 2, as a new store gets it. A version-1 store (the same without hosts, zone and host)
+ * is brought to it by upgrade_v1 below. */
 static const char schema[] =
     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
     "CREATE TABLE domains (name TEXT PRIMARY KEY, memory_mib INTEGER NOT NULL,"
     " cpu_milli INTEGER NOT NULL);"
     "CREATE TABLE partitions (name TEXT PRIMARY KEY, domain TEXT REFERENCES domains(name),"
     " autostart INTEGER NOT NULL, memory_mib INTEGER NOT NULL, vcpus INTEGER NOT NULL,"
-    " cpu_milli INTEGER NOT NULL, definition TEXT NOT NULL, base_dir TEXT);"
+    " cpu_milli INTEGER NOT NULL, definition TEXT NOT NULL, base_dir TEXT,"
+    " zone TEXT, host TEXT REFERENCES hosts(name));"
+    "CREATE TABLE hosts (name TEXT PRIMARY KEY, address TEXT NOT NULL UNIQUE, zone TEXT,"
+    " location TEXT);"
     "CREATE TABLE schedules (id INTEGER PRIMARY KEY, target_kind INTEGER NOT NULL,"
     " target TEXT NOT NULL, from_min INTEGER NOT NULL, to_min INTEGER NOT NULL,"
     " setting INTEGER NOT NULL, value INTEGER NOT NULL);";
@@ -128,6 +133,23 @@ int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
 	return 0;
 }
 
+int opsdb_one(struct opsdb *db, const char *sql, const char *key,
+              int (*row)(sqlite3_stmt *st, void *out), void *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		r = rc == SQLITE_ROW ? row(st, out) : rc == SQLITE_DONE ? -ENOENT : opsdb_errno(rc);
+	} else {
+		r = opsdb_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 char *opsdb_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
@@ -160,6 +182,48 @@ static int create_schema(struct opsdb *db)
 	return r;
 }
 
+static int integrity(struct opsdb *db, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db->db, "PRAGMA quick_check", -1, &st, NULL), r = 0;
+	const unsigned char *s;
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		s = sqlite3_column_text(st, 0);
+		if (!s || strcmp((const char *)s, "ok")) {
+			snprintf(err, errlen, "%s: damaged store: %s", path,
+			         s ? (const char *)s : "?");
+			r = -EBADMSG;
+		}
+	} else {
+		snprintf(err, errlen, "%s: damaged store: %s", path, sqlite3_errmsg(db->db));
+		r = -EBADMSG;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Version 1 -> 2 in one transaction: a table of hosts, and each partition's zone and host
+ * (NULL: any zone, not placed yet). Rows are only added to, never rewritten. */
+static const char upgrade_v1_sql[] =
+    "CREATE TABLE hosts (name TEXT PRIMARY KEY, address TEXT NOT NULL UNIQUE, zone TEXT,"
+    " location TEXT);"
+    "ALTER TABLE partitions ADD COLUMN zone TEXT;"
+    "ALTER TABLE partitions ADD COLUMN host TEXT REFERENCES hosts(name);"
+    "UPDATE schema_version SET version = 2;";
+
+static int upgrade_v1(struct opsdb *db, const char *path, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = opsdb_begin(db)) || (r = exec(db, upgrade_v1_sql)) || (r = opsdb_commit(db))) {
+		snprintf(err, errlen, "%s: upgrading the store from version 1 failed: %s", path,
+		         sqlite3_errmsg(db->db));
+		opsdb_rollback(db);
+	}
+	return r;
+}
+
 /* A new file gets the schema; an existing one must be ours, of our version, and intact. */
 static int check_schema(struct opsdb *db, const char *path, char *err, size_t errlen)
 {
@@ -182,33 +246,16 @@ static int check_schema(struct opsdb *db, const char *path, char *err, size_t er
 		snprintf(err, errlen, "%s: not an ultra-ops store (no schema version)", path);
 		return -EBADMSG;
 	}
+	if (version == 1) /* a damaged store is refused, not upgraded */
+		return (r = integrity(db, path, err, errlen)) ? r
+		                                              : upgrade_v1(db, path, err, errlen);
 	if (version != OPSDB_SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: schema version %lld; this ultra-ops reads version %d",
-		         path, version, OPSDB_SCHEMA_VERSION);
+		snprintf(err, errlen,
+		         "%s: schema version %lld; this ultra-ops reads versions 1 and %d", path,
+		         version, OPSDB_SCHEMA_VERSION);
 		return -EPROTO;
 	}
 	return 0;
-}
-
-static int integrity(struct opsdb *db, const char *path, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db->db, "PRAGMA quick_check", -1, &st, NULL), r = 0;
-	const unsigned char *s;
-
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		s = sqlite3_column_text(st, 0);
-		if (!s || strcmp((const char *)s, "ok")) {
-			snprintf(err, errlen, "%s: damaged store: %s", path,
-			         s ? (const char *)s : "?");
-			r = -EBADMSG;
-		}
-	} else {
-		snprintf(err, errlen, "%s: damaged store: %s", path, sqlite3_errmsg(db->db));
-		r = -EBADMSG;
-	}
-	sqlite3_finalize(st);
-	return r;
 }
 
 int opsdb_open(const char *path, struct opsdb **out, char *err, size_t errlen)

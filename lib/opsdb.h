@@ -13,7 +13,11 @@
 
 #include <ultra/descriptor.h>
 
-#define OPSDB_SCHEMA_VERSION 1
+/* Version 2 added hosts and each partition's zone and host (claims 39, 41-43, 45); a version-1
+ * store is upgraded in place when opened (docs/operations.md, "The store"). */
+#define OPSDB_SCHEMA_VERSION 2
+#define OPS_ADDR_MAX 256     /* a host's address: opaque to the store ("PATH", "tls://H:P") */
+#define OPS_LOCATION_MAX 128 /* a host's physical location, free text (claim 45) */
 
 struct opsdb;
 
@@ -32,9 +36,20 @@ struct ops_part {
 	bool autostart;
 	uint32_t memory_mib;
 	uint32_t vcpus;
-	uint32_t cpu_milli; /* the definition's share; 0 = unlimited */
-	char *definition;   /* JSON text without domain/autostart */
-	char *base_dir;     /* may be NULL */
+	uint32_t cpu_milli;     /* the definition's share; 0 = unlimited */
+	char *definition;       /* JSON text without domain/autostart/zone */
+	char *base_dir;         /* may be NULL */
+	char zone[UV_NAME_MAX]; /* "" = any zone */
+	char host[UV_NAME_MAX]; /* the host it was placed on; "" = none yet */
+};
+
+/* A host the operations partition places partitions on (claims 39, 41-43): its command
+ * partition is reached at address. */
+struct ops_host {
+	char name[UV_NAME_MAX];
+	char address[OPS_ADDR_MAX];
+	char zone[UV_NAME_MAX];          /* "" = none: only zone-less partitions go there */
+	char location[OPS_LOCATION_MAX]; /* "" = not given */
 };
 
 enum ops_target { OPS_TARGET_PARTITION = 0, OPS_TARGET_DOMAIN = 1 };
@@ -51,8 +66,10 @@ struct ops_sched {
 	uint32_t value;
 };
 
-/* Opens (creating if missing) the store at path. A file that is not an ultra-ops store, or one
- * of another schema version, is refused with a sentence naming the file. */
+/* Opens (creating if missing) the store at path. A version-1 store is upgraded to version 2 in
+ * one transaction (nothing in it is lost; its partitions get no zone and no host). A file that
+ * is not an ultra-ops store, or one of any other schema version, is refused with a sentence
+ * naming the file. */
 int opsdb_open(const char *path, struct opsdb **out, char *err, size_t errlen);
 void opsdb_close(struct opsdb *db);
 
@@ -78,6 +95,17 @@ int opsdb_part_get(struct opsdb *db, const char *name, struct ops_part *out);
 int opsdb_part_list(struct opsdb *db, struct ops_part **out, size_t *n);
 void ops_part_clear(struct ops_part *p);
 void ops_parts_free(struct ops_part *p, size_t n);
+
+/* Records the host p is placed on ("" = none). -ENOENT for an unknown partition or host. */
+int opsdb_part_set_host(struct opsdb *db, const char *name, const char *host);
+
+/* -EEXIST if the name or the address is taken. */
+int opsdb_host_add(struct opsdb *db, const struct ops_host *h);
+/* -ENOENT, or -EBUSY while partitions are placed on it. */
+int opsdb_host_del(struct opsdb *db, const char *name);
+int opsdb_host_get(struct opsdb *db, const char *name, struct ops_host *out);
+/* Every host by name; *out is malloc'ed (free it). */
+int opsdb_host_list(struct opsdb *db, struct ops_host **out, size_t *n);
 
 /* Sets s->id. -ENOENT if the target does not exist. */
 int opsdb_sched_add(struct opsdb *db, struct ops_sched *s);

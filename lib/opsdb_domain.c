@@ -39,19 +39,8 @@ static int row(sqlite3_stmt *st, void *out)
 
 int opsdb_domain_get(struct opsdb *db, const char *name, struct ops_domain *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db->db,
-	                            "SELECT name, memory_mib, cpu_milli FROM domains "
-	                            "WHERE name = ?",
-	                            -1, &st, NULL);
-
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			row(st, out);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : opsdb_errno(rc);
+	return opsdb_one(db, "SELECT name, memory_mib, cpu_milli FROM domains WHERE name = ?", name,
+	                 row, out);
 }
 
 int opsdb_domain_list(struct opsdb *db, struct ops_domain **out, size_t *n)

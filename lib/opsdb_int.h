@@ -24,6 +24,12 @@ int opsdb_run(struct opsdb *db, const char *sql, const char *a, const char *b);
 int opsdb_collect(struct opsdb *db, const char *sql, size_t elem,
                   int (*row)(sqlite3_stmt *st, void *out), void (*clear)(void *out), void **out,
                   size_t *n);
+/* The one row of sql (whose one parameter is bound to key) turned by row() into *out: 0,
+ * -ENOENT when there is none, or row's error. */
+int opsdb_one(struct opsdb *db, const char *sql, const char *key,
+              int (*row)(sqlite3_stmt *st, void *out), void *out);
+/* 0 if a partition of that name is stored, else -ENOENT (or the store's error). */
+int opsdb_part_exists(struct opsdb *db, const char *name);
 /* A malloc'ed copy of a text column, or NULL. */
 char *opsdb_text(sqlite3_stmt *st, int col);
 

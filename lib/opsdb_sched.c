@@ -10,16 +10,12 @@
 static int target_exists(struct opsdb *db, const struct ops_sched *s)
 {
 	struct ops_domain d;
-	struct ops_part p;
-	int r;
 
 	if (s->target_kind == OPS_TARGET_DOMAIN)
 		return opsdb_domain_get(db, s->target, &d);
 	if (s->target_kind != OPS_TARGET_PARTITION)
 		return -EINVAL;
-	if (!(r = opsdb_part_get(db, s->target, &p)))
-		ops_part_clear(&p);
-	return r;
+	return opsdb_part_exists(db, s->target);
 }
 
 int opsdb_sched_add(struct opsdb *db, struct ops_sched *s)

@@ -107,6 +107,9 @@ int uv_pagemap_view_attach(struct uv_pagemap_view *v, const void *area, size_t a
 /* Sequence helpers for a reader racing the writer: begin, read, retry if changed. */
 uint32_t uv_pagemap_read_begin(const struct uv_pagemap_view *v);
 int uv_pagemap_read_changed(const struct uv_pagemap_view *v, uint32_t seq);
+/* Free bytes in the pool as the writer counts them (never more than the pool). Retries
+ * internally; -EAGAIN if the writer kept changing the map. */
+int uv_pagemap_view_free(const struct uv_pagemap_view *v, uint64_t *bytes);
 /* The block holding pool offset off: who owns it, its tier and extent. Retries internally. */
 int uv_pagemap_lookup(const struct uv_pagemap_view *v, uint64_t off, struct uv_pm_block *out);
 

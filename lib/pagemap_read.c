@@ -55,6 +55,21 @@ int uv_pagemap_read_changed(const struct uv_pagemap_view *v, uint32_t seq)
 	return (seq & 1) || __atomic_load_n(&hdr(v)->seq, __ATOMIC_RELAXED) != seq;
 }
 
+int uv_pagemap_view_free(const struct uv_pagemap_view *v, uint64_t *bytes)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t seq = uv_pagemap_read_begin(v);
+		uint64_t pages = __atomic_load_n(&hdr(v)->free_pages, __ATOMIC_RELAXED);
+
+		if (uv_pagemap_read_changed(v, seq))
+			continue;
+		*bytes = pages > v->pool_bytes >> UV_PM_PAGE_SHIFT ? v->pool_bytes
+		                                                   : pages << UV_PM_PAGE_SHIFT;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
 static uint32_t load_entry(const struct uv_pagemap_view *v, uint32_t k, unsigned slot)
 {
 	const uint32_t *ents =

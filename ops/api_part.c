@@ -46,20 +46,33 @@ static json_object *v_undefine(struct ops *o, json_object *args, struct api_err 
 {
 	const char *name = need_name(args, e);
 	json_object *a, *ret = NULL;
+	struct ops_node *n;
 	struct ops_part p;
 	int stored, r;
 
 	if (!name)
 		return NULL;
 	stored = opsdb_part_get(o->db, name, &p) == 0;
+	n = stored ? ops_node_of(o, &p) : o->implicit ? &o->nodes[0] : NULL;
 	if (stored)
 		ops_part_clear(&p);
-	a = json_object_new_object();
-	json_object_object_add(a, "name", json_object_new_string(name));
-	r = ops_cmd_call(o, "undefine", a, &ret, e);
-	if (r && !(stored && !strcmp(e->code, "no-such-partition")))
+	if (n && !o->implicit && n->state == OPS_NODE_DOWN) {
+		/* A dead host cannot be asked; it keeps its copy until someone undefines it there
+		 * (not ours any more, fencing leaves it alone). */
+		fprintf(stderr,
+		        "ultra-ops: %s: undefined while host %s is down: still defined there\n",
+		        name, n->host.name);
+	} else if (n) {
+		a = json_object_new_object();
+		json_object_object_add(a, "name", json_object_new_string(name));
+		r = ops_node_call(o, n, "undefine", a, &ret, e);
+		if (r && !(stored && !strcmp(e->code, "no-such-partition")))
+			return NULL;
+		json_object_put(ret);
+	} else if (!stored) {
+		api_fail(e, "no-such-partition", "no partition named %s in the store", name);
 		return NULL;
-	json_object_put(ret);
+	}
 	if (stored && opsdb_part_del(o->db, name)) {
 		api_fail(e, "internal", "removing %s from the store failed", name);
 		return NULL;
@@ -77,6 +90,8 @@ static json_object *part_json(const struct ops_part *p)
 	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64(p->vcpus));
 	json_object_object_add(o, "cpu_share", ops_json_cpus(p->cpu_milli));
+	json_object_object_add(o, "zone", json_object_new_string(p->zone));
+	json_object_object_add(o, "host", json_object_new_string(p->host));
 	return o;
 }
 
@@ -107,7 +122,9 @@ static json_object *v_status(struct ops *o, json_object *args, struct api_err *e
 	snprintf(hm, sizeof(hm), "%02u:%02u", m / 60, m % 60);
 	json_object_object_add(r, "now", json_object_new_int64((int64_t)ops_now(o)));
 	json_object_object_add(r, "time_of_day", json_object_new_string(hm));
-	json_object_object_add(r, "command", json_object_new_boolean(ops_cmd_connected(o)));
+	json_object_object_add(
+	    r, "command",
+	    json_object_new_boolean(o->nodes[0].link.conn && o->nodes[0].state == OPS_NODE_UP));
 	return r;
 }
 

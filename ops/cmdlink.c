@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* ultra-ops as a client of the command partition (claim 36): one connection kept open, opened
- * again when the command partition restarts, one JSON line each way (docs/command.md); on this
- * host through its socket, on another through its gateway over TLS (docs/cmdnet.md). */
+/* ultra-ops as a client of each host's command partition (claims 36, 43): one connection per
+ * host kept open, opened again when that command partition restarts, one JSON line each way
+ * (docs/command.md); to this host through its socket, to another through its gateway over TLS
+ * (docs/cmdnet.md). Every link is opened by ops_link_open() from the host's address. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +15,21 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define REPLY_TIMEOUT_MS 60000
 
-static void link_close(struct ops_link *l)
+void ops_link_close(struct ops_link *l)
 {
 	uv_cmdconn_close(l->conn);
 	l->conn = NULL;
 }
 
-/* The address decides the transport (a Unix path or tls://HOST:PORT, lib/cmdconn.h). */
-static int link_open(struct ops_link *l, char *err, size_t errlen)
+/* The one place an address becomes a connection; the address decides the transport (a Unix
+ * path or tls://HOST:PORT, lib/cmdconn.h). */
+int ops_link_open(struct ops_link *l, unsigned timeout_ms, char *err, size_t errlen)
 {
-	int r;
+	int r, t = (int)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
 
 	if (l->conn)
 		return 0;
-	if ((r = uv_cmdconn_open(l->path, l->tls, CONNECT_TIMEOUT_MS, &l->conn, err, errlen)))
+	if ((r = uv_cmdconn_open(l->address, l->tls, t, &l->conn, err, errlen)))
 		return r;
 	l->gen++;
 	return 0;
@@ -34,30 +37,29 @@ static int link_open(struct ops_link *l, char *err, size_t errlen)
 
 /* One request line and its reply, or NULL (err says why) when the partition went away or
  * took too long. */
-static json_object *exchange(struct ops_link *l, const char *req, char *err, size_t errlen)
+static json_object *exchange(struct ops_link *l, const char *req, unsigned timeout_ms, char *err,
+                             size_t errlen)
 {
 	json_object *rep = NULL;
 	char *line = NULL;
 
-	if (link_open(l, err, errlen))
+	if (ops_link_open(l, timeout_ms, err, errlen))
 		return NULL;
-	if (uv_cmdconn_write_line(l->conn, req, REPLY_TIMEOUT_MS, err, errlen) ||
-	    uv_cmdconn_read_line(l->conn, &line, REPLY_TIMEOUT_MS, err, errlen)) {
-		link_close(l);
+	if (uv_cmdconn_write_line(l->conn, req, (int)timeout_ms, err, errlen) ||
+	    uv_cmdconn_read_line(l->conn, &line, (int)timeout_ms, err, errlen)) {
+		ops_link_close(l);
 		return NULL;
 	}
 	if (!(rep = json_tokener_parse(line))) {
 		snprintf(err, errlen, "an answer that is not JSON");
-		link_close(l);
+		ops_link_close(l);
 	}
 	free(line);
 	return rep;
 }
 
-bool ops_cmd_connected(const struct ops *o) { return o->cmd.conn != NULL; }
-
-int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_object **ret,
-                 struct api_err *e)
+int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
+                         unsigned timeout_ms, json_object **ret, struct api_err *e)
 {
 	json_object *req = json_object_new_object(), *rep, *v, *err;
 	const char *s;
@@ -70,11 +72,17 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 		json_object_object_add(req, "arguments", args);
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	/* A broken connection is the command partition restarting: once more on a new one. */
-	if (!(rep = exchange(&o->cmd, s, why, sizeof(why))))
-		rep = exchange(&o->cmd, s, why, sizeof(why));
+	if (!(rep = exchange(&n->link, s, timeout_ms, why, sizeof(why))))
+		rep = exchange(&n->link, s, timeout_ms, why, sizeof(why));
 	if (!rep) {
-		api_fail(e, "command", "%s: the command partition at %s does not answer: %s",
-		         execute, o->cmd.path, why);
+		if (o->implicit)
+			api_fail(e, "command",
+			         "%s: the command partition at %s does not answer: %s", execute,
+			         n->link.address, why);
+		else
+			api_fail(e, "command",
+			         "%s: the command partition of host %s at %s does not answer: %s",
+			         execute, n->host.name, n->link.address, why);
 	} else if (json_object_object_get_ex(rep, "return", &v)) {
 		*ret = json_object_get(v);
 		r = 0;
@@ -101,11 +109,18 @@ int ops_cmd_call(struct ops *o, const char *execute, json_object *args, json_obj
 	return r;
 }
 
-json_object *ops_cmd_list(struct ops *o, struct api_err *e)
+int ops_node_call(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
+                  json_object **ret, struct api_err *e)
+{
+	return ops_node_call_within(o, n, execute, args, REPLY_TIMEOUT_MS, ret, e);
+}
+
+json_object *ops_node_list(struct ops *o, struct ops_node *n, unsigned timeout_ms,
+                           struct api_err *e)
 {
 	json_object *ret = NULL;
 
-	if (ops_cmd_call(o, "list", NULL, &ret, e))
+	if (ops_node_call_within(o, n, "list", NULL, timeout_ms, &ret, e))
 		return NULL;
 	if (!json_object_is_type(ret, json_type_array)) {
 		json_object_put(ret);
@@ -113,6 +128,46 @@ json_object *ops_cmd_list(struct ops *o, struct api_err *e)
 		return NULL;
 	}
 	return ret;
+}
+
+/* Each stored partition's entry from the list of the host it is placed on (hosts that are
+ * not up are not asked: their partitions are missing, as if inactive). */
+static json_object *merged_list(struct ops *o)
+{
+	json_object *all = json_object_new_array(),
+		    **lists = calloc(o->n_nodes + 1, sizeof(*lists)), *p;
+	struct ops_part *parts = NULL;
+	struct api_err e;
+	size_t n = 0;
+
+	if (!lists)
+		return all;
+	for (size_t i = 0; i < o->n_nodes; i++)
+		lists[i] = o->nodes[i].state == OPS_NODE_UP
+		               ? ops_node_list(o, &o->nodes[i], ops_probe_ms(o), &e)
+		               : NULL;
+	if (!opsdb_part_list(o->db, &parts, &n))
+		for (size_t i = 0; i < n; i++) {
+			struct ops_node *h = ops_node_of(o, &parts[i]);
+
+			if (!h || !(p = ops_listed(lists[h - o->nodes], parts[i].name)))
+				continue;
+			p = json_object_get(p);
+			json_object_object_add(p, "host", json_object_new_string(h->host.name));
+			json_object_array_add(all, p);
+		}
+	ops_parts_free(parts, n);
+	for (size_t i = 0; i < o->n_nodes; i++)
+		json_object_put(lists[i]);
+	free(lists);
+	return all;
+}
+
+json_object *ops_cmd_list(struct ops *o, struct api_err *e)
+{
+	if (o->implicit)
+		return ops_node_list(o, &o->nodes[0], REPLY_TIMEOUT_MS, e);
+	return merged_list(o);
 }
 
 json_object *ops_listed(json_object *list, const char *name)

@@ -3,12 +3,13 @@
  * ultra-ops: the operations partition (claims 35-38, 46, 86; docs/operations.md).
  *
  *   ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] [--now-file PATH] [--tick-ms N]
- *             [--tls-ca CA --tls-cert CERT --tls-key KEY]
+ *             [--host-dead-ms N] [--tls-ca CA --tls-cert CERT --tls-key KEY]
  *
- * Keeps definitions, domains and schedules in SQLite at PATH, pushes the definitions to the
- * command partition at ADDR (a socket path, or tls://HOST:PORT: another host's gateway,
- * docs/cmdnet.md) whenever it (re)appears, starts autostart partitions, puts scheduled
- * CPU shares in force every tick, and serves RUN/ops.sock.
+ * Keeps definitions, domains, schedules and hosts in SQLite at PATH, pushes the definitions to
+ * the command partition at ADDR (a socket path, or tls://HOST:PORT: another host's gateway,
+ * docs/cmdnet.md; once hosts are registered, to theirs) whenever it (re)appears, starts
+ * autostart partitions, puts scheduled CPU shares in force every tick, restarts a failed host's
+ * partitions elsewhere, and serves RUN/ops.sock.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -22,24 +23,32 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] "
-	        "[--now-file PATH] [--tick-ms N]\n"
+	        "[--now-file PATH] [--tick-ms N] [--host-dead-ms N]\n"
 	        "                 [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
 	        "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, ADDR to RUN/command.sock\n"
 	        "(or unix:PATH, or tls://HOST:PORT with the cluster CA and our certificate),\n"
 	        "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
-	        "for now while it holds them (tests). Times of day are local (TZ).\n");
+	        "for now while it holds them (tests). Times of day are local (TZ).\n"
+	        "--host-dead-ms: a registered host silent this long is down and its partitions\n"
+	        "are started elsewhere (default 5000).\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"run-dir", required_argument, NULL, 'r'},  {"db", required_argument, NULL, 'd'},
-	    {"command", required_argument, NULL, 'c'},  {"now-file", required_argument, NULL, 'n'},
-	    {"tick-ms", required_argument, NULL, 't'},  {"tls-ca", required_argument, NULL, 'A'},
-	    {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
-	    {"help", no_argument, NULL, 'h'},           {0},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"command", required_argument, NULL, 'c'},
+	    {"now-file", required_argument, NULL, 'n'},
+	    {"tick-ms", required_argument, NULL, 't'},
+	    {"host-dead-ms", required_argument, NULL, 'D'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct ops o = {.listen_fd = -1, .tick_ms = 1000};
+	struct ops o = {.listen_fd = -1, .tick_ms = 1000, .dead_ms = 5000};
 	const char *db = "/var/lib/ultravisor/ops.db";
 	char cmd_path[PATH_MAX], err[512];
 	int c, r;
@@ -54,7 +63,7 @@ int main(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'c':
-			o.cmd.path = optarg;
+			o.cmd_path = optarg;
 			break;
 		case 'n':
 			o.now_file = optarg;
@@ -71,6 +80,9 @@ int main(int argc, char **argv)
 		case 'K':
 			o.tls.key = optarg;
 			break;
+		case 'D':
+			o.dead_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -79,27 +91,38 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || o.tick_ms < 10 || o.tick_ms > 60000) {
+	if (optind != argc || o.tick_ms < 10 || o.tick_ms > 60000 || o.dead_ms < 100 ||
+	    o.dead_ms > 600000) {
 		usage(stderr);
 		return 2;
 	}
-	o.cmd.tls = &o.tls;
-	if (!o.cmd.path) {
+	if (!o.cmd_path) {
 		snprintf(cmd_path, sizeof(cmd_path), "%s/command.sock", o.run_dir);
-		o.cmd.path = cmd_path;
+		o.cmd_path = cmd_path;
 	}
 	if (opsdb_open(db, &o.db, err, sizeof(err))) {
 		fprintf(stderr, "ultra-ops: %s\n", err);
 		return 1;
 	}
-	if (ops_server_listen(&o, err, sizeof(err))) {
-		fprintf(stderr, "ultra-ops: %s\n", err);
+	if ((r = ops_nodes_load(&o))) {
+		fprintf(stderr, "ultra-ops: %s: reading the hosts: %s\n", db, strerror(-r));
 		opsdb_close(o.db);
 		return 1;
 	}
-	fprintf(stderr, "ultra-ops: store %s, serving %s/ops.sock, command partition %s\n", db,
-	        o.run_dir, o.cmd.path);
+	if (ops_server_listen(&o, err, sizeof(err))) {
+		fprintf(stderr, "ultra-ops: %s\n", err);
+		ops_nodes_free(&o);
+		opsdb_close(o.db);
+		return 1;
+	}
+	if (o.implicit)
+		fprintf(stderr, "ultra-ops: store %s, serving %s/ops.sock, command partition %s\n",
+		        db, o.run_dir, o.cmd_path);
+	else
+		fprintf(stderr, "ultra-ops: store %s, serving %s/ops.sock, %zu hosts\n", db,
+		        o.run_dir, o.n_nodes);
 	r = ops_server_run(&o);
+	ops_nodes_free(&o);
 	opsdb_close(o.db);
 	return r ? 1 : 0;
 }

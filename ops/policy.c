@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The operations partition's decisions (claims 35-37, 46, 86), taken on its store and the
- * command partition's list, carried out through the command partition's API:
+ * The operations partition's decisions (claims 35-37, 39, 42, 43, 46, 86), taken on its store
+ * and the hosts' lists, carried out through the hosts' command partitions' API:
  *
- *   define   domain must exist and be able to hold the partition alone; stored and pushed
- *            in one SQLite transaction (a refused push stores nothing)
+ *   define   domain must exist and be able to hold the partition alone; on one host stored
+ *            and pushed in one SQLite transaction (a refused push stores nothing); with
+ *            several hosts only stored
  *   start    the domain's limits in force now hold the partition beside its active members;
- *            the share the policy wants is set first, so the guest starts under it
+ *            with several hosts, on the host it is on while that is up, else on the host
+ *            placement picks (its definition pushed there first, its host recorded); the share
+ *            the policy wants is set first, so the guest starts under it
  *   shares   each active partition's scheduled share, scaled to its domain's CPU limit in
  *            force; a changed one is sent as set-cpu-share
  */
@@ -110,14 +113,15 @@ static int admit(struct ops *o, struct snap *s, struct ops_member *me, struct ap
 	return 0;
 }
 
-static int set_share(struct ops *o, const char *name, uint32_t milli, struct api_err *e)
+static int set_share(struct ops *o, struct ops_node *n, const char *name, uint32_t milli,
+                     struct api_err *e)
 {
 	json_object *a = json_object_new_object(), *ret = NULL;
 	int r;
 
 	json_object_object_add(a, "name", json_object_new_string(name));
 	json_object_object_add(a, "cpu_share", json_object_new_double(milli / 1000.0));
-	r = ops_cmd_call(o, "set-cpu-share", a, &ret, e);
+	r = ops_node_call(o, n, "set-cpu-share", a, &ret, e);
 	json_object_put(ret);
 	return r;
 }
@@ -130,10 +134,59 @@ static json_object *name_arg(const char *name)
 	return a;
 }
 
+/* Where a start goes: the host the partition is on while that is up; else (several hosts) the
+ * host placement picks, to which its definition is pushed first. *pushed says whether we
+ * defined it there (to undo on failure). */
+static struct ops_node *start_host(struct ops *o, struct ops_member *me, bool *pushed,
+                                   struct api_err *e)
+{
+	struct ops_node *n;
+	json_object *ret = NULL;
+	const char *why;
+
+	*pushed = false;
+	if (o->implicit)
+		return &o->nodes[0];
+	n = ops_node_of(o, me->part);
+	if (n && n->state == OPS_NODE_UP)
+		return n;
+	if (!(n = ops_place_part(o, me->part, e)))
+		return NULL;
+	if (ops_push(o, n, me->part, &ret, e)) {
+		if (strcmp(e->code, "exists"))
+			return NULL; /* defined there already (a start that failed before): reuse */
+	} else {
+		*pushed = true;
+	}
+	json_object_put(ret);
+	why = me->part->host[0] ? "its host is down" : "placed";
+	if (opsdb_part_set_host(o->db, me->part->name, n->host.name)) {
+		api_fail(e, "internal", "recording %s's host failed", me->part->name);
+		return NULL;
+	}
+	fprintf(stderr, "ultra-ops: %s: %s: host %s\n", me->part->name, why, n->host.name);
+	return n;
+}
+
+/* A start on a newly placed host failed: it is taken back there and its old host restored. */
+static void unplace(struct ops *o, struct ops_node *n, const struct ops_part *p, bool pushed)
+{
+	json_object *ret = NULL;
+	struct api_err e;
+
+	if (pushed)
+		ops_node_call(o, n, "undefine", name_arg(p->name), &ret, &e);
+	json_object_put(ret);
+	opsdb_part_set_host(o->db, p->name, p->host);
+}
+
 int ops_start(struct ops *o, const char *name, json_object **ret, struct api_err *e)
 {
 	json_object *list = ops_cmd_list(o, e), *p;
 	struct ops_member *me;
+	struct ops_node *n = NULL;
+	bool pushed = false, moved, admitted = false;
+	uint32_t now;
 	struct snap s;
 	int r = -1;
 
@@ -143,16 +196,34 @@ int ops_start(struct ops *o, const char *name, json_object **ret, struct api_err
 		goto out;
 	p = ops_listed(list, name);
 	me = member(&s, name);
-	if (me && p && !me->active) { /* an active one is the command partition's to refuse */
-		me->active = true;
+	if (!o->implicit && !me) {
+		api_fail(e, "no-such-partition", "no partition named %s in the store", name);
+		goto out;
+	}
+	/* An active one is the command partition's to refuse; one to be placed is checked
+	 * against its domain before anything is pushed anywhere. */
+	if (me && !me->active && (p || !o->implicit)) {
+		me->active = admitted = true;
 		if (admit(o, &s, me, e))
 			goto out;
 		ops_shares(s.mem, s.np, s.doms, s.nd, s.sched, s.ns, ops_minute(o));
-		if (me->want_milli != ops_milli(p, "cpu_share") &&
-		    set_share(o, name, me->want_milli, e))
-			goto out;
 	}
-	r = ops_cmd_call(o, "start", name_arg(name), ret, e);
+	if (!(n = start_host(o, me, &pushed, e)))
+		goto out;
+	moved = !o->implicit && strcmp(n->host.name, me->part->host);
+	/* Freshly defined there, it has its definition's share; the policy's is set first, so
+	 * the guest starts under it. */
+	now = moved ? me->part->cpu_milli : ops_milli(p, "cpu_share");
+	if (admitted && me->want_milli != now && set_share(o, n, name, me->want_milli, e))
+		goto undo;
+	if ((r = ops_node_call(o, n, "start", name_arg(name), ret, e)))
+		goto undo;
+	if (!o->implicit)
+		json_object_object_add(*ret, "host", json_object_new_string(n->host.name));
+	goto out;
+undo:
+	if (moved)
+		unplace(o, n, me->part, pushed);
 out:
 	snap_free(&s);
 	json_object_put(list);
@@ -169,10 +240,11 @@ void ops_apply_shares(struct ops *o, json_object *list)
 	ops_shares(s.mem, s.np, s.doms, s.nd, s.sched, s.ns, ops_minute(o));
 	for (size_t i = 0; i < s.np; i++) {
 		uint32_t now = ops_milli(ops_listed(list, s.parts[i].name), "cpu_share");
+		struct ops_node *n = ops_node_of(o, &s.parts[i]);
 
-		if (!s.mem[i].active || s.mem[i].want_milli == now)
+		if (!s.mem[i].active || s.mem[i].want_milli == now || !n)
 			continue;
-		if (set_share(o, s.parts[i].name, s.mem[i].want_milli, &e))
+		if (set_share(o, n, s.parts[i].name, s.mem[i].want_milli, &e))
 			fprintf(stderr, "ultra-ops: %s: cpu_share %.3f: %s\n", s.parts[i].name,
 			        s.mem[i].want_milli / 1000.0, e.message);
 		else
@@ -219,6 +291,7 @@ static int parse_def(json_object *def, const char *base_dir, struct ops_part *p,
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", d->name);
 	snprintf(p->domain, sizeof(p->domain), "%s", pol.domain);
+	snprintf(p->zone, sizeof(p->zone), "%s", pol.zone);
 	p->autostart = pol.autostart;
 	p->memory_mib = (uint32_t)(d->mem_bytes >> 20);
 	p->vcpus = d->vcpus;
@@ -239,7 +312,26 @@ static int push(struct ops *o, json_object *def, const char *base_dir, json_obje
 	json_object_object_add(a, "definition", json_object_get(def));
 	if (base_dir)
 		json_object_object_add(a, "base_dir", json_object_new_string(base_dir));
-	return ops_cmd_call(o, "define", a, ret, e);
+	return ops_node_call(o, &o->nodes[0], "define", a, ret, e);
+}
+
+/* With several hosts a definition is only stored: the host is chosen when it starts (and the
+ * host's command partition checks it then). The reply has the partition's shape. */
+static int store_only(struct ops *o, const struct ops_part *p, json_object **ret, struct api_err *e)
+{
+	json_object *r;
+
+	if (opsdb_part_add(o->db, p))
+		return api_fail(e, "internal", "storing %s failed", p->name);
+	r = json_object_new_object();
+	json_object_object_add(r, "name", json_object_new_string(p->name));
+	json_object_object_add(r, "state", json_object_new_string("defined"));
+	json_object_object_add(r, "memory_mib", json_object_new_int64(p->memory_mib));
+	json_object_object_add(r, "vcpus", json_object_new_int64(p->vcpus));
+	json_object_object_add(r, "cpu_share", ops_json_cpus(p->cpu_milli));
+	json_object_object_add(r, "host", json_object_new_string(""));
+	*ret = r;
+	return 0;
 }
 
 int ops_define(struct ops *o, json_object *given, const char *base_dir, json_object **ret,
@@ -257,6 +349,11 @@ int ops_define(struct ops *o, json_object *given, const char *base_dir, json_obj
 		api_fail(e, "exists", "a partition named %s is already defined", p.name);
 		goto out;
 	}
+	if (!o->implicit) {
+		if (store_only(o, &p, ret, e))
+			goto out;
+		goto done;
+	}
 	/* Stored and pushed together: either both or neither. */
 	if (opsdb_begin(o->db) || opsdb_part_add(o->db, &p)) {
 		opsdb_rollback(o->db);
@@ -271,14 +368,16 @@ int ops_define(struct ops *o, json_object *given, const char *base_dir, json_obj
 		opsdb_rollback(o->db);
 		json_object_put(*ret);
 		*ret = NULL;
-		ops_cmd_call(o, "undefine", name_arg(p.name), ret, e);
+		ops_node_call(o, &o->nodes[0], "undefine", name_arg(p.name), ret, e);
 		json_object_put(*ret);
 		*ret = NULL;
 		api_fail(e, "internal", "committing %s to the store failed", p.name);
 		goto out;
 	}
+done:
 	json_object_object_add(*ret, "domain", json_object_new_string(p.domain));
 	json_object_object_add(*ret, "autostart", json_object_new_boolean(p.autostart));
+	json_object_object_add(*ret, "zone", json_object_new_string(p.zone));
 	r = 0;
 out:
 	json_object_put(def);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Keeping the host in step with the store (claims 37, 38). At start and whenever the command
- * partition's connection is new (it restarted), every stored definition it lacks is pushed to it
- * and every autostart partition it holds merely defined is started: after a restart of the whole
- * host the resource database starts empty and the definitions come back from here. Then, on
- * every tick, the shares the schedules want are put in force, and an autostart partition found
- * crashed (the command partition records one whose monitor and engine died, with the host or
- * alone) is started again.
+ * Keeping each host in step with the store (claims 37, 38). At start and whenever a host's
+ * command partition connection is new (it restarted), every stored definition placed there that
+ * it lacks is pushed to it and every autostart partition it holds merely defined is started: after
+ * a restart of the whole host the resource database starts empty and the definitions come back from
+ * here. Then, on every tick, the shares the schedules want are put in force, and an autostart
+ * partition found crashed (the command partition records one whose monitor and engine died, with
+ * the host or alone) is started again.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,25 +16,35 @@
 
 #include "ops.h"
 
-static void push_one(struct ops *o, const struct ops_part *p)
+int ops_push(struct ops *o, struct ops_node *n, const struct ops_part *p, json_object **ret,
+             struct api_err *e)
 {
-	json_object *a = json_object_new_object(), *def, *ret = NULL;
-	struct api_err e;
+	json_object *a = json_object_new_object(), *def;
 
 	if (!(def = json_tokener_parse(p->definition))) {
-		fprintf(stderr, "ultra-ops: %s: the stored definition is not JSON\n", p->name);
 		json_object_put(a);
-		return;
+		return api_fail(e, "internal", "%s: the stored definition is not JSON", p->name);
 	}
 	json_object_object_add(a, "definition", def);
 	if (p->base_dir)
 		json_object_object_add(a, "base_dir", json_object_new_string(p->base_dir));
-	if (ops_cmd_call(o, "define", a, &ret, &e))
+	return ops_node_call(o, n, "define", a, ret, e);
+}
+
+static void push_one(struct ops *o, struct ops_node *n, const struct ops_part *p)
+{
+	json_object *ret = NULL;
+	struct api_err e;
+
+	if (ops_push(o, n, p, &ret, &e))
 		fprintf(stderr, "ultra-ops: %s: pushing its definition: %s (%s)\n", p->name,
 		        e.message, e.code);
-	else
+	else if (o->implicit)
 		fprintf(stderr, "ultra-ops: %s: definition pushed to the command partition\n",
 		        p->name);
+	else
+		fprintf(stderr, "ultra-ops: %s: definition pushed to host %s\n", p->name,
+		        n->host.name);
 	json_object_put(ret);
 }
 
@@ -57,39 +67,40 @@ static const char *state_of(json_object *list, const char *name)
 	return p && json_object_object_get_ex(p, "state", &v) ? json_object_get_string(v) : NULL;
 }
 
-void ops_reconcile(struct ops *o)
+void ops_reconcile(struct ops *o, struct ops_node *n)
 {
 	struct ops_part *parts = NULL;
 	json_object *list;
 	struct api_err e;
 	unsigned gen;
-	size_t n = 0, i;
+	size_t np = 0, i;
 
-	if (!(list = ops_cmd_list(o, &e)))
+	if (!(list = ops_node_list(o, n, 60000, &e)))
 		return;
-	gen = o->cmd.gen;
-	if (opsdb_part_list(o->db, &parts, &n)) {
+	gen = n->link.gen;
+	if (opsdb_part_list(o->db, &parts, &np)) {
 		json_object_put(list);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		if (!ops_listed(list, parts[i].name))
-			push_one(o, &parts[i]);
+	for (i = 0; i < np; i++)
+		if (ops_node_of(o, &parts[i]) == n && !ops_listed(list, parts[i].name))
+			push_one(o, n, &parts[i]);
 	json_object_put(list);
-	if (!(list = ops_cmd_list(o, &e)))
+	if (!(list = ops_node_list(o, n, 60000, &e)))
 		goto out;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < np; i++) {
 		const char *st = state_of(list, parts[i].name);
 
-		if (parts[i].autostart && st && !strcmp(st, "defined"))
+		if (ops_node_of(o, &parts[i]) == n && parts[i].autostart && st &&
+		    !strcmp(st, "defined"))
 			autostart(o, &parts[i]);
 	}
 	/* Reconciled against this connection unless it broke meanwhile (then again next tick). */
-	if (o->cmd.gen == gen)
-		o->reconciled_gen = gen;
+	if (n->link.gen == gen)
+		n->reconciled_gen = gen;
 out:
 	json_object_put(list);
-	ops_parts_free(parts, n);
+	ops_parts_free(parts, np);
 }
 
 /* An autostart partition that crashed (its engine died, or it died with the host) is started
@@ -136,14 +147,26 @@ static void restart_crashed(struct ops *o, json_object *list)
 
 void ops_tick(struct ops *o)
 {
+	struct ops_node *local = &o->nodes[0];
 	json_object *list;
 	struct api_err e;
 
-	if (!(list = ops_cmd_list(o, &e)))
-		return;
-	if (o->cmd.gen != o->reconciled_gen) {
-		json_object_put(list);
-		ops_reconcile(o);
+	if (o->implicit) {
+		/* One host: as before hosts existed, nothing to detect or move. */
+		if (!(list = ops_cmd_list(o, &e))) {
+			local->state = OPS_NODE_DOWN;
+			return;
+		}
+		local->state = OPS_NODE_UP;
+		if (local->link.gen != local->reconciled_gen) {
+			json_object_put(list);
+			ops_reconcile(o, local);
+			if (!(list = ops_cmd_list(o, &e)))
+				return;
+		}
+	} else {
+		ops_nodes_tick(o);
+		ops_failover(o);
 		if (!(list = ops_cmd_list(o, &e)))
 			return;
 	}

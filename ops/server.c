@@ -75,14 +75,6 @@ static void serve(struct ops *o, int fd)
 	close(fd);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ops_server_run(struct ops *o)
 {
 	struct pollfd p = {.fd = o->listen_fd, .events = POLLIN};
@@ -91,11 +83,11 @@ int ops_server_run(struct ops *o)
 
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
-		long long now = mono_ms();
+		long long now = ops_mono_ms();
 
 		if (now >= next) {
 			ops_tick(o);
-			next = mono_ms() + o->tick_ms;
+			next = ops_mono_ms() + o->tick_ms;
 		}
 		n = poll(&p, 1, (int)(next - now > 0 ? next - now : 0));
 		if (n < 0 && errno != EINTR)

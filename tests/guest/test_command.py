@@ -258,16 +258,23 @@ def conforms(value, shape, schema, where):
     if shape == "empty":
         check(value == {}, f"{where}: expected {{}}, got {value}")
         return
-    if shape.endswith("[]"):
+    if isinstance(shape, str) and shape.endswith("[]"):
         check(isinstance(value, list), f"{where}: expected an array, got {value}")
         for i, v in enumerate(value):
             conforms(v, shape[:-2], schema, f"{where}[{i}]")
         return
-    members = dict(schema["partition"])
-    if shape == "info":
-        members.update(schema["info_extra"])
+    if isinstance(shape, dict):  # a nested object, e.g. resources' memory_mib
+        members = shape
+    elif shape == "info":
+        members = dict(schema["partition"], **schema["info_extra"])
+    else:
+        members = schema[shape]
     check(isinstance(value, dict), f"{where}: expected an object, got {value}")
     for k, t in members.items():
+        if isinstance(t, dict):
+            check(k in value, f"{where}: missing {k}")
+            conforms(value[k], t, schema, f"{where}.{k}")
+            continue
         if k not in value:
             check(t.endswith("?"), f"{where}: missing {k}")
             continue
@@ -285,7 +292,7 @@ def test_command_api_answers_as_documented():
     args = {"define": {"definition": definition, "base_dir": w.dir}, "list": {},
             "start": {"name": "apig"}, "info": {"name": "apig"}, "destroy": {"name": "apig"},
             "stop": {"name": "apig", "timeout": 1}, "undefine": {"name": "apig"},
-            "set-cpu-share": {"name": "apig", "cpu_share": 0.5}}
+            "set-cpu-share": {"name": "apig", "cpu_share": 0.5}, "resources": {}}
     check(set(args) == set(schema["requests"]), "the test and the schema disagree on the verbs")
 
     def call(verb):
@@ -302,10 +309,19 @@ def test_command_api_answers_as_documented():
         return cp.api({"version": 1, "execute": "info", "arguments": {"name": "apig"}})[
             "return"]["state"]
 
+    before = call("resources")
+    check(before["memory_mib"]["free"] <= before["memory_mib"]["total"] and
+          before["cpus"]["total"] == os.cpu_count(), f"resources: {before}")
     call("define")
     check(call("set-cpu-share")["cpu_share"] == 0.5, "set-cpu-share did not take")
     call("list")
     call("start")
+    # The start granted its 96 MiB, and its share is committed (claim 40: read from the
+    # command partition's own copy of the database).
+    now = call("resources")
+    check(now["memory_mib"]["free"] == before["memory_mib"]["free"] - 96 and
+          now["partitions"] == before["partitions"] + 1 and
+          now["cpus"]["committed"] == before["cpus"]["committed"] + 0.5, f"resources: {now}")
     call("info")
     call("destroy")
     wait_for(lambda: state() in ("stopped", "crashed"), 30, "apig to end after destroy")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The operations partition's policy as pure functions: windows and their edges (wrapping past
  * midnight), which schedule holds at a minute, domain limits in force, shares scaled to a
- * domain's CPU limit, and the definition keys domain and autostart. */
+ * domain's CPU limit, and the definition keys domain, autostart and zone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +215,19 @@ static void test_definition_policy_keys(void **state)
 	                                       NULL, &d, err, sizeof(err)),
 	                     0);
 	assert_non_null(strstr(err, "domain: \"a/b\" is not a domain name"));
+
+	/* zone (claim 42) is the operations partition's too: taken out, checked as a name. */
+	def = json_tokener_parse("{\"name\":\"a\",\"zone\":\"z2\",\"memory_mib\":64}");
+	assert_int_equal(uv_def_policy_take(def, &p, err, sizeof(err)), 0);
+	assert_string_equal(p.zone, "z2");
+	assert_string_equal(p.domain, "");
+	assert_false(json_object_object_get_ex(def, "zone", NULL));
+	json_object_put(def);
+	def = json_tokener_parse("{\"name\":\"a\",\"zone\":\"z 2\",\"memory_mib\":64}");
+	assert_int_not_equal(uv_def_policy_take(def, &p, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "zone: \"z 2\" is not a zone name"));
+	assert_true(json_object_object_get_ex(def, "zone", NULL)); /* untouched on failure */
+	json_object_put(def);
 }
 
 int main(void)

@@ -275,6 +275,176 @@ static void test_truncated_store_is_refused(void **state)
 	expect_refused(f->path, -EBADMSG, "");
 }
 
+/* A copy of the version-1 store that the store code before version 2 wrote
+ * (tests/fixtures/opsdb-v1/make-fixture.sh), at f->path. */
+static void copy_v1_fixture(const struct fixture *f)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cp tests/fixtures/opsdb-v1/ops-v1.db %s", f->path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static long long schema_version(const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+	sqlite3 *s;
+
+	assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+	if (sqlite3_prepare_v2(s, "SELECT version FROM schema_version", -1, &st, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(s);
+	return v;
+}
+
+/* Opening a version-1 store upgrades it to version 2 and loses nothing: every domain, partition
+ * (with its definition, base directory, domain and autostart) and schedule is read back, the
+ * partitions have no zone and no host, and the new tables work. */
+static void test_v1_store_is_upgraded(void **state)
+{
+	struct fixture *f = *state;
+	struct ops_domain *d = NULL;
+	struct ops_part *p = NULL;
+	struct ops_sched *s = NULL;
+	struct ops_host h = {.name = "hostA", .address = "/run/a/command.sock", .zone = "z1"};
+	size_t nd = 0, np = 0, ns = 0;
+	struct opsdb *db;
+
+	copy_v1_fixture(f);
+	assert_int_equal(schema_version(f->path), 1);
+	db = open_ok(f->path);
+	assert_int_equal(schema_version(f->path), 2);
+	assert_int_equal(opsdb_domain_list(db, &d, &nd), 0);
+	assert_int_equal(nd, 2);
+	assert_string_equal(d[0].name, "batch");
+	assert_int_equal(d[0].memory_mib, 300);
+	assert_int_equal(d[0].cpu_milli, 1000);
+	assert_string_equal(d[1].name, "web");
+	assert_int_equal(d[1].cpu_milli, 2500);
+	assert_int_equal(opsdb_part_list(db, &p, &np), 0);
+	assert_int_equal(np, 3);
+	assert_string_equal(p[0].name, "opsg");
+	assert_string_equal(p[0].domain, "batch");
+	assert_true(p[0].autostart);
+	assert_int_equal(p[0].memory_mib, 160);
+	assert_int_equal(p[0].cpu_milli, 500);
+	assert_non_null(strstr(p[0].definition, "\"memory_mib\":160"));
+	assert_null(p[0].base_dir);
+	assert_string_equal(p[1].name, "plain");
+	assert_string_equal(p[1].domain, "");
+	assert_string_equal(p[2].name, "web1");
+	assert_string_equal(p[2].base_dir, "/srv/defs");
+	assert_int_equal(p[2].vcpus, 2);
+	for (size_t i = 0; i < np; i++) {
+		assert_string_equal(p[i].zone, "");
+		assert_string_equal(p[i].host, "");
+	}
+	assert_int_equal(opsdb_sched_list(db, &s, &ns), 0);
+	assert_int_equal(ns, 2);
+	assert_string_equal(s[0].target, "opsg");
+	assert_int_equal(s[0].value, 250);
+	assert_int_equal(s[1].target_kind, OPS_TARGET_DOMAIN);
+	assert_int_equal(s[1].from_min, 1320);
+	/* The upgraded store takes hosts and placements. */
+	assert_int_equal(opsdb_host_add(db, &h), 0);
+	assert_int_equal(opsdb_part_set_host(db, "web1", "hostA"), 0);
+	opsdb_close(db);
+	ops_parts_free(p, np);
+	free(d);
+	free(s);
+	/* Reopening a version-2 store changes nothing. */
+	db = open_ok(f->path);
+	assert_int_equal(opsdb_part_list(db, &p, &np), 0);
+	assert_int_equal(np, 3);
+	assert_string_equal(p[2].host, "hostA");
+	ops_parts_free(p, np);
+	opsdb_close(db);
+}
+
+/* The upgrade is one transaction: a version-1 store it cannot finish stays version 1. */
+static void test_failed_upgrade_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = NULL;
+	char err[256] = "";
+	sqlite3 *s;
+
+	copy_v1_fixture(f);
+	/* A hosts table already there makes the upgrade's CREATE TABLE fail half way. */
+	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(s, "CREATE TABLE hosts (x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(s);
+	assert_int_not_equal(opsdb_open(f->path, &db, err, sizeof(err)), 0);
+	assert_null(db);
+	assert_non_null(strstr(err, "upgrading the store from version 1"));
+	assert_int_equal(schema_version(f->path), 1);
+	assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
+	/* The partitions table did not gain a column. */
+	assert_int_not_equal(sqlite3_exec(s, "SELECT zone FROM partitions", NULL, NULL, NULL),
+	                     SQLITE_OK);
+	sqlite3_close(s);
+}
+
+/* Hosts: unique names and addresses, a partition may only be placed on a known host, a host
+ * with partitions on it stays, and zone and location round-trip. */
+static void test_host_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct opsdb *db = open_ok(f->path);
+	struct ops_host a = {.name = "hostA",
+	                     .address = "/run/a/command.sock",
+	                     .zone = "z1",
+	                     .location = "rack 4, room 2"},
+			b = {.name = "hostB", .address = "tls://10.0.0.2:7000"}, got, *all = NULL;
+	struct ops_part p = part("web1", "", 256), q;
+	size_t n = 0;
+
+	assert_int_equal(opsdb_host_add(db, &a), 0);
+	assert_int_equal(opsdb_host_add(db, &b), 0);
+	struct ops_host dup_name = b, dup_addr = b;
+	snprintf(dup_name.address, sizeof(dup_name.address), "/elsewhere");
+	snprintf(dup_name.name, sizeof(dup_name.name), "hostA");
+	assert_int_equal(opsdb_host_add(db, &dup_name), -EEXIST);
+	snprintf(dup_addr.name, sizeof(dup_addr.name), "hostC");
+	assert_int_equal(opsdb_host_add(db, &dup_addr), -EEXIST);
+	assert_int_equal(opsdb_host_get(db, "hostA", &got), 0);
+	assert_string_equal(got.zone, "z1");
+	assert_string_equal(got.location, "rack 4, room 2");
+	assert_int_equal(opsdb_host_get(db, "hostC", &got), -ENOENT);
+
+	snprintf(p.zone, sizeof(p.zone), "z1");
+	snprintf(p.host, sizeof(p.host), "nowhere");
+	assert_int_not_equal(opsdb_part_add(db, &p), 0);
+	snprintf(p.host, sizeof(p.host), "hostA");
+	assert_int_equal(opsdb_part_add(db, &p), 0);
+	assert_int_equal(opsdb_part_get(db, "web1", &q), 0);
+	assert_string_equal(q.zone, "z1");
+	assert_string_equal(q.host, "hostA");
+	ops_part_clear(&q);
+	assert_int_equal(opsdb_part_set_host(db, "web1", "nowhere"), -ENOENT);
+	assert_int_equal(opsdb_part_set_host(db, "nobody", "hostB"), -ENOENT);
+
+	/* Busy while a partition is on it; free once it moves away; then gone. */
+	assert_int_equal(opsdb_host_del(db, "hostA"), -EBUSY);
+	assert_int_equal(opsdb_part_set_host(db, "web1", "hostB"), 0);
+	assert_int_equal(opsdb_host_del(db, "hostB"), -EBUSY);
+	assert_int_equal(opsdb_host_del(db, "hostA"), 0);
+	assert_int_equal(opsdb_host_del(db, "hostA"), -ENOENT);
+	assert_int_equal(opsdb_part_set_host(db, "web1", ""), 0);
+	assert_int_equal(opsdb_host_del(db, "hostB"), 0);
+	assert_int_equal(opsdb_host_list(db, &all, &n), 0);
+	assert_int_equal(n, 0);
+	free(all);
+	assert_int_equal(opsdb_part_get(db, "web1", &q), 0);
+	assert_string_equal(q.host, "");
+	ops_part_clear(&q);
+	opsdb_close(db);
+}
+
 /* Domain limits: what is in use plus the newcomer against the limit, each named. */
 static void test_domain_admission(void **state)
 {
@@ -311,6 +481,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_schema_version_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_store_is_refused, setup, teardown),
 	    cmocka_unit_test(test_domain_admission),
+	    cmocka_unit_test_setup_teardown(test_v1_store_is_upgraded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_upgrade_changes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_rules, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,6 +98,33 @@ void ultra_print_json(json_object *o)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
+void ultra_print_names(json_object *o, const char *key)
+{
+	json_object *names = NULL;
+
+	json_object_object_get_ex(o, key, &names);
+	for (size_t j = 0; names && j < json_object_array_length(names); j++)
+		printf("%s%s", j ? "," : " ",
+		       json_object_get_string(json_object_array_get_idx(names, j)));
+	printf("\n");
+}
+
+int ultra_ops_named(struct ultra *u, const char *execute, const char *what, const char *name,
+                    const char *done)
+{
+	json_object *ret = NULL;
+	int rc;
+
+	if ((rc = ultra_call_ops(u, execute, ultra_name_arg(name), &ret)))
+		return rc;
+	json_object_put(ret);
+	if (u->json)
+		printf("{}\n");
+	else
+		printf("%s %s %s\n", what, name, done);
+	return ULTRA_OK;
+}
+
 const char *ultra_str(json_object *o, const char *key)
 {
 	json_object *v;

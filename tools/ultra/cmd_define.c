@@ -32,6 +32,9 @@ int ultra_cmd_define(struct ultra *u, int argc, char **argv)
 		return rc;
 	if (u->json)
 		ultra_print_json(ret);
+	else if (!json_object_object_get_ex(ret, "id", NULL)) /* several hosts: placed at start */
+		printf("partition %s defined; its host is chosen when it starts\n",
+		       ultra_str(ret, "name"));
 	else
 		printf("partition %s defined as number %lld\n", ultra_str(ret, "name"),
 		       ultra_int(ret, "id"));

@@ -61,9 +61,9 @@ static void limit(json_object *d, const char *used, const char *now, int prec, c
 
 static int list(struct ultra *u)
 {
-	json_object *ret = NULL, *d, *names;
+	json_object *ret = NULL, *d;
 	char mem[48], cpu[48];
-	size_t i, j, n;
+	size_t i, n;
 	int rc;
 
 	if ((rc = ultra_call_ops(u, "domain-list", NULL, &ret)))
@@ -80,11 +80,7 @@ static int list(struct ultra *u)
 		limit(d, "used_memory_mib", "memory_mib_now", 0, mem, sizeof(mem));
 		limit(d, "used_cpu_share", "cpu_share_now", 2, cpu, sizeof(cpu));
 		printf("%-16s %-16s %-14s", ultra_str(d, "name"), mem, cpu);
-		json_object_object_get_ex(d, "partitions", &names);
-		for (j = 0; names && j < json_object_array_length(names); j++)
-			printf("%s%s", j ? "," : " ",
-			       json_object_get_string(json_object_array_get_idx(names, j)));
-		printf("\n");
+		ultra_print_names(d, "partitions");
 	}
 	json_object_put(ret);
 	return ULTRA_OK;
@@ -92,18 +88,11 @@ static int list(struct ultra *u)
 
 int ultra_cmd_domain(struct ultra *u, int argc, char **argv)
 {
-	json_object *ret = NULL;
-	int rc;
-
 	if (argc >= 2 && !strcmp(argv[0], "create"))
 		return create(u, argc - 1, argv + 1);
 	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(u);
 	if (argc != 2 || strcmp(argv[0], "delete"))
 		return ULTRA_USAGE;
-	if ((rc = ultra_call_ops(u, "domain-delete", ultra_name_arg(argv[1]), &ret)))
-		return rc;
-	json_object_put(ret);
-	printf(u->json ? "{}\n" : "domain %s deleted\n", argv[1]);
-	return ULTRA_OK;
+	return ultra_ops_named(u, "domain-delete", "domain", argv[1], "deleted");
 }

@@ -28,6 +28,8 @@ static const struct ultra_verb verbs[] = {
     {"domain", "create|delete|list ...", "domains: groups of partitions with limits",
      ultra_cmd_domain},
     {"schedule", "add|remove|list ...", "settings that change by time of day", ultra_cmd_schedule},
+    {"host", "add|remove|list ...", "hosts the operations partition places partitions on",
+     ultra_cmd_host},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))

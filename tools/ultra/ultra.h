@@ -44,6 +44,11 @@ int ultra_call_managed(struct ultra *u, const char *execute, json_object *args, 
 json_object *ultra_name_arg(const char *name);
 /* Prints o as one JSON line (--json output). */
 void ultra_print_json(json_object *o);
+/* o[key]'s names, comma-separated after a space, and the end of the line. */
+void ultra_print_names(json_object *o, const char *key);
+/* An operations partition verb whose one argument is name; prints "WHAT NAME DONE" (or {}). */
+int ultra_ops_named(struct ultra *u, const char *execute, const char *what, const char *name,
+                    const char *done);
 /* "1h02m", "35s", "-" */
 void ultra_fmt_uptime(long long s, char *buf, size_t cap);
 const char *ultra_str(json_object *o, const char *key);
@@ -65,5 +70,6 @@ int ultra_cmd_log(struct ultra *u, int argc, char **argv);
 int ultra_cmd_top(struct ultra *u, int argc, char **argv);
 int ultra_cmd_domain(struct ultra *u, int argc, char **argv);
 int ultra_cmd_schedule(struct ultra *u, int argc, char **argv);
+int ultra_cmd_host(struct ultra *u, int argc, char **argv);
 
 #endif
