@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "cgio.h"
 #include "resdb_testlib.h"
 
 static void tx_limits(struct uv_txn *t, uint32_t sender, enum uv_role role, uint32_t id,
@@ -245,6 +249,46 @@ static void test_refusals_change_nothing(void **state)
 	tdb_close(&T);
 }
 
+static void write_mounts(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* What define and set-disk-limits refuse before any transaction (docs/io-partition.md,
+ * "Changing a limit"): a host without the io controller, an image on a file system without a
+ * block device; an image that is not there yet passes, to be checked at start. */
+static void test_host_check_before_commit(void **state)
+{
+	char mounts[] = "/tmp/uvlim-mounts-XXXXXX", shm[] = "/dev/shm/uvlim-XXXXXX", why[480];
+	struct statfs fs;
+	int fd = mkstemp(mounts), img;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_mounts(mounts, "proc /proc proc rw 0 0\n");
+	assert_int_equal(uv_cg_io_enforceable(mounts, "/nonexistent/x.img", "/sys", why, sizeof(why)),
+	                 -ENOTSUP);
+	assert_non_null(strstr(why, "io controller"));
+	write_mounts(mounts, "cgroup /sys/fs/cgroup/blkio cgroup rw,nosuid,blkio 0 0\n");
+	assert_int_equal(uv_cg_io_enforceable(mounts, "/nonexistent/x.img", "/sys", why, sizeof(why)),
+	                 0);
+	img = mkstemp(shm);
+	if (img >= 0 && fstatfs(img, &fs) == 0 && fs.f_type == 0x01021994) { /* tmpfs */
+		assert_int_equal(uv_cg_io_enforceable(mounts, shm, "/sys", why, sizeof(why)), -ENODEV);
+		assert_non_null(strstr(why, "no block device of its own"));
+	}
+	if (img >= 0) {
+		close(img);
+		unlink(shm);
+	}
+	unlink(mounts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +298,7 @@ int main(void)
 	    cmocka_unit_test(test_who_may_send_it),
 	    cmocka_unit_test(test_apply_changes_the_stored_descriptor),
 	    cmocka_unit_test(test_refusals_change_nothing),
+	    cmocka_unit_test(test_host_check_before_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
