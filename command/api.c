@@ -56,11 +56,12 @@ static json_object *disk_limits_json(const struct uv_partition_desc *d)
 
 		json_object_object_add(x, "disk", json_object_new_int64(i));
 		json_object_object_add(x, "image", json_object_new_string(d->disk[i].image));
-		json_object_object_add(x, "direct",
-		                       json_object_new_boolean(d->disk[i].flags & UV_DISK_F_DIRECT));
+		json_object_object_add(
+		    x, "direct", json_object_new_boolean(d->disk[i].flags & UV_DISK_F_DIRECT));
 		json_object_object_add(x, "iops", json_object_new_int64(d->disk_limit[i].iops));
-		json_object_object_add(x, "bytes_per_sec",
-		                       json_object_new_int64((int64_t)d->disk_limit[i].bytes_per_sec));
+		json_object_object_add(
+		    x, "bytes_per_sec",
+		    json_object_new_int64((int64_t)d->disk_limit[i].bytes_per_sec));
 		json_object_array_add(a, x);
 	}
 	return a;
@@ -194,8 +195,9 @@ static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct 
 	    json_object_get_int64(v) >= 0)
 		snprintf(id, sizeof(id), "%lld", (long long)json_object_get_int64(v));
 	else if (!(disk = arg_str(args, "disk")) || !disk[0]) {
-		api_fail(e, "bad-request",
-		         "arguments.disk: expected a disk's index or its image's path or file name");
+		api_fail(
+		    e, "bad-request",
+		    "arguments.disk: expected a disk's index or its image's path or file name");
 		return NULL;
 	}
 	if (limit_arg(args, "iops", UINT32_MAX, &iops, e) ||
@@ -324,10 +326,14 @@ static const char *const share_args[] = {"name", "cpu_share", NULL};
 static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
 
 static const struct verb verbs[] = {
-    {"define", define_args, v_define}, {"undefine", name_args, v_undefine},
-    {"start", name_args, v_start},     {"stop", stop_args, v_stop},
-    {"destroy", name_args, v_destroy}, {"list", no_args, v_list},
-    {"info", name_args, v_info},       {"set-cpu-share", share_args, v_set_cpu_share},
+    {"define", define_args, v_define},
+    {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},
+    {"stop", stop_args, v_stop},
+    {"destroy", name_args, v_destroy},
+    {"list", no_args, v_list},
+    {"info", name_args, v_info},
+    {"set-cpu-share", share_args, v_set_cpu_share},
     {"set-disk-limits", limit_args, v_set_disk_limits},
 };
 

@@ -78,7 +78,8 @@ static int enforce(struct cmdp *c, const struct cmd_part *p, unsigned k,
 		return api_fail(e, "io", "disks[%u]: %s", k, strerror(-r));
 	r = cmd_io_set_limit(c, path, lim);
 	if (r == -ENOENT)
-		return 0; /* not exported right now: the sync exports it with the database's limit */
+		return 0; /* not exported right now: the sync exports it with the database's limit
+		           */
 	if (r == -EOPNOTSUPP)
 		return api_fail(e, "io",
 		                "disks[%u]: this ultra-io cannot change a limit live (it is older "

@@ -140,7 +140,8 @@ static int limit_sync(struct sync_ctx *x, const struct cmd_part *p, const struct
 	if (l->iops == w->lim.iops && l->bytes_per_sec == w->lim.bytes_per_sec)
 		return i;
 	if ((r = cmd_io_set_limit(x->c, w->at, &w->lim))) {
-		fprintf(stderr, "ultra-command: partition %s: limit on %s: %s; exporting it again\n",
+		fprintf(stderr,
+		        "ultra-command: partition %s: limit on %s: %s; exporting it again\n",
 		        p->desc.name, w->at, strerror(-r));
 		return -1;
 	}

@@ -25,7 +25,7 @@ int uv_cg_io_device(const char *image, const char *sys_root, unsigned *major, un
 /* Why a host without the controller cannot limit a direct disk (the monitor and the command
  * partition say it alike). */
 #define UV_CG_IO_MISSING                                                                           \
-	"a direct disk's limit needs the kernel's io controller, and no cgroup v2 mount lists io "  \
+	"a direct disk's limit needs the kernel's io controller, and no cgroup v2 mount lists io " \
 	"in cgroup.controllers nor is a cgroup v1 hierarchy mounted with blkio (/proc/mounts)"
 
 /* Whether the host can already tell that a limit on a direct disk at image cannot be enforced

@@ -65,8 +65,7 @@ static int plan_one(struct monitor *m, unsigned k, const struct uv_disk_limit *l
 
 	if ((r = device_of(m, k, &ma, &mi, err, errlen)))
 		return r;
-	m->io_limit[m->n_io_limit++] =
-	    (struct mon_io_limit){k, ma, mi, l->iops, l->bytes_per_sec};
+	m->io_limit[m->n_io_limit++] = (struct mon_io_limit){k, ma, mi, l->iops, l->bytes_per_sec};
 	return 0;
 }
 
@@ -236,8 +235,10 @@ int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_p
 	if ((r = write_one(m, &now))) {
 		snprintf(err, errlen, "io cgroup %s: %s", m->cg_io, strerror(-r));
 		if (write_one(m, &old))
-			fprintf(stderr, "monitor[%s]: disks[%u]: the old limit could not be put back "
-			        "either\n", m->desc->name, k);
+			fprintf(stderr,
+			        "monitor[%s]: disks[%u]: the old limit could not be put back "
+			        "either\n",
+			        m->desc->name, k);
 		return r;
 	}
 	if (i < 0)

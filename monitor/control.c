@@ -9,8 +9,8 @@
  *   {"execute":"dump-memory","arguments":{"path":P}}  guest RAM as QEMU sees it, into file P
  *   {"execute":"set-cpu-share","arguments":{"cpu_share":X}}  X host CPUs from now on (0: no limit)
  *   {"execute":"set-disk-limits","arguments":{"disk":K,"iops":N,"bytes_per_sec":B}}
- *                                            direct disk K's limit from now on (0: none of that kind)
- * Errors: {"error":"sentence"}.
+ *                                            direct disk K's limit from now on (0: none of that
+ * kind) Errors: {"error":"sentence"}.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -268,7 +268,8 @@ static void follow_cpu(struct monitor *m, const struct uv_resdb_part *rec)
 		return;
 	if (mon_cpu_set(m, rec->cpu_share_milli, err, sizeof(err)))
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
-		        m->desc->name, rec->cpu_share_milli / 1000, rec->cpu_share_milli % 1000, err);
+		        m->desc->name, rec->cpu_share_milli / 1000, rec->cpu_share_milli % 1000,
+		        err);
 	else {
 		mon_status_save(m);
 		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,

@@ -45,7 +45,7 @@ enum uv_txn_type {
 	UV_TXN_RELEASE_DEVICE = 8,
 	UV_TXN_SET_CPU_SHARE = 9,
 	UV_TXN_SET_STATE = 10,
-	UV_TXN_RESPONSE = 11, /* ultravisor -> sender: the outcome of request_id */
+	UV_TXN_RESPONSE = 11,        /* ultravisor -> sender: the outcome of request_id */
 	UV_TXN_SET_DISK_LIMITS = 12, /* a request numbered after RESPONSE: older numbers stay */
 	UV_TXN_TYPE_COUNT = 13,
 };
@@ -156,10 +156,10 @@ struct uv_txn_state {
 };
 
 /* SET_DISK_LIMITS (claims 3, 7, 19, 59; docs/io-partition.md, "Changing a limit"): the I/O
- * limit of disk number disk in the partition's descriptor, for a defined or a running partition. Whoever
- * enforces it (ultra-io for a served disk, the monitor for a direct one) is told by the command
- * partition; the database is what a restarted enforcer goes back to. The response's result[]
- * carries the limit it replaced: bytes_per_sec, iops. */
+ * limit of disk number disk in the partition's descriptor, for a defined or a running partition.
+ * Whoever enforces it (ultra-io for a served disk, the monitor for a direct one) is told by the
+ * command partition; the database is what a restarted enforcer goes back to. The response's
+ * result[] carries the limit it replaced: bytes_per_sec, iops. */
 struct uv_txn_disk_limits {
 	uint32_t partition_id;
 	uint32_t disk; /* index into the descriptor's disk[] */

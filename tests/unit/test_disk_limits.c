@@ -56,8 +56,8 @@ static void test_record_round_trip_and_summary(void **state)
 	assert_int_equal(out.u.disk_limits.limit.bytes_per_sec, 5ull << 30);
 	/* What the audit log dump and the daemon's log print for it. */
 	uv_txn_summary(&out, line, sizeof(line));
-	assert_string_equal(line,
-	                    "set-disk-limits partition=12 disk=3 iops=4000 bytes_per_sec=5368709120");
+	assert_string_equal(
+	    line, "set-disk-limits partition=12 disk=3 iops=4000 bytes_per_sec=5368709120");
 	/* Lifting a limit (both 0) is a record like any other. */
 	tx_limits(&t, P_CMD, UV_ROLE_COMMAND, 12, 0, 0, 0);
 	n = encode(&t, buf, sizeof(buf));
@@ -271,15 +271,16 @@ static void test_host_check_before_commit(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	write_mounts(mounts, "proc /proc proc rw 0 0\n");
-	assert_int_equal(uv_cg_io_enforceable(mounts, "/nonexistent/x.img", "/sys", why, sizeof(why)),
-	                 -ENOTSUP);
+	assert_int_equal(
+	    uv_cg_io_enforceable(mounts, "/nonexistent/x.img", "/sys", why, sizeof(why)), -ENOTSUP);
 	assert_non_null(strstr(why, "io controller"));
 	write_mounts(mounts, "cgroup /sys/fs/cgroup/blkio cgroup rw,nosuid,blkio 0 0\n");
-	assert_int_equal(uv_cg_io_enforceable(mounts, "/nonexistent/x.img", "/sys", why, sizeof(why)),
-	                 0);
+	assert_int_equal(
+	    uv_cg_io_enforceable(mounts, "/nonexistent/x.img", "/sys", why, sizeof(why)), 0);
 	img = mkstemp(shm);
 	if (img >= 0 && fstatfs(img, &fs) == 0 && fs.f_type == 0x01021994) { /* tmpfs */
-		assert_int_equal(uv_cg_io_enforceable(mounts, shm, "/sys", why, sizeof(why)), -ENODEV);
+		assert_int_equal(uv_cg_io_enforceable(mounts, shm, "/sys", why, sizeof(why)),
+		                 -ENODEV);
 		assert_non_null(strstr(why, "no block device of its own"));
 	}
 	if (img >= 0) {

@@ -34,8 +34,10 @@ int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv)
 		                                                        : NULL;
 
 		if (!key || i + 1 >= argc || number(argv[++i], &x)) {
-			fprintf(stderr, "ultra: set-disk-limits: %s: expected --iops N or "
-			                "--bytes-per-sec N with N >= 0 (0: no limit)\n", argv[i]);
+			fprintf(stderr,
+			        "ultra: set-disk-limits: %s: expected --iops N or "
+			        "--bytes-per-sec N with N >= 0 (0: no limit)\n",
+			        argv[i]);
 			json_object_put(args);
 			return ULTRA_USAGE;
 		}
@@ -43,7 +45,8 @@ int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv)
 		set++;
 	}
 	if (!set) {
-		fprintf(stderr, "ultra: set-disk-limits: nothing to set (--iops, --bytes-per-sec)\n");
+		fprintf(stderr,
+		        "ultra: set-disk-limits: nothing to set (--iops, --bytes-per-sec)\n");
 		json_object_put(args);
 		return ULTRA_USAGE;
 	}

@@ -14,7 +14,8 @@ static void print_limits(json_object *a)
 		json_object *d = json_object_array_get_idx(a, i), *v;
 		long long iops = ultra_int(d, "iops"), bps = ultra_int(d, "bytes_per_sec");
 		char key[16], lim[96];
-		int direct = json_object_object_get_ex(d, "direct", &v) && json_object_get_boolean(v);
+		int direct =
+		    json_object_object_get_ex(d, "direct", &v) && json_object_get_boolean(v);
 
 		snprintf(key, sizeof(key), "disk%lld", ultra_int(d, "disk"));
 		if (!iops && !bps)
