@@ -148,16 +148,34 @@ int mon_blkio_start(struct monitor *m, char *err, size_t errlen)
 	return 0;
 }
 
+static int entry_of(const struct monitor *m, unsigned k);
+
+/* A direct disk without a limit in the database holds none in the group either. Best effort:
+ * a disk whose device cannot be found now had no limit the kernel could hold. */
+static void lift_unlimited(struct monitor *m)
+{
+	char why[512];
+	unsigned ma, mi;
+
+	for (unsigned k = 0; k < m->desc->n_disk && k < UV_DISKS_MAX; k++)
+		if (mon_blkio_is_direct(m, k) && entry_of(m, k) < 0 &&
+		    uv_cg_io_device(m->desc->disk[k].image, "/sys", &ma, &mi, why, sizeof(why)) ==
+		        0)
+			uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, ma, mi, 0, 0);
+}
+
 int mon_blkio_reattach(struct monitor *m, char *err, size_t errlen)
 {
 	int r;
 
-	if ((r = mon_blkio_plan(m, err, errlen)) || !m->n_io_limit)
+	if ((r = mon_blkio_plan(m, err, errlen)))
 		return r;
 	/* The engine keeps its group while no monitor watches, but the limits written again are
-	 * the database's: set-disk-limits may have changed them meanwhile (a group lost is made
-	 * afresh). */
-	return apply(m, err, errlen);
+	 * the database's: set-disk-limits may have changed them meanwhile, lifted ones too (a
+	 * group lost is made afresh). */
+	if (group_exists(m->cg_io))
+		lift_unlimited(m);
+	return m->n_io_limit ? apply(m, err, errlen) : 0;
 }
 
 bool mon_blkio_is_direct(const struct monitor *m, unsigned k)
