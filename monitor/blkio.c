@@ -239,8 +239,10 @@ int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_p
 	if (i < 0 && !iops && !bytes_per_sec)
 		return 0; /* none before, none now */
 	if (i < 0) {
-		if (m->n_io_limit >= UV_DISKS_MAX)
+		if (m->n_io_limit >= UV_DISKS_MAX) {
+			snprintf(err, errlen, "disks[%u]: no room for another limit", k);
 			return -ENOSPC;
+		}
 		now = (struct mon_io_limit){.disk = k};
 		if ((r = device_of(m, k, &now.major, &now.minor, err, errlen)))
 			return r;
