@@ -46,6 +46,27 @@ json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p)
 	return o;
 }
 
+/* Each disk's limit as the database holds it: the one in force while the partition runs. */
+static json_object *disk_limits_json(const struct uv_partition_desc *d)
+{
+	json_object *a = json_object_new_array();
+
+	for (uint32_t i = 0; i < d->n_disk && i < UV_DISKS_MAX; i++) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "disk", json_object_new_int64(i));
+		json_object_object_add(x, "image", json_object_new_string(d->disk[i].image));
+		json_object_object_add(
+		    x, "direct", json_object_new_boolean(d->disk[i].flags & UV_DISK_F_DIRECT));
+		json_object_object_add(x, "iops", json_object_new_int64(d->disk_limit[i].iops));
+		json_object_object_add(
+		    x, "bytes_per_sec",
+		    json_object_new_int64((int64_t)d->disk_limit[i].bytes_per_sec));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
 static const char *arg_str(json_object *args, const char *key)
 {
 	json_object *v;
@@ -137,6 +158,56 @@ static json_object *v_set_cpu_share(struct cmdp *c, json_object *args, struct ap
 		return NULL;
 	}
 	if (cmd_set_cpu_share(c, name, (uint32_t)llround(x * 1000.0), &p, e))
+		return NULL;
+	return cmd_part_json(c, &p);
+}
+
+/* A limit argument: absent (-1: as it is), or a whole number 0..max (0: none). */
+static int limit_arg(json_object *args, const char *key, uint64_t max, int64_t *out,
+                     struct api_err *e)
+{
+	json_object *v;
+
+	*out = -1;
+	if (!json_object_object_get_ex(args, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+	    (uint64_t)json_object_get_int64(v) > max)
+		return api_fail(e, "bad-request",
+		                "arguments.%s: expected a whole number 0..%llu (0: no limit)", key,
+		                (unsigned long long)max);
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	const char *name = need_name(args, e);
+	struct cmd_part p = {0};
+	char id[24];
+	const char *disk = id;
+	int64_t iops, bps;
+	json_object *v;
+
+	if (!name)
+		return NULL;
+	if (json_object_object_get_ex(args, "disk", &v) && json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) >= 0)
+		snprintf(id, sizeof(id), "%lld", (long long)json_object_get_int64(v));
+	else if (!(disk = arg_str(args, "disk")) || !disk[0]) {
+		api_fail(
+		    e, "bad-request",
+		    "arguments.disk: expected a disk's index or its image's path or file name");
+		return NULL;
+	}
+	if (limit_arg(args, "iops", UINT32_MAX, &iops, e) ||
+	    limit_arg(args, "bytes_per_sec", 1ull << 50, &bps, e))
+		return NULL;
+	if (iops < 0 && bps < 0) {
+		api_fail(e, "bad-request", "arguments: iops or bytes_per_sec (or both) to set");
+		return NULL;
+	}
+	if (cmd_set_disk_limits(c, name, disk, iops, bps, &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
 }
@@ -233,6 +304,7 @@ static json_object *v_info(struct cmdp *c, json_object *args, struct api_err *e)
 	json_object_object_add(o, "cmdline", json_object_new_string(p.desc.cmdline));
 	json_object_object_add(o, "devices", json_object_new_int64(p.desc.n_dev));
 	json_object_object_add(o, "disks", json_object_new_int64(p.desc.n_disk));
+	json_object_object_add(o, "disk_limits", disk_limits_json(&p.desc));
 	json_object_object_add(o, "nics", json_object_new_int64(p.desc.n_nic));
 	json_object_object_add(o, "channels", json_object_new_int64(p.rec.n_channels));
 	if (!cmd_monitor_dir(c, name, "console.sock", path, sizeof(path)))
@@ -256,12 +328,18 @@ static const char *const name_args[] = {"name", NULL};
 static const char *const stop_args[] = {"name", "timeout", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
+static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
 
 static const struct verb verbs[] = {
-    {"define", define_args, v_define},   {"undefine", name_args, v_undefine},
-    {"start", name_args, v_start},       {"stop", stop_args, v_stop},
-    {"destroy", name_args, v_destroy},   {"list", no_args, v_list},
-    {"info", name_args, v_info},         {"set-cpu-share", share_args, v_set_cpu_share},
+    {"define", define_args, v_define},
+    {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},
+    {"stop", stop_args, v_stop},
+    {"destroy", name_args, v_destroy},
+    {"list", no_args, v_list},
+    {"info", name_args, v_info},
+    {"set-cpu-share", share_args, v_set_cpu_share},
+    {"set-disk-limits", limit_args, v_set_disk_limits},
     {"resources", no_args, v_resources},
 };
 

@@ -92,6 +92,18 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
                       struct api_err *e);
 
+/* limits.c: a disk's I/O limit changed on a defined or running partition (claims 3, 7, 19;
+ * docs/io-partition.md, "Changing a limit"): SET_DISK_LIMITS, then the enforcer told at once.
+ * iops or bytes_per_sec -1: that one stays as it is; 0: none. */
+int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk, int64_t iops,
+                        int64_t bytes_per_sec, struct cmd_part *out, struct api_err *e);
+/* The disk of p named by idx (a number) or by its image's path or file name; -1 if none. */
+int cmd_disk_named(const struct cmd_part *p, const char *id);
+/* Refuses (api error "cannot-enforce") a limit on p's direct disk k that the host can already
+ * tell it could not enforce; a disk that does not exist yet passes (start checks it). */
+int cmd_limit_check(const struct uv_partition_desc *d, unsigned k, const struct uv_disk_limit *lim,
+                    struct api_err *e);
+
 /* api.c: one request line -> one reply object. */
 json_object *cmd_api_handle(struct cmdp *c, const char *line);
 json_object *cmd_part_json(struct cmdp *c, const struct cmd_part *p);
@@ -116,6 +128,9 @@ int cmd_io_add_direct(struct cmdp *c, uint32_t part, const char *path, const cha
                       uint32_t flags);
 int cmd_io_add_net(struct cmdp *c, uint32_t part, const char *path, const char *sw);
 int cmd_io_remove(struct cmdp *c, const char *path);
+/* A served disk's limit changed in place (SET_LIMIT): -ENOENT no such export, -EOPNOTSUPP an
+ * ultra-io too old to know the request. */
+int cmd_io_set_limit(struct cmdp *c, const char *path, const struct uv_disk_limit *lim);
 void cmd_io_close(struct cmdp *c);
 
 /* place.c: a partition's disks and NICs on the I/O partition (docs/definitions.md). */

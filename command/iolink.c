@@ -125,6 +125,16 @@ int cmd_io_remove(struct cmdp *c, const char *path)
 	return call(c, UV_IOCTL_REMOVE, &x, NULL, 0, NULL, NULL);
 }
 
+int cmd_io_set_limit(struct cmdp *c, const char *path, const struct uv_disk_limit *lim)
+{
+	struct uv_ioctl_export x = {.iops = lim->iops, .bytes_per_sec = lim->bytes_per_sec};
+
+	if (strlen(path) >= UV_IOCTL_PATH_MAX)
+		return -ENAMETOOLONG;
+	snprintf(x.path, sizeof(x.path), "%s", path);
+	return call(c, UV_IOCTL_SET_LIMIT, &x, NULL, 0, NULL, NULL);
+}
+
 /* The export's socket, bound here with no permissions for anybody but partition part's
  * engine, which owns it (lib/engine_uid.h): it reconnects by path after an ultra-io restart. */
 static int listen_at(struct cmdp *c, uint32_t part, const char *path)

@@ -113,8 +113,6 @@ static int listed(const struct sync_ctx *x, uint32_t id, const struct want *w)
 			continue;
 		if (w->sw && strncmp(l->sw, w->sw, sizeof(l->sw)))
 			continue;
-		if (l->iops != w->lim.iops || l->bytes_per_sec != w->lim.bytes_per_sec)
-			continue;
 		return (int)i;
 	}
 	return -1;
@@ -131,10 +129,36 @@ static int device_txn(struct sync_ctx *x, uint32_t id, const struct uv_device *d
 	return cmd_uv_submit(x->c, &t, assign ? "assign device" : "release device", x->e);
 }
 
+/* A served disk whose limit in ultra-io is not the database's (set-disk-limits while it was
+ * away, or a command partition that died before telling it): changed in place, clients and
+ * requests untouched. An ultra-io too old for that gets the export again (-1: not listed). */
+static int limit_sync(struct sync_ctx *x, const struct cmd_part *p, const struct want *w, int i)
+{
+	const struct uv_ioctl_export *l = &x->list[i];
+	int r;
+
+	if (l->iops == w->lim.iops && l->bytes_per_sec == w->lim.bytes_per_sec)
+		return i;
+	if ((r = cmd_io_set_limit(x->c, w->at, &w->lim))) {
+		fprintf(stderr,
+		        "ultra-command: partition %s: limit on %s: %s; exporting it again\n",
+		        p->desc.name, w->at, strerror(-r));
+		return -1;
+	}
+	fprintf(stderr,
+	        "ultra-command: partition %s: %s held to the database's limit again (%u requests, "
+	        "%llu bytes a second; 0: none)\n",
+	        p->desc.name, w->at, w->lim.iops, (unsigned long long)w->lim.bytes_per_sec);
+	return i;
+}
+
 static int place_one(struct sync_ctx *x, const struct cmd_part *p, const struct want *w)
 {
 	const char *path = w->at;
 	int i = x->list ? listed(x, p->id, w) : -1, r = 0;
+
+	if (i >= 0 && w->image && w->dev.kind == UV_DEV_VHOST_USER_BLK)
+		i = limit_sync(x, p, w, i);
 
 	if (x->list && i >= 0) {
 		x->claimed[i] = 1;

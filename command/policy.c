@@ -10,6 +10,7 @@
  *   undefine  DESTROY_CHANNEL of its channels, REVOKE_MEMORY of every block it owns,
  *             DESTROY_PARTITION
  *   set-cpu-share  SET_CPU_SHARE, at most its vCPUs (the operations partition's schedules)
+ *   set-disk-limits  SET_DISK_LIMITS, then the running enforcer (limits.c)
  *
  * A crashed guest is settled (SET_STATE STOPPED, keeping its memory) before start or undefine.
  */
@@ -70,6 +71,13 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
 			    "devices[%u].kind: direct-blk is granted by placement only: "
 			    "ask for it with disks[].direct",
 			    i);
+	/* A direct disk's limit the host can already tell it could not enforce is refused now,
+	 * not at the first start (docs/io-partition.md, "Changing a limit"). */
+	for (uint32_t i = 0; i < d.n_disk && i < UV_DISKS_MAX; i++)
+		if (cmd_limit_check(&d, i, &d.disk_limit[i], e)) {
+			e->code = "invalid-definition";
+			return -1;
+		}
 	if (cmd_view_find(c, d.name, &old) == 0)
 		return api_fail(e, "exists", "a partition named %s is already defined (number %u)",
 		                d.name, old.id);

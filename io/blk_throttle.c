@@ -20,6 +20,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void kick_waiting(struct blk_throttle *t)
+{
+	for (unsigned i = 0; i < t->nwaiting; i++)
+		if (t->waiting[i]->kick_fd >= 0)
+			eventfd_write(t->waiting[i]->kick_fd, 1);
+	t->nwaiting = 0;
+}
+
 static void timer_ready(struct vhu_watch *w)
 {
 	struct blk_throttle *t = container_of(w, struct blk_throttle, watch);
@@ -27,10 +35,7 @@ static void timer_ready(struct vhu_watch *w)
 
 	if (read(t->timer_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
 		return; /* re-armed since it fired */
-	for (unsigned i = 0; i < t->nwaiting; i++)
-		if (t->waiting[i]->kick_fd >= 0)
-			eventfd_write(t->waiting[i]->kick_fd, 1);
-	t->nwaiting = 0;
+	kick_waiting(t);
 }
 
 int blk_throttle_new(struct vhu_server *s, uint64_t iops, uint64_t bytes_per_sec,
@@ -68,6 +73,26 @@ void blk_throttle_free(struct blk_throttle *t)
 	if (t->timer_fd >= 0)
 		close(t->timer_fd); /* and out of the epoll set: nobody else holds it */
 	free(t);
+}
+
+int blk_throttle_set(struct vhu_server *s, struct blk_throttle **t, uint64_t iops,
+                     uint64_t bytes_per_sec)
+{
+	struct itimerspec off = {{0, 0}, {0, 0}};
+	struct blk_throttle *b = *t;
+
+	if (!b)
+		return blk_throttle_new(s, iops, bytes_per_sec, t);
+	throttle_set(&b->tb, now_ns(), iops, bytes_per_sec);
+	/* Held queues may go sooner (or must wait longer): each is served again at once, and
+	 * holds itself anew against the new limits if it must. */
+	timerfd_settime(b->timer_fd, 0, &off, NULL);
+	kick_waiting(b);
+	if (!throttle_limited(&b->tb)) {
+		blk_throttle_free(b);
+		*t = NULL;
+	}
+	return 0;
 }
 
 static bool add_waiter(struct blk_throttle *t, struct vhu_queue *q)

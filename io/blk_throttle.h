@@ -33,6 +33,13 @@ struct blk_throttle {
 int blk_throttle_new(struct vhu_server *s, uint64_t iops, uint64_t bytes_per_sec,
                      struct blk_throttle **out);
 void blk_throttle_free(struct blk_throttle *t);
+/* Changes *t's limits in place (claim 19; docs/io-partition.md, "Changing a limit"): the
+ * bucket keeps what requests already let through owe (throttle_set), requests in flight are not
+ * touched, and every held queue is kicked to be looked at again under the new limits. A disk
+ * that had no limit gets a throttle, one whose limits are lifted loses it (*t NULL). On failure
+ * (no timer for a newly limited disk) nothing changes. */
+int blk_throttle_set(struct vhu_server *s, struct blk_throttle **t, uint64_t iops,
+                     uint64_t bytes_per_sec);
 /* Must q wait before its next request? If so it is kicked once the bucket allows one. */
 bool blk_throttle_hold(struct blk_throttle *t, struct vhu_queue *q);
 /* Charges the chain just popped (one request, its data bytes). */

@@ -270,6 +270,30 @@ static int remove_export(struct io_control *c, const struct uv_ioctl_export *in)
 	return vhu_server_unexport(c->s, x->info.path, released, x);
 }
 
+/* A served disk's limit, changed live: the export, its clients and its requests stay. */
+static int set_limit(struct io_control *c, const struct uv_ioctl_export *in)
+{
+	struct ctl_export *x;
+	int r;
+
+	if (!ctl_str_ok(in->path, sizeof(in->path)))
+		return -EINVAL;
+	if (!(x = export_named(c, in->path)))
+		return -ENOENT;
+	if (x->info.kind != UV_DEV_VHOST_USER_BLK || !x->blk)
+		return -EINVAL;
+	if ((r = vhost_blk_limit(x->blk, c->s, in->iops, in->bytes_per_sec)) < 0)
+		return r;
+	fprintf(stderr,
+	        "ultra-io: %s: limit now %u requests and %llu bytes a second (0: no limit), was "
+	        "%u and %llu\n",
+	        x->info.path, in->iops, (unsigned long long)in->bytes_per_sec, x->info.iops,
+	        (unsigned long long)x->info.bytes_per_sec);
+	x->info.iops = in->iops;
+	x->info.bytes_per_sec = in->bytes_per_sec;
+	return 0;
+}
+
 static void ctl_reply(int fd, uint32_t op, int status, const struct io_control *c, bool list)
 {
 	static const size_t max =
@@ -322,6 +346,9 @@ static void ctl_request(struct io_control *c, int fd, const uint8_t *buf, size_t
 		break;
 	case UV_IOCTL_REMOVE:
 		r = m.count && !nfds ? remove_export(c, &in) : -EINVAL;
+		break;
+	case UV_IOCTL_SET_LIMIT:
+		r = m.count && !nfds ? set_limit(c, &in) : -EINVAL;
 		break;
 	default:
 		r = -EOPNOTSUPP;

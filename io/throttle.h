@@ -36,5 +36,11 @@ static inline bool throttle_limited(const struct throttle *t)
 uint64_t throttle_wait(const struct throttle *t, uint64_t now);
 /* A request of bytes started at now. */
 void throttle_charge(struct throttle *t, uint64_t now, uint64_t bytes);
+/* New limits from now on (docs/io-partition.md, "Changing a limit"). The bucket's state is
+ * carried over in requests and bytes, not in time: what requests already let through still owe
+ * is paid off at the new rate, and the tokens a rested bucket holds stay as many (at most the
+ * new burst), so a change neither forgets a debt nor hands out tokens twice. A dimension newly
+ * limited starts rested; one no longer limited forgets its debt. */
+void throttle_set(struct throttle *t, uint64_t now, uint64_t iops, uint64_t bytes_per_sec);
 
 #endif

@@ -457,12 +457,5 @@ void vhost_blk_free(struct vhost_blk *b)
 int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, uint64_t iops,
                     uint64_t bytes_per_sec)
 {
-	struct blk_throttle *t = NULL;
-	int r = blk_throttle_new(s, iops, bytes_per_sec, &t);
-
-	if (r < 0)
-		return r;
-	blk_throttle_free(b->throttle);
-	b->throttle = t;
-	return 0;
+	return blk_throttle_set(s, &b->throttle, iops, bytes_per_sec);
 }

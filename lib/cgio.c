@@ -98,6 +98,21 @@ int uv_cg_io_device(const char *image, const char *sys_root, unsigned *major, un
 	return 0;
 }
 
+int uv_cg_io_enforceable(const char *mounts_path, const char *image, const char *sys_root,
+                         char *why, size_t whylen)
+{
+	struct uv_cg_layout cg;
+	unsigned ma, mi;
+	int r;
+
+	if (uv_cg_detect(mounts_path, &cg) == 0 && !cg.io_kind) {
+		snprintf(why, whylen, "%s", UV_CG_IO_MISSING);
+		return -ENOTSUP;
+	}
+	r = uv_cg_io_device(image, sys_root, &ma, &mi, why, whylen);
+	return r == -ENODEV ? r : 0;
+}
+
 static int write_v1(const char *dir, const char *leaf, unsigned ma, unsigned mi, uint64_t v)
 {
 	char buf[64];

@@ -22,6 +22,20 @@
 int uv_cg_io_device(const char *image, const char *sys_root, unsigned *major, unsigned *minor,
                     char *why, size_t whylen);
 
+/* Why a host without the controller cannot limit a direct disk (the monitor and the command
+ * partition say it alike). */
+#define UV_CG_IO_MISSING                                                                           \
+	"a direct disk's limit needs the kernel's io controller, and no cgroup v2 mount lists io " \
+	"in cgroup.controllers nor is a cgroup v1 hierarchy mounted with blkio (/proc/mounts)"
+
+/* Whether the host can already tell that a limit on a direct disk at image cannot be enforced
+ * (docs/io-partition.md, "Changing a limit"): -ENOTSUP without the io controller (mounts_path
+ * lists the cgroup mounts), -ENODEV for an image on a file system with no block device; why
+ * says which. An image that does not exist yet, or cannot be looked at now, is not refused: 0,
+ * and the monitor checks again when the partition starts. */
+int uv_cg_io_enforceable(const char *mounts_path, const char *image, const char *sys_root,
+                         char *why, size_t whylen);
+
 /* Holds the cgroup dir's I/O to device major:minor to iops requests and bytes_per_sec bytes a
  * second in each direction (0: no limit of that kind; both 0 lift the limit). */
 int uv_cg_write_io_limits(const char *dir, enum uv_cg_kind kind, unsigned major, unsigned minor,

@@ -51,7 +51,8 @@ struct uv_resdb {
  * needs, and values[] go into the response (uv_txn_response.result). */
 struct uv_resdb_result {
 	enum uv_txn_reason reason;
-	uint64_t value[2];       /* created partition or channel id; granted bytes */
+	uint64_t
+	    value[2]; /* created partition or channel id; granted bytes; the disk limit replaced */
 	uint32_t prev[2];        /* state, status, CPU share or device position before the change */
 	struct uv_device device; /* a released device as it was recorded */
 	uint32_t n_extents;

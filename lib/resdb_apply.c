@@ -21,6 +21,7 @@ const struct rdb_ops *const rdb_ops_table[UV_TXN_TYPE_COUNT] = {
     [UV_TXN_RELEASE_DEVICE] = &rdb_ops_device_release,
     [UV_TXN_SET_CPU_SHARE] = &rdb_ops_cpu_share,
     [UV_TXN_SET_STATE] = &rdb_ops_state,
+    [UV_TXN_SET_DISK_LIMITS] = &rdb_ops_disk_limits,
 };
 
 static const struct rdb_ops *ops_of(const struct uv_txn *t)

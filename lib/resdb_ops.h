@@ -27,7 +27,7 @@ extern const struct rdb_ops rdb_ops_partition_create, rdb_ops_partition_destroy;
 extern const struct rdb_ops rdb_ops_memory_grant, rdb_ops_memory_revoke;
 extern const struct rdb_ops rdb_ops_channel_create, rdb_ops_channel_destroy;
 extern const struct rdb_ops rdb_ops_device_assign, rdb_ops_device_release;
-extern const struct rdb_ops rdb_ops_cpu_share, rdb_ops_state;
+extern const struct rdb_ops rdb_ops_cpu_share, rdb_ops_state, rdb_ops_disk_limits;
 
 /* Common target check: NO_SUCH_PARTITION if free or out of range, BUSY if preserved. */
 enum uv_txn_reason rdb_live(const struct uv_resdb *db, uint32_t p);

@@ -34,6 +34,9 @@ unsigned rdb_targets(const struct uv_txn *t, uint32_t id[2])
 	case UV_TXN_SET_STATE:
 		id[0] = t->u.state.partition_id;
 		return 1;
+	case UV_TXN_SET_DISK_LIMITS:
+		id[0] = t->u.disk_limits.partition_id;
+		return 1;
 	default:
 		return 0;
 	}

@@ -63,6 +63,10 @@ enum uv_txn_reason rdb_check_values(const struct uv_txn *t)
 		                                                       : UV_TXN_OK;
 	case UV_TXN_SET_STATE:
 		return t->u.state.state > UV_STATE_CRASHED ? UV_TXN_BAD_VALUE : UV_TXN_OK;
+	case UV_TXN_SET_DISK_LIMITS:
+		if (t->u.disk_limits.limit.reserved)
+			return UV_TXN_BAD_RESERVED;
+		return t->u.disk_limits.disk >= UV_DISKS_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
 	default:
 		return UV_TXN_OK;
 	}

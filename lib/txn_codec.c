@@ -123,6 +123,15 @@ static enum uv_txn_reason check_cpu_share(const struct uv_txn *t)
 	return t->u.cpu.cpu_share_milli > UV_TXN_CPU_SHARE_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
 }
 
+static enum uv_txn_reason check_disk_limits(const struct uv_txn *t)
+{
+	const struct uv_txn_disk_limits *l = &t->u.disk_limits;
+
+	if (l->limit.reserved)
+		return UV_TXN_BAD_RESERVED;
+	return l->disk >= UV_DISKS_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
+}
+
 static enum uv_txn_reason check_state(const struct uv_txn *t)
 {
 	return t->u.state.state > UV_STATE_CRASHED ? UV_TXN_BAD_VALUE : UV_TXN_OK;
@@ -137,7 +146,8 @@ static enum uv_txn_reason check_response(const struct uv_txn *t)
 	if (r->reserved)
 		return UV_TXN_BAD_RESERVED;
 	/* A request too broken to have a type still gets its refusal, with request type NONE. */
-	if (!uv_txn_reason_name(r->reason) || r->request_type >= UV_TXN_RESPONSE ||
+	if (!uv_txn_reason_name(r->reason) || r->request_type == UV_TXN_RESPONSE ||
+	    r->request_type >= UV_TXN_TYPE_COUNT ||
 	    (r->request_type == UV_TXN_NONE && r->reason == UV_TXN_OK))
 		return UV_TXN_BAD_VALUE;
 	return UV_TXN_OK;
@@ -155,6 +165,7 @@ static const struct txn_layout layouts[UV_TXN_TYPE_COUNT] = {
     [UV_TXN_SET_CPU_SHARE] = {sizeof(struct uv_txn_cpu_share), 0, check_cpu_share},
     [UV_TXN_SET_STATE] = {sizeof(struct uv_txn_state), 0, check_state},
     [UV_TXN_RESPONSE] = {sizeof(struct uv_txn_response), 0, check_response},
+    [UV_TXN_SET_DISK_LIMITS] = {sizeof(struct uv_txn_disk_limits), 0, check_disk_limits},
 };
 
 static const struct txn_layout *layout_of(uint16_t type)

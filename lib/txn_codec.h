@@ -26,6 +26,7 @@ struct uv_txn {
 		struct uv_txn_cpu_share cpu;
 		struct uv_txn_state state;
 		struct uv_txn_response response;
+		struct uv_txn_disk_limits disk_limits;
 	} u;
 	const void *extents;
 };

@@ -68,6 +68,7 @@ const char *uv_txn_type_name(enum uv_txn_type t)
 	    [UV_TXN_SET_CPU_SHARE] = "set-cpu-share",
 	    [UV_TXN_SET_STATE] = "set-state",
 	    [UV_TXN_RESPONSE] = "response",
+	    [UV_TXN_SET_DISK_LIMITS] = "set-disk-limits",
 	};
 	if ((unsigned)t >= UV_TXN_TYPE_COUNT || !names[t])
 		return "unknown";
@@ -121,6 +122,11 @@ static int summary_body(const struct uv_txn *t, char *buf, size_t len)
 	case UV_TXN_SET_STATE:
 		return snprintf(buf, len, "partition=%u state=%s", t->u.state.partition_id,
 		                uv_state_name(t->u.state.state));
+	case UV_TXN_SET_DISK_LIMITS:
+		return snprintf(buf, len, "partition=%u disk=%u iops=%u bytes_per_sec=%llu",
+		                t->u.disk_limits.partition_id, t->u.disk_limits.disk,
+		                t->u.disk_limits.limit.iops,
+		                (unsigned long long)t->u.disk_limits.limit.bytes_per_sec);
 	case UV_TXN_RESPONSE:
 		return snprintf(buf, len, "to=%s reason=%s log_seq=%llu",
 		                uv_txn_type_name(t->u.response.request_type),

@@ -6,17 +6,22 @@
  * that, the boot partition requests resources for the system partitions it starts (claim 8).
  * The operations partition decides policy but speaks only to the command partition (claim 56),
  * and monitors may only report their own partition's state. Guests and I/O partitions change
- * nothing in the database.
+ * nothing in the database: a disk's I/O limit (SET_DISK_LIMITS) is the command partition's to
+ * change (the ultravisor's only when it rolls back the command partition's pending work).
  */
 #include "txn_codec.h"
 
 static int is_request(enum uv_txn_type type)
 {
-	return type > UV_TXN_NONE && type < UV_TXN_RESPONSE;
+	return type > UV_TXN_NONE && type < UV_TXN_TYPE_COUNT && type != UV_TXN_RESPONSE;
 }
 
 static enum uv_txn_scope boot_scope(enum uv_txn_type type, int command_up)
 {
+	/* A disk's limit is policy, the command partition's alone even before it is up: the boot
+	 * partition's system partitions ask for no disks. */
+	if (type == UV_TXN_SET_DISK_LIMITS)
+		return UV_SCOPE_NONE;
 	if (!command_up)
 		return UV_SCOPE_SYSTEM;
 	/* Restarting a failed system partition: its preserved resources stay recorded, the boot

@@ -8,7 +8,9 @@
  *   {"execute":"destroy"}                    forced stop
  *   {"execute":"dump-memory","arguments":{"path":P}}  guest RAM as QEMU sees it, into file P
  *   {"execute":"set-cpu-share","arguments":{"cpu_share":X}}  X host CPUs from now on (0: no limit)
- * Errors: {"error":"sentence"}.
+ *   {"execute":"set-disk-limits","arguments":{"disk":K,"iops":N,"bytes_per_sec":B}}
+ *                                            direct disk K's limit from now on (0: none of that
+ * kind) Errors: {"error":"sentence"}.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -161,6 +163,42 @@ static json_object *do_cpu_share(struct monitor *m, json_object *args)
 	return ok_reply(mon_status_json(m));
 }
 
+/* A whole number in 0..max, or -1. */
+static long long arg_uint(json_object *args, const char *key, unsigned long long max)
+{
+	json_object *v;
+	long long x;
+
+	if (!args || !json_object_object_get_ex(args, key, &v))
+		return 0; /* left out: none of that kind */
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	x = json_object_get_int64(v);
+	return x < 0 || (unsigned long long)x > max ? -1 : x;
+}
+
+static json_object *do_disk_limits(struct monitor *m, json_object *args)
+{
+	long long k = -1, iops, bps;
+	json_object *v;
+	char err[600];
+
+	if (args && json_object_object_get_ex(args, "disk", &v) &&
+	    json_object_is_type(v, json_type_int))
+		k = json_object_get_int64(v);
+	if (k < 0 || k >= UV_DISKS_MAX)
+		return error_reply("set-disk-limits: arguments.disk: expected a disk index 0..%d",
+		                   UV_DISKS_MAX - 1);
+	if ((iops = arg_uint(args, "iops", UINT32_MAX)) < 0 ||
+	    (bps = arg_uint(args, "bytes_per_sec", 1ull << 50)) < 0)
+		return error_reply("set-disk-limits: %s",
+		                   "iops and bytes_per_sec: expected whole numbers >= 0 (0: none)");
+	if (mon_blkio_set(m, (unsigned)k, (uint64_t)iops, (uint64_t)bps, err, sizeof(err)))
+		return error_reply("set-disk-limits: %s", err);
+	mon_status_save(m);
+	return ok_reply(mon_status_json(m));
+}
+
 static json_object *handle(struct monitor *m, struct mon_client *c, json_object *req)
 {
 	json_object *exe, *args = NULL;
@@ -187,6 +225,8 @@ static json_object *handle(struct monitor *m, struct mon_client *c, json_object 
 		return do_dump(m, args);
 	if (!strcmp(cmd, "set-cpu-share"))
 		return do_cpu_share(m, args);
+	if (!strcmp(cmd, "set-disk-limits"))
+		return do_disk_limits(m, args);
 	if (!strcmp(cmd, "stop")) {
 		json_object *t;
 		int timeout = 30;

@@ -46,6 +46,7 @@ struct mon_uv_chan {
 
 /* A direct disk's I/O limit, on the device that holds its image (blkio.c). */
 struct mon_io_limit {
+	unsigned disk; /* its index in the descriptor's disk[] */
 	unsigned major, minor;
 	uint64_t iops, bytes_per_sec;
 };
@@ -98,6 +99,7 @@ struct monitor {
 	 * the io (v1: blkio) controller carrying it; empty when no direct disk is limited. */
 	struct mon_io_limit io_limit[UV_DISKS_MAX];
 	unsigned n_io_limit;
+	struct uv_disk_limit io_refused[UV_DISKS_MAX]; /* the database's last one we could not */
 	enum uv_cg_kind cg_io_kind;
 	char cg_io_root[PATH_MAX];
 	char cg_io[PATH_MAX];
@@ -180,6 +182,16 @@ int mon_blkio_plan(struct monitor *m, char *err, size_t errlen);
 int mon_blkio_start(struct monitor *m, char *err, size_t errlen);
 int mon_blkio_reattach(struct monitor *m, char *err, size_t errlen);
 void mon_blkio_release(struct monitor *m);
+/* Direct disk k's limit from now on, on the running engine (docs/io-partition.md, "Changing a
+ * limit"): the set-disk-limits control request and the database's SET_DISK_LIMITS both come
+ * here. Either the kernel holds the new limit when it returns 0, or it refuses with the reason
+ * in err and the old limit stays in force. */
+int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_per_sec, char *err,
+                  size_t errlen);
+/* The limit in force on direct disk k (both 0: none). */
+struct uv_disk_limit mon_blkio_limit(const struct monitor *m, unsigned k);
+/* Whether disk k is one of the partition's direct disks (granted: the engine has it). */
+bool mon_blkio_is_direct(const struct monitor *m, unsigned k);
 
 /* status.c */
 void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);

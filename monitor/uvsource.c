@@ -260,11 +260,55 @@ void mon_uv_report(struct monitor *m, enum uv_part_state s)
 
 /* The command partition changes a running partition's CPU share by transaction (claims 26-28);
  * the monitor, reading its record in the database, puts it in force. */
+static void follow_cpu(struct monitor *m, const struct uv_resdb_part *rec)
+{
+	char err[160];
+
+	if (rec->cpu_share_milli == m->cpu_share_milli)
+		return;
+	if (mon_cpu_set(m, rec->cpu_share_milli, err, sizeof(err)))
+		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
+		        m->desc->name, rec->cpu_share_milli / 1000, rec->cpu_share_milli % 1000,
+		        err);
+	else {
+		mon_status_save(m);
+		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,
+		        rec->cpu_share_milli / 1000, rec->cpu_share_milli % 1000);
+	}
+}
+
+/* A direct disk's limit the same way (SET_DISK_LIMITS; docs/io-partition.md, "Changing a
+ * limit"): the command partition also asks us at once, so this only finds work when that
+ * request was lost (the command partition died between its transaction and the request). */
+static void follow_disks(struct monitor *m, const struct uv_partition_desc *d)
+{
+	char err[600];
+
+	for (unsigned k = 0; k < d->n_disk && k < UV_DISKS_MAX; k++) {
+		const struct uv_disk_limit *want = &d->disk_limit[k], *no = &m->io_refused[k];
+		struct uv_disk_limit now = mon_blkio_limit(m, k);
+
+		if (!mon_blkio_is_direct(m, k) ||
+		    (now.iops == want->iops && now.bytes_per_sec == want->bytes_per_sec))
+			continue;
+		/* Said once: a limit the kernel refused is tried again only when it changes. */
+		if (no->iops == want->iops && no->bytes_per_sec == want->bytes_per_sec &&
+		    (no->iops || no->bytes_per_sec))
+			continue;
+		if (mon_blkio_set(m, k, want->iops, want->bytes_per_sec, err, sizeof(err))) {
+			m->io_refused[k] = *want;
+			fprintf(stderr, "monitor[%s]: disks[%u] limit from the database: %s\n",
+			        m->desc->name, k, err);
+		} else {
+			m->io_refused[k] = (struct uv_disk_limit){0};
+		}
+	}
+}
+
 void mon_uv_follow(struct monitor *m)
 {
 	struct uv_partition_desc d;
 	struct uv_resdb_part rec;
-	char err[160];
 
 	if (!m->uv_view || m->qemu_pid <= 0)
 		return;
@@ -275,14 +319,6 @@ void mon_uv_follow(struct monitor *m)
 		reconnect(m);
 	if (uv_resdb_read_desc(m->uv_view, m->partition, &d, &rec))
 		return;
-	if (rec.cpu_share_milli == m->cpu_share_milli)
-		return;
-	if (mon_cpu_set(m, rec.cpu_share_milli, err, sizeof(err)))
-		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database: %s\n",
-		        m->desc->name, rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000, err);
-	else {
-		mon_status_save(m);
-		fprintf(stderr, "monitor[%s]: CPU share %u.%03u from the database\n", m->desc->name,
-		        rec.cpu_share_milli / 1000, rec.cpu_share_milli % 1000);
-	}
+	follow_cpu(m, &rec);
+	follow_disks(m, &d);
 }

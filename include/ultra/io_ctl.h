@@ -21,6 +21,16 @@
  *             22, 23, 68, 69), recorded under path (a name, no socket) so the I/O partition,
  *             which owns the storage, knows of it, lists it and exports it to nobody else.
  *             ultra-io keeps only the image's identity, not the fd.
+ *   SET_LIMIT by path, no fds: a served disk's iops and bytes_per_sec from now on (0: none),
+ *             changed in place (docs/io-partition.md, "Changing a limit"): its clients stay
+ *             connected, requests in flight go on, what the bucket owes is carried over. ENOENT
+ *             for no such export, EINVAL for a NIC or a direct disk (whose limit is its
+ *             engine's cgroup, set by its monitor). LIST repeats the limit in force.
+ *
+ * Versions: a new op leaves the version alone (the layout is the same); an ultra-io older than
+ * the op answers EOPNOTSUPP, so the caller knows and can fall back (the command partition then
+ * re-adds the export with the new limit, as before SET_LIMIT existed). A change to a message's
+ * layout or an existing field's meaning bumps it, and both ends must then agree exactly.
  *
  * An image (st_dev, st_ino) is in at most one export or direct disk: ADD_BLK and ADD_DIRECT
  * of an image in use are refused with EBUSY.
@@ -48,6 +58,7 @@ enum uv_ioctl_op {
 	UV_IOCTL_ADD_NET = 3,
 	UV_IOCTL_REMOVE = 4,
 	UV_IOCTL_ADD_DIRECT = 5,
+	UV_IOCTL_SET_LIMIT = 6,
 };
 
 struct uv_ioctl_msg {

@@ -45,8 +45,9 @@ enum uv_txn_type {
 	UV_TXN_RELEASE_DEVICE = 8,
 	UV_TXN_SET_CPU_SHARE = 9,
 	UV_TXN_SET_STATE = 10,
-	UV_TXN_RESPONSE = 11, /* ultravisor -> sender: the outcome of request_id */
-	UV_TXN_TYPE_COUNT = 12,
+	UV_TXN_RESPONSE = 11,        /* ultravisor -> sender: the outcome of request_id */
+	UV_TXN_SET_DISK_LIMITS = 12, /* a request numbered after RESPONSE: older numbers stay */
+	UV_TXN_TYPE_COUNT = 13,
 };
 
 /* Who sent a record. The ultravisor checks it against the channel it arrived on; the table in
@@ -154,6 +155,17 @@ struct uv_txn_state {
 	uint32_t state; /* enum uv_part_state */
 };
 
+/* SET_DISK_LIMITS (claims 3, 7, 19, 59; docs/io-partition.md, "Changing a limit"): the I/O
+ * limit of disk number disk in the partition's descriptor, for a defined or a running partition.
+ * Whoever enforces it (ultra-io for a served disk, the monitor for a direct one) is told by the
+ * command partition; the database is what a restarted enforcer goes back to. The response's
+ * result[] carries the limit it replaced: bytes_per_sec, iops. */
+struct uv_txn_disk_limits {
+	uint32_t partition_id;
+	uint32_t disk; /* index into the descriptor's disk[] */
+	struct uv_disk_limit limit;
+};
+
 /* RESPONSE: header.request_id is the request being answered. */
 struct uv_txn_response {
 	uint32_t reason;       /* enum uv_txn_reason */
@@ -189,6 +201,9 @@ _Static_assert(sizeof(struct uv_txn_cpu_share) == 8, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_cpu_share, cpu_share_milli) == 4, "txn body ABI");
 _Static_assert(sizeof(struct uv_txn_state) == 8, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_state, state) == 4, "txn body ABI");
+_Static_assert(sizeof(struct uv_txn_disk_limits) == 24, "txn body ABI");
+_Static_assert(offsetof(struct uv_txn_disk_limits, disk) == 4, "txn body ABI");
+_Static_assert(offsetof(struct uv_txn_disk_limits, limit) == 8, "txn body ABI");
 _Static_assert(sizeof(struct uv_txn_response) == 32, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_response, request_type) == 4, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_response, result) == 8, "txn body ABI");

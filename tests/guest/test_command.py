@@ -292,7 +292,8 @@ def test_command_api_answers_as_documented():
     args = {"define": {"definition": definition, "base_dir": w.dir}, "list": {},
             "start": {"name": "apig"}, "info": {"name": "apig"}, "destroy": {"name": "apig"},
             "stop": {"name": "apig", "timeout": 1}, "undefine": {"name": "apig"},
-            "set-cpu-share": {"name": "apig", "cpu_share": 0.5}, "resources": {}}
+            "set-cpu-share": {"name": "apig", "cpu_share": 0.5}, "resources": {},
+            "set-disk-limits": {"name": "apid", "disk": 0, "bytes_per_sec": 1 << 20}}
     check(set(args) == set(schema["requests"]), "the test and the schema disagree on the verbs")
 
     def call(verb):
@@ -314,13 +315,24 @@ def test_command_api_answers_as_documented():
           before["cpus"]["total"] == os.cpu_count(), f"resources: {before}")
     call("define")
     check(call("set-cpu-share")["cpu_share"] == 0.5, "set-cpu-share did not take")
+    # A defined partition with a disk: its limit is the database's (docs/io-partition.md).
+    with open(os.path.join(w.dir, "apid.img"), "wb") as f:
+        f.truncate(1 << 20)
+    rep = cp.api({"version": 1, "execute": "define", "arguments": {
+        "definition": w.definition("apid", memory_mib=64, disks=[{"image": "apid.img"}]),
+        "base_dir": w.dir}})
+    check("return" in rep, f"define apid: {rep}")
+    call("set-disk-limits")
+    limits = cp.api({"version": 1, "execute": "info", "arguments": {"name": "apid"}})[
+        "return"]["disk_limits"]
+    check(limits[0]["bytes_per_sec"] == 1 << 20 and limits[0]["iops"] == 0, f"{limits}")
     call("list")
     call("start")
-    # The start granted its 96 MiB, and its share is committed (claim 40: read from the
-    # command partition's own copy of the database).
+    # The start granted apig's 96 MiB, and its share is committed (claim 40: read from the
+    # command partition's own copy of the database); apid is defined, never started.
     now = call("resources")
     check(now["memory_mib"]["free"] == before["memory_mib"]["free"] - 96 and
-          now["partitions"] == before["partitions"] + 1 and
+          now["partitions"] == before["partitions"] + 2 and
           now["cpus"]["committed"] == before["cpus"]["committed"] + 0.5, f"resources: {now}")
     call("info")
     call("destroy")

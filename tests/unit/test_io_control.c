@@ -349,6 +349,83 @@ static void test_limit_listed(void **state)
 	assert_int_equal(listed(f, l), 1);
 }
 
+/* One export's throttle, read after a reply (the loop has finished the request). */
+static struct blk_throttle *throttle_of(struct fixture *f, const char *leaf)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, leaf);
+	for (unsigned i = 0; i < UV_IOCTL_EXPORTS_MAX; i++)
+		if (f->c->exp[i].used && !strcmp(f->c->exp[i].info.path, path))
+			return f->c->exp[i].blk->throttle;
+	fail_msg("no export %s", leaf);
+	return NULL;
+}
+
+static int ask_limit(struct fixture *f, const char *leaf, uint32_t iops, uint64_t bps)
+{
+	struct uv_ioctl_export x = {.iops = iops, .bytes_per_sec = bps};
+
+	snprintf(x.path, sizeof(x.path), "%s/%s", f->dir, leaf);
+	return ask(f, UV_IOCTL_SET_LIMIT, &x, NULL, 0, NULL, NULL);
+}
+
+/* SET_LIMIT changes a served disk's limit in place (docs/io-partition.md, "Changing a limit"):
+ * a client connected before is still served after, LIST shows the new limit, an unlimited disk
+ * gets a throttle and a lifted one loses it; anything but a served disk is refused. */
+static void test_limit_changed_live(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_hdr h = {VHU_GET_FEATURES, VHU_FLAG_VERSION, 0};
+	struct uv_ioctl_export l[8], x = {0};
+	uint8_t reply[sizeof(h) + 8];
+	int img = open(f->img, O_RDWR), fds[1], conn;
+	char path[160];
+
+	assert_int_equal(try_blk(f, "live.sock", img, 2, 0), 0);
+	close(img);
+	assert_null(throttle_of(f, "live.sock"));
+	snprintf(path, sizeof(path), "%s/live.sock", f->dir);
+	conn = uv_unix_connect(path, SOCK_STREAM);
+	assert_true(conn >= 0);
+	assert_int_equal(send(conn, &h, sizeof(h), MSG_NOSIGNAL), sizeof(h));
+	assert_int_equal(recv(conn, reply, sizeof(reply), MSG_WAITALL), sizeof(reply));
+
+	assert_int_equal(ask_limit(f, "live.sock", 40, 3 << 20), 0);
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].iops, 40);
+	assert_int_equal(l[0].bytes_per_sec, 3 << 20);
+	assert_non_null(throttle_of(f, "live.sock"));
+	assert_int_equal(throttle_of(f, "live.sock")->tb.iops, 40);
+	assert_int_equal(ask_limit(f, "live.sock", 0, 1 << 20), 0);
+	assert_int_equal(throttle_of(f, "live.sock")->tb.iops, 0);
+	assert_int_equal(throttle_of(f, "live.sock")->tb.bytes_per_sec, 1 << 20);
+	/* The client was never dropped: it is answered on the same connection. */
+	assert_int_equal(send(conn, &h, sizeof(h), MSG_NOSIGNAL), sizeof(h));
+	assert_int_equal(recv(conn, reply, sizeof(reply), MSG_WAITALL), sizeof(reply));
+	assert_int_equal(ask_limit(f, "live.sock", 0, 0), 0);
+	assert_null(throttle_of(f, "live.sock"));
+	assert_int_equal(listed(f, l), 1);
+	assert_int_equal(l[0].iops, 0);
+	assert_int_equal(l[0].bytes_per_sec, 0);
+
+	/* No such export; a NIC; fds where none belong: refused, nothing changed. */
+	assert_int_equal(ask_limit(f, "nope.sock", 10, 0), -ENOENT);
+	snprintf(x.path, sizeof(x.path), "%s/n.sock", f->dir);
+	snprintf(x.sw, sizeof(x.sw), "default");
+	fds[0] = uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4);
+	assert_int_equal(ask(f, UV_IOCTL_ADD_NET, &x, fds, 1, NULL, NULL), 0);
+	close(fds[0]);
+	assert_int_equal(ask_limit(f, "n.sock", 10, 0), -EINVAL);
+	snprintf(x.path, sizeof(x.path), "%s/live.sock", f->dir);
+	x.iops = 10;
+	fds[0] = open(f->img, O_RDONLY);
+	assert_int_equal(ask(f, UV_IOCTL_SET_LIMIT, &x, fds, 1, NULL, NULL), -EINVAL);
+	close(fds[0]);
+	assert_null(throttle_of(f, "live.sock"));
+	close(conn);
+}
+
 /* A front end on the socket at leaf asks GET_FEATURES: true if answered, false if the
  * connection was closed on it unanswered. */
 static bool answered(struct fixture *f, const char *leaf)
@@ -427,6 +504,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_requests_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_direct_disk_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limit_listed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limit_changed_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_only_the_partitions_engine_gets_in, setup,
 	                                    teardown),
 	};

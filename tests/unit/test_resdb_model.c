@@ -29,7 +29,8 @@
 #define FREE_PAGE -1
 
 struct mpart {
-	int status, state, fstate, cpu, n_ch, n_dev;
+	int status, state, fstate, cpu, n_ch, n_dev, n_disk;
+	struct uv_disk_limit lim[UV_DISKS_MAX];
 	uint32_t dev[UV_DEVICES_MAX]; /* device numbers, in descriptor order */
 	uint64_t mem;
 };
@@ -141,6 +142,9 @@ static int m_sender(const struct uv_txn *t)
 		break;
 	case UV_TXN_SET_STATE:
 		ids[0] = t->u.state.partition_id;
+		break;
+	case UV_TXN_SET_DISK_LIMITS:
+		ids[0] = t->u.disk_limits.partition_id;
 		break;
 	default:
 		ids[0] = t->u.channel.endpoint[0];
@@ -320,6 +324,12 @@ static int m_decide(const struct uv_txn *t)
 		if ((r = m_live(t->u.cpu.partition_id)))
 			return r;
 		return t->u.cpu.cpu_share_milli > 2000 ? UV_TXN_BAD_VALUE : 0;
+	case UV_TXN_SET_DISK_LIMITS:
+		if ((r = m_live(t->u.disk_limits.partition_id)))
+			return r;
+		return (int)t->u.disk_limits.disk >= M.p[t->u.disk_limits.partition_id].n_disk
+		           ? UV_TXN_NO_SUCH_DEVICE
+		           : 0;
 	case UV_TXN_SET_STATE:
 		r = m_live(t->u.state.partition_id);
 		return r == UV_TXN_BUSY && (t->u.state.state == UV_STATE_STARTING ||
@@ -380,6 +390,8 @@ static void m_apply(const struct uv_txn *t, const struct uv_resdb_result *res)
 		p = &M.p[t->u.create.id];
 		memset(p, 0, sizeof(*p));
 		p->status = UV_RESDB_LIVE;
+		p->n_disk = (int)t->u.create.n_disk;
+		memcpy(p->lim, t->u.create.disk_limit, sizeof(p->lim));
 		for (i = 0; i < t->u.create.n_dev; i++) {
 			p->dev[p->n_dev++] = devnum(t->u.create.dev[i].path);
 			M.dev_owner[devnum(t->u.create.dev[i].path)] = (int)t->u.create.id;
@@ -435,6 +447,10 @@ static void m_apply(const struct uv_txn *t, const struct uv_resdb_result *res)
 	case UV_TXN_SET_CPU_SHARE:
 		M.p[t->u.cpu.partition_id].cpu = (int)t->u.cpu.cpu_share_milli;
 		break;
+	case UV_TXN_SET_DISK_LIMITS:
+		M.p[t->u.disk_limits.partition_id].lim[t->u.disk_limits.disk] =
+		    t->u.disk_limits.limit;
+		break;
 	case UV_TXN_SET_STATE:
 		p = &M.p[t->u.state.partition_id];
 		if (t->u.state.state == UV_STATE_CRASHED) {
@@ -485,6 +501,11 @@ static void compare(void)
 			assert_int_equal(r->failed_state, M.p[i].fstate);
 		for (j = 0; j < M.p[i].n_dev; j++)
 			assert_int_equal(devnum(d->dev[j].path), M.p[i].dev[j]);
+		for (j = 0; j < UV_DISKS_MAX; j++) {
+			assert_int_equal(d->disk_limit[j].iops, M.p[i].lim[j].iops);
+			assert_int_equal(d->disk_limit[j].bytes_per_sec,
+			                 M.p[i].lim[j].bytes_per_sec);
+		}
 	}
 	assert_int_equal(uv_resdb_view_attach(&v, D.area, D.size), 0);
 	assert_int_equal(uv_pagemap_walk(&v.pm, UV_PM_NONE, page_cb, NULL), 0);
@@ -562,7 +583,8 @@ static uint32_t gen_extents(struct uv_txn_extent *e, uint32_t owner, uint64_t *b
 
 static void gen(struct uv_txn *t, struct uv_txn_extent *e)
 {
-	uint32_t type = 1 + rnd(UV_TXN_SET_STATE), target = rnd(MAXP + 1);
+	uint32_t type = rnd(12) ? 1 + rnd(UV_TXN_SET_STATE) : UV_TXN_SET_DISK_LIMITS;
+	uint32_t target = rnd(MAXP + 1);
 	uint64_t bytes;
 	uint32_t n;
 
@@ -571,6 +593,11 @@ static void gen(struct uv_txn *t, struct uv_txn_extent *e)
 		tx_create(t, 0, 0, target, rnd(3), rnd(NDEVNUM - 1));
 		if (!rnd(20))
 			t->u.create.state = UV_STATE_RUNNING;
+		t->u.create.n_disk = rnd(3);
+		for (n = 0; n < t->u.create.n_disk; n++) {
+			snprintf(t->u.create.disk[n].image, UV_PATH_MAX, "/img/d%u", n);
+			t->u.create.disk_limit[n].iops = rnd(2) * rnd(1000);
+		}
 		break;
 	case UV_TXN_DESTROY_PARTITION:
 		tx_part(t, 0, 0, target);
@@ -607,6 +634,13 @@ static void gen(struct uv_txn *t, struct uv_txn_extent *e)
 		break;
 	case UV_TXN_SET_CPU_SHARE:
 		tx_cpu(t, 0, 0, target, rnd(2200));
+		break;
+	case UV_TXN_SET_DISK_LIMITS:
+		tx_hdr(t, type, 0, 0);
+		t->u.disk_limits.partition_id = target;
+		t->u.disk_limits.disk = rnd(UV_DISKS_MAX);
+		t->u.disk_limits.limit.iops = rnd(3) * rnd(5000);
+		t->u.disk_limits.limit.bytes_per_sec = rnd(3) * (uint64_t)rnd(1u << 30);
 		break;
 	default:
 		tx_state(t, 0, 0, target, rnd(UV_STATE_CRASHED + 1));

@@ -227,6 +227,125 @@ static void held_queue_is_kicked_not_failed(void **state)
 	blk_throttle_free(t);
 }
 
+/* A live change carries the debt over in requests: 40 requests owed beyond the burst at 100 a
+ * second are owed at 200 a second too, so they take 200 ms instead of 400, and changing back is
+ * exact. */
+static void rate_change_carries_the_debt_in_requests(void **state)
+{
+	struct throttle t;
+	unsigned n;
+
+	(void)state;
+	throttle_init(&t, 100, 0);
+	for (int i = 0; i < 60; i++)
+		throttle_charge(&t, T0, 4096); /* 600 ms of requests */
+	assert_int_equal(throttle_wait(&t, T0 + SEC / 10), 400 * SEC / 1000);
+	throttle_set(&t, T0 + SEC / 10, 200, 0);
+	assert_int_equal(throttle_wait(&t, T0 + SEC / 10), 200 * SEC / 1000);
+	throttle_set(&t, T0 + SEC / 10, 100, 0);
+	assert_int_equal(throttle_wait(&t, T0 + SEC / 10), 400 * SEC / 1000);
+	/* Bytes the same way: 0.9 s owed at 1 MiB/s are 225 ms at 4 MiB/s. */
+	throttle_init(&t, 0, 1 << 20);
+	throttle_charge(&t, T0, 1 << 20);
+	throttle_set(&t, T0, 0, 4 << 20);
+	assert_int_equal(throttle_wait(&t, T0), (SEC - THROTTLE_BURST_NS) / 4);
+	/* A rested bucket keeps its tokens: 10 requests at 100 a second, not 40 at 400. */
+	throttle_init(&t, 100, 0);
+	throttle_set(&t, T0, 400, 0);
+	for (n = 0; throttle_wait(&t, T0) == 0 && n < 1000; n++)
+		throttle_charge(&t, T0, 4096);
+	assert_int_equal(n, 100 * THROTTLE_BURST_NS / SEC + 1);
+}
+
+/* A guest reading flat out while the limit goes up, down and up again gets, in each interval,
+ * exactly what that interval's rate allows (the first also the burst of a rested disk): nothing
+ * is lost at a change, nothing granted twice. */
+static void rate_changes_mid_flight_lose_and_double_nothing(void **state)
+{
+	static const uint64_t rates[] = {100, 400, 50, 1000, 100};
+	const uint64_t first = 100 * THROTTLE_BURST_NS / SEC + 1;
+	uint64_t now = T0, want = first;
+	unsigned reqs, total = 0;
+	struct throttle t;
+
+	(void)state;
+	throttle_init(&t, rates[0], 0);
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		if (i)
+			throttle_set(&t, now, rates[i], 0);
+		greedy(&t, now, 2 * SEC, 4096, &reqs);
+		total += reqs;
+		want += rates[i] * 2;
+		if (reqs + 2 < rates[i] * 2 + (i ? 0 : first) || reqs > rates[i] * 2 + first + 2)
+			fail_msg("%u requests in interval %zu at %llu a second", reqs, i,
+			         (unsigned long long)rates[i]);
+		now += 2 * SEC;
+	}
+	if (total + 2 < want || total > want + 2)
+		fail_msg("%u requests through, the rates allow %llu", total,
+		         (unsigned long long)want);
+}
+
+/* Lifting a limit forgets what was owed; limiting again starts from a rested bucket. */
+static void lifted_then_limited_again(void **state)
+{
+	struct throttle t;
+	unsigned n = 0;
+
+	(void)state;
+	throttle_init(&t, 10, 1 << 20);
+	for (int i = 0; i < 50; i++)
+		throttle_charge(&t, T0, 1 << 20);
+	assert_true(throttle_wait(&t, T0) > 0);
+	throttle_set(&t, T0, 0, 0);
+	assert_false(throttle_limited(&t));
+	assert_int_equal(throttle_wait(&t, T0), 0);
+	throttle_set(&t, T0, 100, 0);
+	while (throttle_wait(&t, T0) == 0 && n < 1000) {
+		throttle_charge(&t, T0, 4096);
+		n++;
+	}
+	assert_int_equal(n, 100 * THROTTLE_BURST_NS / SEC + 1);
+}
+
+/* The event-loop side of a change: a held queue is kicked at once (to go, or to hold again under
+ * the new limits), a disk without a limit gets a throttle, and lifting the limit frees it. */
+static void live_change_kicks_held_queues(void **state)
+{
+	struct blk_throttle *t = NULL;
+	struct vhu_queue q = {0};
+	struct vq_buf buf = {.len = 512 + BLK_OVERHEAD};
+	struct vq_chain c = {.n = 1, .buf = &buf};
+	eventfd_t v;
+
+	(void)state;
+	assert_int_equal(blk_throttle_set(NULL, &t, 5, 0), 0);
+	assert_non_null(t);
+	q.kick_fd = eventfd(0, EFD_NONBLOCK);
+	q.client = (struct vhu_client *)&q;
+	while (!blk_throttle_hold(t, &q))
+		blk_throttle_charge(t, &c);
+	assert_int_equal(t->nwaiting, 1);
+	/* Raised: the held queue is kicked now, not when the old limit would have let it. */
+	assert_int_equal(blk_throttle_set(NULL, &t, 5000, 0), 0);
+	assert_int_equal(t->nwaiting, 0);
+	assert_int_equal(eventfd_read(q.kick_fd, &v), 0);
+	/* What it owed (one request beyond the burst at 5 a second) is a fifth of a millisecond at
+	 * 5000: not the 200 ms the old limit would have held it for. */
+	assert_true(throttle_wait(&t->tb, now_ns()) <= SEC / 5000);
+	/* Lowered again: what was let through is still owed, so it holds once more. */
+	for (int i = 0; i < 600; i++)
+		blk_throttle_charge(t, &c);
+	assert_int_equal(blk_throttle_set(NULL, &t, 5, 0), 0);
+	assert_true(blk_throttle_hold(t, &q));
+	/* Lifted: kicked, and no throttle any more (NULL never holds). */
+	assert_int_equal(blk_throttle_set(NULL, &t, 0, 0), 0);
+	assert_null(t);
+	assert_int_equal(eventfd_read(q.kick_fd, &v), 0);
+	assert_false(blk_throttle_hold(t, &q));
+	close(q.kick_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +358,10 @@ int main(void)
 	    cmocka_unit_test(told_to_wait_then_let_through),
 	    cmocka_unit_test(no_limit_never_waits),
 	    cmocka_unit_test(held_queue_is_kicked_not_failed),
+	    cmocka_unit_test(rate_change_carries_the_debt_in_requests),
+	    cmocka_unit_test(rate_changes_mid_flight_lose_and_double_nothing),
+	    cmocka_unit_test(lifted_then_limited_again),
+	    cmocka_unit_test(live_change_kicks_held_queues),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,12 @@ static void sample(enum uv_txn_type type, struct uv_txn *t)
 		t->u.state.partition_id = 9;
 		t->u.state.state = UV_STATE_RUNNING;
 		break;
+	case UV_TXN_SET_DISK_LIMITS:
+		t->u.disk_limits.partition_id = 9;
+		t->u.disk_limits.disk = 2;
+		t->u.disk_limits.limit.iops = 250;
+		t->u.disk_limits.limit.bytes_per_sec = 3u << 20;
+		break;
 	case UV_TXN_RESPONSE:
 		t->hdr.sender_role = UV_ROLE_ULTRAVISOR;
 		t->u.response.reason = UV_TXN_NO_SPACE;

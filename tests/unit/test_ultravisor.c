@@ -724,6 +724,75 @@ static void test_channel_objects_handed_back(void **state)
 	close(live);
 }
 
+static struct uv_disk_limit read_limit(struct fixture *f, uint32_t id, uint32_t disk)
+{
+	struct uv_resdb_view v;
+	struct uv_partition_desc d;
+	const void *base;
+	size_t size;
+
+	map_db(f, &v, &base, &size);
+	assert_int_equal(uv_resdb_read_desc(&v, id, &d, NULL), 0);
+	munmap((void *)base, size);
+	return d.disk_limit[disk];
+}
+
+static enum uv_txn_reason set_limit(struct fixture *f, uint32_t id, uint32_t disk, uint32_t iops,
+                                    uint64_t bps, uint64_t *was_bps)
+{
+	struct uv_txn t;
+
+	tx_hdr(&t, UV_TXN_SET_DISK_LIMITS, P_CMD, UV_ROLE_COMMAND);
+	t.u.disk_limits.partition_id = id;
+	t.u.disk_limits.disk = disk;
+	t.u.disk_limits.limit.iops = iops;
+	t.u.disk_limits.limit.bytes_per_sec = bps;
+	return submit(f, &t, was_bps);
+}
+
+/* A disk's limit set by transaction is in the stored descriptor: the audit log replays it after
+ * kill -9, and a snapshot (a checkpoint, then a clean stop) keeps it (claims 3, 7, 19). */
+static void test_disk_limits_survive_replay_and_snapshots(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t was = 0;
+	struct uv_txn t;
+
+	disconnect(f);
+	uvd_kill(&f->d);
+	assert_int_equal(uvd_start_opt(&f->d, "1024", "--checkpoint-every", "3"), 0);
+	connect_cmd(f);
+	tx_create(&t, P_CMD, UV_ROLE_COMMAND, 70, 0, 0);
+	t.u.create.n_disk = 2;
+	snprintf(t.u.create.disk[0].image, UV_PATH_MAX, "/img/a.raw");
+	snprintf(t.u.create.disk[1].image, UV_PATH_MAX, "/img/b.raw");
+	t.u.create.disk_limit[0].bytes_per_sec = 1 * MiB;
+	assert_int_equal(submit(f, &t, NULL), UV_TXN_OK);
+	assert_int_equal(set_limit(f, 70, 0, 0, 3 * MiB, &was), UV_TXN_OK);
+	assert_int_equal(was, 1 * MiB); /* the response says what it replaced */
+	assert_int_equal(set_limit(f, 70, 1, 250, 0, NULL), UV_TXN_OK);
+	assert_int_equal(set_limit(f, 70, 2, 250, 0, NULL), UV_TXN_NO_SUCH_DEVICE);
+	for (int round = 0; round < 3; round++) {
+		disconnect(f);
+		if (round == 1) { /* a clean stop checkpoints */
+			kill(f->d.pid, SIGTERM);
+			waitpid(f->d.pid, NULL, 0);
+			f->d.pid = 0;
+		} else {
+			uvd_kill(&f->d);
+		}
+		assert_int_equal(uvd_start(&f->d, "1024"), 0);
+		connect_cmd(f);
+		assert_int_equal(read_limit(f, 70, 0).bytes_per_sec, 3 * MiB);
+		assert_int_equal(read_limit(f, 70, 0).iops, 0);
+		assert_int_equal(read_limit(f, 70, 1).iops, 250);
+		if (round == 0) /* and one more after a snapshot: replayed on top of it */
+			assert_int_equal(set_limit(f, 70, 1, 250, 0, NULL), UV_TXN_OK);
+	}
+	assert_int_equal(set_limit(f, 70, 0, 0, 0, NULL), UV_TXN_OK); /* lifted */
+	assert_int_equal(read_limit(f, 70, 0).bytes_per_sec, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +811,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_objects_survive_snapshots, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_channel_objects_handed_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_limits_survive_replay_and_snapshots, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,7 @@ int ultra_cmd_stop(struct ultra *u, int argc, char **argv);
 int ultra_cmd_destroy(struct ultra *u, int argc, char **argv);
 int ultra_cmd_list(struct ultra *u, int argc, char **argv);
 int ultra_cmd_info(struct ultra *u, int argc, char **argv);
+int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv);
 int ultra_cmd_console(struct ultra *u, int argc, char **argv);
 int ultra_cmd_log(struct ultra *u, int argc, char **argv);
 int ultra_cmd_top(struct ultra *u, int argc, char **argv);
