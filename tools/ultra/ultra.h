@@ -55,6 +55,7 @@ int ultra_cmd_undefine(struct ultra *u, int argc, char **argv);
 int ultra_cmd_start(struct ultra *u, int argc, char **argv);
 int ultra_cmd_stop(struct ultra *u, int argc, char **argv);
 int ultra_cmd_destroy(struct ultra *u, int argc, char **argv);
+int ultra_cmd_migrate(struct ultra *u, int argc, char **argv);
 int ultra_cmd_list(struct ultra *u, int argc, char **argv);
 int ultra_cmd_info(struct ultra *u, int argc, char **argv);
 int ultra_cmd_console(struct ultra *u, int argc, char **argv);

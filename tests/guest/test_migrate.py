@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: MIT
+"""Live migration between two hosts (claim 44; docs/migration.md). Hosts are simulated on this
+machine: each is its own ultra-boot with its own ultravisor, command partition, run and state
+directories. A guest on host A keeps a random token in RAM (its initramfs root) and its uptime
+runs; `ultra migrate NAME --to B` moves it while it runs. Refusals first: B already has a
+partition of that name, then host C's pool is too small to hold it; each fails with the reason,
+leaves nothing behind on the target and the guest running on A with its token. Then the move:
+B's console answers with the same token and an uptime that did not reset, B lists it running,
+A's engine is gone, A no longer lists it and A's audit log shows its memory revoked."""
+import json
+import os
+import re
+import secrets
+import subprocess
+
+import harness
+from harness import check, pid_alive, wait_for, workspace
+from test_defs import kill_guests, write_def
+from test_recovery import System
+
+NAME = "mig1"
+
+
+class SmallHost(System):
+    pool_mib = 128  # cannot hold a 256 MiB guest
+
+
+def listing(host):
+    return {p["name"]: p for p in json.loads(host.ultra("--json", "list").stdout)}
+
+
+def guest_state(p):
+    """The token and the uptime (s) the guest reports on its console."""
+    token = p.out("cat /tmp/token").strip()
+    up = float(p.out("cut -d' ' -f1 /proc/uptime").strip())
+    return token, up
+
+
+def counter(p):
+    return int(p.out("cat /tmp/counter").strip())
+
+
+def migrate(src, dst, ok=True):
+    return src.ultra("migrate", NAME, "--to", dst.run, ok=ok)
+
+
+def test_migrate_a_running_guest_between_hosts():
+    hosts = []
+    for cls in (System, System, SmallHost):
+        w = workspace()
+        harness.on_cleanup(lambda d=w.dir: kill_guests(d))
+        hosts.append(cls(w).start())
+    a, b, c = hosts
+    a.ultra("define", write_def(a.w, NAME))
+    a.ultra("start", NAME)
+    g = harness.Partition(a.run, a.w.definition(NAME)).wait_boot()
+    token = secrets.token_hex(16)
+    g.out(f"echo {token} > /tmp/token")
+    # A counter the guest keeps writing: memory dirtied while the stream runs.
+    g.out("(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.05; done) &")
+    _, up0 = guest_state(g)
+    qemu_a = g.qemu_pid()
+    check(qemu_a and pid_alive(qemu_a), "no engine on host A")
+
+    # A name clash on the target: refused with the reason, B keeps its own definition.
+    b.ultra("define", write_def(b.w, NAME))
+    r = migrate(a, b, ok=False)
+    check(r.returncode == 1 and "already defined" in r.stderr and "(exists)" in r.stderr,
+          f"a migration onto a taken name: rc {r.returncode}: {r.stderr}")
+    check(listing(b)[NAME]["state"] == "defined", f"B's own {NAME}: {listing(b)}")
+    b.ultra("undefine", NAME)
+
+    # A target without the memory: it defined the partition, could not grant it, undid both.
+    r = migrate(a, c, ok=False)
+    check(r.returncode == 1 and "(no-space)" in r.stderr,
+          f"a migration to a host too small: rc {r.returncode}: {r.stderr}")
+    check(listing(c) == {}, f"host C kept {listing(c)}")
+
+    # After both refusals the guest runs on A as before, with its token.
+    check(listing(a)[NAME]["state"] == "running", f"A lists {listing(a)}")
+    check(g.qemu_pid() == qemu_a and pid_alive(qemu_a), "A's engine changed or died")
+    tok, up1 = guest_state(g)
+    check(tok == token and up1 >= up0, f"on A after the refusals: {tok} {up1} (was {up0})")
+
+    # The move.
+    n0 = counter(g)
+    r = migrate(a, b)
+    m = re.search(r"migrated to .* \(there: running\) in (\d+) ms: ([\d.]+) MiB sent in (\d+) "
+                  r"passes, downtime (\d+) ms.*here: undefined", r.stdout)
+    check(m, f"ultra migrate said: {r.stdout} {r.stderr}")
+    check(float(m.group(2)) > 0 and int(m.group(3)) >= 1, f"no progress reported: {r.stdout}")
+    print("  " + r.stdout.strip())
+
+    # A: its engine gone, the partition undefined and its memory revoked in the database.
+    wait_for(lambda: not pid_alive(qemu_a), 15, "A's engine to end")
+    check(NAME not in listing(a), f"A still lists {listing(a)}")
+    log = a.ultra("log", a.state).stdout
+    check(re.search(r"revoke-memory partition=10\b", log) and
+          re.search(r"destroy-partition partition=10\b", log),
+          f"A's audit log shows no release of partition 10:\n{log[-1500:]}")
+
+    # B: running, and it is the same guest: same token, uptime went on.
+    check(listing(b)[NAME]["state"] == "running", f"B lists {listing(b)}")
+    gb = harness.Partition(b.run, b.w.definition(NAME))
+    gb.attach_console()
+    tok, up2 = guest_state(gb)
+    check(tok == token, f"the token on B is {tok!r}, was {token!r}")
+    check(up2 >= up1, f"the guest's uptime went from {up1} to {up2}: it restarted")
+    n1 = counter(gb)
+    check(n1 >= n0, f"the counter went from {n0} on A to {n1} on B")
+    wait_for(lambda: counter(gb) > n1, 10, "the guest's counter to go on counting on B")
+    check(gb.qemu_pid() != qemu_a and pid_alive(gb.qemu_pid()), "no engine of B's own")
+
+    b.ultra("destroy", NAME)
+    b.ultra("undefine", NAME)
