@@ -25,11 +25,7 @@ static json_object *devices(const struct uv_partition_desc *d)
 		json_object *o;
 
 		/* Placement's grants: the requests below make them again on the target. */
-		if (v->kind == UV_DEV_DIRECT_BLK || v->kind == UV_DEV_NONE ||
-		    v->kind > UV_DEV_KIND_MAX)
-			continue;
-		if ((v->kind == UV_DEV_VHOST_USER_BLK || v->kind == UV_DEV_VHOST_USER_NET) &&
-		    (d->n_disk || d->n_nic))
+		if (v->kind == UV_DEV_NONE || v->kind > UV_DEV_KIND_MAX || uv_mig_dev_placed(d, v))
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "kind",

@@ -118,28 +118,36 @@ json_object *uv_mig_progress_json(const struct uv_mig_progress *p)
 	return o;
 }
 
+bool uv_mig_dev_placed(const struct uv_partition_desc *d, const struct uv_device *v)
+{
+	const char *base = strrchr(v->path, '/');
+	char want[UV_NAME_MAX + 32];
+	uint32_t n, i;
+
+	if (v->kind == UV_DEV_DIRECT_BLK)
+		return true;
+	if (v->kind != UV_DEV_VHOST_USER_BLK && v->kind != UV_DEV_VHOST_USER_NET)
+		return false;
+	base = base ? base + 1 : v->path;
+	n = v->kind == UV_DEV_VHOST_USER_BLK ? d->n_disk : d->n_nic;
+	for (i = 0; i < n && i < UV_DISKS_MAX && i < UV_NICS_MAX; i++) {
+		/* command/place.c's names: NAME.diskN.sock, NAME.nicN.sock */
+		snprintf(want, sizeof(want), "%.*s.%s%u.sock", (int)strnlen(d->name, UV_NAME_MAX),
+		         d->name, v->kind == UV_DEV_VHOST_USER_BLK ? "disk" : "nic", i);
+		if (!strncmp(base, want, sizeof(v->path)))
+			return true;
+	}
+	return false;
+}
+
 const char *uv_mig_refusal(const struct uv_partition_desc *d, char *buf, size_t cap)
 {
 	uint32_t i;
 
-	/* vhost-user backends write guest memory behind QEMU's back: QEMU migrates such a device
-	 * only when the backend logs the pages it dirties (VHOST_F_LOG_ALL, SET_LOG_BASE), which
-	 * ultra-io does not yet. */
-	for (i = 0; i < d->n_disk && i < UV_DISKS_MAX; i++)
-		if (!(d->disk[i].flags & UV_DISK_F_DIRECT)) {
-			snprintf(buf, cap,
-			         "disks[%u]: served by the I/O partition over vhost-user, whose "
-			         "backend keeps no dirty-page log (VHOST_F_LOG_ALL): only direct "
-			         "disks and file devices migrate",
-			         i);
-			return buf;
-		}
-	if (d->n_nic) {
-		snprintf(buf, cap,
-		         "nics[0]: a port of the I/O partition's switch over vhost-user, whose "
-		         "backend keeps no dirty-page log (VHOST_F_LOG_ALL)");
-		return buf;
-	}
+	/* Disks and NICs the I/O partition serves migrate: ultra-io logs the pages it writes
+	 * (VHOST_F_LOG_ALL, io/dirty_log.h) and the target's placement serves them again there.
+	 * A channel's memory is one host's, and a vhost-user device named by its socket in the
+	 * definition has a back end nobody places on the target. */
 	if (d->n_chan) {
 		snprintf(buf, cap,
 		         "channels[0]: a memory channel is shared with a partition of this host "
@@ -149,10 +157,11 @@ const char *uv_mig_refusal(const struct uv_partition_desc *d, char *buf, size_t 
 	for (i = 0; i < d->n_dev && i < UV_DEVICES_MAX; i++) {
 		enum uv_dev_kind k = (enum uv_dev_kind)d->dev[i].kind;
 
-		if (k == UV_DEV_VHOST_USER_BLK || k == UV_DEV_VHOST_USER_NET) {
+		if ((k == UV_DEV_VHOST_USER_BLK || k == UV_DEV_VHOST_USER_NET) &&
+		    !uv_mig_dev_placed(d, &d->dev[i])) {
 			snprintf(buf, cap,
-			         "devices[%u]: %s: its vhost-user backend keeps no dirty-page log "
-			         "(VHOST_F_LOG_ALL)",
+			         "devices[%u]: %s: a back end named by its socket is not placed on "
+			         "the target (ask for disks or nics instead)",
 			         i, k == UV_DEV_VHOST_USER_BLK ? "vhost-user-blk" : "vhost-user-net");
 			return buf;
 		}

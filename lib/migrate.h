@@ -37,9 +37,15 @@ uint64_t uv_mig_dirty_bytes_per_s(const struct uv_mig_progress *p);
 /* The progress as the control API reports it (docs/command.md, migrate). */
 json_object *uv_mig_progress_json(const struct uv_mig_progress *p);
 
-/* Why d cannot be migrated, as a sentence naming the field, or NULL when it can (its RAM, vCPUs,
- * rng and file disks opened by the engine: "blk" devices and direct disks on shared storage). */
+/* Why d cannot be migrated, as a sentence naming the field, or NULL when it can: its RAM, vCPUs,
+ * rng, file disks ("blk" devices and direct disks, on storage both hosts reach), disks and NICs
+ * the I/O partition serves; not channels, nor vhost-user devices named by their socket. */
 const char *uv_mig_refusal(const struct uv_partition_desc *d, char *buf, size_t cap);
+
+/* Whether v is a grant placement made for one of d's disks or NICs (command/place.c: a direct
+ * disk's image, or a socket named NAME.diskN.sock / NAME.nicN.sock), not a device the
+ * definition named itself. */
+bool uv_mig_dev_placed(const struct uv_partition_desc *d, const struct uv_device *v);
 
 /* The definition (docs/definitions.md) d was made from, for the target host's command
  * partition: what placement granted (direct-blk, the served disks' and NICs' sockets) is left

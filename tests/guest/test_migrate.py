@@ -7,6 +7,7 @@ partition of that name, then host C's pool is too small to hold it; each fails w
 leaves nothing behind on the target and the guest running on A with its token. Then the move:
 B's console answers with the same token and an uptime that did not reset, B lists it running,
 A's engine is gone, A no longer lists it and A's audit log shows its memory revoked."""
+import hashlib
 import json
 import os
 import re
@@ -15,10 +16,13 @@ import subprocess
 
 import harness
 from harness import check, pid_alive, wait_for, workspace
-from test_defs import kill_guests, write_def
+from test_defs import DefsSystem, kill_guests, write_def
+from test_fastpath import disk_of
+from test_io_blk import image_md5
 from test_recovery import System
 
 NAME = "mig1"
+DISK_MIB = 16
 
 
 class SmallHost(System):
@@ -111,5 +115,67 @@ def test_migrate_a_running_guest_between_hosts():
     wait_for(lambda: counter(gb) > n1, 10, "the guest's counter to go on counting on B")
     check(gb.qemu_pid() != qemu_a and pid_alive(gb.qemu_pid()), "no engine of B's own")
 
+    b.ultra("destroy", NAME)
+    b.ultra("undefine", NAME)
+
+
+def test_migrate_with_a_served_disk_and_nic():
+    """A guest whose disk and NIC ultra-io serves over vhost-user: QEMU migrates it only because
+    ultra-io offers VHOST_F_LOG_ALL and marks what it writes. While the stream runs the guest
+    keeps reading its disk through the page cache (each read a device write into guest memory,
+    which only the log reports); on B the cached data must still be the disk's, B's ultra-io
+    serves the disk (what the guest writes there reaches the shared image) and A's exports go."""
+    hosts = []
+    for _ in range(2):
+        w = workspace()
+        harness.on_cleanup(lambda d=w.dir: kill_guests(d))
+        hosts.append(DefsSystem(w, None).start())
+    a, b = hosts
+    image = os.path.join(a.w.dir, "shared.img")
+    with open(image, "wb") as f:
+        f.truncate(DISK_MIB << 20)
+    os.chmod(a.w.dir, 0o755)  # "shared storage": B's command partition opens it too
+    a.ultra("define", write_def(a.w, NAME, disks=[{"image": image}], nics=[{"switch": "lan"}]))
+    a.ultra("start", NAME)
+    g = harness.Partition(a.run, a.w.definition(NAME)).wait_boot()
+    vd = disk_of(g, DISK_MIB)
+    g.out(f"dd if=/dev/urandom of={vd} bs=1M count=4 oflag=direct 2>/dev/null")
+    want = g.out(f"dd if={vd} bs=1M count=4 iflag=direct 2>/dev/null | md5sum").split()[0]
+    check(want == image_md5(image, 4), "the image does not hold what the guest wrote")
+    token = secrets.token_hex(16)
+    g.out(f"echo {token} > /tmp/token")
+    mac = g.out("cat /sys/class/net/eth0/address").strip()
+    g.out(f"(while :; do echo 3 > /proc/sys/vm/drop_caches; "
+          f"dd if={vd} of=/dev/null bs=64k count=64 2>/dev/null; done) & echo $! > /tmp/loop")
+    a_exports = a.io_exports()
+    check(len(a_exports) == 2, f"A's ultra-io serves {a_exports}")
+
+    r = migrate(a, b)
+    print("  " + r.stdout.strip())
+    check(NAME not in listing(a) and listing(b)[NAME]["state"] == "running",
+          f"A lists {listing(a)}, B {listing(b)}")
+    wait_for(lambda: a.io_exports() == set(), 15, "A's exports to go")
+    check(len(b.io_exports()) == 2, f"B's ultra-io serves {b.io_exports()}")
+
+    gb = harness.Partition(b.run, b.w.definition(NAME))
+    gb.attach_console()
+    import shutil
+    harness.on_cleanup(lambda: shutil.copy(gb.path("console.log"), "/tmp/migdbg-b.log"))
+    harness.on_cleanup(lambda: shutil.copy(g.path("console.log"), "/tmp/migdbg-a.log"))
+    check(gb.out("cat /tmp/token").strip() == token, "the token did not move")
+    gb.out("kill $(cat /tmp/loop)")
+    # Through the page cache the reads during the migration filled (no drop_caches now).
+    cached = gb.out(f"dd if={vd} bs=1M count=4 2>/dev/null | md5sum").split()[0]
+    check(cached == want, f"B's page cache holds {cached}, the disk {want}: a device write "
+                          "during the migration was not logged")
+    direct = gb.out(f"dd if={vd} bs=1M count=4 iflag=direct 2>/dev/null | md5sum").split()[0]
+    check(direct == want, f"B reads {direct} from the disk, A wrote {want}")
+    gb.out(f"dd if=/dev/urandom of={vd} bs=1M count=1 seek=4 oflag=direct 2>/dev/null")
+    tail = gb.out(f"dd if={vd} bs=1M count=1 skip=4 iflag=direct 2>/dev/null | md5sum").split()[0]
+    with open(image, "rb") as f:
+        f.seek(4 << 20)
+        check(hashlib.md5(f.read(1 << 20)).hexdigest() == tail,
+              "what the guest wrote on B is not in the shared image")
+    check(gb.out("cat /sys/class/net/eth0/address").strip() == mac, "the NIC changed")
     b.ultra("destroy", NAME)
     b.ultra("undefine", NAME)
