@@ -145,8 +145,11 @@ def test_migrate_with_a_served_disk_and_nic():
     token = secrets.token_hex(16)
     g.out(f"echo {token} > /tmp/token")
     mac = g.out("cat /sys/class/net/eth0/address").strip()
+    # Not flat out: QEMU 7.2's TCG hangs a guest whose vCPU is busy when it migrates, with no
+    # device at all (docs/migration.md, "Not yet"); the reads still run throughout.
     g.out(f"(while :; do echo 3 > /proc/sys/vm/drop_caches; "
-          f"dd if={vd} of=/dev/null bs=64k count=64 2>/dev/null; done) & echo $! > /tmp/loop")
+          f"dd if={vd} of=/dev/null bs=64k count=64 2>/dev/null; sleep 0.1; done) & "
+          "echo $! > /tmp/loop")
     a_exports = a.io_exports()
     check(len(a_exports) == 2, f"A's ultra-io serves {a_exports}")
 
@@ -159,9 +162,6 @@ def test_migrate_with_a_served_disk_and_nic():
 
     gb = harness.Partition(b.run, b.w.definition(NAME))
     gb.attach_console()
-    import shutil
-    harness.on_cleanup(lambda: shutil.copy(gb.path("console.log"), "/tmp/migdbg-b.log"))
-    harness.on_cleanup(lambda: shutil.copy(g.path("console.log"), "/tmp/migdbg-a.log"))
     check(gb.out("cat /tmp/token").strip() == token, "the token did not move")
     gb.out("kill $(cat /tmp/loop)")
     # Through the page cache the reads during the migration filled (no drop_caches now).
