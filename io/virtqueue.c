@@ -201,12 +201,9 @@ static void log_chain(const struct vq *q, uint16_t head, uint32_t len)
 	if (head >= q->num)
 		return;
 	d = read_desc(tab, i);
-	if (d.flags & VRING_DESC_F_INDIRECT) {
-		if (d.len == 0 || d.len % sizeof(struct vring_desc) ||
-		    d.len / sizeof(struct vring_desc) > q->num ||
-		    !(tab = gm_gpa(q->mem, d.addr, d.len)))
+	if (d.flags & VRING_DESC_F_INDIRECT) { /* held to a pop's rules: whole, aligned, inside */
+		if (indirect_table(q, &d, &tab, &size) != VQ_OK)
 			return;
-		size = d.len / sizeof(struct vring_desc);
 		d = read_desc(tab, 0);
 	}
 	for (n = 0; n < size; n++) {

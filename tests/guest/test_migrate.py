@@ -80,7 +80,12 @@ def test_migrate_a_running_guest_between_hosts():
           f"a migration to a host too small: rc {r.returncode}: {r.stderr}")
     check(listing(c) == {}, f"host C kept {listing(c)}")
 
-    # After both refusals the guest runs on A as before, with its token.
+    # A target nobody answers at (no command partition in that run directory).
+    r = a.ultra("migrate", NAME, "--to", os.path.join(a.w.dir, "state"), ok=False)
+    check(r.returncode == 1 and "(migration)" in r.stderr and "command.sock" in r.stderr,
+          f"a migration to nowhere: rc {r.returncode}: {r.stderr}")
+
+    # After the refusals the guest runs on A as before, with its token.
     check(listing(a)[NAME]["state"] == "running", f"A lists {listing(a)}")
     check(g.qemu_pid() == qemu_a and pid_alive(qemu_a), "A's engine changed or died")
     tok, up1 = guest_state(g)
