@@ -119,8 +119,9 @@ static json_object *v_migrate(struct cmdp *c, json_object *args, struct api_err 
 	if (!name)
 		return NULL;
 	if (!target || target[0] != '/') {
-		api_fail(e, "bad-request",
-		         "arguments.target: expected the target's command socket (an absolute path)");
+		api_fail(
+		    e, "bad-request",
+		    "arguments.target: expected the target's command socket (an absolute path)");
 		return NULL;
 	}
 	if (json_object_object_get_ex(args, "timeout", &t)) {
@@ -303,11 +304,16 @@ static const char *const share_args[] = {"name", "cpu_share", NULL};
 static const char *const migrate_args[] = {"name", "target", "timeout", NULL};
 
 static const struct verb verbs[] = {
-    {"define", define_args, v_define}, {"undefine", name_args, v_undefine},
-    {"start", name_args, v_start},     {"stop", stop_args, v_stop},
-    {"destroy", name_args, v_destroy}, {"list", no_args, v_list},
-    {"info", name_args, v_info},       {"set-cpu-share", share_args, v_set_cpu_share},
-    {"migrate", migrate_args, v_migrate}, {"migrate-in", define_args, v_migrate_in},
+    {"define", define_args, v_define},
+    {"undefine", name_args, v_undefine},
+    {"start", name_args, v_start},
+    {"stop", stop_args, v_stop},
+    {"destroy", name_args, v_destroy},
+    {"list", no_args, v_list},
+    {"info", name_args, v_info},
+    {"set-cpu-share", share_args, v_set_cpu_share},
+    {"migrate", migrate_args, v_migrate},
+    {"migrate-in", define_args, v_migrate_in},
     {"migrate-abort", name_args, v_migrate_abort},
 };
 

@@ -22,7 +22,7 @@
 #include "desc.h"
 #include "migrate.h"
 
-#define PEER_MS 60000     /* migrate-in: the target starts an engine */
+#define PEER_MS 60000       /* migrate-in: the target starts an engine */
 #define TARGET_RUN_MS 30000 /* completed: the target's engine resumes the guest */
 #define CANCEL_MS 15000     /* a cancelled stream: QEMU says so and resumes the guest */
 #define SOURCE_STOP_MS 15000
@@ -62,8 +62,9 @@ static int target_abort(const char *target, const char *name, struct api_err *wh
 	if (r && !strcmp(e.code, "busy"))
 		return 1;
 	if (r)
-		fprintf(stderr, "ultra-command: partition %s: the target kept its copy: %s (after: "
-		                "%s)\n",
+		fprintf(stderr,
+		        "ultra-command: partition %s: the target kept its copy: %s (after: "
+		        "%s)\n",
 		        name, e.message, why->message);
 	return 0;
 }
@@ -92,7 +93,8 @@ static json_object *progress(struct cmdp *c, const char *name, char *status, siz
 	status[0] = 0;
 	if (cmd_monitor_call(c, name, "migrate-status", NULL, &ret, &e))
 		return NULL;
-	if (json_object_object_get_ex(ret, "status", &v) && json_object_is_type(v, json_type_string))
+	if (json_object_object_get_ex(ret, "status", &v) &&
+	    json_object_is_type(v, json_type_string))
 		snprintf(status, cap, "%s", json_object_get_string(v));
 	return ret;
 }
@@ -124,7 +126,7 @@ static json_object *follow(struct cmdp *c, const char *name, int timeout_s, char
  * which revokes its memory. */
 static int release_source(struct cmdp *c, const char *name, struct api_err *e)
 {
-	struct cmd_part p;
+	struct cmd_part p = {0};
 
 	if (cmd_monitor_call(c, name, "destroy", NULL, NULL, e))
 		return -1;
@@ -135,8 +137,8 @@ static int release_source(struct cmdp *c, const char *name, struct api_err *e)
 			return cmd_undefine(c, name, e);
 		nap_ms(50);
 	}
-	return api_fail(e, "monitor", "partition %s: its engine here did not stop within %d s", name,
-	                SOURCE_STOP_MS / 1000);
+	return api_fail(e, "monitor", "partition %s: its engine here did not stop within %d s",
+	                name, SOURCE_STOP_MS / 1000);
 }
 
 static json_object *fail_back(struct cmdp *c, const char *name, const char *target,
@@ -205,9 +207,9 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 		const char *err = prog && json_object_object_get_ex(prog, "error", &v)
 		                      ? json_object_get_string(v)
 		                      : "";
-		api_fail(e, "migration", "partition %s stays on this host: the stream %s%s%s%s", name,
-		         status[0] ? status : "could not be followed", err[0] ? ": " : "", err,
-		         !strcmp(status, "cancelled") ? " (timeout)" : "");
+		api_fail(e, "migration", "partition %s stays on this host: the stream %s%s%s%s",
+		         name, status[0] ? status : "could not be followed", err[0] ? ": " : "",
+		         err, !strcmp(status, "cancelled") ? " (timeout)" : "");
 		return fail_back(c, name, target, prog, e);
 	}
 	/* Sent: the target resumes the guest; until it says so, ours waits, stopped. */
@@ -221,8 +223,9 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	if (strcmp(tstate, "running")) {
 		json_object_put(tinfo);
 		tinfo = NULL;
-		api_fail(e, "migration", "partition %s stays on this host: the target's copy is %s "
-		                         "after the stream completed",
+		api_fail(e, "migration",
+		         "partition %s stays on this host: the target's copy is %s "
+		         "after the stream completed",
 		         name, tstate[0] ? tstate : "unknown");
 		if (target_abort(target, name, e) == 1)
 			goto moved; /* it came up in the meantime */
@@ -231,13 +234,14 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 moved:
 	o = json_object_new_object();
 	if (release_source(c, name, &rel))
-		fprintf(stderr, "ultra-command: partition %s: migrated, but not released here: %s\n",
-		        name, rel.message);
+		fprintf(stderr,
+		        "ultra-command: partition %s: migrated, but not released here: %s\n", name,
+		        rel.message);
 	json_object_object_add(o, "partition", tinfo ? tinfo : json_object_new_object());
 	json_object_object_add(o, "target", json_object_new_string(target));
 	json_object_object_add(o, "migration", prog);
 	json_object_object_add(o, "elapsed_ms", json_object_new_int64(now_ms() - t0));
-	json_object_object_add(o, "source", json_object_new_string(rel.message[0] ? rel.message
-	                                                                          : "undefined"));
+	json_object_object_add(o, "source",
+	                       json_object_new_string(rel.message[0] ? rel.message : "undefined"));
 	return o;
 }

@@ -29,8 +29,8 @@ static const char *monitor_state(struct cmdp *c, const char *name, char *reason,
                                  pid_t *monitor)
 {
 	json_object *st = cmd_monitor_status(c, name), *v;
-	static const char *const known[] = {"starting", "incoming", "running", "crashed",
-	                                    "stopped", "stopping"};
+	static const char *const known[] = {"starting", "incoming", "running",
+	                                    "crashed",  "stopped",  "stopping"};
 	const char *s = NULL;
 
 	reason[0] = 0;
@@ -59,11 +59,13 @@ static int wait_incoming(struct cmdp *c, const char *name, struct api_err *e)
 		if (s && !strcmp(s, "incoming"))
 			return 0;
 		if (s && (!strcmp(s, "crashed") || !strcmp(s, "stopped")))
-			return api_fail(e, "monitor", "partition %s did not start: %s", name, reason);
+			return api_fail(e, "monitor", "partition %s did not start: %s", name,
+			                reason);
 		nap_ms(20);
 	}
-	return api_fail(e, "monitor", "partition %s: its engine did not wait for the stream within "
-	                              "%d s (%s)",
+	return api_fail(e, "monitor",
+	                "partition %s: its engine did not wait for the stream within "
+	                "%d s (%s)",
 	                name, INCOMING_WAIT_MS / 1000, s ? s : "no state");
 }
 
@@ -117,8 +119,8 @@ int cmd_migrate_abort(struct cmdp *c, const char *name, struct api_err *e)
 	/* A guest that runs here is the migrated one: the source stopped its own copy. */
 	if (p.rec.state == UV_STATE_RUNNING || p.rec.state == UV_STATE_PAUSED ||
 	    p.rec.state == UV_STATE_MIGRATING)
-		return api_fail(e, "busy", "partition %s is %s here: it is no longer incoming", name,
-		                uv_state_name(p.rec.state));
+		return api_fail(e, "busy", "partition %s is %s here: it is no longer incoming",
+		                name, uv_state_name(p.rec.state));
 	monitor_state(c, name, reason, sizeof(reason), &mon);
 	if (cmd_pid_alive(mon))
 		cmd_monitor_call(c, name, "destroy", NULL, NULL, &ignore);

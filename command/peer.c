@@ -20,9 +20,23 @@
 static const char *known_code(const char *code)
 {
 	static const char *const codes[] = {
-	    "bad-request", "bad-version", "unknown-command", "invalid-definition",
-	    "no-such-partition", "exists", "busy", "not-running", "no-space", "not-permitted",
-	    "refused", "monitor", "io", "ultravisor", "internal", "unsupported", "migration",
+	    "bad-request",
+	    "bad-version",
+	    "unknown-command",
+	    "invalid-definition",
+	    "no-such-partition",
+	    "exists",
+	    "busy",
+	    "not-running",
+	    "no-space",
+	    "not-permitted",
+	    "refused",
+	    "monitor",
+	    "io",
+	    "ultravisor",
+	    "internal",
+	    "unsupported",
+	    "migration",
 	};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (code && !strcmp(code, codes[i]))
@@ -122,15 +136,18 @@ int cmd_peer_call(const char *sock, const char *execute, json_object *args, json
 
 		json_object_object_get_ex(err, "code", &code);
 		json_object_object_get_ex(err, "message", &msg);
-		api_fail(e, known_code(json_object_is_type(code, json_type_string)
-		                           ? json_object_get_string(code)
-		                           : NULL),
+		api_fail(e,
+		         known_code(json_object_is_type(code, json_type_string)
+		                        ? json_object_get_string(code)
+		                        : NULL),
 		         "the target refused %s: %.400s", execute,
 		         json_object_is_type(msg, json_type_string) ? json_object_get_string(msg)
 		                                                    : "no reason given");
 	} else {
-		api_fail(e, "migration", "the target's command partition answered %s with neither "
-		                         "return nor error", execute);
+		api_fail(e, "migration",
+		         "the target's command partition answered %s with neither "
+		         "return nor error",
+		         execute);
 	}
 out:
 	if (fd >= 0)

@@ -38,7 +38,8 @@ static inline void dirty_log_mark(const struct dirty_log *l, uint64_t gpa, uint6
 		last = UINT64_MAX; /* wraps: up to the end of the address space */
 	last /= VHU_LOG_PAGE;
 	for (page = gpa / VHU_LOG_PAGE; page <= last && page / 8 < l->len; page++)
-		__atomic_fetch_or(&l->bits[page / 8], (uint8_t)(1u << (page % 8)), __ATOMIC_RELAXED);
+		__atomic_fetch_or(&l->bits[page / 8], (uint8_t)(1u << (page % 8)),
+		                  __ATOMIC_RELAXED);
 }
 
 /* Maps the front end's log (fd: at least offset + size bytes), replacing l's; 0, or a

@@ -22,8 +22,7 @@ static uint64_t features_offered(const struct vhu_client *c)
 	/* LOG_ALL: every write to guest memory goes through vq_push, which logs it while the
 	 * front end migrates (dirty_log.h); without it QEMU refuses to migrate the guest. */
 	return c->exp->dev->ops->features | c->exp->dev->features | BIT(VIRTIO_F_VERSION_1) |
-	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHU_F_PROTOCOL_FEATURES) |
-	       BIT(VHOST_F_LOG_ALL);
+	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHU_F_PROTOCOL_FEATURES) | BIT(VHOST_F_LOG_ALL);
 }
 
 static struct vhu_queue *queue_of(struct vhu_client *c, uint32_t index)

@@ -164,10 +164,10 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 const char *uv_state_name(enum uv_part_state s)
 {
 	static const char *const names[] = {
-	    [UV_STATE_DEFINED] = "defined",   [UV_STATE_STARTING] = "starting",
-	    [UV_STATE_RUNNING] = "running",   [UV_STATE_PAUSED] = "paused",
-	    [UV_STATE_STOPPING] = "stopping", [UV_STATE_STOPPED] = "stopped",
-	    [UV_STATE_CRASHED] = "crashed",   [UV_STATE_INCOMING] = "incoming",
+	    [UV_STATE_DEFINED] = "defined",     [UV_STATE_STARTING] = "starting",
+	    [UV_STATE_RUNNING] = "running",     [UV_STATE_PAUSED] = "paused",
+	    [UV_STATE_STOPPING] = "stopping",   [UV_STATE_STOPPED] = "stopped",
+	    [UV_STATE_CRASHED] = "crashed",     [UV_STATE_INCOMING] = "incoming",
 	    [UV_STATE_MIGRATING] = "migrating",
 	};
 	if ((unsigned)s >= sizeof(names) / sizeof(names[0]))

@@ -48,8 +48,9 @@ static json_object *disks(const struct uv_partition_desc *d)
 		json_object *o = json_object_new_object(), *lim;
 
 		add_str(o, "image", d->disk[i].image, sizeof(d->disk[i].image));
-		json_object_object_add(o, "readonly", json_object_new_boolean(
-		                                          !!(d->disk[i].flags & UV_DEV_F_READONLY)));
+		json_object_object_add(
+		    o, "readonly",
+		    json_object_new_boolean(!!(d->disk[i].flags & UV_DEV_F_READONLY)));
 		json_object_object_add(
 		    o, "direct", json_object_new_boolean(!!(d->disk[i].flags & UV_DISK_F_DIRECT)));
 		if (l->iops || l->bytes_per_sec) {
@@ -79,8 +80,8 @@ static json_object *nics_and_channels(const struct uv_partition_desc *d, int nic
 			add_str(o, "switch", d->nic[i].sw, sizeof(d->nic[i].sw));
 		} else {
 			add_str(o, "peer", d->chan[i].peer, sizeof(d->chan[i].peer));
-			json_object_object_add(o, "size_kib",
-			                       json_object_new_int64((int64_t)(d->chan[i].size >> 10)));
+			json_object_object_add(
+			    o, "size_kib", json_object_new_int64((int64_t)(d->chan[i].size >> 10)));
 		}
 		json_object_array_add(a, o);
 	}
@@ -94,7 +95,8 @@ int uv_desc_to_def(const struct uv_partition_desc *d, json_object **out)
 	if (!o)
 		return -ENOMEM;
 	add_str(o, "name", d->name, sizeof(d->name));
-	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)(d->mem_bytes >> 20)));
+	json_object_object_add(o, "memory_mib",
+	                       json_object_new_int64((int64_t)(d->mem_bytes >> 20)));
 	json_object_object_add(o, "vcpus", json_object_new_int64(d->vcpus));
 	if (d->cpu_share_milli)
 		json_object_object_add(o, "cpu_share",

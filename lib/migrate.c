@@ -56,7 +56,8 @@ int uv_mig_progress_parse(json_object *ret, struct uv_mig_progress *out)
 		snprintf(p.status, sizeof(p.status), "none");
 	else if (get_text(ret, "status", p.status, sizeof(p.status), true))
 		return -EPROTO;
-	if (json_object_object_get_ex(ret, "ram", &ram) && !json_object_is_type(ram, json_type_object))
+	if (json_object_object_get_ex(ret, "ram", &ram) &&
+	    !json_object_is_type(ram, json_type_object))
 		return -EPROTO;
 	r |= get_text(ret, "error-desc", p.error, sizeof(p.error), false);
 	r |= get_count(ret, "total-time", &p.total_ms);
@@ -72,7 +73,8 @@ int uv_mig_progress_parse(json_object *ret, struct uv_mig_progress *out)
 	if (r)
 		return -EPROTO;
 	if (ram && json_object_object_get_ex(ram, "mbps", &x)) {
-		if (!json_object_is_type(x, json_type_double) && !json_object_is_type(x, json_type_int))
+		if (!json_object_is_type(x, json_type_double) &&
+		    !json_object_is_type(x, json_type_int))
 			return -EPROTO;
 		p.mbps = json_object_get_double(x);
 		if (!isfinite(p.mbps) || p.mbps < 0)
@@ -111,8 +113,9 @@ json_object *uv_mig_progress_json(const struct uv_mig_progress *p)
 	                       json_object_new_int64((int64_t)p->transferred));
 	json_object_object_add(o, "ram_bytes", json_object_new_int64((int64_t)p->ram_total));
 	json_object_object_add(o, "remaining_bytes", json_object_new_int64((int64_t)p->remaining));
-	json_object_object_add(o, "dirty_bytes_per_s",
-	                       json_object_new_int64(dirty > INT64_MAX ? INT64_MAX : (int64_t)dirty));
+	json_object_object_add(
+	    o, "dirty_bytes_per_s",
+	    json_object_new_int64(dirty > INT64_MAX ? INT64_MAX : (int64_t)dirty));
 	json_object_object_add(o, "passes", json_object_new_int64((int64_t)p->dirty_sync_count));
 	json_object_object_add(o, "mbps", json_object_new_double(p->mbps));
 	return o;
@@ -162,14 +165,16 @@ const char *uv_mig_refusal(const struct uv_partition_desc *d, char *buf, size_t 
 			snprintf(buf, cap,
 			         "devices[%u]: %s: a back end named by its socket is not placed on "
 			         "the target (ask for disks or nics instead)",
-			         i, k == UV_DEV_VHOST_USER_BLK ? "vhost-user-blk" : "vhost-user-net");
+			         i,
+			         k == UV_DEV_VHOST_USER_BLK ? "vhost-user-blk" : "vhost-user-net");
 			return buf;
 		}
 		if (k == UV_DEV_CHANNEL) {
-			snprintf(buf, cap,
-			         "devices[%u]: a channel's memory is shared with a partition of this "
-			         "host and cannot follow the guest to another",
-			         i);
+			snprintf(
+			    buf, cap,
+			    "devices[%u]: a channel's memory is shared with a partition of this "
+			    "host and cannot follow the guest to another",
+			    i);
 			return buf;
 		}
 	}

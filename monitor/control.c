@@ -221,7 +221,8 @@ static json_object *handle(struct monitor *m, struct mon_client *c, json_object 
 		return do_dump(m, args);
 	if (!strcmp(cmd, "set-cpu-share"))
 		return do_cpu_share(m, args);
-	if (!strcmp(cmd, "migrate") || !strcmp(cmd, "migrate-status") || !strcmp(cmd, "migrate-cancel"))
+	if (!strcmp(cmd, "migrate") || !strcmp(cmd, "migrate-status") ||
+	    !strcmp(cmd, "migrate-cancel"))
 		return do_migrate(m, cmd, args);
 	if (!strcmp(cmd, "stop")) {
 		json_object *t;

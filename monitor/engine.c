@@ -172,7 +172,8 @@ void mon_engine_exited(struct monitor *m)
 	tail_of_log(m->paths.qemu_log, last, sizeof(last));
 	/* A migrated guest's engine here was destroyed because the target runs it now. */
 	if (m->mig_done && m->shutdown_reason[0])
-		snprintf(m->shutdown_reason, sizeof(m->shutdown_reason), "migrated to another host");
+		snprintf(m->shutdown_reason, sizeof(m->shutdown_reason),
+		         "migrated to another host");
 	if (m->shutdown_reason[0] && strcmp(m->shutdown_reason, "guest-panicked") &&
 	    (!have_status || (WIFEXITED(status) && WEXITSTATUS(status) == 0))) {
 		mon_set_state(m, UV_STATE_STOPPED, m->shutdown_reason);

@@ -185,8 +185,8 @@ static void source_failed(struct monitor *m)
 		fprintf(stderr, "monitor[%s]: resuming after the failed migration: %s\n",
 		        m->desc->name, err);
 	json_object_put(st);
-	snprintf(reason, sizeof(reason), "migration %s%s%.180s; the guest runs here",
-	         m->mig_status, p.error[0] ? ": " : "", p.error);
+	snprintf(reason, sizeof(reason), "migration %s%s%.180s; the guest runs here", m->mig_status,
+	         p.error[0] ? ": " : "", p.error);
 	mon_set_state(m, UV_STATE_RUNNING, reason);
 }
 

@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (c.tail)
 				c.tail[c.tail_len - 1] = 1;
 			if (c.head < num)
-				vq_push(&q, c.head, c.n * 1500u); /* bytes "written": spans descriptors */
+				vq_push(&q, c.head,
+				        c.n * 1500u); /* bytes "written": spans descriptors */
 			vq_should_notify(&q);
 		}
 	}

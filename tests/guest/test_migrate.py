@@ -23,6 +23,7 @@ from test_recovery import System
 
 NAME = "mig1"
 DISK_MIB = 16
+FAST_MIB = 8
 
 
 class SmallHost(System):
@@ -125,7 +126,7 @@ def test_migrate_a_running_guest_between_hosts():
 
 
 def test_migrate_with_a_served_disk_and_nic():
-    """A guest whose disk and NIC ultra-io serves over vhost-user: QEMU migrates it only because
+    """A guest whose disk and NIC ultra-io serves over vhost-user, and a direct disk: QEMU migrates it only because
     ultra-io offers VHOST_F_LOG_ALL and marks what it writes. While the stream runs the guest
     keeps reading its disk through the page cache (each read a device write into guest memory,
     which only the log reports); on B the cached data must still be the disk's, B's ultra-io
@@ -137,13 +138,18 @@ def test_migrate_with_a_served_disk_and_nic():
         hosts.append(DefsSystem(w, None).start())
     a, b = hosts
     image = os.path.join(a.w.dir, "shared.img")
-    with open(image, "wb") as f:
-        f.truncate(DISK_MIB << 20)
+    fast = os.path.join(a.w.dir, "fast.img")  # a direct disk: the engine's own, O_DIRECT
+    for path, mib in ((image, DISK_MIB), (fast, FAST_MIB)):
+        with open(path, "wb") as f:
+            f.truncate(mib << 20)
     os.chmod(a.w.dir, 0o755)  # "shared storage": B's command partition opens it too
-    a.ultra("define", write_def(a.w, NAME, disks=[{"image": image}], nics=[{"switch": "lan"}]))
+    a.ultra("define", write_def(a.w, NAME, disks=[{"image": image}, {"image": fast, "direct": True}],
+                                nics=[{"switch": "lan"}]))
     a.ultra("start", NAME)
     g = harness.Partition(a.run, a.w.definition(NAME)).wait_boot()
-    vd = disk_of(g, DISK_MIB)
+    vd, fd = disk_of(g, DISK_MIB), disk_of(g, FAST_MIB)
+    g.out(f"dd if=/dev/urandom of={fd} bs=1M count=2 oflag=direct 2>/dev/null")
+    fast_want = g.out(f"dd if={fd} bs=1M count=2 iflag=direct 2>/dev/null | md5sum").split()[0]
     g.out(f"dd if=/dev/urandom of={vd} bs=1M count=4 oflag=direct 2>/dev/null")
     want = g.out(f"dd if={vd} bs=1M count=4 iflag=direct 2>/dev/null | md5sum").split()[0]
     check(want == image_md5(image, 4), "the image does not hold what the guest wrote")
@@ -156,14 +162,14 @@ def test_migrate_with_a_served_disk_and_nic():
           f"dd if={vd} of=/dev/null bs=64k count=64 2>/dev/null; sleep 0.1; done) & "
           "echo $! > /tmp/loop")
     a_exports = a.io_exports()
-    check(len(a_exports) == 2, f"A's ultra-io serves {a_exports}")
+    check(len(a_exports) == 3, f"A's ultra-io serves {a_exports}")
 
     r = migrate(a, b)
     print("  " + r.stdout.strip())
     check(NAME not in listing(a) and listing(b)[NAME]["state"] == "running",
           f"A lists {listing(a)}, B {listing(b)}")
     wait_for(lambda: a.io_exports() == set(), 15, "A's exports to go")
-    check(len(b.io_exports()) == 2, f"B's ultra-io serves {b.io_exports()}")
+    check(len(b.io_exports()) == 3, f"B's ultra-io serves {b.io_exports()}")
 
     gb = harness.Partition(b.run, b.w.definition(NAME))
     gb.attach_console()
@@ -182,5 +188,14 @@ def test_migrate_with_a_served_disk_and_nic():
         check(hashlib.md5(f.read(1 << 20)).hexdigest() == tail,
               "what the guest wrote on B is not in the shared image")
     check(gb.out("cat /sys/class/net/eth0/address").strip() == mac, "the NIC changed")
+    # The direct disk: the image B's engine opened itself holds what A's wrote, and takes more.
+    got = gb.out(f"dd if={fd} bs=1M count=2 iflag=direct 2>/dev/null | md5sum").split()[0]
+    check(got == fast_want, f"B's direct disk reads {got}, A wrote {fast_want}")
+    gb.out(f"dd if=/dev/urandom of={fd} bs=1M count=1 seek=2 oflag=direct 2>/dev/null")
+    more = gb.out(f"dd if={fd} bs=1M count=1 skip=2 iflag=direct 2>/dev/null | md5sum").split()[0]
+    with open(fast, "rb") as f:
+        f.seek(2 << 20)
+        check(hashlib.md5(f.read(1 << 20)).hexdigest() == more,
+              "what B's engine wrote to the direct disk is not in the image")
     b.ultra("destroy", NAME)
     b.ultra("undefine", NAME)

@@ -101,7 +101,7 @@ static void test_map(void **state)
 	assert_int_equal(dirty_log_map(&l, fd, 4 * 4096, 0), -EINVAL); /* longer than the fd */
 	assert_int_equal(dirty_log_map(&l, fd, 4096, 3 * 4096), -EINVAL);
 	assert_int_equal(dirty_log_map(&l, fd, 8, UINT64_MAX - 4), -EINVAL); /* wraps */
-	assert_int_equal(dirty_log_map(&l, fd, 128ull << 20, 0), -EINVAL); /* absurd */
+	assert_int_equal(dirty_log_map(&l, fd, 128ull << 20, 0), -EINVAL);   /* absurd */
 	assert_null(l.bits);
 	/* An offset inside a page: the bitmap starts exactly there. */
 	assert_int_equal(dirty_log_map(&l, fd, 4096, 100), 0);
@@ -244,12 +244,12 @@ static void test_hostile_chain(void **state)
 	desc(f, 0, BUFS, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	desc(f, 1, BUFS + 0x1000, 16, VRING_DESC_F_WRITE, 0);
 	offer_pop(f, 0);
-	desc(f, 0, 0x10000000, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1); /* outside */
-	desc(f, 1, BUFS + 0x1000, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);  /* a loop */
+	desc(f, 0, 0x10000000, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);  /* outside */
+	desc(f, 1, BUFS + 0x1000, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0); /* a loop */
 	vq_push(&f->q, 0, UINT32_MAX);
 	assert_true(bit(f->log, PAGE_OF(BUFS + 0x1000)));
 	assert_int_equal(count(f->log), 2); /* that page and the used ring's */
-	vq_push(&f->q, NUM + 3, 1);          /* no such head: only the used ring */
+	vq_push(&f->q, NUM + 3, 1);         /* no such head: only the used ring */
 	assert_int_equal(count(f->log), 2);
 }
 

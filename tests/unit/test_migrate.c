@@ -188,8 +188,7 @@ static void test_progress(void **state)
 	assert_int_equal(parse("{\"status\":\"active\",\"ram\":[]}", &p), -EPROTO);
 	assert_int_equal(parse("{\"status\":\"active\",\"ram\":{\"transferred\":-1}}", &p),
 	                 -EPROTO);
-	assert_int_equal(parse("{\"status\":\"active\",\"ram\":{\"mbps\":\"fast\"}}", &p),
-	                 -EPROTO);
+	assert_int_equal(parse("{\"status\":\"active\",\"ram\":{\"mbps\":\"fast\"}}", &p), -EPROTO);
 	assert_int_equal(parse("{\"status\":\"active\",\"downtime\":1.5}", &p), -EPROTO);
 	assert_int_equal(parse("[1]", &p), -EPROTO);
 	assert_int_equal(uv_mig_progress_parse(NULL, &p), -EPROTO);

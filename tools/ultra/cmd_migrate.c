@@ -16,7 +16,8 @@ static int target_socket(const char *arg, char *buf, size_t cap)
 	struct stat st;
 
 	if (!realpath(arg, abs)) {
-		fprintf(stderr, "ultra: migrate: %s: no such target socket or run directory\n", arg);
+		fprintf(stderr, "ultra: migrate: %s: no such target socket or run directory\n",
+		        arg);
 		return ULTRA_USAGE;
 	}
 	if (stat(abs, &st) == 0 && S_ISDIR(st.st_mode))
@@ -66,8 +67,8 @@ int ultra_cmd_migrate(struct ultra *u, int argc, char **argv)
 		       "passes, downtime %lld ms, dirty rate %.1f MiB/s; here: %s\n",
 		       name, target, ultra_str(part, "state"), ultra_int(ret, "elapsed_ms"),
 		       ultra_int(mig, "transferred_bytes") / 1048576.0, ultra_int(mig, "passes"),
-		       ultra_int(mig, "downtime_ms"), ultra_int(mig, "dirty_bytes_per_s") / 1048576.0,
-		       ultra_str(ret, "source"));
+		       ultra_int(mig, "downtime_ms"),
+		       ultra_int(mig, "dirty_bytes_per_s") / 1048576.0, ultra_str(ret, "source"));
 	}
 	json_object_put(ret);
 	return ULTRA_OK;
