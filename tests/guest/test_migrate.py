@@ -45,6 +45,15 @@ def counter(p):
     return int(p.out("cat /tmp/counter").strip())
 
 
+def written_through(p, dev, image, mib):
+    """p writes a random MiB at MiB mib of its disk dev: does the host's image hold it?"""
+    p.out(f"dd if=/dev/urandom of={dev} bs=1M count=1 seek={mib} oflag=direct 2>/dev/null")
+    got = p.out(f"dd if={dev} bs=1M count=1 skip={mib} iflag=direct 2>/dev/null | md5sum")
+    with open(image, "rb") as f:
+        f.seek(mib << 20)
+        return hashlib.md5(f.read(1 << 20)).hexdigest() == got.split()[0]
+
+
 def migrate(src, dst, ok=True):
     return src.ultra("migrate", NAME, "--to", dst.run, ok=ok)
 
@@ -181,21 +190,11 @@ def test_migrate_with_a_served_disk_and_nic():
                           "during the migration was not logged")
     direct = gb.out(f"dd if={vd} bs=1M count=4 iflag=direct 2>/dev/null | md5sum").split()[0]
     check(direct == want, f"B reads {direct} from the disk, A wrote {want}")
-    gb.out(f"dd if=/dev/urandom of={vd} bs=1M count=1 seek=4 oflag=direct 2>/dev/null")
-    tail = gb.out(f"dd if={vd} bs=1M count=1 skip=4 iflag=direct 2>/dev/null | md5sum").split()[0]
-    with open(image, "rb") as f:
-        f.seek(4 << 20)
-        check(hashlib.md5(f.read(1 << 20)).hexdigest() == tail,
-              "what the guest wrote on B is not in the shared image")
+    check(written_through(gb, vd, image, 4), "what the guest wrote on B is not in the image")
     check(gb.out("cat /sys/class/net/eth0/address").strip() == mac, "the NIC changed")
     # The direct disk: the image B's engine opened itself holds what A's wrote, and takes more.
     got = gb.out(f"dd if={fd} bs=1M count=2 iflag=direct 2>/dev/null | md5sum").split()[0]
     check(got == fast_want, f"B's direct disk reads {got}, A wrote {fast_want}")
-    gb.out(f"dd if=/dev/urandom of={fd} bs=1M count=1 seek=2 oflag=direct 2>/dev/null")
-    more = gb.out(f"dd if={fd} bs=1M count=1 skip=2 iflag=direct 2>/dev/null | md5sum").split()[0]
-    with open(fast, "rb") as f:
-        f.seek(2 << 20)
-        check(hashlib.md5(f.read(1 << 20)).hexdigest() == more,
-              "what B's engine wrote to the direct disk is not in the image")
+    check(written_through(gb, fd, fast, 2), "what B's engine wrote is not in the direct disk")
     b.ultra("destroy", NAME)
     b.ultra("undefine", NAME)
