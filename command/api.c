@@ -89,10 +89,10 @@ static const char *need_name(json_object *args, struct api_err *e)
 	return n;
 }
 
-static json_object *v_define(struct cmdp *c, json_object *args, struct api_err *e)
+/* The definition argument of define and migrate-in, or NULL with e set. */
+static json_object *need_definition(json_object *args, struct api_err *e)
 {
 	json_object *def;
-	struct cmd_part p = {0};
 
 	if (!args || !json_object_object_get_ex(args, "definition", &def) ||
 	    !json_object_is_type(def, json_type_object)) {
@@ -117,9 +117,59 @@ static json_object *v_define(struct cmdp *c, json_object *args, struct api_err *
 			return NULL;
 		}
 	}
-	if (cmd_define(c, def, arg_str(args, "base_dir"), &p, e))
+	return def;
+}
+
+static json_object *v_define(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	json_object *def = need_definition(args, e);
+	struct cmd_part p = {0};
+
+	if (!def || cmd_define(c, def, arg_str(args, "base_dir"), &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
+}
+
+/* Live migration (claim 44, docs/migration.md): the source's verb, and the target's two. */
+static json_object *v_migrate(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	const char *name = need_name(args, e), *target = arg_str(args, "target");
+	json_object *t;
+	int timeout = 60;
+
+	if (!name)
+		return NULL;
+	if (!target || target[0] != '/') {
+		api_fail(
+		    e, "bad-request",
+		    "arguments.target: expected the target's command socket (an absolute path)");
+		return NULL;
+	}
+	if (json_object_object_get_ex(args, "timeout", &t)) {
+		if (!json_object_is_type(t, json_type_int) || json_object_get_int64(t) < 1 ||
+		    json_object_get_int64(t) > 3600) {
+			api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 seconds");
+			return NULL;
+		}
+		timeout = (int)json_object_get_int64(t);
+	}
+	return cmd_migrate(c, name, target, timeout, e);
+}
+
+static json_object *v_migrate_in(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	json_object *def = need_definition(args, e);
+
+	return def ? cmd_migrate_in(c, def, arg_str(args, "base_dir"), e) : NULL;
+}
+
+static json_object *v_migrate_abort(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	const char *name = need_name(args, e);
+
+	if (!name || cmd_migrate_abort(c, name, e))
+		return NULL;
+	return json_object_new_object();
 }
 
 static json_object *v_undefine(struct cmdp *c, json_object *args, struct api_err *e)
@@ -329,6 +379,7 @@ static const char *const stop_args[] = {"name", "timeout", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
 static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
+static const char *const migrate_args[] = {"name", "target", "timeout", NULL};
 
 static const struct verb verbs[] = {
     {"define", define_args, v_define},
@@ -341,6 +392,9 @@ static const struct verb verbs[] = {
     {"set-cpu-share", share_args, v_set_cpu_share},
     {"set-disk-limits", limit_args, v_set_disk_limits},
     {"resources", no_args, v_resources},
+    {"migrate", migrate_args, v_migrate},
+    {"migrate-in", define_args, v_migrate_in},
+    {"migrate-abort", name_args, v_migrate_abort},
 };
 
 static const struct verb *check_request(json_object *req, json_object **args, struct api_err *e)

@@ -5,6 +5,7 @@
 #define ULTRA_COMMAND_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -74,6 +75,9 @@ json_object *cmd_resources(struct cmdp *c, struct api_err *e);
 /* monitors.c: one ultra-monitor per started guest. */
 /* Starts NAME's monitor (partition id) once its last one is gone; its pid in *pid. */
 int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid, struct api_err *e);
+/* The same; incoming: its engine waits for a migration stream (ultra-monitor --incoming). */
+int cmd_monitor_spawn_as(struct cmdp *c, uint32_t id, const char *name, bool incoming, pid_t *pid,
+                         struct api_err *e);
 /* Sends {"execute":what,...} to NAME's monitor; its "return" member in *ret (may be NULL). */
 int cmd_monitor_call(struct cmdp *c, const char *name, const char *what, json_object *args,
                      json_object **ret, struct api_err *e);
@@ -88,6 +92,10 @@ int cmd_define(struct cmdp *c, json_object *def, const char *base_dir, struct cm
                struct api_err *e);
 int cmd_undefine(struct cmdp *c, const char *name, struct api_err *e);
 int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e);
+/* start, with the monitor's engine waiting for a migration stream instead of booting. */
+int cmd_start_incoming(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e);
+/* Whether a partition in this state holds an engine or is about to (undefine refuses it). */
+bool cmd_state_active(uint32_t state);
 /* SET_CPU_SHARE (claim 26); the partition's monitor puts it in force (docs/cpu.md). */
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,
                       struct api_err *e);
@@ -116,6 +124,20 @@ int cmd_server_run(struct cmdp *c);
 void cmd_watch_monitors(struct cmdp *c);
 /* A live process (not a zombie); 0 for pid <= 0. */
 int cmd_pid_alive(pid_t pid);
+
+/* migrate.c, migrate_in.c, peer.c: live migration (claim 44, docs/migration.md). */
+/* Source: NAME to the command partition at target (its control socket); the reply object. */
+json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, int timeout_s,
+                         struct api_err *e);
+/* Target: define from def, grant, start an incoming engine; the partition and its stream. */
+json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir,
+                            struct api_err *e);
+/* Target: an incoming partition that will not run here after all: destroyed and undefined. */
+int cmd_migrate_abort(struct cmdp *c, const char *name, struct api_err *e);
+/* One request to another command partition's control API (docs/command.md): 0 with its return
+ * in *ret, or -1 with e set (a refusal keeps its code; the message says who refused). */
+int cmd_peer_call(const char *sock, const char *execute, json_object *args, json_object **ret,
+                  int timeout_ms, struct api_err *e);
 
 /* iolink.c: the I/O partition's control socket (include/ultra/io_ctl.h). Negative errno, or
  * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,10 @@ int cmd_monitor_dir(struct cmdp *c, const char *name, const char *leaf, char *bu
 }
 
 /* In the grandchild: a new session, stdio to the partition's monitor log, then exec. */
-static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
+static void exec_monitor(struct cmdp *c, uint32_t id, bool incoming, const char *log)
 {
-	char part[16], *argv[8];
+	char part[16], *argv[10];
+	int n = 5;
 	int fd, maxfd = (int)sysconf(_SC_OPEN_MAX);
 
 	setsid();
@@ -48,12 +50,13 @@ static void exec_monitor(struct cmdp *c, uint32_t id, const char *log)
 	argv[2] = (char *)c->uv_path;
 	argv[3] = "--partition";
 	argv[4] = part;
-	argv[5] = NULL;
 	if (c->uid_base) { /* the engine's uid must be the one its export sockets were made for */
-		argv[5] = "--engine-uid-base";
-		argv[6] = (char *)c->uid_base;
-		argv[7] = NULL;
+		argv[n++] = "--engine-uid-base";
+		argv[n++] = (char *)c->uid_base;
 	}
+	if (incoming) /* its engine waits for a migration stream (docs/migration.md) */
+		argv[n++] = "--incoming";
+	argv[n] = NULL;
 	setenv("ULTRA_RUN_DIR", c->run_dir, 1);
 	execv(argv[0], argv);
 	_exit(127);
@@ -110,6 +113,12 @@ static int wait_dir_free(struct cmdp *c, const char *name)
 int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_out,
                       struct api_err *e)
 {
+	return cmd_monitor_spawn_as(c, id, name, false, pid_out, e);
+}
+
+int cmd_monitor_spawn_as(struct cmdp *c, uint32_t id, const char *name, bool incoming,
+                         pid_t *pid_out, struct api_err *e)
+{
 	char log[512];
 	int st = 0, n, pfd[2];
 	pid_t pid, g = -1;
@@ -136,7 +145,7 @@ int cmd_monitor_spawn(struct cmdp *c, uint32_t id, const char *name, pid_t *pid_
 		close(pfd[0]);
 		g = fork();
 		if (g == 0)
-			exec_monitor(c, id, log);
+			exec_monitor(c, id, incoming, log);
 		if (write(pfd[1], &g, sizeof(g)) != sizeof(g))
 			_exit(1);
 		_exit(g < 0 ? 1 : 0);

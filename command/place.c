@@ -210,7 +210,8 @@ int cmd_place_wanted(struct cmdp *c, const struct cmd_part *p)
 	int up;
 
 	if (p->rec.state == UV_STATE_STARTING || p->rec.state == UV_STATE_RUNNING ||
-	    p->rec.state == UV_STATE_PAUSED || p->rec.state == UV_STATE_STOPPING)
+	    p->rec.state == UV_STATE_PAUSED || p->rec.state == UV_STATE_STOPPING ||
+	    p->rec.state == UV_STATE_INCOMING || p->rec.state == UV_STATE_MIGRATING)
 		return 1;
 	st = cmd_monitor_status(c, p->desc.name);
 	up = cmd_pid_alive(pid_of(st, "monitor_pid")) || cmd_pid_alive(pid_of(st, "qemu_pid"));

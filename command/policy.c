@@ -25,10 +25,11 @@
 #include "command.h"
 #include "desc.h"
 
-static int active(uint32_t state)
+bool cmd_state_active(uint32_t state)
 {
 	return state == UV_STATE_STARTING || state == UV_STATE_RUNNING ||
-	       state == UV_STATE_PAUSED || state == UV_STATE_STOPPING;
+	       state == UV_STATE_PAUSED || state == UV_STATE_STOPPING ||
+	       state == UV_STATE_INCOMING || state == UV_STATE_MIGRATING;
 }
 
 struct image_ctx {
@@ -154,7 +155,7 @@ int cmd_undefine(struct cmdp *c, const char *name, struct api_err *e)
 		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	if (settle_crashed(c, &p, e))
 		return -1;
-	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
+	if (cmd_state_active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return api_fail(e, "busy", "partition %s is %s: stop or destroy it first", name,
 		                uv_state_name(p.rec.state));
 	if (p.rec.n_channels && cmd_chans_drop(c, p.id, e))
@@ -219,7 +220,8 @@ static int wait_monitor(struct cmdp *c, const struct cmd_part *p, pid_t pid, str
 	                tail[0] ? tail : "no output");
 }
 
-int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e)
+static int start_as(struct cmdp *c, const char *name, bool incoming, struct cmd_part *out,
+                    struct api_err *e)
 {
 	struct cmd_part p = {0};
 	pid_t pid;
@@ -228,7 +230,7 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api
 		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	if (settle_crashed(c, &p, e))
 		return -1;
-	if (active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
+	if (cmd_state_active(p.rec.state) || p.rec.status != UV_RESDB_LIVE)
 		return api_fail(e, "busy", "partition %s is already %s", name,
 		                uv_state_name(p.rec.state));
 	if (grant(c, &p, e))
@@ -237,11 +239,21 @@ int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api
 		cmd_place_sync(c); /* not started: whatever was placed is taken back */
 		return -1;
 	}
-	if (cmd_monitor_spawn(c, p.id, name, &pid, e) || wait_monitor(c, &p, pid, e))
+	if (cmd_monitor_spawn_as(c, p.id, name, incoming, &pid, e) || wait_monitor(c, &p, pid, e))
 		return -1;
 	if (cmd_view_find(c, name, out))
 		*out = p;
 	return 0;
+}
+
+int cmd_start(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e)
+{
+	return start_as(c, name, false, out, e);
+}
+
+int cmd_start_incoming(struct cmdp *c, const char *name, struct cmd_part *out, struct api_err *e)
+{
+	return start_as(c, name, true, out, e);
 }
 
 int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct cmd_part *out,

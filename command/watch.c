@@ -62,7 +62,8 @@ static int check_one(const struct cmd_part *p, void *ctx)
 	pid_t pid;
 
 	if (p->id < CMD_FIRST_GUEST ||
-	    (p->rec.state != UV_STATE_RUNNING && p->rec.state != UV_STATE_PAUSED))
+	    (p->rec.state != UV_STATE_RUNNING && p->rec.state != UV_STATE_PAUSED &&
+	     p->rec.state != UV_STATE_INCOMING && p->rec.state != UV_STATE_MIGRATING))
 		return 0;
 	/* No state file for a running partition: its run directory went with the host. */
 	st = cmd_monitor_status(c, p->desc.name);

@@ -14,7 +14,8 @@ enum payload_kind {
 	P_CFG,
 	P_VRING_FD,
 	P_INFLIGHT,
-	P_INFLIGHT_FD
+	P_INFLIGHT_FD,
+	P_LOG /* SET_LOG_BASE: struct vhu_log and the log's fd */
 };
 
 struct request_rule {
@@ -28,6 +29,7 @@ static const struct request_rule rules[VHU_REQUEST_MAX] = {
     [VHU_SET_OWNER] = {"SET_OWNER", P_NONE},
     [VHU_RESET_OWNER] = {"RESET_OWNER", P_NONE},
     [VHU_SET_MEM_TABLE] = {"SET_MEM_TABLE", P_MEM},
+    [VHU_SET_LOG_BASE] = {"SET_LOG_BASE", P_LOG},
     [VHU_SET_VRING_NUM] = {"SET_VRING_NUM", P_STATE},
     [VHU_SET_VRING_ADDR] = {"SET_VRING_ADDR", P_ADDR},
     [VHU_SET_VRING_BASE] = {"SET_VRING_BASE", P_STATE},
@@ -114,6 +116,8 @@ static int check_payload(enum payload_kind kind, const uint8_t *p, uint32_t size
 		if (size != sizeof(struct vhu_inflight))
 			return -EPROTO;
 		return nfds == (kind == P_INFLIGHT_FD ? 1u : 0u) ? 0 : -EPROTO;
+	case P_LOG:
+		return size == sizeof(struct vhu_log) && nfds == 1 ? 0 : -EPROTO;
 	case P_VRING_FD:
 		if (size != 8)
 			return -EPROTO;

@@ -21,6 +21,7 @@ struct vhu_msg {
 		struct vhu_mem_table mem;
 		struct vhu_config cfg;
 		struct vhu_inflight inflight;
+		struct vhu_log log;
 	} p;
 	int fds[VHU_MAX_FDS];
 	unsigned nfds;

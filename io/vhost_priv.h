@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "dirty_log.h"
 #include "inflight.h"
 #include "vhost_msg.h"
 #include "vhost_user.h"
@@ -44,6 +45,7 @@ struct vhu_client {
 	void *priv; /* the device's per-client state (attach/detach) */
 	struct guest_mem mem;
 	struct inflight inflight; /* INFLIGHT_SHMFD region, if the front end uses one */
+	struct dirty_log log;     /* SET_LOG_BASE: marked while the front end migrates */
 	struct vhu_queue q[VHU_MAX_QUEUES];
 	unsigned nqueues;
 	/* receive state: one message at a time, never reading past its end */

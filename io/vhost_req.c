@@ -11,7 +11,7 @@
 #define BIT(n) (1ull << (n))
 #define PROTO_OFFERED                                                                              \
 	(BIT(VHU_PROTO_MQ) | BIT(VHU_PROTO_REPLY_ACK) | BIT(VHU_PROTO_CONFIG) |                    \
-	 BIT(VHU_PROTO_INFLIGHT))
+	 BIT(VHU_PROTO_INFLIGHT) | BIT(VHU_PROTO_LOG_SHMFD))
 
 static uint64_t features_offered(const struct vhu_client *c)
 {
@@ -19,8 +19,10 @@ static uint64_t features_offered(const struct vhu_client *c)
 	 * INDIRECT_DESC is a device's choice (ops->features): it pays for NICs, whose TSO packets
 	 * take ~18 slots each without it, and costs disks, whose 3-descriptor requests fit the
 	 * ring anyway and whose guest then allocates a table per request (docs/performance.md). */
+	/* LOG_ALL: every write to guest memory goes through vq_push, which logs it while the
+	 * front end migrates (dirty_log.h); without it QEMU refuses to migrate the guest. */
 	return c->exp->dev->ops->features | c->exp->dev->features | BIT(VIRTIO_F_VERSION_1) |
-	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHU_F_PROTOCOL_FEATURES);
+	       BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHU_F_PROTOCOL_FEATURES) | BIT(VHOST_F_LOG_ALL);
 }
 
 static struct vhu_queue *queue_of(struct vhu_client *c, uint32_t index)
@@ -69,6 +71,8 @@ static int set_features(struct vhu_client *c, struct vhu_msg *m)
 		return -EINVAL;
 	c->features = m->p.u64;
 	c->features_set = true;
+	/* The front end turns logging on and off this way while the rings run. */
+	c->log.on = (c->features & BIT(VHOST_F_LOG_ALL)) != 0;
 	return 0;
 }
 
@@ -151,21 +155,42 @@ static int set_vring_num(struct vhu_client *c, struct vhu_msg *m)
 	return 0;
 }
 
+/* The front end's used-ring logging for q (VHU_VRING_F_LOG, at guest address log). */
+static void log_used_ring(struct vhu_client *c, struct vq *vq, const struct vhu_vring_addr *a)
+{
+	vq->log = &c->log;
+	vq->log_used = a->flags & VHU_VRING_F_LOG;
+	vq->log_used_gpa = a->log;
+}
+
 static int set_vring_addr(struct vhu_client *c, struct vhu_msg *m)
 {
 	struct vhu_queue *q = queue_of(c, m->p.addr.index);
+	const struct vhu_vring_addr *a = &m->p.addr;
 	struct vq next;
 	int r;
 
-	if (!q || q->started || q->num == 0 || m->p.addr.flags != 0)
-		return -EINVAL; /* flags: we offer no dirty logging */
-	q->addr = m->p.addr;
+	if (!q || q->num == 0 || (a->flags & ~VHU_VRING_F_LOG))
+		return -EINVAL;
+	if (q->started) {
+		/* Migration starts or ends on a running ring: QEMU sends the same rings again with
+		 * logging switched. Anything else waits for the ring to stop. */
+		if (!q->addr_set || a->desc != q->addr.desc || a->avail != q->addr.avail ||
+		    a->used != q->addr.used)
+			return -EINVAL;
+		q->addr.flags = a->flags;
+		q->addr.log = a->log;
+		log_used_ring(c, &q->vq, a);
+		return 0;
+	}
+	q->addr = *a;
 	r = rings_under(q, &c->mem, &next);
 	if (r < 0) {
 		q->addr_set = false;
 		return r;
 	}
 	next.mem = &c->mem;
+	log_used_ring(c, &next, a);
 	q->vq = next;
 	q->addr_set = true;
 	return 0;
@@ -267,6 +292,18 @@ static int get_config(struct vhu_client *c, struct vhu_msg *m)
 	return vhu_send(c, &m->hdr, cfg, offsetof(struct vhu_config, payload) + cfg->size);
 }
 
+/* SET_LOG_BASE (vhost-user.rst, LOG_SHMFD): the log to mark from now on; the front end waits
+ * for our reply before it relies on it. */
+static int set_log_base(struct vhu_client *c, struct vhu_msg *m)
+{
+	int r = dirty_log_map(&c->log, m->fds[0], m->p.log.mmap_size, m->p.log.mmap_offset);
+
+	if (r < 0)
+		return r;
+	r = reply_u64(c, m, 0);
+	return r < 0 ? r : 1;
+}
+
 static void reset_queues(struct vhu_client *c)
 {
 	for (unsigned i = 0; i < c->nqueues; i++)
@@ -306,6 +343,8 @@ static int dispatch(struct vhu_client *c, struct vhu_msg *m)
 		return 0;
 	case VHU_SET_MEM_TABLE:
 		return set_mem_table(c, m);
+	case VHU_SET_LOG_BASE:
+		return set_log_base(c, m);
 	case VHU_SET_VRING_NUM:
 		return set_vring_num(c, m);
 	case VHU_SET_VRING_ADDR:

@@ -167,6 +167,7 @@ static void client_free(struct vhu_client *c)
 		close(c->rx_fds[i]);
 	gm_unmap(&c->mem);
 	inflight_unmap(&c->inflight);
+	dirty_log_unmap(&c->log);
 	watch(c->exp->server->epfd, c->fd, &c->watch, false);
 	close(c->fd);
 	free(c);

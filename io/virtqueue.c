@@ -180,11 +180,55 @@ static uint16_t *avail_event(const struct vq *q) { return (uint16_t *)&q->used->
 /* The ring looked empty: with EVENT_IDX ask for a kick at the next request, then look again,
  * since the driver may have added one just before it could see our avail_event (each side
  * writes its index, full barrier, reads the other's). */
+/* The used ring's bytes [off, off + n) were written: marked in the log when logging. */
+static void log_used(const struct vq *q, uint64_t off, uint64_t n)
+{
+	if (q->log_used && dirty_log_on(q->log))
+		dirty_log_mark(q->log, q->log_used_gpa + off, n);
+}
+
+/* The device wrote len bytes into head's chain (the used element's len): the pages of its
+ * writable buffers, in chain order, up to len bytes, are marked. The descriptors are read again
+ * and may have changed since the pop: a driver that does so gets its own pages marked or not,
+ * never an access outside its memory (the table is bounds-checked like a pop's). The last
+ * writable byte is marked too: a disk reports an error in the chain's last byte with len 1. */
+static void log_chain(const struct vq *q, uint16_t head, uint32_t len)
+{
+	const struct vring_desc *tab = q->desc;
+	uint32_t size = q->num, i = head, n;
+	struct vring_desc d, last = {0};
+
+	if (head >= q->num)
+		return;
+	d = read_desc(tab, i);
+	if (d.flags & VRING_DESC_F_INDIRECT) { /* held to a pop's rules: whole, aligned, inside */
+		if (indirect_table(q, &d, &tab, &size) != VQ_OK)
+			return;
+		d = read_desc(tab, 0);
+	}
+	for (n = 0; n < size; n++) {
+		if (d.flags & VRING_DESC_F_WRITE) {
+			uint32_t take = d.len < len ? d.len : len;
+
+			if (take && gm_gpa(q->mem, d.addr, take))
+				dirty_log_mark(q->log, d.addr, take);
+			len -= take;
+			last = d;
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT) || d.next >= size)
+			break;
+		d = read_desc(tab, d.next);
+	}
+	if (last.len && gm_gpa(q->mem, last.addr + last.len - 1, 1))
+		dirty_log_mark(q->log, last.addr + last.len - 1, 1);
+}
+
 static uint16_t rearm(const struct vq *q, uint16_t avail_idx)
 {
 	if (!q->event_idx)
 		return avail_idx;
 	STORE(avail_event(q), q->last_avail);
+	log_used(q, offsetof(struct vring_used, ring) + q->num * sizeof(struct vring_used_elem), 2);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return LOAD_ACQ(&q->avail->idx);
 }
@@ -216,14 +260,21 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
 {
-	struct vring_used_elem *e = &q->used->ring[q->used_idx & (q->num - 1)];
+	uint32_t slot = q->used_idx & (q->num - 1);
+	struct vring_used_elem *e = &q->used->ring[slot];
 
+	/* Logged after each write and before the driver can see it: a page the front end sends
+	 * before our write is marked again after it (dirty_log.h). */
+	if (dirty_log_on(q->log))
+		log_chain(q, head, len);
 	STORE(&e->id, head);
 	STORE(&e->len, len);
+	log_used(q, offsetof(struct vring_used, ring) + slot * sizeof(*e), sizeof(*e));
 	q->used_idx++;
 	if (q->track && head < q->num)
 		STORE_REL(&q->track->last_batch_head, head);
 	STORE_REL(&q->used->idx, q->used_idx); /* the element is visible before the index */
+	log_used(q, offsetof(struct vring_used, idx), sizeof(q->used->idx));
 	if (q->track && head < q->num) {
 		STORE_REL(&q->track->desc[head].inflight, 0);
 		STORE_REL(&q->track->used_idx, q->used_idx);

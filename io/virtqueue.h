@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dirty_log.h"
 #include "guest_mem.h"
 #include "ultra/vhost_user.h"
 
@@ -66,6 +67,12 @@ struct vq {
 	bool indirect; /* VIRTIO_RING_F_INDIRECT_DESC negotiated: a head may point to a table */
 	bool signalled_valid;
 	uint16_t signalled_used;
+	/* Live migration (dirty_log.h): the client's log, and where the front end says the used
+	 * ring lies in guest-physical memory (vhu_vring_addr.log) when it asked for that ring's
+	 * writes to be logged (VHU_VRING_F_LOG). Every push then marks what it wrote. */
+	const struct dirty_log *log;
+	uint64_t log_used_gpa;
+	bool log_used;
 };
 
 /* virtio 1.2, 2.7.7.2: has the other side's event index been passed by moving an index from

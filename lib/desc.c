@@ -125,7 +125,7 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 		            d->cpu_share_milli / 1000, d->cpu_share_milli % 1000, d->vcpus);
 	if (d->accel > UV_ACCEL_TCG)
 		return fail(err, errlen, "accel: unknown value %u", d->accel);
-	if (d->state > UV_STATE_CRASHED)
+	if (d->state > UV_STATE_MAX)
 		return fail(err, errlen, "state: unknown value %u", d->state);
 	if ((r = mem_check(d, err, errlen)))
 		return r;
@@ -164,10 +164,11 @@ int uv_desc_validate(const struct uv_partition_desc *d, int check_files, char *e
 const char *uv_state_name(enum uv_part_state s)
 {
 	static const char *const names[] = {
-	    [UV_STATE_DEFINED] = "defined",   [UV_STATE_STARTING] = "starting",
-	    [UV_STATE_RUNNING] = "running",   [UV_STATE_PAUSED] = "paused",
-	    [UV_STATE_STOPPING] = "stopping", [UV_STATE_STOPPED] = "stopped",
-	    [UV_STATE_CRASHED] = "crashed",
+	    [UV_STATE_DEFINED] = "defined",     [UV_STATE_STARTING] = "starting",
+	    [UV_STATE_RUNNING] = "running",     [UV_STATE_PAUSED] = "paused",
+	    [UV_STATE_STOPPING] = "stopping",   [UV_STATE_STOPPED] = "stopped",
+	    [UV_STATE_CRASHED] = "crashed",     [UV_STATE_INCOMING] = "incoming",
+	    [UV_STATE_MIGRATING] = "migrating",
 	};
 	if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
 		return "unknown";

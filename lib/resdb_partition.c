@@ -120,7 +120,8 @@ const struct rdb_ops rdb_ops_partition_create = {
 static int active(uint32_t state)
 {
 	return state == UV_STATE_STARTING || state == UV_STATE_RUNNING ||
-	       state == UV_STATE_PAUSED || state == UV_STATE_STOPPING;
+	       state == UV_STATE_PAUSED || state == UV_STATE_STOPPING ||
+	       state == UV_STATE_INCOMING || state == UV_STATE_MIGRATING;
 }
 
 /* A partition is destroyed once it is stopped and its memory and channels were taken back; its

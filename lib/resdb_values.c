@@ -62,7 +62,7 @@ enum uv_txn_reason rdb_check_values(const struct uv_txn *t)
 		return t->u.cpu.cpu_share_milli > UV_TXN_CPU_SHARE_MAX ? UV_TXN_BAD_VALUE
 		                                                       : UV_TXN_OK;
 	case UV_TXN_SET_STATE:
-		return t->u.state.state > UV_STATE_CRASHED ? UV_TXN_BAD_VALUE : UV_TXN_OK;
+		return t->u.state.state > UV_STATE_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
 	case UV_TXN_SET_DISK_LIMITS:
 		if (t->u.disk_limits.limit.reserved)
 			return UV_TXN_BAD_RESERVED;

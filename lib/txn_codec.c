@@ -134,7 +134,7 @@ static enum uv_txn_reason check_disk_limits(const struct uv_txn *t)
 
 static enum uv_txn_reason check_state(const struct uv_txn *t)
 {
-	return t->u.state.state > UV_STATE_CRASHED ? UV_TXN_BAD_VALUE : UV_TXN_OK;
+	return t->u.state.state > UV_STATE_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
 }
 
 static enum uv_txn_reason check_response(const struct uv_txn *t)

@@ -10,7 +10,11 @@
  *   {"execute":"set-cpu-share","arguments":{"cpu_share":X}}  X host CPUs from now on (0: no limit)
  *   {"execute":"set-disk-limits","arguments":{"disk":K,"iops":N,"bytes_per_sec":B}}
  *                                            direct disk K's limit from now on (0: none of that
- * kind) Errors: {"error":"sentence"}.
+ *                                            kind)
+ *   {"execute":"migrate","arguments":{"uri":"unix:PATH"}}  send the guest to a target's stream
+ *   {"execute":"migrate-status"}             QEMU's query-migrate, read (docs/migration.md)
+ *   {"execute":"migrate-cancel"}             stop sending; the guest runs on here
+ * Errors: {"error":"sentence"}.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "desc.h"
+#include "migrate.h"
 #include "monitor.h"
 #include "unixsock.h"
 
@@ -112,7 +118,8 @@ static json_object *ok_reply(json_object *ret)
 static bool engine_up(const struct monitor *m)
 {
 	return m->qmp && (m->state == UV_STATE_RUNNING || m->state == UV_STATE_PAUSED ||
-	                  m->state == UV_STATE_STOPPING);
+	                  m->state == UV_STATE_STOPPING || m->state == UV_STATE_MIGRATING ||
+	                  m->state == UV_STATE_INCOMING);
 }
 
 static json_object *do_qmp(struct monitor *m, const char *cmd, json_object *args)
@@ -199,6 +206,34 @@ static json_object *do_disk_limits(struct monitor *m, json_object *args)
 	return ok_reply(mon_status_json(m));
 }
 
+static json_object *do_migrate(struct monitor *m, const char *cmd, json_object *args)
+{
+	struct uv_mig_progress p;
+	json_object *uri, *o;
+	char err[512];
+
+	if (!strcmp(cmd, "migrate")) {
+		if (!args || !json_object_object_get_ex(args, "uri", &uri) ||
+		    !json_object_is_type(uri, json_type_string))
+			return error_reply("migrate: %s", "arguments.uri (string) is required");
+		if (mon_mig_start(m, json_object_get_string(uri), err, sizeof(err)))
+			return error_reply("migrate: %s", err);
+		return ok_reply(NULL);
+	}
+	if (!strcmp(cmd, "migrate-cancel")) {
+		if (mon_mig_cancel(m, err, sizeof(err)))
+			return error_reply("migrate-cancel: %s", err);
+		return ok_reply(NULL);
+	}
+	if (!engine_up(m))
+		return error_reply("partition is not running (%s)", "no engine");
+	if (mon_mig_query(m, &p, err, sizeof(err)))
+		return error_reply("migrate-status: %s", err);
+	o = uv_mig_progress_json(&p);
+	json_object_object_add(o, "state", json_object_new_string(uv_state_name(m->state)));
+	return ok_reply(o);
+}
+
 static json_object *handle(struct monitor *m, struct mon_client *c, json_object *req)
 {
 	json_object *exe, *args = NULL;
@@ -227,6 +262,9 @@ static json_object *handle(struct monitor *m, struct mon_client *c, json_object 
 		return do_cpu_share(m, args);
 	if (!strcmp(cmd, "set-disk-limits"))
 		return do_disk_limits(m, args);
+	if (!strcmp(cmd, "migrate") || !strcmp(cmd, "migrate-status") ||
+	    !strcmp(cmd, "migrate-cancel"))
+		return do_migrate(m, cmd, args);
 	if (!strcmp(cmd, "stop")) {
 		json_object *t;
 		int timeout = 30;

@@ -37,6 +37,14 @@ void mon_qmp_event(void *opaque, const char *event, json_object *data)
 		snprintf(m->shutdown_reason, sizeof(m->shutdown_reason), "%s", why);
 		if (m->state != UV_STATE_STOPPING)
 			mon_set_state(m, UV_STATE_STOPPING, why);
+	} else if (!strcmp(event, "MIGRATION")) {
+		json_object *st;
+		if (data && json_object_object_get_ex(data, "status", &st) &&
+		    json_object_is_type(st, json_type_string)) {
+			snprintf(m->mig_status, sizeof(m->mig_status), "%s",
+			         json_object_get_string(st));
+			m->mig_event = true; /* acted on by the loop (migrate.c), not in here */
+		}
 	} else if (!strcmp(event, "GUEST_PANICKED")) {
 		snprintf(m->shutdown_reason, sizeof(m->shutdown_reason), "guest-panicked");
 	}
@@ -163,6 +171,10 @@ void mon_engine_exited(struct monitor *m)
 	if (m->qemu_is_child && waitpid(m->qemu_pid, &status, WNOHANG) == m->qemu_pid)
 		have_status = true;
 	tail_of_log(m->paths.qemu_log, last, sizeof(last));
+	/* A migrated guest's engine here was destroyed because the target runs it now. */
+	if (m->mig_done && m->shutdown_reason[0])
+		snprintf(m->shutdown_reason, sizeof(m->shutdown_reason),
+		         "migrated to another host");
 	if (m->shutdown_reason[0] && strcmp(m->shutdown_reason, "guest-panicked") &&
 	    (!have_status || (WIFEXITED(status) && WEXITSTATUS(status) == 0))) {
 		mon_set_state(m, UV_STATE_STOPPED, m->shutdown_reason);

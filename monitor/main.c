@@ -31,10 +31,11 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ultra-monitor [OPTIONS] --definition FILE.json [--partition N]\n"
 	    "       ultra-monitor [OPTIONS] --attach NAME\n"
-	    "       ultra-monitor [OPTIONS] --ultravisor SOCK --partition N\n"
+	    "       ultra-monitor [OPTIONS] --ultravisor SOCK --partition N [--incoming]\n"
 	    "OPTIONS: [--run-dir DIR] [--qemu PATH] [--engine-uid-base UID]\n"
 	    "Starts the guest partition FILE.json defines, or partition N of the ultravisor's\n"
-	    "resource database, or re-attaches to its running engine. State, console and control sockets live in DIR/partitions/NAME\n"
+	    "resource database (--incoming: its engine waits for a migration stream on\n"
+	    "DIR/partitions/NAME/migrate.sock), or re-attaches to its running engine. State, console and control sockets live in DIR/partitions/NAME\n"
 	    "(DIR defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n"
 	    "The engine runs as uid = gid = UID + N (default UID %u; a definition without\n"
 	    "--partition is N = 0, shared by all such partitions).\n",
@@ -55,6 +56,7 @@ static int set_paths(struct mon_paths *p, const char *run_dir, const char *name)
 	snprintf(p->state, sizeof(p->state), "%s/state.json", p->dir);
 	snprintf(p->pid, sizeof(p->pid), "%s/qemu.pid", p->dir);
 	snprintf(p->desc, sizeof(p->desc), "%s/descriptor", p->dir);
+	snprintf(p->mig, sizeof(p->mig), "%s/migrate.sock", p->dir);
 	return 0;
 }
 
@@ -206,6 +208,8 @@ static int run_loop(struct monitor *m)
 					mon_uv_follow(m);
 			} else if (tag == &m->ctl_fd)
 				mon_ctl_accept(m);
+			else if (tag == &m->mig_listen)
+				mon_mig_accept(m);
 			else if (tag == &m->pidfd) {
 				if (m->qmp) /* take the last events (SHUTDOWN) first */
 					qmp_dispatch(m->qmp);
@@ -219,6 +223,9 @@ static int run_loop(struct monitor *m)
 				if (c->fd >= 0)
 					mon_ctl_client_io(m, c);
 			}
+			/* QMP events arrive in any QMP exchange: a MIGRATION status is acted on
+			 * here, never inside another command's wait. */
+			mon_mig_step(m);
 		}
 	}
 	return 0;
@@ -281,6 +288,9 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 		snprintf(err, errlen, "QEMU did not open its QMP socket: %s", strerror(-r));
 		return r;
 	}
+	/* An incoming engine runs only once the source's memory is all here (migrate.c). */
+	if (m->incoming)
+		return mon_mig_listen(m, err, errlen);
 	r = qmp_execute(m->qmp, "cont", NULL, NULL, err, errlen);
 	if (r)
 		return r;
@@ -324,6 +334,7 @@ int main(int argc, char **argv)
 	    {"ultravisor", required_argument, NULL, 'u'},
 	    {"partition", required_argument, NULL, 'p'},
 	    {"engine-uid-base", required_argument, NULL, 'U'},
+	    {"incoming", no_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -335,6 +346,7 @@ int main(int argc, char **argv)
 	                    .uv_sock = -1,
 	                    .uv_mem_fd = -1,
 	                    .follow_timer = -1,
+	                    .mig_listen = -1,
 	                    .uid_base = UV_ENGINE_UID_BASE_DEFAULT,
 	                    .engine_uid = (uid_t)-1};
 	const char *def = NULL, *attach = NULL, *run_dir = getenv("ULTRA_RUN_DIR"), *uv = NULL;
@@ -363,6 +375,9 @@ int main(int argc, char **argv)
 		case 'q':
 			m.qemu_bin = optarg;
 			break;
+		case 'I':
+			m.incoming = true;
+			break;
 		case 'U':
 			if (uv_engine_uid_base_arg(optarg, &m.uid_base, err, sizeof(err))) {
 				fprintf(stderr, "ultra-monitor: %s\n", err);
@@ -379,7 +394,7 @@ int main(int argc, char **argv)
 	}
 	if ((!!def + !!attach + !!uv) != 1 || (uv && (partition <= 0 || partition > UINT32_MAX)) ||
 	    (def && partition != -1 && (partition < 0 || partition >= (long)UV_ENGINE_UID_SPAN)) ||
-	    (attach && partition != -1) || optind != argc) {
+	    (attach && partition != -1) || (m.incoming && !uv) || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -465,6 +480,8 @@ int main(int argc, char **argv)
 	}
 	r = run_loop(&m);
 	unlink(m.paths.ctl);
+	if (m.mig_listen >= 0)
+		unlink(m.paths.mig);
 	return m.state == UV_STATE_CRASHED ? 1 : 0;
 
 fail_engine:

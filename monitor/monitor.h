@@ -28,6 +28,7 @@ struct mon_paths {
 	char state[128];
 	char pid[128];
 	char desc[128];
+	char mig[128]; /* the incoming engine's stream socket (migrate.c) */
 };
 
 struct mon_client {
@@ -103,6 +104,15 @@ struct monitor {
 	enum uv_cg_kind cg_io_kind;
 	char cg_io_root[PATH_MAX];
 	char cg_io[PATH_MAX];
+	/* Live migration (migrate.c, claim 44): the target's engine waits for the stream on
+	 * mig_listen; mig_status is the last MIGRATION event's, mig_event set until the loop has
+	 * acted on it; mig_done once the source's engine has sent everything. */
+	bool incoming;
+	int mig_listen;
+	char mig_status[24];
+	bool mig_event;
+	bool mig_done;
+	char mig_peer[108];
 };
 
 /* uvsource.c */
@@ -198,6 +208,15 @@ void mon_set_state(struct monitor *m, enum uv_part_state s, const char *reason);
 json_object *mon_status_json(const struct monitor *m);
 /* Rewrites state.json: what `ultra list` and scripts read without asking the monitor. */
 void mon_status_save(const struct monitor *m);
+
+/* migrate.c: live migration (claim 44, docs/migration.md). */
+struct uv_mig_progress;
+int mon_mig_listen(struct monitor *m, char *err, size_t errlen); /* target, engine on -S */
+void mon_mig_accept(struct monitor *m);
+int mon_mig_start(struct monitor *m, const char *uri, char *err, size_t errlen);
+int mon_mig_query(struct monitor *m, struct uv_mig_progress *p, char *err, size_t errlen);
+int mon_mig_cancel(struct monitor *m, char *err, size_t errlen);
+void mon_mig_step(struct monitor *m); /* after QMP events: act on a MIGRATION status */
 
 /* control.c */
 int mon_ctl_listen(struct monitor *m);

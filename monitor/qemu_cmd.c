@@ -247,6 +247,10 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	add(&a, "none");
 	add(&a, "-no-reboot");
 	add(&a, "-S"); /* the monitor connects to QMP before the guest runs a single instruction */
+	if (m->incoming) { /* the guest's state comes from the source host's engine (migrate.c) */
+		add(&a, "-incoming");
+		add(&a, "defer");
+	}
 	add(&a, "-M");
 	/* PCIe only for partitions that are granted channels: the others keep a machine without
 	 * any PCI bus, so they have no bus to find anything on. */

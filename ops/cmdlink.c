@@ -184,10 +184,17 @@ json_object *ops_listed(json_object *list, const char *name)
 	return NULL;
 }
 
+/* An engine runs or waits for one: a migrating guest runs here, an incoming one holds its grant
+ * and an engine waiting for the stream (docs/migration.md). */
 bool ops_state_active(const char *state)
 {
-	return state && (!strcmp(state, "starting") || !strcmp(state, "running") ||
-	                 !strcmp(state, "paused") || !strcmp(state, "stopping"));
+	static const char *const active[] = {"starting", "running",  "paused",
+	                                     "stopping", "incoming", "migrating"};
+
+	for (size_t i = 0; state && i < sizeof(active) / sizeof(active[0]); i++)
+		if (!strcmp(state, active[i]))
+			return true;
+	return false;
 }
 
 uint32_t ops_milli(json_object *o, const char *key)

@@ -53,6 +53,11 @@ enum uv_part_state {
 	UV_STATE_STOPPING = 4,
 	UV_STATE_STOPPED = 5,
 	UV_STATE_CRASHED = 6,
+	/* Live migration (claim 44, docs/migration.md): the target's engine waits for the memory
+	 * stream and has not run yet; the source's guest runs while its memory is sent. */
+	UV_STATE_INCOMING = 7,
+	UV_STATE_MIGRATING = 8,
+	UV_STATE_MAX = 8,
 };
 
 enum uv_dev_kind {

@@ -52,6 +52,7 @@ enum vhu_request {
 };
 
 /* Feature bits (virtio + vhost-user). */
+#define VHOST_F_LOG_ALL 26 /* the back end logs the guest pages it writes (live migration) */
 #define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VIRTIO_RING_F_EVENT_IDX 29
 #define VHU_F_PROTOCOL_FEATURES 30
@@ -59,6 +60,7 @@ enum vhu_request {
 
 /* Protocol feature bits. */
 #define VHU_PROTO_MQ 0
+#define VHU_PROTO_LOG_SHMFD 1 /* SET_LOG_BASE brings the log as a shared memory fd */
 #define VHU_PROTO_REPLY_ACK 3
 #define VHU_PROTO_CONFIG 9
 #define VHU_PROTO_INFLIGHT 12
@@ -98,6 +100,20 @@ struct vhu_vring_addr {
 };
 _Static_assert(sizeof(struct vhu_vring_addr) == 40, "vring address is 40 bytes");
 _Static_assert(offsetof(struct vhu_vring_addr, used) == 16, "used follows desc");
+
+/* vhu_vring_addr.flags: log this ring's used-ring writes at guest address .log */
+#define VHU_VRING_F_LOG 0x1u
+
+/* SET_LOG_BASE payload (with one fd): the dirty log, one bit per VHU_LOG_PAGE bytes of guest
+ * physical memory, bit (gpa / VHU_LOG_PAGE) % 8 of byte (gpa / VHU_LOG_PAGE) / 8. The front end
+ * reads and clears it while migrating; the back end sets the bits of every page it writes. */
+#define VHU_LOG_PAGE 4096u
+struct vhu_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+_Static_assert(sizeof(struct vhu_log) == 16, "log payload is 16 bytes");
+_Static_assert(offsetof(struct vhu_log, mmap_offset) == 8, "mmap_offset at 8");
 
 /* SET_VRING_KICK/CALL/ERR: u64, bits 0-7 the queue, bit 8 "no fd" (polling). */
 #define VHU_VRING_IDX_MASK 0xffu

@@ -52,6 +52,7 @@ class System:
         return w, cls(w, image, ops_db=os.path.join(w.dir, "ops.db") if ops else None)
 
     BLK_FOR = 10
+    pool_mib = 2048  # the host's memory pool (test_migrate.py makes a small host)
 
     def io_serves(self):
         """ultra-io's own arguments (None: no I/O partition), and the path that exists once it
@@ -71,7 +72,7 @@ class System:
     def start(self):
         io_exports, io_ready = self.io_serves()
         cmd = [os.path.join(BIN, "ultra-boot"), "--state-dir", self.state, "--run-dir", self.run,
-               "--pool-mib", "2048", "--max-restarts", "15",
+               "--pool-mib", str(self.pool_mib), "--max-restarts", "15",
                "--system", f"2:command:command={BIN}/ultra-command --run-dir {self.run}"]
         socks = [os.path.join(self.run, "command.sock")]
         if self.ops_db:  # listed first on purpose: ultra-boot starts it after the others

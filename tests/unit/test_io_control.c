@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../io/blk_throttle.c"
+#include "../../io/dirty_log.c"
 #include "../../io/disk_raw.c"
 #include "../../io/guest_mem.c"
 #include "../../io/inflight.c"

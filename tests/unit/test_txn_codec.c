@@ -326,7 +326,7 @@ static void test_bad_strings_and_values(void **state)
 
 	n = encode(UV_TXN_SET_STATE, buf, sizeof(buf));
 	memcpy(b, buf, n);
-	poke32(b, HDR + offsetof(struct uv_txn_state, state), UV_STATE_CRASHED + 1);
+	poke32(b, HDR + offsetof(struct uv_txn_state, state), UV_STATE_MAX + 1);
 	expect(b, n, UV_TXN_BAD_VALUE);
 
 	n = encode(UV_TXN_SET_CPU_SHARE, buf, sizeof(buf));

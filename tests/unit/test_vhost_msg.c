@@ -51,7 +51,16 @@ static void test_header(void **state)
 	assert_int_equal(parse(build(VHU_GET_FEATURES, 1, &v, 8), 0), -EPROTO); /* stray payload */
 	assert_int_equal(parse(build(VHU_GET_FEATURES, 1, NULL, 0), 1), -EPROTO); /* stray fd */
 	assert_int_equal(parse(build(99, 1, NULL, 0), 0), -EOPNOTSUPP);
-	assert_int_equal(parse(build(VHU_SET_LOG_BASE, 1, &v, 8), 0), -EOPNOTSUPP);
+	assert_int_equal(parse(build(VHU_SET_LOG_FD, 1, &v, 8), 0), -EOPNOTSUPP);
+	/* SET_LOG_BASE is 16 bytes (struct vhu_log) and the log's fd, nothing else. */
+	assert_int_equal(parse(build(VHU_SET_LOG_BASE, 1, &v, 8), 1), -EPROTO);
+	{
+		struct vhu_log lg = {.mmap_size = 8192, .mmap_offset = 0};
+
+		assert_int_equal(parse(build(VHU_SET_LOG_BASE, 1, &lg, sizeof(lg)), 1), 0);
+		assert_int_equal(parse(build(VHU_SET_LOG_BASE, 1, &lg, sizeof(lg)), 0), -EPROTO);
+		assert_int_equal(parse(build(VHU_SET_LOG_BASE, 1, &lg, sizeof(lg)), 2), -EPROTO);
+	}
 	assert_int_equal(parse(5, 0), -EPROTO); /* shorter than a header */
 	/* the header's size must be the payload actually there */
 	size_t len = build(VHU_SET_FEATURES, 1, &v, 8);

@@ -19,6 +19,8 @@ static const struct ultra_verb verbs[] = {
     {"stop", "[--timeout S] [--no-wait] NAME", "shut it down (forced after S seconds)",
      ultra_cmd_stop},
     {"destroy", "NAME", "stop it at once", ultra_cmd_destroy},
+    {"migrate", "NAME --to TARGET [--timeout S]",
+     "move it, running, to another host's command partition", ultra_cmd_migrate},
     {"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
     {"info", "NAME", "one partition in detail", ultra_cmd_info},
     {"set-disk-limits", "NAME DISK [--iops N] [--bytes-per-sec N]",

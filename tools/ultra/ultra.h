@@ -63,6 +63,7 @@ int ultra_cmd_undefine(struct ultra *u, int argc, char **argv);
 int ultra_cmd_start(struct ultra *u, int argc, char **argv);
 int ultra_cmd_stop(struct ultra *u, int argc, char **argv);
 int ultra_cmd_destroy(struct ultra *u, int argc, char **argv);
+int ultra_cmd_migrate(struct ultra *u, int argc, char **argv);
 int ultra_cmd_list(struct ultra *u, int argc, char **argv);
 int ultra_cmd_info(struct ultra *u, int argc, char **argv);
 int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv);

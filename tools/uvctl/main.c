@@ -189,10 +189,10 @@ static int cmd_state(int sock, uint32_t id, const char *name)
 	struct uv_txn t;
 	int s, r;
 
-	for (s = UV_STATE_DEFINED; s <= UV_STATE_CRASHED; s++)
+	for (s = UV_STATE_DEFINED; s <= UV_STATE_MAX; s++)
 		if (!strcmp(name, uv_state_name(s)))
 			break;
-	if (s > UV_STATE_CRASHED) {
+	if (s > UV_STATE_MAX) {
 		fprintf(stderr, "uvctl: unknown state %s\n", name);
 		return 2;
 	}
