@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the redundant operations partition (claim 47; docs/ops-ha.md): the state the replica
+ * thread (replica.c: it asks the peer, applies its snapshots, takes over) shares with the main
+ * thread (api_replica.c: it answers the peer, refuses writes while standby; the tick acts only
+ * while active). Every member below mu is read and written under it.
+ */
+#ifndef ULTRA_OPS_REPLICA_H
+#define ULTRA_OPS_REPLICA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "ops.h"
+#include "ops_replica.h"
+
+struct ops_replica {
+	/* Fixed before the thread starts. */
+	char peer[OPS_ADDR_MAX]; /* the peer's ops.sock: a path or its gateway's tls://H:P */
+	char name[UV_NAME_MAX];  /* ours, unique between the two */
+	const struct uv_tls_files *tls;
+	unsigned dead_ms, tick_ms;
+	struct opsdb *db; /* the thread's own connection to the store */
+	pthread_t thread;
+	atomic_bool stop;
+	bool acting;             /* main thread only: the role its last tick acted in */
+	uint64_t followed_epoch; /* replica thread only: the active epoch it last followed */
+
+	pthread_mutex_t mu;
+	enum uv_ops_role role;
+	uint64_t epoch;          /* ours: the store's, cached */
+	uint64_t peer_epoch_max; /* the highest epoch the peer ever showed */
+	long long heard_ms;      /* monotonic: the peer's last answer or request */
+	bool peer_known;         /* peer_* below hold what it last said */
+	enum uv_ops_role peer_role;
+	uint64_t peer_epoch, peer_seq;
+	char peer_name[UV_NAME_MAX];
+	char peer_err[256]; /* why the last call to it failed; "" when it answered */
+};
+
+/* Records what the peer said (a reply, or its request to us); under mu. */
+void ops_replica_heard(struct ops_replica *r, enum uv_ops_role role, uint64_t epoch, uint64_t seq,
+                       const char *name);
+
+#endif
