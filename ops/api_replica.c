@@ -28,8 +28,14 @@ bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e)
 		if (!strcmp(standby_verbs[i], verb))
 			return false;
 	pthread_mutex_lock(&r->mu);
-	if (!(refuse = r->role != UV_OPS_ACTIVE))
+	if (!(refuse = r->role != UV_OPS_ACTIVE || !ops_replica_fresh(r, ops_mono_ms())))
 		;
+	else if (r->role == UV_OPS_ACTIVE)
+		api_fail(
+		    e, "standby",
+		    "this operations partition (%s) has not heard from its peer at %s lately and "
+		    "is confirming that it is still the active one; try again in a second",
+		    r->name, r->peer);
 	else if (r->peer_known && r->peer_role == UV_OPS_ACTIVE)
 		api_fail(
 		    e, "standby",

@@ -34,7 +34,7 @@ void ops_replica_heard(struct ops_replica *r, enum uv_ops_role role, uint64_t ep
 	r->peer_err[0] = 0;
 }
 
-static unsigned call_ms(const struct ops_replica *r)
+unsigned ops_replica_call_ms(const struct ops_replica *r)
 {
 	unsigned t = r->dead_ms / 2;
 
@@ -49,7 +49,7 @@ static int peer_sync(struct ops_replica *r, enum uv_ops_role role, uint64_t epoc
 		    *v;
 	struct uv_cmdconn *c = NULL;
 	char *line = NULL;
-	int t = (int)call_ms(r), rc;
+	int t = (int)ops_replica_call_ms(r), rc;
 
 	json_object_object_add(args, "name", json_object_new_string(r->name));
 	json_object_object_add(args, "role", json_object_new_string(uv_ops_role_name(role)));
@@ -157,6 +157,12 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 		    (unsigned long long)next, r->peer, silent_ms);
 }
 
+bool ops_replica_fresh(const struct ops_replica *r, long long now_ms)
+{
+	return now_ms - r->heard_ms <= r->dead_ms / 2 ||
+	       now_ms - r->round_ms <= 2LL * r->tick_ms + ops_replica_call_ms(r);
+}
+
 /* One round: ask, apply, decide. */
 static void round_once(struct ops_replica *r)
 {
@@ -166,6 +172,7 @@ static void round_once(struct ops_replica *r)
 	uint64_t epoch, seq;
 	long long silent;
 	char err[256] = "";
+	long long began = ops_mono_ms();
 	bool answered;
 
 	if (opsdb_replica_get(r->db, &epoch, &seq))
@@ -210,6 +217,7 @@ static void round_once(struct ops_replica *r)
 		        peer.name, uv_ops_role_name(peer.role), (unsigned long long)peer.epoch,
 		        (unsigned long long)me.epoch);
 	}
+	r->round_ms = began;
 	pthread_mutex_unlock(&r->mu);
 	if (act == UV_OPS_TAKE_OVER)
 		take_over(r, me.epoch, silent, answered);
@@ -287,13 +295,14 @@ void ops_replica_stop(struct ops *o)
 bool ops_replica_acting(struct ops *o)
 {
 	struct ops_replica *r = o->replica;
-	bool active;
+	bool active, fresh;
 	int rc;
 
 	if (!r)
 		return true;
 	pthread_mutex_lock(&r->mu);
 	active = r->role == UV_OPS_ACTIVE;
+	fresh = ops_replica_fresh(r, ops_mono_ms());
 	pthread_mutex_unlock(&r->mu);
 	if (active && !r->acting) {
 		/* The hosts may have changed in the store while we followed; and every host is
@@ -308,5 +317,5 @@ bool ops_replica_acting(struct ops *o)
 			o->nodes[i].reconciled_gen = o->nodes[i].link.gen - 1;
 	}
 	r->acting = active;
-	return active;
+	return active && fresh;
 }

@@ -36,7 +36,16 @@ struct ops_replica {
 	uint64_t peer_epoch, peer_seq;
 	char peer_name[UV_NAME_MAX];
 	char peer_err[256]; /* why the last call to it failed; "" when it answered */
+	long long round_ms; /* monotonic: when the last completed round began */
 };
+
+/* Whether an active one may act now (under mu): it heard from the peer within half of
+ * dead_ms, or it finished a round begun within the last two ticks and a call. A process that
+ * was stopped or starved finds both stale and waits for a fresh round, which tells it of a
+ * newer epoch before it acts on an old one (docs/ops-ha.md "Fencing"). */
+bool ops_replica_fresh(const struct ops_replica *r, long long now_ms);
+/* How long one call to the peer may take: half of dead_ms, 0.2..5 s. */
+unsigned ops_replica_call_ms(const struct ops_replica *r);
 
 /* Records what the peer said (a reply, or its request to us); under mu. */
 void ops_replica_heard(struct ops_replica *r, enum uv_ops_role role, uint64_t epoch, uint64_t seq,
