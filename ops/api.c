@@ -41,6 +41,8 @@ json_object *ops_api_handle(struct ops *o, const char *line)
 	if (verb && !ops_replica_refuses(o, verb->name, &e) &&
 	    !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message, sizeof(e.message)))
 		ret = verb->fn(o, args, &e);
+	if (ret)
+		ops_replica_after_write(o, verb->name);
 	reply = uv_api_reply(ret, e.code, e.message);
 	json_object_put(req);
 	return reply;

@@ -13,20 +13,31 @@
 #include "replica.h"
 
 /* What a standby still answers: reads of its copy of the store and the replica verbs. */
-static const char *const standby_verbs[] = {
-    "list",          "status",       "domain-list",    "host-list",
-    "schedule-list", "replica-sync", "replica-status", NULL};
+static const char *const standby_verbs[] = {"list",         "status",         "domain-list",
+                                            "host-list",    "schedule-list",  "replica-sync",
+                                            "replica-push", "replica-status", NULL};
+
+static bool read_only(const char *verb)
+{
+	for (size_t i = 0; standby_verbs[i]; i++)
+		if (!strcmp(standby_verbs[i], verb))
+			return true;
+	return false;
+}
+
+void ops_replica_after_write(struct ops *o, const char *verb)
+{
+	if (o->replica && !read_only(verb))
+		ops_replica_push(o);
+}
 
 bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e)
 {
 	struct ops_replica *r = o->replica;
 	bool refuse;
 
-	if (!r)
+	if (!r || read_only(verb))
 		return false;
-	for (size_t i = 0; standby_verbs[i]; i++)
-		if (!strcmp(standby_verbs[i], verb))
-			return false;
 	pthread_mutex_lock(&r->mu);
 	if (!(refuse = r->role != UV_OPS_ACTIVE || !ops_replica_fresh(r, ops_mono_ms())))
 		;
@@ -62,37 +73,6 @@ static bool arg_u64(json_object *args, const char *key, uint64_t *out, struct ap
 	}
 	*out = (uint64_t)json_object_get_int64(v);
 	return true;
-}
-
-static json_object *view_json(const char *name, enum uv_ops_role role, uint64_t epoch, uint64_t seq)
-{
-	json_object *v = json_object_new_object();
-
-	json_object_object_add(v, "name", json_object_new_string(name));
-	json_object_object_add(v, "role", json_object_new_string(uv_ops_role_name(role)));
-	json_object_object_add(v, "epoch", json_object_new_int64((int64_t)epoch));
-	json_object_object_add(v, "seq", json_object_new_int64((int64_t)seq));
-	return v;
-}
-
-/* Our store, framed, when the caller's copy differs from it; NULL on failure (logged). */
-static json_object *snapshot_json(struct ops *o)
-{
-	uint8_t *image = NULL;
-	uint64_t epoch, seq;
-	char *b64 = NULL;
-	json_object *s = NULL;
-	size_t len;
-	int rc;
-
-	if ((rc = opsdb_replica_export(o->db, &image, &len, &epoch, &seq)) ||
-	    (rc = uv_ops_snap_encode(epoch, seq, image, len, &b64)))
-		fprintf(stderr, "ultra-ops: replica: snapshot of the store: %s\n", strerror(-rc));
-	else
-		s = json_object_new_string(b64);
-	free(image);
-	free(b64);
-	return s;
 }
 
 /* The peer tells us where it is and gets where we are, and our store if it is behind. Hearing a
@@ -135,14 +115,124 @@ static json_object *v_sync(struct ops *o, json_object *args, struct api_err *e)
 		        (unsigned long long)me.epoch);
 	}
 	pthread_mutex_unlock(&r->mu);
-	ret = view_json(r->name, me.role, me.epoch, me.seq);
+	ret = ops_replica_view_json(r->name, me.role, me.epoch, me.seq);
 	if (me.role == UV_OPS_ACTIVE && (peer.epoch != me.epoch || peer.seq != me.seq)) {
-		json_object *s = snapshot_json(o);
+		json_object *s = ops_replica_snapshot_json(o->db);
 
 		if (s)
 			json_object_object_add(ret, "snapshot", s);
 	}
 	return ret;
+}
+
+static void chunks_reset(struct ops_replica *r)
+{
+	free(r->chunks);
+	r->chunks = NULL;
+	r->chunks_len = r->chunks_total = 0;
+}
+
+/* Adds one chunk of a pushed snapshot: 1 once the whole text is in r->chunks, 0 while more is
+ * to come, -1 on a bad chunk (e says why; what was gathered is dropped). */
+static int chunks_add(struct ops_replica *r, json_object *args, uint64_t epoch, uint64_t seq,
+                      struct api_err *e)
+{
+	uint64_t total, off;
+	json_object *data;
+	size_t n;
+
+	if (!arg_u64(args, "total", &total, e) || !arg_u64(args, "offset", &off, e))
+		return -1;
+	if (!json_object_object_get_ex(args, "data", &data) ||
+	    !json_object_is_type(data, json_type_string)) {
+		api_fail(e, "bad-request", "data: a string is required");
+		return -1;
+	}
+	n = (size_t)json_object_get_string_len(data);
+	if (off == 0) {
+		chunks_reset(r);
+		if (total > (UV_OPS_SNAP_IMAGE_MAX + sizeof(struct uv_ops_snap_hdr) + 2) / 3 * 4 ||
+		    !(r->chunks = malloc(total + 1))) {
+			api_fail(e, "bad-request", "a snapshot of %llu bytes is over the bound",
+			         (unsigned long long)total);
+			return -1;
+		}
+		r->chunks_total = total;
+		r->chunks_epoch = epoch;
+		r->chunks_seq = seq;
+	}
+	if (!r->chunks || off != r->chunks_len || total != r->chunks_total ||
+	    epoch != r->chunks_epoch || seq != r->chunks_seq || n > total - off || !n) {
+		chunks_reset(r);
+		api_fail(e, "bad-request",
+		         "a snapshot chunk out of order; start again at offset 0");
+		return -1;
+	}
+	memcpy(r->chunks + off, json_object_get_string(data), n);
+	r->chunks_len += n;
+	r->chunks[r->chunks_len] = 0;
+	return r->chunks_len == r->chunks_total;
+}
+
+/* The active one's store after one of its writes, before it answers its client, in chunks:
+ * applied here once whole, while we are the standby of an epoch no newer than the sender's. An
+ * older sender is an active one that missed a takeover: it is refused, and our reply (our
+ * epoch) makes it step down. */
+static json_object *v_push(struct ops *o, json_object *args, struct api_err *e)
+{
+	struct ops_replica *r = o->replica;
+	struct uv_ops_peer_view me = {.name = r ? r->name : ""}, peer = {.role = UV_OPS_ACTIVE};
+	const char *name = ops_arg_str(args, "name");
+	json_object *whole;
+	bool take;
+	char err[256];
+	int rc;
+
+	if (!r) {
+		api_fail(e, "no-peer", "this operations partition has no peer (--peer)");
+		return NULL;
+	}
+	if (!name || !strcmp(name, r->name) || !arg_u64(args, "epoch", &peer.epoch, e) ||
+	    !arg_u64(args, "seq", &peer.seq, e)) {
+		api_fail(e, "bad-request", "name (the peer's), epoch, seq required");
+		return NULL;
+	}
+	peer.name = name;
+	if ((rc = opsdb_replica_get(o->db, &me.epoch, &me.seq))) {
+		api_fail(e, "internal", "reading the store: %s", strerror(-rc));
+		return NULL;
+	}
+	pthread_mutex_lock(&r->mu);
+	ops_replica_heard(r, UV_OPS_ACTIVE, peer.epoch, peer.seq, name);
+	me.role = r->role;
+	if (uv_ops_decide(&me, &peer, 0, r->dead_ms) == UV_OPS_STEP_DOWN) {
+		r->role = me.role = UV_OPS_STANDBY;
+		fprintf(stderr,
+		        "ultra-ops: replica: standby: %s is active at epoch %llu, ours is %llu\n",
+		        name, (unsigned long long)peer.epoch, (unsigned long long)me.epoch);
+	}
+	take = me.role == UV_OPS_STANDBY && peer.epoch >= me.epoch;
+	pthread_mutex_unlock(&r->mu);
+	if (!take) {
+		chunks_reset(r);
+		return ops_replica_view_json(r->name, me.role, me.epoch, me.seq);
+	}
+	if ((rc = chunks_add(r, args, peer.epoch, peer.seq, e)) <= 0)
+		return rc ? NULL : ops_replica_view_json(r->name, me.role, me.epoch, me.seq);
+	whole = json_object_new_string_len(r->chunks, (int)r->chunks_len);
+	chunks_reset(r);
+	rc = ops_replica_apply(r, o->db, whole, err, sizeof(err));
+	json_object_put(whole);
+	if (rc) {
+		fprintf(stderr, "ultra-ops: replica: the peer's snapshot refused: %s\n", err);
+		api_fail(e, "bad-request", "snapshot refused: %s", err);
+		return NULL;
+	}
+	if (opsdb_replica_get(o->db, &me.epoch, &me.seq)) {
+		api_fail(e, "internal", "reading the store");
+		return NULL;
+	}
+	return ops_replica_view_json(r->name, me.role, me.epoch, me.seq);
 }
 
 static json_object *v_status(struct ops *o, json_object *args, struct api_err *e)
@@ -162,7 +252,7 @@ static json_object *v_status(struct ops *o, json_object *args, struct api_err *e
 		return NULL;
 	}
 	pthread_mutex_lock(&r->mu);
-	ret = view_json(r->name, r->role, epoch, seq);
+	ret = ops_replica_view_json(r->name, r->role, epoch, seq);
 	p = json_object_new_object();
 	json_object_object_add(p, "address", json_object_new_string(r->peer));
 	if (r->peer_known) {
@@ -182,10 +272,13 @@ static json_object *v_status(struct ops *o, json_object *args, struct api_err *e
 }
 
 static const char *const sync_args[] = {"name", "role", "epoch", "seq", NULL};
+static const char *const push_args[] = {"name",  "role",   "epoch", "seq",
+                                        "total", "offset", "data",  NULL};
 static const char *const no_args[] = {NULL};
 
 const struct ops_verb ops_replica_verbs[] = {
     {"replica-sync", sync_args, v_sync},
+    {"replica-push", push_args, v_push},
     {"replica-status", no_args, v_status},
     {NULL, NULL, NULL},
 };

@@ -157,6 +157,10 @@ void ops_replica_stop(struct ops *o);
 bool ops_replica_acting(struct ops *o);
 /* True, with e set (code "standby", naming the active one), for a write while standby. */
 bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e);
+/* After a write verb succeeded: the standby gets the store before the client its answer. */
+void ops_replica_after_write(struct ops *o, const char *verb);
+/* Sends the store to the standby (replica-push) and waits for it, unless it is silent. */
+void ops_replica_push(struct ops *o);
 extern const struct ops_verb ops_replica_verbs[];
 
 /* server.c */

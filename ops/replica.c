@@ -41,42 +41,85 @@ unsigned ops_replica_call_ms(const struct ops_replica *r)
 	return t < 200 ? 200 : t > 5000 ? 5000 : t;
 }
 
-/* One replica-sync to the peer; its "return" in *ret, or a negative errno with err. */
-static int peer_sync(struct ops_replica *r, enum uv_ops_role role, uint64_t epoch, uint64_t seq,
-                     json_object **ret, char *err, size_t errlen)
+int ops_replica_request(struct uv_cmdconn *c, int timeout_ms, const char *execute,
+                        json_object *args, json_object **ret, char *err, size_t errlen)
 {
-	json_object *req = json_object_new_object(), *args = json_object_new_object(), *rep = NULL,
-		    *v;
-	struct uv_cmdconn *c = NULL;
+	json_object *req = json_object_new_object(), *rep = NULL, *v, *e;
 	char *line = NULL;
-	int t = (int)ops_replica_call_ms(r), rc;
+	int rc;
 
-	json_object_object_add(args, "name", json_object_new_string(r->name));
-	json_object_object_add(args, "role", json_object_new_string(uv_ops_role_name(role)));
-	json_object_object_add(args, "epoch", json_object_new_int64((int64_t)epoch));
-	json_object_object_add(args, "seq", json_object_new_int64((int64_t)seq));
 	json_object_object_add(req, "version", json_object_new_int(OPS_API_VERSION));
-	json_object_object_add(req, "execute", json_object_new_string("replica-sync"));
+	json_object_object_add(req, "execute", json_object_new_string(execute));
 	json_object_object_add(req, "arguments", args);
-	if ((rc = uv_cmdconn_open(r->peer, r->tls, t, &c, err, errlen)) ||
-	    (rc = uv_cmdconn_write_line(
-		 c, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), t, err, errlen)) ||
-	    (rc = uv_cmdconn_read_line(c, &line, t, err, errlen)))
+	if ((rc = uv_cmdconn_write_line(c,
+	                                json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
+	                                timeout_ms, err, errlen)) ||
+	    (rc = uv_cmdconn_read_line(c, &line, timeout_ms, err, errlen)))
 		goto out;
-	if (!(rep = json_tokener_parse(line)) || !json_object_object_get_ex(rep, "return", &v) ||
-	    !json_object_is_type(v, json_type_object)) {
-		snprintf(err, errlen, "the peer's answer is not a replica-sync reply: %.160s",
-		         line);
+	rep = json_tokener_parse(line);
+	if (rep && json_object_object_get_ex(rep, "error", &e)) {
+		snprintf(err, errlen, "%s: %s", execute,
+		         json_object_get_string(json_object_object_get(e, "message")));
 		rc = -EPROTO;
-		goto out;
+	} else if (!rep || !json_object_object_get_ex(rep, "return", &v) ||
+	           !json_object_is_type(v, json_type_object)) {
+		snprintf(err, errlen, "the peer's answer to %s is not one: %.160s", execute, line);
+		rc = -EPROTO;
+	} else {
+		*ret = json_object_get(v);
 	}
-	*ret = json_object_get(v);
 out:
 	json_object_put(rep);
 	json_object_put(req);
 	free(line);
+	return rc;
+}
+
+/* One request on a connection of its own; args is consumed. */
+static int peer_call(struct ops_replica *r, const char *execute, json_object *args,
+                     json_object **ret, char *err, size_t errlen)
+{
+	struct uv_cmdconn *c = NULL;
+	int t = (int)ops_replica_call_ms(r), rc;
+
+	if ((rc = uv_cmdconn_open(r->peer, r->tls, t, &c, err, errlen))) {
+		json_object_put(args);
+		return rc;
+	}
+	rc = ops_replica_request(c, t, execute, args, ret, err, errlen);
 	uv_cmdconn_close(c);
 	return rc;
+}
+
+json_object *ops_replica_view_json(const char *name, enum uv_ops_role role, uint64_t epoch,
+                                   uint64_t seq)
+{
+	json_object *v = json_object_new_object();
+
+	json_object_object_add(v, "name", json_object_new_string(name));
+	json_object_object_add(v, "role", json_object_new_string(uv_ops_role_name(role)));
+	json_object_object_add(v, "epoch", json_object_new_int64((int64_t)epoch));
+	json_object_object_add(v, "seq", json_object_new_int64((int64_t)seq));
+	return v;
+}
+
+json_object *ops_replica_snapshot_json(struct opsdb *db)
+{
+	uint8_t *image = NULL;
+	uint64_t epoch, seq;
+	char *b64 = NULL;
+	json_object *s = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = opsdb_replica_export(db, &image, &len, &epoch, &seq)) ||
+	    (rc = uv_ops_snap_encode(epoch, seq, image, len, &b64)))
+		fprintf(stderr, "ultra-ops: replica: snapshot of the store: %s\n", strerror(-rc));
+	else
+		s = json_object_new_string(b64);
+	free(image);
+	free(b64);
+	return s;
 }
 
 static bool get_u64(json_object *o, const char *key, uint64_t *out)
@@ -90,8 +133,7 @@ static bool get_u64(json_object *o, const char *key, uint64_t *out)
 	return true;
 }
 
-/* A reply's peer view; false when a member is missing or wrong. */
-static bool parse_view(json_object *o, struct uv_ops_peer_view *v)
+bool ops_replica_parse_view(json_object *o, struct uv_ops_peer_view *v)
 {
 	json_object *n, *role;
 
@@ -104,27 +146,36 @@ static bool parse_view(json_object *o, struct uv_ops_peer_view *v)
 }
 
 /* Applies the snapshot in an active peer's reply, if there is one. */
-static void apply_snapshot(struct ops_replica *r, json_object *rep)
+int ops_replica_apply(struct ops_replica *r, struct opsdb *db, json_object *b64, char *err,
+                      size_t errlen)
 {
 	struct uv_ops_snap s = {0};
-	json_object *b64;
-	char err[256];
 	int rc;
 
-	if (!json_object_object_get_ex(rep, "snapshot", &b64) ||
-	    !json_object_is_type(b64, json_type_string))
-		return;
-	if ((rc = uv_ops_snap_decode(json_object_get_string(b64),
-	                             (size_t)json_object_get_string_len(b64), &s, err,
-	                             sizeof(err))) ||
-	    (rc = opsdb_replica_import(r->db, &s, err, sizeof(err)))) {
-		fprintf(stderr, "ultra-ops: replica: the peer's snapshot refused: %s\n", err);
-	} else {
+	if (!json_object_is_type(b64, json_type_string)) {
+		snprintf(err, errlen, "snapshot: expected a string");
+		return -EINVAL;
+	}
+	if (!(rc = uv_ops_snap_decode(json_object_get_string(b64),
+	                              (size_t)json_object_get_string_len(b64), &s, err, errlen)) &&
+	    !(rc = opsdb_replica_import(db, &s, err, errlen))) {
 		pthread_mutex_lock(&r->mu);
 		r->epoch = s.epoch;
 		pthread_mutex_unlock(&r->mu);
 	}
 	free(s.image);
+	return rc;
+}
+
+/* Applies the snapshot in an active peer's reply, if there is one. */
+static void apply_snapshot(struct ops_replica *r, json_object *rep)
+{
+	json_object *b64;
+	char err[256];
+
+	if (json_object_object_get_ex(rep, "snapshot", &b64) &&
+	    ops_replica_apply(r, r->db, b64, err, sizeof(err)))
+		fprintf(stderr, "ultra-ops: replica: the peer's snapshot refused: %s\n", err);
 }
 
 static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms, bool answered)
@@ -181,7 +232,9 @@ static void round_once(struct ops_replica *r)
 	me.role = r->role;
 	pthread_mutex_unlock(&r->mu);
 	answered =
-	    !peer_sync(r, me.role, epoch, seq, &rep, err, sizeof(err)) && parse_view(rep, &peer);
+	    !peer_call(r, "replica-sync", ops_replica_view_json(r->name, me.role, epoch, seq), &rep,
+	               err, sizeof(err)) &&
+	    ops_replica_parse_view(rep, &peer);
 	pthread_mutex_lock(&r->mu);
 	if (answered && !strcmp(peer.name, r->name)) {
 		snprintf(r->peer_err, sizeof(r->peer_err), "the peer has our name \"%s\"", r->name);
@@ -288,6 +341,7 @@ void ops_replica_stop(struct ops *o)
 	pthread_join(r->thread, NULL);
 	opsdb_close(r->db);
 	pthread_mutex_destroy(&r->mu);
+	free(r->chunks);
 	free(r);
 	o->replica = NULL;
 }

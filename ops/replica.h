@@ -37,6 +37,11 @@ struct ops_replica {
 	char peer_name[UV_NAME_MAX];
 	char peer_err[256]; /* why the last call to it failed; "" when it answered */
 	long long round_ms; /* monotonic: when the last completed round began */
+
+	/* Main thread only: a pushed snapshot arriving in chunks (api_replica.c). */
+	char *chunks;
+	size_t chunks_len, chunks_total;
+	uint64_t chunks_epoch, chunks_seq;
 };
 
 /* Whether an active one may act now (under mu): it heard from the peer within half of
@@ -44,6 +49,22 @@ struct ops_replica {
  * was stopped or starved finds both stale and waits for a fresh round, which tells it of a
  * newer epoch before it acts on an old one (docs/ops-ha.md "Fencing"). */
 bool ops_replica_fresh(const struct ops_replica *r, long long now_ms);
+/* One request on c and its "return" object in *ret (put it); args is consumed. 0, or a
+ * negative errno with err (-EPROTO: the peer answered with an error, named in err). */
+int ops_replica_request(struct uv_cmdconn *c, int timeout_ms, const char *execute,
+                        json_object *args, json_object **ret, char *err, size_t errlen);
+/* A reply's {name, role, epoch, seq}; false when a member is missing or wrong. v->name points
+ * into o. */
+bool ops_replica_parse_view(json_object *o, struct uv_ops_peer_view *v);
+/* {name, role, epoch, seq}: what replica-sync and replica-push say of their sender. */
+json_object *ops_replica_view_json(const char *name, enum uv_ops_role role, uint64_t epoch,
+                                   uint64_t seq);
+/* db's snapshot frame as a base64 string, or NULL (logged). */
+json_object *ops_replica_snapshot_json(struct opsdb *db);
+/* Decodes, checks and imports a peer's snapshot (a base64 string) into db: 0, or a negative
+ * errno with err (db unchanged). */
+int ops_replica_apply(struct ops_replica *r, struct opsdb *db, json_object *b64, char *err,
+                      size_t errlen);
 /* How long one call to the peer may take: half of dead_ms, 0.2..5 s. */
 unsigned ops_replica_call_ms(const struct ops_replica *r);
 

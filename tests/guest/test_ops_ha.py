@@ -117,9 +117,14 @@ class OpsHost:
     def status(self):
         return self.call("replica-status").get("return", {})
 
-    def ultra(self, *args):
-        return subprocess.run([os.path.join(BIN, "ultra"), *args], capture_output=True,
-                              text=True, timeout=60, env=dict(os.environ, ULTRA_RUN_DIR=self.run))
+    def ultra(self, *args, tls=True):
+        """ultra on this host, with its RUN/ops.sock; with tls, the cluster certificates."""
+        c = self.certs
+        creds = ["--tls-ca", f"{c}/ca.pem", "--tls-cert", f"{c}/ops-{self.me}.pem",
+                 "--tls-key", f"{c}/ops-{self.me}.key"] if tls else []
+        return subprocess.run(["ip", "netns", "exec", self.ns, os.path.join(BIN, "ultra"),
+                               *creds, *args], capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, ULTRA_RUN_DIR=self.run))
 
 
 def names(lst):
@@ -164,14 +169,20 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     check(names(b.ok("domain-list")) == ["web"], "B lacks the domain")
     check([s["partition"] for s in b.ok("schedule-list")] == ["ha1"], "B lacks the schedule")
 
-    # The standby refuses writes and names the active one; so does `ultra` through it.
+    # The standby refuses writes and names the active one. `ultra` on host B says so, and
+    # with the cluster's certificates goes on to the active one over TLS.
     r = b.call("domain-create", name="nope")
     check(r.get("error", {}).get("code") == "standby" and
           f"the active one is a at tls://{hosts.addr_a}:{PORT}" in r["error"]["message"],
           f"a write on the standby: {r}")
-    u = b.ultra("domain", "create", "nope")
+    u = b.ultra("domain", "create", "nope", tls=False)
     check(u.returncode != 0 and "standby" in u.stderr and "the active one is a" in u.stderr,
           f"ultra through the standby: exit {u.returncode}: {u.stderr}")
+    check("nope" not in names(a.ok("domain-list")), "a refused write was made")
+    u = b.ultra("domain", "create", "viab")
+    check(u.returncode == 0 and "asking the active one, a at" in u.stderr,
+          f"ultra on B, following to A: exit {u.returncode}: {u.stderr}")
+    check("viab" in names(a.ok("domain-list")), "ultra's write did not reach A")
 
     # Host A dies: kill -9 of its operations partition and its gateway.
     a.kill()
@@ -188,7 +199,8 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     check(g1.qemu_pid() == qemu and pid_alive(qemu), "ha1's QEMU changed or died")
     check(g1.out("echo still-here").strip() == "still-here", "ha1 does not answer")
     check(names(b.ok("list")) == ["ha1", "ha2", "ha3"], f"B's definitions: {b.ok('list')}")
-    check(names(b.ok("domain-list")) == ["web"], "B lost the domain")
+    check(names(b.ok("domain-list")) == ["viab", "web"],
+          f"B lost a domain: {b.ok('domain-list')}; A:\n{a.text()[-1500:]}\nB:\n{b.text()[-1500:]}")
     b.ok("start", name="ha2")  # the new active one acts
     wait_for(lambda: any(p["name"] == "ha2" and p["state"] == "running"
                          for p in json.loads(sysp.ultra("--json", "list").stdout)), 60,
@@ -208,7 +220,7 @@ def test_standby_takes_over_and_the_old_active_steps_down():
           "A's log does not say it stood down for B's epoch")
     check(a.text().count("replica: active at epoch") == 1,
           "A acted again after its return:\n" + a.text())
-    check(names(a.ok("domain-list")) == ["late", "web"], "A lacks B's later change")
+    check(names(a.ok("domain-list")) == ["late", "viab", "web"], "A lacks B's later change")
     r = a.call("define", definition=w.definition("ha4"))
     check(r.get("error", {}).get("code") == "standby" and "the active one is b" in
           r["error"]["message"], f"a write on the returned A: {r}")
