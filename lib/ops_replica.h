@@ -34,6 +34,20 @@ int uv_ops_snap_encode(uint64_t epoch, uint64_t seq, const void *image, size_t l
 int uv_ops_snap_decode(const char *b64, size_t b64len, struct uv_ops_snap *out, char *err,
                        size_t errlen);
 
+/* A pushed snapshot's base64 text, gathered from the chunks of replica-push. */
+struct uv_ops_chunks {
+	char *text; /* NUL-terminated once whole */
+	size_t len, total;
+	uint64_t epoch, seq;
+};
+
+/* Adds n bytes of data at off of a text of total bytes for (epoch, seq); offset 0 starts a new
+ * one. 1 when whole, 0 while more is to come; -EINVAL (out of order, another snapshot, past the
+ * end, empty), -EMSGSIZE (total over the bound), -ENOMEM, with everything gathered dropped. */
+int uv_ops_chunks_add(struct uv_ops_chunks *c, uint64_t epoch, uint64_t seq, uint64_t total,
+                      uint64_t off, const char *data, size_t n);
+void uv_ops_chunks_reset(struct uv_ops_chunks *c);
+
 /* Epochs (docs/ops-ha.md): each takeover writes epoch + 1 to the store before acting. */
 enum uv_ops_role { UV_OPS_STANDBY = 0, UV_OPS_ACTIVE = 1 };
 

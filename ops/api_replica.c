@@ -125,13 +125,6 @@ static json_object *v_sync(struct ops *o, json_object *args, struct api_err *e)
 	return ret;
 }
 
-static void chunks_reset(struct ops_replica *r)
-{
-	free(r->chunks);
-	r->chunks = NULL;
-	r->chunks_len = r->chunks_total = 0;
-}
-
 /* Adds one chunk of a pushed snapshot: 1 once the whole text is in r->chunks, 0 while more is
  * to come, -1 on a bad chunk (e says why; what was gathered is dropped). */
 static int chunks_add(struct ops_replica *r, json_object *args, uint64_t epoch, uint64_t seq,
@@ -139,7 +132,7 @@ static int chunks_add(struct ops_replica *r, json_object *args, uint64_t epoch, 
 {
 	uint64_t total, off;
 	json_object *data;
-	size_t n;
+	int rc;
 
 	if (!arg_u64(args, "total", &total, e) || !arg_u64(args, "offset", &off, e))
 		return -1;
@@ -148,30 +141,15 @@ static int chunks_add(struct ops_replica *r, json_object *args, uint64_t epoch, 
 		api_fail(e, "bad-request", "data: a string is required");
 		return -1;
 	}
-	n = (size_t)json_object_get_string_len(data);
-	if (off == 0) {
-		chunks_reset(r);
-		if (total > (UV_OPS_SNAP_IMAGE_MAX + sizeof(struct uv_ops_snap_hdr) + 2) / 3 * 4 ||
-		    !(r->chunks = malloc(total + 1))) {
-			api_fail(e, "bad-request", "a snapshot of %llu bytes is over the bound",
-			         (unsigned long long)total);
-			return -1;
-		}
-		r->chunks_total = total;
-		r->chunks_epoch = epoch;
-		r->chunks_seq = seq;
-	}
-	if (!r->chunks || off != r->chunks_len || total != r->chunks_total ||
-	    epoch != r->chunks_epoch || seq != r->chunks_seq || n > total - off || !n) {
-		chunks_reset(r);
+	rc = uv_ops_chunks_add(&r->chunks, epoch, seq, total, off, json_object_get_string(data),
+	                       (size_t)json_object_get_string_len(data));
+	if (rc == -EMSGSIZE)
+		api_fail(e, "bad-request", "a snapshot of %llu bytes is over the bound",
+		         (unsigned long long)total);
+	else if (rc < 0)
 		api_fail(e, "bad-request",
 		         "a snapshot chunk out of order; start again at offset 0");
-		return -1;
-	}
-	memcpy(r->chunks + off, json_object_get_string(data), n);
-	r->chunks_len += n;
-	r->chunks[r->chunks_len] = 0;
-	return r->chunks_len == r->chunks_total;
+	return rc < 0 ? -1 : rc;
 }
 
 /* The active one's store after one of its writes, before it answers its client, in chunks:
@@ -214,13 +192,13 @@ static json_object *v_push(struct ops *o, json_object *args, struct api_err *e)
 	take = me.role == UV_OPS_STANDBY && peer.epoch >= me.epoch;
 	pthread_mutex_unlock(&r->mu);
 	if (!take) {
-		chunks_reset(r);
+		uv_ops_chunks_reset(&r->chunks);
 		return ops_replica_view_json(r->name, me.role, me.epoch, me.seq);
 	}
 	if ((rc = chunks_add(r, args, peer.epoch, peer.seq, e)) <= 0)
 		return rc ? NULL : ops_replica_view_json(r->name, me.role, me.epoch, me.seq);
-	whole = json_object_new_string_len(r->chunks, (int)r->chunks_len);
-	chunks_reset(r);
+	whole = json_object_new_string_len(r->chunks.text, (int)r->chunks.len);
+	uv_ops_chunks_reset(&r->chunks);
 	rc = ops_replica_apply(r, o->db, whole, err, sizeof(err));
 	json_object_put(whole);
 	if (rc) {

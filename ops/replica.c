@@ -180,11 +180,13 @@ static void apply_snapshot(struct ops_replica *r, json_object *rep)
 
 static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms, bool answered)
 {
+	char over[UV_NAME_MAX];
 	uint64_t next;
 	int rc;
 
 	pthread_mutex_lock(&r->mu);
 	next = uv_ops_next_epoch(mine, r->peer_epoch_max);
+	snprintf(over, sizeof(over), "%s", r->peer_name);
 	pthread_mutex_unlock(&r->mu);
 	/* Durable before acting: a restart of ours, or the peer reading our store's copy, must
 	 * never see an active one of an older epoch than the one that acted. */
@@ -200,7 +202,7 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 	if (answered)
 		fprintf(stderr,
 		        "ultra-ops: replica: active at epoch %llu (elected over standby %s)\n",
-		        (unsigned long long)next, r->peer_name);
+		        (unsigned long long)next, over);
 	else
 		fprintf(
 		    stderr,
@@ -341,7 +343,7 @@ void ops_replica_stop(struct ops *o)
 	pthread_join(r->thread, NULL);
 	opsdb_close(r->db);
 	pthread_mutex_destroy(&r->mu);
-	free(r->chunks);
+	uv_ops_chunks_reset(&r->chunks);
 	free(r);
 	o->replica = NULL;
 }

@@ -39,9 +39,7 @@ struct ops_replica {
 	long long round_ms; /* monotonic: when the last completed round began */
 
 	/* Main thread only: a pushed snapshot arriving in chunks (api_replica.c). */
-	char *chunks;
-	size_t chunks_len, chunks_total;
-	uint64_t chunks_epoch, chunks_seq;
+	struct uv_ops_chunks chunks;
 };
 
 /* Whether an active one may act now (under mu): it heard from the peer within half of

@@ -2,10 +2,10 @@
 /*
  * What a standby decodes from its peer (claim 47; docs/ops-ha.md): the base64 snapshot frame,
  * and the SQLite image inside it as the store's import checks it. The first byte picks one:
- * 0..127 the bytes are the frame's base64 text; otherwise epoch and seq (8 bytes each) and an image
- * that passed the frame (whose checksum a fuzzer could not forge), imported into an in-memory
- * store. Neither may crash; a decoded frame's image lies within what was given; an import that
- * fails leaves the store readable.
+ * 0..63 the bytes are the frame's base64 text; 64..127 chunks of it as replica-push brings them;
+ * otherwise epoch and seq (8 bytes each) and an image that passed the frame (whose checksum a
+ * fuzzer could not forge), imported into an in-memory store. Neither may crash; a decoded frame's
+ * image lies within what was given; an import that fails leaves the store readable.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +44,39 @@ static void import(const uint8_t *data, size_t size)
 	opsdb_close(db);
 }
 
+/* Chunks as replica-push brings them: a 2-byte total, then records of [offset lo, length,
+ * bytes]; the gathered text, once whole, goes to the frame decoder. */
+static void chunks(const uint8_t *data, size_t size)
+{
+	struct uv_ops_chunks c = {0};
+	struct uv_ops_snap s;
+	size_t i = 2, n;
+	char err[256];
+	int r = 0;
+
+	if (size < 2)
+		return;
+	while (i + 2 <= size) {
+		n = data[i + 1];
+		if (n > size - i - 2)
+			n = size - i - 2;
+		r = uv_ops_chunks_add(&c, 1, 1, (uint64_t)data[0] | (uint64_t)data[1] << 8,
+		                      c.len + (data[i] & 1 ? data[i] : 0),
+		                      (const char *)data + i + 2, n);
+		if (r < 0 && c.text)
+			abort(); /* a refusal drops what was gathered */
+		if (r == 1) {
+			if (strlen(c.text) > c.total)
+				abort();
+			if (uv_ops_snap_decode(c.text, c.len, &s, err, sizeof(err)) == 0)
+				free(s.image);
+			uv_ops_chunks_reset(&c);
+		}
+		i += 2 + n;
+	}
+	uv_ops_chunks_reset(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct uv_ops_snap s;
@@ -51,7 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	if (data[0] < 128) {
+	if (data[0] >= 64 && data[0] < 128) {
+		chunks(data + 1, size - 1);
+		return 0;
+	}
+	if (data[0] < 64) {
 		if (uv_ops_snap_decode((const char *)data + 1, size - 1, &s, err, sizeof(err)) ==
 		    0) {
 			if (s.len > (size - 1) / 4 * 3)

@@ -3,7 +3,8 @@
  * The redundant operations partition's pieces (claim 47; docs/ops-ha.md): base64 and the
  * snapshot frame refuse torn and altered input, a snapshot carries every committed change of a
  * store into its standby's (nothing lost), a refused one leaves the standby's store as it was,
- * and the epoch rules let exactly one of two peers act.
+ * a pushed snapshot's chunks are taken in order only, and the epoch rules let exactly one of two
+ * peers act.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -394,6 +395,44 @@ static void test_bad_images_leave_the_store_alone(void **state)
 	opsdb_close(b);
 }
 
+static void test_chunks_in_order_only(void **state)
+{
+	struct uv_ops_chunks c = {0};
+	const char *text = "QUJDREVGR0g="; /* 12 bytes, sent as 5 + 5 + 2 */
+
+	(void)state;
+	assert_int_equal(uv_ops_chunks_add(&c, 2, 9, 12, 0, text, 5), 0);
+	assert_int_equal(uv_ops_chunks_add(&c, 2, 9, 12, 5, text + 5, 5), 0);
+	assert_int_equal(uv_ops_chunks_add(&c, 2, 9, 12, 10, text + 10, 2), 1);
+	assert_string_equal(c.text, text);
+	/* Out of order, a chunk of another snapshot, past the end, empty, a start over the
+	 * bound: each refused, and what was gathered is dropped (the next must start at 0). */
+	struct {
+		uint64_t epoch, seq, total, off;
+		size_t n;
+	} bad[] = {
+	    {2, 9, 12, 10, 2}, /* skips 5..10 */
+	    {3, 9, 12, 5, 5},  /* another epoch */
+	    {2, 8, 12, 5, 5},  /* another counter */
+	    {2, 9, 13, 5, 5},  /* another length */
+	    {2, 9, 12, 5, 8},  /* past the end */
+	    {2, 9, 12, 5, 0},  /* empty */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(uv_ops_chunks_add(&c, 2, 9, 12, 0, text, 5), 0);
+		assert_int_equal(uv_ops_chunks_add(&c, bad[i].epoch, bad[i].seq, bad[i].total,
+		                                   bad[i].off, text + 5, bad[i].n),
+		                 -EINVAL);
+		assert_null(c.text);
+		assert_int_equal(uv_ops_chunks_add(&c, 2, 9, 12, 5, text + 5, 5), -EINVAL);
+	}
+	assert_int_equal(
+	    uv_ops_chunks_add(&c, 1, 1, (uint64_t)UV_OPS_SNAP_IMAGE_MAX * 2, 0, text, 4),
+	    -EMSGSIZE);
+	assert_null(c.text);
+	uv_ops_chunks_reset(&c);
+}
+
 static void test_epoch_rules(void **state)
 {
 	struct uv_ops_peer_view me = {UV_OPS_STANDBY, 3, 10, "a"}, p = {UV_OPS_ACTIVE, 3, 10, "b"};
@@ -451,6 +490,7 @@ int main(void)
 	    cmocka_unit_test(test_torn_and_altered_frames_are_refused),
 	    cmocka_unit_test_setup_teardown(test_snapshot_carries_every_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_images_leave_the_store_alone, setup, teardown),
+	    cmocka_unit_test(test_chunks_in_order_only),
 	    cmocka_unit_test(test_epoch_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
