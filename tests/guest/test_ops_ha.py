@@ -149,7 +149,8 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     check(b.status()["role"] == "standby" and a.status()["role"] == "active",
           f"roles: A {a.status()}, B {b.status()}")
 
-    # Definitions on the active one: a domain, a schedule, three partitions, one started.
+    # Definitions on the active one: a domain, a schedule, three partitions, one of them
+    # autostart.
     a.ok("domain-create", name="web", memory_mib=1024)
     g1 = w.partition("ha1", memory_mib=128, domain="web", autostart=True)
     defs = [g1.definition, w.definition("ha2", memory_mib=128, domain="web"),
@@ -157,8 +158,7 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     for d in defs:
         a.ok("define", definition=d)
     a.ok("schedule-add", partition="ha1", window="00:00-24:00", setting="cpu_share", value=0.5)
-    a.ok("start", name="ha1")
-    g1.wait_boot()
+    g1.wait_boot()  # autostart: A's tick starts it
     qemu = g1.qemu_pid()
     check(qemu and pid_alive(qemu), "ha1's QEMU is not running")
 
@@ -237,6 +237,11 @@ def test_standby_takes_over_and_the_old_active_steps_down():
                  "A to take over from the stopped B")
         check(a.status()["epoch"] == 3, f"A's epoch: {a.status()}")
         a.ok("domain-create", name="third")
+        # A change B would undo if it acted on its old store: ha1's schedule goes, and A
+        # puts ha1's own share back in force.
+        a.ok("schedule-remove", id=a.ok("schedule-list")[0]["id"])
+        wait_for(lambda: "ultra-ops: ha1: cpu_share 0.500 ->" in a.text(), 10,
+                 "A to put ha1's own share in force")
         lines_before = len(b.text().split("\n")) - 1
     finally:
         os.kill(b.ops.pid, signal.SIGCONT)
@@ -247,4 +252,8 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     check(all("replica" in ln for ln in new_lines if ln.startswith("ultra-ops: ")),
           "B did something besides stepping down:\n" + "\n".join(new_lines))
     wait_for(lambda: "third" in names(b.ok("domain-list")), 15, "B to receive A's change")
+    time.sleep(3 * TICK_MS / 1000)
+    new_lines = b.text().split("\n")[lines_before:]
+    check(not any("cpu_share" in ln for ln in new_lines),
+          "the continued B acted on its old store:\n" + "\n".join(new_lines))
     check(g1.qemu_pid() == qemu and pid_alive(qemu), "ha1's QEMU changed or died")
