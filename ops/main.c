@@ -24,20 +24,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] "
-	        "[--now-file PATH] [--tick-ms N] [--host-dead-ms N]\n"
-	        "                 [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
-	        "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, ADDR to RUN/command.sock\n"
-	        "(or unix:PATH, or tls://HOST:PORT with the cluster CA and our certificate),\n"
-	        "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
-	        "for now while it holds them (tests). Times of day are local (TZ).\n"
-	        "--host-dead-ms: a registered host silent this long is down and its partitions\n"
-	        "are started elsewhere (default 5000).\n"
-	        "--peer ADDR: the other operations partition's ops.sock (a path or its gateway's\n"
-	        "tls://HOST:PORT); one of the two is active, the other a standby that takes over\n"
-	        "when the active one is silent for --peer-dead-ms (default 5000). --name: ours,\n"
-	        "different from the peer's (default the host name).\n");
+	fprintf(
+	    f,
+	    "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] "
+	    "[--now-file PATH] [--tick-ms N] [--host-dead-ms N]\n"
+	    "                 [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
+	    "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, ADDR to RUN/command.sock\n"
+	    "(or unix:PATH, or tls://HOST:PORT with the cluster CA and our certificate),\n"
+	    "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
+	    "for now while it holds them (tests). Times of day are local (TZ).\n"
+	    "--host-dead-ms: a registered host silent this long is down and its partitions\n"
+	    "are started elsewhere (default 5000).\n"
+	    "--peer ADDR: the other operations partition's ops.sock (a path or its gateway's\n"
+	    "tls://HOST:PORT); one of the two is active, the other a standby that takes over\n"
+	    "when the active one is silent for --peer-dead-ms (default 5000, at least 4 ticks).\n"
+	    "--name: ours, different from the peer's (default the host name).\n");
 }
 
 int main(int argc, char **argv)
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || o.tick_ms < 10 || o.tick_ms > 60000 || o.dead_ms < 100 ||
 	    o.dead_ms > 600000 || peer_dead_ms < 100 || peer_dead_ms > 600000 ||
+	    (peer && peer_dead_ms < 4 * o.tick_ms) ||
 	    (name && (!*name || strlen(name) >= sizeof(host)))) {
 		usage(stderr);
 		return 2;

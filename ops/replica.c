@@ -212,8 +212,7 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 
 bool ops_replica_fresh(const struct ops_replica *r, long long now_ms)
 {
-	return now_ms - r->heard_ms <= r->dead_ms / 2 ||
-	       now_ms - r->round_ms <= 2LL * r->tick_ms + ops_replica_call_ms(r);
+	return now_ms - r->round_ms < (long long)r->dead_ms * 3 / 4;
 }
 
 /* One round: ask, apply, decide. */

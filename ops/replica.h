@@ -42,10 +42,12 @@ struct ops_replica {
 	struct uv_ops_chunks chunks;
 };
 
-/* Whether an active one may act now (under mu): it heard from the peer within half of
- * dead_ms, or it finished a round begun within the last two ticks and a call. A process that
- * was stopped or starved finds both stale and waits for a fresh round, which tells it of a
- * newer epoch before it acts on an old one (docs/ops-ha.md "Fencing"). */
+/* Whether an active one may act now (under mu): its last completed round began less than 3/4
+ * of dead_ms ago. The peer heard from us no earlier than that round began and takes over only
+ * after dead_ms of silence, so it cannot have taken over yet. What the round learnt was said
+ * after it began: a reply or request that waited out a pause of ours does not count. A process
+ * that was stopped or starved that long waits for a round begun after the pause, which tells it
+ * of a newer epoch before it acts on an old one (docs/ops-ha.md "Fencing"). */
 bool ops_replica_fresh(const struct ops_replica *r, long long now_ms);
 /* One request on c and its "return" object in *ret (put it); args is consumed. 0, or a
  * negative errno with err (-EPROTO: the peer answered with an error, named in err). */
