@@ -26,11 +26,13 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
 	    "[--partition N] [--io SOCK] [--engine-uid-base UID]\n"
+	    "                     [--tls-ca CA.pem --tls-cert CERT.pem --tls-key KEY.pem]\n"
 	    "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
 	    "PATH to the ultra-monitor next to this program, --io (the I/O partition's control\n"
 	    "socket, where disks and NICs are placed) to RUN/io/control.sock. Partition P's\n"
 	    "engine runs as uid UID + P (default UID %u), given to its monitor; its export\n"
-	    "sockets are that uid's.\n",
+	    "sockets are that uid's. --tls-*: the cluster CA and this host's client certificate,\n"
+	    "for migrating to another host through its gateway (migrate --to tls://HOST:PORT).\n",
 	    UV_ENGINE_UID_BASE_DEFAULT);
 }
 
@@ -58,6 +60,9 @@ int main(int argc, char **argv)
 	    {"io", required_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"engine-uid-base", required_argument, NULL, 'U'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {0},
 	};
 	struct cmdp c = {.uv_sock = -1,
@@ -94,6 +99,15 @@ int main(int argc, char **argv)
 			}
 			c.uid_base = optarg;
 			break;
+		case 'A':
+			c.tls.ca = optarg;
+			break;
+		case 'C':
+			c.tls.cert = optarg;
+			break;
+		case 'K':
+			c.tls.key = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -102,7 +116,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !c.self) {
+	if (optind != argc || !c.self ||
+	    (c.tls.ca || c.tls.cert || c.tls.key) != (c.tls.ca && c.tls.cert && c.tls.key)) {
 		usage(stderr);
 		return 2;
 	}

@@ -51,11 +51,11 @@ static json_object *name_args(const char *name)
 }
 
 /* The target's copy goes, and its memory with it; a copy that runs there is not touched. */
-static int target_abort(const char *target, const char *name, struct api_err *why)
+static int target_abort(struct cmdp *c, const char *target, const char *name, struct api_err *why)
 {
 	json_object *a = name_args(name), *ret = NULL;
 	struct api_err e;
-	int r = cmd_peer_call(target, "migrate-abort", a, &ret, PEER_MS, &e);
+	int r = cmd_peer_call(c, target, "migrate-abort", a, &ret, PEER_MS, &e);
 
 	json_object_put(a);
 	json_object_put(ret);
@@ -70,13 +70,14 @@ static int target_abort(const char *target, const char *name, struct api_err *wh
 }
 
 /* The target's view of the partition: its state, or "" when it cannot say. */
-static json_object *target_info(const char *target, const char *name, char *state, size_t cap)
+static json_object *target_info(struct cmdp *c, const char *target, const char *name, char *state,
+                                size_t cap)
 {
 	json_object *a = name_args(name), *ret = NULL, *v;
 	struct api_err e;
 
 	state[0] = 0;
-	if (cmd_peer_call(target, "info", a, &ret, 5000, &e) == 0 &&
+	if (cmd_peer_call(c, target, "info", a, &ret, 5000, &e) == 0 &&
 	    json_object_is_type(ret, json_type_object) &&
 	    json_object_object_get_ex(ret, "state", &v) && json_object_is_type(v, json_type_string))
 		snprintf(state, cap, "%s", json_object_get_string(v));
@@ -148,7 +149,7 @@ static json_object *fail_back(struct cmdp *c, const char *name, const char *targ
 
 	/* The target's copy first: two running copies must never exist. Before the stream
 	 * completed it cannot run there. */
-	target_abort(target, name, e);
+	target_abort(c, target, name, e);
 	cmd_monitor_call(c, name, "migrate-cancel", NULL, NULL, &ignore);
 	json_object_put(prog);
 	return NULL;
@@ -162,6 +163,8 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	json_object *def = NULL, *a, *ret = NULL, *prog = NULL, *tinfo = NULL, *o;
 	struct api_err rel = {"internal", ""};
 	long long t0 = now_ms();
+	char token[UV_STREAM_TOKEN_LEN + 1];
+	bool net = !strncmp(target, "tls://", 6);
 
 	if (cmd_view_find(c, name, &p)) {
 		api_fail(e, "no-such-partition", "no partition named %s", name);
@@ -182,20 +185,28 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	}
 	a = json_object_new_object();
 	json_object_object_add(a, "definition", def);
-	if (cmd_peer_call(target, "migrate-in", a, &ret, PEER_MS, e)) {
+	if (net)
+		json_object_object_add(a, "stream_token", json_object_new_boolean(1));
+	if (cmd_peer_call(c, target, "migrate-in", a, &ret, PEER_MS, e)) {
 		json_object_put(a);
 		return NULL; /* the target undid whatever it had made */
 	}
 	json_object_put(a);
-	if (uv_mig_in_reply_parse(ret, name, stream, sizeof(stream))) {
+	if (uv_mig_in_reply_parse(ret, name, stream, sizeof(stream)) ||
+	    (net && uv_stream_reply_token(ret, token))) {
 		json_object_put(ret);
 		api_fail(e, "migration", "the target's migrate-in answer names no usable stream");
 		return fail_back(c, name, target, NULL, e);
 	}
 	json_object_put(ret);
-	snprintf(uri, sizeof(uri), "unix:%s", stream);
-	a = json_object_new_object();
-	json_object_object_add(a, "uri", json_object_new_string(uri));
+	/* Over the network the stream goes through the gateway we reached, with the token. */
+	if (net)
+		a = cmd_mig_net_args(c, target, token);
+	else {
+		snprintf(uri, sizeof(uri), "unix:%s", stream);
+		a = json_object_new_object();
+		json_object_object_add(a, "uri", json_object_new_string(uri));
+	}
 	if (cmd_monitor_call(c, name, "migrate", a, NULL, e)) {
 		json_object_put(a);
 		return fail_back(c, name, target, NULL, e);
@@ -215,7 +226,7 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	/* Sent: the target resumes the guest; until it says so, ours waits, stopped. */
 	for (long long t = now_ms(); now_ms() - t < TARGET_RUN_MS; nap_ms(100)) {
 		json_object_put(tinfo);
-		tinfo = target_info(target, name, tstate, sizeof(tstate));
+		tinfo = target_info(c, target, name, tstate, sizeof(tstate));
 		if (!strcmp(tstate, "running") || !strcmp(tstate, "crashed") ||
 		    !strcmp(tstate, "stopped"))
 			break;
@@ -227,7 +238,7 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 		         "partition %s stays on this host: the target's copy is %s "
 		         "after the stream completed",
 		         name, tstate[0] ? tstate : "unknown");
-		if (target_abort(target, name, e) == 1)
+		if (target_abort(c, target, name, e) == 1)
 			goto moved; /* it came up in the meantime */
 		return fail_back(c, name, target, prog, e);
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra migrate NAME --to TARGET [--timeout S]: moves a running partition to another host's
  * command partition with its memory, while it runs (claim 44, docs/migration.md). TARGET is
- * that host's command socket, or its run directory (whose command.sock is meant). */
+ * that host's command socket, its run directory (whose command.sock is meant), or its gateway
+ * tls://HOST:PORT (claim 43: the stream then crosses the network over TLS too). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,11 @@ static int target_socket(const char *arg, char *buf, size_t cap)
 	char abs[PATH_MAX];
 	struct stat st;
 
+	/* Another machine's command partition, through its gateway (docs/migration.md). */
+	if (!strncmp(arg, "tls://", 6)) {
+		snprintf(buf, cap, "%s", arg);
+		return ULTRA_OK;
+	}
 	if (!realpath(arg, abs)) {
 		fprintf(stderr, "ultra: migrate: %s: no such target socket or run directory\n",
 		        arg);
