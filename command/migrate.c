@@ -100,17 +100,29 @@ static json_object *progress(struct cmdp *c, const char *name, char *status, siz
 	return ret;
 }
 
+static int64_t total_ms(json_object *p)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(p, "total_ms", &v) ? json_object_get_int64(v) : 0;
+}
+
 /* Follows the stream to its end, cancelling it at the deadline. */
 static json_object *follow(struct cmdp *c, const char *name, int timeout_s, char *status,
                            size_t cap)
 {
 	long long deadline = now_ms() + timeout_s * 1000ll, cancelled = 0;
 	json_object *p = NULL;
+	int settle = 0;
 	struct api_err e;
 
 	for (;;) {
 		json_object_put(p);
 		p = progress(c, name, status, cap);
+		if (p && !strcmp(status, "completed") && !total_ms(p) && settle++ < 5) {
+			nap_ms(20); /* QEMU says completed a moment before it has the times */
+			continue;
+		}
 		if (!p || uv_mig_status_final(status))
 			return p;
 		if (!cancelled && now_ms() > deadline) {

@@ -53,6 +53,7 @@ def make_certs(w, hosts):
     certs = os.path.join(w.dir, "certs")
     mk = os.path.join(harness.ROOT, "scripts", "mkcerts.sh")
     run(mk, certs, "ca")
+    run(mk, certs, "host", "hosta", hosts.addr_a)
     run(mk, certs, "host", "hostb", hosts.addr_b)
     run(mk, certs, "client", "cmd-a")  # host A's command partition
     run(mk, certs, "client", "tester")  # this test's own client
@@ -60,12 +61,13 @@ def make_certs(w, hosts):
 
 
 class NetHost(System):
-    """test_recovery's system inside a namespace; A's command partition with its certificate,
-    B's with its gateway as a helper."""
+    """test_recovery's system inside namespace ns; its command partition with a client
+    certificate of the cluster CA, and, given gateway (ADDR:PORT), the gateway as its helper
+    with the host certificate named cert."""
 
-    def __init__(self, w, hosts, certs, ns, gateway=None):
+    def __init__(self, w, hosts, certs, ns, gateway=None, cert="hostb"):
         super().__init__(w)
-        self.hosts, self.certs, self.ns, self.gateway = hosts, certs, ns, gateway
+        self.hosts, self.certs, self.ns, self.gateway, self.cert = hosts, certs, ns, gateway, cert
 
     def wrap(self, cmd):
         c = self.certs
@@ -73,7 +75,7 @@ class NetHost(System):
         cmd = [a + tls if a.startswith("2:command:") else a for a in cmd]
         if self.gateway:
             cmd += ["--helper", f"2:cmdgw={BIN}/ultra-cmdgw --listen {self.gateway} "
-                    f"--ca {c}/ca.pem --cert {c}/hostb.pem --key {c}/hostb.key "
+                    f"--ca {c}/ca.pem --cert {c}/{self.cert}.pem --key {c}/{self.cert}.key "
                     f"--allow-cn cmd-a --allow-cn tester --command {self.run}/command.sock"]
         return ["ip", "netns", "exec", self.ns, *cmd]
 
