@@ -138,8 +138,8 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
                          struct api_err *e);
 /* Target: define from def, grant, start an incoming engine; the partition and its stream (and,
  * with want_token, for a source on another host, a one-time token for the gateway). */
-json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir,
-                            bool want_token, struct api_err *e);
+json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir, bool want_token,
+                            struct api_err *e);
 /* Source: the monitor's migrate arguments for a stream through the gateway at target. */
 json_object *cmd_mig_net_args(struct cmdp *c, const char *target, const char *token);
 /* Monotonic milliseconds (stream tokens expire by it). */

@@ -47,22 +47,22 @@ struct gw_conn {
 	struct gw_conn *next;
 	int tls_fd, cmd_fd;
 	SSL *ssl;
-	char peer[64];        /* address:port, for the log */
-	char cn[128];         /* the client certificate's subject CN */
-	char refusal[192];    /* why our verify callback refused it, when it did */
-	bool established;     /* handshake done, command.sock connected */
-	bool inflight;        /* a request went on; its reply has not come back whole */
-	bool overlong;        /* the client sent a line over GW_LINE_MAX: answer, then close */
-	bool closing;         /* close once down is flushed */
-	bool dead;            /* dropped; freed after this batch of events */
-	bool lingering;       /* our side is shut; what the peer still sends is read and dropped, so
-	                       * that the kernel does not reset the connection over unread bytes and
-	                       * take our alert or error line with it */
-	size_t fwd;           /* bytes of the first line written to command.sock already */
+	char peer[64];     /* address:port, for the log */
+	char cn[128];      /* the client certificate's subject CN */
+	char refusal[192]; /* why our verify callback refused it, when it did */
+	bool established;  /* handshake done, command.sock connected */
+	bool inflight;     /* a request went on; its reply has not come back whole */
+	bool overlong;     /* the client sent a line over GW_LINE_MAX: answer, then close */
+	bool closing;      /* close once down is flushed */
+	bool dead;         /* dropped; freed after this batch of events */
+	bool lingering;    /* our side is shut; what the peer still sends is read and dropped, so
+	                    * that the kernel does not reset the connection over unread bytes and
+	                    * take our alert or error line with it */
+	size_t fwd;        /* bytes of the first line written to command.sock already */
 	enum gw_mode mode;
-	bool first_seen;      /* the first line was looked at (a stream line is only a first) */
-	bool client_eof;      /* splice: the client ended its direction */
-	struct uv_linebuf up; /* client -> command partition */
+	bool first_seen;        /* the first line was looked at (a stream line is only a first) */
+	bool client_eof;        /* splice: the client ended its direction */
+	struct uv_linebuf up;   /* client -> command partition */
 	char down[GW_DOWN_CAP]; /* command partition -> client */
 	size_t down_len;
 	short rd_want, wr_want;  /* what SSL_read / SSL_write / the handshake wait for */
