@@ -9,6 +9,7 @@
  * RUN/command.sock (docs/command.md). It holds no state of its own: what exists is read from the
  * resource database, so a restarted instance carries on where the last one stopped.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
 	                 .io_fd = -1,
 	                 .self = 2,
 	                 .uid_base_v = UV_ENGINE_UID_BASE_DEFAULT};
-	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512];
+	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512], tls_abs[3][PATH_MAX];
 	struct api_err e;
 	int o, i;
 
@@ -120,6 +121,16 @@ int main(int argc, char **argv)
 	    (c.tls.ca || c.tls.cert || c.tls.key) != (c.tls.ca && c.tls.cert && c.tls.key)) {
 		usage(stderr);
 		return 2;
+	}
+	/* The monitors open these for the stream, from wherever they run: absolute paths. */
+	for (i = 0; c.tls.ca && i < 3; i++) {
+		const char **f = i == 0 ? &c.tls.ca : i == 1 ? &c.tls.cert : &c.tls.key;
+
+		if (!realpath(*f, tls_abs[i])) {
+			fprintf(stderr, "ultra-command: %s: %s\n", *f, strerror(errno));
+			return 2;
+		}
+		*f = tls_abs[i];
 	}
 	if (!c.uv_path) {
 		snprintf(uv_path, sizeof(uv_path), "%s/ultravisor.sock", c.run_dir);

@@ -111,13 +111,24 @@ def test_migrate_a_running_guest_over_the_network():
     token = secrets.token_hex(16)
     g.out(f"mkdir -p /mnt/t && mount -t tmpfs t /mnt/t && echo {token} > /mnt/t/token && "
           f"cp /mnt/t/token /tmp/token")
+    # 32 MiB of random bytes in RAM: a page the stream lost or changed shows in its digest.
+    g.out("dd if=/dev/urandom of=/mnt/t/blob bs=1M count=32 2>/dev/null", timeout=120)
+    blob = g.out("md5sum /mnt/t/blob").split()[0]
     # Idle-ish: QEMU 7.2's TCG can hang a busy guest at the switchover (docs/migration.md).
-    g.out("(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.05; done) &")
+    g.out("(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) &")
     _, up0 = guest_state(g)
     qemu_a = g.qemu_pid()
     check(qemu_a and pid_alive(qemu_a), "no engine on host A")
     # The engine has no network of its own: QEMU's namespace is its host's, and it was given
     # no NIC; what crosses is the monitor's relay and the gateway.
+
+    # Nobody at that port: refused before anything is made on B, the guest runs on here.
+    r = a.ultra("migrate", NAME, "--to", f"tls://{hosts.addr_b}:{PORT + 1}", ok=False)
+    check(r.returncode == 1 and "(migration)" in r.stderr and "refused" in r.stderr.lower(),
+          f"a migration to a port nobody listens on: rc {r.returncode}: {r.stderr}")
+    check(listing(a)[NAME]["state"] == "running" and g.qemu_pid() == qemu_a,
+          f"after the refusal A lists {listing(a)}")
+    check(listing(b) == {}, f"B kept {listing(b)}")
     n0 = counter(g)
 
     r = a.ultra("migrate", NAME, "--to", target, ok=False)
@@ -143,8 +154,14 @@ def test_migrate_a_running_guest_over_the_network():
 
     # A released everything; B runs the same guest, its memory intact (RAM and tmpfs).
     check_released(a, qemu_a, NAME)
-    gb = check_moved(b, NAME, token, up0, n0)
+    try:
+        gb = check_moved(b, NAME, token, up0, n0)
+    except harness.TestFailure as e:
+        raise harness.TestFailure(f"{e}\nB's console:\n" + harness.Partition(
+            b.run, b.w.definition(NAME)).console_log()[-1500:].decode(errors="replace")
+            + f"\nB lists {listing(b)}")
     check(gb.out("cat /mnt/t/token").strip() == token, "the tmpfs file did not survive")
+    check(gb.out("md5sum /mnt/t/blob").split()[0] == blob, "32 MiB in RAM changed on the way")
 
     # A wrong token: refused, the client told why, the gateway logs it.
     wrong = secrets.token_hex(32)
