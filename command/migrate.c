@@ -26,6 +26,7 @@
 #define TARGET_RUN_MS 30000 /* completed: the target's engine resumes the guest */
 #define CANCEL_MS 15000     /* a cancelled stream: QEMU says so and resumes the guest */
 #define SOURCE_STOP_MS 15000
+#define ABORT_RETRY_MS 30000 /* a target that does not answer migrate-abort is asked again */
 
 static void nap_ms(long ms)
 {
@@ -50,13 +51,25 @@ static json_object *name_args(const char *name)
 	return a;
 }
 
-/* The target's copy goes, and its memory with it; a copy that runs there is not touched. */
+/* The target's copy goes, and its memory with it; a copy that runs there is not touched. A
+ * target that does not answer (a network link down, its gateway restarting) is asked again for
+ * a while: its copy would otherwise keep the memory it was granted. */
 static int target_abort(struct cmdp *c, const char *target, const char *name, struct api_err *why)
 {
+	long long t0 = now_ms();
 	json_object *a = name_args(name), *ret = NULL;
 	struct api_err e;
-	int r = cmd_peer_call(c, target, "migrate-abort", a, &ret, PEER_MS, &e);
+	int r, tries = 0;
 
+	while ((r = cmd_peer_call(c, target, "migrate-abort", a, &ret, PEER_MS, &e)) &&
+	       !strcmp(e.code, "migration") && now_ms() - t0 < ABORT_RETRY_MS) {
+		if (!tries++)
+			fprintf(stderr,
+			        "ultra-command: partition %s: the target does not answer "
+			        "migrate-abort (%s); asking again for %d s\n",
+			        name, e.message, ABORT_RETRY_MS / 1000);
+		nap_ms(500);
+	}
 	json_object_put(a);
 	json_object_put(ret);
 	if (r && !strcmp(e.code, "busy"))

@@ -10,6 +10,8 @@
 
 #include "command.h"
 
+#define PEER_CONNECT_MS 5000
+
 /* The peer's code, if it is one of ours (api_err keeps a static string), else "refused". */
 static const char *known_code(const char *code)
 {
@@ -50,7 +52,11 @@ int cmd_peer_call(struct cmdp *c, const char *addr, const char *execute, json_ob
 	json_object_object_add(req, "execute", json_object_new_string(execute));
 	if (args)
 		json_object_object_add(req, "arguments", json_object_get(args));
-	if ((r = uv_cmdconn_open(addr, &c->tls, timeout_ms, &conn, why, sizeof(why)))) {
+	/* Connecting (TCP and TLS handshake) is quick on any working link: a peer that does not
+	 * get that far in PEER_CONNECT_MS is not there, whatever the request may take after. */
+	if ((r = uv_cmdconn_open(addr, &c->tls,
+	                         timeout_ms < PEER_CONNECT_MS ? timeout_ms : PEER_CONNECT_MS, &conn,
+	                         why, sizeof(why)))) {
 		api_fail(e, "migration", "the target's command partition at %s: %s", addr, why);
 		r = -1;
 		goto out;

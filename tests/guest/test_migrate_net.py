@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import subprocess
+import time
 
 import harness
 from harness import check, pid_alive, wait_for, workspace
@@ -93,7 +94,10 @@ def request(execute, **args):
     return json.dumps({"version": 1, "execute": execute, "arguments": args})
 
 
-def test_migrate_a_running_guest_over_the_network():
+def two_hosts():
+    """Namespaces A and B, the certificates, host A and host B with its gateway, and a guest
+    running on A with a token in RAM and tmpfs, 32 MiB of random bytes in tmpfs and a counter:
+    (hosts, certs, a, b, target, g, token, blob digest)."""
     hosts = Hosts()
     w_a, w_b = workspace(), workspace()
     certs = make_certs(w_a, hosts)
@@ -116,6 +120,11 @@ def test_migrate_a_running_guest_over_the_network():
     blob = g.out("md5sum /mnt/t/blob").split()[0]
     # Idle-ish: QEMU 7.2's TCG can hang a busy guest at the switchover (docs/migration.md).
     g.out("(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) &")
+    return hosts, certs, a, b, target, g, token, blob
+
+
+def test_migrate_a_running_guest_over_the_network():
+    hosts, certs, a, b, target, g, token, blob = two_hosts()
     _, up0 = guest_state(g)
     qemu_a = g.qemu_pid()
     check(qemu_a and pid_alive(qemu_a), "no engine on host A")
@@ -195,3 +204,47 @@ def test_migrate_a_running_guest_over_the_network():
     b.ultra("destroy", NAME)
     wait_for(lambda: listing(b)[NAME]["state"] == "stopped", 30, f"{NAME} to stop on B")
     b.ultra("undefine", NAME)
+
+
+def test_a_stream_cut_in_the_middle_leaves_the_guest_on_a():
+    """A's link slowed to 40 Mbit/s so that the stream takes long; once B's gateway has spliced
+    it, B's end of the link goes down. The migration times out and is cancelled, the guest runs
+    on A as it was; with the link back, A's command partition (asking again) has B take its
+    copy away."""
+    hosts, certs, a, b, target, g, token, blob = two_hosts()
+    qemu_a = g.qemu_pid()
+    run("ip", "netns", "exec", hosts.a, "tc", "qdisc", "add", "dev", hosts.a, "root", "tbf",
+        "rate", "40mbit", "burst", "32kbit", "latency", "400ms")
+    env = dict(os.environ, ULTRA_RUN_DIR=a.run, ULTRA_STATE_DIR=a.state)
+    mig = subprocess.Popen([os.path.join(BIN, "ultra"), "migrate", NAME, "--to", target,
+                            "--timeout", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env)
+    harness.on_cleanup(lambda: mig.poll() is None and mig.kill())
+    wait_for(lambda: "stream token accepted" in open(b.log).read(), 60,
+             "B's gateway to splice the stream")
+    # (A's command partition is busy with the migrate request: its monitor's state file says.)
+    wait_for(lambda: g.state().get("state") == "migrating", 10, "A's guest to be migrating")
+    run("ip", "-n", hosts.b, "link", "set", hosts.b, "down")
+    # Down past the timeout and the cancel; then back, while A asks B to abort its copy.
+    wait_for(lambda: g.state().get("state") == "running", 30, "A's guest to be running again")
+    time.sleep(3)
+    run("ip", "-n", hosts.b, "link", "set", hosts.b, "up")
+    out, err = mig.communicate(timeout=90)
+    check(mig.returncode == 1 and "(migration)" in err and "stays on this host" in err,
+          f"a migration whose link went down: rc {mig.returncode}: {out} {err}")
+    print("  " + err.strip())
+
+    # The guest runs on A, the same engine, its memory as it was.
+    check(listing(a)[NAME]["state"] == "running", f"A lists {listing(a)}")
+    check(g.qemu_pid() == qemu_a and pid_alive(qemu_a), "A's engine changed or died")
+    check(g.out("cat /mnt/t/token").strip() == token, "the token changed on A")
+    check(g.out("md5sum /mnt/t/blob").split()[0] == blob, "the 32 MiB changed on A")
+    n = counter(g)
+    wait_for(lambda: counter(g) > n, 10, "the counter to go on on A")
+    # B took its copy away once it could be asked again.
+    wait_for(lambda: NAME not in listing(b), 30, "B to drop its incoming copy")
+    check("does not answer migrate-abort" in open(a.log).read(),
+          "A's command partition did not have to ask B again (was the link down?)")
+    mlog = open(os.path.join(a.run, "monitor-10.log")).read()
+    check("migration cancelled" in mlog, f"A's monitor log: {mlog[-800:]}")
+    a.ultra("destroy", NAME)
