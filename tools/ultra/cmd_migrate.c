@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra migrate NAME --to TARGET [--timeout S]: moves a running partition to another host's
  * command partition with its memory, while it runs (claim 44, docs/migration.md). TARGET is
- * that host's command socket, or its run directory (whose command.sock is meant), or the name of
- * a host registered with the operations partition. While the operations partition runs the
+ * that host's command socket, its run directory (whose command.sock is meant), its gateway
+ * tls://HOST:PORT (claim 43: the stream then crosses the network over TLS too), or the name of a
+ * host registered with the operations partition. While the operations partition runs the
  * request goes through it, so that its store follows the partition (docs/operations.md). */
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +18,11 @@ static int target_socket(const char *arg, char *buf, size_t cap)
 	char abs[PATH_MAX];
 	struct stat st;
 
+	/* Another machine's command partition, through its gateway (docs/migration.md). */
+	if (!strncmp(arg, "tls://", 6)) {
+		snprintf(buf, cap, "%s", arg);
+		return ULTRA_OK;
+	}
 	if (!realpath(arg, abs)) {
 		fprintf(stderr, "ultra: migrate: %s: no such target socket or run directory\n",
 		        arg);
