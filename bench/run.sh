@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, each printing ours beside its peer measured in the same run.
-# Usage: bench/run.sh [boot|system|io|virsh|ultravisor|txn_log|pagemap|channel|xcore|cmdgw ...]  (default: all)
+# Usage: bench/run.sh [boot|system|io|virsh|ultravisor|txn_log|pagemap|channel|xcore|cmdgw|migstream|migrate_net ...]  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -j2 >/dev/null
@@ -25,12 +25,13 @@ need_libvirt() {
 		{ echo "bench: apt-get install ${missing[*]} failed" >&2; return 1; }
 }
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(boot system io ultravisor txn_log pagemap channel xcore cmdgw virsh)
+[ ${#want[@]} -gt 0 ] || want=(boot system io ultravisor txn_log pagemap channel xcore cmdgw migstream migrate_net virsh)
 for b in "${want[@]}"; do
 	echo "=== $b"
 	case $b in
 	boot) python3 bench/boot.py ;;
 	system) python3 bench/system.py ;;
+	migrate_net) python3 bench/migrate_net.py ;;
 	io) python3 bench/io.py ;;
 	virsh)
 		need_libvirt

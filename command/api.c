@@ -139,10 +139,18 @@ static json_object *v_migrate(struct cmdp *c, json_object *args, struct api_err 
 
 	if (!name)
 		return NULL;
-	if (!target || target[0] != '/') {
-		api_fail(
-		    e, "bad-request",
-		    "arguments.target: expected the target's command socket (an absolute path)");
+	if (!target || (target[0] != '/' && strncmp(target, "tls://", 6))) {
+		api_fail(e, "bad-request",
+		         "arguments.target: expected the target's command socket (an absolute "
+		         "path) or its gateway (tls://HOST:PORT)");
+		return NULL;
+	}
+	if (!strncmp(target, "tls://", 6) && !c->tls.ca) {
+		api_fail(e, "bad-request",
+		         "arguments.target: %s is another host's gateway, and this command "
+		         "partition has no certificate for it (ultra-command --tls-ca, --tls-cert, "
+		         "--tls-key)",
+		         target);
 		return NULL;
 	}
 	if (json_object_object_get_ex(args, "timeout", &t)) {
@@ -160,7 +168,22 @@ static json_object *v_migrate_in(struct cmdp *c, json_object *args, struct api_e
 {
 	json_object *def = need_definition(args, e);
 
-	return def ? cmd_migrate_in(c, def, arg_str(args, "base_dir"), e) : NULL;
+	json_object *tok = NULL;
+
+	if (def && json_object_object_get_ex(args, "stream_token", &tok) &&
+	    !json_object_is_type(tok, json_type_boolean)) {
+		api_fail(e, "bad-request", "arguments.stream_token: expected a boolean");
+		return NULL;
+	}
+	return def ? cmd_migrate_in(c, def, arg_str(args, "base_dir"),
+	                            tok && json_object_get_boolean(tok), e)
+	           : NULL;
+}
+
+/* The gateway's question for a source on another host: where the token's stream goes. */
+static json_object *v_stream_claim(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	return cmd_stream_claim(c, arg_str(args, "token"), arg_str(args, "peer"), e);
 }
 
 static json_object *v_migrate_abort(struct cmdp *c, json_object *args, struct api_err *e)
@@ -380,6 +403,8 @@ static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
 static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
 static const char *const migrate_args[] = {"name", "target", "timeout", NULL};
+static const char *const migrate_in_args[] = {"definition", "base_dir", "stream_token", NULL};
+static const char *const claim_args[] = {"token", "peer", NULL};
 
 static const struct verb verbs[] = {
     {"define", define_args, v_define},
@@ -393,7 +418,8 @@ static const struct verb verbs[] = {
     {"set-disk-limits", limit_args, v_set_disk_limits},
     {"resources", no_args, v_resources},
     {"migrate", migrate_args, v_migrate},
-    {"migrate-in", define_args, v_migrate_in},
+    {"migrate-in", migrate_in_args, v_migrate_in},
+    {"stream-claim", claim_args, v_stream_claim},
     {"migrate-abort", name_args, v_migrate_abort},
 };
 

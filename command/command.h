@@ -12,7 +12,9 @@
 
 #include <ultra/io_ctl.h>
 
+#include "cmdconn.h"
 #include "jsonapi.h"
+#include "migstream.h"
 #include "resdb.h"
 #include "uvclient.h"
 
@@ -45,6 +47,11 @@ struct cmdp {
 	struct uv_resdb_view view; /* claim 40: our read-only copy of the resource database */
 	int listen_fd;
 	struct cmd_client clients[CMD_CLIENTS_MAX];
+	/* Live migration over the network (docs/migration.md): our certificate for another
+	 * host's gateway (--tls-ca/--tls-cert/--tls-key; NULLs when not given), and the stream
+	 * tokens this host issued to sources that reach it through its gateway. */
+	struct uv_tls_files tls;
+	struct uv_stream_tokens tokens;
 };
 
 /* uvlink.c: the ultravisor connection, the database mapping, transactions. */
@@ -129,15 +136,25 @@ int cmd_pid_alive(pid_t pid);
 /* Source: NAME to the command partition at target (its control socket); the reply object. */
 json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, int timeout_s,
                          struct api_err *e);
-/* Target: define from def, grant, start an incoming engine; the partition and its stream. */
-json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir,
+/* Target: define from def, grant, start an incoming engine; the partition and its stream (and,
+ * with want_token, for a source on another host, a one-time token for the gateway). */
+json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir, bool want_token,
                             struct api_err *e);
+/* Source: the monitor's migrate arguments for a stream through the gateway at target. */
+json_object *cmd_mig_net_args(struct cmdp *c, const char *target, const char *token);
+/* Monotonic milliseconds (stream tokens expire by it). */
+uint64_t cmd_mono_ms(void);
+/* Target, asked by the gateway: the incoming partition's stream socket for token, which is
+ * used up (migrate_net.c). */
+json_object *cmd_stream_claim(struct cmdp *c, const char *token, const char *peer,
+                              struct api_err *e);
 /* Target: an incoming partition that will not run here after all: destroyed and undefined. */
 int cmd_migrate_abort(struct cmdp *c, const char *name, struct api_err *e);
-/* One request to another command partition's control API (docs/command.md): 0 with its return
- * in *ret, or -1 with e set (a refusal keeps its code; the message says who refused). */
-int cmd_peer_call(const char *sock, const char *execute, json_object *args, json_object **ret,
-                  int timeout_ms, struct api_err *e);
+/* One request to another command partition's control API (docs/command.md) at addr (a socket
+ * path, or tls://HOST:PORT through its gateway with c->tls): 0 with its return in *ret, or -1
+ * with e set (a refusal keeps its code; the message says who refused). */
+int cmd_peer_call(struct cmdp *c, const char *addr, const char *execute, json_object *args,
+                  json_object **ret, int timeout_ms, struct api_err *e);
 
 /* iolink.c: the I/O partition's control socket (include/ultra/io_ctl.h). Negative errno, or
  * ultra-io's refusal. list takes up to UV_IOCTL_EXPORTS_MAX entries. */

@@ -9,6 +9,7 @@
  * RUN/command.sock (docs/command.md). It holds no state of its own: what exists is read from the
  * resource database, so a restarted instance carries on where the last one stopped.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -26,11 +27,13 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
 	    "[--partition N] [--io SOCK] [--engine-uid-base UID]\n"
+	    "                     [--tls-ca CA.pem --tls-cert CERT.pem --tls-key KEY.pem]\n"
 	    "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
 	    "PATH to the ultra-monitor next to this program, --io (the I/O partition's control\n"
 	    "socket, where disks and NICs are placed) to RUN/io/control.sock. Partition P's\n"
 	    "engine runs as uid UID + P (default UID %u), given to its monitor; its export\n"
-	    "sockets are that uid's.\n",
+	    "sockets are that uid's. --tls-*: the cluster CA and this host's client certificate,\n"
+	    "for migrating to another host through its gateway (migrate --to tls://HOST:PORT).\n",
 	    UV_ENGINE_UID_BASE_DEFAULT);
 }
 
@@ -58,6 +61,9 @@ int main(int argc, char **argv)
 	    {"io", required_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"engine-uid-base", required_argument, NULL, 'U'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {0},
 	};
 	struct cmdp c = {.uv_sock = -1,
@@ -65,7 +71,7 @@ int main(int argc, char **argv)
 	                 .io_fd = -1,
 	                 .self = 2,
 	                 .uid_base_v = UV_ENGINE_UID_BASE_DEFAULT};
-	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512];
+	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512], tls_abs[3][PATH_MAX];
 	struct api_err e;
 	int o, i;
 
@@ -94,6 +100,15 @@ int main(int argc, char **argv)
 			}
 			c.uid_base = optarg;
 			break;
+		case 'A':
+			c.tls.ca = optarg;
+			break;
+		case 'C':
+			c.tls.cert = optarg;
+			break;
+		case 'K':
+			c.tls.key = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -102,9 +117,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !c.self) {
+	if (optind != argc || !c.self ||
+	    (c.tls.ca || c.tls.cert || c.tls.key) != (c.tls.ca && c.tls.cert && c.tls.key)) {
 		usage(stderr);
 		return 2;
+	}
+	/* The monitors open these for the stream, from wherever they run: absolute paths. */
+	for (i = 0; c.tls.ca && i < 3; i++) {
+		const char **f = i == 0 ? &c.tls.ca : i == 1 ? &c.tls.cert : &c.tls.key;
+
+		if (!realpath(*f, tls_abs[i])) {
+			fprintf(stderr, "ultra-command: %s: %s\n", *f, strerror(errno));
+			return 2;
+		}
+		*f = tls_abs[i];
 	}
 	if (!c.uv_path) {
 		snprintf(uv_path, sizeof(uv_path), "%s/ultravisor.sock", c.run_dir);

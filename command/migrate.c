@@ -26,6 +26,7 @@
 #define TARGET_RUN_MS 30000 /* completed: the target's engine resumes the guest */
 #define CANCEL_MS 15000     /* a cancelled stream: QEMU says so and resumes the guest */
 #define SOURCE_STOP_MS 15000
+#define ABORT_RETRY_MS 30000 /* a target that does not answer migrate-abort is asked again */
 
 static void nap_ms(long ms)
 {
@@ -50,13 +51,25 @@ static json_object *name_args(const char *name)
 	return a;
 }
 
-/* The target's copy goes, and its memory with it; a copy that runs there is not touched. */
-static int target_abort(const char *target, const char *name, struct api_err *why)
+/* The target's copy goes, and its memory with it; a copy that runs there is not touched. A
+ * target that does not answer (a network link down, its gateway restarting) is asked again for
+ * a while: its copy would otherwise keep the memory it was granted. */
+static int target_abort(struct cmdp *c, const char *target, const char *name, struct api_err *why)
 {
+	long long t0 = now_ms();
 	json_object *a = name_args(name), *ret = NULL;
 	struct api_err e;
-	int r = cmd_peer_call(target, "migrate-abort", a, &ret, PEER_MS, &e);
+	int r, tries = 0;
 
+	while ((r = cmd_peer_call(c, target, "migrate-abort", a, &ret, PEER_MS, &e)) &&
+	       !strcmp(e.code, "migration") && now_ms() - t0 < ABORT_RETRY_MS) {
+		if (!tries++)
+			fprintf(stderr,
+			        "ultra-command: partition %s: the target does not answer "
+			        "migrate-abort (%s); asking again for %d s\n",
+			        name, e.message, ABORT_RETRY_MS / 1000);
+		nap_ms(500);
+	}
 	json_object_put(a);
 	json_object_put(ret);
 	if (r && !strcmp(e.code, "busy"))
@@ -70,13 +83,14 @@ static int target_abort(const char *target, const char *name, struct api_err *wh
 }
 
 /* The target's view of the partition: its state, or "" when it cannot say. */
-static json_object *target_info(const char *target, const char *name, char *state, size_t cap)
+static json_object *target_info(struct cmdp *c, const char *target, const char *name, char *state,
+                                size_t cap)
 {
 	json_object *a = name_args(name), *ret = NULL, *v;
 	struct api_err e;
 
 	state[0] = 0;
-	if (cmd_peer_call(target, "info", a, &ret, 5000, &e) == 0 &&
+	if (cmd_peer_call(c, target, "info", a, &ret, 5000, &e) == 0 &&
 	    json_object_is_type(ret, json_type_object) &&
 	    json_object_object_get_ex(ret, "state", &v) && json_object_is_type(v, json_type_string))
 		snprintf(state, cap, "%s", json_object_get_string(v));
@@ -99,17 +113,29 @@ static json_object *progress(struct cmdp *c, const char *name, char *status, siz
 	return ret;
 }
 
+static int64_t total_ms(json_object *p)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(p, "total_ms", &v) ? json_object_get_int64(v) : 0;
+}
+
 /* Follows the stream to its end, cancelling it at the deadline. */
 static json_object *follow(struct cmdp *c, const char *name, int timeout_s, char *status,
                            size_t cap)
 {
 	long long deadline = now_ms() + timeout_s * 1000ll, cancelled = 0;
 	json_object *p = NULL;
+	int settle = 0;
 	struct api_err e;
 
 	for (;;) {
 		json_object_put(p);
 		p = progress(c, name, status, cap);
+		if (p && !strcmp(status, "completed") && !total_ms(p) && settle++ < 5) {
+			nap_ms(20); /* QEMU says completed a moment before it has the times */
+			continue;
+		}
 		if (!p || uv_mig_status_final(status))
 			return p;
 		if (!cancelled && now_ms() > deadline) {
@@ -148,7 +174,7 @@ static json_object *fail_back(struct cmdp *c, const char *name, const char *targ
 
 	/* The target's copy first: two running copies must never exist. Before the stream
 	 * completed it cannot run there. */
-	target_abort(target, name, e);
+	target_abort(c, target, name, e);
 	cmd_monitor_call(c, name, "migrate-cancel", NULL, NULL, &ignore);
 	json_object_put(prog);
 	return NULL;
@@ -162,6 +188,8 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	json_object *def = NULL, *a, *ret = NULL, *prog = NULL, *tinfo = NULL, *o;
 	struct api_err rel = {"internal", ""};
 	long long t0 = now_ms();
+	char token[UV_STREAM_TOKEN_LEN + 1];
+	bool net = !strncmp(target, "tls://", 6);
 
 	if (cmd_view_find(c, name, &p)) {
 		api_fail(e, "no-such-partition", "no partition named %s", name);
@@ -182,20 +210,28 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	}
 	a = json_object_new_object();
 	json_object_object_add(a, "definition", def);
-	if (cmd_peer_call(target, "migrate-in", a, &ret, PEER_MS, e)) {
+	if (net)
+		json_object_object_add(a, "stream_token", json_object_new_boolean(1));
+	if (cmd_peer_call(c, target, "migrate-in", a, &ret, PEER_MS, e)) {
 		json_object_put(a);
 		return NULL; /* the target undid whatever it had made */
 	}
 	json_object_put(a);
-	if (uv_mig_in_reply_parse(ret, name, stream, sizeof(stream))) {
+	if (uv_mig_in_reply_parse(ret, name, stream, sizeof(stream)) ||
+	    (net && uv_stream_reply_token(ret, token))) {
 		json_object_put(ret);
 		api_fail(e, "migration", "the target's migrate-in answer names no usable stream");
 		return fail_back(c, name, target, NULL, e);
 	}
 	json_object_put(ret);
-	snprintf(uri, sizeof(uri), "unix:%s", stream);
-	a = json_object_new_object();
-	json_object_object_add(a, "uri", json_object_new_string(uri));
+	/* Over the network the stream goes through the gateway we reached, with the token. */
+	if (net)
+		a = cmd_mig_net_args(c, target, token);
+	else {
+		snprintf(uri, sizeof(uri), "unix:%s", stream);
+		a = json_object_new_object();
+		json_object_object_add(a, "uri", json_object_new_string(uri));
+	}
 	if (cmd_monitor_call(c, name, "migrate", a, NULL, e)) {
 		json_object_put(a);
 		return fail_back(c, name, target, NULL, e);
@@ -215,7 +251,7 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	/* Sent: the target resumes the guest; until it says so, ours waits, stopped. */
 	for (long long t = now_ms(); now_ms() - t < TARGET_RUN_MS; nap_ms(100)) {
 		json_object_put(tinfo);
-		tinfo = target_info(target, name, tstate, sizeof(tstate));
+		tinfo = target_info(c, target, name, tstate, sizeof(tstate));
 		if (!strcmp(tstate, "running") || !strcmp(tstate, "crashed") ||
 		    !strcmp(tstate, "stopped"))
 			break;
@@ -227,7 +263,7 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 		         "partition %s stays on this host: the target's copy is %s "
 		         "after the stream completed",
 		         name, tstate[0] ? tstate : "unknown");
-		if (target_abort(target, name, e) == 1)
+		if (target_abort(c, target, name, e) == 1)
 			goto moved; /* it came up in the meantime */
 		return fail_back(c, name, target, prog, e);
 	}

@@ -69,13 +69,14 @@ static int wait_incoming(struct cmdp *c, const char *name, struct api_err *e)
 	                name, INCOMING_WAIT_MS / 1000, s ? s : "no state");
 }
 
-json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir,
+json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir, bool want_token,
                             struct api_err *e)
 {
 	struct cmd_part p = {0};
 	struct api_err ignore;
-	char why[400], stream[512];
+	char why[400], stream[512], token[UV_STREAM_TOKEN_LEN + 1] = "";
 	json_object *o;
+	int r;
 
 	if (cmd_define(c, def, base_dir, &p, e))
 		return NULL; /* exists, invalid-definition: nothing was made */
@@ -96,8 +97,19 @@ json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_d
 		api_fail(e, "internal", "partition %s vanished while starting", p.desc.name);
 		goto undo;
 	}
+	/* A source on another host reaches the stream through our gateway, which splices it to
+	 * the socket this token names, once (docs/migration.md, "Over the network"). */
+	if (want_token &&
+	    (r = uv_stream_tokens_issue(&c->tokens, p.desc.name, stream, cmd_mono_ms(),
+	                                UV_STREAM_TOKEN_TTL_MS, token))) {
+		api_fail(e, r == -ENOSPC ? "busy" : "internal", "partition %s: no stream token: %s",
+		         p.desc.name, strerror(-r));
+		goto undo;
+	}
 	o = cmd_part_json(c, &p);
 	json_object_object_add(o, "stream", json_object_new_string(stream));
+	if (token[0])
+		json_object_object_add(o, "stream_token", json_object_new_string(token));
 	return o;
 undo:
 	if (cmd_migrate_abort(c, p.desc.name, &ignore))
@@ -116,6 +128,7 @@ int cmd_migrate_abort(struct cmdp *c, const char *name, struct api_err *e)
 
 	if (cmd_view_find(c, name, &p))
 		return api_fail(e, "no-such-partition", "no partition named %s", name);
+	uv_stream_tokens_drop(&c->tokens, name);
 	/* A guest that runs here is the migrated one: the source stopped its own copy. */
 	if (p.rec.state == UV_STATE_RUNNING || p.rec.state == UV_STATE_PAUSED ||
 	    p.rec.state == UV_STATE_MIGRATING)

@@ -45,9 +45,8 @@ static uint64_t deadline_of(int timeout_ms)
 	return cmdconn_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 }
 
-/* One transfer on either transport; the same contract as cmdconn_tls_io. */
-static ssize_t xfer(struct uv_cmdconn *c, void *buf, size_t n, bool wr, short *want, char *err,
-                    size_t errlen)
+ssize_t cmdconn_xfer(struct uv_cmdconn *c, void *buf, size_t n, bool wr, short *want, char *err,
+                     size_t errlen)
 {
 	ssize_t r;
 
@@ -121,7 +120,7 @@ static int write_all(struct uv_cmdconn *c, const char *p, size_t n, uint64_t dea
 {
 	while (n) {
 		short want = 0;
-		ssize_t r = xfer(c, (void *)p, n, true, &want, err, errlen);
+		ssize_t r = cmdconn_xfer(c, (void *)p, n, true, &want, err, errlen);
 
 		if (r == -EAGAIN) {
 			if ((r = cmdconn_wait(c->fd, want, deadline))) {
@@ -185,8 +184,8 @@ int uv_cmdconn_read_line(struct uv_cmdconn *c, char **line, int timeout_ms, char
 			snprintf(err, errlen, "a reply longer than %u bytes", UV_CMDCONN_LINE_MAX);
 			return (int)n;
 		}
-		r = xfer(c, uv_linebuf_tail(&c->in), uv_linebuf_space(&c->in), false, &want, err,
-		         errlen);
+		r = cmdconn_xfer(c, uv_linebuf_tail(&c->in), uv_linebuf_space(&c->in), false, &want,
+		                 err, errlen);
 		if (r > 0) {
 			uv_linebuf_added(&c->in, (size_t)r);
 		} else if (r == 0) {

@@ -24,6 +24,9 @@ struct uv_cmdconn {
  * *want the poll events to wait for, or another -errno with err set. */
 ssize_t cmdconn_tls_io(struct uv_cmdconn *c, void *buf, size_t n, bool wr, short *want, char *err,
                        size_t errlen);
+/* One transfer on either transport; the same contract as cmdconn_tls_io. */
+ssize_t cmdconn_xfer(struct uv_cmdconn *c, void *buf, size_t n, bool wr, short *want, char *err,
+                     size_t errlen);
 /* TCP connection and TLS handshake to a (kind TLS) within the deadline (monotonic ms). */
 int cmdconn_tls_open(struct uv_cmdconn *c, const struct uv_cmdaddr *a,
                      const struct uv_tls_files *tls, uint64_t deadline, char *err, size_t errlen);

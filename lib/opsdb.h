@@ -96,6 +96,9 @@ int opsdb_part_list(struct opsdb *db, struct ops_part **out, size_t *n);
 void ops_part_clear(struct ops_part *p);
 void ops_parts_free(struct ops_part *p, size_t n);
 
+/* Replaces name's stored definition (JSON text): a change made while it was defined, such as
+ * a disk's limit. -ENOENT when no such partition is stored. */
+int opsdb_part_set_definition(struct opsdb *db, const char *name, const char *definition);
 /* Records the host p is placed on ("" = none). -ENOENT for an unknown partition or host. */
 int opsdb_part_set_host(struct opsdb *db, const char *name, const char *host);
 

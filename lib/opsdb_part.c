@@ -142,3 +142,15 @@ int opsdb_part_set_host(struct opsdb *db, const char *name, const char *host)
 	}
 	return opsdb_write_end(db, own, r);
 }
+
+int opsdb_part_set_definition(struct opsdb *db, const char *name, const char *definition)
+{
+	int own, r;
+
+	if ((r = opsdb_write_begin(db, &own)))
+		return r;
+	if (!(r = opsdb_part_exists(db, name)))
+		r = opsdb_run(db, "UPDATE partitions SET definition = ? WHERE name = ?", definition,
+		              name);
+	return opsdb_write_end(db, own, r);
+}

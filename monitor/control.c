@@ -12,6 +12,8 @@
  *                                            direct disk K's limit from now on (0: none of that
  *                                            kind)
  *   {"execute":"migrate","arguments":{"uri":"unix:PATH"}}  send the guest to a target's stream
+ *   {"execute":"migrate","arguments":{"uri":"tls://H:P","token":T,"tls":{...}}}  through its
+ * gateway
  *   {"execute":"migrate-status"}             QEMU's query-migrate, read (docs/migration.md)
  *   {"execute":"migrate-cancel"}             stop sending; the guest runs on here
  * Errors: {"error":"sentence"}.
@@ -216,7 +218,9 @@ static json_object *do_migrate(struct monitor *m, const char *cmd, json_object *
 		if (!args || !json_object_object_get_ex(args, "uri", &uri) ||
 		    !json_object_is_type(uri, json_type_string))
 			return error_reply("migrate: %s", "arguments.uri (string) is required");
-		if (mon_mig_start(m, json_object_get_string(uri), err, sizeof(err)))
+		if (!strncmp(json_object_get_string(uri), "tls://", 6)
+		        ? mon_mig_start_net(m, args, err, sizeof(err))
+		        : mon_mig_start(m, json_object_get_string(uri), err, sizeof(err)))
 			return error_reply("migrate: %s", err);
 		return ok_reply(NULL);
 	}

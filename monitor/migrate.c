@@ -111,9 +111,33 @@ void mon_mig_accept(struct monitor *m)
 	mon_set_state(m, UV_STATE_INCOMING, "receiving the memory stream");
 }
 
-int mon_mig_start(struct monitor *m, const char *uri, char *err, size_t errlen)
+/* Lends fd, a connected stream to the target, to QEMU and starts sending; peer names it. The
+ * caller keeps and closes its copy of fd. */
+int mon_mig_send(struct monitor *m, int fd, const char *peer, char *err, size_t errlen)
 {
 	json_object *a;
+	int r;
+
+	if ((r = capabilities(m, err, errlen)))
+		return r;
+	/* QEMU's default (128 MiB/s) is for a shared network; the stream here is a socket. */
+	a = json_object_new_object();
+	json_object_object_add(a, "max-bandwidth", json_object_new_int64(1ll << 30));
+	r = qmp_execute(m->qmp, "migrate-set-parameters", a, NULL, err, errlen);
+	json_object_put(a);
+	if (r)
+		return r;
+	m->mig_status[0] = 0;
+	m->mig_done = false;
+	snprintf(m->mig_peer, sizeof(m->mig_peer), "%s", peer);
+	if ((r = lend_and_run(m, fd, "migout", "migrate", err, errlen)))
+		return r;
+	mon_set_state(m, UV_STATE_MIGRATING, "sending the memory stream");
+	return 0;
+}
+
+int mon_mig_start(struct monitor *m, const char *uri, char *err, size_t errlen)
+{
 	const char *path;
 	int fd, r;
 
@@ -132,22 +156,7 @@ int mon_mig_start(struct monitor *m, const char *uri, char *err, size_t errlen)
 		         strerror(-fd));
 		return fd;
 	}
-	if ((r = capabilities(m, err, errlen)))
-		goto out;
-	/* QEMU's default (128 MiB/s) is for a shared network; the stream here is a socket. */
-	a = json_object_new_object();
-	json_object_object_add(a, "max-bandwidth", json_object_new_int64(1ll << 30));
-	r = qmp_execute(m->qmp, "migrate-set-parameters", a, NULL, err, errlen);
-	json_object_put(a);
-	if (r)
-		goto out;
-	m->mig_status[0] = 0;
-	m->mig_done = false;
-	snprintf(m->mig_peer, sizeof(m->mig_peer), "%s", path);
-	if ((r = lend_and_run(m, fd, "migout", "migrate", err, errlen)))
-		goto out;
-	mon_set_state(m, UV_STATE_MIGRATING, "sending the memory stream");
-out:
+	r = mon_mig_send(m, fd, path, err, errlen);
 	close(fd);
 	return r;
 }

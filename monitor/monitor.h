@@ -214,6 +214,10 @@ struct uv_mig_progress;
 int mon_mig_listen(struct monitor *m, char *err, size_t errlen); /* target, engine on -S */
 void mon_mig_accept(struct monitor *m);
 int mon_mig_start(struct monitor *m, const char *uri, char *err, size_t errlen);
+int mon_mig_send(struct monitor *m, int fd, const char *peer, char *err, size_t errlen);
+/* migrate_net.c: {uri: tls://HOST:PORT, token, tls: {ca, cert, key}}: through the target's
+ * gateway, relayed by a thread of ours (docs/migration.md, "Over the network"). */
+int mon_mig_start_net(struct monitor *m, json_object *args, char *err, size_t errlen);
 int mon_mig_query(struct monitor *m, struct uv_mig_progress *p, char *err, size_t errlen);
 int mon_mig_cancel(struct monitor *m, char *err, size_t errlen);
 void mon_mig_step(struct monitor *m); /* after QMP events: act on a MIGRATION status */

@@ -18,7 +18,7 @@ const char *ops_arg_str(json_object *args, const char *key)
 static const struct ops_verb *find_verb(const char *name)
 {
 	const struct ops_verb *tables[] = {ops_part_verbs, ops_domain_verbs, ops_host_verbs,
-	                                   ops_replica_verbs};
+	                                   ops_move_verbs, ops_replica_verbs};
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct ops_verb *v = tables[t]; v->name; v++)

@@ -187,6 +187,48 @@ unsigned ops_probe_ms(const struct ops *o)
 	return ms < 200 ? 200 : ms > 5000 ? 5000 : ms;
 }
 
+/* Was name active on n when n last answered? */
+static bool was_active(const struct ops_node *n, const char *name)
+{
+	json_object *p = ops_listed(n->list, name), *v;
+
+	return p && json_object_object_get_ex(p, "state", &v) &&
+	       ops_state_active(json_object_get_string(v));
+}
+
+/* A stored partition that runs on n while the up host the store names has it no more moved
+ * without the store (a migration made on the command partitions, `ultra -c`): the store
+ * follows, or a restart of that host's command partition would get the definition pushed and
+ * autostarted there again, a second copy. A host that is down is left to failover and
+ * fencing. */
+static void follow_moves(struct ops *o, struct ops_node *n)
+{
+	size_t len = json_object_array_length(n->list);
+
+	for (size_t i = 0; !o->implicit && i < len; i++) {
+		json_object *e = json_object_array_get_idx(n->list, i), *v;
+		struct ops_node *was;
+		struct ops_part p;
+		const char *name;
+
+		if (!json_object_object_get_ex(e, "state", &v) ||
+		    strcmp(json_object_get_string(v), "running") ||
+		    !json_object_object_get_ex(e, "name", &v))
+			continue;
+		name = json_object_get_string(v);
+		if (opsdb_part_get(o->db, name, &p))
+			continue;
+		was = p.host[0] && strcmp(p.host, n->host.name) ? ops_node_named(o, p.host) : NULL;
+		if (was && was->state == OPS_NODE_UP && !was_active(was, name) &&
+		    !opsdb_part_set_host(o->db, name, n->host.name))
+			fprintf(stderr,
+			        "ultra-ops: %s: runs on host %s, no more on %s: the store "
+			        "follows\n",
+			        name, n->host.name, was->host.name);
+		ops_part_clear(&p);
+	}
+}
+
 static void node_tick(struct ops *o, struct ops_node *n, long long now)
 {
 	json_object *list;
@@ -211,6 +253,7 @@ static void node_tick(struct ops *o, struct ops_node *n, long long now)
 	}
 	json_object_put(n->list);
 	n->list = list;
+	follow_moves(o, n);
 	if (n->link.gen != n->reconciled_gen)
 		ops_reconcile(o, n);
 }
@@ -221,15 +264,6 @@ void ops_nodes_tick(struct ops *o)
 
 	for (size_t i = 0; i < o->n_nodes; i++)
 		node_tick(o, &o->nodes[i], now);
-}
-
-/* Was name active on n when n last answered? */
-static bool was_active(const struct ops_node *n, const char *name)
-{
-	json_object *p = ops_listed(n->list, name), *v;
-
-	return p && json_object_object_get_ex(p, "state", &v) &&
-	       ops_state_active(json_object_get_string(v));
 }
 
 void ops_failover(struct ops *o)

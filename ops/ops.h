@@ -145,6 +145,7 @@ struct ops_verb {
 extern const struct ops_verb ops_part_verbs[];
 extern const struct ops_verb ops_domain_verbs[];
 extern const struct ops_verb ops_host_verbs[];
+extern const struct ops_verb ops_move_verbs[]; /* api_move.c: migrate, set-disk-limits */
 const char *ops_arg_str(json_object *args, const char *key);
 
 /* replica.c, api_replica.c: the redundant operations partition (claim 47; docs/ops-ha.md). */

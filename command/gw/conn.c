@@ -77,7 +77,7 @@ static int connect_command(struct gw_conn *c)
 
 /* Our last word (an alert, close_notify, an error line) is out: stop writing, drain the peer
  * for a while, then close (the loop drops it at the deadline or the peer's end). */
-static void start_linger(struct gw_conn *c)
+void gw_conn_linger(struct gw_conn *c)
 {
 	if (c->established)
 		SSL_shutdown(c->ssl);
@@ -119,12 +119,11 @@ static int handshake(struct gw_conn *c)
 	}
 	gw_tls_reason(c, why, sizeof(why));
 	gw_log("%s: refused: %s", c->peer, why);
-	start_linger(c);
+	gw_conn_linger(c);
 	return 0;
 }
 
-/* SSL_read or SSL_write: > 0 bytes, 0 would block (*want set), < 0 the connection is over. */
-static int tls_io(struct gw_conn *c, void *buf, size_t n, bool wr, short *want)
+int gw_conn_tls_io(struct gw_conn *c, void *buf, size_t n, bool wr, short *want, bool *eof)
 {
 	int r, e;
 
@@ -137,6 +136,8 @@ static int tls_io(struct gw_conn *c, void *buf, size_t n, bool wr, short *want)
 		*want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		return 0;
 	}
+	if (eof)
+		*eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !ERR_peek_error());
 	if (e == SSL_ERROR_SSL) {
 		char why[256];
 
@@ -154,7 +155,7 @@ static int read_client(struct gw_conn *c, bool *moved)
 
 	if (!space || c->overlong || c->closing)
 		return 0;
-	if ((r = tls_io(c, uv_linebuf_tail(&c->up), space, false, &c->rd_want)) < 0)
+	if ((r = gw_conn_tls_io(c, uv_linebuf_tail(&c->up), space, false, &c->rd_want, NULL)) < 0)
 		return -1;
 	if (r > 0) {
 		uv_linebuf_added(&c->up, (size_t)r);
@@ -176,6 +177,13 @@ static int write_command(struct gw_conn *c, bool *moved)
 	}
 	if (len <= 0 || c->inflight)
 		return 0;
+	if (!c->first_seen) {
+		int r;
+
+		c->first_seen = true;
+		if ((r = gw_stream_first_line(c, (size_t)len, moved)))
+			return r < 0 ? -1 : 0;
+	}
 	n = send(c->cmd_fd, c->up.buf + c->fwd, (size_t)len - c->fwd, MSG_NOSIGNAL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -189,8 +197,9 @@ static int write_command(struct gw_conn *c, bool *moved)
 	return 0;
 }
 
-/* command.sock to buffer; its end (a restart) ends this client too, once it has what came. */
-static int read_command(struct gw_conn *c, bool *moved)
+/* command.sock (or a stream's socket) to buffer; its end (a restart) ends this client too, once
+ * it has what came. */
+int gw_conn_read_command(struct gw_conn *c, bool *moved)
 {
 	size_t space = GW_DOWN_CAP - c->down_len;
 	ssize_t n;
@@ -230,14 +239,14 @@ static void answer_overlong(struct gw_conn *c)
 	c->closing = true;
 }
 
-/* Buffer to client. */
-static int write_client(struct gw_conn *c, bool *moved)
+/* Buffer to client; not while a stream claim's answer (ours, not the client's) is in it. */
+int gw_conn_write_client(struct gw_conn *c, bool *moved)
 {
 	int r;
 
-	if (!c->down_len)
+	if (!c->down_len || c->mode == GW_CLAIMING)
 		return 0;
-	if ((r = tls_io(c, c->down, c->down_len, true, &c->wr_want)) < 0)
+	if ((r = gw_conn_tls_io(c, c->down, c->down_len, true, &c->wr_want, NULL)) < 0)
 		return -1;
 	if (r > 0) {
 		c->down_len -= (size_t)r;
@@ -257,15 +266,22 @@ int gw_conn_pump(struct gw_conn *c)
 		return -1;
 	if (!c->established || c->lingering)
 		return 0;
+	if (c->mode == GW_SPLICE)
+		return gw_stream_pump(c);
 	while (moved) {
 		moved = false;
-		if (read_client(c, &moved) || write_command(c, &moved) || read_command(c, &moved))
+		if (read_client(c, &moved) || write_command(c, &moved) ||
+		    gw_conn_read_command(c, &moved))
 			return -1;
+		if (c->mode == GW_CLAIMING && gw_stream_claimed(c, &moved))
+			return -1;
+		if (c->mode == GW_SPLICE)
+			return gw_stream_pump(c);
 		answer_overlong(c);
-		if (write_client(c, &moved))
+		if (gw_conn_write_client(c, &moved))
 			return -1;
 	}
 	if (c->closing && !c->down_len)
-		start_linger(c);
+		gw_conn_linger(c);
 	return 0;
 }

@@ -30,6 +30,15 @@
 
 struct gw;
 
+/* What a client's connection carries: request lines (the control API), or, once its first line
+ * named a stream token, a migration stream spliced to an incoming partition's socket
+ * (stream.c; docs/migration.md, "Over the network"). */
+enum gw_mode {
+	GW_LINES,    /* the control API, relayed line by line */
+	GW_CLAIMING, /* the stream line went to the command partition; its answer is awaited */
+	GW_SPLICE,   /* raw bytes both ways between the client and migrate.sock (cmd_fd) */
+};
+
 /* One client: its TLS connection and, once it is accepted, its own connection to command.sock.
  * Requests go on one at a time: the next line waits until the reply to the last came back, so
  * the command partition never has more than one reply queued for a client that does not read. */
@@ -38,19 +47,22 @@ struct gw_conn {
 	struct gw_conn *next;
 	int tls_fd, cmd_fd;
 	SSL *ssl;
-	char peer[64];        /* address:port, for the log */
-	char cn[128];         /* the client certificate's subject CN */
-	char refusal[192];    /* why our verify callback refused it, when it did */
-	bool established;     /* handshake done, command.sock connected */
-	bool inflight;        /* a request went on; its reply has not come back whole */
-	bool overlong;        /* the client sent a line over GW_LINE_MAX: answer, then close */
-	bool closing;         /* close once down is flushed */
-	bool dead;            /* dropped; freed after this batch of events */
-	bool lingering;       /* our side is shut; what the peer still sends is read and dropped, so
-	                       * that the kernel does not reset the connection over unread bytes and
-	                       * take our alert or error line with it */
-	size_t fwd;           /* bytes of the first line written to command.sock already */
-	struct uv_linebuf up; /* client -> command partition */
+	char peer[64];     /* address:port, for the log */
+	char cn[128];      /* the client certificate's subject CN */
+	char refusal[192]; /* why our verify callback refused it, when it did */
+	bool established;  /* handshake done, command.sock connected */
+	bool inflight;     /* a request went on; its reply has not come back whole */
+	bool overlong;     /* the client sent a line over GW_LINE_MAX: answer, then close */
+	bool closing;      /* close once down is flushed */
+	bool dead;         /* dropped; freed after this batch of events */
+	bool lingering;    /* our side is shut; what the peer still sends is read and dropped, so
+	                    * that the kernel does not reset the connection over unread bytes and
+	                    * take our alert or error line with it */
+	size_t fwd;        /* bytes of the first line written to command.sock already */
+	enum gw_mode mode;
+	bool first_seen;        /* the first line was looked at (a stream line is only a first) */
+	bool client_eof;        /* splice: the client ended its direction */
+	struct uv_linebuf up;   /* client -> command partition */
 	char down[GW_DOWN_CAP]; /* command partition -> client */
 	size_t down_len;
 	short rd_want, wr_want;  /* what SSL_read / SSL_write / the handshake wait for */
@@ -85,6 +97,23 @@ struct gw_conn *gw_conn_new(struct gw *g, int fd, const char *peer);
 void gw_conn_free(struct gw_conn *c);
 /* Moves whatever can move now; 0 keep it, < 0 close it (the reason is logged). */
 int gw_conn_pump(struct gw_conn *c);
+/* SSL_read or SSL_write: > 0 bytes, 0 would block (*want set), -1 the connection is over
+ * (*eof set when the peer closed it rather than failed). */
+int gw_conn_tls_io(struct gw_conn *c, void *buf, size_t n, bool wr, short *want, bool *eof);
+/* cmd_fd into down; its end sets closing. 0, or -1 the connection is over. */
+int gw_conn_read_command(struct gw_conn *c, bool *moved);
+/* The buffered replies to the client; 0, or -1 the connection is over. */
+int gw_conn_write_client(struct gw_conn *c, bool *moved);
+/* Our last word is out: shut our side, drain the peer for a while, then close. */
+void gw_conn_linger(struct gw_conn *c);
+
+/* stream.c: the first whole line (len bytes): 0 not a stream line (relay it), 1 taken (a
+ * claim sent, or a refusal queued), -1 close. */
+int gw_stream_first_line(struct gw_conn *c, size_t len, bool *moved);
+/* GW_CLAIMING: the command partition's whole answer in down: splice, or refuse. */
+int gw_stream_claimed(struct gw_conn *c, bool *moved);
+/* GW_SPLICE: gw_conn_pump's work for a stream. */
+int gw_stream_pump(struct gw_conn *c);
 
 /* sandbox.c: no new privileges, no capabilities, a seccomp allow list; after set-up. */
 int gw_sandbox_enter(void);

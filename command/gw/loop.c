@@ -68,11 +68,12 @@ static int update(struct gw_conn *c)
 	} else if (!c->established) {
 		tls = to_epoll(c->rd_want);
 	} else {
-		if (uv_linebuf_space(&c->up) && !c->overlong && !c->closing)
+		if (uv_linebuf_space(&c->up) && !c->overlong && !c->closing && !c->client_eof)
 			tls |= to_epoll(c->rd_want);
 		if (c->down_len)
 			tls |= to_epoll(c->wr_want);
-		if (!c->inflight && uv_linebuf_line(&c->up) > 0)
+		if (c->mode == GW_SPLICE ? c->up.len > 0
+		                         : !c->inflight && uv_linebuf_line(&c->up) > 0)
 			cmd |= EPOLLOUT;
 		if (c->down_len < GW_DOWN_CAP && !c->closing)
 			cmd |= EPOLLIN;

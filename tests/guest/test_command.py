@@ -60,8 +60,27 @@ class CommandPartition:
         return harness.json_request(self.sock, req)
 
 
+def kill_qemus_under(run_dir):
+    """QEMUs whose console log is in run_dir: one a monitor had started but not yet recorded
+    in its state file when the test stopped would outlive it otherwise."""
+    mark = (os.path.join(run_dir, "partitions") + "/").encode()
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if cmd.startswith(b"qemu-system") and mark in cmd:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def kill_monitors(run_dir):
-    """The command partition's monitors are nobody's children here: end them and their QEMUs."""
+    """The command partition's monitors are nobody's children here: end them and their QEMUs,
+    also one a monitor started but had not recorded yet (a test that failed or a host killed
+    while a guest was starting)."""
     root = os.path.join(run_dir, "partitions")
     for name in os.listdir(root) if os.path.isdir(root) else []:
         try:
@@ -73,6 +92,7 @@ def kill_monitors(run_dir):
             pid = st.get(key, 0)
             if pid and pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+    kill_qemus_under(run_dir)
 
 
 def system(w):

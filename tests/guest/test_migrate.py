@@ -54,6 +54,30 @@ def written_through(p, dev, image, mib):
         return hashlib.md5(f.read(1 << 20)).hexdigest() == got.split()[0]
 
 
+def check_released(a, qemu_a, name):
+    """A: its engine gone, the partition undefined and its memory revoked in the database."""
+    wait_for(lambda: not pid_alive(qemu_a), 15, "A's engine to end")
+    check(name not in listing(a), f"A still lists {listing(a)}")
+    log = a.ultra("log", a.state).stdout
+    check(re.search(r"revoke-memory partition=10\b", log) and
+          re.search(r"destroy-partition partition=10\b", log),
+          f"A's audit log shows no release of partition 10:\n{log[-1500:]}")
+
+
+def check_moved(b, name, token, up0, n0):
+    """B runs it, and it is the same guest: same token, uptime and counter went on."""
+    check(listing(b)[name]["state"] == "running", f"B lists {listing(b)}")
+    gb = harness.Partition(b.run, b.w.definition(name))
+    gb.attach_console()
+    tok, up1 = guest_state(gb)
+    check(tok == token, f"the token on B is {tok!r}, was {token!r}")
+    check(up1 >= up0, f"the guest's uptime went from {up0} to {up1}: it restarted")
+    n1 = counter(gb)
+    check(n1 >= n0, f"the counter went from {n0} on A to {n1} on B")
+    wait_for(lambda: counter(gb) > n1, 10, "the guest's counter to go on counting on B")
+    return gb
+
+
 def migrate(src, dst, ok=True):
     return src.ultra("migrate", NAME, "--to", dst.run, ok=ok)
 
@@ -110,24 +134,8 @@ def test_migrate_a_running_guest_between_hosts():
     check(float(m.group(2)) > 0 and int(m.group(3)) >= 1, f"no progress reported: {r.stdout}")
     print("  " + r.stdout.strip())
 
-    # A: its engine gone, the partition undefined and its memory revoked in the database.
-    wait_for(lambda: not pid_alive(qemu_a), 15, "A's engine to end")
-    check(NAME not in listing(a), f"A still lists {listing(a)}")
-    log = a.ultra("log", a.state).stdout
-    check(re.search(r"revoke-memory partition=10\b", log) and
-          re.search(r"destroy-partition partition=10\b", log),
-          f"A's audit log shows no release of partition 10:\n{log[-1500:]}")
-
-    # B: running, and it is the same guest: same token, uptime went on.
-    check(listing(b)[NAME]["state"] == "running", f"B lists {listing(b)}")
-    gb = harness.Partition(b.run, b.w.definition(NAME))
-    gb.attach_console()
-    tok, up2 = guest_state(gb)
-    check(tok == token, f"the token on B is {tok!r}, was {token!r}")
-    check(up2 >= up1, f"the guest's uptime went from {up1} to {up2}: it restarted")
-    n1 = counter(gb)
-    check(n1 >= n0, f"the counter went from {n0} on A to {n1} on B")
-    wait_for(lambda: counter(gb) > n1, 10, "the guest's counter to go on counting on B")
+    check_released(a, qemu_a, NAME)
+    gb = check_moved(b, NAME, token, up1, n0)
     check(gb.qemu_pid() != qemu_a and pid_alive(gb.qemu_pid()), "no engine of B's own")
 
     b.ultra("destroy", NAME)

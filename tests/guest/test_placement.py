@@ -101,28 +101,10 @@ def listed_on(host, name):
     return next((p for p in command(host, "list")["return"] if p["name"] == name), None)
 
 
-def kill_qemus_under(run_dir):
-    """QEMUs whose console log is in run_dir: one a monitor had started but not yet recorded
-    in its state file when the test stopped would outlive it otherwise."""
-    mark = (os.path.join(run_dir, "partitions") + "/").encode()
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if cmd.startswith(b"qemu-system") and mark in cmd:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
 def stop_host(h):
     """Everything of host h: its system partitions, then its monitors and their QEMUs."""
     h.kill()
     kill_monitors(h.run)
-    kill_qemus_under(h.run)
 
 
 def start_host(w):

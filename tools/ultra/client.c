@@ -27,9 +27,10 @@ int ultra_call_ops(struct ultra *u, const char *execute, json_object *args, json
 	return call_at(u, u->ops_sock, "operations partition", NULL, execute, args, ret);
 }
 
-/* define, undefine and start go through the operations partition while it runs, so that its
- * store stays the truth about definitions (docs/operations.md); without it, or when -c names
- * a command partition, straight to the command partition. */
+/* define, undefine, start, set-disk-limits and migrate go through the operations partition while
+ * it runs, so that its store stays the truth about definitions and where they run
+ * (docs/operations.md); without it, or when -c names a command partition, straight to the
+ * command partition. */
 int ultra_call_managed(struct ultra *u, const char *execute, json_object *args, json_object **ret)
 {
 	struct uv_cmdconn *c = NULL;

@@ -50,7 +50,7 @@ int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv)
 		json_object_put(args);
 		return ULTRA_USAGE;
 	}
-	if ((rc = ultra_call(u, "set-disk-limits", args, &ret)))
+	if ((rc = ultra_call_managed(u, "set-disk-limits", args, &ret)))
 		return rc;
 	if (u->json) {
 		ultra_print_json(ret);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* ultra migrate NAME --to TARGET [--timeout S]: moves a running partition to another host's
  * command partition with its memory, while it runs (claim 44, docs/migration.md). TARGET is
- * that host's command socket, or its run directory (whose command.sock is meant). */
+ * that host's command socket, its run directory (whose command.sock is meant), its gateway
+ * tls://HOST:PORT (claim 43: the stream then crosses the network over TLS too), or the name of a
+ * host registered with the operations partition. While the operations partition runs the
+ * request goes through it, so that its store follows the partition (docs/operations.md). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,11 @@ static int target_socket(const char *arg, char *buf, size_t cap)
 	char abs[PATH_MAX];
 	struct stat st;
 
+	/* Another machine's command partition, through its gateway (docs/migration.md). */
+	if (!strncmp(arg, "tls://", 6)) {
+		snprintf(buf, cap, "%s", arg);
+		return ULTRA_OK;
+	}
 	if (!realpath(arg, abs)) {
 		fprintf(stderr, "ultra: migrate: %s: no such target socket or run directory\n",
 		        arg);
@@ -50,13 +58,21 @@ int ultra_cmd_migrate(struct ultra *u, int argc, char **argv)
 	}
 	if (!name || !to)
 		return ULTRA_USAGE;
-	if ((rc = target_socket(to, target, sizeof(target))))
-		return rc;
 	args = ultra_name_arg(name);
-	json_object_object_add(args, "target", json_object_new_string(target));
 	if (timeout)
 		json_object_object_add(args, "timeout", json_object_new_int((int)timeout));
-	if ((rc = ultra_call(u, "migrate", args, &ret)))
+	if (!strchr(to, '/') && !strchr(to, ':')) {
+		/* A registered host's name: only the operations partition knows it. */
+		snprintf(target, sizeof(target), "host %s", to);
+		json_object_object_add(args, "host", json_object_new_string(to));
+		rc = ultra_call_ops(u, "migrate", args, &ret);
+	} else if (!(rc = target_socket(to, target, sizeof(target)))) {
+		json_object_object_add(args, "target", json_object_new_string(target));
+		rc = ultra_call_managed(u, "migrate", args, &ret);
+	} else {
+		json_object_put(args);
+	}
+	if (rc)
 		return rc;
 	if (u->json) {
 		ultra_print_json(ret);

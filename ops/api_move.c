@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops.sock: changes to a partition that the store must follow (claims 37, 44, 79, 85). migrate
+ * moves a running partition to another registered host and records that host; set-disk-limits
+ * changes a disk's I/O limit and writes it into the stored definition. Done behind the store's
+ * back, either would be undone: a host whose command partition restarts gets the stored
+ * definitions placed on it pushed and autostarted again (a second copy of a migrated guest), and
+ * a restart elsewhere after a host failure starts the stored definition (the old limit).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define MIGRATE_TIMEOUT_S 60 /* the command partition's default (docs/command.md) */
+#define MIGRATE_SLACK_MS 30000
+
+/* The registered host a migration goes to: by name ("host") or by address ("target", what
+ * `ultra migrate --to` names for a command partition). */
+static struct ops_node *target_node(struct ops *o, json_object *args, struct api_err *e)
+{
+	const char *host = ops_arg_str(args, "host"), *addr = ops_arg_str(args, "target");
+
+	if (!host == !addr) {
+		api_fail(e, "bad-request",
+		         "migrate: name the target by host or by target, one of them");
+		return NULL;
+	}
+	for (size_t i = 0; !o->implicit && i < o->n_nodes; i++)
+		if (host ? !strcmp(o->nodes[i].host.name, host)
+		         : !strcmp(o->nodes[i].link.address, addr))
+			return &o->nodes[i];
+	if (o->implicit)
+		api_fail(
+		    e, "unsupported",
+		    "migrate: no host is registered, so the store could not follow the partition: "
+		    "register both hosts (ultra host add) or migrate on the command partitions "
+		    "directly (ultra -c)");
+	else if (host)
+		api_fail(e, "no-such-host", "migrate: no host named %s", host);
+	else
+		api_fail(e, "no-such-host", "migrate: %s is no registered host's address", addr);
+	return NULL;
+}
+
+static json_object *v_migrate(struct ops *o, json_object *args, struct api_err *e)
+{
+	const char *name = ops_arg_str(args, "name");
+	json_object *a, *t, *ret = NULL;
+	struct ops_node *src, *dst;
+	struct ops_part p;
+	int64_t timeout = MIGRATE_TIMEOUT_S;
+	int bad = 0;
+
+	if (!name || !name[0])
+		return api_fail(e, "bad-request", "arguments.name: expected a name"), NULL;
+	if (json_object_object_get_ex(args, "timeout", &t)) {
+		if (!json_object_is_type(t, json_type_int) ||
+		    (timeout = json_object_get_int64(t)) < 1 || timeout > 3600)
+			return api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 s"),
+			       NULL;
+	}
+	if (!(dst = target_node(o, args, e)))
+		return NULL;
+	if (opsdb_part_get(o->db, name, &p))
+		return api_fail(e, "no-such-partition", "no partition named %s in the store", name),
+		       NULL;
+	src = ops_node_of(o, &p);
+	if (!src)
+		bad = api_fail(e, "not-running", "migrate: %s is placed on no host", name);
+	else if (src == dst)
+		bad = api_fail(e, "bad-request", "migrate: %s is on host %s already", name,
+		               dst->host.name);
+	else if (p.zone[0] && strcmp(p.zone, dst->host.zone))
+		bad = api_fail(
+		    e, "no-host", "migrate: %s belongs to zone %s, host %s is in zone %s", name,
+		    p.zone, dst->host.name, dst->host.zone[0] ? dst->host.zone : "(none)");
+	else if (dst->state != OPS_NODE_UP)
+		bad = api_fail(e, "no-host", "migrate: host %s is not up", dst->host.name);
+	ops_part_clear(&p);
+	if (bad)
+		return NULL;
+
+	a = json_object_new_object();
+	json_object_object_add(a, "name", json_object_new_string(name));
+	json_object_object_add(a, "target", json_object_new_string(dst->link.address));
+	json_object_object_add(a, "timeout", json_object_new_int64(timeout));
+	/* The source's command partition answers once the guest runs on the target (or failed
+	 * and runs on here): ops waits that long, its tick with it. */
+	if (ops_node_call_within(o, src, "migrate", a, (unsigned)timeout * 1000 + MIGRATE_SLACK_MS,
+	                         &ret, e))
+		return NULL;
+	if (opsdb_part_set_host(o->db, name, dst->host.name)) {
+		fprintf(stderr, "ultra-ops: %s: migrated to host %s, but the store still says %s\n",
+		        name, dst->host.name, src->host.name);
+		json_object_put(ret);
+		return api_fail(e, "internal", "%s runs on host %s now; recording that failed",
+		                name, dst->host.name),
+		       NULL;
+	}
+	fprintf(stderr, "ultra-ops: %s: migrated from host %s to host %s\n", name, src->host.name,
+	        dst->host.name);
+	if (json_object_is_type(ret, json_type_object))
+		json_object_object_add(ret, "host", json_object_new_string(dst->host.name));
+	return ret;
+}
+
+/* limits of disk k in a stored definition, as the command partition reports them in force. */
+static int store_limits(json_object *def, int64_t k, int64_t iops, int64_t bps)
+{
+	json_object *disks, *d, *lim;
+
+	if (!json_object_object_get_ex(def, "disks", &disks) ||
+	    !json_object_is_type(disks, json_type_array) || k < 0 ||
+	    (size_t)k >= json_object_array_length(disks) ||
+	    !json_object_is_type((d = json_object_array_get_idx(disks, (size_t)k)),
+	                         json_type_object))
+		return -ENOENT;
+	if (!iops && !bps) {
+		json_object_object_del(d, "limits");
+		return 0;
+	}
+	lim = json_object_new_object();
+	if (iops)
+		json_object_object_add(lim, "iops", json_object_new_int64(iops));
+	if (bps)
+		json_object_object_add(lim, "bytes_per_sec", json_object_new_int64(bps));
+	json_object_object_add(d, "limits", lim);
+	return 0;
+}
+
+/* The limits the command partition holds now for name (its info's disk_limits), written into
+ * the stored definition. */
+static int follow_limits(struct ops *o, struct ops_node *n, const struct ops_part *p,
+                         struct api_err *e)
+{
+	json_object *a = json_object_new_object(), *info = NULL, *lims, *def = NULL, *x, *v;
+	int r = -1;
+
+	json_object_object_add(a, "name", json_object_new_string(p->name));
+	if (ops_node_call(o, n, "info", a, &info, e))
+		return -1;
+	if (!json_object_object_get_ex(info, "disk_limits", &lims) ||
+	    !json_object_is_type(lims, json_type_array) ||
+	    !(def = json_tokener_parse(p->definition))) {
+		api_fail(e, "internal", "%s: no disk limits to store", p->name);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(lims); i++) {
+		int64_t k, iops = 0, bps = 0;
+
+		x = json_object_array_get_idx(lims, i);
+		if (!json_object_object_get_ex(x, "disk", &v))
+			continue;
+		k = json_object_get_int64(v);
+		if (json_object_object_get_ex(x, "iops", &v))
+			iops = json_object_get_int64(v);
+		if (json_object_object_get_ex(x, "bytes_per_sec", &v))
+			bps = json_object_get_int64(v);
+		if (store_limits(def, k, iops, bps)) {
+			api_fail(e, "internal", "%s: disk %lld is not in the stored definition",
+			         p->name, (long long)k);
+			goto out;
+		}
+	}
+	if (opsdb_part_set_definition(o->db, p->name,
+	                              json_object_to_json_string_ext(def, JSON_C_TO_STRING_PLAIN)))
+		api_fail(e, "internal", "%s: writing the store failed", p->name);
+	else
+		r = 0;
+out:
+	json_object_put(def);
+	json_object_put(info);
+	return r;
+}
+
+static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct api_err *e)
+{
+	const char *name = ops_arg_str(args, "name");
+	json_object *ret = NULL;
+	struct ops_node *n;
+	struct ops_part p;
+
+	if (!name || !name[0])
+		return api_fail(e, "bad-request", "arguments.name: expected a name"), NULL;
+	if (opsdb_part_get(o->db, name, &p)) {
+		/* Not ours (defined on the command partition by hand): nothing to follow. */
+		if (o->implicit && !ops_node_call(o, &o->nodes[0], "set-disk-limits",
+		                                  json_object_get(args), &ret, e))
+			return ret;
+		if (!o->implicit)
+			api_fail(e, "no-such-partition", "no partition named %s in the store",
+			         name);
+		return NULL;
+	}
+	/* The command partition checks the request and resolves the disk; a partition placed on
+	 * no host yet is defined on none, and its limit is set when it is: by definition. */
+	if (!(n = ops_node_of(o, &p)))
+		api_fail(e, "not-running",
+		         "set-disk-limits: %s is placed on no host yet: change its definition",
+		         name);
+	else if (!ops_node_call(o, n, "set-disk-limits", json_object_get(args), &ret, e) &&
+	         follow_limits(o, n, &p, e)) {
+		fprintf(stderr, "ultra-ops: %s: limits changed on host %s, not in the store: %s\n",
+		        name, n->host.name[0] ? n->host.name : "(local)", e->message);
+		json_object_put(ret);
+		ret = NULL;
+	}
+	ops_part_clear(&p);
+	return ret;
+}
+
+static const char *const migrate_args[] = {"name", "host", "target", "timeout", NULL};
+static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
+
+const struct ops_verb ops_move_verbs[] = {
+    {"migrate", migrate_args, v_migrate},
+    {"set-disk-limits", limit_args, v_set_disk_limits},
+    {NULL, NULL, NULL},
+};
