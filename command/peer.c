@@ -12,34 +12,6 @@
 
 #define PEER_CONNECT_MS 5000
 
-/* The peer's code, if it is one of ours (api_err keeps a static string), else "refused". */
-static const char *known_code(const char *code)
-{
-	static const char *const codes[] = {
-	    "bad-request",
-	    "bad-version",
-	    "unknown-command",
-	    "invalid-definition",
-	    "no-such-partition",
-	    "exists",
-	    "busy",
-	    "not-running",
-	    "no-space",
-	    "not-permitted",
-	    "refused",
-	    "monitor",
-	    "io",
-	    "ultravisor",
-	    "internal",
-	    "unsupported",
-	    "migration",
-	};
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (code && !strcmp(code, codes[i]))
-			return codes[i];
-	return "refused";
-}
-
 int cmd_peer_call(struct cmdp *c, const char *addr, const char *execute, json_object *args,
                   json_object **ret, int timeout_ms, struct api_err *e)
 {
@@ -82,9 +54,10 @@ int cmd_peer_call(struct cmdp *c, const char *addr, const char *execute, json_ob
 		json_object_object_get_ex(err, "code", &code);
 		json_object_object_get_ex(err, "message", &msg);
 		api_fail(e,
-		         known_code(json_object_is_type(code, json_type_string)
-		                        ? json_object_get_string(code)
-		                        : NULL),
+		         uv_api_command_code(json_object_is_type(code, json_type_string)
+		                                 ? json_object_get_string(code)
+		                                 : NULL,
+		                             "refused"),
 		         "the target refused %s: %.400s", execute,
 		         json_object_is_type(msg, json_type_string) ? json_object_get_string(msg)
 		                                                    : "no reason given");

@@ -91,3 +91,31 @@ json_object *uv_api_reply(json_object *ret, const char *code, const char *messag
 	json_object_object_add(reply, "error", err);
 	return reply;
 }
+
+const char *uv_api_command_code(const char *code, const char *fallback)
+{
+	static const char *const codes[] = {"bad-request",
+	                                    "bad-version",
+	                                    "unknown-command",
+	                                    "invalid-definition",
+	                                    "no-such-partition",
+	                                    "exists",
+	                                    "busy",
+	                                    "not-running",
+	                                    "no-space",
+	                                    "not-permitted",
+	                                    "refused",
+	                                    "monitor",
+	                                    "io",
+	                                    "ultravisor",
+	                                    "internal",
+	                                    "no-such-disk",
+	                                    "cannot-enforce",
+	                                    "unsupported",
+	                                    "migration"};
+
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (!strcmp(code, codes[i]))
+			return codes[i];
+	return fallback;
+}

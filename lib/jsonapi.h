@@ -30,6 +30,10 @@ const char *uv_api_envelope(json_object *req, int version, const char *who, json
 /* 0 if every member of args is in allowed (NULL-terminated), else -1 with *code and msg set. */
 int uv_api_args_known(json_object *args, const char *const *allowed, const char *verb,
                       const char **code, char *msg, size_t cap);
+/* code as the static string of the command partition's documented error codes
+ * (docs/command.md) when it is one of them, else fallback: a peer's answer kept in an api_err,
+ * which holds a code's pointer, not a copy. */
+const char *uv_api_command_code(const char *code, const char *fallback);
 /* {"return": ret} when ret is not NULL (taking it), else {"error": {code, message}}. */
 json_object *uv_api_reply(json_object *ret, const char *code, const char *message);
 

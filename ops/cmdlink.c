@@ -89,27 +89,8 @@ int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute,
 	} else if (json_object_object_get_ex(rep, "error", &err) &&
 	           json_object_object_get_ex(err, "code", &v)) {
 		/* Its codes are ours too (docs/operations.md): passed on as they are. */
-		static const char *const codes[] = {"bad-request",
-		                                    "invalid-definition",
-		                                    "no-such-partition",
-		                                    "exists",
-		                                    "busy",
-		                                    "not-running",
-		                                    "no-space",
-		                                    "not-permitted",
-		                                    "refused",
-		                                    "monitor",
-		                                    "ultravisor",
-		                                    "io",
-		                                    "no-such-disk",
-		                                    "cannot-enforce",
-		                                    "unsupported",
-		                                    "migration"};
-		const char *code = "internal";
+		const char *code = uv_api_command_code(json_object_get_string(v), "internal");
 
-		for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-			if (!strcmp(codes[i], json_object_get_string(v)))
-				code = codes[i];
 		json_object_object_get_ex(err, "message", &v);
 		api_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
 	} else {
