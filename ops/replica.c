@@ -360,16 +360,21 @@ bool ops_replica_acting(struct ops *o)
 	fresh = ops_replica_fresh(r, ops_mono_ms());
 	pthread_mutex_unlock(&r->mu);
 	if (active && !r->acting) {
-		/* The hosts may have changed in the store while we followed; and every host is
-		 * reconciled as a restarted ultra-ops does (claim 38: definitions pushed where
+		/* The hosts may have changed in the store while we followed; every host is
+		 * treated as a restarted ultra-ops treats it (claim 38: definitions pushed where
 		 * missing, autostart partitions started). */
 		if ((rc = ops_nodes_load(o))) {
 			fprintf(stderr, "ultra-ops: replica: reading the hosts: %s\n",
 			        strerror(-rc));
 			return false;
 		}
-		for (size_t i = 0; i < o->n_nodes; i++)
+		for (size_t i = 0; i < o->n_nodes; i++) {
+			/* Heard of from now on: a host gets its full --host-dead-ms before it
+			 * counts as down, and is fenced before it is up. */
+			o->nodes[i].state = OPS_NODE_UNKNOWN;
+			o->nodes[i].last_ok_ms = ops_mono_ms();
 			o->nodes[i].reconciled_gen = o->nodes[i].link.gen - 1;
+		}
 	}
 	r->acting = active;
 	return active && fresh;

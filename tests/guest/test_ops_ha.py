@@ -5,8 +5,8 @@ Two network namespaces stand for two hosts, A and B, joined by a veth pair (as i
 test_cmdnet.py). Each runs an ultra-ops with --peer naming the other's gateway: an ultra-cmdgw
 in front of its own ops.sock, listening on its host's address with TLS 1.3 and mutual
 certificates, so the peers reach each other only over the network. Both drive one command
-partition (ultra-boot in the root namespace, reached by its socket path: the hosts' guests are
-not what is under test here, the operations partitions are).
+partition (ultra-boot in the root namespace, registered as host h1 by its socket path: the
+hosts' guests are not what is under test here, the operations partitions are).
 
 A, started first, becomes active (epoch 1); B follows as standby. A domain, a schedule and
 three definitions made on A (one started: a guest that boots) appear in B's store; B refuses a
@@ -151,6 +151,7 @@ def test_standby_takes_over_and_the_old_active_steps_down():
 
     # Definitions on the active one: a domain, a schedule, three partitions, one of them
     # autostart.
+    a.ok("host-add", name="h1", address=command_sock, zone="z1")  # placement and failover
     a.ok("domain-create", name="web", memory_mib=1024)
     g1 = w.partition("ha1", memory_mib=128, domain="web", autostart=True)
     defs = [g1.definition, w.definition("ha2", memory_mib=128, domain="web"),
@@ -166,6 +167,8 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     seq = a.status()["seq"]
     wait_for(lambda: b.status().get("seq") == seq, 15, f"B's store to reach A's change {seq}")
     check(names(b.ok("list")) == ["ha1", "ha2", "ha3"], f"B's definitions: {b.ok('list')}")
+    check([p["host"] for p in b.ok("list") if p["name"] == "ha1"] == ["h1"],
+          f"B does not know where ha1 runs: {b.ok('list')}")
     check(names(b.ok("domain-list")) == ["web"], "B lacks the domain")
     check([s["partition"] for s in b.ok("schedule-list")] == ["ha1"], "B lacks the schedule")
 
@@ -201,6 +204,8 @@ def test_standby_takes_over_and_the_old_active_steps_down():
     check(names(b.ok("list")) == ["ha1", "ha2", "ha3"], f"B's definitions: {b.ok('list')}")
     check(names(b.ok("domain-list")) == ["viab", "web"],
           f"B lost a domain: {b.ok('domain-list')}; A:\n{a.text()[-1500:]}\nB:\n{b.text()[-1500:]}")
+    wait_for(lambda: [h["state"] for h in b.ok("host-list")] == ["up"], 15,
+             "B to find host h1 up (fenced: nothing of the store's elsewhere)")
     b.ok("start", name="ha2")  # the new active one acts
     wait_for(lambda: any(p["name"] == "ha2" and p["state"] == "running"
                          for p in json.loads(sysp.ultra("--json", "list").stdout)), 60,
