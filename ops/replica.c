@@ -75,19 +75,22 @@ out:
 	return rc;
 }
 
-/* One request on a connection of its own; args is consumed. */
+/* One request on the thread's connection to the peer, opened when there is none; args is
+ * consumed. Any failure closes it, so a late answer to one round is never read as the next
+ * round's. */
 static int peer_call(struct ops_replica *r, const char *execute, json_object *args,
                      json_object **ret, char *err, size_t errlen)
 {
-	struct uv_cmdconn *c = NULL;
 	int t = (int)ops_replica_call_ms(r), rc;
 
-	if ((rc = uv_cmdconn_open(r->peer, r->tls, t, &c, err, errlen))) {
+	if (!r->conn && (rc = uv_cmdconn_open(r->peer, r->tls, t, &r->conn, err, errlen))) {
 		json_object_put(args);
 		return rc;
 	}
-	rc = ops_replica_request(c, t, execute, args, ret, err, errlen);
-	uv_cmdconn_close(c);
+	if ((rc = ops_replica_request(r->conn, t, execute, args, ret, err, errlen))) {
+		uv_cmdconn_close(r->conn);
+		r->conn = NULL;
+	}
 	return rc;
 }
 
@@ -340,6 +343,7 @@ void ops_replica_stop(struct ops *o)
 		return;
 	atomic_store(&r->stop, true);
 	pthread_join(r->thread, NULL);
+	uv_cmdconn_close(r->conn);
 	opsdb_close(r->db);
 	pthread_mutex_destroy(&r->mu);
 	uv_ops_chunks_reset(&r->chunks);

@@ -20,7 +20,8 @@ struct ops_replica {
 	char name[UV_NAME_MAX];  /* ours, unique between the two */
 	const struct uv_tls_files *tls;
 	unsigned dead_ms, tick_ms;
-	struct opsdb *db; /* the thread's own connection to the store */
+	struct opsdb *db;        /* the thread's own connection to the store */
+	struct uv_cmdconn *conn; /* the thread's to the peer; NULL while there is none */
 	pthread_t thread;
 	atomic_bool stop;
 	bool acting;             /* main thread only: the role its last tick acted in */
