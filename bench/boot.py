@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from system import guest_clock  # bench/ is this script's folder, first on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MONITOR = os.path.join(ROOT, "build", "release", "bin", "ultra-monitor")
 GUEST = os.path.join(ROOT, "build", "guest")
@@ -28,15 +30,7 @@ MEM_MIB = 256
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 
 
-def tsc_khz():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("cpu MHz"):
-                return int(float(line.split(":")[1]) * 1000 + 0.5)
-    return 0
-
-
-CMDLINE = f"console=ttyS0 quiet tsc_early_khz={tsc_khz()}"
+CMDLINE = f"console=ttyS0 quiet {guest_clock()}"
 
 
 def hwm_kib(pid):

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from system import tsc_khz, wait  # bench/ is this script's folder, first on sys.path
+from system import guest_clock, wait  # bench/ is this script's folder, first on sys.path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "release", "bin")
@@ -112,7 +112,7 @@ class Bench:
         os.chmod(self.tmp, 0o755)  # the engine-uid QEMU reads its initrd here
         self.procs = []
         self.netns = None
-        self.khz = tsc_khz()
+        self.clock = guest_clock()
 
     def close(self):
         if os.environ.get("KEEP"):
@@ -176,7 +176,7 @@ class Bench:
             with open(log, "wb"):
                 pass
             os.chown(log, ENGINE_UID, ENGINE_UID)
-        cmdline = f'console=ttyS0 quiet tsc_early_khz={self.khz} ultra.run="{run}"'
+        cmdline = f'console=ttyS0 quiet {self.clock} ultra.run="{run}"'
         argv = [*prefix, QEMU, "-name", name, "-nodefaults", "-no-user-config", "-display", "none",
                 "-no-reboot", "-M", "microvm,memory-backend=ram0,isa-serial=on,rtc=on,acpi=on",
                 "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(VCPUS),

@@ -39,6 +39,19 @@ def tsc_khz():
     return 0
 
 
+def guest_clock():
+    """What the monitor adds to a TCG guest's command line (monitor/qemu_cmd.c), given to the
+    plain-QEMU peers too so that both keep time alike: the TSC's frequency, and the TSC trusted
+    when the host keeps time by it (else a busy host's guests fall back to jiffies, whose clocks
+    run slow and whose self-timed rates read high; docs/monitor.md)."""
+    try:
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+            reliable = f.read().strip() == "tsc"
+    except OSError:
+        reliable = False
+    return f"tsc_early_khz={tsc_khz()}" + (" tsc=reliable" if reliable else "")
+
+
 def has_marker(path):
     try:
         with open(path, "rb") as f:
@@ -110,7 +123,7 @@ def plain_qemu(log, mib, cmdline="console=ttyS0 quiet"):
         ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg,thread=multi", "-cpu", "max",
          "-m", f"{mib}M", "-nodefaults", "-no-user-config", "-display", "none",
          "-chardev", f"file,id=c,path={log}", "-serial", "chardev:c", "-kernel", VMLINUX,
-         "-initrd", INITRD, "-append", f"{cmdline} tsc_early_khz={tsc_khz()}"],
+         "-initrd", INITRD, "-append", f"{cmdline} {guest_clock()}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

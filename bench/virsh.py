@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from system import BIN, INITRD, MARKER, VMLINUX, System, has_marker, plain_qemu, tsc_khz, wait  # noqa: E402
+from system import BIN, INITRD, MARKER, VMLINUX, System, has_marker, plain_qemu, guest_clock, wait  # noqa: E402
 
 BURST = int(os.environ.get("BURST", "16"))
 ROUNDS = int(os.environ.get("ROUNDS", "1"))
@@ -246,7 +246,7 @@ class Libvirt:
         path = os.path.join(self.dir, name + ".xml")
         with open(path, "w") as f:
             f.write(DOMAIN_XML.format(name=name, mib=MIB, kernel=self.kernel, initrd=self.initrd,
-                                      cmdline=f"{CMDLINE} tsc_early_khz={tsc_khz()}",
+                                      cmdline=f"{CMDLINE} {guest_clock()}",
                                       console=self.console(name)))
         self.names.add(name)
         self.virsh("define", path)
@@ -417,7 +417,7 @@ def plain_pc(log):
         ["qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-cpu", "max", "-m", f"{MIB}M",
          "-nodefaults", "-no-user-config", "-display", "none",
          "-chardev", f"file,id=c,path={log}", "-serial", "chardev:c", "-kernel", VMLINUX,
-         "-initrd", INITRD, "-append", f"{CMDLINE} tsc_early_khz={tsc_khz()}"],
+         "-initrd", INITRD, "-append", f"{CMDLINE} {guest_clock()}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -168,15 +168,23 @@ static json_object *v_migrate_in(struct cmdp *c, json_object *args, struct api_e
 {
 	json_object *def = need_definition(args, e);
 
-	json_object *tok = NULL;
+	json_object *tok = NULL, *t = NULL;
 
 	if (def && json_object_object_get_ex(args, "stream_token", &tok) &&
 	    !json_object_is_type(tok, json_type_boolean)) {
 		api_fail(e, "bad-request", "arguments.stream_token: expected a boolean");
 		return NULL;
 	}
+	/* The source's own timeout: how long this partition may wait for its stream. */
+	if (def && json_object_object_get_ex(args, "timeout", &t) &&
+	    (!json_object_is_type(t, json_type_int) || json_object_get_int64(t) < 1 ||
+	     json_object_get_int64(t) > 3600)) {
+		api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 seconds");
+		return NULL;
+	}
 	return def ? cmd_migrate_in(c, def, arg_str(args, "base_dir"),
-	                            tok && json_object_get_boolean(tok), e)
+	                            tok && json_object_get_boolean(tok),
+	                            t ? (int)json_object_get_int64(t) : 0, e)
 	           : NULL;
 }
 
@@ -403,7 +411,8 @@ static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
 static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
 static const char *const migrate_args[] = {"name", "target", "timeout", NULL};
-static const char *const migrate_in_args[] = {"definition", "base_dir", "stream_token", NULL};
+static const char *const migrate_in_args[] = {"definition", "base_dir", "stream_token", "timeout",
+                                              NULL};
 static const char *const claim_args[] = {"token", "peer", NULL};
 
 static const struct verb verbs[] = {

@@ -30,6 +30,8 @@ struct cmd_client {
 	char *buf;
 };
 
+#define CMD_INCOMING_MAX 32
+
 struct cmdp {
 	long long watched_ms; /* when the monitors were last looked after */
 	const char *uv_path;
@@ -52,6 +54,12 @@ struct cmdp {
 	 * tokens this host issued to sources that reach it through its gateway. */
 	struct uv_tls_files tls;
 	struct uv_stream_tokens tokens;
+	/* Incoming partitions and when they are given up (migrate_in.c): a source that vanished
+	 * must not leave this host's memory held by an engine that waits for it forever. */
+	struct cmd_incoming {
+		char name[UV_NAME_MAX];
+		uint64_t deadline_ms; /* 0: a free slot */
+	} incoming[CMD_INCOMING_MAX];
 };
 
 /* uvlink.c: the ultravisor connection, the database mapping, transactions. */
@@ -139,7 +147,12 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 /* Target: define from def, grant, start an incoming engine; the partition and its stream (and,
  * with want_token, for a source on another host, a one-time token for the gateway). */
 json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir, bool want_token,
-                            struct api_err *e);
+                            int timeout_s, struct api_err *e);
+/* incoming.c: an incoming partition's deadline, from the source's timeout (0: unknown); given
+ * up past it (the watch, once a second), forgotten when it ends otherwise. */
+void cmd_incoming_arm(struct cmdp *c, const char *name, int timeout_s);
+void cmd_incoming_forget(struct cmdp *c, const char *name);
+void cmd_incoming_expire(struct cmdp *c);
 /* Source: the monitor's migrate arguments for a stream through the gateway at target. */
 json_object *cmd_mig_net_args(struct cmdp *c, const char *target, const char *token);
 /* Monotonic milliseconds (stream tokens expire by it). */

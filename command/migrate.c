@@ -212,6 +212,7 @@ json_object *cmd_migrate(struct cmdp *c, const char *name, const char *target, i
 	json_object_object_add(a, "definition", def);
 	if (net)
 		json_object_object_add(a, "stream_token", json_object_new_boolean(1));
+	json_object_object_add(a, "timeout", json_object_new_int(timeout_s));
 	if (cmd_peer_call(c, target, "migrate-in", a, &ret, PEER_MS, e)) {
 		json_object_put(a);
 		return NULL; /* the target undid whatever it had made */

@@ -70,7 +70,7 @@ static int wait_incoming(struct cmdp *c, const char *name, struct api_err *e)
 }
 
 json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_dir, bool want_token,
-                            struct api_err *e)
+                            int timeout_s, struct api_err *e)
 {
 	struct cmd_part p = {0};
 	struct api_err ignore;
@@ -106,6 +106,7 @@ json_object *cmd_migrate_in(struct cmdp *c, json_object *def, const char *base_d
 		         p.desc.name, strerror(-r));
 		goto undo;
 	}
+	cmd_incoming_arm(c, p.desc.name, timeout_s);
 	o = cmd_part_json(c, &p);
 	json_object_object_add(o, "stream", json_object_new_string(stream));
 	if (token[0])
@@ -129,6 +130,7 @@ int cmd_migrate_abort(struct cmdp *c, const char *name, struct api_err *e)
 	if (cmd_view_find(c, name, &p))
 		return api_fail(e, "no-such-partition", "no partition named %s", name);
 	uv_stream_tokens_drop(&c->tokens, name);
+	cmd_incoming_forget(c, name);
 	/* A guest that runs here is the migrated one: the source stopped its own copy. */
 	if (p.rec.state == UV_STATE_RUNNING || p.rec.state == UV_STATE_PAUSED ||
 	    p.rec.state == UV_STATE_MIGRATING)

@@ -116,6 +116,7 @@ int cmd_server_run(struct cmdp *c)
 			return -errno;
 		if (now_ms() - c->watched_ms >= 1000) { /* look after the monitors once a second */
 			cmd_watch_monitors(c);
+			cmd_incoming_expire(c);
 			cmd_place_sync(c);
 			cmd_chans_drop(c, 0, NULL);
 			c->watched_ms = now_ms();

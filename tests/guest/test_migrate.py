@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import subprocess
+import time
 
 import harness
 from harness import check, pid_alive, wait_for, workspace
@@ -206,3 +207,33 @@ def test_migrate_with_a_served_disk_and_nic():
     check(written_through(gb, fd, fast, 2), "what B's engine wrote is not in the direct disk")
     b.ultra("destroy", NAME)
     b.ultra("undefine", NAME)
+
+
+def test_an_incoming_partition_whose_source_vanished_is_given_up():
+    """A source that asked for migrate-in and then never streamed (its host died): the target
+    gives the partition up after the source's timeout and a margin (docs/migration.md, "A
+    source that vanishes"), and its memory returns to the pool."""
+    w = workspace()
+    harness.on_cleanup(lambda d=w.dir: kill_guests(d))
+    b = System(w).start()
+
+    def command(execute, **args):
+        return harness.json_request(os.path.join(b.run, "command.sock"),
+                                    {"version": 1, "execute": execute, "arguments": args})
+
+    free0 = command("resources")["return"]["memory_mib"]["free"]
+    rep = command("migrate-in", definition=w.definition("lost1", memory_mib=128), timeout=1)
+    check("return" in rep and rep["return"]["state"] == "incoming", f"migrate-in: {rep}")
+    check(command("resources")["return"]["memory_mib"]["free"] == free0 - 128,
+          "the incoming partition holds no memory")
+    # Nobody connects. Before the deadline it waits; after it, it is gone.
+    time.sleep(5)
+    check(listing(b).get("lost1", {}).get("state") == "incoming", f"B lists {listing(b)}")
+    wait_for(lambda: "lost1" not in listing(b), 60, "B to give lost1 up")
+    check(command("resources")["return"]["memory_mib"]["free"] == free0,
+          "the memory did not return to the pool")
+    check("partition lost1: no migration completed by its deadline: giving it up"
+          in open(b.log).read(), "the command partition did not say why")
+    r = command("migrate-in", definition=w.definition("lost2", memory_mib=64), timeout=0)
+    check(r.get("error", {}).get("code") == "bad-request" and "timeout" in r["error"]["message"],
+          f"a timeout of 0: {r}")
