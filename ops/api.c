@@ -18,7 +18,7 @@ const char *ops_arg_str(json_object *args, const char *key)
 static const struct ops_verb *find_verb(const char *name)
 {
 	const struct ops_verb *tables[] = {ops_part_verbs, ops_domain_verbs, ops_host_verbs,
-	                                   ops_move_verbs};
+	                                   ops_move_verbs, ops_replica_verbs};
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct ops_verb *v = tables[t]; v->name; v++)
@@ -38,9 +38,11 @@ json_object *ops_api_handle(struct ops *o, const char *line)
 	                       e.message, sizeof(e.message));
 	if (name && !(verb = find_verb(name)))
 		api_fail(&e, "unknown-command", "execute: unknown command \"%s\"", name);
-	if (verb &&
+	if (verb && !ops_replica_refuses(o, verb->name, &e) &&
 	    !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message, sizeof(e.message)))
 		ret = verb->fn(o, args, &e);
+	if (ret)
+		ops_replica_after_write(o, verb->name);
 	reply = uv_api_reply(ret, e.code, e.message);
 	json_object_put(req);
 	return reply;

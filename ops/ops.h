@@ -63,7 +63,8 @@ struct ops {
 	    failover_after; /* monotonic seconds: the next try for partitions that found no host */
 	int listen_fd;
 	unsigned tick_ms;
-	unsigned dead_ms; /* --host-dead-ms: a host silent this long is down */
+	unsigned dead_ms;            /* --host-dead-ms: a host silent this long is down */
+	struct ops_replica *replica; /* --peer (replica.c); NULL: no peer, always active */
 };
 
 long long ops_mono_ms(void);
@@ -146,6 +147,22 @@ extern const struct ops_verb ops_domain_verbs[];
 extern const struct ops_verb ops_host_verbs[];
 extern const struct ops_verb ops_move_verbs[]; /* api_move.c: migrate, set-disk-limits */
 const char *ops_arg_str(json_object *args, const char *key);
+
+/* replica.c, api_replica.c: the redundant operations partition (claim 47; docs/ops-ha.md). */
+struct ops_replica;
+int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *name,
+                      unsigned dead_ms, char *err, size_t errlen);
+void ops_replica_stop(struct ops *o);
+/* Whether this tick may act (active, or no peer); the first tick after a takeover rereads the
+ * hosts and reconciles them. */
+bool ops_replica_acting(struct ops *o);
+/* True, with e set (code "standby", naming the active one), for a write while standby. */
+bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e);
+/* After a write verb succeeded: the standby gets the store before the client its answer. */
+void ops_replica_after_write(struct ops *o, const char *verb);
+/* Sends the store to the standby (replica-push) and waits for it, unless it is silent. */
+void ops_replica_push(struct ops *o);
+extern const struct ops_verb ops_replica_verbs[];
 
 /* server.c */
 int ops_server_listen(struct ops *o, char *err, size_t errlen);

@@ -147,10 +147,15 @@ static void restart_crashed(struct ops *o, json_object *list)
 
 void ops_tick(struct ops *o)
 {
-	struct ops_node *local = &o->nodes[0];
+	struct ops_node *local;
 	json_object *list;
 	struct api_err e;
 
+	/* A standby keeps its copy of the store and does nothing else; a takeover may have
+	 * reread the hosts, so local is taken after it. */
+	if (!ops_replica_acting(o))
+		return;
+	local = &o->nodes[0];
 	if (o->implicit) {
 		/* One host: as before hosts existed, nothing to detect or move. */
 		if (!(list = ops_cmd_list(o, &e))) {

@@ -42,6 +42,31 @@ int ultra_call_managed(struct ultra *u, const char *execute, json_object *args, 
 	return call_at(u, u->ops_sock, "operations partition", c, execute, args, ret);
 }
 
+/* A standby operations partition answered (claim 47; docs/ops-ha.md): asks it where the active
+ * one is, and sends the request there once. ULTRA_FAILED when it knows of none. */
+static int follow_active(struct ultra *u, const char *standby, const char *execute,
+                         json_object *args, json_object **ret)
+{
+	json_object *st = NULL, *peer = NULL;
+	char addr[4096];
+	int rc = ULTRA_FAILED;
+
+	if (call_at(u, standby, "operations partition", NULL, "replica-status", NULL, &st))
+		goto out;
+	if (!json_object_object_get_ex(st, "peer", &peer) ||
+	    strcmp(ultra_str(peer, "role"), "active"))
+		goto out;
+	snprintf(addr, sizeof(addr), "%s", ultra_str(peer, "address"));
+	fprintf(stderr, "ultra: %s: %s at %s is the standby; asking the active one, %s at %s\n",
+	        execute, ultra_str(st, "name"), standby, ultra_str(peer, "name"), addr);
+	rc = call_at(u, addr, "active operations partition", NULL, execute, json_object_get(args),
+	             ret);
+out:
+	json_object_put(st);
+	json_object_put(args);
+	return rc;
+}
+
 /* One request on c (opened here when NULL) and its reply; c is closed. */
 static int call_at(struct ultra *u, const char *addr, const char *who, struct uv_cmdconn *c,
                    const char *execute, json_object *args, json_object **ret)
@@ -59,7 +84,7 @@ static int call_at(struct ultra *u, const char *addr, const char *who, struct uv
 	json_object_object_add(req, "version", json_object_new_int(1));
 	json_object_object_add(req, "execute", json_object_new_string(execute));
 	if (args)
-		json_object_object_add(req, "arguments", args);
+		json_object_object_add(req, "arguments", json_object_get(args));
 	if (uv_cmdconn_write_line(c, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
 	                          REPLY_TIMEOUT_MS, err, sizeof(err)) ||
 	    uv_cmdconn_read_line(c, &line, REPLY_TIMEOUT_MS, err, sizeof(err))) {
@@ -76,12 +101,16 @@ static int call_at(struct ultra *u, const char *addr, const char *who, struct uv
 	} else if (json_object_object_get_ex(reply, "error", &e)) {
 		fprintf(stderr, "ultra: %s: %s (%s)\n", execute, ultra_str(e, "message"),
 		        ultra_str(e, "code"));
+		if (!strcmp(ultra_str(e, "code"), "standby") &&
+		    !strcmp(who, "operations partition"))
+			rc = follow_active(u, addr, execute, json_object_get(args), ret);
 	} else {
 		fprintf(stderr, "ultra: %s: unexpected answer %s\n", execute, line);
 	}
 	free(line);
 	json_object_put(reply);
 	json_object_put(req);
+	json_object_put(args);
 	uv_cmdconn_close(c);
 	return rc;
 }
