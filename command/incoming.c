@@ -76,7 +76,7 @@ void cmd_incoming_expire(struct cmdp *c)
 {
 	/* Names no longer incoming (started, aborted, undefined) free their slots. */
 	for (size_t i = 0; i < CMD_INCOMING_MAX; i++) {
-		struct cmd_part p;
+		struct cmd_part p = {0};
 
 		if (c->incoming[i].deadline_ms &&
 		    (cmd_view_find(c, c->incoming[i].name, &p) || p.rec.state != UV_STATE_INCOMING))
