@@ -1,95 +1,63 @@
 /* SPDX-License-Identifier: MIT */
-/* RFC 4648 base64: binary snapshots inside JSON lines (docs/ops-ha.md). Decoding is strict so
- * that one text has one meaning: a peer cannot smuggle bytes past a check in a second form. */
+/* RFC 4648 base64 (OpenSSL's EVP_EncodeBlock and EVP_DecodeBlock): binary snapshots inside JSON
+ * lines (docs/ops-ha.md). Decoding is strict so that one text has one meaning: a peer cannot
+ * smuggle bytes past a check in a second form. OpenSSL's decoder skips surrounding white space
+ * and ignores the unused bits of the last group, so a text is taken only when it is exactly
+ * what encoding its bytes gives. */
 #include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops_replica.h"
 
-static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 int uv_base64_encode(const void *in, size_t len, char **out)
 {
-	const uint8_t *p = in;
-	size_t olen = (len + 2) / 3 * 4, i, o = 0;
+	size_t olen;
 	char *s;
 
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 3 || !(s = malloc(olen + 1)))
+	if (len > (size_t)INT_MAX / 4 * 3 - 3)
 		return -ENOMEM;
-	for (i = 0; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-		s[o++] = alphabet[v >> 18];
-		s[o++] = alphabet[(v >> 12) & 63];
-		s[o++] = alphabet[(v >> 6) & 63];
-		s[o++] = alphabet[v & 63];
+	olen = (len + 2) / 3 * 4;
+	if (!(s = malloc(olen + 1)))
+		return -ENOMEM;
+	if (EVP_EncodeBlock((unsigned char *)s, in, (int)len) != (int)olen) {
+		free(s);
+		return -EIO;
 	}
-	if (i < len) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-
-		s[o++] = alphabet[v >> 18];
-		s[o++] = alphabet[(v >> 12) & 63];
-		s[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-		s[o++] = '=';
-	}
-	s[o] = 0;
+	s[olen] = 0;
 	*out = s;
 	return 0;
 }
 
-static int value_of(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* One group of four characters (the last may end in padding) -> 1..3 bytes; -1 if invalid. */
-static int group(const char *g, bool last, uint8_t *b)
-{
-	int v[4], pad = 0;
-
-	for (int k = 0; k < 4; k++) {
-		if (g[k] == '=' && last && k >= 2 && (k == 3 || g[3] == '=')) {
-			v[k] = 0;
-			pad++;
-		} else if ((v[k] = value_of(g[k])) < 0) {
-			return -1;
-		}
-	}
-	uint32_t x =
-	    (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-
-	if ((pad == 1 && (x & 0xff)) || (pad == 2 && (x & 0xffff)))
-		return -1; /* bits past the last byte must be zero */
-	b[0] = (uint8_t)(x >> 16);
-	b[1] = (uint8_t)(x >> 8);
-	b[2] = (uint8_t)x;
-	return 3 - pad;
-}
-
 int uv_base64_decode(const char *in, size_t len, uint8_t **out, size_t *outlen)
 {
+	size_t pad = 0, n;
 	uint8_t *b;
-	size_t o = 0;
-	int n;
+	char *again = NULL;
+	int got;
 
-	if (len % 4)
+	if (len % 4 || len > (size_t)INT_MAX)
 		return -EINVAL;
 	if (!(b = malloc(len / 4 * 3 + 1)))
 		return -ENOMEM;
-	for (size_t i = 0; i < len; i += 4) {
-		if ((n = group(in + i, i + 4 == len, b + o)) < 0) {
-			free(b);
-			return -EINVAL;
-		}
-		o += (size_t)n;
+	got = len ? EVP_DecodeBlock(b, (const unsigned char *)in, (int)len) : 0;
+	if (len && in[len - 1] == '=')
+		pad = len > 1 && in[len - 2] == '=' ? 2 : 1;
+	if (got < 0 || (size_t)got != len / 4 * 3) {
+		free(b);
+		return -EINVAL;
 	}
+	n = (size_t)got - pad;
+	/* The canonical form only: the same text back, or it is refused. */
+	if (uv_base64_encode(b, n, &again) || strlen(again) != len || memcmp(again, in, len)) {
+		free(again);
+		free(b);
+		return -EINVAL;
+	}
+	free(again);
 	*out = b;
-	*outlen = o;
+	*outlen = n;
 	return 0;
 }
