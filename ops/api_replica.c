@@ -39,21 +39,20 @@ bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e)
 	if (!r || read_only(verb))
 		return false;
 	pthread_mutex_lock(&r->mu);
-	if (!(refuse = r->role != UV_OPS_ACTIVE || !ops_replica_fresh(r, ops_mono_ms())))
-		;
-	else if (r->role == UV_OPS_ACTIVE)
+	refuse = r->role != UV_OPS_ACTIVE || !ops_replica_fresh(r, ops_mono_ms());
+	if (refuse && r->role == UV_OPS_ACTIVE)
 		api_fail(
 		    e, "standby",
 		    "this operations partition (%s) has not heard from its peer at %s lately and "
 		    "is confirming that it is still the active one; try again in a second",
 		    r->name, r->peer);
-	else if (r->peer_known && r->peer_role == UV_OPS_ACTIVE)
+	else if (refuse && r->peer_known && r->peer_role == UV_OPS_ACTIVE)
 		api_fail(
 		    e, "standby",
 		    "this operations partition (%s) is the standby; the active one is %s at %s "
 		    "(epoch %llu)",
 		    r->name, r->peer_name, r->peer, (unsigned long long)r->peer_epoch);
-	else
+	else if (refuse)
 		api_fail(e, "standby",
 		         "this operations partition (%s) is the standby and no active one is known "
 		         "yet (its peer at %s: %s)",
