@@ -12,8 +12,10 @@
 
 #include "command.h"
 
-#define INCOMING_MARGIN_MS 30000 /* the source's cancel and its migrate-abort, on a slow host */
-#define INCOMING_UNKNOWN_S 3600  /* no timeout given, or we restarted: the longest a source may */
+/* The source's clock for its timeout starts after ours (its reply, the stream's connection: up
+ * to 10 s over TLS), and at its end the source cancels: past the margin no stream is legitimate. */
+#define INCOMING_MARGIN_MS 15000
+#define INCOMING_UNKNOWN_S 3600 /* no timeout given, or we restarted: the longest a source may */
 
 static struct cmd_incoming *slot_of(struct cmdp *c, const char *name)
 {
