@@ -20,6 +20,7 @@
 #include "ops_replica.h"
 #include "opsdb.h"
 #include "opsdb_replica.h"
+#include "tmpdir_testlib.h"
 
 struct fixture {
 	char dir[64];
@@ -30,9 +31,10 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/opsrep-XXXXXX");
-	if (!f || !mkdtemp(f->dir))
+	if (!f || test_tmpdir_make(f->dir, sizeof(f->dir), "opsrep")) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->a, sizeof(f->a), "%s/a.db", f->dir);
 	snprintf(f->b, sizeof(f->b), "%s/b.db", f->dir);
 	*state = f;
@@ -42,10 +44,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
+	if (test_tmpdir_remove(f->dir))
 		return -1;
 	free(f);
 	return 0;

@@ -17,6 +17,7 @@
 
 #include "ops_policy.h"
 #include "opsdb.h"
+#include "tmpdir_testlib.h"
 
 struct fixture {
 	char dir[64];
@@ -27,9 +28,10 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/opsdb-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!f || test_tmpdir_make(f->dir, sizeof(f->dir), "opsdb")) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->path, sizeof(f->path), "%s/ops.db", f->dir);
 	*state = f;
 	return 0;
@@ -38,10 +40,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
+	if (test_tmpdir_remove(f->dir))
 		return -1;
 	free(f);
 	return 0;
