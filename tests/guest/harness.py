@@ -297,6 +297,23 @@ def on_cleanup(fn):
     _cleanups.append(fn)
 
 
+def start_daemon(argv, log_path, ready_path, what, timeout=30):
+    """argv in its own session, its output appended to log_path, killed at cleanup; returned once
+    ready_path exists (a failure with its log if it exits first)."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+
+    def stop():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    on_cleanup(stop)
+    wait_for(lambda: os.path.exists(ready_path) or proc.poll() is not None, timeout, what)
+    with open(log_path, errors="replace") as f:
+        check(proc.poll() is None, f"{what} exited: " + f.read())
+    return proc
+
+
 def workspace():
     w = Workspace()
     _workspaces.append(w)

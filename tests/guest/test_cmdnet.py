@@ -109,22 +109,12 @@ def start_ops_on_a(w, hosts, certs, target):
     """ultra-ops in namespace A, a client of B's command partition; its run directory."""
     run_a = os.path.join(w.dir, "host-a")
     os.mkdir(run_a)
-    log = open(os.path.join(run_a, "ops.log"), "ab")
-    proc = subprocess.Popen(hosts.in_a(
+    harness.start_daemon(hosts.in_a(
         os.path.join(BIN, "ultra-ops"), "--run-dir", run_a, "--db", os.path.join(run_a, "ops.db"),
         "--command", target, "--tls-ca", os.path.join(certs, "ca.pem"),
         "--tls-cert", os.path.join(certs, "ops-a.pem"), "--tls-key",
-        os.path.join(certs, "ops-a.key")), stdout=log, stderr=log, start_new_session=True)
-    log.close()
-
-    def stop():
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    harness.on_cleanup(stop)
-    wait_for(lambda: os.path.exists(os.path.join(run_a, "ops.sock")) or proc.poll() is not None,
-             30, "ultra-ops on host A")
-    check(proc.poll() is None, "ultra-ops exited: " + open(os.path.join(run_a, "ops.log")).read())
+        os.path.join(certs, "ops-a.key")), os.path.join(run_a, "ops.log"),
+        os.path.join(run_a, "ops.sock"), "ultra-ops on host A")
     return run_a
 
 

@@ -7,12 +7,11 @@ refused with bad-request. No guest boots here: ultra-ops runs with no command pa
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 
 import harness
-from harness import check, wait_for
+from harness import check
 
 BIN = os.path.join(harness.BUILD, "bin")
 LINE_MAX = 64 * 1024  # OPS_LINE_MAX in ops/ops.h
@@ -22,21 +21,11 @@ DEAF = 5000  # requests whose answers (~100 bytes each) overfill a Unix socket's
 def start_ops(w):
     run = os.path.join(w.dir, "run")
     os.mkdir(run)
-    log = open(os.path.join(w.dir, "ops.log"), "ab")
-    proc = subprocess.Popen([os.path.join(BIN, "ultra-ops"), "--run-dir", run,
-                             "--db", os.path.join(w.dir, "ops.db"),
-                             "--command", os.path.join(w.dir, "no-command.sock")],
-                            stdout=log, stderr=log, start_new_session=True)
-    log.close()
-
-    def stop():
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    harness.on_cleanup(stop)
     sock = os.path.join(run, "ops.sock")
-    wait_for(lambda: os.path.exists(sock) or proc.poll() is not None, 30, "ops.sock")
-    check(proc.poll() is None, "ultra-ops exited: " + open(os.path.join(w.dir, "ops.log")).read())
+    proc = harness.start_daemon(
+        [os.path.join(BIN, "ultra-ops"), "--run-dir", run, "--db", os.path.join(w.dir, "ops.db"),
+         "--command", os.path.join(w.dir, "no-command.sock")],
+        os.path.join(w.dir, "ops.log"), sock, "ultra-ops")
     return proc, sock
 
 
