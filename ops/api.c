@@ -15,6 +15,15 @@ const char *ops_arg_str(json_object *args, const char *key)
 	return json_object_get_string(v);
 }
 
+const char *ops_arg_name(json_object *args, struct api_err *e)
+{
+	const char *n = ops_arg_str(args, "name");
+
+	if (!n || !n[0])
+		api_fail(e, "bad-request", "arguments.name: expected a name");
+	return n && n[0] ? n : NULL;
+}
+
 static const struct ops_verb *find_verb(const char *name)
 {
 	const struct ops_verb *tables[] = {ops_part_verbs, ops_domain_verbs, ops_host_verbs,

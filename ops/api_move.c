@@ -47,15 +47,15 @@ static struct ops_node *target_node(struct ops *o, json_object *args, struct api
 
 static json_object *v_migrate(struct ops *o, json_object *args, struct api_err *e)
 {
-	const char *name = ops_arg_str(args, "name");
+	const char *name = ops_arg_name(args, e);
 	json_object *a, *t, *ret = NULL;
 	struct ops_node *src, *dst;
 	struct ops_part p;
 	int64_t timeout = MIGRATE_TIMEOUT_S;
 	int bad = 0;
 
-	if (!name || !name[0])
-		return api_fail(e, "bad-request", "arguments.name: expected a name"), NULL;
+	if (!name)
+		return NULL;
 	if (json_object_object_get_ex(args, "timeout", &t)) {
 		if (!json_object_is_type(t, json_type_int) ||
 		    (timeout = json_object_get_int64(t)) < 1 || timeout > 3600)
@@ -178,13 +178,13 @@ out:
 
 static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct api_err *e)
 {
-	const char *name = ops_arg_str(args, "name");
+	const char *name = ops_arg_name(args, e);
 	json_object *ret = NULL;
 	struct ops_node *n;
 	struct ops_part p;
 
-	if (!name || !name[0])
-		return api_fail(e, "bad-request", "arguments.name: expected a name"), NULL;
+	if (!name)
+		return NULL;
 	if (opsdb_part_get(o->db, name, &p)) {
 		/* Not ours (defined on the command partition by hand): nothing to follow. */
 		if (o->implicit && !ops_node_call(o, &o->nodes[0], "set-disk-limits",

@@ -7,15 +7,6 @@
 
 #include "ops.h"
 
-static const char *need_name(json_object *args, struct api_err *e)
-{
-	const char *n = ops_arg_str(args, "name");
-
-	if (!n || !n[0])
-		api_fail(e, "bad-request", "arguments.name: expected a name");
-	return n && n[0] ? n : NULL;
-}
-
 static json_object *v_define(struct ops *o, json_object *args, struct api_err *e)
 {
 	json_object *def, *ret = NULL;
@@ -34,7 +25,7 @@ static json_object *v_define(struct ops *o, json_object *args, struct api_err *e
 
 static json_object *v_start(struct ops *o, json_object *args, struct api_err *e)
 {
-	const char *name = need_name(args, e);
+	const char *name = ops_arg_name(args, e);
 	json_object *ret = NULL;
 
 	return name && !ops_start(o, name, &ret, e) ? ret : NULL;
@@ -44,7 +35,7 @@ static json_object *v_start(struct ops *o, json_object *args, struct api_err *e)
  * back at the next reconciliation. */
 static json_object *v_undefine(struct ops *o, json_object *args, struct api_err *e)
 {
-	const char *name = need_name(args, e);
+	const char *name = ops_arg_name(args, e);
 	json_object *a, *ret = NULL;
 	struct ops_node *n;
 	struct ops_part p;

@@ -147,6 +147,8 @@ extern const struct ops_verb ops_domain_verbs[];
 extern const struct ops_verb ops_host_verbs[];
 extern const struct ops_verb ops_move_verbs[]; /* api_move.c: migrate, set-disk-limits */
 const char *ops_arg_str(json_object *args, const char *key);
+/* arguments.name, or NULL with e set (bad-request) when missing or empty. */
+const char *ops_arg_name(json_object *args, struct api_err *e);
 
 /* replica.c, api_replica.c: the redundant operations partition (claim 47; docs/ops-ha.md). */
 struct ops_replica;
