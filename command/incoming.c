@@ -53,7 +53,6 @@ static int expire_one(const struct cmd_part *p, void *ctx)
 	struct cmdp *c = ctx;
 	struct cmd_incoming *s;
 	struct api_err e;
-	char name[UV_NAME_MAX];
 
 	if (p->id < CMD_FIRST_GUEST || p->rec.state != UV_STATE_INCOMING)
 		return 0;
@@ -64,14 +63,14 @@ static int expire_one(const struct cmd_part *p, void *ctx)
 	}
 	if (cmd_mono_ms() < s->deadline_ms)
 		return 0;
-	snprintf(name, sizeof(name), "%s", p->desc.name);
 	fprintf(stderr,
 	        "ultra-command: partition %s: no migration completed by its deadline: "
 	        "giving it up\n",
-	        name);
-	if (cmd_migrate_abort(c, name, &e))
-		fprintf(stderr, "ultra-command: partition %s: giving it up: %s\n", name, e.message);
-	return 1; /* the view changed under the walk: the rest wait for the next second */
+	        p->desc.name);
+	if (cmd_migrate_abort(c, p->desc.name, &e))
+		fprintf(stderr, "ultra-command: partition %s: giving it up: %s\n", p->desc.name,
+		        e.message);
+	return 1; /* one a second: each may wait up to 15 s for its monitor to end */
 }
 
 void cmd_incoming_expire(struct cmdp *c)
