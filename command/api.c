@@ -194,6 +194,14 @@ static json_object *v_stream_claim(struct cmdp *c, json_object *args, struct api
 	return cmd_stream_claim(c, arg_str(args, "token"), arg_str(args, "peer"), e);
 }
 
+/* A one-time token for the partition's console, for a stream through the gateway. */
+static json_object *v_console_token(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	const char *name = need_name(args, e);
+
+	return name ? cmd_console_token(c, name, e) : NULL;
+}
+
 static json_object *v_migrate_abort(struct cmdp *c, json_object *args, struct api_err *e)
 {
 	const char *name = need_name(args, e);
@@ -430,6 +438,7 @@ static const struct verb verbs[] = {
     {"migrate-in", migrate_in_args, v_migrate_in},
     {"stream-claim", claim_args, v_stream_claim},
     {"migrate-abort", name_args, v_migrate_abort},
+    {"console-token", name_args, v_console_token},
 };
 
 static const struct verb *check_request(json_object *req, json_object **args, struct api_err *e)

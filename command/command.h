@@ -159,6 +159,11 @@ json_object *cmd_mig_net_args(struct cmdp *c, const char *target, const char *to
 uint64_t cmd_mono_ms(void);
 /* Target, asked by the gateway: the incoming partition's stream socket for token, which is
  * used up (migrate_net.c). */
+/* console.c: the partition's console for a client on another host (docs/cmdnet.md, "The
+ * console"): a one-time token for its console.sock, while the partition has an engine whose
+ * console can be reached (cmd_console_live; checked again when the gateway claims it). */
+json_object *cmd_console_token(struct cmdp *c, const char *name, struct api_err *e);
+bool cmd_console_live(enum uv_part_state s);
 json_object *cmd_stream_claim(struct cmdp *c, const char *token, const char *peer,
                               struct api_err *e);
 /* Target: an incoming partition that will not run here after all: destroyed and undefined. */

@@ -34,6 +34,12 @@ struct uv_relay_stats {
 int uv_relay_run(struct uv_cmdconn *net, int local, size_t bufcap, int idle_ms,
                  struct uv_relay_stats *st, char *err, size_t errlen);
 
+/* migrelay_open.c: a connection to the gateway at addr (tls://HOST:PORT) whose first line names
+ * the stream token and whose answer the gateway accepted: raw bytes from here on. 0 and *out,
+ * or -errno with err saying why (-EPROTO: the gateway refused the token, in its words). */
+int uv_stream_open(const char *addr, const struct uv_tls_files *tls, const char *token,
+                   int timeout_ms, struct uv_cmdconn **out, char *err, size_t errlen);
+
 /* cmdconn_raw.c: raw bytes on a command connection, after its lines (the stream line and its
  * answer). Bytes already read past the last line come first. The contract of read(2)/write(2)
  * on a non-blocking socket: > 0 moved, 0 the peer closed (recv), -EAGAIN with *want (POLLIN or

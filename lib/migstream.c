@@ -63,6 +63,11 @@ int uv_stream_line_parse(const char *buf, size_t len, char token[UV_STREAM_TOKEN
 		snprintf(why, whylen, "a stream line without a version");
 		return -EINVAL;
 	}
+	/* One spelling per version: "01" is not "1" (the line is read in one exact shape). */
+	if (buf[plen] == '0' && p - (buf + plen) > 1) {
+		snprintf(why, whylen, "a stream line version with a leading zero");
+		return -EINVAL;
+	}
 	if (ver != UV_STREAM_VERSION) {
 		snprintf(why, whylen, "stream line version %lu (this gateway speaks %d)", ver,
 		         UV_STREAM_VERSION);
@@ -108,8 +113,24 @@ static int live(const struct uv_stream_token *s, uint64_t now_ms)
 	return s->token[0] && now_ms < s->expires_ms;
 }
 
+static int live_consoles(const struct uv_stream_tokens *t, uint64_t now_ms)
+{
+	int n = 0;
+
+	for (int i = 0; i < UV_STREAM_TOKENS_MAX; i++)
+		n += live(&t->slot[i], now_ms) && t->slot[i].kind == UV_STREAM_CONSOLE;
+	return n;
+}
+
 int uv_stream_tokens_issue(struct uv_stream_tokens *t, const char *name, const char *path,
                            uint64_t now_ms, uint64_t ttl_ms, char out[UV_STREAM_TOKEN_LEN + 1])
+{
+	return uv_stream_tokens_issue_kind(t, UV_STREAM_MIGRATION, name, path, now_ms, ttl_ms, out);
+}
+
+int uv_stream_tokens_issue_kind(struct uv_stream_tokens *t, enum uv_stream_kind kind,
+                                const char *name, const char *path, uint64_t now_ms,
+                                uint64_t ttl_ms, char out[UV_STREAM_TOKEN_LEN + 1])
 {
 	struct uv_stream_token *free_slot = NULL;
 	char tok[UV_STREAM_TOKEN_LEN + 1];
@@ -117,7 +138,10 @@ int uv_stream_tokens_issue(struct uv_stream_tokens *t, const char *name, const c
 
 	if (strlen(name) >= UV_STREAM_NAME_MAX || strlen(path) >= UV_STREAM_PATH_MAX)
 		return -ENAMETOOLONG;
-	uv_stream_tokens_drop(t, name);
+	if (kind == UV_STREAM_MIGRATION)
+		uv_stream_tokens_drop(t, name);
+	else if (live_consoles(t, now_ms) >= UV_STREAM_CONSOLE_MAX)
+		return -ENOSPC;
 	for (int i = 0; i < UV_STREAM_TOKENS_MAX && !free_slot; i++)
 		if (!live(&t->slot[i], now_ms))
 			free_slot = &t->slot[i];
@@ -130,12 +154,22 @@ int uv_stream_tokens_issue(struct uv_stream_tokens *t, const char *name, const c
 	snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
 	snprintf(free_slot->path, sizeof(free_slot->path), "%s", path);
 	free_slot->expires_ms = now_ms + ttl_ms;
+	free_slot->kind = kind;
 	memcpy(out, tok, sizeof(tok));
 	return 0;
 }
 
 int uv_stream_tokens_claim(struct uv_stream_tokens *t, const char *token, uint64_t now_ms,
                            char *name, size_t name_cap, char *path, size_t path_cap)
+{
+	enum uv_stream_kind kind;
+
+	return uv_stream_tokens_claim_kind(t, token, now_ms, name, name_cap, path, path_cap, &kind);
+}
+
+int uv_stream_tokens_claim_kind(struct uv_stream_tokens *t, const char *token, uint64_t now_ms,
+                                char *name, size_t name_cap, char *path, size_t path_cap,
+                                enum uv_stream_kind *kind)
 {
 	struct uv_stream_token *s = NULL;
 
@@ -156,13 +190,15 @@ int uv_stream_tokens_claim(struct uv_stream_tokens *t, const char *token, uint64
 	s->used = 1; /* kept until it expires, so that a replay is named as one */
 	snprintf(name, name_cap, "%s", s->name);
 	snprintf(path, path_cap, "%s", s->path);
+	*kind = s->kind;
 	return 0;
 }
 
 void uv_stream_tokens_drop(struct uv_stream_tokens *t, const char *name)
 {
 	for (int i = 0; i < UV_STREAM_TOKENS_MAX; i++)
-		if (t->slot[i].token[0] && !strcmp(t->slot[i].name, name))
+		if (t->slot[i].token[0] && t->slot[i].kind == UV_STREAM_MIGRATION &&
+		    !strcmp(t->slot[i].name, name))
 			memset(&t->slot[i], 0, sizeof(t->slot[i]));
 }
 
@@ -213,4 +249,25 @@ int uv_stream_claim_reply_path(json_object *ret, char *path, size_t cap)
 		return -EPROTO;
 	memcpy(path, json_object_get_string(v), (size_t)n + 1);
 	return 0;
+}
+
+int uv_stream_answer_parse(const char *line, char *err, size_t errlen)
+{
+	json_object *reply = json_tokener_parse(line), *e, *m;
+	int r = -EPROTO;
+
+	if (json_object_is_type(reply, json_type_object) &&
+	    json_object_object_get_ex(reply, "return", NULL)) {
+		r = 0;
+	} else if (json_object_is_type(reply, json_type_object) &&
+	           json_object_object_get_ex(reply, "error", &e) &&
+	           json_object_object_get_ex(e, "message", &m) &&
+	           json_object_is_type(m, json_type_string)) {
+		snprintf(err, errlen, "the gateway refused the stream: %.200s",
+		         json_object_get_string(m));
+	} else {
+		snprintf(err, errlen, "the gateway's answer to the stream line does not parse");
+	}
+	json_object_put(reply);
+	return r;
 }

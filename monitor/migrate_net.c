@@ -58,64 +58,19 @@ static const char *str_arg(json_object *o, const char *key)
 	           : NULL;
 }
 
-/* The gateway's answer to the stream line: {"return":...} or its refusal's message. */
-static int stream_answer(struct uv_cmdconn *net, char *err, size_t errlen)
-{
-	json_object *reply = NULL, *e;
-	char *line = NULL, why[256] = "";
-	int r = uv_cmdconn_read_line(net, &line, NET_OPEN_MS, why, sizeof(why));
-
-	if (r) {
-		snprintf(err, errlen, "the target's gateway did not answer the stream line: %s",
-		         why);
-		return r;
-	}
-	reply = json_tokener_parse(line);
-	if (reply && json_object_object_get_ex(reply, "return", NULL)) {
-		r = 0;
-	} else {
-		const char *msg = reply && json_object_object_get_ex(reply, "error", &e)
-		                      ? str_arg(e, "message")
-		                      : NULL;
-		snprintf(err, errlen, "the target's gateway refused the stream: %.200s",
-		         msg ? msg : "an answer that does not parse");
-		r = -EPROTO;
-	}
-	json_object_put(reply);
-	free(line);
-	return r;
-}
-
 static int open_stream(const char *uri, const char *token, json_object *tlsj,
                        struct uv_cmdconn **out, char *err, size_t errlen)
 {
 	struct uv_tls_files tls = {str_arg(tlsj, "ca"), str_arg(tlsj, "cert"),
 	                           str_arg(tlsj, "key")};
-	char line[UV_STREAM_LINE_MAX + 1], why[300] = "";
-	struct uv_cmdconn *net = NULL;
-	size_t n;
-	int r;
+	char why[400] = "";
+	int r = uv_stream_open(uri, &tls, token, NET_OPEN_MS, out, why, sizeof(why));
 
-	if (!token || !uv_stream_token_valid(token)) {
+	if (r == -EINVAL && (!token || !uv_stream_token_valid(token)))
 		snprintf(err, errlen, "arguments.token: expected a stream token");
-		return -EINVAL;
-	}
-	if ((r = uv_cmdconn_open(uri, &tls, NET_OPEN_MS, &net, why, sizeof(why)))) {
-		snprintf(err, errlen, "the target's gateway at %s: %s", uri, why);
-		return r;
-	}
-	n = uv_stream_line_make(token, line, sizeof(line));
-	line[n - 1] = 0; /* write_line adds the '\n' */
-	if ((r = uv_cmdconn_write_line(net, line, NET_OPEN_MS, why, sizeof(why))))
-		snprintf(err, errlen, "the target's gateway at %s: %s", uri, why);
-	else
-		r = stream_answer(net, err, errlen);
-	if (r) {
-		uv_cmdconn_close(net);
-		return r;
-	}
-	*out = net;
-	return 0;
+	else if (r)
+		snprintf(err, errlen, "%s", why);
+	return r;
 }
 
 int mon_mig_start_net(struct monitor *m, json_object *args, char *err, size_t errlen)

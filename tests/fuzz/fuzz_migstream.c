@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the gateway reads first from a network client (lib/migstream.c: the stream line) and the
- * answers the stream's two ends read (migrate-in's token, stream-claim's path). A line taken as
+ * answers the stream's two ends read (migrate-in's and console-token's token, stream-claim's
+ * path, the gateway's answer to the stream line). A line taken as
  * a stream line yields exactly 64 lowercase hex digits and was of the one accepted shape; a
  * claim against a table holding one token succeeds only for that token, once. */
 #include <errno.h>
@@ -48,7 +49,7 @@ static void check_claim(const uint8_t *data, size_t size)
 
 static void check_replies(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1), tok[UV_STREAM_TOKEN_LEN + 1], path[108];
+	char *s = malloc(size + 1), tok[UV_STREAM_TOKEN_LEN + 1], path[108], err[120] = "";
 	json_object *o;
 
 	if (!s)
@@ -60,6 +61,13 @@ static void check_replies(const uint8_t *data, size_t size)
 		abort();
 	if (uv_stream_claim_reply_path(o, path, sizeof(path)) == 0 &&
 	    (path[0] != '/' || strlen(path) >= sizeof(path)))
+		abort();
+	/* The answer is accepted only as an object with a return member. */
+	if (uv_stream_answer_parse(s, err, sizeof(err)) == 0 &&
+	    !(json_object_is_type(o, json_type_object) &&
+	      json_object_object_get_ex(o, "return", NULL)))
+		abort();
+	if (strnlen(err, sizeof(err)) >= sizeof(err))
 		abort();
 	json_object_put(o);
 	free(s);

@@ -94,6 +94,17 @@ def request(execute, **args):
     return json.dumps({"version": 1, "execute": execute, "arguments": args})
 
 
+def check_used_once(hosts, certs, gateway_log, tok):
+    """The stream token tok is spliced on its first use; its second is refused as a replay,
+    and the gateway logs why."""
+    first = tls_talk(hosts, certs, f"ultra-stream 1 {tok}")
+    check(first and '"connected"' in first[0], f"the token's first use: {first}")
+    again = tls_talk(hosts, certs, f"ultra-stream 1 {tok}")
+    check(again and "already used" in again[0], f"a replayed token: {again}")
+    check('CN "tester"): refused: stream token already used (a replay)'
+          in open(gateway_log).read(), "the gateway did not log the replay")
+
+
 def two_hosts():
     """Namespaces A and B, the certificates, host A and host B with its gateway, and a guest
     running on A with a token in RAM and tmpfs, 32 MiB of random bytes in tmpfs and a counter:
@@ -190,13 +201,7 @@ def test_migrate_a_running_guest_over_the_network():
     reply = json.loads(out[0])
     check("return" in reply and len(reply["return"].get("stream_token", "")) == 64,
           f"migrate-in over the gateway: {out}")
-    tok2 = reply["return"]["stream_token"]
-    first = tls_talk(hosts, certs, f"ultra-stream 1 {tok2}")
-    check(first and '"connected"' in first[0], f"the token's first use: {first}")
-    again = tls_talk(hosts, certs, f"ultra-stream 1 {tok2}")
-    check(again and "already used" in again[0], f"a replayed token: {again}")
-    check('refused: stream token already used (a replay)' in open(b.log).read(),
-          "the gateway did not log the replay")
+    check_used_once(hosts, certs, b.log, reply["return"]["stream_token"])
     out = tls_talk(hosts, certs, request("migrate-abort", name="netmig2"))
     check("return" in json.loads(out[0]), f"migrate-abort: {out}")
     check("netmig2" not in listing(b), f"B kept {listing(b)}")

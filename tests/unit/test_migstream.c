@@ -100,6 +100,69 @@ static void test_table_is_bounded(void **state)
 	assert_int_equal(uv_stream_tokens_issue(&t, longname, "/s", T0, 1000, tok), -ENAMETOOLONG);
 }
 
+/* A console token (docs/cmdnet.md, "The console") is claimed once like any other and says what
+ * it is for; a partition may have several, a migration's end leaves them alone, and they never
+ * take the slots a migration needs. */
+static void test_console_tokens(void **state)
+{
+	struct uv_stream_tokens t = {0};
+	char c1[UV_STREAM_TOKEN_LEN + 1], c2[UV_STREAM_TOKEN_LEN + 1], m[UV_STREAM_TOKEN_LEN + 1];
+	char name[64], path[108];
+	enum uv_stream_kind kind = UV_STREAM_MIGRATION;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(uv_stream_tokens_issue_kind(&t, UV_STREAM_CONSOLE, "web1",
+	                                             "/run/p/web1/console.sock", T0, 1000, c1),
+	                 0);
+	assert_int_equal(uv_stream_tokens_issue_kind(&t, UV_STREAM_CONSOLE, "web1",
+	                                             "/run/p/web1/console.sock", T0, 1000, c2),
+	                 0);
+	assert_int_equal(
+	    uv_stream_tokens_issue(&t, "web1", "/run/p/web1/migrate.sock", T0, 1000, m), 0);
+	uv_stream_tokens_drop(&t, "web1"); /* the migration ended */
+	assert_int_equal(uv_stream_tokens_claim(&t, m, T0, name, 64, path, 108), -ENOENT);
+	assert_int_equal(uv_stream_tokens_claim_kind(&t, c1, T0 + 1, name, 64, path, 108, &kind),
+	                 0);
+	assert_int_equal(kind, UV_STREAM_CONSOLE);
+	assert_string_equal(path, "/run/p/web1/console.sock");
+	assert_int_equal(uv_stream_tokens_claim_kind(&t, c1, T0 + 2, name, 64, path, 108, &kind),
+	                 -EALREADY);
+	assert_int_equal(uv_stream_tokens_claim_kind(&t, c2, T0 + 1000, name, 64, path, 108, &kind),
+	                 -ETIME);
+	/* At most half the table: a client asking for many leaves room for migrations. */
+	memset(&t, 0, sizeof(t));
+	while (uv_stream_tokens_issue_kind(&t, UV_STREAM_CONSOLE, "web1", "/s", T0, 1000, c1) == 0)
+		n++;
+	assert_int_equal(n, UV_STREAM_CONSOLE_MAX);
+	for (int i = 0; i < UV_STREAM_TOKENS_MAX - UV_STREAM_CONSOLE_MAX; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(uv_stream_tokens_issue(&t, name, "/s", T0, 1000, m), 0);
+	}
+	assert_int_equal(uv_stream_tokens_claim_kind(&t, m, T0, name, 64, path, 108, &kind), 0);
+	assert_int_equal(kind, UV_STREAM_MIGRATION);
+}
+
+/* The gateway's answer to a stream line, as the opening end reads it from the network. */
+static void test_answer(void **state)
+{
+	char err[300] = "";
+
+	(void)state;
+	assert_int_equal(
+	    uv_stream_answer_parse("{\"return\":{\"stream\":\"connected\"}}", err, sizeof(err)), 0);
+	assert_int_equal(
+	    uv_stream_answer_parse("{\"error\":{\"code\":\"refused\",\"message\":\"stream token "
+	                           "already used (a replay)\"}}",
+	                           err, sizeof(err)),
+	    -EPROTO);
+	assert_non_null(strstr(err, "refused the stream: stream token already used"));
+	assert_int_equal(uv_stream_answer_parse("garbage", err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "does not parse"));
+	assert_int_equal(uv_stream_answer_parse("[1]", err, sizeof(err)), -EPROTO);
+	assert_int_equal(uv_stream_answer_parse("{\"error\":5}", err, sizeof(err)), -EPROTO);
+}
+
 static void test_first_line(void **state)
 {
 	char tok[UV_STREAM_TOKEN_LEN + 1], line[UV_STREAM_LINE_MAX + 1],
@@ -121,6 +184,8 @@ static void test_first_line(void **state)
 	assert_int_equal(parse("ultra-stream x abc\n", tok), -EINVAL);
 	assert_int_equal(parse("ultra-stream 99999999999999999999 abc\n", tok), -EPROTONOSUPPORT);
 	assert_int_equal(parse("ultra-stream 2 abc\n", tok), -EPROTONOSUPPORT);
+	snprintf(line, sizeof(line), "ultra-stream 01 %s\n", good); /* found by fuzz_migstream */
+	assert_int_equal(parse(line, tok), -EINVAL);
 	line[20] = 'G';
 	assert_int_equal(parse(line, tok), -EINVAL);
 	snprintf(line, sizeof(line), "ultra-stream 1 %s \n", good); /* a trailing space */
@@ -182,6 +247,8 @@ int main(void)
 	    cmocka_unit_test(test_table_is_bounded),
 	    cmocka_unit_test(test_first_line),
 	    cmocka_unit_test(test_replies),
+	    cmocka_unit_test(test_console_tokens),
+	    cmocka_unit_test(test_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
