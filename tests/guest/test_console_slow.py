@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: MIT
+"""A console viewer that stops reading must never slow its guest (docs/monitor.md, "console").
+
+Two guests each write LINES numbered lines to ttyS0 from their init (ultra.run) and time it by
+their own clock (/proc/uptime): the first with nobody attached to its console, the second with
+a viewer that connected to console.sock before the guest started writing and never reads. The
+second must take about as long as the first (the guest is not held back), console.log must hold
+every line of both, and the viewer, once it reads, finds the monitor's notice that output was
+dropped for it rather than a stalled stream."""
+import os
+import re
+import socket
+import time
+
+import harness
+from harness import check, wait_for, workspace
+
+LINES = 60000  # about 1.2 MB with the tty's \r\n: far past every socket buffer on the way
+SCRIPT = (f"sleep 2; read a b < /proc/uptime; seq 1 {LINES} | sed s/^/console-line-/ "
+          f"> /dev/ttyS0; read c d < /proc/uptime; echo CONSOLE-WRITE $a $c")
+DONE = re.compile(rb"CONSOLE-WRITE (\d+\.\d+) (\d+\.\d+)")
+STALL_S = 120  # how long a stalled guest is given before the test says so
+
+
+def writer(w, name):
+    return w.partition(name, cmdline=f'console=ttyS0 quiet ultra.run="{SCRIPT}"')
+
+
+def write_time(p, timeout):
+    """The seconds the guest took to write its lines, by its own clock, or None if it did not
+    finish within timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = DONE.search(p.console_log())
+        if m:
+            return float(m.group(2)) - float(m.group(1))
+        check(p.monitor.poll() is None, f"{p.name}'s monitor exited: {p.monitor_output()}")
+        time.sleep(0.2)
+    return None
+
+
+def check_log_complete(p):
+    got = set(int(n) for n in re.findall(rb"console-line-(\d+)\r?\n", p.console_log()))
+    missing = LINES - len(got & set(range(1, LINES + 1)))
+    check(missing == 0, f"{p.name}: console.log lacks {missing} of the {LINES} lines")
+
+
+def test_a_viewer_that_does_not_read_never_slows_the_guest():
+    w = workspace()
+    free = writer(w, "conslow1").start()
+    t_free = write_time(free, STALL_S)
+    check(t_free is not None, f"with nobody attached the guest did not finish writing within "
+          f"{STALL_S} s: {free.console_log()[-300:]!r}")
+    check_log_complete(free)
+    free.kill_all()
+
+    stuck = writer(w, "conslow2").start()
+    wait_for(lambda: os.path.exists(stuck.path("console.sock")), 30, "the console socket")
+    viewer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    viewer.connect(stuck.path("console.sock"))  # and never reads until the end
+    wait_for(lambda: harness.MARKER in stuck.console_log(), harness.BOOT_TIMEOUT,
+             "conslow2 to reach init")
+    t_stuck = write_time(stuck, max(30, 10 * t_free))
+    print(f"  {LINES} lines to ttyS0: {t_free:.2f} s with nobody attached, "
+          + (f"{t_stuck:.2f} s" if t_stuck is not None else "no end")
+          + " with a viewer that does not read")
+    check(t_stuck is not None, f"a viewer that does not read stalled the guest: it wrote for "
+          f"over {max(30, 10 * t_free):.0f} s (vs {t_free:.2f} s with nobody attached)")
+    # Timings on a shared 2-core machine are noisy: a stalled guest is an order of magnitude
+    # off, a free one within a few times.
+    check(t_stuck < max(4 * t_free, t_free + 5),
+          f"a viewer that does not read slowed the guest: {t_stuck:.2f} s vs {t_free:.2f} s")
+    check_log_complete(stuck)
+
+    # The viewer, reading at last, is told what it missed, and still gets what comes now.
+    viewer.settimeout(0.5)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and b"[ultra: " not in seen:
+        try:
+            d = viewer.recv(1 << 20)
+        except socket.timeout:
+            continue
+        check(d, "the console closed on the slow viewer")
+        seen += d
+    check(re.search(rb"\[ultra: \d+ bytes of console output dropped", seen),
+          f"no notice of dropped output for the slow viewer: {seen[-300:]!r}")
+    viewer.close()
