@@ -63,9 +63,10 @@ int mon_boot_files_open(const struct monitor *m, const struct mon_cred *c, int *
 	const struct uv_partition_desc *d = m->desc;
 	int f[3] = {-1, -1, -1}, r;
 
-	/* The log stays root's: the engine only appends through the fd it inherits. */
-	r = open_for_engine("console log", m->paths.console_log, O_WRONLY | O_CREAT | O_APPEND, c,
-	                    W_OK, DUP_ONLY, &f[0], err, errlen);
+	/* The log stays root's and is the console relay's to write (console.c): the engine holds
+	 * it read-only, only so that its command line names it. */
+	r = open_for_engine("console log", m->paths.console_log, O_RDONLY | O_CREAT, c, R_OK,
+	                    DUP_ONLY, &f[0], err, errlen);
 	if (!r)
 		r = open_for_engine("kernel", d->kernel, O_RDONLY, c, R_OK, 0, &f[1], err, errlen);
 	if (!r && d->initrd[0])

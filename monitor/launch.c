@@ -134,13 +134,13 @@ int mon_qemu_spawn(struct monitor *m, int mem_fd, char *err, size_t errlen)
 		return r;
 	}
 	fds[1] = uv_unix_listen(m->paths.qmp, SOCK_STREAM, 4);
-	fds[2] = uv_unix_listen(m->paths.console, SOCK_STREAM, 4);
-	if (fds[1] < 0 || fds[2] < 0) {
-		r = fds[1] < 0 ? fds[1] : fds[2];
-		snprintf(err, errlen, "binding %s: %s",
-		         fds[1] < 0 ? m->paths.qmp : m->paths.console, strerror(-r));
+	if (fds[1] < 0) {
+		r = fds[1];
+		snprintf(err, errlen, "binding %s: %s", m->paths.qmp, strerror(-r));
 		goto out;
 	}
+	if ((r = mon_console_spawn(m, &cred, &fds[2], err, errlen)))
+		goto out;
 	log_fd = open(m->paths.qemu_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (log_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
 		r = -errno;

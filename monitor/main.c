@@ -479,6 +479,7 @@ int main(int argc, char **argv)
 			goto fail_engine;
 	}
 	r = run_loop(&m);
+	mon_console_reap(&m, 1000);
 	unlink(m.paths.ctl);
 	if (m.mig_listen >= 0)
 		unlink(m.paths.mig);

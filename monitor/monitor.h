@@ -21,7 +21,7 @@
 struct mon_paths {
 	char dir[96];
 	char qmp[128];
-	char console[128];
+	char console[128]; /* the viewers' socket, served by the console relay (console.c) */
 	char console_log[128];
 	char qemu_log[128];
 	char ctl[128];
@@ -113,6 +113,7 @@ struct monitor {
 	bool mig_event;
 	bool mig_done;
 	char mig_peer[108];
+	pid_t console_pid; /* the console relay we forked (console.c); 0 once reaped or not ours */
 };
 
 /* uvsource.c */
@@ -128,7 +129,7 @@ enum uv_accel mon_accel_resolve(enum uv_accel wanted, char *why, size_t whylen);
 /* The fd numbers QEMU inherits: fixed so the command line never depends on the monitor's fds. */
 #define QEMU_MEM_FD 3 /* guest RAM (sealed memfd) */
 #define QEMU_QMP_FD 4 /* listening QMP socket, bound by the monitor */
-#define QEMU_CON_FD 5 /* listening console socket, bound by the monitor */
+#define QEMU_CON_FD 5 /* the serial port's end of the console relay's socketpair */
 #define QEMU_LOG_FD 6 /* console.log, opened O_APPEND by the monitor */
 #define QEMU_KERNEL_FD 7
 #define QEMU_INITRD_FD 8 /* left closed without an initrd */
@@ -169,6 +170,13 @@ int mon_boot_files_open(const struct monitor *m, const struct mon_cred *c, int *
 int mon_dev_files_open(const struct monitor *m, const struct mon_cred *c, int *fds, unsigned *n,
                        char *err, size_t errlen);
 bool mon_dev_is_file(const struct uv_device *v); /* one of those */
+
+/* console.c: the console relay (docs/monitor.md, "console"), forked before QEMU: it serves
+ * console.sock and writes console.log; QEMU's serial port gets *engine_fd. reap: waits up to
+ * wait_ms for it to end (it does once QEMU's end closes). */
+int mon_console_spawn(struct monitor *m, const struct mon_cred *cred, int *engine_fd, char *err,
+                      size_t errlen);
+void mon_console_reap(struct monitor *m, int wait_ms);
 
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
 int mon_qemu_argv(const struct monitor *m, char ***argv_out);

@@ -269,15 +269,16 @@ int mon_qemu_argv(const struct monitor *m, char ***argv_out)
 	    QEMU_MEM_FD);
 	add(&a, "-sandbox");
 	add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-	/* The log is written through the fd the monitor opened; the fd set's opaque names it, so
-	 * a re-attaching monitor knows this QEMU by its command line (launch.c is_our_qemu). */
+	/* The console log, read-only: the fd set's opaque names it, so a re-attaching monitor
+	 * knows this QEMU by its command line (launch.c is_our_qemu). */
 	add(&a, "-add-fd");
 	add(&a, "fd=%d,set=%d,opaque=%s", QEMU_LOG_FD, QEMU_LOG_FDSET, log_esc);
+	/* The serial port is one end of the console relay's socketpair (console.c): the relay,
+	 * not QEMU, writes console.log, every byte once (QEMU's chardev log repeats bytes when
+	 * its socket pushes back). QMP's socket is bound by the monitor and inherited: it exists
+	 * before QEMU runs, so the monitor connects at once instead of polling for it. */
 	add(&a, "-chardev");
-	/* Both sockets are bound by the monitor and inherited: they exist before QEMU runs, so the
-	 * monitor connects at once instead of polling for QEMU to create them. */
-	add(&a, "socket,id=con0,fd=%d,server=on,wait=off,logfile=/dev/fdset/%d,logappend=on",
-	    QEMU_CON_FD, QEMU_LOG_FDSET);
+	add(&a, "socket,id=con0,fd=%d,server=off", QEMU_CON_FD);
 	add(&a, "-serial");
 	add(&a, "chardev:con0");
 	add(&a, "-chardev");

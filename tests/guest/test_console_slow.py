@@ -9,6 +9,7 @@ every line of both, and the viewer, once it reads, finds the monitor's notice th
 dropped for it rather than a stalled stream."""
 import os
 import re
+import signal
 import socket
 import time
 
@@ -86,3 +87,30 @@ def test_a_viewer_that_does_not_read_never_slows_the_guest():
     check(re.search(rb"\[ultra: \d+ bytes of console output dropped", seen),
           f"no notice of dropped output for the slow viewer: {seen[-300:]!r}")
     viewer.close()
+
+
+def test_a_dead_monitor_loses_no_console_output():
+    """The console relay is a process of its own: with the monitor killed the guest's output
+    still reaches console.log, every line, and the viewer; a new monitor finds it all as it
+    was."""
+    w = workspace()
+    p = w.partition("conmon1").start().wait_boot()
+    qemu = p.qemu_pid()
+    p.monitor.send_signal(signal.SIGKILL)
+    p.monitor.wait()
+    n = 20000
+    out = p.out(f"seq 1 {n} | sed s/^/no-monitor-/ > /dev/ttyS0; echo wrote-$((n={n}))",
+                timeout=120)
+    check(f"wrote-{n}" in out, f"the console without a monitor: {out[-300:]!r}")
+    got = set(int(x) for x in re.findall(rb"no-monitor-(\d+)\r?\n", p.console_log()))
+    check(got == set(range(1, n + 1)),
+          f"console.log lacks {n - len(got & set(range(1, n + 1)))} of {n} lines written "
+          "while the monitor was dead")
+    p.start_monitor("--attach", "conmon1")
+    wait_for(lambda: p.state().get("reason") == "re-attached", 30, "the re-attach")
+    check(p.out("echo back-$((40+2))").strip() == "back-42", "the console after the re-attach")
+    check(p.qemu_pid() == qemu, "a new engine")
+    # The relay ends with the engine.
+    check("return" in p.ctl().call("destroy"), "destroy refused")
+    p.monitor.wait(30)
+    wait_for(lambda: "console relay ended" in p.monitor_output(), 10, "the relay to end")
