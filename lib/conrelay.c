@@ -9,11 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conrelay.h"
 
 #define ENGINE_CHUNK (64 * 1024)
+/* QEMU writes the serial port a byte at a time: woken for each, the relay would spend a host
+ * CPU on wake-ups while the guest streams. After a short read it lets the output gather for a
+ * moment (far below what a person notices) before it looks again. */
+#define COALESCE_BELOW 1024
+#define COALESCE_NS 1000000
 
 struct viewer {
 	int fd; /* -1: a free slot */
@@ -127,7 +133,7 @@ static void to_log(struct relay *r, const char *p, size_t n)
 }
 
 /* The engine's bytes to the log and every viewer. 1: the engine ended. */
-static int from_engine(struct relay *r)
+static int from_engine(struct relay *r, bool *short_read)
 {
 	char chunk[ENGINE_CHUNK];
 	ssize_t n = recv(r->engine, chunk, sizeof(chunk), MSG_DONTWAIT);
@@ -137,6 +143,7 @@ static int from_engine(struct relay *r)
 	if (n == 0)
 		return 1;
 	r->st->from_engine += (uint64_t)n;
+	*short_read = (size_t)n < COALESCE_BELOW;
 	to_log(r, chunk, (size_t)n);
 	for (int i = 0; i < UV_CONRELAY_VIEWERS; i++)
 		if (r->v[i].fd >= 0)
@@ -219,6 +226,8 @@ int uv_conrelay_run(int engine, int listen_fd, int stop_fd, int log_fd,
 	for (int i = 0; i < UV_CONRELAY_VIEWERS; i++)
 		r->v[i].fd = -1;
 	for (;;) {
+		bool short_read = false;
+
 		interest(r, p);
 		if (poll(p, 3 + UV_CONRELAY_VIEWERS, -1) < 0) {
 			if (errno == EINTR)
@@ -228,7 +237,7 @@ int uv_conrelay_run(int engine, int listen_fd, int stop_fd, int log_fd,
 		}
 		if (p[0].revents)
 			break;
-		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && from_engine(r))
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && from_engine(r, &short_read))
 			break;
 		if ((p[1].revents & POLLOUT) && to_engine(r))
 			break;
@@ -237,6 +246,8 @@ int uv_conrelay_run(int engine, int listen_fd, int stop_fd, int log_fd,
 		for (int i = 0; i < UV_CONRELAY_VIEWERS; i++)
 			if (p[3 + i].fd >= 0 && r->v[i].fd == p[3 + i].fd && p[3 + i].revents)
 				viewer_io(r, &r->v[i], p[3 + i].revents);
+		if (short_read)
+			nanosleep(&(struct timespec){.tv_nsec = COALESCE_NS}, NULL);
 	}
 	for (int i = 0; i < UV_CONRELAY_VIEWERS; i++)
 		if (r->v[i].fd >= 0)
