@@ -479,7 +479,9 @@ int main(int argc, char **argv)
 			goto fail_engine;
 	}
 	r = run_loop(&m);
-	mon_console_reap(&m, 1000);
+	if (!m.qemu_pid) /* the engine ended: its console relay ends with it (a detach leaves both)
+	                  */
+		mon_console_reap(&m, 1000);
 	unlink(m.paths.ctl);
 	if (m.mig_listen >= 0)
 		unlink(m.paths.mig);
@@ -489,6 +491,7 @@ fail_engine:
 	if (m.qemu_pid > 0 && m.qemu_is_child) {
 		uv_pidfd_signal(m.pidfd, SIGKILL); /* half-started: nothing should survive */
 		waitpid(m.qemu_pid, NULL, 0);
+		mon_console_reap(&m, 1000);
 		mon_cpu_release(&m);
 		mon_blkio_release(&m);
 	}
