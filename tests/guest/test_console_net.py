@@ -18,18 +18,20 @@ import time
 
 import harness
 from harness import check, wait_for, workspace
-from test_cmdnet import Hosts
+from test_cmdnet import Hosts, run
 from test_defs import kill_guests, write_def
 from test_migrate_net import PORT, NetHost, check_used_once, make_certs, request, tls_talk
+from test_console_slow import check_log_complete, write_time, writer_cmdline
 from test_recovery import BIN
 
 NAME = "netcon1"
 
 
 class Viewer:
-    """`ultra console` run in namespace A, its output gathered by a thread."""
+    """`ultra console` run in namespace A, its output gathered by a thread (reading=False: left
+    in its pipe until read_now)."""
 
-    def __init__(self, hosts, certs, name):
+    def __init__(self, hosts, certs, name, reading=True):
         c = certs
         argv = hosts.in_a(os.path.join(BIN, "ultra"), "-c", f"tls://{hosts.addr_b}:{PORT}",
                           "--tls-ca", f"{c}/ca.pem", "--tls-cert", f"{c}/tester.pem",
@@ -38,8 +40,11 @@ class Viewer:
                                      stderr=subprocess.PIPE)
         harness.on_cleanup(lambda: self.proc.poll() is None and self.proc.kill())
         self.out = b""
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        if reading:
+            self.read_now()
+
+    def read_now(self):
+        threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         while True:
@@ -68,7 +73,9 @@ class Viewer:
             else ""
 
 
-def test_console_of_a_guest_on_another_host():
+def host_b():
+    """Namespaces A and B, the certificates, and host B's system with its gateway:
+    (hosts, w, certs, b)."""
     hosts = Hosts()
     w = workspace()
     certs = make_certs(w, hosts)
@@ -76,6 +83,11 @@ def test_console_of_a_guest_on_another_host():
     harness.on_cleanup(lambda: kill_guests(w.dir))
     b = NetHost(w, hosts, certs, hosts.b, gateway=f"{hosts.addr_b}:{PORT}").start()
     wait_for(lambda: "listening on" in open(b.log).read(), 30, "B's gateway to listen")
+    return hosts, w, certs, b
+
+
+def test_console_of_a_guest_on_another_host():
+    hosts, w, certs, b = host_b()
     b.ultra("define", write_def(w, NAME))
     b.ultra("start", NAME)
     g = harness.Partition(b.run, w.definition(NAME))
@@ -125,3 +137,35 @@ def test_console_of_a_guest_on_another_host():
     rc = v3.proc.wait(timeout=30)
     err = v3.err()
     check(rc == 1 and "not-running" in err, f"the console of a stopped partition: {rc} {err}")
+
+
+def test_a_remote_viewer_that_does_not_read_never_slows_the_guest():
+    """`ultra console` from A whose output nobody reads: its pipe, its relay, the TLS
+    connection and the gateway's buffer fill, the gateway stops reading console.sock, and the
+    console relay on B drops for it what it cannot take. The guest writes LINES lines at its own
+    speed, console.log has every one, and the viewer, read at last, is told what it lost."""
+    hosts, w, certs, b = host_b()
+    # Small TCP buffers on both sides (per namespace), and more output than every buffer on
+    # the way holds, so that the relay on B has to drop for this viewer.
+    for ns in (hosts.a, hosts.b):
+        for key in ("net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"):
+            run("ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}=4096 16384 65536")
+    lines = 150000  # about 3 MB
+    cmdline = writer_cmdline(delay_s=15, lines=lines)  # time for the viewer to attach first
+    b.ultra("define", write_def(w, "netcon2", cmdline=cmdline))
+    b.ultra("start", "netcon2")
+    g = harness.Partition(b.run, w.definition("netcon2", cmdline=cmdline))
+    wait_for(lambda: harness.MARKER in g.console_log(), harness.BOOT_TIMEOUT, "netcon2's init")
+    v = Viewer(hosts, certs, "netcon2", reading=False)
+    wait_for(lambda: "stream token accepted" in open(b.log).read() or v.proc.poll() is not None,
+             30, "B's gateway to splice the console")
+    check(b"CONSOLE-WRITE" not in g.console_log(), "the guest wrote before the viewer came")
+    t = write_time(g, 90)
+    check(t is not None, "a remote viewer that does not read stalled the guest for 90 s")
+    print(f"  {lines} lines to ttyS0 in {t:.2f} s with a remote viewer that does not read")
+    check_log_complete(g, lines)
+    v.read_now()
+    wait_for(lambda: b"bytes of console output dropped" in v.out, 30,
+             "the notice of dropped output at the remote viewer")
+    v.type(b"\x1d")
+    check(v.proc.wait(timeout=15) == 0, f"ultra console: {v.err()}")

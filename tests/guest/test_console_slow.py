@@ -17,14 +17,21 @@ import harness
 from harness import check, wait_for, workspace
 
 LINES = 60000  # about 1.2 MB with the tty's \r\n: far past every socket buffer on the way
-SCRIPT = (f"sleep 2; read a b < /proc/uptime; seq 1 {LINES} | sed s/^/console-line-/ "
-          f"> /dev/ttyS0; read c d < /proc/uptime; echo CONSOLE-WRITE $a $c")
 DONE = re.compile(rb"CONSOLE-WRITE (\d+\.\d+) (\d+\.\d+)")
 STALL_S = 120  # how long a stalled guest is given before the test says so
 
 
+def writer_cmdline(delay_s=2, lines=LINES):
+    """The kernel command line of a guest whose init, delay_s after boot, writes numbered
+    lines to ttyS0 and then the time it took by its own clock."""
+    script = (f"sleep {delay_s}; read a b < /proc/uptime; seq 1 {lines} | "
+              f"sed s/^/console-line-/ > /dev/ttyS0; read c d < /proc/uptime; "
+              f"echo CONSOLE-WRITE $a $c")
+    return f'console=ttyS0 quiet ultra.run="{script}"'
+
+
 def writer(w, name):
-    return w.partition(name, cmdline=f'console=ttyS0 quiet ultra.run="{SCRIPT}"')
+    return w.partition(name, cmdline=writer_cmdline())
 
 
 def write_time(p, timeout):
@@ -35,15 +42,17 @@ def write_time(p, timeout):
         m = DONE.search(p.console_log())
         if m:
             return float(m.group(2)) - float(m.group(1))
-        check(p.monitor.poll() is None, f"{p.name}'s monitor exited: {p.monitor_output()}")
+        if p.monitor is not None:  # started here rather than by a command partition
+            check(p.monitor.poll() is None,
+                  f"{p.name}'s monitor exited: {p.monitor_output()}")
         time.sleep(0.2)
     return None
 
 
-def check_log_complete(p):
+def check_log_complete(p, lines=LINES):
     got = set(int(n) for n in re.findall(rb"console-line-(\d+)\r?\n", p.console_log()))
-    missing = LINES - len(got & set(range(1, LINES + 1)))
-    check(missing == 0, f"{p.name}: console.log lacks {missing} of the {LINES} lines")
+    missing = lines - len(got & set(range(1, lines + 1)))
+    check(missing == 0, f"{p.name}: console.log lacks {missing} of the {lines} lines")
 
 
 def test_a_viewer_that_does_not_read_never_slows_the_guest():
