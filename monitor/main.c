@@ -210,6 +210,8 @@ static int run_loop(struct monitor *m)
 				mon_ctl_accept(m);
 			else if (tag == &m->mig_listen)
 				mon_mig_accept(m);
+			else if (tag == &m->console_pidfd)
+				mon_console_exited(m);
 			else if (tag == &m->pidfd) {
 				if (m->qmp) /* take the last events (SHUTDOWN) first */
 					qmp_dispatch(m->qmp);
@@ -244,6 +246,7 @@ static int attach_existing(struct monitor *m, char *err, size_t errlen)
 	}
 	if ((r = mon_cpu_reattach(m, err, errlen)) || (r = mon_blkio_reattach(m, err, errlen)))
 		return r;
+	mon_console_check(m); /* its relay may have gone while no monitor was here */
 	r = qmp_execute(m->qmp, "query-status", NULL, &st, err, errlen);
 	if (r)
 		return r;
@@ -280,6 +283,7 @@ static int start_new(struct monitor *m, char *err, size_t errlen)
 	close(mem_fd); /* QEMU holds the guest's RAM now; the monitor never maps it */
 	if (r)
 		return r;
+	mon_console_watch(m);
 	/* QEMU waits on -S: the share is in force before the guest's first instruction. */
 	if ((r = mon_cpu_start(m, err, errlen)) || (r = mon_blkio_start(m, err, errlen)))
 		return r;
@@ -339,6 +343,7 @@ int main(int argc, char **argv)
 	    {0},
 	};
 	struct monitor m = {.pidfd = -1,
+	                    .console_pidfd = -1,
 	                    .ctl_fd = -1,
 	                    .epfd = -1,
 	                    .sigfd = -1,

@@ -114,6 +114,8 @@ struct monitor {
 	bool mig_done;
 	char mig_peer[108];
 	pid_t console_pid; /* the console relay we forked (console.c); 0 once reaped or not ours */
+	int console_pidfd; /* and its pidfd in the loop: replaced if it ends before the engine */
+	int console_restores;
 };
 
 /* uvsource.c */
@@ -177,6 +179,12 @@ bool mon_dev_is_file(const struct uv_device *v); /* one of those */
 int mon_console_spawn(struct monitor *m, const struct mon_cred *cred, int *engine_fd, char *err,
                       size_t errlen);
 void mon_console_reap(struct monitor *m, int wait_ms);
+/* console_restore.c: the relay forked is watched (its pidfd in the loop); one that ends while
+ * the engine runs is replaced, the serial port switched to it by QMP chardev-change (exited);
+ * on re-attach, a console.sock nobody serves is replaced the same way (check). */
+void mon_console_watch(struct monitor *m);
+void mon_console_exited(struct monitor *m);
+void mon_console_check(struct monitor *m);
 
 /* qemu_cmd.c: the QEMU command line for a descriptor. argv entries are heap strings. */
 int mon_qemu_argv(const struct monitor *m, char ***argv_out);

@@ -123,3 +123,47 @@ def test_a_dead_monitor_loses_no_console_output():
     check("return" in p.ctl().call("destroy"), "destroy refused")
     p.monitor.wait(30)
     wait_for(lambda: "console relay ended" in p.monitor_output(), 10, "the relay to end")
+
+
+def relay_pid(p):
+    """The console relay the partition's monitor forked."""
+    pid = p.monitor.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        for child in f.read().split():
+            with open(f"/proc/{child}/comm") as c:
+                if c.read().strip() == "ultra-console":
+                    return int(child)
+    raise harness.TestFailure(f"{p.name}: no console relay under its monitor {pid}")
+
+
+def reattach_console(p):
+    p.console.close()
+    p.console = None
+    p.attach_console()
+
+
+def test_a_killed_relay_is_replaced():
+    """The relay killed while the guest runs: the monitor starts another and switches the serial
+    port to it (QMP chardev-change); killed while no monitor runs: the re-attaching monitor
+    does the same. The console answers and the log goes on both times."""
+    w = workspace()
+    p = w.partition("conrel1").start().wait_boot()
+    qemu = p.qemu_pid()
+    os.kill(relay_pid(p), signal.SIGKILL)
+    wait_for(lambda: "the console relay ended while the engine runs; replaced it"
+             in p.monitor_output(), 15, "the monitor to replace the relay")
+    reattach_console(p)
+    check(p.out("echo again-$((5*5))").strip() == "again-25", "the console after the relay died")
+    check(b"again-25" in p.console_log(), "the log after the relay died")
+
+    relay = relay_pid(p)
+    p.monitor.send_signal(signal.SIGKILL)
+    p.monitor.wait()
+    os.kill(relay, signal.SIGKILL)
+    p.start_monitor("--attach", "conrel1")
+    wait_for(lambda: p.state().get("reason") == "re-attached", 30, "the re-attach")
+    check("nobody serves the console; replaced it" in p.monitor_output(),
+          f"the re-attaching monitor did not replace the relay: {p.monitor_output()[-600:]}")
+    reattach_console(p)
+    check(p.out("echo twice-$((6*6))").strip() == "twice-36", "the console after the re-attach")
+    check(b"twice-36" in p.console_log() and p.qemu_pid() == qemu, "the log, the same engine")
