@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ops.sock: changes to a partition that the store must follow (claims 37, 44, 79, 85). migrate
- * moves a running partition to another registered host and records that host; set-disk-limits
+ * moves a running partition to another registered host and records that host (moves.c, once it
+ * has ended; the loop does not wait for it); set-disk-limits
  * changes a disk's I/O limit and writes it into the stored definition. Done behind the store's
  * back, either would be undone: a host whose command partition restarts gets the stored
  * definitions placed on it pushed and autostarted again (a second copy of a migrated guest), and
@@ -45,28 +46,30 @@ static struct ops_node *target_node(struct ops *o, json_object *args, struct api
 	return NULL;
 }
 
-static json_object *v_migrate(struct ops *o, json_object *args, struct api_err *e)
+/* Checks the request and starts the migration; its answer comes once it has ended (moves.c). */
+static int v_migrate(struct ops *o, json_object *args, unsigned *ticket, struct api_err *e)
 {
-	const char *name = ops_arg_name(args, e);
-	json_object *a, *t, *ret = NULL;
+	const char *name = ops_arg_name(args, e), *busy;
 	struct ops_node *src, *dst;
 	struct ops_part p;
 	int64_t timeout = MIGRATE_TIMEOUT_S;
+	json_object *a, *t;
 	int bad = 0;
 
 	if (!name)
-		return NULL;
+		return -1;
 	if (json_object_object_get_ex(args, "timeout", &t)) {
 		if (!json_object_is_type(t, json_type_int) ||
 		    (timeout = json_object_get_int64(t)) < 1 || timeout > 3600)
-			return api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 s"),
-			       NULL;
+			return api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 s");
 	}
 	if (!(dst = target_node(o, args, e)))
-		return NULL;
+		return -1;
+	if ((busy = ops_moves_target(o, name)))
+		return api_fail(e, "busy", "migrate: %s is being migrated to host %s already", name,
+		                busy);
 	if (opsdb_part_get(o->db, name, &p))
-		return api_fail(e, "no-such-partition", "no partition named %s in the store", name),
-		       NULL;
+		return api_fail(e, "no-such-partition", "no partition named %s in the store", name);
 	src = ops_node_of(o, &p);
 	if (!src)
 		bad = api_fail(e, "not-running", "migrate: %s is placed on no host", name);
@@ -81,30 +84,16 @@ static json_object *v_migrate(struct ops *o, json_object *args, struct api_err *
 		bad = api_fail(e, "no-host", "migrate: host %s is not up", dst->host.name);
 	ops_part_clear(&p);
 	if (bad)
-		return NULL;
+		return -1;
 
 	a = json_object_new_object();
 	json_object_object_add(a, "name", json_object_new_string(name));
 	json_object_object_add(a, "target", json_object_new_string(dst->link.address));
 	json_object_object_add(a, "timeout", json_object_new_int64(timeout));
 	/* The source's command partition answers once the guest runs on the target (or failed
-	 * and runs on here): ops waits that long, its tick with it. */
-	if (ops_node_call_within(o, src, "migrate", a, (unsigned)timeout * 1000 + MIGRATE_SLACK_MS,
-	                         &ret, e))
-		return NULL;
-	if (opsdb_part_set_host(o->db, name, dst->host.name)) {
-		fprintf(stderr, "ultra-ops: %s: migrated to host %s, but the store still says %s\n",
-		        name, dst->host.name, src->host.name);
-		json_object_put(ret);
-		return api_fail(e, "internal", "%s runs on host %s now; recording that failed",
-		                name, dst->host.name),
-		       NULL;
-	}
-	fprintf(stderr, "ultra-ops: %s: migrated from host %s to host %s\n", name, src->host.name,
-	        dst->host.name);
-	if (json_object_is_type(ret, json_type_object))
-		json_object_object_add(ret, "host", json_object_new_string(dst->host.name));
-	return ret;
+	 * and runs on here). */
+	return ops_moves_start(o, name, src, dst, a, (unsigned)timeout * 1000 + MIGRATE_SLACK_MS,
+	                       ticket, e);
 }
 
 /* limits of disk k in a stored definition, as the command partition reports them in force. */
@@ -216,7 +205,11 @@ static const char *const migrate_args[] = {"name", "host", "target", "timeout", 
 static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
 
 const struct ops_verb ops_move_verbs[] = {
-    {"migrate", migrate_args, v_migrate},
     {"set-disk-limits", limit_args, v_set_disk_limits},
+    {NULL, NULL, NULL},
+};
+
+const struct ops_later_verb ops_later_verbs[] = {
+    {"migrate", migrate_args, v_migrate},
     {NULL, NULL, NULL},
 };

@@ -138,12 +138,19 @@ int main(int argc, char **argv)
 		opsdb_close(o.db);
 		return 1;
 	}
+	if ((r = ops_moves_init(&o))) {
+		fprintf(stderr, "ultra-ops: %s\n", strerror(-r));
+		ops_nodes_free(&o);
+		opsdb_close(o.db);
+		return 1;
+	}
 	if (peer && !name) {
 		gethostname(host, sizeof(host) - 1);
 		name = host;
 	}
 	if (peer && ops_replica_start(&o, db, peer, name, peer_dead_ms, err, sizeof(err))) {
 		fprintf(stderr, "ultra-ops: %s\n", err);
+		ops_moves_free(&o);
 		ops_nodes_free(&o);
 		opsdb_close(o.db);
 		return 1;
@@ -158,6 +165,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ultra-ops: store %s, serving %s/ops.sock, %zu hosts\n", db,
 		        o.run_dir, o.n_nodes);
 	r = ops_server_run(&o);
+	ops_moves_free(&o);
 	ops_replica_stop(&o);
 	ops_nodes_free(&o);
 	opsdb_close(o.db);
