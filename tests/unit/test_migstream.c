@@ -125,6 +125,9 @@ static void test_first_line(void **state)
 	assert_int_equal(parse(line, tok), -EINVAL);
 	snprintf(line, sizeof(line), "ultra-stream 1 %s \n", good); /* a trailing space */
 	assert_int_equal(parse(line, tok), -EINVAL);
+	/* The version spelt another way (found by fuzz_migstream): one spelling only. */
+	snprintf(line, sizeof(line), "ultra-stream 01 %s\n", good);
+	assert_int_equal(parse(line, tok), -EINVAL);
 	snprintf(line, sizeof(line), "ultra-stream 1 %.63s\n", good); /* one digit short */
 	assert_int_equal(parse(line, tok), -EINVAL);
 	/* A NUL inside, and a line over the bound. */
