@@ -89,8 +89,8 @@ static int stream_answer(struct uv_cmdconn *net, char *err, size_t errlen)
 static int open_stream(const char *uri, const char *token, json_object *tlsj,
                        struct uv_cmdconn **out, char *err, size_t errlen)
 {
-	struct uv_tls_files tls = {str_arg(tlsj, "ca"), str_arg(tlsj, "cert"),
-	                           str_arg(tlsj, "key")};
+	struct uv_tls_files tls = {str_arg(tlsj, "ca"), str_arg(tlsj, "cert"), str_arg(tlsj, "key"),
+	                           str_arg(tlsj, "crl")};
 	char line[UV_STREAM_LINE_MAX + 1], why[300] = "";
 	struct uv_cmdconn *net = NULL;
 	size_t n;

@@ -3,7 +3,7 @@
  * ultra-ops: the operations partition (claims 35-38, 46, 86; docs/operations.md).
  *
  *   ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] [--now-file PATH] [--tick-ms N]
- *             [--host-dead-ms N] [--tls-ca CA --tls-cert CERT --tls-key KEY]
+ *             [--host-dead-ms N] [--tls-ca CA --tls-cert CERT --tls-key KEY [--tls-crl CRL]]
  *             [--peer ADDR [--name NAME] [--peer-dead-ms N]]
  *
  * Keeps definitions, domains, schedules and hosts in SQLite at PATH, pushes the definitions to
@@ -28,9 +28,10 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ultra-ops [--run-dir RUN] [--db PATH] [--command ADDR] "
 	    "[--now-file PATH] [--tick-ms N] [--host-dead-ms N]\n"
-	    "                 [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
+	    "                 [--tls-ca CA --tls-cert CERT --tls-key KEY [--tls-crl CRL]]\n"
 	    "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, ADDR to RUN/command.sock\n"
-	    "(or unix:PATH, or tls://HOST:PORT with the cluster CA and our certificate),\n"
+	    "(or unix:PATH, or tls://HOST:PORT with the cluster CA and our certificate;\n"
+	    "--tls-crl: the CA's revocation list, read at each new connection),\n"
 	    "PATH to /var/lib/ultravisor/ops.db. --now-file: a file whose Unix seconds stand\n"
 	    "for now while it holds them (tests). Times of day are local (TZ).\n"
 	    "--host-dead-ms: a registered host silent this long is down and its partitions\n"
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 	    {"tls-ca", required_argument, NULL, 'A'},
 	    {"tls-cert", required_argument, NULL, 'C'},
 	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-crl", required_argument, NULL, 'R'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"name", required_argument, NULL, 'N'},
 	    {"peer-dead-ms", required_argument, NULL, 'E'},
@@ -91,6 +93,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			o.tls.key = optarg;
+			break;
+		case 'R':
+			o.tls.crl = optarg;
 			break;
 		case 'D':
 			o.dead_ms = (unsigned)strtoul(optarg, NULL, 10);
