@@ -191,6 +191,10 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 	next = uv_ops_next_epoch(mine, r->peer_epoch_max);
 	snprintf(over, sizeof(over), "%s", r->peer_name);
 	pthread_mutex_unlock(&r->mu);
+	/* With a witness, only its grant makes us active: a peer we cannot reach may be alive
+	 * and holding the lease (docs/ops-ha.md "The witness"). */
+	if (r->witness[0] && !ops_witness_take(r, next))
+		return;
 	/* Durable before acting: a restart of ours, or the peer reading our store's copy, must
 	 * never see an active one of an older epoch than the one that acted. */
 	if ((rc = opsdb_replica_set_epoch(r->db, next))) {
@@ -215,7 +219,11 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 
 bool ops_replica_fresh(const struct ops_replica *r, long long now_ms)
 {
-	return now_ms - r->round_ms < (long long)r->dead_ms * 3 / 4;
+	long long window = (long long)r->dead_ms * 3 / 4;
+
+	if (r->witness[0])
+		return now_ms < r->lease_until || now_ms - r->ack_ms < window;
+	return now_ms - r->round_ms < window;
 }
 
 /* One round: ask, apply, decide. */
@@ -275,6 +283,11 @@ static void round_once(struct ops_replica *r)
 		        (unsigned long long)me.epoch);
 	}
 	r->round_ms = began;
+	/* The peer answered as our standby: it heard us after began and will not take over
+	 * for dead_ms from then, so it is the second vote for acting until 3/4 of that. */
+	if (answered && act == UV_OPS_STAY && me.role == UV_OPS_ACTIVE &&
+	    peer.role == UV_OPS_STANDBY)
+		r->ack_ms = began;
 	pthread_mutex_unlock(&r->mu);
 	if (act == UV_OPS_TAKE_OVER)
 		take_over(r, me.epoch, silent, answered);
@@ -296,8 +309,8 @@ static void *replica_main(void *arg)
 	return NULL;
 }
 
-int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *name,
-                      unsigned dead_ms, char *err, size_t errlen)
+int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *witness,
+                      const char *name, unsigned dead_ms, char *err, size_t errlen)
 {
 	struct ops_replica *r = calloc(1, sizeof(*r));
 	uint64_t seq;
@@ -308,6 +321,7 @@ int ops_replica_start(struct ops *o, const char *db_path, const char *peer, cons
 		return -ENOMEM;
 	}
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	snprintf(r->witness, sizeof(r->witness), "%s", witness ? witness : "");
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->tls = &o->tls;
 	r->dead_ms = dead_ms;
@@ -327,6 +341,13 @@ int ops_replica_start(struct ops *o, const char *db_path, const char *peer, cons
 		opsdb_close(r->db);
 		goto fail;
 	}
+	if ((rc = ops_witness_start(r, err, errlen))) {
+		atomic_store(&r->stop, true);
+		pthread_join(r->thread, NULL);
+		uv_cmdconn_close(r->conn);
+		opsdb_close(r->db);
+		goto fail;
+	}
 	o->replica = r;
 	return 0;
 fail:
@@ -343,6 +364,7 @@ void ops_replica_stop(struct ops *o)
 		return;
 	atomic_store(&r->stop, true);
 	pthread_join(r->thread, NULL);
+	ops_witness_stop(r);
 	uv_cmdconn_close(r->conn);
 	opsdb_close(r->db);
 	pthread_mutex_destroy(&r->mu);
