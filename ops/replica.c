@@ -11,6 +11,7 @@
  * peer's answer: two single-threaded peers calling each other would each wait for the other.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,7 @@ int ops_replica_start(struct ops *o, const char *db_path, const char *peer, cons
 	r->tick_ms = o->tick_ms;
 	r->role = UV_OPS_STANDBY; /* always: a returning active learns the epoch before acting */
 	r->heard_ms = ops_mono_ms();
+	r->ack_ms = LLONG_MIN / 2; /* never acknowledged, however short the uptime */
 	pthread_mutex_init(&r->mu, NULL);
 	if ((rc = opsdb_replica_prepare(o->db)) ||
 	    (rc = opsdb_replica_get(o->db, &r->epoch, &seq))) {

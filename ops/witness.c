@@ -51,10 +51,10 @@ out:
 	return rc;
 }
 
-/* Under mu: what the witness said (or why it said nothing). */
-static void heard(struct ops_replica *r, int rc, const struct uv_wit_answer *a, const char *err)
+/* Under mu: what the witness said, or (a NULL) why it said nothing. */
+static void heard(struct ops_replica *r, const struct uv_wit_answer *a, const char *err)
 {
-	if (rc) {
+	if (!a) {
 		snprintf(r->wit_err, sizeof(r->wit_err), "%s", err);
 		return;
 	}
@@ -86,7 +86,7 @@ static void renew(struct ops_replica *r)
 		return;
 	rc = ask(r, &r->wconn, epoch, &a, err, sizeof(err));
 	pthread_mutex_lock(&r->mu);
-	heard(r, rc, rc ? NULL : &a, err);
+	heard(r, rc ? NULL : &a, err);
 	if (!rc && r->role == UV_OPS_ACTIVE && r->epoch == epoch) {
 		if (a.granted) {
 			r->lease_until = uv_wit_holder_until(sent, r->dead_ms);
@@ -126,7 +126,7 @@ bool ops_witness_take(struct ops_replica *r, uint64_t epoch)
 
 	uv_cmdconn_close(c);
 	pthread_mutex_lock(&r->mu);
-	heard(r, rc, rc ? NULL : &a, err);
+	heard(r, rc ? NULL : &a, err);
 	if (!rc && a.granted)
 		r->lease_until = uv_wit_holder_until(sent, r->dead_ms);
 	pthread_mutex_unlock(&r->mu);
