@@ -17,7 +17,8 @@ something to act on.
   acting (a write succeeds there); after the link is back nothing changed hands and B has A's
   change. Without the witness (UV_TEST_NO_WITNESS=1) B takes over and the test fails.
 * A cut from both B and W: A's lease runs out and its writes are refused, saying why; B takes
-  over at epoch 2 with W's grant and acts. A, reconnected, steps down and gets B's change.
+  over at epoch 2 with W's grant. W, killed and restarted, still knows B holds the lease and
+  refuses anyone else; B acts. A, reconnected, steps down and gets B's change.
 Namespaces, processes and files go at cleanup, failed or not."""
 import os
 import signal
@@ -98,21 +99,46 @@ def make_certs(w, hosts):
     return certs
 
 
-def start_witness(w, hosts, certs):
+class Witness:
     """ultra-witness in W and its gateway, which lets in both operations partitions."""
-    d = os.path.join(w.dir, "wit")
-    os.mkdir(d)
-    log = os.path.join(d, "witness.log")
-    harness.start_daemon(["ip", "netns", "exec", hosts.w, os.path.join(BIN, "ultra-witness"),
-                          "--run-dir", d, "--state", os.path.join(d, "witness.state")],
-                         log, os.path.join(d, "witness.sock"), "ultra-witness")
-    harness.start_daemon(["ip", "netns", "exec", hosts.w, os.path.join(BIN, "ultra-cmdgw"),
-                          "--listen", f"{hosts.addr_w}:{PORT}", "--ca", f"{certs}/ca.pem",
-                          "--cert", f"{certs}/gww.pem", "--key", f"{certs}/gww.key",
-                          "--allow-cn", "ops-a", "--allow-cn", "ops-b", "--command",
-                          os.path.join(d, "witness.sock"), "--run-dir", d],
-                         os.path.join(d, "gw.log"), os.path.join(d, "gw.log"), "W's gateway")
-    return log
+
+    def __init__(self, w, hosts, certs):
+        self.hosts = hosts
+        self.dir = os.path.join(w.dir, "wit")
+        os.mkdir(self.dir)
+        self.log = os.path.join(self.dir, "witness.log")
+        self.sock = os.path.join(self.dir, "witness.sock")
+        self.start()
+        harness.start_daemon(["ip", "netns", "exec", hosts.w, os.path.join(BIN, "ultra-cmdgw"),
+                              "--listen", f"{hosts.addr_w}:{PORT}", "--ca", f"{certs}/ca.pem",
+                              "--cert", f"{certs}/gww.pem", "--key", f"{certs}/gww.key",
+                              "--allow-cn", "ops-a", "--allow-cn", "ops-b", "--command",
+                              self.sock],
+                             os.path.join(self.dir, "gw.log"), os.path.join(self.dir, "gw.log"),
+                             "W's gateway")
+
+    def start(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)  # kill -9 left it
+        self.proc = harness.start_daemon(
+            ["ip", "netns", "exec", self.hosts.w, os.path.join(BIN, "ultra-witness"),
+             "--run-dir", self.dir, "--state", os.path.join(self.dir, "witness.state")],
+            self.log, self.sock, "ultra-witness")
+
+    def restart(self):
+        """kill -9 and start again on its record."""
+        self.proc.kill()
+        self.proc.wait()
+        self.start()
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def ask(self, name, epoch):
+        return harness.json_request(self.sock, {
+            "version": 1, "execute": "lease",
+            "arguments": {"name": name, "epoch": epoch, "lease_ms": DEAD_MS}})["return"]
 
 
 def lines_after(host, n):
@@ -127,7 +153,7 @@ def test_witness_lets_exactly_one_act():
     sysp = System(w).start()
     harness.on_cleanup(lambda: kill_monitors(sysp.run))
     command_sock = os.path.join(sysp.run, "command.sock")
-    wlog = start_witness(w, hosts, certs)
+    wit = Witness(w, hosts, certs)
 
     a, b = (OpsHost(w, hosts, certs, me, command_sock) for me in ("a", "b"))
     if WITNESS:
@@ -199,9 +225,17 @@ def test_witness_lets_exactly_one_act():
     check(took < DEAD_MS / 1000 + 6, f"B took {took:.1f} s to take over")
     check(b.status()["epoch"] == 2 and b.status()["witness"]["holder"] == "b",
           f"B after the takeover: {b.status()}")
-    b.ok("domain-create", name="after")  # B acts
-    with open(wlog) as f:
-        check("lease to b at epoch 2" in f.read(), "W's log does not show its grant to B")
+    check("lease to b at epoch 2" in wit.text(), "W's log does not show its grant to B")
+
+    # The witness restarts (kill -9) on its record: B keeps the lease, anyone else is refused.
+    wit.restart()
+    check("b holds the lease at epoch 2; no one else gets it for" in wit.text(),
+          "the restarted witness forgot its holder:\n" + wit.text())
+    r = wit.ask("c", 99)
+    check(not r["granted"] and r["holder"] == "b", f"the restarted witness granted c: {r}")
+    wait_for(lambda: b.status()["witness"].get("heard_ms_ago", 1e9) < 1000 and
+             "error" not in b.status()["witness"], 10, "B to renew with the restarted witness")
+    b.ok("domain-create", name="after")  # B acts on
 
     # A reconnected steps down without acting, and gets B's change.
     a_lines = len(a.text().split("\n")) - 1
