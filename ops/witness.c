@@ -130,8 +130,10 @@ bool ops_witness_take(struct ops_replica *r, uint64_t epoch)
 	if (!rc && a.granted)
 		r->lease_until = uv_wit_holder_until(sent, r->dead_ms);
 	pthread_mutex_unlock(&r->mu);
-	if (!rc && a.granted)
+	if (!rc && a.granted) {
+		r->wit_note[0] = 0; /* the next refusal is news */
 		return true;
+	}
 	if (rc)
 		snprintf(note, sizeof(note), "did not answer (%.150s)", err);
 	else
