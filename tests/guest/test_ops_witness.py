@@ -19,6 +19,8 @@ something to act on.
 * A cut from both B and W: A's lease runs out and its writes are refused, saying why; B takes
   over at epoch 2 with W's grant. W, killed and restarted, still knows B holds the lease and
   refuses anyone else; B acts. A, reconnected, steps down and gets B's change.
+* B, active, stopped (SIGSTOP) past its lease: A takes over at epoch 3 with W's grant; B,
+  continued, steps down without acting.
 Namespaces, processes and files go at cleanup, failed or not."""
 import os
 import signal
@@ -247,4 +249,19 @@ def test_witness_lets_exactly_one_act():
     acted = [ln for ln in lines_after(a, a_lines) if "replica" not in ln]
     check(not acted, "A acted after its return:\n" + "\n".join(acted))
     check(b.status()["role"] == "active", f"B after A's return: {b.status()}")
+
+    # B, active, is stopped (SIGSTOP) past its lease: A takes over at epoch 3 with W's grant.
+    # B, continued, acts on neither its old lease nor its peer's old answer: it steps down.
+    os.kill(b.ops.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: a.status().get("role") == "active", DEAD_MS / 1000 + 10,
+                 "A to take over from the stopped B")
+        check(a.status()["epoch"] == 3 and a.status()["witness"]["holder"] == "a",
+              f"A after B stopped: {a.status()}")
+        b_lines = len(b.text().split("\n")) - 1
+    finally:
+        os.kill(b.ops.pid, signal.SIGCONT)
+    wait_for(lambda: b.status().get("role") == "standby", 10, "the continued B to step down")
+    acted = [ln for ln in lines_after(b, b_lines) if "replica" not in ln]
+    check(not acted, "the continued B acted:\n" + "\n".join(acted))
     print(f"  ({time.monotonic() - t_start:.1f} s)")
