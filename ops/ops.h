@@ -166,8 +166,10 @@ const char *ops_arg_name(json_object *args, struct api_err *e);
 
 /* replica.c, api_replica.c: the redundant operations partition (claim 47; docs/ops-ha.md). */
 struct ops_replica;
-int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *name,
-                      unsigned dead_ms, char *err, size_t errlen);
+/* witness: --witness (NULL without): a third voter, so that only one of the two acts even
+ * when they cannot reach each other. */
+int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *witness,
+                      const char *name, unsigned dead_ms, char *err, size_t errlen);
 void ops_replica_stop(struct ops *o);
 /* Whether this tick may act (active, or no peer); the first tick after a takeover rereads the
  * hosts and reconciles them. */
@@ -176,6 +178,10 @@ bool ops_replica_acting(struct ops *o);
 bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e);
 /* After a write verb succeeded: the standby gets the store before the client its answer. */
 void ops_replica_after_write(struct ops *o, const char *verb);
+/* The store's change counter (0 without a peer), and after a tick that moved it (placement,
+ * failover, a move followed) the same push as after a write. */
+uint64_t ops_replica_seq(struct ops *o);
+void ops_replica_after_tick(struct ops *o, uint64_t seq_before);
 /* Sends the store to the standby (replica-push) and waits for it, unless it is silent. */
 void ops_replica_push(struct ops *o);
 extern const struct ops_verb ops_replica_verbs[];
