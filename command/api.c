@@ -335,6 +335,42 @@ static json_object *v_destroy(struct cmdp *c, json_object *args, struct api_err 
 	return to_monitor(c, args, "destroy", NULL, e);
 }
 
+/* pause and resume: the guest's vCPUs stop and go on; its memory, devices and grants stay as
+ * they are. Only from the state each belongs to: a migrating or incoming guest is stopped and
+ * started by its migration alone. */
+static json_object *run_state(struct cmdp *c, json_object *args, bool pause, struct api_err *e)
+{
+	enum uv_part_state from = pause ? UV_STATE_RUNNING : UV_STATE_PAUSED;
+	const char *name = need_name(args, e);
+	struct cmd_part p = {0};
+
+	if (!name)
+		return NULL;
+	if (cmd_view_find(c, name, &p)) {
+		api_fail(e, "no-such-partition", "no partition named %s", name);
+		return NULL;
+	}
+	if (p.rec.state != from) {
+		api_fail(e, "busy", "partition %s is %s: only a %s partition %s", name,
+		         uv_state_name(p.rec.state), uv_state_name(from),
+		         pause ? "pauses" : "resumes");
+		return NULL;
+	}
+	if (cmd_monitor_call(c, name, pause ? "pause" : "resume", NULL, NULL, e))
+		return NULL;
+	return json_object_new_object();
+}
+
+static json_object *v_pause(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	return run_state(c, args, true, e);
+}
+
+static json_object *v_resume(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	return run_state(c, args, false, e);
+}
+
 static int add_part(const struct cmd_part *p, void *ctx)
 {
 	void **x = ctx;
@@ -421,6 +457,8 @@ static const struct verb verbs[] = {
     {"start", name_args, v_start},
     {"stop", stop_args, v_stop},
     {"destroy", name_args, v_destroy},
+    {"pause", name_args, v_pause},
+    {"resume", name_args, v_resume},
     {"list", no_args, v_list},
     {"info", name_args, v_info},
     {"set-cpu-share", share_args, v_set_cpu_share},

@@ -256,10 +256,18 @@ static json_object *handle(struct monitor *m, struct mon_client *c, json_object 
 		c->watching = true;
 		return ok_reply(NULL);
 	}
+	/* Only from the state each belongs to: a migration stops and starts its guest itself, and
+	 * a `cont` on an incoming engine would run a guest whose memory has not arrived. */
 	if (!strcmp(cmd, "pause"))
-		return do_qmp(m, "stop", NULL);
+		return m->state == UV_STATE_RUNNING
+		           ? do_qmp(m, "stop", NULL)
+		           : error_reply("partition is %s: only a running one pauses",
+		                         uv_state_name(m->state));
 	if (!strcmp(cmd, "resume"))
-		return do_qmp(m, "cont", NULL);
+		return m->state == UV_STATE_PAUSED
+		           ? do_qmp(m, "cont", NULL)
+		           : error_reply("partition is %s: only a paused one resumes",
+		                         uv_state_name(m->state));
 	if (!strcmp(cmd, "dump-memory"))
 		return do_dump(m, args);
 	if (!strcmp(cmd, "set-cpu-share"))

@@ -20,6 +20,8 @@ static const struct ultra_verb verbs[] = {
     {"stop", "[--timeout S] [--no-wait] NAME", "shut it down (forced after S seconds)",
      ultra_cmd_stop},
     {"destroy", "NAME", "stop it at once", ultra_cmd_destroy},
+    {"pause", "NAME", "stop its vCPUs (memory and devices stay)", ultra_cmd_pause},
+    {"resume", "NAME", "let a paused partition's vCPUs run again", ultra_cmd_resume},
     {"migrate", "NAME --to TARGET [--timeout S]",
      "move it, running, to another host's command partition", ultra_cmd_migrate},
     {"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
