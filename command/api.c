@@ -293,10 +293,12 @@ static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct 
 	return cmd_part_json(c, &p);
 }
 
-/* stop and destroy are the monitor's: the request returns once it has taken the order; the
- * state then moves through stopping to stopped (watch it with info). */
+/* stop, destroy, pause and resume are the monitor's: the request returns once it has taken the
+ * order; the state then moves on (watch it with info). only, when not NULL, is the one state
+ * the partition must be in. */
 static json_object *to_monitor(struct cmdp *c, json_object *args, const char *what,
-                               json_object *margs, struct api_err *e)
+                               json_object *margs, const enum uv_part_state *only,
+                               struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	struct cmd_part p = {0};
@@ -305,6 +307,11 @@ static json_object *to_monitor(struct cmdp *c, json_object *args, const char *wh
 		return NULL;
 	if (cmd_view_find(c, name, &p)) {
 		api_fail(e, "no-such-partition", "no partition named %s", name);
+		return NULL;
+	}
+	if (only && p.rec.state != *only) {
+		api_fail(e, "busy", "partition %s is %s: %s needs it %s", name,
+		         uv_state_name(p.rec.state), what, uv_state_name(*only));
 		return NULL;
 	}
 	if (cmd_monitor_call(c, name, what, margs, NULL, e))
@@ -325,50 +332,31 @@ static json_object *v_stop(struct cmdp *c, json_object *args, struct api_err *e)
 		margs = json_object_new_object();
 		json_object_object_add(margs, "timeout", json_object_get(t));
 	}
-	r = to_monitor(c, args, "stop", margs, e);
+	r = to_monitor(c, args, "stop", margs, NULL, e);
 	json_object_put(margs);
 	return r;
 }
 
 static json_object *v_destroy(struct cmdp *c, json_object *args, struct api_err *e)
 {
-	return to_monitor(c, args, "destroy", NULL, e);
+	return to_monitor(c, args, "destroy", NULL, NULL, e);
 }
 
 /* pause and resume: the guest's vCPUs stop and go on; its memory, devices and grants stay as
  * they are. Only from the state each belongs to: a migrating or incoming guest is stopped and
  * started by its migration alone. */
-static json_object *run_state(struct cmdp *c, json_object *args, bool pause, struct api_err *e)
-{
-	enum uv_part_state from = pause ? UV_STATE_RUNNING : UV_STATE_PAUSED;
-	const char *name = need_name(args, e);
-	struct cmd_part p = {0};
-
-	if (!name)
-		return NULL;
-	if (cmd_view_find(c, name, &p)) {
-		api_fail(e, "no-such-partition", "no partition named %s", name);
-		return NULL;
-	}
-	if (p.rec.state != from) {
-		api_fail(e, "busy", "partition %s is %s: only a %s partition %s", name,
-		         uv_state_name(p.rec.state), uv_state_name(from),
-		         pause ? "pauses" : "resumes");
-		return NULL;
-	}
-	if (cmd_monitor_call(c, name, pause ? "pause" : "resume", NULL, NULL, e))
-		return NULL;
-	return json_object_new_object();
-}
-
 static json_object *v_pause(struct cmdp *c, json_object *args, struct api_err *e)
 {
-	return run_state(c, args, true, e);
+	static const enum uv_part_state running = UV_STATE_RUNNING;
+
+	return to_monitor(c, args, "pause", NULL, &running, e);
 }
 
 static json_object *v_resume(struct cmdp *c, json_object *args, struct api_err *e)
 {
-	return run_state(c, args, false, e);
+	static const enum uv_part_state paused = UV_STATE_PAUSED;
+
+	return to_monitor(c, args, "resume", NULL, &paused, e);
 }
 
 static int add_part(const struct cmd_part *p, void *ctx)
