@@ -357,20 +357,50 @@ static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const stru
 	return (int64_t)written + 1;
 }
 
+/* Which direction's limit a chain is held to: its header's type, read from the device-readable
+ * buffers however the guest split them. A chain too broken to say is in none (the total only). */
+static enum blk_dir chain_dir(const struct vq_chain *c)
+{
+	uint8_t type[4];
+	uint32_t got = 0, t;
+
+	for (uint32_t i = 0; c->fault == VQ_OK && i < c->nread && got < sizeof(type); i++) {
+		uint32_t k =
+		    c->buf[i].len < sizeof(type) - got ? c->buf[i].len : sizeof(type) - got;
+
+		memcpy(type + got, c->buf[i].p, k);
+		got += k;
+	}
+	if (got < sizeof(type))
+		return BLK_DIR_NONE;
+	memcpy(&t, type, sizeof(t));
+	if (t == VIRTIO_BLK_T_IN)
+		return BLK_DIR_READ;
+	if (t == VIRTIO_BLK_T_OUT || t == VIRTIO_BLK_T_DISCARD)
+		return BLK_DIR_WRITE;
+	return BLK_DIR_NONE;
+}
+
 static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 {
 	struct vhost_blk *b = blk_of(d);
 	struct vq_chain c;
+	enum blk_dir dir;
 	unsigned served = 0;
 
 	/* At most one ring's worth per wake-up, so one busy guest cannot starve the others. */
 	while (served < q->vq.num) {
-		if (blk_throttle_hold(b->throttle, q))
-			break; /* over the export's limit: the rest waits in the ring */
 		int r = vq_pop(&q->vq, &c);
 		if (r <= 0)
 			break;
-		blk_throttle_charge(b->throttle, &c);
+		/* Which limits apply is only known from the request itself: one that must wait
+		 * goes back to the ring, and the rest of the ring waits behind it (in order). */
+		dir = chain_dir(&c);
+		if (blk_throttle_hold(b->throttle, q, dir)) {
+			vq_unpop(&q->vq, &c);
+			break;
+		}
+		blk_throttle_charge(b->throttle, &c, dir);
 		int64_t len = handle_chain(b, q, &c);
 		if (len >= 0) {
 			vq_push(&q->vq, c.head, (uint32_t)len);
@@ -454,8 +484,7 @@ void vhost_blk_free(struct vhost_blk *b)
 	free(b);
 }
 
-int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, uint64_t iops,
-                    uint64_t bytes_per_sec)
+int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, const struct uv_disk_limit *lim)
 {
-	return blk_throttle_set(s, &b->throttle, iops, bytes_per_sec);
+	return blk_throttle_set(s, &b->throttle, lim);
 }
