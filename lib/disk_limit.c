@@ -65,6 +65,24 @@ void uv_disk_limit_set(struct uv_disk_limit *l, unsigned i, uint64_t v)
 		memcpy(p + keys[i].off, &v, sizeof(v));
 }
 
+/* Kinds as the table lists them: 0 total bytes, 1 total requests, 2-3 bytes, 4-5 requests. */
+static bool same_kind(unsigned a, unsigned b) { return keys[a].requests == keys[b].requests; }
+static bool is_total(unsigned i) { return i < 2; }
+
+void uv_disk_limit_change(struct uv_disk_limit *l, const int64_t want[UV_DISK_LIMIT_KEYS])
+{
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++) {
+		if (want[i] < 0)
+			continue;
+		for (unsigned j = 0; j < UV_DISK_LIMIT_KEYS; j++)
+			if (j != i && same_kind(i, j) && is_total(i) != is_total(j) && want[j] < 0)
+				uv_disk_limit_set(l, j, 0);
+	}
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++)
+		if (want[i] >= 0)
+			uv_disk_limit_set(l, i, (uint64_t)want[i]);
+}
+
 bool uv_disk_limit_none(const struct uv_disk_limit *l)
 {
 	return !l->bytes_per_sec && !l->read_bytes_per_sec && !l->write_bytes_per_sec && !l->iops &&

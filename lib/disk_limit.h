@@ -30,9 +30,19 @@ int uv_disk_limit_key_index(const char *name); /* -1: not a limit's name */
 uint64_t uv_disk_limit_max(unsigned i);        /* the largest value kind i may be */
 uint64_t uv_disk_limit_get(const struct uv_disk_limit *l, unsigned i);
 void uv_disk_limit_set(struct uv_disk_limit *l, unsigned i, uint64_t v); /* v <= max */
+/* The six names as a list of string literals, for a request's table of accepted arguments. */
+#define UV_DISK_LIMIT_ARGS                                                                         \
+	"bytes_per_sec", "iops", "read_bytes_per_sec", "write_bytes_per_sec", "read_iops",         \
+	    "write_iops"
 /* "bytes_per_sec, iops, ...": for errors naming what is accepted. */
 #define UV_DISK_LIMIT_KEY_LIST                                                                     \
 	"bytes_per_sec, iops, read_bytes_per_sec, write_bytes_per_sec, read_iops, write_iops"
+
+/* A change as set-disk-limits asks it (libvirt's blkdeviotune rule): want[i] < 0 leaves kind i
+ * as it is, else it is the new value (0: none). Naming a total clears that kind's directions,
+ * naming a direction clears that kind's total, so a disk can go from one to the other in one
+ * request; naming both of one kind leaves a limit uv_disk_limit_check refuses. */
+void uv_disk_limit_change(struct uv_disk_limit *l, const int64_t want[UV_DISK_LIMIT_KEYS]);
 
 /* No limit of any kind. */
 bool uv_disk_limit_none(const struct uv_disk_limit *l);
