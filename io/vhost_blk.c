@@ -324,9 +324,20 @@ static bool queue_rw(struct vhost_blk *b, struct vhu_queue *q, struct blk_req *r
 	return true;
 }
 
-/* Handles one chain; returns the used length, DEFERRED when it joined the batch, or -1 when
- * the head cannot be returned. */
-static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const struct vq_chain *c)
+/* The direction a request type is held to by a disk's limits (blk_throttle.h). */
+static enum blk_dir type_dir(uint32_t type)
+{
+	if (type == VIRTIO_BLK_T_IN)
+		return BLK_DIR_READ;
+	if (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD)
+		return BLK_DIR_WRITE;
+	return BLK_DIR_NONE;
+}
+
+/* Handles one chain, charged to direction dir; returns the used length, DEFERRED when it joined
+ * the batch, or -1 when the head cannot be returned. */
+static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const struct vq_chain *c,
+                            enum blk_dir dir)
 {
 	struct blk_req *r = b->req;
 	uint32_t written;
@@ -343,7 +354,9 @@ static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const stru
 		c->tail[c->tail_len - 1] = VIRTIO_BLK_S_IOERR;
 		return 1;
 	}
-	if (!split_chain(c, r)) {
+	/* The header is in guest memory: one changed since it was read for the limit (a write
+	 * posing as a read) would dodge its direction's limit, so it fails instead. */
+	if (!split_chain(c, r) || (b->throttle && type_dir(r->hdr.type) != dir)) {
 		b->refused++;
 		if (!r->status)
 			return 0;
@@ -374,11 +387,7 @@ static enum blk_dir chain_dir(const struct vq_chain *c)
 	if (got < sizeof(type))
 		return BLK_DIR_NONE;
 	memcpy(&t, type, sizeof(t));
-	if (t == VIRTIO_BLK_T_IN)
-		return BLK_DIR_READ;
-	if (t == VIRTIO_BLK_T_OUT || t == VIRTIO_BLK_T_DISCARD)
-		return BLK_DIR_WRITE;
-	return BLK_DIR_NONE;
+	return type_dir(t);
 }
 
 static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
@@ -395,13 +404,13 @@ static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 			break;
 		/* Which limits apply is only known from the request itself: one that must wait
 		 * goes back to the ring, and the rest of the ring waits behind it (in order). */
-		dir = chain_dir(&c);
+		dir = b->throttle ? chain_dir(&c) : BLK_DIR_NONE;
 		if (blk_throttle_hold(b->throttle, q, dir)) {
 			vq_unpop(&q->vq, &c);
 			break;
 		}
 		blk_throttle_charge(b->throttle, &c, dir);
-		int64_t len = handle_chain(b, q, &c);
+		int64_t len = handle_chain(b, q, &c, dir);
 		if (len >= 0) {
 			vq_push(&q->vq, c.head, (uint32_t)len);
 			touch(b->inflight, q);
