@@ -312,6 +312,31 @@ static void test_bad_requests_refused(void **state)
 	send(f->sock, "x", 1, 0);
 	assert_true(uv_recv_fds(f->sock, buf, sizeof(buf), NULL, 0, &nfds) >= 24);
 	assert_int_equal(((struct uv_ioctl_msg *)buf)->status, -EPROTO);
+	/* A command partition of io control version 3 (a 192-byte export, totals only): refused,
+	 * in a reply of this side's version, so the caller can say which two met. */
+	{
+		uint8_t old[sizeof(m) + 192] = {0};
+
+		m.version = 3;
+		memcpy(old, &m, sizeof(m));
+		send(f->sock, old, sizeof(old), 0);
+		assert_true(uv_recv_fds(f->sock, buf, sizeof(buf), NULL, 0, &nfds) >= 24);
+		assert_int_equal(((struct uv_ioctl_msg *)buf)->status, -EPROTO);
+		assert_int_equal(((struct uv_ioctl_msg *)buf)->version, UV_IOCTL_VERSION);
+		m.version = UV_IOCTL_VERSION;
+	}
+	/* A limit with a total beside a direction of its kind is not one to serve. */
+	img = open(f->img, O_RDWR);
+	memset(&x, 0, sizeof(x));
+	x.limit = (struct uv_disk_limit){.iops = 5, .read_iops = 5};
+	snprintf(x.path, sizeof(x.path), "%s/clash.sock", f->dir);
+	{
+		int fds[2] = {uv_unix_listen(x.path, SOCK_STREAM | SOCK_NONBLOCK, 4), img};
+
+		assert_int_equal(ask(f, UV_IOCTL_ADD_BLK, &x, fds, 2, NULL, NULL), -EINVAL);
+		close(fds[0]);
+	}
+	close(img);
 	assert_int_equal(listed(f, l), 0); /* nothing was added by any of them */
 }
 
