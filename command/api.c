@@ -58,10 +58,10 @@ static json_object *disk_limits_json(const struct uv_partition_desc *d)
 		json_object_object_add(x, "image", json_object_new_string(d->disk[i].image));
 		json_object_object_add(
 		    x, "direct", json_object_new_boolean(d->disk[i].flags & UV_DISK_F_DIRECT));
-		json_object_object_add(x, "iops", json_object_new_int64(d->disk_limit[i].iops));
-		json_object_object_add(
-		    x, "bytes_per_sec",
-		    json_object_new_int64((int64_t)d->disk_limit[i].bytes_per_sec));
+		for (unsigned k = 0; k < UV_DISK_LIMIT_KEYS; k++)
+			json_object_object_add(x, uv_disk_limit_key(k),
+			                       json_object_new_int64((int64_t)uv_disk_limit_get(
+						   &d->disk_limit[i], k)));
 		json_object_array_add(a, x);
 	}
 	return a;
@@ -267,7 +267,8 @@ static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct 
 	struct cmd_part p = {0};
 	char id[24];
 	const char *disk = id;
-	int64_t iops, bps;
+	int64_t want[UV_DISK_LIMIT_KEYS];
+	bool any = false;
 	json_object *v;
 
 	if (!name)
@@ -281,14 +282,17 @@ static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct 
 		    "arguments.disk: expected a disk's index or its image's path or file name");
 		return NULL;
 	}
-	if (limit_arg(args, "iops", UINT32_MAX, &iops, e) ||
-	    limit_arg(args, "bytes_per_sec", 1ull << 50, &bps, e))
-		return NULL;
-	if (iops < 0 && bps < 0) {
-		api_fail(e, "bad-request", "arguments: iops or bytes_per_sec (or both) to set");
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++) {
+		if (limit_arg(args, uv_disk_limit_key(i), uv_disk_limit_max(i), &want[i], e))
+			return NULL;
+		any |= want[i] >= 0;
+	}
+	if (!any) {
+		api_fail(e, "bad-request", "arguments: one or more limits to set (%s)",
+		         UV_DISK_LIMIT_KEY_LIST);
 		return NULL;
 	}
-	if (cmd_set_disk_limits(c, name, disk, iops, bps, &p, e))
+	if (cmd_set_disk_limits(c, name, disk, want, &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
 }
@@ -433,7 +437,7 @@ static const char *const name_args[] = {"name", NULL};
 static const char *const stop_args[] = {"name", "timeout", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
-static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
+static const char *const limit_args[] = {"name", "disk", UV_DISK_LIMIT_ARGS, NULL};
 static const char *const migrate_args[] = {"name", "target", "timeout", NULL};
 static const char *const migrate_in_args[] = {"definition", "base_dir", "stream_token", "timeout",
                                               NULL};

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk_limit.h"
 #include "ops.h"
 
 #define MIGRATE_TIMEOUT_S 60 /* the command partition's default (docs/command.md) */
@@ -96,26 +97,30 @@ static int v_migrate(struct ops *o, json_object *args, unsigned *ticket, struct 
 	                       ticket, e);
 }
 
-/* limits of disk k in a stored definition, as the command partition reports them in force. */
-static int store_limits(json_object *def, int64_t k, int64_t iops, int64_t bps)
+/* limits of disk k in a stored definition, as the command partition reports them in force
+ * (x: its info's disk_limits entry; every kind, totals and each direction, claims 19, 22). */
+static int store_limits(json_object *def, int64_t k, json_object *x)
 {
-	json_object *disks, *d, *lim;
+	json_object *disks, *d, *lim = json_object_new_object(), *v;
 
 	if (!json_object_object_get_ex(def, "disks", &disks) ||
 	    !json_object_is_type(disks, json_type_array) || k < 0 ||
 	    (size_t)k >= json_object_array_length(disks) ||
 	    !json_object_is_type((d = json_object_array_get_idx(disks, (size_t)k)),
-	                         json_type_object))
+	                         json_type_object)) {
+		json_object_put(lim);
 		return -ENOENT;
-	if (!iops && !bps) {
+	}
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++)
+		if (json_object_object_get_ex(x, uv_disk_limit_key(i), &v) &&
+		    json_object_get_int64(v) > 0)
+			json_object_object_add(lim, uv_disk_limit_key(i),
+			                       json_object_new_int64(json_object_get_int64(v)));
+	if (!json_object_object_length(lim)) {
+		json_object_put(lim);
 		json_object_object_del(d, "limits");
 		return 0;
 	}
-	lim = json_object_new_object();
-	if (iops)
-		json_object_object_add(lim, "iops", json_object_new_int64(iops));
-	if (bps)
-		json_object_object_add(lim, "bytes_per_sec", json_object_new_int64(bps));
 	json_object_object_add(d, "limits", lim);
 	return 0;
 }
@@ -138,17 +143,13 @@ static int follow_limits(struct ops *o, struct ops_node *n, const struct ops_par
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(lims); i++) {
-		int64_t k, iops = 0, bps = 0;
+		int64_t k;
 
 		x = json_object_array_get_idx(lims, i);
 		if (!json_object_object_get_ex(x, "disk", &v))
 			continue;
 		k = json_object_get_int64(v);
-		if (json_object_object_get_ex(x, "iops", &v))
-			iops = json_object_get_int64(v);
-		if (json_object_object_get_ex(x, "bytes_per_sec", &v))
-			bps = json_object_get_int64(v);
-		if (store_limits(def, k, iops, bps)) {
+		if (store_limits(def, k, x)) {
 			api_fail(e, "internal", "%s: disk %lld is not in the stored definition",
 			         p->name, (long long)k);
 			goto out;
@@ -202,7 +203,7 @@ static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct a
 }
 
 static const char *const migrate_args[] = {"name", "host", "target", "timeout", NULL};
-static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
+static const char *const limit_args[] = {"name", "disk", UV_DISK_LIMIT_ARGS, NULL};
 
 const struct ops_verb ops_move_verbs[] = {
     {"set-disk-limits", limit_args, v_set_disk_limits},

@@ -26,8 +26,10 @@ static const struct ultra_verb verbs[] = {
      "move it, running, to another host's command partition", ultra_cmd_migrate},
     {"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
     {"info", "NAME", "one partition in detail", ultra_cmd_info},
-    {"set-disk-limits", "NAME DISK [--iops N] [--bytes-per-sec N]",
-     "a disk's I/O limit from now on, running or not (0: none)", ultra_cmd_set_disk_limits},
+    {"set-disk-limits",
+     "NAME DISK [--iops N] [--bytes-per-sec N] [--read-iops N] [--write-iops N] "
+     "[--read-bytes-per-sec N] [--write-bytes-per-sec N]",
+     "a disk's I/O limits from now on, running or not (0: none)", ultra_cmd_set_disk_limits},
     {"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
     {"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
     {"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",
