@@ -25,6 +25,7 @@ LDFLAGS := $(LDFLAGS_V) $(EXTRA_LDFLAGS)
 PROGRAMS := monitor:ultra-monitor ultravisor:ultravisor tools/uvctl:uvctl boot:ultra-boot io:ultra-io command:ultra-command tools/ultra:ultra
 PROGRAMS += ops:ultra-ops
 PROGRAMS += command/gw:ultra-cmdgw
+PROGRAMS += witness:ultra-witness
 PROGRAMS += $(EXTRA_PROGRAMS)
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -89,7 +90,7 @@ fuzz: $(FUZZ_BIN)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io command ops
+		--suppress=missingIncludeSystem --inline-suppr -Iinclude -Ilib lib monitor ultravisor tools boot io command ops witness
 
 # Every tracked C source and header, formatted by .clang-format.
 C_SOURCES = $(shell git ls-files '*.c' '*.h')

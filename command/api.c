@@ -58,10 +58,10 @@ static json_object *disk_limits_json(const struct uv_partition_desc *d)
 		json_object_object_add(x, "image", json_object_new_string(d->disk[i].image));
 		json_object_object_add(
 		    x, "direct", json_object_new_boolean(d->disk[i].flags & UV_DISK_F_DIRECT));
-		json_object_object_add(x, "iops", json_object_new_int64(d->disk_limit[i].iops));
-		json_object_object_add(
-		    x, "bytes_per_sec",
-		    json_object_new_int64((int64_t)d->disk_limit[i].bytes_per_sec));
+		for (unsigned k = 0; k < UV_DISK_LIMIT_KEYS; k++)
+			json_object_object_add(x, uv_disk_limit_key(k),
+			                       json_object_new_int64((int64_t)uv_disk_limit_get(
+						   &d->disk_limit[i], k)));
 		json_object_array_add(a, x);
 	}
 	return a;
@@ -275,7 +275,8 @@ static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct 
 	struct cmd_part p = {0};
 	char id[24];
 	const char *disk = id;
-	int64_t iops, bps;
+	int64_t want[UV_DISK_LIMIT_KEYS];
+	bool any = false;
 	json_object *v;
 
 	if (!name)
@@ -289,22 +290,27 @@ static json_object *v_set_disk_limits(struct cmdp *c, json_object *args, struct 
 		    "arguments.disk: expected a disk's index or its image's path or file name");
 		return NULL;
 	}
-	if (limit_arg(args, "iops", UINT32_MAX, &iops, e) ||
-	    limit_arg(args, "bytes_per_sec", 1ull << 50, &bps, e))
-		return NULL;
-	if (iops < 0 && bps < 0) {
-		api_fail(e, "bad-request", "arguments: iops or bytes_per_sec (or both) to set");
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++) {
+		if (limit_arg(args, uv_disk_limit_key(i), uv_disk_limit_max(i), &want[i], e))
+			return NULL;
+		any |= want[i] >= 0;
+	}
+	if (!any) {
+		api_fail(e, "bad-request", "arguments: one or more limits to set (%s)",
+		         UV_DISK_LIMIT_KEY_LIST);
 		return NULL;
 	}
-	if (cmd_set_disk_limits(c, name, disk, iops, bps, &p, e))
+	if (cmd_set_disk_limits(c, name, disk, want, &p, e))
 		return NULL;
 	return cmd_part_json(c, &p);
 }
 
-/* stop and destroy are the monitor's: the request returns once it has taken the order; the
- * state then moves through stopping to stopped (watch it with info). */
+/* stop, destroy, pause and resume are the monitor's: the request returns once it has taken the
+ * order; the state then moves on (watch it with info). only, when not NULL, is the one state
+ * the partition must be in. */
 static json_object *to_monitor(struct cmdp *c, json_object *args, const char *what,
-                               json_object *margs, struct api_err *e)
+                               json_object *margs, const enum uv_part_state *only,
+                               struct api_err *e)
 {
 	const char *name = need_name(args, e);
 	struct cmd_part p = {0};
@@ -313,6 +319,11 @@ static json_object *to_monitor(struct cmdp *c, json_object *args, const char *wh
 		return NULL;
 	if (cmd_view_find(c, name, &p)) {
 		api_fail(e, "no-such-partition", "no partition named %s", name);
+		return NULL;
+	}
+	if (only && p.rec.state != *only) {
+		api_fail(e, "busy", "partition %s is %s: %s needs it %s", name,
+		         uv_state_name(p.rec.state), what, uv_state_name(*only));
 		return NULL;
 	}
 	if (cmd_monitor_call(c, name, what, margs, NULL, e))
@@ -333,14 +344,31 @@ static json_object *v_stop(struct cmdp *c, json_object *args, struct api_err *e)
 		margs = json_object_new_object();
 		json_object_object_add(margs, "timeout", json_object_get(t));
 	}
-	r = to_monitor(c, args, "stop", margs, e);
+	r = to_monitor(c, args, "stop", margs, NULL, e);
 	json_object_put(margs);
 	return r;
 }
 
 static json_object *v_destroy(struct cmdp *c, json_object *args, struct api_err *e)
 {
-	return to_monitor(c, args, "destroy", NULL, e);
+	return to_monitor(c, args, "destroy", NULL, NULL, e);
+}
+
+/* pause and resume: the guest's vCPUs stop and go on; its memory, devices and grants stay as
+ * they are. Only from the state each belongs to: a migrating or incoming guest is stopped and
+ * started by its migration alone. */
+static json_object *v_pause(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	static const enum uv_part_state running = UV_STATE_RUNNING;
+
+	return to_monitor(c, args, "pause", NULL, &running, e);
+}
+
+static json_object *v_resume(struct cmdp *c, json_object *args, struct api_err *e)
+{
+	static const enum uv_part_state paused = UV_STATE_PAUSED;
+
+	return to_monitor(c, args, "resume", NULL, &paused, e);
 }
 
 static int add_part(const struct cmd_part *p, void *ctx)
@@ -417,7 +445,7 @@ static const char *const name_args[] = {"name", NULL};
 static const char *const stop_args[] = {"name", "timeout", NULL};
 static const char *const define_args[] = {"definition", "base_dir", NULL};
 static const char *const share_args[] = {"name", "cpu_share", NULL};
-static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
+static const char *const limit_args[] = {"name", "disk", UV_DISK_LIMIT_ARGS, NULL};
 static const char *const migrate_args[] = {"name", "target", "timeout", NULL};
 static const char *const migrate_in_args[] = {"definition", "base_dir", "stream_token", "timeout",
                                               NULL};
@@ -429,6 +457,8 @@ static const struct verb verbs[] = {
     {"start", name_args, v_start},
     {"stop", stop_args, v_stop},
     {"destroy", name_args, v_destroy},
+    {"pause", name_args, v_pause},
+    {"resume", name_args, v_resume},
     {"list", no_args, v_list},
     {"info", name_args, v_info},
     {"set-cpu-share", share_args, v_set_cpu_share},

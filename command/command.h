@@ -13,6 +13,7 @@
 #include <ultra/io_ctl.h>
 
 #include "cmdconn.h"
+#include "disk_limit.h"
 #include "jsonapi.h"
 #include "migstream.h"
 #include "resdb.h"
@@ -117,9 +118,12 @@ int cmd_set_cpu_share(struct cmdp *c, const char *name, uint32_t milli, struct c
 
 /* limits.c: a disk's I/O limit changed on a defined or running partition (claims 3, 7, 19;
  * docs/io-partition.md, "Changing a limit"): SET_DISK_LIMITS, then the enforcer told at once.
- * iops or bytes_per_sec -1: that one stays as it is; 0: none. */
-int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk, int64_t iops,
-                        int64_t bytes_per_sec, struct cmd_part *out, struct api_err *e);
+ * want[] by lib/disk_limit.h's kinds: -1 that one as it is, 0 none; a total named clears its
+ * kind's directions and a direction its kind's total (uv_disk_limit_change); a total beside a
+ * direction of its kind is refused ("bad-request"). */
+int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk,
+                        const int64_t want[UV_DISK_LIMIT_KEYS], struct cmd_part *out,
+                        struct api_err *e);
 /* The disk of p named by idx (a number) or by its image's path or file name; -1 if none. */
 int cmd_disk_named(const struct cmd_part *p, const char *id);
 /* Refuses (api error "cannot-enforce") a limit on p's direct disk k that the host can already

@@ -95,6 +95,17 @@ static int call(struct cmdp *c, uint32_t op, const struct uv_ioctl_export *x, co
 		goto out;
 	}
 	memcpy(&m, buf, (size_t)got < sizeof(m) ? (size_t)got : sizeof(m));
+	if ((size_t)got >= sizeof(m) && m.magic == UV_IOCTL_MAGIC &&
+	    m.version != UV_IOCTL_VERSION) {
+		/* Said here, once a call, with both versions: the caller only hears the errno. */
+		fprintf(stderr,
+		        "ultra-command: ultra-io speaks io control version %u, this command "
+		        "partition %u: run the same build of both\n",
+		        m.version, UV_IOCTL_VERSION);
+		cmd_io_close(c);
+		r = -EPROTONOSUPPORT;
+		goto out;
+	}
 	if ((size_t)got < sizeof(m) || m.magic != UV_IOCTL_MAGIC || m.op != op ||
 	    (size_t)got != sizeof(m) + (size_t)m.count * sizeof(*x) ||
 	    m.count > UV_IOCTL_EXPORTS_MAX) {
@@ -127,7 +138,7 @@ int cmd_io_remove(struct cmdp *c, const char *path)
 
 int cmd_io_set_limit(struct cmdp *c, const char *path, const struct uv_disk_limit *lim)
 {
-	struct uv_ioctl_export x = {.iops = lim->iops, .bytes_per_sec = lim->bytes_per_sec};
+	struct uv_ioctl_export x = {.limit = *lim};
 
 	if (strlen(path) >= UV_IOCTL_PATH_MAX)
 		return -ENAMETOOLONG;
@@ -170,15 +181,14 @@ static uint64_t image_size(int fd)
 int cmd_io_add_blk(struct cmdp *c, uint32_t part, const char *path, const char *image,
                    uint32_t flags, const struct uv_disk_limit *lim)
 {
-	struct uv_ioctl_export x = {.kind = UV_DEV_VHOST_USER_BLK,
-	                            .flags = flags,
-	                            .partition = part,
-	                            .bytes_per_sec = lim ? lim->bytes_per_sec : 0,
-	                            .iops = lim ? lim->iops : 0};
+	struct uv_ioctl_export x = {
+	    .kind = UV_DEV_VHOST_USER_BLK, .flags = flags, .partition = part};
 	int fds[2] = {-1, -1}, r;
 
 	if (strlen(path) >= UV_IOCTL_PATH_MAX)
 		return -ENAMETOOLONG;
+	if (lim)
+		x.limit = *lim;
 	snprintf(x.path, sizeof(x.path), "%s", path);
 	fds[1] = open(image, ((flags & UV_DEV_F_READONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fds[1] < 0)

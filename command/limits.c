@@ -24,6 +24,7 @@
 #include "cgio.h"
 #include "command.h"
 #include "desc.h"
+#include "disk_limit.h"
 
 int cmd_disk_named(const struct cmd_part *p, const char *id)
 {
@@ -49,7 +50,7 @@ int cmd_limit_check(const struct uv_partition_desc *d, unsigned k, const struct 
 {
 	char why[480];
 
-	if (!(d->disk[k].flags & UV_DISK_F_DIRECT) || (!lim->iops && !lim->bytes_per_sec))
+	if (!(d->disk[k].flags & UV_DISK_F_DIRECT) || uv_disk_limit_none(lim))
 		return 0;
 	if (uv_cg_io_enforceable("/proc/mounts", d->disk[k].image, "/sys", why, sizeof(why)))
 		return api_fail(e, "cannot-enforce", "disks[%u].limits: %s", k, why);
@@ -67,9 +68,10 @@ static int enforce(struct cmdp *c, const struct cmd_part *p, unsigned k,
 	if (p->desc.disk[k].flags & UV_DISK_F_DIRECT) {
 		args = json_object_new_object();
 		json_object_object_add(args, "disk", json_object_new_int64(k));
-		json_object_object_add(args, "iops", json_object_new_int64(lim->iops));
-		json_object_object_add(args, "bytes_per_sec",
-		                       json_object_new_int64((int64_t)lim->bytes_per_sec));
+		for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++)
+			json_object_object_add(
+			    args, uv_disk_limit_key(i),
+			    json_object_new_int64((int64_t)uv_disk_limit_get(lim, i)));
 		r = cmd_monitor_call(c, p->desc.name, "set-disk-limits", args, NULL, e);
 		json_object_put(args);
 		return r;
@@ -85,6 +87,12 @@ static int enforce(struct cmdp *c, const struct cmd_part *p, unsigned k,
 		                "disks[%u]: this ultra-io cannot change a limit live (it is older "
 		                "than SET_LIMIT); restart it or the partition",
 		                k);
+	if (r == -EPROTONOSUPPORT)
+		return api_fail(e, "io",
+		                "disks[%u]: ultra-io speaks another io control version than this "
+		                "command partition (read and write limits came with version %u); "
+		                "run the same build of both",
+		                k, UV_IOCTL_VERSION);
 	if (r)
 		return api_fail(e, "io", "disks[%u]: ultra-io could not change the limit on %s: %s",
 		                k, path, strerror(-r));
@@ -109,21 +117,21 @@ static int roll_back(struct cmdp *c, const struct cmd_part *p, unsigned k,
                      const struct uv_disk_limit *old, struct api_err *e)
 {
 	struct api_err undo = {"internal", ""};
-	char why[sizeof(e->message)];
+	char why[sizeof(e->message)], was[200];
 
 	snprintf(why, sizeof(why), "%s", e->message);
 	if (submit(c, p->id, k, old, "roll back the disk limit", &undo))
 		return api_fail(e, e->code, "%s; and rolling the transaction back failed: %s", why,
 		                undo.message);
-	return api_fail(e, e->code,
-	                "%s (rolled back: disks[%u] stays at %u requests and %llu bytes a second, "
-	                "0: none)",
-	                why, k, old->iops, (unsigned long long)old->bytes_per_sec);
+	uv_disk_limit_describe(old, was, sizeof(was));
+	return api_fail(e, e->code, "%s (rolled back: disks[%u] stays at %s)", why, k, was);
 }
 
-int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk, int64_t iops,
-                        int64_t bytes_per_sec, struct cmd_part *out, struct api_err *e)
+int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk,
+                        const int64_t want[UV_DISK_LIMIT_KEYS], struct cmd_part *out,
+                        struct api_err *e)
 {
+	char at[32], why[400], now[200], was[200];
 	struct uv_disk_limit old, lim;
 	struct cmd_part p = {0};
 	int k;
@@ -139,10 +147,10 @@ int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk, int6
 		return api_fail(e, "busy", "partition %s is kept for its restart (%s): try again",
 		                name, uv_state_name(p.rec.state));
 	lim = old = p.desc.disk_limit[k];
-	if (iops >= 0)
-		lim.iops = (uint32_t)iops;
-	if (bytes_per_sec >= 0)
-		lim.bytes_per_sec = (uint64_t)bytes_per_sec;
+	uv_disk_limit_change(&lim, want);
+	snprintf(at, sizeof(at), "disks[%d]", k);
+	if (uv_disk_limit_check(&lim, at, why, sizeof(why)))
+		return api_fail(e, "bad-request", "%s", why);
 	if (cmd_limit_check(&p.desc, (unsigned)k, &lim, e))
 		return -1;
 	if (submit(c, p.id, (unsigned)k, &lim, "set disk limits", e))
@@ -150,11 +158,10 @@ int cmd_set_disk_limits(struct cmdp *c, const char *name, const char *disk, int6
 	if ((p.rec.state == UV_STATE_RUNNING || p.rec.state == UV_STATE_PAUSED) &&
 	    enforce(c, &p, (unsigned)k, &lim, e))
 		return roll_back(c, &p, (unsigned)k, &old, e);
-	fprintf(stderr,
-	        "ultra-command: partition %s: disks[%d] limit %u requests and %llu bytes a second "
-	        "(was %u and %llu; 0: none)\n",
-	        name, k, lim.iops, (unsigned long long)lim.bytes_per_sec, old.iops,
-	        (unsigned long long)old.bytes_per_sec);
+	uv_disk_limit_describe(&lim, now, sizeof(now));
+	uv_disk_limit_describe(&old, was, sizeof(was));
+	fprintf(stderr, "ultra-command: partition %s: disks[%d] limit %s (was %s)\n", name, k, now,
+	        was);
 	if (cmd_view_find(c, name, out))
 		*out = p;
 	return 0;

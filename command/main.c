@@ -27,13 +27,15 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ultra-command [--ultravisor SOCK] [--run-dir RUN] [--monitor PATH] "
 	    "[--partition N] [--io SOCK] [--engine-uid-base UID]\n"
-	    "                     [--tls-ca CA.pem --tls-cert CERT.pem --tls-key KEY.pem]\n"
+	    "                     [--tls-ca CA.pem --tls-cert CERT.pem --tls-key KEY.pem\n"
+	    "                      [--tls-crl CRL.pem]]\n"
 	    "RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor, SOCK to RUN/ultravisor.sock,\n"
 	    "PATH to the ultra-monitor next to this program, --io (the I/O partition's control\n"
 	    "socket, where disks and NICs are placed) to RUN/io/control.sock. Partition P's\n"
 	    "engine runs as uid UID + P (default UID %u), given to its monitor; its export\n"
 	    "sockets are that uid's. --tls-*: the cluster CA and this host's client certificate,\n"
-	    "for migrating to another host through its gateway (migrate --to tls://HOST:PORT).\n",
+	    "for migrating to another host through its gateway (migrate --to tls://HOST:PORT);\n"
+	    "--tls-crl: the CA's revocation list, against which that gateway is checked.\n",
 	    UV_ENGINE_UID_BASE_DEFAULT);
 }
 
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
 	    {"tls-ca", required_argument, NULL, 'A'},
 	    {"tls-cert", required_argument, NULL, 'C'},
 	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-crl", required_argument, NULL, 'R'},
 	    {0},
 	};
 	struct cmdp c = {.uv_sock = -1,
@@ -71,7 +74,7 @@ int main(int argc, char **argv)
 	                 .io_fd = -1,
 	                 .self = 2,
 	                 .uid_base_v = UV_ENGINE_UID_BASE_DEFAULT};
-	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512], tls_abs[3][PATH_MAX];
+	char uv_path[PATH_MAX], mon[PATH_MAX], io[PATH_MAX], err[512], tls_abs[4][PATH_MAX];
 	struct api_err e;
 	int o, i;
 
@@ -109,6 +112,9 @@ int main(int argc, char **argv)
 		case 'K':
 			c.tls.key = optarg;
 			break;
+		case 'R':
+			c.tls.crl = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -118,14 +124,20 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || !c.self ||
-	    (c.tls.ca || c.tls.cert || c.tls.key) != (c.tls.ca && c.tls.cert && c.tls.key)) {
+	    (c.tls.ca || c.tls.cert || c.tls.key) != (c.tls.ca && c.tls.cert && c.tls.key) ||
+	    (c.tls.crl && !c.tls.ca)) {
 		usage(stderr);
 		return 2;
 	}
 	/* The monitors open these for the stream, from wherever they run: absolute paths. */
-	for (i = 0; c.tls.ca && i < 3; i++) {
-		const char **f = i == 0 ? &c.tls.ca : i == 1 ? &c.tls.cert : &c.tls.key;
+	for (i = 0; c.tls.ca && i < 4; i++) {
+		const char **f = i == 0   ? &c.tls.ca
+		                 : i == 1 ? &c.tls.cert
+		                 : i == 2 ? &c.tls.key
+		                          : &c.tls.crl;
 
+		if (!*f)
+			continue; /* no CRL */
 		if (!realpath(*f, tls_abs[i])) {
 			fprintf(stderr, "ultra-command: %s: %s\n", *f, strerror(errno));
 			return 2;

@@ -81,6 +81,8 @@ json_object *cmd_mig_net_args(struct cmdp *c, const char *target, const char *to
 	json_object_object_add(tls, "ca", json_object_new_string(c->tls.ca));
 	json_object_object_add(tls, "cert", json_object_new_string(c->tls.cert));
 	json_object_object_add(tls, "key", json_object_new_string(c->tls.key));
+	if (c->tls.crl)
+		json_object_object_add(tls, "crl", json_object_new_string(c->tls.crl));
 	json_object_object_add(a, "uri", json_object_new_string(target));
 	json_object_object_add(a, "token", json_object_new_string(token));
 	json_object_object_add(a, "tls", tls);

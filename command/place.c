@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "command.h"
+#include "disk_limit.h"
 
 struct want {
 	struct uv_device dev;     /* the grant: kind, flags, socket (direct: image) path */
@@ -135,9 +136,10 @@ static int device_txn(struct sync_ctx *x, uint32_t id, const struct uv_device *d
 static int limit_sync(struct sync_ctx *x, const struct cmd_part *p, const struct want *w, int i)
 {
 	const struct uv_ioctl_export *l = &x->list[i];
+	char what[200];
 	int r;
 
-	if (l->iops == w->lim.iops && l->bytes_per_sec == w->lim.bytes_per_sec)
+	if (uv_disk_limit_equal(&l->limit, &w->lim))
 		return i;
 	if ((r = cmd_io_set_limit(x->c, w->at, &w->lim))) {
 		fprintf(stderr,
@@ -145,10 +147,9 @@ static int limit_sync(struct sync_ctx *x, const struct cmd_part *p, const struct
 		        p->desc.name, w->at, strerror(-r));
 		return -1;
 	}
-	fprintf(stderr,
-	        "ultra-command: partition %s: %s held to the database's limit again (%u requests, "
-	        "%llu bytes a second; 0: none)\n",
-	        p->desc.name, w->at, w->lim.iops, (unsigned long long)w->lim.bytes_per_sec);
+	uv_disk_limit_describe(&w->lim, what, sizeof(what));
+	fprintf(stderr, "ultra-command: partition %s: %s held to the database's limit again (%s)\n",
+	        p->desc.name, w->at, what);
 	return i;
 }
 

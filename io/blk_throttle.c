@@ -2,6 +2,8 @@
 /* An exported disk's I/O limit in the event loop (blk_throttle.h). */
 #include "blk_throttle.h"
 
+#include "disk_limit.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -38,18 +40,40 @@ static void timer_ready(struct vhu_watch *w)
 	kick_waiting(t);
 }
 
-int blk_throttle_new(struct vhu_server *s, uint64_t iops, uint64_t bytes_per_sec,
+/* Each bucket's rates from the descriptor's limit: [NONE] the total, then each direction. */
+static void rates(const struct uv_disk_limit *l, uint64_t iops[BLK_DIRS], uint64_t bps[BLK_DIRS])
+{
+	iops[BLK_DIR_NONE] = l->iops;
+	iops[BLK_DIR_READ] = l->read_iops;
+	iops[BLK_DIR_WRITE] = l->write_iops;
+	bps[BLK_DIR_NONE] = l->bytes_per_sec;
+	bps[BLK_DIR_READ] = l->read_bytes_per_sec;
+	bps[BLK_DIR_WRITE] = l->write_bytes_per_sec;
+}
+
+static bool limited(const struct blk_throttle *t)
+{
+	for (unsigned i = 0; i < BLK_DIRS; i++)
+		if (throttle_limited(&t->tb[i]))
+			return true;
+	return false;
+}
+
+int blk_throttle_new(struct vhu_server *s, const struct uv_disk_limit *lim,
                      struct blk_throttle **out)
 {
+	uint64_t iops[BLK_DIRS], bps[BLK_DIRS];
 	struct blk_throttle *t;
 	int r;
 
 	*out = NULL;
-	if (!iops && !bytes_per_sec)
+	if (uv_disk_limit_none(lim))
 		return 0;
 	if (!(t = calloc(1, sizeof(*t))))
 		return -ENOMEM;
-	throttle_init(&t->tb, iops, bytes_per_sec);
+	rates(lim, iops, bps);
+	for (unsigned i = 0; i < BLK_DIRS; i++)
+		throttle_init(&t->tb[i], iops[i], bps[i]);
 	t->watch.kind = VHU_W_OTHER;
 	t->watch.ready = timer_ready;
 	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -75,20 +99,22 @@ void blk_throttle_free(struct blk_throttle *t)
 	free(t);
 }
 
-int blk_throttle_set(struct vhu_server *s, struct blk_throttle **t, uint64_t iops,
-                     uint64_t bytes_per_sec)
+int blk_throttle_set(struct vhu_server *s, struct blk_throttle **t, const struct uv_disk_limit *lim)
 {
 	struct itimerspec off = {{0, 0}, {0, 0}};
+	uint64_t iops[BLK_DIRS], bps[BLK_DIRS], now = now_ns();
 	struct blk_throttle *b = *t;
 
 	if (!b)
-		return blk_throttle_new(s, iops, bytes_per_sec, t);
-	throttle_set(&b->tb, now_ns(), iops, bytes_per_sec);
+		return blk_throttle_new(s, lim, t);
+	rates(lim, iops, bps);
+	for (unsigned i = 0; i < BLK_DIRS; i++)
+		throttle_set(&b->tb[i], now, iops[i], bps[i]);
 	/* Held queues may go sooner (or must wait longer): each is served again at once, and
 	 * holds itself anew against the new limits if it must. */
 	timerfd_settime(b->timer_fd, 0, &off, NULL);
 	kick_waiting(b);
-	if (!throttle_limited(&b->tb)) {
+	if (!limited(b)) {
 		blk_throttle_free(b);
 		*t = NULL;
 	}
@@ -106,12 +132,21 @@ static bool add_waiter(struct blk_throttle *t, struct vhu_queue *q)
 	return true;
 }
 
-bool blk_throttle_hold(struct blk_throttle *t, struct vhu_queue *q)
+/* How long a request in direction dir must wait: the longest of the buckets that apply. */
+static uint64_t wait_for(const struct blk_throttle *t, enum blk_dir dir, uint64_t now)
+{
+	uint64_t all = throttle_wait(&t->tb[BLK_DIR_NONE], now);
+	uint64_t own = dir != BLK_DIR_NONE && dir < BLK_DIRS ? throttle_wait(&t->tb[dir], now) : 0;
+
+	return all > own ? all : own;
+}
+
+bool blk_throttle_hold(struct blk_throttle *t, struct vhu_queue *q, enum blk_dir dir)
 {
 	struct itimerspec when = {{0, 0}, {0, 0}};
 	uint64_t wait;
 
-	if (!t || !(wait = throttle_wait(&t->tb, now_ns())))
+	if (!t || !(wait = wait_for(t, dir, now_ns())))
 		return false;
 	/* A queue we could not note would never be woken: it goes on rather than hang. */
 	if (!add_waiter(t, q)) {
@@ -120,22 +155,27 @@ bool blk_throttle_hold(struct blk_throttle *t, struct vhu_queue *q)
 	}
 	when.it_value.tv_sec = (time_t)(wait / 1000000000u);
 	when.it_value.tv_nsec = (long)(wait % 1000000000u);
-	/* The bucket is the disk's, so every waiting queue may go at the same moment. */
+	/* The buckets are the disk's: every waiting queue is looked at again when this one may
+	 * go (one held by another bucket holds itself anew then, never fails). */
 	if (timerfd_settime(t->timer_fd, 0, &when, NULL) < 0)
 		return false; /* no wake-up to count on: serve it now */
 	t->delayed++;
 	return true;
 }
 
-void blk_throttle_charge(struct blk_throttle *t, const struct vq_chain *c)
+void blk_throttle_charge(struct blk_throttle *t, const struct vq_chain *c, enum blk_dir dir)
 {
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, now;
 
 	if (!t)
 		return;
 	for (uint32_t i = 0; i < c->n; i++)
 		bytes += c->buf[i].len;
-	throttle_charge(&t->tb, now_ns(), bytes > BLK_OVERHEAD ? bytes - BLK_OVERHEAD : 0);
+	bytes = bytes > BLK_OVERHEAD ? bytes - BLK_OVERHEAD : 0;
+	now = now_ns();
+	throttle_charge(&t->tb[BLK_DIR_NONE], now, bytes);
+	if (dir != BLK_DIR_NONE && dir < BLK_DIRS)
+		throttle_charge(&t->tb[dir], now, bytes);
 }
 
 void blk_throttle_forget(struct blk_throttle *t, const struct vhu_client *c)

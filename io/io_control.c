@@ -18,6 +18,7 @@
 #include <ultra/io_ctl.h>
 #include <unistd.h>
 
+#include "disk_limit.h"
 #include "fdpass.h"
 #include "io_control.h"
 #include "unixsock.h"
@@ -122,6 +123,7 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 	const struct uv_ioctl_export *in = &x->info;
 	struct io_uring *ring = c->nrings ? &c->rings[c->nrings - 1] : NULL;
 	struct disk *disk = NULL;
+	char what[200];
 	struct stat st;
 	int r;
 
@@ -147,7 +149,7 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 		disk->ops->close(disk);
 		return r;
 	}
-	r = vhost_blk_limit(x->blk, c->s, in->iops, in->bytes_per_sec);
+	r = vhost_blk_limit(x->blk, c->s, &in->limit);
 	if (r == 0)
 		r = vhu_server_adopt_for(c->s, fds[0], x->info.path, &x->blk->dev,
 		                         x->info.partition);
@@ -158,12 +160,10 @@ static int add_disk(struct io_control *c, struct ctl_export *x, const int *fds, 
 	fprintf(stderr, "ultra-io: %s: serving an image of %llu bytes%s to partition %u (added)\n",
 	        x->info.path, (unsigned long long)disk->size, disk->read_only ? ", read-only" : "",
 	        x->info.partition);
-	if (in->iops || in->bytes_per_sec)
-		fprintf(stderr,
-		        "ultra-io: %s: limited to %llu requests and %llu bytes a second "
-		        "(0: no limit)\n",
-		        x->info.path, (unsigned long long)in->iops,
-		        (unsigned long long)in->bytes_per_sec);
+	if (!uv_disk_limit_none(&in->limit)) {
+		uv_disk_limit_describe(&in->limit, what, sizeof(what));
+		fprintf(stderr, "ultra-io: %s: limited to %s\n", x->info.path, what);
+	}
 	return 0;
 }
 
@@ -231,7 +231,8 @@ static int add_export(struct io_control *c, uint32_t op, const struct uv_ioctl_e
 	if (nfds != (op == UV_IOCTL_ADD_BLK ? 2u : 1u) || !ctl_str_ok(in->path, sizeof(in->path)))
 		return -EINVAL;
 	/* Only a disk we serve can be limited here: a direct disk's limit is its engine's. */
-	if (op != UV_IOCTL_ADD_BLK && (in->iops || in->bytes_per_sec))
+	if ((op != UV_IOCTL_ADD_BLK && !uv_disk_limit_none(&in->limit)) || in->reserved ||
+	    uv_disk_limit_check(&in->limit, "limit", NULL, 0))
 		return -EINVAL;
 	if (export_named(c, in->path))
 		return -EEXIST;
@@ -276,21 +277,21 @@ static int set_limit(struct io_control *c, const struct uv_ioctl_export *in)
 	struct ctl_export *x;
 	int r;
 
-	if (!ctl_str_ok(in->path, sizeof(in->path)))
+	char now[200], was[200];
+
+	if (!ctl_str_ok(in->path, sizeof(in->path)) ||
+	    uv_disk_limit_check(&in->limit, "limit", NULL, 0))
 		return -EINVAL;
 	if (!(x = export_named(c, in->path)))
 		return -ENOENT;
 	if (x->info.kind != UV_DEV_VHOST_USER_BLK || !x->blk)
 		return -EINVAL;
-	if ((r = vhost_blk_limit(x->blk, c->s, in->iops, in->bytes_per_sec)) < 0)
+	if ((r = vhost_blk_limit(x->blk, c->s, &in->limit)) < 0)
 		return r;
-	fprintf(stderr,
-	        "ultra-io: %s: limit now %u requests and %llu bytes a second (0: no limit), was "
-	        "%u and %llu\n",
-	        x->info.path, in->iops, (unsigned long long)in->bytes_per_sec, x->info.iops,
-	        (unsigned long long)x->info.bytes_per_sec);
-	x->info.iops = in->iops;
-	x->info.bytes_per_sec = in->bytes_per_sec;
+	uv_disk_limit_describe(&in->limit, now, sizeof(now));
+	uv_disk_limit_describe(&x->info.limit, was, sizeof(was));
+	fprintf(stderr, "ultra-io: %s: limit now %s, was %s\n", x->info.path, now, was);
+	x->info.limit = in->limit;
 	return 0;
 }
 
@@ -329,6 +330,11 @@ static void ctl_request(struct io_control *c, int fd, const uint8_t *buf, size_t
 
 	if (n >= sizeof(m))
 		memcpy(&m, buf, sizeof(m));
+	if (n >= sizeof(m) && m.magic == UV_IOCTL_MAGIC && m.version != UV_IOCTL_VERSION)
+		fprintf(stderr,
+		        "ultra-io: control: a request of version %u; this ultra-io speaks %u "
+		        "(the command partition and ultra-io must be the same build)\n",
+		        m.version, UV_IOCTL_VERSION);
 	if (n < sizeof(m) || m.magic != UV_IOCTL_MAGIC || m.version != UV_IOCTL_VERSION ||
 	    m.hdr_size != sizeof(m) || m.status || m.reserved || m.count > 1 ||
 	    n != sizeof(m) + m.count * sizeof(in))

@@ -324,9 +324,20 @@ static bool queue_rw(struct vhost_blk *b, struct vhu_queue *q, struct blk_req *r
 	return true;
 }
 
-/* Handles one chain; returns the used length, DEFERRED when it joined the batch, or -1 when
- * the head cannot be returned. */
-static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const struct vq_chain *c)
+/* The direction a request type is held to by a disk's limits (blk_throttle.h). */
+static enum blk_dir type_dir(uint32_t type)
+{
+	if (type == VIRTIO_BLK_T_IN)
+		return BLK_DIR_READ;
+	if (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD)
+		return BLK_DIR_WRITE;
+	return BLK_DIR_NONE;
+}
+
+/* Handles one chain, charged to direction dir; returns the used length, DEFERRED when it joined
+ * the batch, or -1 when the head cannot be returned. */
+static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const struct vq_chain *c,
+                            enum blk_dir dir)
 {
 	struct blk_req *r = b->req;
 	uint32_t written;
@@ -343,7 +354,9 @@ static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const stru
 		c->tail[c->tail_len - 1] = VIRTIO_BLK_S_IOERR;
 		return 1;
 	}
-	if (!split_chain(c, r)) {
+	/* The header is in guest memory: one changed since it was read for the limit (a write
+	 * posing as a read) would dodge its direction's limit, so it fails instead. */
+	if (!split_chain(c, r) || (b->throttle && type_dir(r->hdr.type) != dir)) {
 		b->refused++;
 		if (!r->status)
 			return 0;
@@ -357,21 +370,47 @@ static int64_t handle_chain(struct vhost_blk *b, struct vhu_queue *q, const stru
 	return (int64_t)written + 1;
 }
 
+/* Which direction's limit a chain is held to: its header's type, read from the device-readable
+ * buffers however the guest split them. A chain too broken to say is in none (the total only). */
+static enum blk_dir chain_dir(const struct vq_chain *c)
+{
+	uint8_t type[4];
+	uint32_t got = 0, t;
+
+	for (uint32_t i = 0; c->fault == VQ_OK && i < c->nread && got < sizeof(type); i++) {
+		uint32_t k =
+		    c->buf[i].len < sizeof(type) - got ? c->buf[i].len : sizeof(type) - got;
+
+		memcpy(type + got, c->buf[i].p, k);
+		got += k;
+	}
+	if (got < sizeof(type))
+		return BLK_DIR_NONE;
+	memcpy(&t, type, sizeof(t));
+	return type_dir(t);
+}
+
 static unsigned blk_serve(struct vhu_device *d, struct vhu_queue *q)
 {
 	struct vhost_blk *b = blk_of(d);
 	struct vq_chain c;
+	enum blk_dir dir;
 	unsigned served = 0;
 
 	/* At most one ring's worth per wake-up, so one busy guest cannot starve the others. */
 	while (served < q->vq.num) {
-		if (blk_throttle_hold(b->throttle, q))
-			break; /* over the export's limit: the rest waits in the ring */
 		int r = vq_pop(&q->vq, &c);
 		if (r <= 0)
 			break;
-		blk_throttle_charge(b->throttle, &c);
-		int64_t len = handle_chain(b, q, &c);
+		/* Which limits apply is only known from the request itself: one that must wait
+		 * goes back to the ring, and the rest of the ring waits behind it (in order). */
+		dir = b->throttle ? chain_dir(&c) : BLK_DIR_NONE;
+		if (blk_throttle_hold(b->throttle, q, dir)) {
+			vq_unpop(&q->vq, &c);
+			break;
+		}
+		blk_throttle_charge(b->throttle, &c, dir);
+		int64_t len = handle_chain(b, q, &c, dir);
 		if (len >= 0) {
 			vq_push(&q->vq, c.head, (uint32_t)len);
 			touch(b->inflight, q);
@@ -454,8 +493,7 @@ void vhost_blk_free(struct vhost_blk *b)
 	free(b);
 }
 
-int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, uint64_t iops,
-                    uint64_t bytes_per_sec)
+int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, const struct uv_disk_limit *lim)
 {
-	return blk_throttle_set(s, &b->throttle, iops, bytes_per_sec);
+	return blk_throttle_set(s, &b->throttle, lim);
 }

@@ -4,6 +4,8 @@
 #ifndef IO_VHOST_BLK_H
 #define IO_VHOST_BLK_H
 
+#include <ultra/descriptor.h>
+
 #include "disk.h"
 #include "vhost_user.h"
 
@@ -29,11 +31,10 @@ struct vhost_blk {
 /* Takes ownership of disk. */
 int vhost_blk_new(const char *name, struct disk *disk, struct vhost_blk **out);
 void vhost_blk_free(struct vhost_blk *b);
-/* Limits the export to iops requests and bytes_per_sec bytes a second (0: no limit of that
- * kind), reads and writes of all its clients together; what goes beyond waits in the event loop
- * of s (claim 19). Called again on a served export it changes the limit live: requests in
- * flight go on, held queues are looked at again (blk_throttle_set). */
-int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, uint64_t iops,
-                    uint64_t bytes_per_sec);
+/* Limits the export's requests of all its clients, in all and in each direction (lim: 0 no
+ * limit of that kind); what goes beyond waits in the event loop of s (claims 19, 22). Called again
+ * on a served export it changes the limit live: requests in flight go on, held queues are looked at
+ * again (blk_throttle_set). */
+int vhost_blk_limit(struct vhost_blk *b, struct vhu_server *s, const struct uv_disk_limit *lim);
 
 #endif

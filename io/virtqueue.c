@@ -240,6 +240,7 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 	if (q->broken || !q->avail)
 		return -EIO;
 	if (q->resubmitted < q->nresubmit) {
+		q->popped_resubmit = true;
 		start_chain(q, c, q->resubmit[q->resubmitted++]);
 		return 1;
 	}
@@ -254,8 +255,25 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 	}
 	head = LOAD(&q->avail->ring[q->last_avail & (q->num - 1)]);
 	q->last_avail++;
+	q->popped_resubmit = false;
 	start_chain(q, c, head);
 	return 1;
+}
+
+void vq_unpop(struct vq *q, const struct vq_chain *c)
+{
+	if (c->fault != VQ_OK && q->faults[c->fault])
+		q->faults[c->fault]--; /* counted again when it is popped again */
+	if (q->popped_resubmit) {
+		if (q->resubmitted)
+			q->resubmitted--;
+		return;
+	}
+	q->last_avail--;
+	if (q->track && c->head < q->num) {
+		STORE_REL(&q->track->desc[c->head].inflight, 0);
+		q->counter--;
+	}
 }
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)

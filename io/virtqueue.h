@@ -59,6 +59,7 @@ struct vq {
 	uint64_t counter;   /* last counter given to a popped head */
 	uint16_t *resubmit; /* heads a dead back end left in flight, oldest first (malloc) */
 	uint32_t nresubmit, resubmitted;
+	bool popped_resubmit; /* the last chain popped was one of resubmit[] (for vq_unpop) */
 	/* VIRTIO_RING_F_EVENT_IDX (virtio 1.2, 2.7.7, 2.7.10): the driver says in used_event
 	 * after which completion it wants an interrupt, we say in avail_event after which request
 	 * we want a kick. signalled_used is our used_idx at the last decision (invalid at start:
@@ -99,6 +100,12 @@ void vq_start_events(struct vq *q, bool event_idx);
  * (q->broken set). Heads left in q->resubmit come first, before anything new from the avail ring.
  * With tracking, the head is marked in flight before the chain is handed out. */
 int vq_pop(struct vq *q, struct vq_chain *c);
+
+/* Gives back the chain the last vq_pop returned, not yet pushed, as if it had not been popped:
+ * the next vq_pop returns it again. For a device that must look at a request before it can say
+ * whether it may start now (vhost_blk's read and write limits, claims 19, 22). A new head's
+ * in-flight mark is cleared; a resubmitted one stays in flight, as it was. */
+void vq_unpop(struct vq *q, const struct vq_chain *c);
 
 /* Returns a chain to the driver: used element then used->idx with release ordering; with
  * tracking, in the order the inflight protocol needs to survive a death between any two steps:

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgio.h"
+#include "disk_limit.h"
 
 /* Names for the file systems an image is most likely to be found on without a device. */
 static const char *fs_name(long type)
@@ -121,26 +122,39 @@ static int write_v1(const char *dir, const char *leaf, unsigned ma, unsigned mi,
 	return uv_cg_write_file(dir, leaf, buf);
 }
 
-int uv_cg_write_io_limits(const char *dir, enum uv_cg_kind kind, unsigned major, unsigned minor,
-                          uint64_t iops, uint64_t bytes_per_sec)
+/* "max" for no limit, else the number: io.max's spelling. */
+static void v2_value(char *out, size_t cap, uint64_t v)
 {
-	char buf[160], ops[24] = "max", bytes[24] = "max";
+	if (v)
+		snprintf(out, cap, "%" PRIu64, v);
+	else
+		snprintf(out, cap, "max");
+}
+
+int uv_cg_write_io_limits(const char *dir, enum uv_cg_kind kind, unsigned major, unsigned minor,
+                          const struct uv_disk_limit *lim)
+{
+	char buf[160], rops[24], wops[24], rbps[24], wbps[24];
 	int r;
 
 	if (kind == UV_CG_V2) {
-		if (iops)
-			snprintf(ops, sizeof(ops), "%" PRIu64, iops);
-		if (bytes_per_sec)
-			snprintf(bytes, sizeof(bytes), "%" PRIu64, bytes_per_sec);
+		v2_value(rops, sizeof(rops), uv_disk_limit_read_iops(lim));
+		v2_value(wops, sizeof(wops), uv_disk_limit_write_iops(lim));
+		v2_value(rbps, sizeof(rbps), uv_disk_limit_read_bps(lim));
+		v2_value(wbps, sizeof(wbps), uv_disk_limit_write_bps(lim));
 		snprintf(buf, sizeof(buf), "%u:%u riops=%s wiops=%s rbps=%s wbps=%s", major, minor,
-		         ops, ops, bytes, bytes);
+		         rops, wops, rbps, wbps);
 		return uv_cg_write_file(dir, "io.max", buf);
 	}
 	if (kind != UV_CG_V1)
 		return -EINVAL;
-	if ((r = write_v1(dir, "blkio.throttle.read_iops_device", major, minor, iops)) ||
-	    (r = write_v1(dir, "blkio.throttle.write_iops_device", major, minor, iops)) ||
-	    (r = write_v1(dir, "blkio.throttle.read_bps_device", major, minor, bytes_per_sec)))
+	if ((r = write_v1(dir, "blkio.throttle.read_iops_device", major, minor,
+	                  uv_disk_limit_read_iops(lim))) ||
+	    (r = write_v1(dir, "blkio.throttle.write_iops_device", major, minor,
+	                  uv_disk_limit_write_iops(lim))) ||
+	    (r = write_v1(dir, "blkio.throttle.read_bps_device", major, minor,
+	                  uv_disk_limit_read_bps(lim))))
 		return r;
-	return write_v1(dir, "blkio.throttle.write_bps_device", major, minor, bytes_per_sec);
+	return write_v1(dir, "blkio.throttle.write_bps_device", major, minor,
+	                uv_disk_limit_write_bps(lim));
 }

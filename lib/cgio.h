@@ -3,14 +3,17 @@
  * A direct disk's I/O limit on the host's block layer (claims 19, 22; docs/io-partition.md).
  * The engine does a direct disk's I/O itself (O_DIRECT, io_uring), so the limit can only be the
  * kernel's: the engine's cgroup gets io.max (cgroup v2) or blkio.throttle.* (v1) for the block
- * device that holds the image. The kernel counts per device and per direction: reads and writes
- * are each held to the limit.
+ * device that holds the image. The kernel counts per device and per direction: a read or write
+ * limit is its direction's, and a total (reads and writes together) is written as the limit of
+ * each direction, as it always was (claims 19, 22).
  */
 #ifndef ULTRA_LIB_CGIO_H
 #define ULTRA_LIB_CGIO_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <ultra/descriptor.h>
 
 #include "cgcpu.h"
 
@@ -36,9 +39,10 @@ int uv_cg_io_device(const char *image, const char *sys_root, unsigned *major, un
 int uv_cg_io_enforceable(const char *mounts_path, const char *image, const char *sys_root,
                          char *why, size_t whylen);
 
-/* Holds the cgroup dir's I/O to device major:minor to iops requests and bytes_per_sec bytes a
- * second in each direction (0: no limit of that kind; both 0 lift the limit). */
+/* Holds the cgroup dir's I/O to device major:minor to lim: each direction to its own limit, else
+ * to the total (lib/disk_limit.h; 0: no limit of that kind; none at all lifts the limit). v2
+ * writes io.max's rbps/wbps/riops/wiops, v1 blkio.throttle.{read,write}_{bps,iops}_device. */
 int uv_cg_write_io_limits(const char *dir, enum uv_cg_kind kind, unsigned major, unsigned minor,
-                          uint64_t iops, uint64_t bytes_per_sec);
+                          const struct uv_disk_limit *lim);
 
 #endif

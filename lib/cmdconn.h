@@ -23,6 +23,7 @@ struct uv_tls_files {
 	const char *ca;
 	const char *cert;
 	const char *key;
+	const char *crl; /* the CA's revocation list; NULL: none checked */
 };
 
 enum uv_cmdaddr_kind { UV_CMDADDR_UNIX, UV_CMDADDR_TLS };

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmdconn_int.h"
+#include "tls_crl.h"
 
 /* The last OpenSSL reason, or what the peer's certificate failed on. */
 static int tls_fail(struct uv_cmdconn *c, const char *doing, char *err, size_t errlen)
@@ -119,6 +120,10 @@ static int make_ctx(struct uv_cmdconn *c, const struct uv_tls_files *tls, char *
 		tls_fail(c, tls->ca, err, errlen);
 		return -EINVAL;
 	}
+	/* The gateway's certificate checked against the CA's revocations (docs/cmdnet.md). */
+	if (tls->crl &&
+	    uv_tls_crl_add_file(SSL_CTX_get_cert_store(c->ctx), tls->crl, err, errlen) < 0)
+		return -EINVAL;
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, tls->cert) != 1) {
 		tls_fail(c, tls->cert, err, errlen);
 		return -EINVAL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "desc.h"
+#include "disk_limit.h"
 #include "migrate.h"
 
 static void add_str(json_object *o, const char *key, const char *s, size_t cap)
@@ -53,14 +54,14 @@ static json_object *disks(const struct uv_partition_desc *d)
 		    json_object_new_boolean(!!(d->disk[i].flags & UV_DEV_F_READONLY)));
 		json_object_object_add(
 		    o, "direct", json_object_new_boolean(!!(d->disk[i].flags & UV_DISK_F_DIRECT)));
-		if (l->iops || l->bytes_per_sec) {
+		if (!uv_disk_limit_none(l)) {
 			lim = json_object_new_object();
-			if (l->iops)
-				json_object_object_add(lim, "iops", json_object_new_int64(l->iops));
-			if (l->bytes_per_sec)
-				json_object_object_add(
-				    lim, "bytes_per_sec",
-				    json_object_new_int64((int64_t)l->bytes_per_sec));
+			for (unsigned k = 0; k < UV_DISK_LIMIT_KEYS; k++)
+				if (uv_disk_limit_get(l, k))
+					json_object_object_add(
+					    lim, uv_disk_limit_key(k),
+					    json_object_new_int64(
+						(int64_t)uv_disk_limit_get(l, k)));
 			json_object_object_add(o, "limits", lim);
 		}
 		json_object_array_add(a, o);

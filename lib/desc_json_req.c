@@ -6,7 +6,9 @@
  *   "disks":    [{"image": PATH, "readonly": BOOL,        served by an I/O partition, or
  *                 "direct": BOOL,                         (direct) by the engine, fast path;
  *                 "limits": {"iops": N,                   at most N requests and B bytes a
- *                            "bytes_per_sec": B}}]        second, reads and writes together
+ *                            "bytes_per_sec": B,          second, reads and writes together;
+ *                            "read_iops": N, ...}}]       or each direction apart (claims 19,
+ *                                                         22; lib/disk_limit.h for the keys)
  *   "nics":     [{"switch": NAME}]                         a port of that switch
  *   "channels": [{"peer": PARTITION, "size_kib": N}]       a memory channel to PARTITION
  *
@@ -17,10 +19,9 @@
 #include <string.h>
 
 #include "desc_int.h"
+#include "disk_limit.h"
 
 #define CHAN_KIB_DEFAULT 64u
-#define LIMIT_IOPS_MAX UINT32_MAX
-#define LIMIT_BPS_MAX (1ull << 50) /* 1 PiB/s: far beyond any disk, far from overflowing */
 
 typedef int (*item_fn)(json_object *o, const char *at, const char *base,
                        struct uv_partition_desc *d, unsigned idx, char *err, size_t errlen);
@@ -39,29 +40,26 @@ static int limit_value(json_object *v, const char *path, uint64_t max, uint64_t 
 static int disk_limits(json_object *o, const char *at, struct uv_disk_limit *l, char *err,
                        size_t errlen)
 {
+	struct uv_disk_limit got = {0};
 	char path[80];
 	uint64_t v;
-	int r;
+	int r, i;
 
 	if (!json_object_is_type(o, json_type_object))
 		return uv_def_fail(err, errlen, "%s: expected an object", at);
-	*l = (struct uv_disk_limit){0};
 	json_object_object_foreach(o, key, val)
 	{
 		snprintf(path, sizeof(path), "%s.%s", at, key);
-		if (!strcmp(key, "iops")) {
-			if ((r = limit_value(val, path, LIMIT_IOPS_MAX, &v, err, errlen)))
-				return r;
-			l->iops = (uint32_t)v;
-		} else if (!strcmp(key, "bytes_per_sec")) {
-			if ((r = limit_value(val, path, LIMIT_BPS_MAX, &v, err, errlen)))
-				return r;
-			l->bytes_per_sec = v;
-		} else {
-			return uv_def_fail(err, errlen, "%s: unknown key (iops, bytes_per_sec)",
-			                   path);
-		}
+		if ((i = uv_disk_limit_key_index(key)) < 0)
+			return uv_def_fail(err, errlen, "%s: unknown key (%s)", path,
+			                   UV_DISK_LIMIT_KEY_LIST);
+		if ((r = limit_value(val, path, uv_disk_limit_max((unsigned)i), &v, err, errlen)))
+			return r;
+		uv_disk_limit_set(&got, (unsigned)i, v);
 	}
+	if ((r = uv_disk_limit_check(&got, at, err, errlen)))
+		return r;
+	*l = got;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "desc_int.h"
+#include "disk_limit.h"
 
 int uv_desc_label_check(const char *field, const char *s, size_t cap, char *err, size_t errlen)
 {
@@ -77,13 +78,15 @@ static int image_check(const char *field, const struct uv_disk_req *k, int check
  * hostile record. Any positive value is enforceable; zero means none. */
 static int limits_check(const struct uv_partition_desc *d, char *err, size_t errlen)
 {
+	char at[32];
+
 	for (uint32_t i = 0; i < UV_DISKS_MAX; i++) {
 		const struct uv_disk_limit *l = &d->disk_limit[i];
 
-		if (l->reserved)
-			return uv_def_fail(err, errlen,
-			                   "disks[%u].limits: reserved field is not zero", i);
-		if (i >= d->n_disk && (l->iops || l->bytes_per_sec))
+		snprintf(at, sizeof(at), "disks[%u].limits", i);
+		if (uv_disk_limit_check(l, at, err, errlen))
+			return -EINVAL;
+		if (i >= d->n_disk && !uv_disk_limit_none(l))
 			return uv_def_fail(err, errlen, "disks[%u].limits: no such disk", i);
 	}
 	return 0;

@@ -63,8 +63,9 @@ int uv_stream_line_parse(const char *buf, size_t len, char token[UV_STREAM_TOKEN
 		snprintf(why, whylen, "a stream line without a version");
 		return -EINVAL;
 	}
-	/* One spelling per version: "01" is not "1" (the line is read in one exact shape). */
-	if (buf[plen] == '0' && p - (buf + plen) > 1) {
+	/* One spelling per line ("01" is not 1): what is accepted is what uv_stream_line_make
+	 * writes, byte for byte, so no two lines mean the same stream. */
+	if (buf[plen] == '0') {
 		snprintf(why, whylen, "a stream line version with a leading zero");
 		return -EINVAL;
 	}

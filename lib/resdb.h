@@ -55,6 +55,7 @@ struct uv_resdb_result {
 	    value[2]; /* created partition or channel id; granted bytes; the disk limit replaced */
 	uint32_t prev[2];        /* state, status, CPU share or device position before the change */
 	struct uv_device device; /* a released device as it was recorded */
+	struct uv_disk_limit limit; /* SET_DISK_LIMITS: the whole limit replaced, for undo */
 	uint32_t n_extents;
 	struct uv_txn_extent extents[UV_TXN_EXTENTS_MAX]; /* granted or freed blocks, ascending */
 };

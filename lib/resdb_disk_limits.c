@@ -3,7 +3,8 @@
  * SET_DISK_LIMITS (claims 3, 7, 19; docs/io-partition.md, "Changing a limit"): one disk's I/O
  * limit in the partition's descriptor, defined or running. Only the stored descriptor changes
  * here, so a snapshot, a replayed log and a restarted enforcer all find the limit last committed.
- * The limit it replaced goes back to the sender in the response and is what undo restores.
+ * The totals it replaced go back to the sender in the response; undo restores the whole limit
+ * (totals and each direction, claim 22's read and write limits) kept in the result.
  */
 #include "resdb_ops.h"
 
@@ -25,6 +26,7 @@ static enum uv_txn_reason limits_apply(struct uv_resdb *db, const struct uv_txn 
 
 	res->value[0] = now->bytes_per_sec;
 	res->value[1] = now->iops;
+	res->limit = *now;
 	*now = l->limit;
 	return UV_TXN_OK;
 }
@@ -42,9 +44,7 @@ static void limits_undo(struct uv_resdb *db, const struct uv_txn *t,
 	const struct uv_txn_disk_limits *l = &t->u.disk_limits;
 	struct uv_disk_limit *now = &rdb_desc(db, l->partition_id)->disk_limit[l->disk];
 
-	now->bytes_per_sec = res->value[0];
-	now->iops = (uint32_t)res->value[1];
-	now->reserved = 0;
+	*now = res->limit;
 }
 
 const struct rdb_ops rdb_ops_disk_limits = {

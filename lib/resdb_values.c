@@ -6,6 +6,7 @@
  */
 #include "resdb_values.h"
 #include "desc.h"
+#include "disk_limit.h"
 
 static enum uv_txn_reason extents_ok(const struct uv_txn *t, int may_be_empty)
 {
@@ -66,6 +67,8 @@ enum uv_txn_reason rdb_check_values(const struct uv_txn *t)
 	case UV_TXN_SET_DISK_LIMITS:
 		if (t->u.disk_limits.limit.reserved)
 			return UV_TXN_BAD_RESERVED;
+		if (uv_disk_limit_check(&t->u.disk_limits.limit, "limits", NULL, 0))
+			return UV_TXN_BAD_VALUE;
 		return t->u.disk_limits.disk >= UV_DISKS_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
 	default:
 		return UV_TXN_OK;

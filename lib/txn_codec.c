@@ -8,6 +8,7 @@
 
 #include "desc.h"
 #include "desc_upgrade.h"
+#include "disk_limit.h"
 
 /* What a type's body looks like on the wire and how to check it. */
 struct txn_layout {
@@ -129,7 +130,9 @@ static enum uv_txn_reason check_disk_limits(const struct uv_txn *t)
 
 	if (l->limit.reserved)
 		return UV_TXN_BAD_RESERVED;
-	return l->disk >= UV_DISKS_MAX ? UV_TXN_BAD_VALUE : UV_TXN_OK;
+	if (l->disk >= UV_DISKS_MAX || uv_disk_limit_check(&l->limit, "limits", NULL, 0))
+		return UV_TXN_BAD_VALUE;
+	return UV_TXN_OK;
 }
 
 static enum uv_txn_reason check_state(const struct uv_txn *t)
@@ -229,6 +232,21 @@ static enum uv_txn_reason decode_old_create(const unsigned char *body, size_t n,
 	return check_create(t);
 }
 
+/* A set-disk-limits record an earlier build logged (descriptor version 3): partition, disk and a
+ * 16-byte limit of totals, which is what it stays. */
+#define DISK_LIMITS_V3_BODY (offsetof(struct uv_txn_disk_limits, limit) + UV_DISK_LIMIT_V3_SIZE)
+
+static enum uv_txn_reason decode_old_limits(const unsigned char *body, struct uv_txn *t)
+{
+	struct uv_txn_disk_limits *l = &t->u.disk_limits;
+
+	memcpy(&l->partition_id, body, sizeof(l->partition_id));
+	memcpy(&l->disk, body + offsetof(struct uv_txn_disk_limits, disk), sizeof(l->disk));
+	l->limit = uv_disk_limit_from_v3(body + offsetof(struct uv_txn_disk_limits, limit));
+	t->extents = NULL;
+	return check_disk_limits(t);
+}
+
 enum uv_txn_reason uv_txn_decode(const void *buf, size_t len, struct uv_txn *out)
 {
 	const unsigned char *p = buf;
@@ -245,6 +263,12 @@ enum uv_txn_reason uv_txn_decode(const void *buf, size_t len, struct uv_txn *out
 	memset(&t.u, 0, sizeof(t.u));
 	if (t.hdr.type == UV_TXN_CREATE_PARTITION && len != sizeof(t.hdr) + l->body_size) {
 		if ((r = decode_old_create(p + sizeof(t.hdr), len - sizeof(t.hdr), &t)))
+			return r;
+		*out = t;
+		return UV_TXN_OK;
+	}
+	if (t.hdr.type == UV_TXN_SET_DISK_LIMITS && len == sizeof(t.hdr) + DISK_LIMITS_V3_BODY) {
+		if ((r = decode_old_limits(p + sizeof(t.hdr), &t)))
 			return r;
 		*out = t;
 		return UV_TXN_OK;

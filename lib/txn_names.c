@@ -91,6 +91,24 @@ const char *uv_role_name(enum uv_role r)
 	return names[r];
 }
 
+/* The totals as they always read; the directions only when one is limited, so a record of
+ * totals reads as it did before descriptor version 4. */
+static int limits_body(const struct uv_txn_disk_limits *l, char *buf, size_t len)
+{
+	const struct uv_disk_limit *v = &l->limit;
+	int n = snprintf(buf, len, "partition=%u disk=%u iops=%u bytes_per_sec=%llu",
+	                 l->partition_id, l->disk, v->iops, (unsigned long long)v->bytes_per_sec);
+
+	if (n < 0 || (size_t)n >= len ||
+	    !(v->read_iops || v->write_iops || v->read_bytes_per_sec || v->write_bytes_per_sec))
+		return n;
+	return n + snprintf(buf + n, len - (size_t)n,
+	                    " read_iops=%u read_bytes_per_sec=%llu write_iops=%u "
+	                    "write_bytes_per_sec=%llu",
+	                    v->read_iops, (unsigned long long)v->read_bytes_per_sec, v->write_iops,
+	                    (unsigned long long)v->write_bytes_per_sec);
+}
+
 static int summary_body(const struct uv_txn *t, char *buf, size_t len)
 {
 	const struct uv_txn_channel *c = &t->u.channel;
@@ -123,10 +141,7 @@ static int summary_body(const struct uv_txn *t, char *buf, size_t len)
 		return snprintf(buf, len, "partition=%u state=%s", t->u.state.partition_id,
 		                uv_state_name(t->u.state.state));
 	case UV_TXN_SET_DISK_LIMITS:
-		return snprintf(buf, len, "partition=%u disk=%u iops=%u bytes_per_sec=%llu",
-		                t->u.disk_limits.partition_id, t->u.disk_limits.disk,
-		                t->u.disk_limits.limit.iops,
-		                (unsigned long long)t->u.disk_limits.limit.bytes_per_sec);
+		return limits_body(&t->u.disk_limits, buf, len);
 	case UV_TXN_RESPONSE:
 		return snprintf(buf, len, "to=%s reason=%s log_seq=%llu",
 		                uv_txn_type_name(t->u.response.request_type),

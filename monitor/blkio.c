@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "disk_limit.h"
 #include "monitor.h"
 
 /* The disk request behind a direct-blk grant: the grant names its image. */
@@ -65,7 +66,7 @@ static int plan_one(struct monitor *m, unsigned k, const struct uv_disk_limit *l
 
 	if ((r = device_of(m, k, &ma, &mi, err, errlen)))
 		return r;
-	m->io_limit[m->n_io_limit++] = (struct mon_io_limit){k, ma, mi, l->iops, l->bytes_per_sec};
+	m->io_limit[m->n_io_limit++] = (struct mon_io_limit){k, ma, mi, *l};
 	return 0;
 }
 
@@ -90,7 +91,7 @@ int mon_blkio_plan(struct monitor *m, char *err, size_t errlen)
 	for (uint32_t i = 0; i < d->n_dev && i < UV_DEVICES_MAX; i++) {
 		int k = d->dev[i].kind == UV_DEV_DIRECT_BLK ? request_of(d, d->dev[i].path) : -1;
 
-		if (k < 0 || (!d->disk_limit[k].iops && !d->disk_limit[k].bytes_per_sec))
+		if (k < 0 || uv_disk_limit_none(&d->disk_limit[k]))
 			continue;
 		if ((r = plan_one(m, (unsigned)k, &d->disk_limit[k], err, errlen)))
 			return r;
@@ -112,14 +113,24 @@ static int apply(struct monitor *m, char *err, size_t errlen)
 	for (unsigned i = 0; !r && i < m->n_io_limit; i++) {
 		const struct mon_io_limit *l = &m->io_limit[i];
 
-		r = uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, l->major, l->minor, l->iops,
-		                          l->bytes_per_sec);
+		r = uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, l->major, l->minor, &l->lim);
 	}
 	if (!r)
 		r = uv_cg_enter(m->cg_io, m->qemu_pid);
 	if (r)
 		snprintf(err, errlen, "io cgroup %s: %s", m->cg_io, strerror(-r));
 	return r;
+}
+
+/* A total is held each way by the kernel (it counts reads and writes apart): said so. */
+static void say_held(const struct monitor *m, const struct mon_io_limit *l, const char *when)
+{
+	char what[200];
+
+	uv_disk_limit_describe(&l->lim, what, sizeof(what));
+	fprintf(stderr,
+	        "monitor[%s]: direct disk %u (%u:%u)%s held to %s (a total each way) by %s\n",
+	        m->desc->name, l->disk, l->major, l->minor, when, what, m->cg_io);
 }
 
 int mon_blkio_start(struct monitor *m, char *err, size_t errlen)
@@ -138,13 +149,7 @@ int mon_blkio_start(struct monitor *m, char *err, size_t errlen)
 	if ((r = apply(m, err, errlen)))
 		return r;
 	for (unsigned i = 0; i < m->n_io_limit; i++)
-		fprintf(
-		    stderr,
-		    "monitor[%s]: direct disk I/O on %u:%u held to %llu requests and %llu bytes "
-		    "a second each way (0: no limit) by %s\n",
-		    m->desc->name, m->io_limit[i].major, m->io_limit[i].minor,
-		    (unsigned long long)m->io_limit[i].iops,
-		    (unsigned long long)m->io_limit[i].bytes_per_sec, m->cg_io);
+		say_held(m, &m->io_limit[i], "");
 	return 0;
 }
 
@@ -161,7 +166,8 @@ static void lift_unlimited(struct monitor *m)
 		if (mon_blkio_is_direct(m, k) && entry_of(m, k) < 0 &&
 		    uv_cg_io_device(m->desc->disk[k].image, "/sys", &ma, &mi, why, sizeof(why)) ==
 		        0)
-			uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, ma, mi, 0, 0);
+			uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, ma, mi,
+			                      &(struct uv_disk_limit){0});
 }
 
 int mon_blkio_reattach(struct monitor *m, char *err, size_t errlen)
@@ -204,8 +210,7 @@ struct uv_disk_limit mon_blkio_limit(const struct monitor *m, unsigned k)
 
 	if (i < 0)
 		return (struct uv_disk_limit){0};
-	return (struct uv_disk_limit){.bytes_per_sec = m->io_limit[i].bytes_per_sec,
-	                              .iops = (uint32_t)m->io_limit[i].iops};
+	return m->io_limit[i].lim;
 }
 
 /* The group holds l, with QEMU in it. */
@@ -214,14 +219,13 @@ static int write_one(struct monitor *m, const struct mon_io_limit *l)
 	int r = uv_cg_create(m->cg_io_root, m->cg_io, m->cg_io_kind, "io");
 
 	if (!r)
-		r = uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, l->major, l->minor, l->iops,
-		                          l->bytes_per_sec);
+		r = uv_cg_write_io_limits(m->cg_io, m->cg_io_kind, l->major, l->minor, &l->lim);
 	if (!r && uv_cg_holds(m->cg_io, m->qemu_pid) != 1)
 		r = uv_cg_enter(m->cg_io, m->qemu_pid);
 	return r;
 }
 
-int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_per_sec, char *err,
+int mon_blkio_set(struct monitor *m, unsigned k, const struct uv_disk_limit *lim, char *err,
                   size_t errlen)
 {
 	int i = entry_of(m, k), r;
@@ -236,7 +240,9 @@ int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_p
 		snprintf(err, errlen, "partition is not running (no engine)");
 		return -ESRCH;
 	}
-	if (i < 0 && !iops && !bytes_per_sec)
+	if (uv_disk_limit_check(lim, "limits", err, errlen))
+		return -EINVAL;
+	if (i < 0 && uv_disk_limit_none(lim))
 		return 0; /* none before, none now */
 	if (i < 0) {
 		if (m->n_io_limit >= UV_DISKS_MAX) {
@@ -250,8 +256,7 @@ int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_p
 	} else {
 		old = now = m->io_limit[i];
 	}
-	now.iops = iops;
-	now.bytes_per_sec = bytes_per_sec;
+	now.lim = *lim;
 	if ((r = write_one(m, &now))) {
 		snprintf(err, errlen, "io cgroup %s: %s", m->cg_io, strerror(-r));
 		if (write_one(m, &old))
@@ -264,13 +269,9 @@ int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_p
 	if (i < 0)
 		i = (int)m->n_io_limit++;
 	m->io_limit[i] = now;
-	if (!iops && !bytes_per_sec) /* lifted: written as no limit, forgotten */
+	if (uv_disk_limit_none(lim)) /* lifted: written as no limit, forgotten */
 		m->io_limit[i] = m->io_limit[--m->n_io_limit];
-	fprintf(stderr,
-	        "monitor[%s]: direct disk %u (%u:%u) now held to %llu requests and %llu bytes a "
-	        "second each way (0: no limit)\n",
-	        m->desc->name, k, now.major, now.minor, (unsigned long long)iops,
-	        (unsigned long long)bytes_per_sec);
+	say_held(m, &now, " now");
 	return 0;
 }
 

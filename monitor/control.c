@@ -8,9 +8,9 @@
  *   {"execute":"destroy"}                    forced stop
  *   {"execute":"dump-memory","arguments":{"path":P}}  guest RAM as QEMU sees it, into file P
  *   {"execute":"set-cpu-share","arguments":{"cpu_share":X}}  X host CPUs from now on (0: no limit)
- *   {"execute":"set-disk-limits","arguments":{"disk":K,"iops":N,"bytes_per_sec":B}}
- *                                            direct disk K's limit from now on (0: none of that
- *                                            kind)
+ *   {"execute":"set-disk-limits","arguments":{"disk":K,"iops":N,"bytes_per_sec":B,
+ *                                            "read_iops":N,...}} direct disk K's limit from now
+ *                                            on (left out or 0: none of that kind)
  *   {"execute":"migrate","arguments":{"uri":"unix:PATH"}}  send the guest to a target's stream
  *   {"execute":"migrate","arguments":{"uri":"tls://H:P","token":T,"tls":{...}}}  through its
  * gateway
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "desc.h"
+#include "disk_limit.h"
 #include "migrate.h"
 #include "monitor.h"
 #include "unixsock.h"
@@ -188,7 +189,8 @@ static long long arg_uint(json_object *args, const char *key, unsigned long long
 
 static json_object *do_disk_limits(struct monitor *m, json_object *args)
 {
-	long long k = -1, iops, bps;
+	struct uv_disk_limit lim = {0};
+	long long k = -1, x;
 	json_object *v;
 	char err[600];
 
@@ -198,11 +200,14 @@ static json_object *do_disk_limits(struct monitor *m, json_object *args)
 	if (k < 0 || k >= UV_DISKS_MAX)
 		return error_reply("set-disk-limits: arguments.disk: expected a disk index 0..%d",
 		                   UV_DISKS_MAX - 1);
-	if ((iops = arg_uint(args, "iops", UINT32_MAX)) < 0 ||
-	    (bps = arg_uint(args, "bytes_per_sec", 1ull << 50)) < 0)
-		return error_reply("set-disk-limits: %s",
-		                   "iops and bytes_per_sec: expected whole numbers >= 0 (0: none)");
-	if (mon_blkio_set(m, (unsigned)k, (uint64_t)iops, (uint64_t)bps, err, sizeof(err)))
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++) {
+		if ((x = arg_uint(args, uv_disk_limit_key(i), uv_disk_limit_max(i))) < 0)
+			return error_reply("set-disk-limits: %s: expected a whole number >= 0 (0: "
+			                   "none)",
+			                   uv_disk_limit_key(i));
+		uv_disk_limit_set(&lim, i, (uint64_t)x);
+	}
+	if (mon_blkio_set(m, (unsigned)k, &lim, err, sizeof(err)))
 		return error_reply("set-disk-limits: %s", err);
 	mon_status_save(m);
 	return ok_reply(mon_status_json(m));
@@ -256,10 +261,18 @@ static json_object *handle(struct monitor *m, struct mon_client *c, json_object 
 		c->watching = true;
 		return ok_reply(NULL);
 	}
+	/* Only from the state each belongs to: a migration stops and starts its guest itself, and
+	 * a `cont` on an incoming engine would run a guest whose memory has not arrived. */
 	if (!strcmp(cmd, "pause"))
-		return do_qmp(m, "stop", NULL);
+		return m->state == UV_STATE_RUNNING
+		           ? do_qmp(m, "stop", NULL)
+		           : error_reply("partition is %s: only a running one pauses",
+		                         uv_state_name(m->state));
 	if (!strcmp(cmd, "resume"))
-		return do_qmp(m, "cont", NULL);
+		return m->state == UV_STATE_PAUSED
+		           ? do_qmp(m, "cont", NULL)
+		           : error_reply("partition is %s: only a paused one resumes",
+		                         uv_state_name(m->state));
 	if (!strcmp(cmd, "dump-memory"))
 		return do_dump(m, args);
 	if (!strcmp(cmd, "set-cpu-share"))

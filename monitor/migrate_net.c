@@ -61,8 +61,8 @@ static const char *str_arg(json_object *o, const char *key)
 static int open_stream(const char *uri, const char *token, json_object *tlsj,
                        struct uv_cmdconn **out, char *err, size_t errlen)
 {
-	struct uv_tls_files tls = {str_arg(tlsj, "ca"), str_arg(tlsj, "cert"),
-	                           str_arg(tlsj, "key")};
+	struct uv_tls_files tls = {str_arg(tlsj, "ca"), str_arg(tlsj, "cert"), str_arg(tlsj, "key"),
+	                           str_arg(tlsj, "crl")};
 	char why[400] = "";
 	int r = uv_stream_open(uri, &tls, token, NET_OPEN_MS, out, why, sizeof(why));
 

@@ -49,7 +49,7 @@ struct mon_uv_chan {
 struct mon_io_limit {
 	unsigned disk; /* its index in the descriptor's disk[] */
 	unsigned major, minor;
-	uint64_t iops, bytes_per_sec;
+	struct uv_disk_limit lim; /* totals and directions as the descriptor has them */
 };
 
 struct monitor {
@@ -212,9 +212,9 @@ void mon_blkio_release(struct monitor *m);
  * limit"): the set-disk-limits control request and the database's SET_DISK_LIMITS both come
  * here. Either the kernel holds the new limit when it returns 0, or it refuses with the reason
  * in err and the old limit stays in force. */
-int mon_blkio_set(struct monitor *m, unsigned k, uint64_t iops, uint64_t bytes_per_sec, char *err,
+int mon_blkio_set(struct monitor *m, unsigned k, const struct uv_disk_limit *lim, char *err,
                   size_t errlen);
-/* The limit in force on direct disk k (both 0: none). */
+/* The limit in force on direct disk k (all 0: none). */
 struct uv_disk_limit mon_blkio_limit(const struct monitor *m, unsigned k);
 /* Whether disk k is one of the partition's direct disks (granted: the engine has it). */
 bool mon_blkio_is_direct(const struct monitor *m, unsigned k);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "desc.h"
+#include "disk_limit.h"
 #include "monitor.h"
 #include "pidfd.h"
 #include "resdb.h"
@@ -288,14 +289,12 @@ static void follow_disks(struct monitor *m, const struct uv_partition_desc *d)
 		const struct uv_disk_limit *want = &d->disk_limit[k], *no = &m->io_refused[k];
 		struct uv_disk_limit now = mon_blkio_limit(m, k);
 
-		if (!mon_blkio_is_direct(m, k) ||
-		    (now.iops == want->iops && now.bytes_per_sec == want->bytes_per_sec))
+		if (!mon_blkio_is_direct(m, k) || uv_disk_limit_equal(&now, want))
 			continue;
 		/* Said once: a limit the kernel refused is tried again only when it changes. */
-		if (no->iops == want->iops && no->bytes_per_sec == want->bytes_per_sec &&
-		    (no->iops || no->bytes_per_sec))
+		if (uv_disk_limit_equal(no, want) && !uv_disk_limit_none(no))
 			continue;
-		if (mon_blkio_set(m, k, want->iops, want->bytes_per_sec, err, sizeof(err))) {
+		if (mon_blkio_set(m, k, want, err, sizeof(err))) {
 			m->io_refused[k] = *want;
 			fprintf(stderr, "monitor[%s]: disks[%u] limit from the database: %s\n",
 			        m->desc->name, k, err);

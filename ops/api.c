@@ -36,22 +36,42 @@ static const struct ops_verb *find_verb(const char *name)
 	return NULL;
 }
 
-json_object *ops_api_handle(struct ops *o, const char *line)
+static const struct ops_later_verb *find_later(const char *name)
+{
+	for (const struct ops_later_verb *v = ops_later_verbs; v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+json_object *ops_api_handle(struct ops *o, const char *line, unsigned *ticket)
 {
 	json_object *req = json_tokener_parse(line), *args = NULL, *ret = NULL, *reply;
 	struct api_err e = {"internal", "no result"};
 	const struct ops_verb *verb = NULL;
-	const char *name;
+	const struct ops_later_verb *later = NULL;
+	const char *name, *const *known = NULL;
 
+	*ticket = 0;
 	name = uv_api_envelope(req, OPS_API_VERSION, "the operations partition", &args, &e.code,
 	                       e.message, sizeof(e.message));
-	if (name && !(verb = find_verb(name)))
+	if (name && (verb = find_verb(name)))
+		known = verb->args;
+	else if (name && (later = find_later(name)))
+		known = later->args;
+	else if (name)
 		api_fail(&e, "unknown-command", "execute: unknown command \"%s\"", name);
-	if (verb && !ops_replica_refuses(o, verb->name, &e) &&
-	    !uv_api_args_known(args, verb->args, verb->name, &e.code, e.message, sizeof(e.message)))
-		ret = verb->fn(o, args, &e);
+	if (known && !ops_replica_refuses(o, name, &e) &&
+	    !uv_api_args_known(args, known, name, &e.code, e.message, sizeof(e.message))) {
+		if (verb)
+			ret = verb->fn(o, args, &e);
+		else if (!later->start(o, args, ticket, &e)) {
+			json_object_put(req);
+			return NULL; /* moves.c answers once it has ended, and pushes its write */
+		}
+	}
 	if (ret)
-		ops_replica_after_write(o, verb->name);
+		ops_replica_after_write(o, name);
 	reply = uv_api_reply(ret, e.code, e.message);
 	json_object_put(req);
 	return reply;

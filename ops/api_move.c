@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ops.sock: changes to a partition that the store must follow (claims 37, 44, 79, 85). migrate
- * moves a running partition to another registered host and records that host; set-disk-limits
+ * moves a running partition to another registered host and records that host (moves.c, once it
+ * has ended; the loop does not wait for it); set-disk-limits
  * changes a disk's I/O limit and writes it into the stored definition. Done behind the store's
  * back, either would be undone: a host whose command partition restarts gets the stored
  * definitions placed on it pushed and autostarted again (a second copy of a migrated guest), and
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk_limit.h"
 #include "ops.h"
 
 #define MIGRATE_TIMEOUT_S 60 /* the command partition's default (docs/command.md) */
@@ -45,28 +47,30 @@ static struct ops_node *target_node(struct ops *o, json_object *args, struct api
 	return NULL;
 }
 
-static json_object *v_migrate(struct ops *o, json_object *args, struct api_err *e)
+/* Checks the request and starts the migration; its answer comes once it has ended (moves.c). */
+static int v_migrate(struct ops *o, json_object *args, unsigned *ticket, struct api_err *e)
 {
-	const char *name = ops_arg_name(args, e);
-	json_object *a, *t, *ret = NULL;
+	const char *name = ops_arg_name(args, e), *busy;
 	struct ops_node *src, *dst;
 	struct ops_part p;
 	int64_t timeout = MIGRATE_TIMEOUT_S;
+	json_object *a, *t;
 	int bad = 0;
 
 	if (!name)
-		return NULL;
+		return -1;
 	if (json_object_object_get_ex(args, "timeout", &t)) {
 		if (!json_object_is_type(t, json_type_int) ||
 		    (timeout = json_object_get_int64(t)) < 1 || timeout > 3600)
-			return api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 s"),
-			       NULL;
+			return api_fail(e, "bad-request", "arguments.timeout: expected 1..3600 s");
 	}
 	if (!(dst = target_node(o, args, e)))
-		return NULL;
+		return -1;
+	if ((busy = ops_moves_target(o, name)))
+		return api_fail(e, "busy", "migrate: %s is being migrated to host %s already", name,
+		                busy);
 	if (opsdb_part_get(o->db, name, &p))
-		return api_fail(e, "no-such-partition", "no partition named %s in the store", name),
-		       NULL;
+		return api_fail(e, "no-such-partition", "no partition named %s in the store", name);
 	src = ops_node_of(o, &p);
 	if (!src)
 		bad = api_fail(e, "not-running", "migrate: %s is placed on no host", name);
@@ -81,52 +85,42 @@ static json_object *v_migrate(struct ops *o, json_object *args, struct api_err *
 		bad = api_fail(e, "no-host", "migrate: host %s is not up", dst->host.name);
 	ops_part_clear(&p);
 	if (bad)
-		return NULL;
+		return -1;
 
 	a = json_object_new_object();
 	json_object_object_add(a, "name", json_object_new_string(name));
 	json_object_object_add(a, "target", json_object_new_string(dst->link.address));
 	json_object_object_add(a, "timeout", json_object_new_int64(timeout));
 	/* The source's command partition answers once the guest runs on the target (or failed
-	 * and runs on here): ops waits that long, its tick with it. */
-	if (ops_node_call_within(o, src, "migrate", a, (unsigned)timeout * 1000 + MIGRATE_SLACK_MS,
-	                         &ret, e))
-		return NULL;
-	if (opsdb_part_set_host(o->db, name, dst->host.name)) {
-		fprintf(stderr, "ultra-ops: %s: migrated to host %s, but the store still says %s\n",
-		        name, dst->host.name, src->host.name);
-		json_object_put(ret);
-		return api_fail(e, "internal", "%s runs on host %s now; recording that failed",
-		                name, dst->host.name),
-		       NULL;
-	}
-	fprintf(stderr, "ultra-ops: %s: migrated from host %s to host %s\n", name, src->host.name,
-	        dst->host.name);
-	if (json_object_is_type(ret, json_type_object))
-		json_object_object_add(ret, "host", json_object_new_string(dst->host.name));
-	return ret;
+	 * and runs on here). */
+	return ops_moves_start(o, name, src, dst, a, (unsigned)timeout * 1000 + MIGRATE_SLACK_MS,
+	                       ticket, e);
 }
 
-/* limits of disk k in a stored definition, as the command partition reports them in force. */
-static int store_limits(json_object *def, int64_t k, int64_t iops, int64_t bps)
+/* limits of disk k in a stored definition, as the command partition reports them in force
+ * (x: its info's disk_limits entry; every kind, totals and each direction, claims 19, 22). */
+static int store_limits(json_object *def, int64_t k, json_object *x)
 {
-	json_object *disks, *d, *lim;
+	json_object *disks, *d, *lim = json_object_new_object(), *v;
 
 	if (!json_object_object_get_ex(def, "disks", &disks) ||
 	    !json_object_is_type(disks, json_type_array) || k < 0 ||
 	    (size_t)k >= json_object_array_length(disks) ||
 	    !json_object_is_type((d = json_object_array_get_idx(disks, (size_t)k)),
-	                         json_type_object))
+	                         json_type_object)) {
+		json_object_put(lim);
 		return -ENOENT;
-	if (!iops && !bps) {
+	}
+	for (unsigned i = 0; i < UV_DISK_LIMIT_KEYS; i++)
+		if (json_object_object_get_ex(x, uv_disk_limit_key(i), &v) &&
+		    json_object_get_int64(v) > 0)
+			json_object_object_add(lim, uv_disk_limit_key(i),
+			                       json_object_new_int64(json_object_get_int64(v)));
+	if (!json_object_object_length(lim)) {
+		json_object_put(lim);
 		json_object_object_del(d, "limits");
 		return 0;
 	}
-	lim = json_object_new_object();
-	if (iops)
-		json_object_object_add(lim, "iops", json_object_new_int64(iops));
-	if (bps)
-		json_object_object_add(lim, "bytes_per_sec", json_object_new_int64(bps));
 	json_object_object_add(d, "limits", lim);
 	return 0;
 }
@@ -149,17 +143,13 @@ static int follow_limits(struct ops *o, struct ops_node *n, const struct ops_par
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(lims); i++) {
-		int64_t k, iops = 0, bps = 0;
+		int64_t k;
 
 		x = json_object_array_get_idx(lims, i);
 		if (!json_object_object_get_ex(x, "disk", &v))
 			continue;
 		k = json_object_get_int64(v);
-		if (json_object_object_get_ex(x, "iops", &v))
-			iops = json_object_get_int64(v);
-		if (json_object_object_get_ex(x, "bytes_per_sec", &v))
-			bps = json_object_get_int64(v);
-		if (store_limits(def, k, iops, bps)) {
+		if (store_limits(def, k, x)) {
 			api_fail(e, "internal", "%s: disk %lld is not in the stored definition",
 			         p->name, (long long)k);
 			goto out;
@@ -213,10 +203,14 @@ static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct a
 }
 
 static const char *const migrate_args[] = {"name", "host", "target", "timeout", NULL};
-static const char *const limit_args[] = {"name", "disk", "iops", "bytes_per_sec", NULL};
+static const char *const limit_args[] = {"name", "disk", UV_DISK_LIMIT_ARGS, NULL};
 
 const struct ops_verb ops_move_verbs[] = {
-    {"migrate", migrate_args, v_migrate},
     {"set-disk-limits", limit_args, v_set_disk_limits},
+    {NULL, NULL, NULL},
+};
+
+const struct ops_later_verb ops_later_verbs[] = {
+    {"migrate", migrate_args, v_migrate},
     {NULL, NULL, NULL},
 };

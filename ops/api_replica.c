@@ -31,6 +31,21 @@ void ops_replica_after_write(struct ops *o, const char *verb)
 		ops_replica_push(o);
 }
 
+uint64_t ops_replica_seq(struct ops *o)
+{
+	uint64_t epoch, seq;
+
+	return o->replica && !opsdb_replica_get(o->db, &epoch, &seq) ? seq : 0;
+}
+
+/* The standby would otherwise get the tick's changes only at its next pull, a tick later or,
+ * while it cannot reach us, not at all. */
+void ops_replica_after_tick(struct ops *o, uint64_t seq_before)
+{
+	if (o->replica && ops_replica_seq(o) != seq_before)
+		ops_replica_push(o);
+}
+
 bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e)
 {
 	struct ops_replica *r = o->replica;
@@ -40,7 +55,14 @@ bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e)
 		return false;
 	pthread_mutex_lock(&r->mu);
 	refuse = r->role != UV_OPS_ACTIVE || !ops_replica_fresh(r, ops_mono_ms());
-	if (refuse && r->role == UV_OPS_ACTIVE)
+	if (refuse && r->role == UV_OPS_ACTIVE && r->witness[0])
+		api_fail(e, "standby",
+		         "this operations partition (%s) holds no lease from its witness at %s "
+		         "(%s) and has not heard from its peer at %s lately: it acts only with one "
+		         "of them behind it; try again in a second",
+		         r->name, r->witness, r->wit_err[0] ? r->wit_err : "no grant lately",
+		         r->peer);
+	else if (refuse && r->role == UV_OPS_ACTIVE)
 		api_fail(
 		    e, "standby",
 		    "this operations partition (%s) has not heard from its peer at %s lately and "
@@ -243,6 +265,8 @@ static json_object *v_status(struct ops *o, json_object *args, struct api_err *e
 	                       json_object_new_int64(ops_mono_ms() - r->heard_ms));
 	if (r->peer_err[0])
 		json_object_object_add(p, "error", json_object_new_string(r->peer_err));
+	if (r->witness[0])
+		json_object_object_add(ret, "witness", ops_witness_status_json(r));
 	pthread_mutex_unlock(&r->mu);
 	json_object_object_add(ret, "peer", p);
 	return ret;

@@ -58,22 +58,51 @@ static json_object *exchange(struct ops_link *l, const char *req, unsigned timeo
 	return rep;
 }
 
-int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
-                         unsigned timeout_ms, json_object **ret, struct api_err *e)
+char *ops_cmd_request(const char *execute, json_object *args)
 {
-	json_object *req = json_object_new_object(), *rep, *v, *err;
-	const char *s;
-	char why[512] = "";
-	int r = -1;
+	json_object *req = json_object_new_object();
+	char *line;
 
 	json_object_object_add(req, "version", json_object_new_int(1));
 	json_object_object_add(req, "execute", json_object_new_string(execute));
 	if (args)
 		json_object_object_add(req, "arguments", args);
-	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	line = strdup(json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	json_object_put(req);
+	return line;
+}
+
+int ops_cmd_return(json_object *rep, const char *execute, json_object **ret, struct api_err *e)
+{
+	json_object *v, *err;
+
+	if (json_object_object_get_ex(rep, "return", &v)) {
+		*ret = json_object_get(v);
+		return 0;
+	}
+	if (json_object_object_get_ex(rep, "error", &err) &&
+	    json_object_object_get_ex(err, "code", &v)) {
+		/* Its codes are ours too (docs/operations.md): passed on as they are. */
+		const char *code = uv_api_command_code(json_object_get_string(v), "internal");
+
+		json_object_object_get_ex(err, "message", &v);
+		return api_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
+	}
+	return api_fail(e, "internal", "%s: unexpected answer from the command partition", execute);
+}
+
+int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
+                         unsigned timeout_ms, json_object **ret, struct api_err *e)
+{
+	char why[512] = "", *req = ops_cmd_request(execute, args);
+	json_object *rep = NULL;
+	int r = -1;
+
+	if (!req)
+		return api_fail(e, "internal", "out of memory");
 	/* A broken connection is the command partition restarting: once more on a new one. */
-	if (!(rep = exchange(&n->link, s, timeout_ms, why, sizeof(why))))
-		rep = exchange(&n->link, s, timeout_ms, why, sizeof(why));
+	if (!(rep = exchange(&n->link, req, timeout_ms, why, sizeof(why))))
+		rep = exchange(&n->link, req, timeout_ms, why, sizeof(why));
 	if (!rep) {
 		if (o->implicit)
 			api_fail(e, "command",
@@ -83,22 +112,11 @@ int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute,
 			api_fail(e, "command",
 			         "%s: the command partition of host %s at %s does not answer: %s",
 			         execute, n->host.name, n->link.address, why);
-	} else if (json_object_object_get_ex(rep, "return", &v)) {
-		*ret = json_object_get(v);
-		r = 0;
-	} else if (json_object_object_get_ex(rep, "error", &err) &&
-	           json_object_object_get_ex(err, "code", &v)) {
-		/* Its codes are ours too (docs/operations.md): passed on as they are. */
-		const char *code = uv_api_command_code(json_object_get_string(v), "internal");
-
-		json_object_object_get_ex(err, "message", &v);
-		api_fail(e, code, "%s", v ? json_object_get_string(v) : "no message");
 	} else {
-		api_fail(e, "internal", "%s: unexpected answer from the command partition",
-		         execute);
+		r = ops_cmd_return(rep, execute, ret, e);
 	}
 	json_object_put(rep);
-	json_object_put(req);
+	free(req);
 	return r;
 }
 

@@ -65,6 +65,7 @@ struct ops {
 	unsigned tick_ms;
 	unsigned dead_ms;            /* --host-dead-ms: a host silent this long is down */
 	struct ops_replica *replica; /* --peer (replica.c); NULL: no peer, always active */
+	struct ops_moves *moves;     /* moves.c */
 };
 
 long long ops_mono_ms(void);
@@ -83,6 +84,10 @@ int ops_node_call(struct ops *o, struct ops_node *n, const char *execute, json_o
 /* The same, answered within timeout_ms (else the link is closed and e's code is "command"). */
 int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
                          unsigned timeout_ms, json_object **ret, struct api_err *e);
+/* A request line for a command partition, taking args; NULL when memory ran out (free it). */
+char *ops_cmd_request(const char *execute, json_object *args);
+/* A command partition's reply: its "return" in *ret (put it), or -1 with e set from its error. */
+int ops_cmd_return(json_object *rep, const char *execute, json_object **ret, struct api_err *e);
 /* n's list within timeout_ms, or NULL (a short timeout probes liveness). */
 json_object *ops_node_list(struct ops *o, struct ops_node *n, unsigned timeout_ms,
                            struct api_err *e);
@@ -136,24 +141,35 @@ int ops_push(struct ops *o, struct ops_node *n, const struct ops_part *p, json_o
              struct api_err *e);
 
 /* api.c / api_*.c: one request line -> one reply object. */
-json_object *ops_api_handle(struct ops *o, const char *line);
+/* The reply to line, or NULL and *ticket when it will come later (ops_moves_reap). */
+json_object *ops_api_handle(struct ops *o, const char *line, unsigned *ticket);
 struct ops_verb {
 	const char *name;
 	const char *const *args;
 	json_object *(*fn)(struct ops *o, json_object *args, struct api_err *e);
 };
+/* A verb answered later: start gives 0 and the ticket its answer will carry (it comes from the
+ * main loop, server.c), or -1 with e set. */
+struct ops_later_verb {
+	const char *name;
+	const char *const *args;
+	int (*start)(struct ops *o, json_object *args, unsigned *ticket, struct api_err *e);
+};
 extern const struct ops_verb ops_part_verbs[];
 extern const struct ops_verb ops_domain_verbs[];
 extern const struct ops_verb ops_host_verbs[];
-extern const struct ops_verb ops_move_verbs[]; /* api_move.c: migrate, set-disk-limits */
+extern const struct ops_verb ops_move_verbs[];        /* api_move.c: set-disk-limits */
+extern const struct ops_later_verb ops_later_verbs[]; /* api_move.c: migrate */
 const char *ops_arg_str(json_object *args, const char *key);
 /* arguments.name, or NULL with e set (bad-request) when missing or empty. */
 const char *ops_arg_name(json_object *args, struct api_err *e);
 
 /* replica.c, api_replica.c: the redundant operations partition (claim 47; docs/ops-ha.md). */
 struct ops_replica;
-int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *name,
-                      unsigned dead_ms, char *err, size_t errlen);
+/* witness: --witness (NULL without): a third voter, so that only one of the two acts even
+ * when they cannot reach each other. */
+int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *witness,
+                      const char *name, unsigned dead_ms, char *err, size_t errlen);
 void ops_replica_stop(struct ops *o);
 /* Whether this tick may act (active, or no peer); the first tick after a takeover rereads the
  * hosts and reconciles them. */
@@ -162,9 +178,32 @@ bool ops_replica_acting(struct ops *o);
 bool ops_replica_refuses(struct ops *o, const char *verb, struct api_err *e);
 /* After a write verb succeeded: the standby gets the store before the client its answer. */
 void ops_replica_after_write(struct ops *o, const char *verb);
+/* The store's change counter (0 without a peer), and after a tick that moved it (placement,
+ * failover, a move followed) the same push as after a write. */
+uint64_t ops_replica_seq(struct ops *o);
+void ops_replica_after_tick(struct ops *o, uint64_t seq_before);
 /* Sends the store to the standby (replica-push) and waits for it, unless it is silent. */
 void ops_replica_push(struct ops *o);
 extern const struct ops_verb ops_replica_verbs[];
+
+/* moves.c: migrations under way, each waited for on a thread of its own (claims 44, 85). */
+#define OPS_MOVES_MAX 8
+struct ops_moves;
+int ops_moves_init(struct ops *o);
+void ops_moves_free(struct ops *o);
+/* Readable when a migration has ended: then call ops_moves_reap. */
+int ops_moves_fd(const struct ops *o);
+/* The host name is being migrated to, or NULL when it is not. */
+const char *ops_moves_target(const struct ops *o, const char *name);
+/* Asks src's command partition to migrate name to dst (args: its migrate arguments, taken),
+ * answered within timeout_ms; 0 and the ticket its answer will carry, or -1 with e set. */
+int ops_moves_start(struct ops *o, const char *name, const struct ops_node *src,
+                    const struct ops_node *dst, json_object *args, unsigned timeout_ms,
+                    unsigned *ticket, struct api_err *e);
+/* For each migration that has ended: records where its partition runs and hands its reply to
+ * answer (which takes it). */
+void ops_moves_reap(struct ops *o, void (*answer)(void *ctx, unsigned ticket, json_object *rep),
+                    void *ctx);
 
 /* server.c */
 int ops_server_listen(struct ops *o, char *err, size_t errlen);

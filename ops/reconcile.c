@@ -145,7 +145,7 @@ static void restart_crashed(struct ops *o, json_object *list)
 	ops_parts_free(parts, n);
 }
 
-void ops_tick(struct ops *o)
+static void tick_act(struct ops *o)
 {
 	struct ops_node *local;
 	json_object *list;
@@ -178,4 +178,12 @@ void ops_tick(struct ops *o)
 	ops_apply_shares(o, list);
 	restart_crashed(o, list);
 	json_object_put(list);
+}
+
+void ops_tick(struct ops *o)
+{
+	uint64_t seq = ops_replica_seq(o);
+
+	tick_act(o);
+	ops_replica_after_tick(o, seq);
 }

@@ -11,6 +11,7 @@
  * peer's answer: two single-threaded peers calling each other would each wait for the other.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,10 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 	next = uv_ops_next_epoch(mine, r->peer_epoch_max);
 	snprintf(over, sizeof(over), "%s", r->peer_name);
 	pthread_mutex_unlock(&r->mu);
+	/* With a witness, only its grant makes us active: a peer we cannot reach may be alive
+	 * and holding the lease (docs/ops-ha.md "The witness"). */
+	if (r->witness[0] && !ops_witness_take(r, next))
+		return;
 	/* Durable before acting: a restart of ours, or the peer reading our store's copy, must
 	 * never see an active one of an older epoch than the one that acted. */
 	if ((rc = opsdb_replica_set_epoch(r->db, next))) {
@@ -215,7 +220,11 @@ static void take_over(struct ops_replica *r, uint64_t mine, long long silent_ms,
 
 bool ops_replica_fresh(const struct ops_replica *r, long long now_ms)
 {
-	return now_ms - r->round_ms < (long long)r->dead_ms * 3 / 4;
+	long long window = (long long)r->dead_ms * 3 / 4;
+
+	if (r->witness[0])
+		return now_ms < r->lease_until || now_ms - r->ack_ms < window;
+	return now_ms - r->round_ms < window;
 }
 
 /* One round: ask, apply, decide. */
@@ -275,6 +284,11 @@ static void round_once(struct ops_replica *r)
 		        (unsigned long long)me.epoch);
 	}
 	r->round_ms = began;
+	/* The peer answered as our standby: it heard us after began and will not take over
+	 * for dead_ms from then, so it is the second vote for acting until 3/4 of that. */
+	if (answered && act == UV_OPS_STAY && me.role == UV_OPS_ACTIVE &&
+	    peer.role == UV_OPS_STANDBY)
+		r->ack_ms = began;
 	pthread_mutex_unlock(&r->mu);
 	if (act == UV_OPS_TAKE_OVER)
 		take_over(r, me.epoch, silent, answered);
@@ -296,8 +310,8 @@ static void *replica_main(void *arg)
 	return NULL;
 }
 
-int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *name,
-                      unsigned dead_ms, char *err, size_t errlen)
+int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *witness,
+                      const char *name, unsigned dead_ms, char *err, size_t errlen)
 {
 	struct ops_replica *r = calloc(1, sizeof(*r));
 	uint64_t seq;
@@ -308,12 +322,14 @@ int ops_replica_start(struct ops *o, const char *db_path, const char *peer, cons
 		return -ENOMEM;
 	}
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	snprintf(r->witness, sizeof(r->witness), "%s", witness ? witness : "");
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->tls = &o->tls;
 	r->dead_ms = dead_ms;
 	r->tick_ms = o->tick_ms;
 	r->role = UV_OPS_STANDBY; /* always: a returning active learns the epoch before acting */
 	r->heard_ms = ops_mono_ms();
+	r->ack_ms = LLONG_MIN / 2; /* never acknowledged, however short the uptime */
 	pthread_mutex_init(&r->mu, NULL);
 	if ((rc = opsdb_replica_prepare(o->db)) ||
 	    (rc = opsdb_replica_get(o->db, &r->epoch, &seq))) {
@@ -324,6 +340,13 @@ int ops_replica_start(struct ops *o, const char *db_path, const char *peer, cons
 		goto fail;
 	if ((rc = -pthread_create(&r->thread, NULL, replica_main, r))) {
 		snprintf(err, errlen, "starting the replica thread: %s", strerror(-rc));
+		opsdb_close(r->db);
+		goto fail;
+	}
+	if ((rc = ops_witness_start(r, err, errlen))) {
+		atomic_store(&r->stop, true);
+		pthread_join(r->thread, NULL);
+		uv_cmdconn_close(r->conn);
 		opsdb_close(r->db);
 		goto fail;
 	}
@@ -343,6 +366,7 @@ void ops_replica_stop(struct ops *o)
 		return;
 	atomic_store(&r->stop, true);
 	pthread_join(r->thread, NULL);
+	ops_witness_stop(r);
 	uv_cmdconn_close(r->conn);
 	opsdb_close(r->db);
 	pthread_mutex_destroy(&r->mu);

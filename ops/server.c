@@ -5,7 +5,8 @@
  * others or the tick (host failover runs on ticks, docs/operations.md). Requests are answered
  * one at a time, one line per client per turn, so a client that pipelines many requests takes
  * turns with the rest. A client gets its next answer only once it has read the last one
- * (backpressure: at most one answer is buffered per client).
+ * (backpressure: at most one answer is buffered per client). A migration is answered once it has
+ * ended (moves.c): its client waits, the loop does not.
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,6 +31,7 @@ struct client {
 	char *out; /* the answer being written, '\n' included; NULL when none */
 	size_t out_len, out_off;
 	long long last_ms; /* the last byte moved either way */
+	unsigned waiting;  /* the ticket of the answer it waits for (a migration); 0: none */
 	bool closing;      /* close once out is written (the request was refused whole) */
 	bool eof;          /* the client sent all it will: answer its whole lines, then close */
 };
@@ -95,7 +97,7 @@ static int client_queue(struct client *c, const char *text)
 /* Answers the client's first complete line, if it has one and nothing is left to write. */
 static int client_answer(struct ops *o, struct client *c)
 {
-	ssize_t n = c->out || c->closing ? 0 : uv_linebuf_line(&c->in);
+	ssize_t n = c->out || c->closing || c->waiting ? 0 : uv_linebuf_line(&c->in);
 	json_object *rep;
 	int r;
 
@@ -113,8 +115,10 @@ static int client_answer(struct ops *o, struct client *c)
 	if (n <= 0)
 		return 0;
 	c->in.buf[n - 1] = 0;
-	rep = ops_api_handle(o, c->in.buf);
+	rep = ops_api_handle(o, c->in.buf, &c->waiting);
 	uv_linebuf_consume(&c->in, (size_t)n);
+	if (!rep)
+		return 0;
 	r = client_queue(c, json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PLAIN));
 	json_object_put(rep);
 	return r;
@@ -162,7 +166,31 @@ static void accept_clients(struct ops *o, struct client *cl, long long now)
 
 static bool has_work(const struct client *c)
 {
-	return c->fd >= 0 && !c->out && (c->closing || uv_linebuf_line(&c->in) != 0);
+	return c->fd >= 0 && !c->out && !c->waiting && (c->closing || uv_linebuf_line(&c->in) != 0);
+}
+
+struct clients {
+	struct client *cl;
+	long long now;
+};
+
+/* A migration's answer, to the client that asked for it if it is still there. */
+static void deliver(void *ctx, unsigned ticket, json_object *rep)
+{
+	struct clients *a = ctx;
+
+	for (size_t i = 0; i < CLIENTS_MAX; i++) {
+		struct client *c = &a->cl[i];
+
+		if (c->fd < 0 || c->waiting != ticket)
+			continue;
+		c->waiting = 0;
+		c->last_ms = a->now;
+		if (client_queue(c, json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PLAIN)))
+			c->closing = true;
+		break;
+	}
+	json_object_put(rep);
 }
 
 /* One turn over the clients: poll results in, answers out, idle ones dropped. */
@@ -177,7 +205,8 @@ static void serve_clients(struct ops *o, struct client *cl, const struct pollfd 
 			goto drop;
 		if (client_answer(o, c) || client_flush(c, now))
 			goto drop;
-		if (!has_work(c) && (c->eof ? !c->out : now - c->last_ms > CLIENT_IDLE_MS))
+		if (!has_work(c) && !c->waiting &&
+		    (c->eof ? !c->out : now - c->last_ms > CLIENT_IDLE_MS))
 			goto drop;
 		continue;
 	drop:
@@ -188,7 +217,7 @@ static void serve_clients(struct ops *o, struct client *cl, const struct pollfd 
 int ops_server_run(struct ops *o)
 {
 	struct client cl[CLIENTS_MAX];
-	struct pollfd p[CLIENTS_MAX + 1];
+	struct pollfd p[CLIENTS_MAX + 2]; /* listen socket, clients, ended migrations */
 	long long next = 0;
 	int n;
 
@@ -214,17 +243,23 @@ int ops_server_run(struct ops *o)
 				continue;
 			used++;
 			p[i + 1].events = c->out ? POLLOUT : c->eof ? 0 : POLLIN;
+			if (c->waiting && c->eof)
+				p[i + 1].fd =
+				    -1; /* gone: its hang-up would wake us until answered */
 			ready |= has_work(c);
-			if (c->last_ms + CLIENT_IDLE_MS + 1 - now < wait)
+			if (!c->waiting && c->last_ms + CLIENT_IDLE_MS + 1 - now < wait)
 				wait = c->last_ms + CLIENT_IDLE_MS + 1 - now;
 		}
 		/* A full house leaves the rest in the listen backlog until a slot frees. */
 		p[0] =
 		    (struct pollfd){.fd = used < CLIENTS_MAX ? o->listen_fd : -1, .events = POLLIN};
-		n = poll(p, CLIENTS_MAX + 1, ready ? 0 : (int)(wait > 0 ? wait : 0));
+		p[CLIENTS_MAX + 1] = (struct pollfd){.fd = ops_moves_fd(o), .events = POLLIN};
+		n = poll(p, CLIENTS_MAX + 2, ready ? 0 : (int)(wait > 0 ? wait : 0));
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		now = ops_mono_ms();
+		if (n > 0 && (p[CLIENTS_MAX + 1].revents & POLLIN))
+			ops_moves_reap(o, deliver, &(struct clients){cl, now});
 		if (n > 0 && (p[0].revents & POLLIN))
 			accept_clients(o, cl, now);
 		serve_clients(o, cl, p, now);

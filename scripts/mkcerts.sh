@@ -8,13 +8,17 @@
 #                                                   IP address or DNS name clients dial (tls://ADDR:PORT)
 #   scripts/mkcerts.sh DIR client NAME              DIR/NAME.pem, NAME.key: subject CN NAME (the
 #                                                   gateway's --allow-cn names it)
+#   scripts/mkcerts.sh DIR revoke NAME              revokes DIR/NAME.pem and writes DIR/crl.pem
+#   scripts/mkcerts.sh DIR crl                      DIR/crl.pem anew (empty at first): the CA's
+#                                                   revocation list, valid CRL_DAYS (default 30)
 #
+# crl.pem is rewritten in place, which is how a running ultra-cmdgw --crl sees the change.
 # DAYS (environment, default 825) sets the validity. The CA key signs every certificate: keep
 # it off the hosts; a host needs ca.pem and its own pair only.
 set -euo pipefail
 
 die() { printf 'mkcerts: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ $# -ge 2 ] || usage
 DIR=$1 KIND=$2
@@ -48,6 +52,25 @@ sign() {
 check_name() {
     [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] || die "name '$1': letters, digits, . _ - only"
     [ "$1" != ca ] || die "'ca' names the CA's own files"
+}
+
+# The CA's revocation list, from its record of revoked certificates (DIR/ca-index.txt).
+gencrl() {
+    local cfg
+    [ -s "$DIR/ca.pem" ] && [ -s "$DIR/ca.key" ] || die "no CA in $DIR: run '$0 $DIR ca' first"
+    [ -e "$DIR/ca-index.txt" ] || : > "$DIR/ca-index.txt"
+    [ -s "$DIR/ca-crlnumber" ] || echo 01 > "$DIR/ca-crlnumber"
+    cfg=$(mktemp)
+    trap 'rm -f "$cfg"' RETURN
+    printf '%s\n' "[ca]" "default_ca = cluster" "[cluster]" "database = $DIR/ca-index.txt" \
+        "crlnumber = $DIR/ca-crlnumber" "certificate = $DIR/ca.pem" \
+        "private_key = $DIR/ca.key" "default_md = sha256" \
+        "default_crl_days = ${CRL_DAYS:-30}" > "$cfg"
+    if [ -n "${1:-}" ]; then
+        openssl ca -config "$cfg" -revoke "$1" 2>/dev/null || die "revoking $1 failed"
+    fi
+    openssl ca -config "$cfg" -gencrl -out "$DIR/crl.pem" 2>/dev/null || die "writing the CRL failed"
+    chmod 0644 "$DIR/crl.pem"
 }
 
 case $KIND in
@@ -91,6 +114,18 @@ client)
 keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth"
     echo "$DIR/$name.pem"
+    ;;
+revoke)
+    [ $# -eq 1 ] || die "revoke NAME"
+    check_name "$1"
+    [ -s "$DIR/$1.pem" ] || die "$DIR/$1.pem: no such certificate"
+    gencrl "$DIR/$1.pem"
+    echo "$DIR/crl.pem"
+    ;;
+crl)
+    [ $# -eq 0 ] || die "crl takes no arguments"
+    gencrl
+    echo "$DIR/crl.pem"
     ;;
 *)
     usage

@@ -49,15 +49,36 @@ for variant in release asan; do
 	done
 done
 
-# Fuzzers: a short run each from their seed corpus; any crash fails.
-for f in build/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+# Fuzzers: a short run each from their seed corpus, one per core at a time (each gets a whole
+# core, so each fuzzes as long as it would alone); any crash fails.
+FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
+fuzz_run() { # fuzzer binary; its exit status goes to build/logs/NAME.rc
+	local f=$1 n corpus seeds
 	n=$(basename "$f")
 	corpus=$(mktemp -d)
 	seeds=tests/fuzz/corpus/$n
 	[ -d "$seeds" ] || seeds=
-	step "$n" "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$corpus" $seeds
+	"$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$corpus" $seeds \
+		>"build/logs/$n.log" 2>&1
+	echo $? >"build/logs/$n.rc"
 	rm -rf "$corpus"
+}
+fuzzers=()
+for f in build/fuzz/fuzz_*; do [ -x "$f" ] && fuzzers+=("$f"); done
+for ((i = 0; i < ${#fuzzers[@]}; i += FUZZ_JOBS)); do
+	for f in "${fuzzers[@]:i:FUZZ_JOBS}"; do
+		rm -f "build/logs/$(basename "$f").rc"
+		fuzz_run "$f" &
+	done
+	wait
+done
+for f in "${fuzzers[@]}"; do
+	n=$(basename "$f")
+	if [ "$(cat "build/logs/$n.rc" 2>/dev/null)" = 0 ]; then
+		pass 1; echo "PASS $n"
+	else
+		fail 1 "$n"; echo "FAIL $n (see build/logs/$n.log)"; tail -n 30 "build/logs/$n.log"
+	fi
 done
 
 # The guest image itself under plain QEMU: vmlinux and bzImage boot, memscan works.

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,12 @@ struct gw {
 	const char *listen;   /* HOST:PORT */
 	const char *cmd_path; /* RUN/command.sock */
 	const char *ca, *cert, *key;
+	const char *crl;                 /* --crl: NULL, none */
+	int crl_fd;                      /* kept open: the sandbox opens nothing later (crl.c) */
+	struct stat crl_seen;            /* the file as it was when its list was loaded */
+	struct stat crl_refused;         /* as it was when a reload last failed (said once) */
+	bool crl_replaced;               /* renamed over: said once */
+	STACK_OF(X509) * cas;            /* the CA certificates, for each reloaded store */
 	const char *allow[GW_ALLOW_MAX]; /* client CNs let in; none listed: any the CA signed */
 	unsigned n_allow;
 	unsigned max_conns, n_conns;
@@ -88,6 +95,11 @@ struct gw {
 int gw_tls_ctx(struct gw *g, char *err, size_t errlen);
 /* Why a handshake failed, in words, for the log (consumes OpenSSL's error queue). */
 void gw_tls_reason(struct gw_conn *c, char *buf, size_t len);
+
+/* crl.c: --crl read at start (before the sandbox), and again when it changes in place. */
+int gw_crl_open(struct gw *g, char *err, size_t errlen);
+void gw_crl_refresh(struct gw *g);
+void gw_crl_close(struct gw *g);
 
 /* listen.c: binds HOST:PORT; the bound address (port 0 picks one) in bound. */
 int gw_listen(const char *hostport, char *bound, size_t boundlen, char *err, size_t errlen);

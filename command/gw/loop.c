@@ -159,6 +159,7 @@ static void accept_one(struct gw *g, int fd, const char *peer)
 
 static void accept_all(struct gw *g)
 {
+	gw_crl_refresh(g); /* before their handshakes */
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);

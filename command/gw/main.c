@@ -3,11 +3,13 @@
  * ultra-cmdgw: the command partition's network gateway (docs/cmdnet.md).
  *
  *   ultra-cmdgw --listen HOST:PORT --ca CA.pem --cert HOST.pem --key HOST.key
- *               [--allow-cn CN ...] [--command SOCK] [--run-dir RUN] [--max-clients N]
+ *               [--allow-cn CN ...] [--crl CRL.pem] [--command SOCK] [--run-dir RUN]
+ *               [--max-clients N]
  *
  * Accepts TLS 1.3 clients whose certificate the cluster CA signed (and, with --allow-cn, whose
- * subject CN is listed), and relays each one's request lines to the command partition's socket
- * (SOCK, default RUN/command.sock) and its replies back. SIGTERM closes every client and exits.
+ * subject CN is listed, and which the CRL does not revoke), and relays each one's request lines to
+ * the command partition's socket (SOCK, default RUN/command.sock) and its replies back. SIGTERM
+ * closes every client and exits.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,11 +28,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ultra-cmdgw --listen HOST:PORT --ca CA.pem --cert CERT.pem --key KEY.pem\n"
-	        "                   [--allow-cn CN]... [--command SOCK] [--run-dir RUN]\n"
-	        "                   [--max-clients N]\n"
+	        "                   [--allow-cn CN]... [--crl CRL.pem] [--command SOCK]\n"
+	        "                   [--run-dir RUN] [--max-clients N]\n"
 	        "Relays TLS 1.3 clients holding a certificate signed by CA (with a subject CN\n"
 	        "given by --allow-cn, when any is) to the command partition at SOCK (default\n"
 	        "RUN/command.sock; RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n"
+	        "CRL: the CA's revocation list, read again when it is rewritten in place.\n"
 	        "PORT 0 picks a free port; the log's first line names the address bound.\n");
 }
 
@@ -42,6 +45,7 @@ static int parse(struct gw *g, int argc, char **argv)
 	    {"cert", required_argument, NULL, 'c'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"allow-cn", required_argument, NULL, 'n'},
+	    {"crl", required_argument, NULL, 'x'},
 	    {"command", required_argument, NULL, 's'},
 	    {"run-dir", required_argument, NULL, 'r'},
 	    {"max-clients", required_argument, NULL, 'm'},
@@ -66,6 +70,9 @@ static int parse(struct gw *g, int argc, char **argv)
 			break;
 		case 'k':
 			g->key = optarg;
+			break;
+		case 'x':
+			g->crl = optarg;
 			break;
 		case 's':
 			g->cmd_path = optarg;
@@ -105,7 +112,7 @@ static int setup(struct gw *g, char *err, size_t errlen)
 	sigset_t mask;
 	int r;
 
-	if ((r = gw_tls_ctx(g, err, errlen)))
+	if ((r = gw_tls_ctx(g, err, errlen)) || (r = gw_crl_open(g, err, errlen)))
 		return r;
 	if ((g->listen_fd = gw_listen(g->listen, bound, sizeof(bound), err, errlen)) < 0)
 		return g->listen_fd;
@@ -131,7 +138,8 @@ static int setup(struct gw *g, char *err, size_t errlen)
 
 int main(int argc, char **argv)
 {
-	struct gw g = {.listen_fd = -1, .epfd = -1, .sigfd = -1, .max_conns = GW_CONNS_DEFAULT};
+	struct gw g = {
+	    .listen_fd = -1, .epfd = -1, .sigfd = -1, .crl_fd = -1, .max_conns = GW_CONNS_DEFAULT};
 	char err[512];
 	int r;
 
@@ -146,6 +154,7 @@ int main(int argc, char **argv)
 		gw_log("epoll: %s", strerror(-r));
 	else
 		gw_log("stopped");
+	gw_crl_close(&g);
 	SSL_CTX_free(g.ctx);
 	if (g.listen_fd >= 0)
 		close(g.listen_fd);

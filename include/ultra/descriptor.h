@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #define UV_DESC_MAGIC 0x43534455u /* "UDSC" little-endian */
-#define UV_DESC_VERSION 3u /* 2: disks, NICs and channels a definition asks for; 3: disk limits */
+/* 2: disks, NICs and channels a definition asks for; 3: disk limits; 4: reads and writes limited
+ * apart (desc_upgrade.c turns an older record into this one). */
+#define UV_DESC_VERSION 4u
 
 #define UV_NAME_MAX 32
 #define UV_PATH_MAX 256
@@ -105,12 +107,19 @@ struct uv_disk_req {
 	char image[UV_PATH_MAX]; /* raw image file or block device; NUL-terminated */
 };
 
-/* A disk's I/O limit (docs/definitions.md, "limits"): reads and writes together, per second;
- * 0 means no limit of that kind. disk_limit[i] belongs to disk[i]. The I/O partition enforces it
- * for a served disk; the monitor has the kernel enforce it for a direct one (claims 19, 22). */
+/* A disk's I/O limits (docs/definitions.md, "limits"), per second; 0 means no limit of that
+ * kind. A total counts reads and writes together, read_* and write_* one direction each, like
+ * libvirt's total_bytes_sec / read_bytes_sec / write_bytes_sec; a total and a direction of the
+ * same kind (bytes or requests) are never both set (uv_disk_limit_check). disk_limit[i] belongs
+ * to disk[i]. The I/O partition enforces it for a served disk; the monitor has the kernel enforce
+ * it for a direct one (claims 19, 22). Version 3 had only the totals, 16 bytes a disk. */
 struct uv_disk_limit {
 	uint64_t bytes_per_sec;
+	uint64_t read_bytes_per_sec;
+	uint64_t write_bytes_per_sec;
 	uint32_t iops;
+	uint32_t read_iops;
+	uint32_t write_iops;
 	uint32_t reserved;
 };
 
@@ -150,7 +159,7 @@ struct uv_partition_desc {
 	struct uv_disk_req disk[UV_DISKS_MAX];
 	struct uv_nic_req nic[UV_NICS_MAX];
 	struct uv_chan_req chan[UV_CHANNELS_MAX];
-	struct uv_disk_limit disk_limit[UV_DISKS_MAX]; /* version 3 */
+	struct uv_disk_limit disk_limit[UV_DISKS_MAX]; /* version 3; 4: read and write */
 };
 
 _Static_assert(sizeof(struct uv_mem_region) == 24, "mem region ABI");
@@ -177,10 +186,15 @@ _Static_assert(offsetof(struct uv_partition_desc, n_disk) == 5520, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, disk) == 5536, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, nic) == 6592, "desc ABI");
 _Static_assert(offsetof(struct uv_partition_desc, chan) == 6752, "desc ABI");
-_Static_assert(sizeof(struct uv_disk_limit) == 16, "disk limit ABI");
-_Static_assert(offsetof(struct uv_disk_limit, iops) == 8, "disk limit ABI");
+_Static_assert(sizeof(struct uv_disk_limit) == 40, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, read_bytes_per_sec) == 8, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, write_bytes_per_sec) == 16, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, iops) == 24, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, read_iops) == 28, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, write_iops) == 32, "disk limit ABI");
+_Static_assert(offsetof(struct uv_disk_limit, reserved) == 36, "disk limit ABI");
 _Static_assert(offsetof(struct uv_partition_desc, disk_limit) == 7072, "desc ABI");
-_Static_assert(sizeof(struct uv_partition_desc) == 7136, "desc ABI");
+_Static_assert(sizeof(struct uv_partition_desc) == 7232, "desc ABI");
 _Static_assert(sizeof(struct uv_partition_desc) % 8 == 0, "desc ABI");
 
 #endif

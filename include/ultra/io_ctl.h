@@ -12,8 +12,9 @@
  *
  *   LIST      every export added here, in no particular order
  *   ADD_BLK   fds: listening socket, image (O_RDWR, or O_RDONLY with UV_DEV_F_READONLY);
- *             iops and bytes_per_sec (0: none) limit the export's requests, reads and writes
- *             together, over all its clients: ultra-io delays what goes beyond (claim 19)
+ *             limit (struct uv_disk_limit, 0: none of a kind) holds the export's requests, in
+ *             all and each direction, over all its clients: ultra-io delays what goes beyond
+ *             (claims 19, 22); a limit with a total and a direction of one kind is EINVAL
  *   ADD_NET   fds: listening socket; the export's clients become ports of switch sw
  *   REMOVE    by path: clients dropped, socket closed and unlinked, image closed
  *   ADD_DIRECT fd: the image (with O_DIRECT; O_RDWR, or O_RDONLY with UV_DEV_F_READONLY).
@@ -21,7 +22,7 @@
  *             22, 23, 68, 69), recorded under path (a name, no socket) so the I/O partition,
  *             which owns the storage, knows of it, lists it and exports it to nobody else.
  *             ultra-io keeps only the image's identity, not the fd.
- *   SET_LIMIT by path, no fds: a served disk's iops and bytes_per_sec from now on (0: none),
+ *   SET_LIMIT by path, no fds: a served disk's limit from now on (0: none of a kind),
  *             changed in place (docs/io-partition.md, "Changing a limit"): its clients stay
  *             connected, requests in flight go on, what the bucket owes is carried over. ENOENT
  *             for no such export, EINVAL for a NIC or a direct disk (whose limit is its
@@ -30,7 +31,9 @@
  * Versions: a new op leaves the version alone (the layout is the same); an ultra-io older than
  * the op answers EOPNOTSUPP, so the caller knows and can fall back (the command partition then
  * re-adds the export with the new limit, as before SET_LIMIT existed). A change to a message's
- * layout or an existing field's meaning bumps it, and both ends must then agree exactly.
+ * layout or an existing field's meaning bumps it, and both ends must then agree exactly: ultra-io
+ * answers a request of another version EPROTO in a reply of its own version, so the command
+ * partition can say which two versions met (EPROTONOSUPPORT to its callers).
  *
  * An image (st_dev, st_ino) is in at most one export or direct disk: ADD_BLK and ADD_DIRECT
  * of an image in use are refused with EBUSY.
@@ -48,8 +51,9 @@
 #include <ultra/descriptor.h>
 
 #define UV_IOCTL_MAGIC 0x4c544349u /* "ICTL" little-endian */
-#define UV_IOCTL_VERSION 3u        /* 2: an export's I/O limit; 3: the partition it is for */
-#define UV_IOCTL_PATH_MAX 108      /* sun_path */
+/* 2: an export's I/O limit; 3: the partition it is for; 4: the limit read and write apart */
+#define UV_IOCTL_VERSION 4u
+#define UV_IOCTL_PATH_MAX 108 /* sun_path */
 #define UV_IOCTL_EXPORTS_MAX 48
 
 enum uv_ioctl_op {
@@ -80,17 +84,17 @@ struct uv_ioctl_export {
 	char sw[UV_NAME_MAX];             /* net: the switch */
 	char path[UV_IOCTL_PATH_MAX + 4]; /* the export's socket (direct: a name): its key */
 	uint32_t partition;               /* whose engine alone may connect (its number) */
-	uint32_t iops;                    /* blk: the limit (0: none); LIST repeats it */
-	uint64_t bytes_per_sec;
+	uint32_t reserved;                /* 0 */
+	struct uv_disk_limit limit;       /* blk: the limit (0: none); LIST repeats it */
 };
 
 _Static_assert(sizeof(struct uv_ioctl_msg) == 24, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, op) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, status) == 12, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_msg, count) == 16, "io control ABI");
-_Static_assert(sizeof(struct uv_ioctl_export) == 192, "io control ABI");
-_Static_assert(offsetof(struct uv_ioctl_export, iops) == 180, "io control ABI");
-_Static_assert(offsetof(struct uv_ioctl_export, bytes_per_sec) == 184, "io control ABI");
+_Static_assert(sizeof(struct uv_ioctl_export) == 224, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, reserved) == 180, "io control ABI");
+_Static_assert(offsetof(struct uv_ioctl_export, limit) == 184, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, size) == 8, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, image_dev) == 16, "io control ABI");
 _Static_assert(offsetof(struct uv_ioctl_export, sw) == 32, "io control ABI");

@@ -159,7 +159,9 @@ struct uv_txn_state {
  * limit of disk number disk in the partition's descriptor, for a defined or a running partition.
  * Whoever enforces it (ultra-io for a served disk, the monitor for a direct one) is told by the
  * command partition; the database is what a restarted enforcer goes back to. The response's
- * result[] carries the limit it replaced: bytes_per_sec, iops. */
+ * result[] carries the totals it replaced: bytes_per_sec, iops. Descriptor version 4 made the
+ * body 48 bytes (reads and writes apart, claims 19, 22); a 24-byte body an older build logged
+ * (bytes_per_sec u64, iops u32, reserved u32 after disk) still decodes, as totals. */
 struct uv_txn_disk_limits {
 	uint32_t partition_id;
 	uint32_t disk; /* index into the descriptor's disk[] */
@@ -201,7 +203,7 @@ _Static_assert(sizeof(struct uv_txn_cpu_share) == 8, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_cpu_share, cpu_share_milli) == 4, "txn body ABI");
 _Static_assert(sizeof(struct uv_txn_state) == 8, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_state, state) == 4, "txn body ABI");
-_Static_assert(sizeof(struct uv_txn_disk_limits) == 24, "txn body ABI");
+_Static_assert(sizeof(struct uv_txn_disk_limits) == 48, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_disk_limits, disk) == 4, "txn body ABI");
 _Static_assert(offsetof(struct uv_txn_disk_limits, limit) == 8, "txn body ABI");
 _Static_assert(sizeof(struct uv_txn_response) == 32, "txn body ABI");

@@ -146,6 +146,18 @@ def test_command_defines_starts_lists_stops_and_survives_its_own_death():
     check("cg1" in cp.ok("top", "-n", "1", "-d", "0.2"), "ultra top prints no cg1 line")
     g.out("kill %1 2>/dev/null; true")
 
+    # ultra pause / resume: while paused the guest runs nothing (a command typed meanwhile has
+    # no output, not even the echo of its keys); resumed, it runs the command.
+    out = cp.ok("pause", "cg1")
+    check("cg1 paused" in out and listed(cp, "cg1")["state"] == "paused", f"pause: {out}")
+    check(cp.ultra("pause", "cg1").returncode == 1, "a second pause was not refused")
+    g.console.sendall(b"echo pz-$((6*7))\n")
+    time.sleep(2)
+    check(b"pz-" not in g.console_log(), "a paused guest ran a command")
+    out = cp.ok("resume", "cg1")
+    check("cg1 running" in out, f"resume: {out}")
+    wait_for(lambda: b"pz-42" in g.console_log(), 20, "the command typed while paused to run")
+
     # kill -9 of the command partition: the guest goes on; a new instance knows it again.
     before = g.console_log().count(b"\n")
     cp.proc.send_signal(signal.SIGKILL)
@@ -311,6 +323,7 @@ def test_command_api_answers_as_documented():
     definition = w.definition("apig", memory_mib=96)
     args = {"define": {"definition": definition, "base_dir": w.dir}, "list": {},
             "start": {"name": "apig"}, "info": {"name": "apig"}, "destroy": {"name": "apig"},
+            "pause": {"name": "apig"}, "resume": {"name": "apig"},
             "stop": {"name": "apig", "timeout": 1}, "undefine": {"name": "apig"},
             "set-cpu-share": {"name": "apig", "cpu_share": 0.5}, "resources": {},
             "set-disk-limits": {"name": "apid", "disk": 0, "bytes_per_sec": 1 << 20}}
@@ -355,6 +368,13 @@ def test_command_api_answers_as_documented():
           now["partitions"] == before["partitions"] + 2 and
           now["cpus"]["committed"] == before["cpus"]["committed"] + 0.5, f"resources: {now}")
     call("info")
+    wait_for(lambda: state() == "running", 30, "apig to run")
+    call("pause")
+    wait_for(lambda: state() == "paused", 10, "apig to be paused")
+    rep = cp.api({"version": 1, "execute": "pause", "arguments": {"name": "apig"}})
+    check(rep.get("error", {}).get("code") == "busy", f"pause of a paused partition: {rep}")
+    call("resume")
+    wait_for(lambda: state() == "running", 10, "apig to run again after resume")
     call("destroy")
     wait_for(lambda: state() in ("stopped", "crashed"), 30, "apig to end after destroy")
     call("start")

@@ -40,14 +40,15 @@ class DefsSystem(System):
             with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
                 s.settimeout(5)
                 s.connect(self.io_ctl)
-                s.send(struct.pack("<IHHIiII", 0x4c544349, 3, 24, 1, 0, 0, 0))
+                # io control version 4, a 224-byte export (include/ultra/io_ctl.h)
+                s.send(struct.pack("<IHHIiII", 0x4c544349, 4, 24, 1, 0, 0, 0))
                 reply = s.recv(65536)
         except OSError:
             return None
         magic, _, _, op, status, count, _ = struct.unpack_from("<IHHIiII", reply)
-        check(magic == 0x4c544349 and op == 1 and status == 0 and len(reply) == 24 + 192 * count,
+        check(magic == 0x4c544349 and op == 1 and status == 0 and len(reply) == 24 + 224 * count,
               f"a bad LIST reply from ultra-io: {reply[:24]!r}")
-        return {reply[24 + 192 * i + 64:24 + 192 * i + 176].rstrip(b"\0").decode()
+        return {reply[24 + 224 * i + 64:24 + 224 * i + 176].rstrip(b"\0").decode()
                 for i in range(count)}
 
     def io_sock(self, leaf):

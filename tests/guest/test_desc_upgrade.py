@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Upgrading the ultravisor under a state directory an older build wrote (claims 5, 7, 31, 32, 54;
 docs/txn-log.md, "Upgrading"): the fixtures in tests/fixtures/desc-upgrade were made by the real
-ultravisor of descriptor versions 1 and 2 (make-fixture.sh there), killed -9 with two partitions,
-their memory grants, a channel and a paused state committed. This build must print every record
+ultravisor of descriptor versions 1, 2 and 3 (make-fixture.sh there), killed -9 with two partitions,
+their memory grants, a channel and a paused state committed; version 3's also with beta's disk
+limits and that build's own set-disk-limits record, which must come back as totals (claims 19,
+22). This build must print every record
 with --dump-log and, restarted on the directory, hold every partition, grant and state as the old
 build left them, twice (the second time over a log that mixes old and new records)."""
 import os
@@ -37,13 +39,21 @@ def dump(state):
     return r.stdout
 
 
+# What a snapshot fixture's log still holds after its snapshot: v1 and v2 took it after alpha,
+# v3 after beta's set-disk-limits (so that beta's v3 limits are in the snapshot itself).
+SNAP_TAIL = {"v3-snap": ["set-state partition=12 state=paused"]}
+
+
 def check_dump(name, out, from_start=True):
     check("undecodable" not in out, f"{name}: --dump-log cannot read an old record:\n{out}")
     wants = ["create-partition partition=12 name=alpha vcpus=1 mem=67108864"] if from_start else []
-    for want in wants + ["create-partition partition=13 name=beta vcpus=2 mem=100663296",
-                 "grant-memory partition=13 bytes=100663296",
-                 "create-channel channel=12 endpoints=12,13 size=65536",
-                 "set-state partition=12 state=paused"]:
+    wants += ["create-partition partition=13 name=beta vcpus=2 mem=100663296",
+              "grant-memory partition=13 bytes=100663296",
+              "create-channel channel=12 endpoints=12,13 size=65536",
+              "set-state partition=12 state=paused"]
+    if not from_start:
+        wants = SNAP_TAIL.get(name.split()[0], wants)
+    for want in wants:
         check(want in out, f"{name}: --dump-log lacks '{want}':\n{out}")
 
 
@@ -60,6 +70,21 @@ def check_database(name, uv):
     check(r.returncode != 0 and "EXISTS" in r.stderr, f"{name}: channel 12 lost: {r.stderr}")
 
 
+# Beta's limits in the v3 fixtures: disk 0 as defined, disk 1 as set-disk-limits left it; a v3
+# limit is a total, no direction limited.
+V3_LIMITS = [
+    {"bytes_per_sec": 1048576, "iops": 300, "read_bytes_per_sec": 0, "write_bytes_per_sec": 0,
+     "read_iops": 0, "write_iops": 0},
+    {"bytes_per_sec": 4194304, "iops": 500, "read_bytes_per_sec": 0, "write_bytes_per_sec": 0,
+     "read_iops": 0, "write_iops": 0},
+]
+
+
+def check_limits(name, uv):
+    got = uv.show(13).get("disk_limits")
+    check(got == V3_LIMITS, f"{name}: beta's disk limits are {got}, the v3 build left {V3_LIMITS}")
+
+
 def replay(name, snapshot=False):
     w = workspace()
     state = unpack(w, name)
@@ -72,6 +97,8 @@ def replay(name, snapshot=False):
     uv.state = state
     uv.start()
     check_database(name, uv)
+    if name.startswith("v3"):
+        check_limits(name, uv)
     # The upgraded daemon goes on writing: a new partition, then a crash and a second restart
     # over the mixed log.
     d = os.path.join(w.dir, "gamma.json")
@@ -82,6 +109,8 @@ def replay(name, snapshot=False):
     uv.start()
     check_database(name + " after a second restart", uv)
     check(uv.show(14)["granted_mib"] == 32, f"{name}: partition 14 lost")
+    if name.startswith("v3"):
+        check_limits(name + " after a second restart", uv)
     check_dump(name + " with new records", dump(state), not snapshot)
 
 
@@ -99,6 +128,17 @@ def test_v2_log_replays():
 
 def test_v2_snapshot_and_log_replay():
     replay("v2-snap", snapshot=True)
+
+
+def test_v3_log_with_limits_replays():
+    out = dump(unpack(workspace(), "v3-log"))
+    want = "set-disk-limits partition=13 disk=1 iops=500 bytes_per_sec=4194304\n"
+    check(want in out, f"--dump-log does not read v3's set-disk-limits as '{want}':\n{out}")
+    replay("v3-log")
+
+
+def test_v3_snapshot_and_log_with_limits_replay():
+    replay("v3-snap", snapshot=True)
 
 
 
@@ -135,7 +175,7 @@ def test_newer_descriptor_is_refused_naming_both_versions():
         data[off + 4:off + 8] = crc32c(bytes(data[off + 8:off + size])).to_bytes(4, "little")
         f.seek(0)
         f.write(data)
-    want = "version 9 is newer than this build's version 3"
+    want = "version 9 is newer than this build's version 4"
     out = dump(state)
     check(want in out, f"--dump-log does not say '{want}':\n{out}")
     r = subprocess.run([UVD, "--state-dir", state, "--run-dir", w.dir, "--pool-mib", "512"],

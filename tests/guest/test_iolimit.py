@@ -140,10 +140,11 @@ def io_controller():
     return found
 
 
-def cgroup_limit(ctl, root, name):
-    """The read byte limit the partition's io cgroup holds, as its file says it."""
+def cgroup_limit(ctl, root, name, way="read"):
+    """The byte limit (way: read or write) the partition's io cgroup holds, as its file says it
+    (v2: io.max, both ways)."""
     d = os.path.join(root, "ultravisor", name)
-    leaf = "io.max" if ctl == "io" else "blkio.throttle.read_bps_device"
+    leaf = "io.max" if ctl == "io" else f"blkio.throttle.{way}_bps_device"
     with open(os.path.join(d, leaf)) as f:
         return d, f.read().strip()
 

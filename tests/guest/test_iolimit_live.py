@@ -7,10 +7,13 @@ limit, and above 1.5 times the limit before when raised). A read in flight when 
 raised ends early, with every byte: the client was not disconnected. For a vhost-user disk the
 limit is ultra-io's (SET_LIMIT), for a direct disk the engine's io cgroup (the monitor's
 set-disk-limits). The limit survives kill -9 of ultra-io and of the command partition, because
-the resource database holds it. Malformed requests get a clear error and change nothing; a
-direct disk's limit the host cannot enforce is refused at define and at set-disk-limits."""
+the resource database holds it. A write limit (claim 22's read and write limits) holds dd's
+writes and leaves its reads free, on both kinds of disk. Malformed requests get a clear error and
+change nothing; a direct disk's limit the host cannot enforce is refused at define and at
+set-disk-limits.""" 
 import json
 import os
+import re
 import socket
 import struct
 import time
@@ -32,28 +35,36 @@ def limit_of(sysp, name, disk=0):
     return d["iops"], d["bytes_per_sec"]
 
 
-def io_limits(sysp):
-    """ultra-io's exports and their limits (io_ctl.h LIST): {path: (iops, bytes_per_sec)}."""
+IOCTL_VERSION = 4  # include/ultra/io_ctl.h
+EXPORT = 224       # sizeof(struct uv_ioctl_export); its struct uv_disk_limit at 184
+LIMIT = "<QQQIIII"  # bytes_per_sec, read_, write_; iops, read_, write_, reserved
+
+
+def io_limits(sysp, full=False):
+    """ultra-io's exports and their limits (io_ctl.h LIST): {path: (iops, bytes_per_sec)}, or
+    with full the whole struct uv_disk_limit's fields in LIMIT's order."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
         s.settimeout(5)
         s.connect(sysp.io_ctl)
-        s.send(struct.pack("<IHHIiII", 0x4c544349, 3, 24, 1, 0, 0, 0))
+        s.send(struct.pack("<IHHIiII", 0x4c544349, IOCTL_VERSION, 24, 1, 0, 0, 0))
         reply = s.recv(65536)
     count = struct.unpack_from("<IHHIiII", reply)[5]
     out = {}
     for i in range(count):
-        rec = reply[24 + 192 * i:24 + 192 * (i + 1)]
-        out[rec[64:176].rstrip(b"\0").decode()] = struct.unpack_from("<IQ", rec, 180)
+        rec = reply[24 + EXPORT * i:24 + EXPORT * (i + 1)]
+        lim = struct.unpack_from(LIMIT, rec, 184)
+        out[rec[64:176].rstrip(b"\0").decode()] = lim[:6] if full else (lim[3], lim[0])
     return out
 
 
 def io_set_limit(sysp, path, iops, bps):
     """SET_LIMIT straight to ultra-io's control socket; the reply's status."""
-    rec = struct.pack("<IIQQQ32s112sIIQ", 0, 0, 0, 0, 0, b"", path.encode(), 0, iops, bps)
+    rec = struct.pack("<IIQQQ32s112sII" + LIMIT[1:], 0, 0, 0, 0, 0, b"", path.encode(), 0, 0,
+                      bps, 0, 0, iops, 0, 0, 0)
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
         s.settimeout(5)
         s.connect(sysp.io_ctl)
-        s.send(struct.pack("<IHHIiII", 0x4c544349, 3, 24, 6, 0, 1, 0) + rec)
+        s.send(struct.pack("<IHHIiII", 0x4c544349, IOCTL_VERSION, 24, 6, 0, 1, 0) + rec)
         return struct.unpack_from("<IHHIiII", s.recv(65536))[4]
 
 
@@ -84,6 +95,33 @@ def follows(p, dev, sysp, name, disk, old, new, skip_mib, what):
     return mib
 
 
+def timed_write(p, dev, mib, seek_mib):
+    """Writes mib MiB of zeroes to dev at seek_mib in 64 KiB O_DIRECT requests; seconds."""
+    text = p.out("a=$(cut -d' ' -f1 /proc/uptime); "
+                 f"dd if=/dev/zero of={dev} bs=65536 count={mib * 16} seek={seek_mib * 16} "
+                 "oflag=direct conv=notrunc 2>/dev/null; b=$(cut -d' ' -f1 /proc/uptime); "
+                 "echo took $a $b", timeout=120)
+    a, b = map(float, re.search(r"took ([\d.]+) ([\d.]+)", text).groups())
+    return max(b - a, 0.01)
+
+
+def writes_held_reads_free(p, dev, sysp, name, skip_mib, holds):
+    """Disk 0 limited in writes only (naming a direction clears the total): dd's writes are
+    held to it, its reads are not; holds() says the enforcer has it. Back to LOW in all after."""
+    sysp.ultra("set-disk-limits", name, "0", "--write-bytes-per-sec", str(LOW))
+    got = sysp.info(name)["disk_limits"][0]
+    check((got["bytes_per_sec"], got["write_bytes_per_sec"]) == (0, LOW), f"info: {got}")
+    check(holds(), f"{name}: the enforcer does not hold the write limit")
+    t = timed_write(p, dev, 2, MIB - 4)
+    print(f"{name}: 2 MiB written in {t:.2f} s = {2 / t:.2f} MiB/s (write limit "
+          f"{LOW / 2**20:.2f} MiB/s)")
+    check((2 << 20) / t <= BAND * LOW, f"{name}: writes at {2 / t:.2f} MiB/s")
+    rate = measure(p, dev, 0, 12, skip_mib, f"{name}: reads beside a write limit")
+    check(rate > 4 * BAND * LOW, f"{name}: reads held to {rate / 2**20:.2f} MiB/s")
+    sysp.ultra("set-disk-limits", name, "0", "--bytes-per-sec", str(LOW))
+    return 12
+
+
 def refused(sysp, want, *args):
     r = sysp.ultra(*args, ok=False)
     check(r.returncode != 0 and want in r.stderr, f"ultra {' '.join(args)}: {r.returncode} "
@@ -111,12 +149,16 @@ def malformed_change_nothing(sysp, name, disk):
     refused(sysp, "no-such-disk", "set-disk-limits", name, "7", "--iops", "10")
     refused(sysp, "no-such-disk", "set-disk-limits", name, "nope.img", "--iops", "10")
     refused(sysp, "no-such-partition", "set-disk-limits", "nosuch", "0", "--iops", "10")
-    refused(sysp, "expected --iops N", "set-disk-limits", name, str(disk), "--iops", "-5")
+    refused(sysp, "expected --iops", "set-disk-limits", name, str(disk), "--iops", "-5")
     refused(sysp, "nothing to set", "set-disk-limits", name, str(disk))
+    refused(sysp, "bytes_per_sec cannot be given with read_bytes_per_sec", "set-disk-limits",
+            name, str(disk), "--bytes-per-sec", "5", "--read-bytes-per-sec", "5")
     for args, want in (({"iops": -1}, "arguments.iops: expected a whole number"),
                        ({"bytes_per_sec": "1M"}, "arguments.bytes_per_sec: expected"),
                        ({"bytes_per_sec": 1 << 51}, "arguments.bytes_per_sec: expected"),
-                       ({}, "iops or bytes_per_sec"),
+                       ({"write_iops": 1 << 32}, "arguments.write_iops: expected"),
+                       ({"iops": 5, "write_iops": 5}, "iops cannot be given with"),
+                       ({}, "one or more limits to set"),
                        ({"iops": 5, "total": 1}, "total")):
         r = api(sysp, {"execute": "set-disk-limits",
                        "arguments": dict(name=name, disk=disk, **args)})
@@ -147,6 +189,8 @@ def test_vhost_user_disk_limit_changed_live():
                            (LOW, 0, "removed"), (0, LOW, "limited again")):
         skip += follows(p, dev, sysp, "lla", 0, old, new, skip, what)
         check(io_limits(sysp)[sock] == (0, new), f"{what}: ultra-io holds {io_limits(sysp)}")
+    skip += writes_held_reads_free(
+        p, dev, sysp, "lla", skip, lambda: io_limits(sysp, True)[sock] == (0, 0, LOW, 0, 0, 0))
 
     # Raised while a read is held back by the old limit: the read goes on and ends early.
     p.out(f"(dd if={dev} of=/dev/null bs=65536 count=96 skip=0 iflag=direct 2>/dev/null; "
@@ -237,6 +281,12 @@ def test_direct_disk_limit_changed_live():
         skip += follows(p, dev, sysp, "lld", 0, old, new, skip, what)
         check(held(new), f"{what}: the cgroup holds {cgroup_limit(ctl, root, 'lld')}")
 
+    def write_held():
+        group, text = cgroup_limit(ctl, root, "lld", "write")
+        return held(0) and (f"wbps={LOW}" in text if ctl == "io" else
+                            f"{majmin} {LOW}" in text.splitlines())
+
+    skip += writes_held_reads_free(p, dev, sysp, "lld", skip, write_held)
     malformed_change_nothing(sysp, "lld", 0)
     # A served disk beside it is ultra-io's: its limit goes there, not to the cgroup.
     sysp.ultra("set-disk-limits", "lld", "llv.img", "--iops", "40")

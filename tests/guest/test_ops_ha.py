@@ -61,6 +61,7 @@ class OpsHost:
         self.certs = certs
         self.command_sock = command_sock
         self.procs = []
+        self.extra_args = []  # more ultra-ops arguments (test_ops_witness.py: --witness)
         harness.on_cleanup(self.kill)
 
     def _spawn(self, *cmd):
@@ -80,7 +81,8 @@ class OpsHost:
             "--db", os.path.join(self.run, "ops.db"), "--command", self.command_sock,
             "--peer", self.peer, "--name", self.me, "--tick-ms", str(TICK_MS),
             "--peer-dead-ms", str(DEAD_MS), "--tls-ca", f"{c}/ca.pem",
-            "--tls-cert", f"{c}/ops-{self.me}.pem", "--tls-key", f"{c}/ops-{self.me}.key")
+            "--tls-cert", f"{c}/ops-{self.me}.pem", "--tls-key", f"{c}/ops-{self.me}.key",
+            *self.extra_args)
         self.gw = self._spawn(
             os.path.join(BIN, "ultra-cmdgw"), "--listen", f"{self.addr}:{PORT}",
             "--ca", f"{c}/ca.pem", "--cert", f"{c}/gw{self.me}.pem",

@@ -3,7 +3,8 @@
 a client that dawdles over its request, or never reads its answers, holds only its own
 connection; the others are answered meanwhile. Every request on a connection is answered in
 order, a request that ends with the client's half-close still is, and an over-long request is
-refused with bad-request. No guest boots here: ultra-ops runs with no command partition."""
+refused with bad-request. A migration's client waits for its answer; nobody else does. No guest
+boots here: ultra-ops runs with no command partition, or with stand-ins (fake_command.py)."""
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ import threading
 import time
 
 import harness
+from fake_command import FakeCommand
 from harness import check
 
 BIN = os.path.join(harness.BUILD, "bin")
@@ -122,4 +124,84 @@ def test_requests_in_order_half_close_and_over_long():
         check("return" in read_lines(s, 1)[0], "one of 70 clients at once")
         s.close()
     time.sleep(0.1)
+    check(proc.poll() is None, "ultra-ops died")
+
+
+def test_a_migration_holds_only_its_client():
+    """A migration through ultra-ops takes as long as its stream (here: until the fake source
+    host lets it end). Meanwhile ultra-ops answers everyone else and keeps ticking (host
+    failover runs on ticks); the migration's own client gets its answer when it ends, and the
+    store then places the partition on the target (claims 35, 44, 85)."""
+    w = harness.workspace()
+    a, b = FakeCommand(w, "A"), FakeCommand(w, "B")
+    run = os.path.join(w.dir, "run")
+    os.mkdir(run)
+    sock = os.path.join(run, "ops.sock")
+    proc = harness.start_daemon(
+        [os.path.join(BIN, "ultra-ops"), "--run-dir", run, "--db", os.path.join(w.dir, "ops.db"),
+         "--command", a.path, "--tick-ms", "100", "--host-dead-ms", "3000"],
+        os.path.join(w.dir, "ops.log"), sock, "ultra-ops")
+
+    def ask(execute, **args):
+        try:
+            return harness.json_request(
+                sock, {"version": 1, "execute": execute, "arguments": args}, timeout=10)
+        except socket.timeout:
+            check(False, f"ultra-ops did not answer {execute} within 10 s")
+
+    def call(execute, **args):
+        rep = ask(execute, **args)
+        check("return" in rep, f"{execute}: {rep}")
+        return rep["return"]
+
+    def host_of(name):
+        return next(p["host"] for p in call("list") if p["name"] == name)
+
+    call("host-add", name="A", address=a.path)
+    call("host-add", name="B", address=b.path)
+    harness.wait_for(lambda: all(h["state"] == "up" for h in call("host-list")), 10,
+                     "both hosts up")
+    for name in ("m1", "m2"):
+        call("define", definition=w.definition(name))
+        call("start", name=name)
+        check(host_of(name) == "A", f"{name} placed on A")
+
+    mover = connect(sock)
+    mover.sendall(request("migrate", name="m1", host="B", timeout=60))
+    check(a.migrating.wait(10), "A's command partition was never asked to migrate m1")
+    # Held: others are answered at once, ticks go on (every tick asks A for its list), and a
+    # second migration of the same partition is refused as busy.
+    t0, lists = time.monotonic(), a.count("list")
+    for _ in range(5):
+        call("status")
+        call("host-list")
+    time.sleep(1)
+    check(a.count("list") >= lists + 3, f"ultra-ops stopped ticking: {a.count('list') - lists} "
+          "list requests to A in over a second while a migration was under way")
+    check(time.monotonic() - t0 < 5, "ultra-ops answered slowly while a migration was under way")
+    again = ask("migrate", name="m1", host="B")
+    check(again.get("error", {}).get("code") == "busy" and "already" in again["error"]["message"],
+          f"a second migration of m1: {again}")
+    mover.settimeout(1)
+    try:
+        early = mover.recv(1)
+    except socket.timeout:
+        early = None
+    check(early is None, f"the migration was answered before it ended: {early!r}")
+
+    a.release.set()
+    mover.settimeout(10)
+    rep = read_lines(mover, 1)[0]
+    check(rep.get("return", {}).get("host") == "B", f"migrate m1: {rep}")
+    check(host_of("m1") == "B", "the store does not place m1 on B")
+    check("m1: migrated from host A to host B" in open(os.path.join(w.dir, "ops.log")).read(),
+          "ultra-ops did not record the migration itself")
+
+    # One that fails: its client hears why, the store keeps it on A.
+    a.migrating.clear()
+    a.outcome = "partition m2 stays on this host: the stream failed"
+    rep = ask("migrate", name="m2", host="B")
+    check(rep.get("error", {}).get("code") == "migration" and "stays" in rep["error"]["message"],
+          f"a failed migration: {rep}")
+    check(host_of("m2") == "A", "the store moved m2 although its migration failed")
     check(proc.poll() is None, "ultra-ops died")

@@ -66,7 +66,7 @@ static inline struct uv_cmdconn *client(void)
 	snprintf(ca, sizeof(ca), "%s/ca.pem", fx.dir);
 	snprintf(cert, sizeof(cert), "%s/ops.pem", fx.dir);
 	snprintf(key, sizeof(key), "%s/ops.key", fx.dir);
-	tls = (struct uv_tls_files){ca, cert, key};
+	tls = (struct uv_tls_files){.ca = ca, .cert = cert, .key = key};
 	if (uv_cmdconn_open(addr, &tls, 5000, &c, err, sizeof(err)))
 		msfx_die("connecting: %s", err);
 	return c;

@@ -294,7 +294,8 @@ static void read_back(const char *dir, const char *leaf, char *buf, size_t len)
 	assert_int_equal(uv_cg_read_file(dir, leaf, buf, len), 0);
 }
 
-/* v2: one io.max line, both directions; v1: four throttle files, 0 lifting a limit. */
+/* v2: one io.max line, both directions; v1: four throttle files, 0 lifting a limit. A total is
+ * each direction's limit; a read or write limit only its own (claims 19, 22). */
 static void test_io_limit_files(void **state)
 {
 	struct tmp *t = *state;
@@ -304,21 +305,52 @@ static void test_io_limit_files(void **state)
 	char buf[256];
 
 	put(t->dir, "io.max", "");
-	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V2, 254, 0, 300, 1 << 20), 0);
+	assert_int_equal(
+	    uv_cg_write_io_limits(t->dir, UV_CG_V2, 254, 0,
+	                          &(struct uv_disk_limit){.iops = 300, .bytes_per_sec = 1 << 20}),
+	    0);
 	read_back(t->dir, "io.max", buf, sizeof(buf));
 	assert_string_equal(buf, "254:0 riops=300 wiops=300 rbps=1048576 wbps=1048576");
 	put(t->dir, "io.max", ""); /* a plain file keeps old bytes; a cgroup file takes a line */
-	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V2, 8, 16, 0, 4096), 0);
+	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V2, 8, 16,
+	                                       &(struct uv_disk_limit){.bytes_per_sec = 4096}),
+	                 0);
 	read_back(t->dir, "io.max", buf, sizeof(buf));
 	assert_string_equal(buf, "8:16 riops=max wiops=max rbps=4096 wbps=4096");
+	/* Writes limited, reads free; and the reverse, in requests. */
+	put(t->dir, "io.max", "");
+	assert_int_equal(uv_cg_write_io_limits(
+			     t->dir, UV_CG_V2, 8, 0,
+			     &(struct uv_disk_limit){.write_bytes_per_sec = 512, .read_iops = 7}),
+	                 0);
+	read_back(t->dir, "io.max", buf, sizeof(buf));
+	assert_string_equal(buf, "8:0 riops=7 wiops=max rbps=max wbps=512");
 	for (int i = 0; i < 4; i++)
 		put(t->dir, v1[i], "");
-	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V1, 254, 0, 0, 2 << 20), 0);
+	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_V1, 254, 0,
+	                                       &(struct uv_disk_limit){.bytes_per_sec = 2 << 20}),
+	                 0);
 	read_back(t->dir, v1[0], buf, sizeof(buf));
 	assert_string_equal(buf, "254:0 0");
 	read_back(t->dir, v1[3], buf, sizeof(buf));
 	assert_string_equal(buf, "254:0 2097152");
-	assert_int_equal(uv_cg_write_io_limits(t->dir, UV_CG_NONE, 254, 0, 1, 1), -EINVAL);
+	for (int i = 0; i < 4; i++)
+		put(t->dir, v1[i], "");
+	assert_int_equal(uv_cg_write_io_limits(
+			     t->dir, UV_CG_V1, 254, 0,
+			     &(struct uv_disk_limit){.write_bytes_per_sec = 4096, .read_iops = 9}),
+	                 0);
+	read_back(t->dir, v1[0], buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 9");
+	read_back(t->dir, v1[1], buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 0");
+	read_back(t->dir, v1[2], buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 0");
+	read_back(t->dir, v1[3], buf, sizeof(buf));
+	assert_string_equal(buf, "254:0 4096");
+	assert_int_equal(
+	    uv_cg_write_io_limits(t->dir, UV_CG_NONE, 254, 0, &(struct uv_disk_limit){.iops = 1}),
+	    -EINVAL);
 }
 
 int main(void)

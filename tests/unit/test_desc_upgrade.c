@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Descriptors written by earlier builds (versions 1 and 2) read as the current version: every old
- * field kept byte for byte, every new one zero; anything else refused with both versions named.
+/* Descriptors written by earlier builds (versions 1 to 3) read as the current version: every old
+ * field kept byte for byte, every new one zero, a version 3 disk limit the total (claims 19, 22,
+ * 31, 32); anything else refused with both versions named.
  * The same through the transaction decoder, which is how the audit log is replayed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #define V1_SIZE 5520u
 #define V2_SIZE 7072u
+#define V3_SIZE 7136u
 #define HDR sizeof(struct uv_txn_hdr)
 
 /* A valid current descriptor with every field set, including the ones versions 1 and 2 lacked. */
@@ -114,6 +116,121 @@ static void test_v2_upgrades(void **state)
 	}
 }
 
+/* Version 3's bytes for d: the v2 prefix, then four 16-byte limits (bytes_per_sec, iops, 0). */
+static void v3_bytes(const struct uv_partition_desc *d, unsigned char *out)
+{
+	old_bytes(d, 3, V2_SIZE, out);
+	memcpy(out + offsetof(struct uv_partition_desc, size), &(uint32_t){V3_SIZE}, 4);
+	for (unsigned i = 0; i < UV_DISKS_MAX; i++) {
+		uint32_t iops_and_reserved[2] = {d->disk_limit[i].iops, 0};
+
+		memcpy(out + V2_SIZE + 16 * i, &d->disk_limit[i].bytes_per_sec, 8);
+		memcpy(out + V2_SIZE + 16 * i + 8, iops_and_reserved, 8);
+	}
+}
+
+static void test_v3_limit_becomes_the_total(void **state)
+{
+	unsigned char buf[V3_SIZE];
+	struct uv_partition_desc d, up;
+	char err[160] = "";
+
+	(void)state;
+	sample(&d);
+	d.disk_limit[0] = (struct uv_disk_limit){.bytes_per_sec = 3 << 20, .iops = 250};
+	v3_bytes(&d, buf);
+	assert_int_equal(uv_desc_version_size(3), V3_SIZE);
+	assert_int_equal(uv_desc_stored_size(buf, sizeof(buf)), V3_SIZE);
+	memset(&up, 0x5A, sizeof(up));
+	assert_int_equal(uv_desc_upgrade(buf, V3_SIZE, &up, err, sizeof(err)), 0);
+	assert_int_equal(up.version, UV_DESC_VERSION);
+	assert_memory_equal((unsigned char *)&up + 12, (unsigned char *)&d + 12, V2_SIZE - 12);
+	assert_int_equal(up.disk_limit[0].bytes_per_sec, 3 << 20);
+	assert_int_equal(up.disk_limit[0].iops, 250);
+	assert_int_equal(up.disk_limit[0].read_bytes_per_sec, 0);
+	assert_int_equal(up.disk_limit[0].write_bytes_per_sec, 0);
+	assert_int_equal(up.disk_limit[0].read_iops, 0);
+	assert_int_equal(up.disk_limit[0].write_iops, 0);
+	for (unsigned i = 1; i < UV_DISKS_MAX; i++)
+		assert_true(all_zero((unsigned char *)&up.disk_limit[i], sizeof(up.disk_limit[i])));
+	assert_int_equal(uv_desc_validate(&up, 0, err, sizeof(err)), 0);
+	/* A torn v3 limit (reserved bits) is still caught by validation after the upgrade. */
+	buf[V2_SIZE + 12] = 1;
+	assert_int_equal(uv_desc_upgrade(buf, V3_SIZE, &up, NULL, 0), 0);
+	assert_int_equal(uv_desc_validate(&up, 0, err, sizeof(err)), -EINVAL);
+	/* A v3 header on a record of another length is refused. */
+	assert_int_equal(uv_desc_upgrade(buf, V3_SIZE - 8, &up, err, sizeof(err)), -EINVAL);
+}
+
+/* SET_DISK_LIMITS as a version 3 build logged it: 24 bytes of body, totals only. */
+static size_t old_limits_record(uint32_t disk, uint64_t bps, uint32_t iops, uint32_t reserved,
+                                unsigned char *buf)
+{
+	struct uv_txn_hdr h = {.magic = UV_TXN_MAGIC,
+	                       .version = UV_TXN_VERSION,
+	                       .header_size = HDR,
+	                       .type = UV_TXN_SET_DISK_LIMITS,
+	                       .length = HDR + 24,
+	                       .sender_id = 2,
+	                       .sender_role = UV_ROLE_COMMAND,
+	                       .request_id = 9};
+	uint32_t head[2] = {13, disk}, tail[2] = {iops, reserved};
+
+	memcpy(buf, &h, HDR);
+	memcpy(buf + HDR, head, 8);
+	memcpy(buf + HDR + 8, &bps, 8);
+	memcpy(buf + HDR + 16, tail, 8);
+	return HDR + 24;
+}
+
+static void test_old_limits_record_replays(void **state)
+{
+	unsigned char buf[HDR + 64];
+	struct uv_txn t;
+
+	(void)state;
+	assert_int_equal(uv_txn_decode(buf, old_limits_record(1, 4 << 20, 500, 0, buf), &t),
+	                 UV_TXN_OK);
+	assert_int_equal(t.u.disk_limits.partition_id, 13);
+	assert_int_equal(t.u.disk_limits.disk, 1);
+	assert_int_equal(t.u.disk_limits.limit.bytes_per_sec, 4 << 20);
+	assert_int_equal(t.u.disk_limits.limit.iops, 500);
+	assert_int_equal(t.u.disk_limits.limit.read_bytes_per_sec, 0);
+	assert_int_equal(t.u.disk_limits.limit.write_iops, 0);
+	assert_int_equal(uv_txn_decode(buf, old_limits_record(1, 1, 1, 7, buf), &t),
+	                 UV_TXN_BAD_RESERVED);
+	assert_int_equal(uv_txn_decode(buf, old_limits_record(UV_DISKS_MAX, 1, 1, 0, buf), &t),
+	                 UV_TXN_BAD_VALUE);
+	/* Neither the old length nor the new: refused. */
+	old_limits_record(1, 1, 1, 0, buf);
+	memcpy(buf + 12, &(uint32_t){HDR + 32}, 4);
+	assert_int_equal(uv_txn_decode(buf, HDR + 32, &t), UV_TXN_BAD_SIZE);
+}
+
+/* The current record carries all six; a total beside a direction of its kind is refused. */
+static void test_limits_record_carries_all_six(void **state)
+{
+	unsigned char buf[HDR + 64];
+	enum uv_txn_reason why = UV_TXN_OK;
+	struct uv_txn t = {0}, back;
+
+	(void)state;
+	t.hdr.type = UV_TXN_SET_DISK_LIMITS;
+	t.hdr.sender_role = UV_ROLE_COMMAND;
+	t.u.disk_limits.disk = 2;
+	t.u.disk_limits.limit =
+	    (struct uv_disk_limit){.read_bytes_per_sec = 1, .write_bytes_per_sec = 2, .iops = 3};
+	assert_int_equal(uv_txn_encode(&t, buf, sizeof(buf), &why), HDR + 48);
+	assert_int_equal(uv_txn_decode(buf, HDR + 48, &back), UV_TXN_OK);
+	assert_memory_equal(&back.u.disk_limits, &t.u.disk_limits, 48);
+	t.u.disk_limits.limit.bytes_per_sec = 5;
+	assert_int_equal(uv_txn_encode(&t, buf, sizeof(buf), &why), -EINVAL);
+	assert_int_equal(why, UV_TXN_BAD_VALUE);
+	t.u.disk_limits.limit = (struct uv_disk_limit){.iops = 1, .write_iops = 1};
+	assert_int_equal(uv_txn_encode(&t, buf, sizeof(buf), &why), -EINVAL);
+	assert_int_equal(why, UV_TXN_BAD_VALUE);
+}
+
 static void test_current_is_identity(void **state)
 {
 	struct uv_partition_desc d, up;
@@ -143,9 +260,11 @@ static void refuse(uint32_t version, uint32_t size, size_t len, const char *says
 static void test_refusals(void **state)
 {
 	(void)state;
-	refuse(4, sizeof(struct uv_partition_desc), sizeof(struct uv_partition_desc),
-	       "version 4 is newer than this build's version 3");
-	refuse(0, V1_SIZE, V1_SIZE, "unknown version 0 (this build reads 1 to 3)");
+	refuse(5, sizeof(struct uv_partition_desc), sizeof(struct uv_partition_desc),
+	       "version 5 is newer than this build's version 4");
+	refuse(0, V1_SIZE, V1_SIZE, "unknown version 0 (this build reads 1 to 4)");
+	refuse(3, sizeof(struct uv_partition_desc), sizeof(struct uv_partition_desc),
+	       "version 3 says size 7232, version 3 is 7136 bytes");
 	refuse(1, V2_SIZE, V2_SIZE, "version 1 says size 7072, version 1 is 5520 bytes");
 	refuse(2, V1_SIZE, V1_SIZE, "version 2 says size 5520, version 2 is 7072 bytes");
 	refuse(1, V1_SIZE, V1_SIZE + 8, "version 1 is 5520 bytes, record holds 5528");
@@ -248,9 +367,9 @@ static void test_explain_names_versions(void **state)
 	size_t n;
 
 	(void)state;
-	n = old_record(4, V1_SIZE, V1_SIZE, buf);
+	n = old_record(5, V1_SIZE, V1_SIZE, buf);
 	uv_txn_explain(buf, n, uv_txn_decode(buf, n, &(struct uv_txn){0}), why, sizeof(why));
-	if (!strstr(why, "version 4 is newer than this build's version 3"))
+	if (!strstr(why, "version 5 is newer than this build's version 4"))
 		fail_msg("explained as '%s'", why);
 	n = old_record(1, V2_SIZE, V2_SIZE, buf);
 	uv_txn_explain(buf, n, uv_txn_decode(buf, n, &(struct uv_txn){0}), why, sizeof(why));
@@ -268,6 +387,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_v1_upgrades),
 	    cmocka_unit_test(test_v2_upgrades),
+	    cmocka_unit_test(test_v3_limit_becomes_the_total),
+	    cmocka_unit_test(test_old_limits_record_replays),
+	    cmocka_unit_test(test_limits_record_carries_all_six),
 	    cmocka_unit_test(test_current_is_identity),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_log_record_decodes),

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SET_DISK_LIMITS (claims 3, 7, 19; docs/io-partition.md, "Changing a limit"): the record on the
- * wire, who may send it, what it does to the stored descriptor, its undo, and that a snapshot of
- * the database keeps it.
+ * SET_DISK_LIMITS (claims 3, 7, 19, 22; docs/io-partition.md, "Changing a limit"): the record on
+ * the wire, who may send it, what it does to the stored descriptor, its undo, and that a snapshot
+ * of the database keeps it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -207,6 +207,44 @@ static void test_apply_changes_the_stored_descriptor(void **state)
 	tdb_close(&T);
 }
 
+/* Read and write limits (claim 22) are stored as given, undo brings the whole old limit back
+ * (totals and directions), and a total beside a direction of its kind is refused unchanged. */
+static void test_directions_stored_and_undone(void **state)
+{
+	struct uv_resdb_result res1, res2;
+	const struct uv_disk_limit first = {.write_bytes_per_sec = 3 * MiB, .read_iops = 40};
+	struct uv_partition_desc *d;
+	struct uv_txn t1, t2;
+	struct tdb T;
+	void *before;
+
+	(void)state;
+	db_with_guest(&T);
+	d = (struct uv_partition_desc *)uv_resdb_desc(T.db, 10);
+	tx_limits(&t1, P_CMD, UV_ROLE_COMMAND, 10, 0, 0, 0);
+	t1.u.disk_limits.limit = first;
+	assert_int_equal(uv_resdb_apply(T.db, &t1, &res1), UV_TXN_OK);
+	assert_memory_equal(&d->disk_limit[0], &first, sizeof(first));
+	tx_limits(&t2, P_CMD, UV_ROLE_COMMAND, 10, 0, 7, MiB);
+	assert_int_equal(uv_resdb_apply(T.db, &t2, &res2), UV_TXN_OK);
+	assert_int_equal(d->disk_limit[0].write_bytes_per_sec, 0);
+	assert_int_equal(uv_resdb_undo(T.db, &t2, &res2), UV_TXN_OK);
+	assert_memory_equal(&d->disk_limit[0], &first, sizeof(first));
+	assert_int_equal(uv_resdb_check(T.db), 0);
+
+	before = malloc(T.size);
+	assert_non_null(before);
+	memcpy(before, T.area, T.size);
+	t2.u.disk_limits.limit = (struct uv_disk_limit){.iops = 5, .write_iops = 5};
+	assert_int_equal(uv_resdb_apply(T.db, &t2, &res2), UV_TXN_BAD_VALUE);
+	t2.u.disk_limits.limit =
+	    (struct uv_disk_limit){.bytes_per_sec = 5, .read_bytes_per_sec = 5};
+	assert_int_equal(uv_resdb_apply(T.db, &t2, &res2), UV_TXN_BAD_VALUE);
+	assert_memory_equal(before, T.area, T.size);
+	free(before);
+	tdb_close(&T);
+}
+
 static void test_refusals_change_nothing(void **state)
 {
 	struct uv_resdb_result res;
@@ -298,6 +336,7 @@ int main(void)
 	    cmocka_unit_test(test_response_names_the_request_type),
 	    cmocka_unit_test(test_who_may_send_it),
 	    cmocka_unit_test(test_apply_changes_the_stored_descriptor),
+	    cmocka_unit_test(test_directions_stored_and_undone),
 	    cmocka_unit_test(test_refusals_change_nothing),
 	    cmocka_unit_test(test_host_check_before_commit),
 	};

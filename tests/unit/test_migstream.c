@@ -184,11 +184,12 @@ static void test_first_line(void **state)
 	assert_int_equal(parse("ultra-stream x abc\n", tok), -EINVAL);
 	assert_int_equal(parse("ultra-stream 99999999999999999999 abc\n", tok), -EPROTONOSUPPORT);
 	assert_int_equal(parse("ultra-stream 2 abc\n", tok), -EPROTONOSUPPORT);
-	snprintf(line, sizeof(line), "ultra-stream 01 %s\n", good); /* found by fuzz_migstream */
-	assert_int_equal(parse(line, tok), -EINVAL);
 	line[20] = 'G';
 	assert_int_equal(parse(line, tok), -EINVAL);
 	snprintf(line, sizeof(line), "ultra-stream 1 %s \n", good); /* a trailing space */
+	assert_int_equal(parse(line, tok), -EINVAL);
+	/* The version spelt another way (found by fuzz_migstream): one spelling only. */
+	snprintf(line, sizeof(line), "ultra-stream 01 %s\n", good);
 	assert_int_equal(parse(line, tok), -EINVAL);
 	snprintf(line, sizeof(line), "ultra-stream 1 %.63s\n", good); /* one digit short */
 	assert_int_equal(parse(line, tok), -EINVAL);

@@ -196,20 +196,20 @@ static void held_queue_is_kicked_not_failed(void **state)
 	unsigned n = 0;
 
 	(void)state;
-	assert_int_equal(blk_throttle_new(NULL, 0, 0, &t), 0);
+	assert_int_equal(blk_throttle_new(NULL, &(struct uv_disk_limit){0}, &t), 0);
 	assert_null(t); /* no limit, no throttle: and NULL never holds */
-	assert_false(blk_throttle_hold(NULL, &q));
-	assert_int_equal(blk_throttle_new(NULL, 20, 0, &t), 0);
+	assert_false(blk_throttle_hold(NULL, &q, BLK_DIR_READ));
+	assert_int_equal(blk_throttle_new(NULL, &(struct uv_disk_limit){.iops = 20}, &t), 0);
 	q.kick_fd = eventfd(0, EFD_NONBLOCK);
 	other.kick_fd = eventfd(0, EFD_NONBLOCK);
 	q.client = me;
 	other.client = them;
-	while (!blk_throttle_hold(t, &q) && n < 100) {
-		blk_throttle_charge(t, &c);
+	while (!blk_throttle_hold(t, &q, BLK_DIR_READ) && n < 100) {
+		blk_throttle_charge(t, &c, BLK_DIR_READ);
 		n++;
 	}
 	assert_int_equal(n, 20 * THROTTLE_BURST_NS / SEC + 1);
-	assert_true(blk_throttle_hold(t, &other));
+	assert_true(blk_throttle_hold(t, &other, BLK_DIR_WRITE));
 	assert_int_equal(t->nwaiting, 2);
 	blk_throttle_forget(t, them); /* that client left: it is not kicked */
 	assert_int_equal(t->nwaiting, 1);
@@ -220,7 +220,7 @@ static void held_queue_is_kicked_not_failed(void **state)
 	t->watch.ready(&t->watch);
 	assert_int_equal(eventfd_read(q.kick_fd, &v), 0);
 	assert_int_equal(eventfd_read(other.kick_fd, &v), -1);
-	assert_false(blk_throttle_hold(t, &q)); /* and now it may go */
+	assert_false(blk_throttle_hold(t, &q, BLK_DIR_READ)); /* and now it may go */
 	assert_int_equal(t->delayed, 2);
 	close(q.kick_fd);
 	close(other.kick_fd);
@@ -319,30 +319,150 @@ static void live_change_kicks_held_queues(void **state)
 	eventfd_t v;
 
 	(void)state;
-	assert_int_equal(blk_throttle_set(NULL, &t, 5, 0), 0);
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.iops = 5}), 0);
 	assert_non_null(t);
 	q.kick_fd = eventfd(0, EFD_NONBLOCK);
 	q.client = (struct vhu_client *)&q;
-	while (!blk_throttle_hold(t, &q))
-		blk_throttle_charge(t, &c);
+	while (!blk_throttle_hold(t, &q, BLK_DIR_READ))
+		blk_throttle_charge(t, &c, BLK_DIR_READ);
 	assert_int_equal(t->nwaiting, 1);
 	/* Raised: the held queue is kicked now, not when the old limit would have let it. */
-	assert_int_equal(blk_throttle_set(NULL, &t, 5000, 0), 0);
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.iops = 5000}), 0);
 	assert_int_equal(t->nwaiting, 0);
 	assert_int_equal(eventfd_read(q.kick_fd, &v), 0);
 	/* What it owed (one request beyond the burst at 5 a second) is a fifth of a millisecond at
 	 * 5000: not the 200 ms the old limit would have held it for. */
-	assert_true(throttle_wait(&t->tb, now_ns()) <= SEC / 5000);
+	assert_true(throttle_wait(&t->tb[BLK_DIR_NONE], now_ns()) <= SEC / 5000);
 	/* Lowered again: what was let through is still owed, so it holds once more. */
 	for (int i = 0; i < 600; i++)
-		blk_throttle_charge(t, &c);
-	assert_int_equal(blk_throttle_set(NULL, &t, 5, 0), 0);
-	assert_true(blk_throttle_hold(t, &q));
+		blk_throttle_charge(t, &c, BLK_DIR_READ);
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.iops = 5}), 0);
+	assert_true(blk_throttle_hold(t, &q, BLK_DIR_READ));
 	/* Lifted: kicked, and no throttle any more (NULL never holds). */
-	assert_int_equal(blk_throttle_set(NULL, &t, 0, 0), 0);
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.iops = 0}), 0);
 	assert_null(t);
 	assert_int_equal(eventfd_read(q.kick_fd, &v), 0);
-	assert_false(blk_throttle_hold(t, &q));
+	assert_false(blk_throttle_hold(t, &q, BLK_DIR_READ));
+	close(q.kick_fd);
+}
+
+/* How many requests of dir go through at once on a rested disk before one is held. */
+static unsigned until_held(struct blk_throttle *t, struct vhu_queue *q, enum blk_dir dir,
+                           const struct vq_chain *c, unsigned cap)
+{
+	unsigned n = 0;
+
+	while (n < cap && !blk_throttle_hold(t, q, dir)) {
+		blk_throttle_charge(t, c, dir);
+		n++;
+	}
+	return n;
+}
+
+struct dir_case {
+	struct uv_disk_limit lim;
+	unsigned reads, writes; /* through at once before held, 1000: never held */
+	unsigned other;         /* flushes (no direction) after both, likewise */
+};
+
+/* Every combination of buckets (claims 19, 22): a request waits when any bucket that applies
+ * says so (the total, its own direction's), and only those. 20 requests a second allow 3 at
+ * once (the burst of a rested disk is a tenth of a second, and the request that crosses it). */
+static void each_bucket_holds_only_its_direction(void **state)
+{
+	static const struct dir_case cases[] = {
+	    {{.write_iops = 20}, 1000, 3, 1000},               /* writes limited, reads free */
+	    {{.read_iops = 20}, 3, 1000, 1000},                /* and the reverse */
+	    {{.read_iops = 20, .write_iops = 20}, 3, 3, 1000}, /* each its own bucket */
+	    {{.iops = 20}, 3, 0, 0},                           /* the total: all together */
+	    {{.write_bytes_per_sec = 20 * 512}, 1000, 3, 1000},
+	    {{.read_bytes_per_sec = 20 * 512}, 3, 1000, 1000},
+	    {{.iops = 20, .write_bytes_per_sec = 20 * 512}, 3, 0, 0},
+	    {{.read_iops = 20, .bytes_per_sec = 20 * 512}, 3, 0, 0},
+	};
+	struct vq_buf buf = {.len = 512 + BLK_OVERHEAD};
+	struct vq_chain c = {.n = 1, .buf = &buf};
+	struct vhu_queue q = {0};
+
+	(void)state;
+	q.kick_fd = eventfd(0, EFD_NONBLOCK);
+	q.client = (struct vhu_client *)&q;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct dir_case *k = &cases[i];
+		struct blk_throttle *t = NULL;
+		unsigned r, w, o;
+
+		assert_int_equal(blk_throttle_new(NULL, &k->lim, &t), 0);
+		assert_non_null(t);
+		r = until_held(t, &q, BLK_DIR_READ, &c, 1000);
+		w = until_held(t, &q, BLK_DIR_WRITE, &c, 1000);
+		o = until_held(t, &q, BLK_DIR_NONE, &c, 1000);
+		if (r != k->reads || w != k->writes || o != k->other)
+			fail_msg(
+			    "case %zu: %u reads, %u writes, %u flushes at once; want %u, %u, %u", i,
+			    r, w, o, k->reads, k->writes, k->other);
+		blk_throttle_free(t);
+	}
+	close(q.kick_fd);
+}
+
+/* A writer flat out at 100 writes a second while a reader goes as fast as it likes: over two
+ * seconds the writer gets its 200 (and the burst), the reader is never held. */
+static void writer_limited_while_reads_run_free(void **state)
+{
+	struct blk_throttle *t = NULL;
+	struct uv_disk_limit lim = {.write_iops = 100};
+	unsigned reads = 0, writes = 0;
+
+	(void)state;
+	assert_int_equal(blk_throttle_new(NULL, &lim, &t), 0);
+	for (uint64_t now = T0; now < T0 + 2 * SEC; now += SEC / 1000) {
+		for (int i = 0; i < 5; i++) {
+			assert_int_equal(throttle_wait(&t->tb[BLK_DIR_READ], now), 0);
+			assert_int_equal(throttle_wait(&t->tb[BLK_DIR_NONE], now), 0);
+			throttle_charge(&t->tb[BLK_DIR_NONE], now, 4096);
+			throttle_charge(&t->tb[BLK_DIR_READ], now, 4096);
+			reads++;
+		}
+		if (throttle_wait(&t->tb[BLK_DIR_WRITE], now) == 0) {
+			throttle_charge(&t->tb[BLK_DIR_NONE], now, 4096);
+			throttle_charge(&t->tb[BLK_DIR_WRITE], now, 4096);
+			writes++;
+		}
+	}
+	assert_int_equal(reads, 10000);
+	if (writes < 200 || writes > 200 + 100 * THROTTLE_BURST_NS / SEC + 2)
+		fail_msg("%u writes in 2 s at 100 a second", writes);
+	blk_throttle_free(t);
+}
+
+/* A live change from a total to per-direction limits (and back) keeps each bucket's state: the
+ * total's debt is forgotten once the total is lifted, a direction newly limited starts rested. */
+static void change_between_total_and_directions(void **state)
+{
+	struct vq_buf buf = {.len = 512 + BLK_OVERHEAD};
+	struct vq_chain c = {.n = 1, .buf = &buf};
+	struct blk_throttle *t = NULL;
+	struct vhu_queue q = {0};
+
+	(void)state;
+	q.kick_fd = eventfd(0, EFD_NONBLOCK);
+	q.client = (struct vhu_client *)&q;
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.iops = 20}), 0);
+	assert_int_equal(until_held(t, &q, BLK_DIR_WRITE, &c, 1000), 3);
+	assert_int_equal(until_held(t, &q, BLK_DIR_READ, &c, 1000), 0);
+	/* Writes limited apart now: reads go at once, writes start from a rested bucket. */
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.write_iops = 20}), 0);
+	assert_int_equal(until_held(t, &q, BLK_DIR_READ, &c, 50), 50);
+	assert_int_equal(until_held(t, &q, BLK_DIR_WRITE, &c, 1000), 3);
+	/* Raised: the write bucket's debt (one request) carries over in requests, so it is owed
+	 * for a two-thousandth of a second, not the old twentieth; reads still owe nothing. */
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){.write_iops = 2000}),
+	                 0);
+	assert_true(throttle_wait(&t->tb[BLK_DIR_WRITE], now_ns()) <= SEC / 2000);
+	assert_false(blk_throttle_hold(t, &q, BLK_DIR_READ));
+	assert_int_equal(blk_throttle_set(NULL, &t, &(struct uv_disk_limit){0}), 0);
+	assert_null(t);
 	close(q.kick_fd);
 }
 
@@ -362,6 +482,9 @@ int main(void)
 	    cmocka_unit_test(rate_changes_mid_flight_lose_and_double_nothing),
 	    cmocka_unit_test(lifted_then_limited_again),
 	    cmocka_unit_test(live_change_kicks_held_queues),
+	    cmocka_unit_test(each_bucket_holds_only_its_direction),
+	    cmocka_unit_test(writer_limited_while_reads_run_free),
+	    cmocka_unit_test(change_between_total_and_directions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

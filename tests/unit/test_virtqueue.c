@@ -504,6 +504,63 @@ static void test_indirect_refusals(void **state)
 	assert_int_equal(c.tail_len, 1);
 }
 
+/* A request given back (vq_unpop: a device that had to look at it before it could say it may
+ * start, claims 19, 22) is popped again next, as if never taken: the in-flight mark of a new head
+ * is cleared, the counter steps back, a fault is not counted twice; a resubmitted head given back
+ * comes again first and stays in flight. */
+static void test_unpop_gives_the_request_back(void **state)
+{
+	struct fx *f = *state;
+	struct {
+		struct vhu_inflight_queue h;
+		struct vhu_inflight_desc d[NUM];
+	} track = {0};
+	uint16_t resubmit[1] = {3};
+	struct vq_chain c;
+
+	f->q.track = &track.h;
+	desc(f, 0, GPA + BUFS, 16, VRING_DESC_F_NEXT, 1);
+	desc(f, 1, GPA + BUFS + 0x400, 1, VRING_DESC_F_WRITE, 0);
+	desc(f, 2, GPA + SIZE + 0x1000, 16, 0, 0); /* outside guest memory */
+	offer(f, 0);
+	offer(f, 2);
+	assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(track.d[0].inflight, 1);
+	vq_unpop(&f->q, &c);
+	assert_int_equal(track.d[0].inflight, 0);
+	assert_int_equal(f->q.counter, 0);
+	assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(c.head, 0);
+	assert_int_equal(track.d[0].counter, 1);
+	/* A chain with a fault counts it once, however often it is given back. */
+	assert_int_not_equal(pop(f, &c), VQ_OK);
+	{
+		uint64_t faults[VQ_NFAULTS];
+
+		memcpy(faults, f->q.faults, sizeof(faults));
+		vq_unpop(&f->q, &c);
+		assert_int_not_equal(pop(f, &c), VQ_OK);
+		assert_memory_equal(faults, f->q.faults, sizeof(faults));
+	}
+	assert_int_equal(c.head, 2);
+	assert_int_equal(vq_pop(&f->q, &c), 0);
+	/* A head a dead back end left in flight: given back, it is first again, still marked. */
+	desc(f, 3, GPA + BUFS, 16, 0, 0);
+	track.d[3].inflight = 1;
+	f->q.resubmit = resubmit;
+	f->q.nresubmit = 1;
+	f->q.resubmitted = 0;
+	assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(c.head, 3);
+	vq_unpop(&f->q, &c);
+	assert_int_equal(track.d[3].inflight, 1);
+	assert_int_equal(pop(f, &c), VQ_OK);
+	assert_int_equal(c.head, 3);
+	assert_int_equal(vq_pop(&f->q, &c), 0);
+	f->q.resubmit = NULL;
+	f->q.track = NULL;
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -524,6 +581,7 @@ int main(void)
 	    T(test_hostile_used_event),
 	    T(test_avail_event_asks_for_the_next_kick),
 	    T(test_event_words_at_the_end_of_memory),
+	    T(test_unpop_gives_the_request_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,31 @@
 /* SPDX-License-Identifier: MIT */
-/* ultra set-disk-limits NAME DISK [--iops N] [--bytes-per-sec N]: a disk's I/O limit from now on,
- * running or not (0: none of that kind; left out: as it is). DISK is its index in the
- * definition's disks, or its image's path or file name (docs/command.md). */
+/* ultra set-disk-limits NAME DISK [--iops N] [--bytes-per-sec N] [--read-iops N]
+ *   [--write-iops N] [--read-bytes-per-sec N] [--write-bytes-per-sec N]: a disk's I/O limits from
+ * now on, running or not (0: none of that kind; left out: as it is; a total clears the
+ * directions of its kind and a direction the total, as virsh blkdeviotune). DISK is its index in
+ * the definition's disks, or its image's path or file name (docs/command.md; claims 19, 22). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk_limit.h"
 #include "ultra.h"
+
+/* --read-bytes-per-sec: the kind named read_bytes_per_sec, or NULL. */
+static const char *kind_of(const char *opt)
+{
+	char want[40];
+
+	for (unsigned k = 0; k < UV_DISK_LIMIT_KEYS; k++) {
+		snprintf(want, sizeof(want), "--%s", uv_disk_limit_key(k));
+		for (char *c = want; *c; c++)
+			*c = *c == '_' ? '-' : *c;
+		if (!strcmp(opt, want))
+			return uv_disk_limit_key(k);
+	}
+	return NULL;
+}
 
 static int number(const char *s, long long *out)
 {
@@ -29,14 +47,13 @@ int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv)
 	args = ultra_name_arg(argv[0]);
 	json_object_object_add(args, "disk", json_object_new_string(argv[1]));
 	for (i = 2; i < argc; i++) {
-		const char *key = !strcmp(argv[i], "--iops")            ? "iops"
-		                  : !strcmp(argv[i], "--bytes-per-sec") ? "bytes_per_sec"
-		                                                        : NULL;
+		const char *key = kind_of(argv[i]);
 
 		if (!key || i + 1 >= argc || number(argv[++i], &x)) {
 			fprintf(stderr,
-			        "ultra: set-disk-limits: %s: expected --iops N or "
-			        "--bytes-per-sec N with N >= 0 (0: no limit)\n",
+			        "ultra: set-disk-limits: %s: expected --iops, --bytes-per-sec, "
+			        "--read-iops, --write-iops, --read-bytes-per-sec or "
+			        "--write-bytes-per-sec N with N >= 0 (0: no limit)\n",
 			        argv[i]);
 			json_object_put(args);
 			return ULTRA_USAGE;
@@ -45,8 +62,10 @@ int ultra_cmd_set_disk_limits(struct ultra *u, int argc, char **argv)
 		set++;
 	}
 	if (!set) {
-		fprintf(stderr,
-		        "ultra: set-disk-limits: nothing to set (--iops, --bytes-per-sec)\n");
+		fprintf(
+		    stderr,
+		    "ultra: set-disk-limits: nothing to set (--iops, --bytes-per-sec, "
+		    "--read-iops, --write-iops, --read-bytes-per-sec, --write-bytes-per-sec)\n");
 		json_object_put(args);
 		return ULTRA_USAGE;
 	}

@@ -3,27 +3,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "disk_limit.h"
 #include "ultra.h"
 
-/* A line per disk: "disk0        a.img (direct): 50 iops, 1048576 bytes/s". */
+/* A line per disk: "disk0        a.img (direct): in all 50 requests and 1048576 bytes a second";
+ * the kinds as lib/disk_limit.c says them, totals and each direction (claims 19, 22). */
 static void print_limits(json_object *a)
 {
 	size_t n = json_object_array_length(a);
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(a, i), *v;
-		long long iops = ultra_int(d, "iops"), bps = ultra_int(d, "bytes_per_sec");
-		char key[16], lim[96];
+		struct uv_disk_limit l = {0};
+		char key[16], lim[200];
 		int direct =
 		    json_object_object_get_ex(d, "direct", &v) && json_object_get_boolean(v);
 
+		for (unsigned k = 0; k < UV_DISK_LIMIT_KEYS; k++)
+			if (ultra_int(d, uv_disk_limit_key(k)) > 0)
+				uv_disk_limit_set(&l, k,
+				                  (uint64_t)ultra_int(d, uv_disk_limit_key(k)));
 		snprintf(key, sizeof(key), "disk%lld", ultra_int(d, "disk"));
-		if (!iops && !bps)
-			snprintf(lim, sizeof(lim), "no limit");
-		else
-			snprintf(lim, sizeof(lim), "%lld iops, %lld bytes/s (0: none)", iops, bps);
+		uv_disk_limit_describe(&l, lim, sizeof(lim));
 		printf("%-12s %s%s: %s\n", key, ultra_str(d, "image"), direct ? " (direct)" : "",
-		       lim);
+		       uv_disk_limit_none(&l) ? "no limit" : lim);
 	}
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ultra [--json] [-c ADDR [--tls-ca CA --tls-cert CERT --tls-key KEY]] [--state-dir DIR] VERB
+ * ultra [--json] [-c ADDR [--tls-ca CA --tls-cert CERT --tls-key KEY [--tls-crl CRL]]]
+ *       [--state-dir DIR] VERB
  * ARGS: the operator's CLI. ADDR is a socket path or tls://HOST:PORT (docs/cmdnet.md).
  * Exit status: 0 done, 1 refused or failed (the message says why), 2 usage, 3 no command
  * partition to talk to.
@@ -19,12 +20,16 @@ static const struct ultra_verb verbs[] = {
     {"stop", "[--timeout S] [--no-wait] NAME", "shut it down (forced after S seconds)",
      ultra_cmd_stop},
     {"destroy", "NAME", "stop it at once", ultra_cmd_destroy},
+    {"pause", "NAME", "stop its vCPUs (memory and devices stay)", ultra_cmd_pause},
+    {"resume", "NAME", "let a paused partition's vCPUs run again", ultra_cmd_resume},
     {"migrate", "NAME --to TARGET [--timeout S]",
      "move it, running, to another host's command partition", ultra_cmd_migrate},
     {"list", "", "every partition: name, state, memory, CPUs, uptime", ultra_cmd_list},
     {"info", "NAME", "one partition in detail", ultra_cmd_info},
-    {"set-disk-limits", "NAME DISK [--iops N] [--bytes-per-sec N]",
-     "a disk's I/O limit from now on, running or not (0: none)", ultra_cmd_set_disk_limits},
+    {"set-disk-limits",
+     "NAME DISK [--iops N] [--bytes-per-sec N] [--read-iops N] [--write-iops N] "
+     "[--read-bytes-per-sec N] [--write-bytes-per-sec N]",
+     "a disk's I/O limits from now on, running or not (0: none)", ultra_cmd_set_disk_limits},
     {"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
     {"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
     {"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",
@@ -43,15 +48,16 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: ultra [--json] [-c ADDR] [--tls-ca CA --tls-cert CERT --tls-key KEY]\n"
-	           "             [--state-dir DIR] VERB ...\n");
+	           "             [--tls-crl CRL] [--state-dir DIR] VERB ...\n");
 	for (i = 0; i < N_VERBS; i++)
 		fprintf(f, "  %-8s %-32s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
-	fprintf(f,
-	        "ADDR (a socket path, unix:PATH, or tls://HOST:PORT: another host's command\n"
-	        "partition through its gateway, with the cluster CA and this client's certificate\n"
-	        "and key) defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
-	        "$ULTRA_STATE_DIR or /var/lib/ultravisor. define, undefine and start go through\n"
-	        "the operations partition ($ULTRA_RUN_DIR/ops.sock) while it runs.\n");
+	fprintf(
+	    f,
+	    "ADDR (a socket path, unix:PATH, or tls://HOST:PORT: another host's command\n"
+	    "partition through its gateway, with the cluster CA and this client's certificate\n"
+	    "and key; --tls-crl: the CA's revocation list) defaults to $ULTRA_RUN_DIR/command.sock (/run/ultravisor), DIR to\n"
+	    "$ULTRA_STATE_DIR or /var/lib/ultravisor. define, undefine and start go through\n"
+	    "the operations partition ($ULTRA_RUN_DIR/ops.sock) while it runs.\n");
 }
 
 int main(int argc, char **argv)
@@ -63,6 +69,7 @@ int main(int argc, char **argv)
 	    {"tls-ca", required_argument, NULL, 'A'},
 	    {"tls-cert", required_argument, NULL, 'C'},
 	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-crl", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -94,6 +101,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			u.tls.key = optarg;
+			break;
+		case 'R':
+			u.tls.crl = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -13,7 +13,7 @@
  *                                           bytes (suffix K or M allowed)
  *   uvctl [-s SOCK] state ID STATE          as the command partition: set a partition's state
  *   uvctl [-s SOCK] show ID                 the partition's record, read from the read-only
- *                                           database, as JSON
+ *                                           database, as JSON (with each disk's limits)
  *   uvctl [-s SOCK] memory ID               the partition's memory objects: inode and size
  *   uvctl [-s SOCK] cpu ID MILLI            as the command partition: set its CPU share
  *                                           (1000 = one host CPU); its monitor enforces it
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "desc.h"
+#include "disk_limit.h"
 #include "resdb.h"
 #include "uvclient.h"
 
@@ -251,10 +252,20 @@ static int cmd_show(int sock, uint32_t id)
 		return 1;
 	}
 	printf("{\"id\":%u,\"name\":\"%s\",\"state\":\"%s\",\"vcpus\":%u,\"cpu_share_milli\":%u,"
-	       "\"memory_mib\":%llu,\"granted_mib\":%llu,\"status\":%u}\n",
+	       "\"memory_mib\":%llu,\"granted_mib\":%llu,\"status\":%u,\"disk_limits\":[",
 	       id, d.name, uv_state_name(rec.state), d.vcpus, rec.cpu_share_milli,
 	       (unsigned long long)(d.mem_bytes >> 20), (unsigned long long)(rec.mem_bytes >> 20),
 	       rec.status);
+	for (unsigned i = 0; i < d.n_disk && i < UV_DISKS_MAX; i++)
+		for (unsigned k = 0; k < UV_DISK_LIMIT_KEYS; k++)
+			printf("%s\"%s\":%llu%s",
+			       k   ? ","
+			       : i ? ",{"
+			           : "{",
+			       uv_disk_limit_key(k),
+			       (unsigned long long)uv_disk_limit_get(&d.disk_limit[i], k),
+			       k + 1 == UV_DISK_LIMIT_KEYS ? "}" : "");
+	printf("]}\n");
 	munmap(map, size);
 	return 0;
 }
