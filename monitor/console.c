@@ -16,9 +16,9 @@
  * bytes (1.19 MB logged for 1.189 MB written, "\r\r\n" 111 times in one run), while the
  * relay's stream held each byte once.
  *
- * The relay runs as the engine's own uid (engine_cred.c) with no capabilities and holds three
- * fds: its end of the socketpair, console.sock's listening socket, console.log. It ends when
- * QEMU's end closes.
+ * The relay runs as the engine's own uid (engine_cred.c) with no capabilities under a seccomp
+ * allow list (console_sandbox.c) and holds three fds: its end of the socketpair, console.sock's
+ * listening socket, console.log. It ends when QEMU's end closes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +69,11 @@ static void relay_main(int engine, int listen_fd, int log_fd, const struct mon_c
 	if ((r = mon_cred_drop(cred, &step)) < 0) {
 		fprintf(stderr, "monitor[%s]: the console relay cannot drop privileges: %s: %s\n",
 		        name, mon_cred_step_name(step), strerror(-r));
+		_exit(1);
+	}
+	if ((r = mon_console_sandbox()) < 0) {
+		fprintf(stderr, "monitor[%s]: the console relay's seccomp filter: %s\n", name,
+		        strerror(-r));
 		_exit(1);
 	}
 	r = uv_conrelay_run(RELAY_ENGINE_FD, RELAY_LISTEN_FD, -1, RELAY_LOG_FD, &st);

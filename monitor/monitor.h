@@ -179,6 +179,8 @@ bool mon_dev_is_file(const struct uv_device *v); /* one of those */
 int mon_console_spawn(struct monitor *m, const struct mon_cred *cred, int *engine_fd, char *err,
                       size_t errlen);
 void mon_console_reap(struct monitor *m, int wait_ms);
+/* console_sandbox.c: the relay's seccomp allow list, after its privileges are dropped. */
+int mon_console_sandbox(void);
 /* console_restore.c: the relay forked is watched (its pidfd in the loop); one that ends while
  * the engine runs is replaced, the serial port switched to it by QMP chardev-change (exited);
  * on re-attach, a console.sock nobody serves is replaced the same way (check). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "seccomp_calls.h"
 
 static const int allowed[] = {
     /* event loop, clients, the command partition */
@@ -40,22 +41,7 @@ static const int allowed[] = {
     SCMP_SYS(close),
     SCMP_SYS(getrandom), /* TLS key shares and nonces */
     /* allocator, stdio, exit */
-    SCMP_SYS(brk),
-    SCMP_SYS(munmap),
-    SCMP_SYS(madvise),
-    SCMP_SYS(mremap),
-    SCMP_SYS(futex),
-    SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat),
-    SCMP_SYS(exit_group),
-    SCMP_SYS(exit),
-    SCMP_SYS(rt_sigreturn),
-    SCMP_SYS(rt_sigprocmask),
-    SCMP_SYS(getpid),
-    SCMP_SYS(gettid),
-    SCMP_SYS(sched_yield),
-    SCMP_SYS(sigaltstack),
-    SCMP_SYS(clock_gettime),
+    UV_SECCOMP_RUNTIME_CALLS,
     SCMP_SYS(getrusage),
 };
 

@@ -167,3 +167,24 @@ def test_a_killed_relay_is_replaced():
     reattach_console(p)
     check(p.out("echo twice-$((6*6))").strip() == "twice-36", "the console after the re-attach")
     check(b"twice-36" in p.console_log() and p.qemu_pid() == qemu, "the log, the same engine")
+
+
+def test_the_relay_is_confined():
+    """The relay holds the engine's uid, no capability, no way to gain one, a seccomp filter,
+    and only stdio, its three fds and its viewers' sockets."""
+    w = workspace()
+    p = w.partition("conjail1").start().wait_boot()
+    pid = relay_pid(p)
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+    uid = str(harness.engine_uid())
+    check(st["Uid"].split() == [uid] * 4 and st["Gid"].split() == [uid] * 4,
+          f"the relay runs as {st['Uid']} / {st['Gid']}, not the engine's {uid}")
+    check(int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, f"capabilities: {st}")
+    check(st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2",
+          f"NoNewPrivs {st['NoNewPrivs'].strip()}, Seccomp {st['Seccomp'].strip()}")
+    fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    others = {fd: t for fd, t in fds.items() if fd > 5 and not t.startswith("socket:")}
+    check(set(range(6)) <= set(fds) and fds[5] == p.path("console.log") and not others,
+          f"the relay holds {fds}")
+    check(p.out("echo still-$((1+1))").strip() == "still-2", "the console through the relay")
