@@ -184,6 +184,8 @@ static int write_command(struct gw_conn *c, bool *moved)
 		if ((r = gw_stream_first_line(c, (size_t)len, moved)))
 			return r < 0 ? -1 : 0;
 	}
+	if (c->verbs && !c->fwd && gw_verbs_check(c, (size_t)len, moved))
+		return 0;
 	n = send(c->cmd_fd, c->up.buf + c->fwd, (size_t)len - c->fwd, MSG_NOSIGNAL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;

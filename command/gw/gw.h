@@ -31,6 +31,13 @@
 
 struct gw;
 
+/* A CN let in (--allow-cn CN[=VERB,...]): with verbs, only those requests of the API behind
+ * the gateway are relayed (verbs.c); NULL, every one. */
+struct gw_allow {
+	const char *cn;
+	const char *verbs; /* "list,info,resources" */
+};
+
 /* What a client's connection carries: request lines (the control API), or, once its first line
  * named a stream token, a migration stream spliced to an incoming partition's socket
  * (stream.c; docs/migration.md, "Over the network"). */
@@ -50,6 +57,7 @@ struct gw_conn {
 	SSL *ssl;
 	char peer[64];     /* address:port, for the log */
 	char cn[128];      /* the client certificate's subject CN */
+	const char *verbs; /* what its CN may ask (struct gw_allow); NULL: everything */
 	char refusal[192]; /* why our verify callback refused it, when it did */
 	bool established;  /* handshake done, command.sock connected */
 	bool inflight;     /* a request went on; its reply has not come back whole */
@@ -75,13 +83,13 @@ struct gw {
 	const char *listen;   /* HOST:PORT */
 	const char *cmd_path; /* RUN/command.sock */
 	const char *ca, *cert, *key;
-	const char *crl;                 /* --crl: NULL, none */
-	int crl_fd;                      /* kept open: the sandbox opens nothing later (crl.c) */
-	struct stat crl_seen;            /* the file as it was when its list was loaded */
-	struct stat crl_refused;         /* as it was when a reload last failed (said once) */
-	bool crl_replaced;               /* renamed over: said once */
-	STACK_OF(X509) * cas;            /* the CA certificates, for each reloaded store */
-	const char *allow[GW_ALLOW_MAX]; /* client CNs let in; none listed: any the CA signed */
+	const char *crl;         /* --crl: NULL, none */
+	int crl_fd;              /* kept open: the sandbox opens nothing later (crl.c) */
+	struct stat crl_seen;    /* the file as it was when its list was loaded */
+	struct stat crl_refused; /* as it was when a reload last failed (said once) */
+	bool crl_replaced;       /* renamed over: said once */
+	STACK_OF(X509) * cas;    /* the CA certificates, for each reloaded store */
+	struct gw_allow allow[GW_ALLOW_MAX]; /* client CNs let in; none listed: any the CA signed */
 	unsigned n_allow;
 	unsigned max_conns, n_conns;
 	int listen_fd, epfd, sigfd;
@@ -118,6 +126,11 @@ int gw_conn_read_command(struct gw_conn *c, bool *moved);
 int gw_conn_write_client(struct gw_conn *c, bool *moved);
 /* Our last word is out: shut our side, drain the peer for a while, then close. */
 void gw_conn_linger(struct gw_conn *c);
+
+/* verbs.c: a request line (len bytes, '\n' included) from a client whose CN may ask only some
+ * verbs: 0 relay it; 1 it was refused (an error line is queued for the client and the line
+ * consumed) or waits for room for that answer. */
+int gw_verbs_check(struct gw_conn *c, size_t len, bool *moved);
 
 /* stream.c: the first whole line (len bytes): 0 not a stream line (relay it), 1 taken (a
  * claim sent, or a refusal queued), -1 close. */

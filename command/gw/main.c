@@ -3,11 +3,12 @@
  * ultra-cmdgw: the command partition's network gateway (docs/cmdnet.md).
  *
  *   ultra-cmdgw --listen HOST:PORT --ca CA.pem --cert HOST.pem --key HOST.key
- *               [--allow-cn CN ...] [--crl CRL.pem] [--command SOCK] [--run-dir RUN]
+ *               [--allow-cn CN[=VERB,...] ...] [--crl CRL.pem] [--command SOCK] [--run-dir RUN]
  *               [--max-clients N]
  *
  * Accepts TLS 1.3 clients whose certificate the cluster CA signed (and, with --allow-cn, whose
- * subject CN is listed, and which the CRL does not revoke), and relays each one's request lines to
+ * subject CN is listed, and which the CRL does not revoke), and relays (for a CN listed with
+ * verbs, only those of) each one's request lines to
  * the command partition's socket (SOCK, default RUN/command.sock) and its replies back. SIGTERM
  * closes every client and exits.
  */
@@ -23,18 +24,20 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "reqverb.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: ultra-cmdgw --listen HOST:PORT --ca CA.pem --cert CERT.pem --key KEY.pem\n"
-	        "                   [--allow-cn CN]... [--crl CRL.pem] [--command SOCK]\n"
-	        "                   [--run-dir RUN] [--max-clients N]\n"
-	        "Relays TLS 1.3 clients holding a certificate signed by CA (with a subject CN\n"
-	        "given by --allow-cn, when any is) to the command partition at SOCK (default\n"
-	        "RUN/command.sock; RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n"
-	        "CRL: the CA's revocation list, read again when it is rewritten in place.\n"
-	        "PORT 0 picks a free port; the log's first line names the address bound.\n");
+	fprintf(
+	    f, "usage: ultra-cmdgw --listen HOST:PORT --ca CA.pem --cert CERT.pem --key KEY.pem\n"
+	       "                   [--allow-cn CN[=VERB,...]]... [--crl CRL.pem] [--command SOCK]\n"
+	       "                   [--run-dir RUN] [--max-clients N]\n"
+	       "Relays TLS 1.3 clients holding a certificate signed by CA (with a subject CN\n"
+	       "given by --allow-cn, when any is; CN=VERB,...: only those requests) to the\n"
+	       "command partition at SOCK (default\n"
+	       "RUN/command.sock; RUN defaults to $ULTRA_RUN_DIR or /run/ultravisor).\n"
+	       "CRL: the CA's revocation list, read again when it is rewritten in place.\n"
+	       "PORT 0 picks a free port; the log's first line names the address bound.\n");
 }
 
 static int parse(struct gw *g, int argc, char **argv)
@@ -80,11 +83,17 @@ static int parse(struct gw *g, int argc, char **argv)
 		case 'r':
 			run = optarg;
 			break;
-		case 'n':
-			if (g->n_allow == GW_ALLOW_MAX || !*optarg)
+		case 'n': {
+			char *eq = strchr(optarg, '=');
+
+			if (g->n_allow == GW_ALLOW_MAX || !*optarg || eq == optarg ||
+			    (eq && !uv_verbs_valid(eq + 1)))
 				return 2;
-			g->allow[g->n_allow++] = optarg;
+			if (eq)
+				*eq = 0; /* argv is ours to cut: CN, then its verbs */
+			g->allow[g->n_allow++] = (struct gw_allow){optarg, eq ? eq + 1 : NULL};
 			break;
+		}
 		case 'm':
 			g->max_conns = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || !g->max_conns || g->max_conns > GW_CONNS_MAX)

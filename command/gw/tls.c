@@ -29,13 +29,17 @@ static int subject_cn(X509 *cert, char *out, size_t len)
 	return 0;
 }
 
-static bool allowed(const struct gw *g, const char *cn)
+/* Whether cn gets in, and with which verbs (*verbs NULL: all). */
+static bool allowed(const struct gw *g, const char *cn, const char **verbs)
 {
+	*verbs = NULL;
 	if (!g->n_allow)
 		return true;
 	for (unsigned i = 0; i < g->n_allow; i++)
-		if (!strcmp(g->allow[i], cn))
+		if (!strcmp(g->allow[i].cn, cn)) {
+			*verbs = g->allow[i].verbs;
 			return true;
+		}
 	return false;
 }
 
@@ -54,7 +58,7 @@ static int verify(int ok, X509_STORE_CTX *x)
 	if (subject_cn(X509_STORE_CTX_get_current_cert(x), c->cn, sizeof(c->cn))) {
 		snprintf(c->refusal, sizeof(c->refusal),
 		         "client certificate: no single printable subject CN");
-	} else if (!allowed(c->gw, c->cn)) {
+	} else if (!allowed(c->gw, c->cn, &c->verbs)) {
 		snprintf(c->refusal, sizeof(c->refusal),
 		         "client certificate CN \"%s\" is not in the allow list", c->cn);
 	} else {

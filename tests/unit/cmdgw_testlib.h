@@ -222,7 +222,8 @@ static inline int gwfx_setup(struct gwfx *f)
 	/* Two CAs: ours, and another whose client certificates must not get in. */
 	if (gwfx_sh("set -e; m=%s/scripts/mkcerts.sh; d=%s; $m $d ca >/dev/null;"
 	            "$m $d host gw 127.0.0.1 >/dev/null; $m $d client ops >/dev/null;"
-	            "$m $d client intruder >/dev/null; $m $d/other ca >/dev/null;"
+	            "$m $d client intruder >/dev/null; $m $d client watcher >/dev/null;"
+	            "$m $d/other ca >/dev/null;"
 	            "$m $d/other client ops >/dev/null",
 	            f->root, f->dir))
 		return -1;

@@ -29,7 +29,8 @@ static char addr[64];
 
 static int setup(void **state)
 {
-	if (gwfx_setup(&fx) || gwfx_start_gw(&fx, "--allow-cn ops --allow-cn admin"))
+	if (gwfx_setup(&fx) ||
+	    gwfx_start_gw(&fx, "--allow-cn ops --allow-cn admin --allow-cn watcher=list,info"))
 		return -1;
 	snprintf(addr, sizeof(addr), "tls://127.0.0.1:%u", fx.port);
 	return 0;
@@ -105,6 +106,51 @@ static void test_relays_requests_and_replies(void **state)
 	assert_int_equal(atomic_load(&fx.lines) - before, 3);
 	uv_cmdconn_close(c);
 	assert_true(gwfx_logged(&fx, "accepted, CN \"ops\"", 2000));
+}
+
+/* watcher may only list and see info: everything else is answered not-permitted by the gateway
+ * and never reaches the partition behind; its connection goes on. */
+static void test_a_cn_limited_to_some_verbs(void **state)
+{
+	static const char *const refused[] = {"start", "lis", "list-all", "destroy"};
+	struct uv_cmdconn *c = open_as("", "watcher"), *o;
+	unsigned before = atomic_load(&fx.lines);
+	char err[256], *line;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		line = ask(c, refused[i], err, sizeof(err));
+		assert_non_null(line);
+		assert_non_null(strstr(line, "\"code\":\"not-permitted\""));
+		assert_non_null(strstr(line, "may not ask"));
+		free(line);
+	}
+	/* Lines it cannot read are not guessed at: two objects, not JSON, no execute. */
+	for (int i = 0; i < 3; i++) {
+		const char *req[] = {"{\"version\":1,\"execute\":\"list\"} {\"execute\":\"start\"}",
+		                     "list", "{\"version\":1}"};
+
+		assert_int_equal(uv_cmdconn_write_line(c, req[i], 5000, err, sizeof(err)), 0);
+		assert_int_equal(uv_cmdconn_read_line(c, &line, 5000, err, sizeof(err)), 0);
+		assert_non_null(strstr(line, "not-permitted"));
+		free(line);
+	}
+	assert_int_equal(atomic_load(&fx.lines), before); /* none reached the partition */
+	line = ask(c, "list", err, sizeof(err));
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"execute\":\"list\""));
+	free(line);
+	line = ask(c, "info", err, sizeof(err));
+	assert_non_null(strstr(line, "\"execute\":\"info\""));
+	free(line);
+	assert_int_equal(atomic_load(&fx.lines) - before, 2);
+	assert_true(gwfx_logged(&fx, "(CN \"watcher\"): refused start: not among its verbs", 2000));
+	uv_cmdconn_close(c);
+	/* A CN listed without verbs may ask anything, as before. */
+	o = open_as("", "ops");
+	line = ask(o, "start", err, sizeof(err));
+	assert_non_null(strstr(line, "\"execute\":\"start\""));
+	free(line);
+	uv_cmdconn_close(o);
 }
 
 /* A client by our rules otherwise, driven by raw OpenSSL: cert NULL presents none; max_version
@@ -394,6 +440,7 @@ int main(void)
 	    cmocka_unit_test(test_refuses_no_client_certificate),
 	    cmocka_unit_test(test_refuses_another_cas_certificate),
 	    cmocka_unit_test(test_refuses_a_cn_not_allowed),
+	    cmocka_unit_test(test_a_cn_limited_to_some_verbs),
 	    cmocka_unit_test(test_refuses_plaintext),
 	    cmocka_unit_test(test_refuses_tls12),
 	    cmocka_unit_test(test_line_over_the_bound),
