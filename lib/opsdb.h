@@ -99,6 +99,10 @@ void ops_parts_free(struct ops_part *p, size_t n);
 /* Replaces name's stored definition (JSON text): a change made while it was defined, such as
  * a disk's limit. -ENOENT when no such partition is stored. */
 int opsdb_part_set_definition(struct opsdb *db, const char *name, const char *definition);
+/* Replaces name's stored definition and the share read from it, together: an operator's new
+ * CPU share. -ENOENT when no such partition is stored. */
+int opsdb_part_set_share(struct opsdb *db, const char *name, const char *definition,
+                         uint32_t cpu_milli);
 /* Records the host p is placed on ("" = none). -ENOENT for an unknown partition or host. */
 int opsdb_part_set_host(struct opsdb *db, const char *name, const char *host);
 

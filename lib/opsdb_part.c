@@ -128,6 +128,30 @@ int opsdb_part_del(struct opsdb *db, const char *name)
 	return opsdb_write_end(db, own, r);
 }
 
+int opsdb_part_set_share(struct opsdb *db, const char *name, const char *definition,
+                         uint32_t cpu_milli)
+{
+	sqlite3_stmt *st = NULL;
+	int own, r, rc;
+
+	if ((r = opsdb_write_begin(db, &own)))
+		return r;
+	if (!(r = opsdb_part_exists(db, name))) {
+		rc = sqlite3_prepare_v2(
+		    db->db, "UPDATE partitions SET definition = ?, cpu_milli = ? WHERE name = ?",
+		    -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, definition, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, cpu_milli);
+			sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+			rc = sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		r = rc == SQLITE_DONE ? 0 : opsdb_errno(rc);
+	}
+	return opsdb_write_end(db, own, r);
+}
+
 int opsdb_part_set_host(struct opsdb *db, const char *name, const char *host)
 {
 	struct ops_host h;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ops.sock: changes to a partition that the store must follow (claims 37, 44, 79, 85). migrate
+ * ops.sock: changes to a partition that the store must follow (claims 37, 44, 46, 79, 85). migrate
  * moves a running partition to another registered host and records that host (moves.c, once it
  * has ended; the loop does not wait for it); set-disk-limits
- * changes a disk's I/O limit and writes it into the stored definition. Done behind the store's
+ * changes a disk's I/O limit and writes it into the stored definition; set-cpu-share changes
+ * the stored share, which the policy then puts in force (its schedules and domains still
+ * apply). Done behind the store's
  * back, either would be undone: a host whose command partition restarts gets the stored
  * definitions placed on it pushed and autostarted again (a second copy of a migrated guest), and
  * a restart elsewhere after a host failure starts the stored definition (the old limit).
@@ -166,6 +168,22 @@ out:
 	return r;
 }
 
+/* name's stored record in *p: 0. A partition the store lacks was defined on the command
+ * partition by hand, so there is nothing to follow: 1, and in one-host mode the request goes
+ * there as it is (*ret its answer; NULL and e set when it fails), else no-such-partition. */
+static int stored_part(struct ops *o, const char *verb, const char *name, json_object *args,
+                       struct ops_part *p, json_object **ret, struct api_err *e)
+{
+	if (!opsdb_part_get(o->db, name, p))
+		return 0;
+	*ret = NULL;
+	if (o->implicit)
+		ops_node_call(o, &o->nodes[0], verb, json_object_get(args), ret, e);
+	else
+		api_fail(e, "no-such-partition", "no partition named %s in the store", name);
+	return 1;
+}
+
 static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct api_err *e)
 {
 	const char *name = ops_arg_name(args, e);
@@ -175,16 +193,8 @@ static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct a
 
 	if (!name)
 		return NULL;
-	if (opsdb_part_get(o->db, name, &p)) {
-		/* Not ours (defined on the command partition by hand): nothing to follow. */
-		if (o->implicit && !ops_node_call(o, &o->nodes[0], "set-disk-limits",
-		                                  json_object_get(args), &ret, e))
-			return ret;
-		if (!o->implicit)
-			api_fail(e, "no-such-partition", "no partition named %s in the store",
-			         name);
-		return NULL;
-	}
+	if (stored_part(o, "set-disk-limits", name, args, &p, &ret, e))
+		return ret;
 	/* The command partition checks the request and resolves the disk; a partition placed on
 	 * no host yet is defined on none, and its limit is set when it is: by definition. */
 	if (!(n = ops_node_of(o, &p)))
@@ -202,11 +212,73 @@ static json_object *v_set_disk_limits(struct ops *o, json_object *args, struct a
 	return ret;
 }
 
+/* The stored share changes and the policy puts what it wants now in force at once: the new
+ * share, or a schedule's value while one holds, scaled to the domain's limit. Set on the
+ * command partition behind ultra-ops' back, the next tick would put the old one back. */
+static json_object *v_set_cpu_share(struct ops *o, json_object *args, struct api_err *e)
+{
+	const char *name = ops_arg_name(args, e);
+	json_object *v, *def = NULL, *list, *ret = NULL, *in_force;
+	struct api_err le;
+	struct ops_part p;
+	uint32_t milli;
+
+	if (!name)
+		return NULL;
+	if (!json_object_object_get_ex(args, "cpu_share", &v) ||
+	    !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
+	    json_object_get_double(v) < 0 || json_object_get_double(v) > 4096)
+		return api_fail(e, "bad-request",
+		                "arguments.cpu_share: expected host CPUs, 0 or more"),
+		       NULL;
+	milli = (uint32_t)(json_object_get_double(v) * 1000.0 + 0.5);
+	if (stored_part(o, "set-cpu-share", name, args, &p, &ret, e))
+		return ret;
+	if (milli > p.vcpus * 1000u) {
+		api_fail(e, "bad-request", "arguments.cpu_share: %s has %u vCPUs, so 0..%u", name,
+		         p.vcpus, p.vcpus);
+		goto out;
+	}
+	p.cpu_milli = milli;
+	if (ops_check_domain(o, &p, e))
+		goto out;
+	if (!(def = json_tokener_parse(p.definition))) {
+		api_fail(e, "internal", "%s: the stored definition is unreadable", name);
+		goto out;
+	}
+	json_object_object_add(def, "cpu_share", ops_json_cpus(milli));
+	if (opsdb_part_set_share(
+		o->db, name, json_object_to_json_string_ext(def, JSON_C_TO_STRING_PLAIN), milli))
+		api_fail(e, "internal", "%s: writing the store failed", name);
+	else
+		ret = json_object_new_object();
+out:
+	json_object_put(def);
+	ops_part_clear(&p);
+	if (!ret)
+		return NULL;
+	fprintf(stderr, "ultra-ops: %s: stored cpu_share %.3f\n", name, milli / 1000.0);
+	json_object_object_add(ret, "name", json_object_new_string(name));
+	json_object_object_add(ret, "cpu_share", ops_json_cpus(milli));
+	/* Put in force now rather than at the next tick, and say what is. */
+	if ((list = ops_cmd_list(o, &le))) {
+		ops_apply_shares(o, list);
+		json_object_put(list);
+	}
+	in_force = (list = ops_cmd_list(o, &le)) ? ops_listed(list, name) : NULL;
+	if (in_force && json_object_object_get_ex(in_force, "cpu_share", &v))
+		json_object_object_add(ret, "in_force", json_object_get(v));
+	json_object_put(list);
+	return ret;
+}
+
 static const char *const migrate_args[] = {"name", "host", "target", "timeout", NULL};
+static const char *const share_args[] = {"name", "cpu_share", NULL};
 static const char *const limit_args[] = {"name", "disk", UV_DISK_LIMIT_ARGS, NULL};
 
 const struct ops_verb ops_move_verbs[] = {
     {"set-disk-limits", limit_args, v_set_disk_limits},
+    {"set-cpu-share", share_args, v_set_cpu_share},
     {NULL, NULL, NULL},
 };
 

@@ -129,6 +129,9 @@ json_object *ops_node_resources(struct ops *o, struct ops_node *n, struct api_er
 int ops_start(struct ops *o, const char *name, json_object **ret, struct api_err *e);
 int ops_define(struct ops *o, json_object *def, const char *base_dir, json_object **ret,
                struct api_err *e);
+/* Whether p alone fits its domain's own limits (else it could never run): 0, or -1 with e set
+ * (domain-limit, or invalid-definition for a domain that does not exist). */
+int ops_check_domain(struct ops *o, const struct ops_part *p, struct api_err *e);
 /* Puts the shares the policy wants now in force (claims 46, 86); list from ops_cmd_list. */
 void ops_apply_shares(struct ops *o, json_object *list);
 

@@ -255,7 +255,7 @@ void ops_apply_shares(struct ops *o, json_object *list)
 }
 
 /* The partition alone must fit its domain's own limits, or it could never start. */
-static int check_domain(struct ops *o, const struct ops_part *p, struct api_err *e)
+int ops_check_domain(struct ops *o, const struct ops_part *p, struct api_err *e)
 {
 	struct ops_domain d;
 	char err[400];
@@ -342,7 +342,7 @@ int ops_define(struct ops *o, json_object *given, const char *base_dir, json_obj
 	int r = -1;
 
 	if (json_object_deep_copy(given, &def, NULL) || parse_def(def, base_dir, &p, e) ||
-	    check_domain(o, &p, e))
+	    ops_check_domain(o, &p, e))
 		goto out;
 	if (!opsdb_part_get(o->db, p.name, &old)) {
 		ops_part_clear(&old);

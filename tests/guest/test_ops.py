@@ -113,6 +113,16 @@ def test_ops_domain_schedule_and_persistence():
     set_clock(sysp, at(13, 0, 0))
     wait_share(sysp, g, 0.5, "13:00, the window's end")
 
+    # ultra set-cpu-share goes through ultra-ops: the store keeps the new share (it outlives the
+    # restarts below) and it is in force at once; more than its vCPUs is refused.
+    out = sysp.ultra("set-cpu-share", "opsg", "0.75").stdout
+    check("cpu_share 0.75" in out and "in force now: 0.75" in out, f"set-cpu-share: {out}")
+    wait_share(sysp, g, 0.75, "after ultra set-cpu-share opsg 0.75")
+    stored = next(p for p in sysp.ops("list")["return"] if p["name"] == "opsg")
+    check(stored["cpu_share"] == 0.75, f"the store after set-cpu-share: {stored}")
+    r = sysp.ultra("set-cpu-share", "opsg", "3", ok=False)
+    check(r.returncode == 1 and "1 vCPUs" in r.stderr, f"set-cpu-share 3: {r.stderr}")
+
     # A domain limit refuses a start: 160 MiB in use + 160 MiB > 300 MiB.
     g2 = w.partition("opsg2", memory_mib=160, domain="batch")
     sysp.ultra("define", g2.def_file())
@@ -145,7 +155,7 @@ def test_ops_domain_schedule_and_persistence():
              sysp.ultra("list", ok=False).returncode == 0, 30,
              "the command partition to be restarted")
     set_clock(sysp, at(13, 30))
-    wait_share(sysp, g, 0.5, "13:30, after the command partition's restart")
+    wait_share(sysp, g, 0.75, "13:30, after the command partition's restart")
 
     # The autostart guest dies with its monitor: the command partition records it crashed and
     # ultra-ops starts it again.
@@ -171,10 +181,10 @@ def test_ops_domain_schedule_and_persistence():
     wait_for(lambda: (listed(sys2, "opsg") or {}).get("state") == "running", 60,
              "opsg to be defined and autostarted from the store")
     p = listed(sys2, "opsg")
-    check(p["memory_mib"] == 160 and p["cpu_share"] == 0.5, f"after the restart: {p}")
+    check(p["memory_mib"] == 160 and p["cpu_share"] == 0.75, f"after the restart: {p}")
     g_again = harness.Partition(w2.dir, g.definition)
     g_again.wait_boot()
-    check(share_in_force(g_again) == 0.5, f"share in force after the restart: "
+    check(share_in_force(g_again) == 0.75, f"share in force after the restart: "
           f"{share_in_force(g_again)}")
     check(g_again.out("echo back").strip() == "back", "the autostarted guest does not answer")
     sched = json.loads(sys2.ultra("--json", "schedule", "list").stdout)

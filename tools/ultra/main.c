@@ -30,6 +30,8 @@ static const struct ultra_verb verbs[] = {
      "NAME DISK [--iops N] [--bytes-per-sec N] [--read-iops N] [--write-iops N] "
      "[--read-bytes-per-sec N] [--write-bytes-per-sec N]",
      "a disk's I/O limits from now on, running or not (0: none)", ultra_cmd_set_disk_limits},
+    {"set-cpu-share", "NAME CPUS", "its CPU share in host CPUs from now on (0: none)",
+     ultra_cmd_set_cpu_share},
     {"console", "NAME", "attach to its serial console (detach with Ctrl-])", ultra_cmd_console},
     {"log", "[DIR]", "the ultravisor's audit log", ultra_cmd_log},
     {"top", "[-n N] [-d S]", "running partitions' CPU (host CPUs) and memory, every S seconds",

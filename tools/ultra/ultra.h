@@ -60,6 +60,7 @@ int ultra_wait_state(struct ultra *u, const char *name, const char *const *state
 
 int ultra_cmd_define(struct ultra *u, int argc, char **argv);
 int ultra_cmd_pause(struct ultra *u, int argc, char **argv);
+int ultra_cmd_set_cpu_share(struct ultra *u, int argc, char **argv);
 int ultra_cmd_resume(struct ultra *u, int argc, char **argv);
 int ultra_cmd_undefine(struct ultra *u, int argc, char **argv);
 int ultra_cmd_start(struct ultra *u, int argc, char **argv);
