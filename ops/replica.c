@@ -296,19 +296,19 @@ out:
 	json_object_put(rep);
 }
 
-static void *replica_main(void *arg)
+void *ops_replica_every_tick(struct ops_replica *r, void (*round)(struct ops_replica *r))
 {
-	struct ops_replica *r = arg;
-
 	while (!atomic_load(&r->stop)) {
 		long long until = ops_mono_ms() + r->tick_ms;
 
-		round_once(r);
+		round(r);
 		while (!atomic_load(&r->stop) && ops_mono_ms() < until)
 			usleep(20000);
 	}
 	return NULL;
 }
+
+static void *replica_main(void *arg) { return ops_replica_every_tick(arg, round_once); }
 
 int ops_replica_start(struct ops *o, const char *db_path, const char *peer, const char *witness,
                       const char *name, unsigned dead_ms, char *err, size_t errlen)

@@ -64,6 +64,8 @@ struct ops_replica {
  * pause, which tells it of a newer epoch before it acts on an old one (docs/ops-ha.md "Fencing").
  */
 bool ops_replica_fresh(const struct ops_replica *r, long long now_ms);
+/* A thread's loop: round(r) once a tick until r->stop; returns NULL for pthread_create. */
+void *ops_replica_every_tick(struct ops_replica *r, void (*round)(struct ops_replica *r));
 /* One request on c and its "return" object in *ret (put it); args is consumed. 0, or a
  * negative errno with err (-EPROTO: the peer answered with an error, named in err). */
 int ops_replica_request(struct uv_cmdconn *c, int timeout_ms, const char *execute,

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "replica.h"
 
@@ -102,19 +101,7 @@ static void renew(struct ops_replica *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static void *lease_main(void *arg)
-{
-	struct ops_replica *r = arg;
-
-	while (!atomic_load(&r->stop)) {
-		long long until = ops_mono_ms() + r->tick_ms;
-
-		renew(r);
-		while (!atomic_load(&r->stop) && ops_mono_ms() < until)
-			usleep(20000);
-	}
-	return NULL;
-}
+static void *lease_main(void *arg) { return ops_replica_every_tick(arg, renew); }
 
 bool ops_witness_take(struct ops_replica *r, uint64_t epoch)
 {
