@@ -132,35 +132,45 @@ int uv_tls_crl_add(X509_STORE *st, const char *pem, size_t len, char *err, size_
 	return r ? r : revoked;
 }
 
-int uv_tls_crl_add_file(X509_STORE *st, const char *path, char *err, size_t errlen)
+int uv_tls_crl_add_fd(X509_STORE *st, int fd, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
-	char *buf = NULL, why[256] = "";
 	struct stat sb;
-	ssize_t n = 0;
+	char *buf = NULL;
+	size_t n = 0;
+	int r;
 
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
+	if (fstat(fd, &sb) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -errno;
 	}
 	if (sb.st_size > (off_t)UV_TLS_CRL_MAX || !(buf = malloc((size_t)sb.st_size + 1))) {
-		r = -EFBIG;
-		snprintf(err, errlen, "%s: over %u bytes, or out of memory", path, UV_TLS_CRL_MAX);
-		goto out;
+		snprintf(err, errlen, "over %u bytes, or out of memory", UV_TLS_CRL_MAX);
+		return -EFBIG;
 	}
-	while (n < sb.st_size) {
-		ssize_t k = read(fd, buf + n, (size_t)(sb.st_size - n));
+	while (n < (size_t)sb.st_size) {
+		ssize_t k = pread(fd, buf + n, (size_t)sb.st_size - n, (off_t)n);
 
 		if (k <= 0)
 			break;
-		n += k;
+		n += (size_t)k;
 	}
-	if ((r = uv_tls_crl_add(st, buf, (size_t)n, why, sizeof(why))) < 0)
-		snprintf(err, errlen, "%s: %s", path, why);
-out:
+	r = uv_tls_crl_add(st, buf, n, err, errlen);
 	free(buf);
-	if (fd >= 0)
-		close(fd);
+	return r;
+}
+
+int uv_tls_crl_add_file(X509_STORE *st, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+	char why[256];
+
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	if ((r = uv_tls_crl_add_fd(st, fd, why, sizeof(why))) < 0)
+		snprintf(err, errlen, "%s: %s", path, why);
+	close(fd);
 	return r;
 }

@@ -21,7 +21,10 @@
  * the text, -EBADMSG unreadable PEM, -EPERM not signed by a CA in st, -EKEYEXPIRED out of date.
  */
 int uv_tls_crl_add(X509_STORE *st, const char *pem, size_t len, char *err, size_t errlen);
-/* The same from a file (at most UV_TLS_CRL_MAX bytes). */
+/* The same from what an open file holds now, read from its start (at most UV_TLS_CRL_MAX
+ * bytes): how the sandboxed gateway reads its list again through the fd it kept. */
+int uv_tls_crl_add_fd(X509_STORE *st, int fd, char *err, size_t errlen);
+/* The same from a file by path; err names it. */
 int uv_tls_crl_add_file(X509_STORE *st, const char *path, char *err, size_t errlen);
 
 #endif

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/x509.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,36 +29,24 @@ static bool same_file(const struct stat *a, const struct stat *b)
 static int load(struct gw *g, const struct stat *sb, char *err, size_t errlen)
 {
 	X509_STORE *st = X509_STORE_new();
-	char *buf = NULL;
-	size_t n = 0;
 	int r = -ENOMEM;
 
-	if (!st || sb->st_size > (off_t)UV_TLS_CRL_MAX ||
-	    !(buf = malloc((size_t)sb->st_size + 1))) {
-		snprintf(err, errlen, "%s: over %u bytes, or out of memory", g->crl,
-		         UV_TLS_CRL_MAX);
-		goto out;
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return r;
 	}
 	for (int i = 0; i < sk_X509_num(g->cas); i++)
 		if (X509_STORE_add_cert(st, sk_X509_value(g->cas, i)) != 1) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-	while (n < (size_t)sb->st_size) {
-		ssize_t k = pread(g->crl_fd, buf + n, (size_t)sb->st_size - n, (off_t)n);
-
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	if ((r = uv_tls_crl_add(st, buf, n, err, errlen)) < 0)
+	if ((r = uv_tls_crl_add_fd(st, g->crl_fd, err, errlen)) < 0)
 		goto out;
 	SSL_CTX_set_cert_store(g->ctx, st); /* frees the last one */
 	st = NULL;
 	g->crl_seen = *sb;
 out:
 	X509_STORE_free(st);
-	free(buf);
 	return r;
 }
 
