@@ -222,23 +222,31 @@ int gw_conn_read_command(struct gw_conn *c, bool *moved)
 	return 0;
 }
 
+int gw_conn_queue(struct gw_conn *c, const char *line)
+{
+	size_t n = strlen(line);
+
+	if (n + 1 > GW_DOWN_CAP - c->down_len)
+		return -1;
+	memcpy(c->down + c->down_len, line, n);
+	c->down[c->down_len + n] = '\n';
+	c->down_len += n + 1;
+	return 0;
+}
+
 /* The answer to a line over the bound, in the API's own words, after any reply due. */
 static void answer_overlong(struct gw_conn *c)
 {
 	char msg[160];
-	int n;
 
 	if (!c->overlong || c->inflight || c->closing)
 		return;
-	n = snprintf(msg, sizeof(msg),
-	             "{\"error\":{\"code\":\"bad-request\",\"message\":\"request longer than %d "
-	             "bytes\"}}\n",
-	             GW_LINE_MAX - 1);
-	if ((size_t)n > GW_DOWN_CAP - c->down_len)
-		return;
-	memcpy(c->down + c->down_len, msg, (size_t)n);
-	c->down_len += (size_t)n;
-	c->closing = true;
+	snprintf(msg, sizeof(msg),
+	         "{\"error\":{\"code\":\"bad-request\",\"message\":\"request longer than %d "
+	         "bytes\"}}",
+	         GW_LINE_MAX - 1);
+	if (!gw_conn_queue(c, msg))
+		c->closing = true;
 }
 
 /* Buffer to client; not while a stream claim's answer (ours, not the client's) is in it. */

@@ -124,6 +124,9 @@ int gw_conn_tls_io(struct gw_conn *c, void *buf, size_t n, bool wr, short *want,
 int gw_conn_read_command(struct gw_conn *c, bool *moved);
 /* The buffered replies to the client; 0, or -1 the connection is over. */
 int gw_conn_write_client(struct gw_conn *c, bool *moved);
+/* An answer of our own, line and '\n', after those already due to the client: 0, or -1 while
+ * there is no room for it yet. */
+int gw_conn_queue(struct gw_conn *c, const char *line);
 /* Our last word is out: shut our side, drain the peer for a while, then close. */
 void gw_conn_linger(struct gw_conn *c);
 

@@ -13,15 +13,15 @@
 #include <string.h>
 
 #include "gw.h"
+#include "jsonapi.h"
 #include "reqverb.h"
 
 int gw_verbs_check(struct gw_conn *c, size_t len, bool *moved)
 {
 	char verb[UV_VERB_MAX], msg[512];
 	bool readable = uv_req_verb(c->up.buf, len - 1, verb, sizeof(verb));
-	json_object *err, *o;
-	const char *text;
-	size_t n;
+	json_object *o;
+	bool queued;
 
 	if (readable && uv_verbs_has(c->verbs, verb))
 		return 0;
@@ -34,21 +34,11 @@ int gw_verbs_check(struct gw_conn *c, size_t len, bool *moved)
 		         "the certificate of CN \"%s\" may ask only %s, in a request this gateway "
 		         "can read (one JSON object with execute)",
 		         c->cn, c->verbs);
-	o = json_object_new_object();
-	err = json_object_new_object();
-	json_object_object_add(err, "code", json_object_new_string("not-permitted"));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	json_object_object_add(o, "error", err);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	n = strlen(text);
-	if (n + 1 > GW_DOWN_CAP - c->down_len) {
-		json_object_put(o);
-		return 1; /* the client reads its earlier answers first */
-	}
-	memcpy(c->down + c->down_len, text, n);
-	c->down[c->down_len + n] = '\n';
-	c->down_len += n + 1;
+	o = uv_api_reply(NULL, "not-permitted", msg);
+	queued = !gw_conn_queue(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
+	if (!queued)
+		return 1; /* the client reads its earlier answers first */
 	gw_log("%s (CN \"%s\"): refused %s: not among its verbs", c->peer, c->cn,
 	       readable ? verb : "a request it could not read");
 	uv_linebuf_consume(&c->up, len);
