@@ -263,12 +263,11 @@ out:
 	/* Put in force now rather than at the next tick, and say what is. */
 	if ((list = ops_cmd_list(o, &le))) {
 		ops_apply_shares(o, list);
+		in_force = ops_listed(list, name);
+		if (in_force && json_object_object_get_ex(in_force, "cpu_share", &v))
+			json_object_object_add(ret, "in_force", json_object_get(v));
 		json_object_put(list);
 	}
-	in_force = (list = ops_cmd_list(o, &le)) ? ops_listed(list, name) : NULL;
-	if (in_force && json_object_object_get_ex(in_force, "cpu_share", &v))
-		json_object_object_add(ret, "in_force", json_object_get(v));
-	json_object_put(list);
 	return ret;
 }
 

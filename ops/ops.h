@@ -132,7 +132,8 @@ int ops_define(struct ops *o, json_object *def, const char *base_dir, json_objec
 /* Whether p alone fits its domain's own limits (else it could never run): 0, or -1 with e set
  * (domain-limit, or invalid-definition for a domain that does not exist). */
 int ops_check_domain(struct ops *o, const struct ops_part *p, struct api_err *e);
-/* Puts the shares the policy wants now in force (claims 46, 86); list from ops_cmd_list. */
+/* Puts the shares the policy wants now in force (claims 46, 86); list from ops_cmd_list, whose
+ * entries then say the shares put in force. */
 void ops_apply_shares(struct ops *o, json_object *list);
 
 /* reconcile.c: pushes n's stored definitions it lacks and starts its autostart partitions

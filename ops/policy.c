@@ -239,7 +239,8 @@ void ops_apply_shares(struct ops *o, json_object *list)
 		return;
 	ops_shares(s.mem, s.np, s.doms, s.nd, s.sched, s.ns, ops_minute(o));
 	for (size_t i = 0; i < s.np; i++) {
-		uint32_t now = ops_milli(ops_listed(list, s.parts[i].name), "cpu_share");
+		json_object *entry = ops_listed(list, s.parts[i].name);
+		uint32_t now = ops_milli(entry, "cpu_share");
 		struct ops_node *n = ops_node_of(o, &s.parts[i]);
 
 		if (!s.mem[i].active || s.mem[i].want_milli == now || !n)
@@ -247,9 +248,12 @@ void ops_apply_shares(struct ops *o, json_object *list)
 		if (set_share(o, n, s.parts[i].name, s.mem[i].want_milli, &e))
 			fprintf(stderr, "ultra-ops: %s: cpu_share %.3f: %s\n", s.parts[i].name,
 			        s.mem[i].want_milli / 1000.0, e.message);
-		else
+		else {
 			fprintf(stderr, "ultra-ops: %s: cpu_share %.3f -> %.3f\n", s.parts[i].name,
 			        now / 1000.0, s.mem[i].want_milli / 1000.0);
+			json_object_object_add(entry, "cpu_share",
+			                       ops_json_cpus(s.mem[i].want_milli));
+		}
 	}
 	snap_free(&s);
 }
