@@ -35,10 +35,8 @@ int ops_link_open(struct ops_link *l, unsigned timeout_ms, char *err, size_t err
 	return 0;
 }
 
-/* One request line and its reply, or NULL (err says why) when the partition went away or
- * took too long. */
-static json_object *exchange(struct ops_link *l, const char *req, unsigned timeout_ms, char *err,
-                             size_t errlen)
+json_object *ops_link_exchange(struct ops_link *l, const char *req, unsigned timeout_ms, char *err,
+                               size_t errlen)
 {
 	json_object *rep = NULL;
 	char *line = NULL;
@@ -101,8 +99,8 @@ int ops_node_call_within(struct ops *o, struct ops_node *n, const char *execute,
 	if (!req)
 		return api_fail(e, "internal", "out of memory");
 	/* A broken connection is the command partition restarting: once more on a new one. */
-	if (!(rep = exchange(&n->link, req, timeout_ms, why, sizeof(why))))
-		rep = exchange(&n->link, req, timeout_ms, why, sizeof(why));
+	if (!(rep = ops_link_exchange(&n->link, req, timeout_ms, why, sizeof(why))))
+		rep = ops_link_exchange(&n->link, req, timeout_ms, why, sizeof(why));
 	if (!rep) {
 		if (o->implicit)
 			api_fail(e, "command",

@@ -4,7 +4,7 @@
  * guest runs on the target, or has failed and runs on here: up to the migration's timeout. Each
  * migration ultra-ops asks for therefore waits on a thread of its own, on a connection of its
  * own, while the main loop goes on serving its clients and ticking: host failover must not wait
- * for a migration (docs/operations.md). The thread only moves bytes; every decision and every
+ * for a migration (docs/operations.md). The thread only asks and waits; every decision and every
  * write to the store stays on the main thread, which learns of a finished migration through
  * an eventfd and then records where the partition runs and answers the client that asked.
  */
@@ -18,26 +18,22 @@
 
 #include "ops.h"
 
-#define CONNECT_MS 10000
-#define SEND_MS 10000
-
 struct ops_move {
 	bool used, done; /* done: the thread has ended (it is joined on the main thread) */
 	unsigned ticket;
 	pthread_t thread;
 	char name[UV_NAME_MAX];
 	char src[UV_NAME_MAX], dst[UV_NAME_MAX]; /* host names */
-	char address[OPS_ADDR_MAX];              /* the source's command partition */
-	const struct uv_tls_files *tls;
-	char *request; /* the JSON line sent */
+	struct ops_link link; /* to the source's command partition: this migration's own */
+	char *request;        /* the JSON line sent */
 	unsigned timeout_ms;
-	char *answer; /* the line received; NULL when none came (why says why) */
+	json_object *reply; /* NULL when none came (why says why) */
 	char why[256];
 	struct ops_moves *set;
 };
 
 struct ops_moves {
-	pthread_mutex_t lock; /* done, answer and why, written by the threads */
+	pthread_mutex_t lock; /* done, reply and why, written by the threads */
 	int wake_fd;          /* eventfd: a thread has ended */
 	unsigned last_ticket;
 	struct ops_move m[OPS_MOVES_MAX];
@@ -61,7 +57,7 @@ int ops_moves_init(struct ops *o)
 static void move_clear(struct ops_move *m)
 {
 	free(m->request);
-	free(m->answer);
+	json_object_put(m->reply);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -96,16 +92,13 @@ const char *ops_moves_target(const struct ops *o, const char *name)
 static void *move_run(void *arg)
 {
 	struct ops_move *m = arg;
-	struct uv_cmdconn *c = NULL;
-	char *line = NULL, why[sizeof(m->why)] = "";
+	char why[sizeof(m->why)] = "";
+	json_object *rep = ops_link_exchange(&m->link, m->request, m->timeout_ms, why, sizeof(why));
 	uint64_t one = 1;
 
-	if (!uv_cmdconn_open(m->address, m->tls, CONNECT_MS, &c, why, sizeof(why)) &&
-	    !uv_cmdconn_write_line(c, m->request, SEND_MS, why, sizeof(why)))
-		uv_cmdconn_read_line(c, &line, (int)m->timeout_ms, why, sizeof(why));
-	uv_cmdconn_close(c);
+	ops_link_close(&m->link);
 	pthread_mutex_lock(&m->set->lock);
-	m->answer = line;
+	m->reply = rep;
 	memcpy(m->why, why, sizeof(why));
 	m->done = true;
 	pthread_mutex_unlock(&m->set->lock);
@@ -140,8 +133,8 @@ int ops_moves_start(struct ops *o, const char *name, const struct ops_node *src,
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->src, sizeof(m->src), "%s", src->host.name);
 	snprintf(m->dst, sizeof(m->dst), "%s", dst->host.name);
-	snprintf(m->address, sizeof(m->address), "%s", src->link.address);
-	m->tls = src->link.tls;
+	snprintf(m->link.address, sizeof(m->link.address), "%s", src->link.address);
+	m->link.tls = src->link.tls;
 	m->timeout_ms = timeout_ms;
 	m->set = s;
 	m->ticket = ++s->last_ticket ? s->last_ticket : ++s->last_ticket; /* never 0 */
@@ -158,12 +151,13 @@ int ops_moves_start(struct ops *o, const char *name, const struct ops_node *src,
 static json_object *move_result(struct ops *o, struct ops_move *m)
 {
 	struct api_err e = {"internal", "no result"};
-	json_object *rep = m->answer ? json_tokener_parse(m->answer) : NULL, *ret = NULL;
+	json_object *rep = m->reply, *ret = NULL;
 
+	m->reply = NULL;
 	if (!rep)
 		api_fail(&e, "command",
 		         "migrate: the command partition of host %s at %s gave no answer: %s",
-		         m->src, m->address, m->answer ? "an answer that is not JSON" : m->why);
+		         m->src, m->link.address, m->why);
 	else if (!ops_cmd_return(rep, "migrate", &ret, &e)) {
 		/* A standby now (it stepped down meanwhile) leaves the store to the active one,
 		 * whose tick follows the partition to where it runs (hosts.c). */

@@ -78,6 +78,10 @@ unsigned ops_minute(const struct ops *o);
 /* Opens l to its address when it is closed. 0 or a negative errno (err says why). */
 int ops_link_open(struct ops_link *l, unsigned timeout_ms, char *err, size_t errlen);
 void ops_link_close(struct ops_link *l);
+/* One request line on l (opened when closed) and its reply, or NULL (err says why) when the
+ * partition went away, took over timeout_ms or did not answer JSON; l is closed then. */
+json_object *ops_link_exchange(struct ops_link *l, const char *req, unsigned timeout_ms, char *err,
+                               size_t errlen);
 /* One request to n's command partition; its "return" in *ret (put it). */
 int ops_node_call(struct ops *o, struct ops_node *n, const char *execute, json_object *args,
                   json_object **ret, struct api_err *e);
